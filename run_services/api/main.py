@@ -1,0 +1,40 @@
+"""The chat/API service (Cloud Run). Routes translate HTTP into service calls; nothing else lives here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from run_services.api.errors import install_error_handlers
+from run_services.api.middleware import RequestContextMiddleware
+from run_services.api.routes import api_keys, auth, chat, credits, health, models, threads
+from shared.bootstrap import build_services, close_services
+from shared.logs import configure_logging
+from shared.settings import Settings, get_settings
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.services = build_services(settings)
+        try:
+            yield
+        finally:
+            await close_services(app.state.services)
+
+    app = FastAPI(title="AI backend", version="0.1.0", lifespan=lifespan)
+    app.add_middleware(RequestContextMiddleware, project=settings.gcp_project,
+                       max_body=settings.max_request_bytes)
+    install_error_handlers(app)
+    for module in (health, auth, api_keys, credits, models, chat, threads):
+        app.include_router(module.router)
+    return app
+
+
+app = create_app()

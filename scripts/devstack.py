@@ -1,0 +1,278 @@
+"""Start and stop the local stack: the emulators, Redis, the local model, the API and the functions.
+
+`python -m scripts.devstack run`   everything on 127.0.0.1 until Ctrl-C (what `make run` calls)
+`python -m scripts.devstack test`  the backing services on free ports, then ruff, mypy and pytest
+`python -m scripts.devstack bench` the backing services, then the benchmarks
+
+Every child runs in its own process group and is stopped with it, so nothing outlives us.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".local"
+PY = sys.executable
+FIRESTORE_JARS = [
+    "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar",
+    "/usr/share/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar",
+]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(200 <= response.status < 500)
+    except Exception:
+        return False
+
+
+@dataclass
+class Stack:
+    log_dir: Path
+    procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+
+    def start(self, name: str, cmd: list[str], ready: Callable[[], bool], timeout: float = 60,
+              to_terminal: bool = False, extra_env: dict[str, str] | None = None) -> None:
+        env = {**os.environ, **self.env, **(extra_env or {})}
+        out = None if to_terminal else open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
+                                start_new_session=True)
+        self.procs.append((name, proc))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                raise SystemExit(f"{name} exited with code {proc.returncode}; see {self.log_dir / (name + '.log')}")
+            if ready():
+                return
+            time.sleep(0.1)
+        raise SystemExit(f"{name} did not become ready in {timeout:.0f}s; see {self.log_dir / (name + '.log')}")
+
+    def stop(self) -> None:
+        for _name, proc in reversed(self.procs):
+            if proc.poll() is None:
+                try:
+                    os.killpg(proc.pid, signal.SIGTERM)
+                except ProcessLookupError:
+                    continue
+        for _name, proc in reversed(self.procs):
+            try:
+                proc.wait(timeout=8)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                proc.wait()
+        self.procs.clear()
+
+
+def find_firestore_jar() -> str:
+    candidates = [os.environ.get("FIRESTORE_EMULATOR_JAR", ""), *FIRESTORE_JARS]
+    gcloud = shutil.which("gcloud")
+    if gcloud:
+        sdk = Path(gcloud).resolve().parent.parent
+        candidates.append(str(sdk / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"))
+    for path in candidates:
+        if path and Path(path).is_file():
+            return path
+    raise SystemExit(
+        "Google's Firestore emulator was not found. Install it with "
+        "`gcloud components install cloud-firestore-emulator` (or the Debian package "
+        "google-cloud-cli-firestore-emulator) and Java 17+, or set FIRESTORE_EMULATOR_JAR."
+    )
+
+
+def start_firestore(stack: Stack) -> None:
+    if not shutil.which("java"):
+        raise SystemExit("Java 17+ is needed for the Firestore emulator: install a JRE (e.g. openjdk-17-jre).")
+    port = free_port()
+    jar = find_firestore_jar()
+    cmd = ["java", "-Duser.language=en", "-cp", jar,
+           "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
+           "--host=127.0.0.1", f"--port={port}"]
+    stack.start("firestore", cmd, lambda: http_ok(f"http://127.0.0.1:{port}/"), timeout=60)
+    stack.env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
+
+
+def start_redis(stack: Stack) -> None:
+    port = free_port()
+    server = shutil.which("redis-server")
+    if server:
+        cmd = [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+    else:
+        print("redis-server not found: using the embedded fakeredis server instead (install Redis for "
+              "the real thing).", flush=True)
+        cmd = [PY, "-m", "scripts.fake_redis", "--port", str(port)]
+    stack.start("redis", cmd, lambda: port_open(port), timeout=30)
+    stack.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+
+
+def start_model(stack: Stack) -> None:
+    port = free_port()
+    cmd = [PY, "-m", "scripts.local_model", "--port", str(port)]
+    stack.start("model", cmd, lambda: http_ok(f"http://127.0.0.1:{port}/health"), timeout=120)
+    stack.env["LOCAL_MODEL_URL"] = f"http://127.0.0.1:{port}/v1"
+
+
+def backing_services(stack: Stack, model: bool = True) -> None:
+    stack.env.setdefault("GOOGLE_CLOUD_PROJECT", "demo-local")
+    stack.env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    for start in (start_firestore, start_redis, *([start_model] if model else [])):
+        t0 = time.monotonic()
+        start(stack)
+        print(f"  {start.__name__.removeprefix('start_'):<10} ready in {time.monotonic() - t0:4.1f}s", flush=True)
+
+
+def run_stack(stack: Stack) -> int:
+    api_port = int(os.environ.get("API_PORT", "8080"))
+    fn_port = int(os.environ.get("RECONCILER_PORT", "8091"))
+    for port in (api_port, fn_port):
+        if port_open(port):
+            raise SystemExit(f"port {port} is taken: stop what uses it or set API_PORT / RECONCILER_PORT.")
+    print("Starting the local stack (logs in .local/logs):", flush=True)
+    backing_services(stack)
+    stack.env.setdefault("ENVIRONMENT", "local")
+    stack.env.setdefault("JWT_SECRET", local_jwt_secret())
+    stack.start("reconciler", [PY, "-m", "functions_framework", "--source", "functions/reconciler/main.py",
+                               "--target", "reconcile", "--host", "127.0.0.1", "--port", str(fn_port)],
+                lambda: port_open(fn_port), timeout=60)
+    stack.start("api", [PY, "-m", "uvicorn", "run_services.api.main:app", "--host", "127.0.0.1",
+                        "--port", str(api_port), "--no-access-log"],
+                lambda: http_ok(f"http://127.0.0.1:{api_port}/healthz"), timeout=90, to_terminal=True)
+    scheduler = threading.Thread(target=schedule_reconciler, args=(fn_port,), daemon=True)
+    scheduler.start()
+    print(f"""
+The API is at http://127.0.0.1:{api_port}  (OpenAPI docs: http://127.0.0.1:{api_port}/docs)
+  Firestore emulator  {stack.env['FIRESTORE_EMULATOR_HOST']}
+  Redis               {stack.env['REDIS_URL']}
+  Local model         {stack.env['LOCAL_MODEL_URL']}
+  Reconciler function http://127.0.0.1:{fn_port}/  (called every 60 s, as Cloud Scheduler would)
+Try:  curl -s -X POST http://127.0.0.1:{api_port}/v1/auth/register -H 'content-type: application/json' \\
+        -d '{{"email":"me@example.com","password":"correct horse battery"}}'
+Press Ctrl-C to stop everything.""", flush=True)
+    while all(proc.poll() is None for _, proc in stack.procs):
+        time.sleep(0.5)
+    dead = [name for name, proc in stack.procs if proc.poll() is not None]
+    print(f"stopped: {', '.join(dead)} exited", flush=True)
+    return 1
+
+
+def schedule_reconciler(port: int) -> None:
+    while True:
+        time.sleep(60)
+        req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=b"{}", method="POST",
+                                     headers={"content-type": "application/json"})
+        try:
+            urllib.request.urlopen(req, timeout=30).close()
+        except Exception as exc:
+            print(f"reconciler call failed: {exc}", flush=True)
+
+
+def local_jwt_secret() -> str:
+    """A per-checkout signing secret for local runs, generated once and never committed."""
+    path = STATE / "jwt_secret"
+    if not path.exists():
+        import secrets
+
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def run_checks(stack: Stack, pytest_args: list[str]) -> int:
+    print("Starting the test services:", flush=True)
+    backing_services(stack)
+    env = {**os.environ, **stack.env, "ENVIRONMENT": "test"}
+    for name, cmd in (("ruff", [PY, "-m", "ruff", "check", "."]),
+                      ("ruff format", [PY, "-m", "ruff", "format", "--check", "."]),
+                      ("mypy", [PY, "-m", "mypy", "shared", "run_services", "functions", "scripts"])):
+        print(f"== {name}", flush=True)
+        if subprocess.call(cmd, cwd=ROOT, env=env) != 0:
+            print(f"{name} failed: fix the findings above (ruff: `make fmt` fixes formatting).", flush=True)
+            return 1
+    print("== pytest", flush=True)
+    code = subprocess.call([PY, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
+    if code == 5:
+        print("pytest collected no tests: that is a failure, not a pass.", flush=True)
+        return 1
+    return code
+
+
+def run_bench(stack: Stack, args: list[str]) -> int:
+    print("Starting the benchmark services:", flush=True)
+    backing_services(stack, model=False)
+    env = {**os.environ, **stack.env, "ENVIRONMENT": "test"}
+    return subprocess.call([PY, "-m", "bench.chat_overhead", *args], cwd=ROOT, env=env)
+
+
+def run_exec(stack: Stack, cmd: list[str]) -> int:
+    """Run any command with the backing services up (handy for one test file: `exec -- pytest -x tests/x`)."""
+    if cmd and cmd[0] == "--":
+        cmd = cmd[1:]
+    backing_services(stack, model=os.environ.get("WITH_MODEL", "1") == "1")
+    env = {**os.environ, **stack.env, "ENVIRONMENT": "test"}
+    if cmd and cmd[0] in ("pytest", "ruff", "mypy"):
+        cmd = [PY, "-m", *cmd]
+    return subprocess.call(cmd, cwd=ROOT, env=env)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["run", "test", "bench", "exec"])
+    parser.add_argument("rest", nargs=argparse.REMAINDER)
+    args = parser.parse_args()
+    log_dir = STATE / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    stack = Stack(log_dir=log_dir)
+
+    def on_signal(signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    code = 1
+    try:
+        if args.mode == "run":
+            code = run_stack(stack)
+        elif args.mode == "test":
+            code = run_checks(stack, args.rest)
+        elif args.mode == "bench":
+            code = run_bench(stack, args.rest)
+        else:
+            code = run_exec(stack, args.rest)
+    except KeyboardInterrupt:
+        print("\nstopping…", flush=True)
+        code = 0 if args.mode == "run" else 130
+    finally:
+        stack.stop()
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""The project's own package: domain logic, adapters and settings shared by services and functions."""

@@ -1,0 +1,50 @@
+"""Wire the real adapters once per instance: the same services run in Cloud Run, functions and tests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.cloud import firestore
+from redis.asyncio import Redis
+
+from shared.auth.service import AuthService
+from shared.catalog.catalog import Catalog
+from shared.chat.service import ChatService
+from shared.chat.threads import ThreadService
+from shared.credits.ledger import Ledger
+from shared.firestore import async_client
+from shared.gateway.gateway import Gateway
+from shared.secrets import SecretSource, secret_source
+from shared.settings import Settings
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: firestore.AsyncClient
+    redis: Redis
+    secrets: SecretSource
+    ledger: Ledger
+    auth: AuthService
+    catalog: Catalog
+    gateway: Gateway
+    chat: ChatService
+    threads: ThreadService
+
+
+def build_services(settings: Settings) -> Services:
+    db = async_client(settings)
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
+    secrets = secret_source(settings)
+    ledger = Ledger(db, settings)
+    auth = AuthService(db, redis, ledger, settings, secrets)
+    catalog = Catalog.load(settings, secrets)
+    gateway = Gateway(catalog, settings)
+    chat = ChatService(db, ledger, catalog, gateway, settings)
+    threads = ThreadService(db, chat)
+    return Services(settings, db, redis, secrets, ledger, auth, catalog, gateway, chat, threads)
+
+
+async def close_services(services: Services) -> None:
+    await services.redis.aclose()
+    services.db.close()

@@ -1,0 +1,69 @@
+"""JSON logs on stdout in Cloud Logging's structured format.
+
+Cloud Logging reads `severity`, `message`, `time` and `logging.googleapis.com/trace` from each
+line; every other key lands in jsonPayload. The request id and trace come from context variables
+set by the API middleware, so every log line of a request carries them.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime as dt
+import json
+import logging
+import sys
+from typing import Any
+
+request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+trace_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)
+
+_RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        payload: dict[str, Any] = {
+            "severity": record.levelname,
+            "message": record.getMessage(),
+            "time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(),
+            "logger": record.name,
+        }
+        rid = request_id_var.get()
+        if rid:
+            payload["request_id"] = rid
+        trace = trace_var.get()
+        if trace:
+            payload["logging.googleapis.com/trace"] = trace
+        for key, value in record.__dict__.items():
+            if key not in _RESERVED and not key.startswith("_"):
+                payload[key] = value
+        if record.exc_info:
+            payload["exception"] = self.formatException(record.exc_info)
+        return json.dumps(payload, default=str)
+
+
+def configure_logging(level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for noisy in ("LiteLLM", "litellm", "httpx", "httpcore", "uvicorn.access"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def trace_from_headers(headers: dict[str, str], project: str) -> str | None:
+    """The Cloud Logging trace name from X-Cloud-Trace-Context or W3C traceparent."""
+    raw = headers.get("x-cloud-trace-context")
+    trace_id = None
+    if raw:
+        trace_id = raw.split("/", 1)[0].strip()
+    else:
+        parent = headers.get("traceparent")
+        if parent:
+            parts = parent.split("-")
+            if len(parts) >= 2:
+                trace_id = parts[1]
+    if not trace_id or not all(c in "0123456789abcdefABCDEF" for c in trace_id) or len(trace_id) > 32:
+        return None
+    return f"projects/{project}/traces/{trace_id}"

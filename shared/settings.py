@@ -1,0 +1,56 @@
+"""One typed settings object, read from the environment once per process."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_CATALOG = Path(__file__).parent / "catalog" / "models.toml"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    environment: Literal["local", "test", "production"] = "local"
+    gcp_project: str = Field("demo-local", validation_alias="GOOGLE_CLOUD_PROJECT")
+    log_level: str = "INFO"
+
+    # Where secrets come from: the process environment (local, tests) or Secret Manager (cloud).
+    secret_source: Literal["env", "secret-manager"] = "env"
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+
+    # Auth (RFC 8725: one pinned algorithm, iss/aud/exp always checked).
+    jwt_secret: SecretStr | None = None
+    jwt_issuer: str = "ai-backend"
+    jwt_audience: str = "ai-backend-api"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 30 * 24 * 3600
+    google_client_id: str | None = None
+    google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
+    auth_rate_per_minute: int = 20
+
+    # Credits: 1 credit = 1 micro-USD, so 1,000,000 credits = 1 USD.
+    welcome_credits: int = 1_000_000
+    hold_ttl_s: int = 900
+    reconcile_batch: int = 200
+
+    # Models.
+    catalog_path: Path = Field(DEFAULT_CATALOG, validation_alias="MODEL_CATALOG")
+    local_model_url: str | None = None
+    default_model: str | None = None
+    provider_timeout_s: float = 120.0
+
+    # Requests.
+    max_request_bytes: int = 1_000_000
+    idempotency_ttl_s: int = 24 * 3600
+    idempotency_lock_s: int = 600
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

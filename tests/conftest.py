@@ -1,0 +1,145 @@
+"""Shared fixtures. The backing services (Firestore emulator, Redis, local model) are started by
+`make test` (scripts/devstack.py), which exports FIRESTORE_EMULATOR_HOST, REDIS_URL and LOCAL_MODEL_URL.
+The API runs in-process under a real uvicorn server on a free port, so every test talks HTTP."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from shared.settings import Settings
+from tests.fakes.provider import FakeProvider
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+os.environ.setdefault("GOOGLE_CLOUD_PROJECT", "demo-test")
+
+TEST_JWT_SECRET = "test-only-secret-" + uuid.uuid4().hex
+
+
+def _need(var: str) -> str:
+    value = os.environ.get(var)
+    if not value:
+        pytest.exit(f"{var} is not set: run the tests with `make test` (it starts the emulators).", returncode=3)
+    return value
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class ServerThread:
+    """A uvicorn server for an ASGI app, in a thread of this process, on a free port."""
+
+    def __init__(self, app: Any) -> None:
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
+                                                    lifespan="on", access_log=False))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> ServerThread:
+        self.thread.start()
+        deadline = time.monotonic() + 60
+        while not self.server.started:
+            if not self.thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("test server did not start")
+            time.sleep(0.02)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def fake_provider() -> Iterator[FakeProvider]:
+    provider = FakeProvider()
+    with ServerThread(provider.app) as server:
+        provider.base_url = f"{server.url}/v1"
+        yield provider
+
+
+@pytest.fixture(scope="session")
+def catalog_file(tmp_path_factory: pytest.TempPathFactory, fake_provider: FakeProvider) -> Path:
+    path = tmp_path_factory.mktemp("catalog") / "models.toml"
+    path.write_text(fake_provider.catalog_toml())
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings(catalog_file: Path) -> Settings:
+    _need("FIRESTORE_EMULATOR_HOST")
+    return Settings(
+        environment="test",
+        GOOGLE_CLOUD_PROJECT=os.environ["GOOGLE_CLOUD_PROJECT"],
+        redis_url=_need("REDIS_URL"),
+        jwt_secret=TEST_JWT_SECRET,
+        MODEL_CATALOG=catalog_file,
+        local_model_url=os.environ.get("LOCAL_MODEL_URL"),
+        default_model="fake-echo",
+        welcome_credits=1_000_000,
+        google_client_id="test-client-id.apps.googleusercontent.com",
+        auth_rate_per_minute=10_000,
+    )
+
+
+@pytest.fixture(scope="session")
+def api(settings: Settings) -> Iterator[str]:
+    from run_services.api.main import create_app
+
+    with ServerThread(create_app(settings)) as server:
+        yield server.url
+
+
+@pytest.fixture
+def client(api: str) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=api, timeout=60) as c:
+        yield c
+
+
+@dataclass
+class User:
+    user_id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
+@pytest.fixture
+def make_user(client: httpx.Client) -> Callable[..., User]:
+    """Register a fresh account through the API and return its tokens."""
+
+    def make(password: str = "correct horse battery staple") -> User:
+        email = f"u{uuid.uuid4().hex[:12]}@example.com"
+        response = client.post("/v1/auth/register", json={"email": email, "password": password})
+        assert response.status_code == 201, response.text
+        body = response.json()
+        return User(body["user"]["id"], email, password, body["access_token"], body["refresh_token"])
+
+    return make
+
+
+@pytest.fixture
+def user(make_user: Callable[..., User]) -> User:
+    return make_user()
