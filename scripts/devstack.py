@@ -10,6 +10,7 @@ Every child runs in its own process group and is stopped with it, so nothing out
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import signal
@@ -58,21 +59,38 @@ class Stack:
     procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
     env: dict[str, str] = field(default_factory=dict)
 
-    def start(self, name: str, cmd: list[str], ready: Callable[[], bool], timeout: float = 60,
-              to_terminal: bool = False, extra_env: dict[str, str] | None = None) -> None:
+    def start(
+        self,
+        name: str,
+        cmd: list[str],
+        ready: Callable[[], bool],
+        timeout: float = 60,
+        to_terminal: bool = False,
+        extra_env: dict[str, str] | None = None,
+    ) -> None:
         env = {**os.environ, **self.env, **(extra_env or {})}
         out = None if to_terminal else open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT if out else None,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT if out else None,
+            start_new_session=True,
+        )
         self.procs.append((name, proc))
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if proc.poll() is not None:
-                raise SystemExit(f"{name} exited with code {proc.returncode}; see {self.log_dir / (name + '.log')}")
+                raise SystemExit(
+                    f"{name} exited with code {proc.returncode}; see {self.log_dir / (name + '.log')}"
+                )
             if ready():
                 return
             time.sleep(0.1)
-        raise SystemExit(f"{name} did not become ready in {timeout:.0f}s; see {self.log_dir / (name + '.log')}")
+        raise SystemExit(
+            f"{name} did not become ready in {timeout:.0f}s; see {self.log_dir / (name + '.log')}"
+        )
 
     def stop(self) -> None:
         for _name, proc in reversed(self.procs):
@@ -85,10 +103,8 @@ class Stack:
             try:
                 proc.wait(timeout=8)
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
                 proc.wait()
         self.procs.clear()
 
@@ -111,12 +127,21 @@ def find_firestore_jar() -> str:
 
 def start_firestore(stack: Stack) -> None:
     if not shutil.which("java"):
-        raise SystemExit("Java 17+ is needed for the Firestore emulator: install a JRE (e.g. openjdk-17-jre).")
+        raise SystemExit(
+            "Java 17+ is needed for the Firestore emulator: install a JRE (e.g. openjdk-17-jre)."
+        )
     port = free_port()
     jar = find_firestore_jar()
-    cmd = ["java", "-Duser.language=en", "-cp", jar,
-           "com.google.cloud.datastore.emulator.firestore.CloudFirestore", "start",
-           "--host=127.0.0.1", f"--port={port}"]
+    cmd = [
+        "java",
+        "-Duser.language=en",
+        "-cp",
+        jar,
+        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+        "start",
+        "--host=127.0.0.1",
+        f"--port={port}",
+    ]
     stack.start("firestore", cmd, lambda: http_ok(f"http://127.0.0.1:{port}/"), timeout=60)
     stack.env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
 
@@ -127,8 +152,11 @@ def start_redis(stack: Stack) -> None:
     if server:
         cmd = [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
     else:
-        print("redis-server not found: using the embedded fakeredis server instead (install Redis for "
-              "the real thing).", flush=True)
+        print(
+            "redis-server not found: using the embedded fakeredis server instead (install Redis for "
+            "the real thing).",
+            flush=True,
+        )
         cmd = [PY, "-m", "scripts.fake_redis", "--port", str(port)]
     stack.start("redis", cmd, lambda: port_open(port), timeout=30)
     stack.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
@@ -147,7 +175,10 @@ def backing_services(stack: Stack, model: bool = True) -> None:
     for start in (start_firestore, start_redis, *([start_model] if model else [])):
         t0 = time.monotonic()
         start(stack)
-        print(f"  {start.__name__.removeprefix('start_'):<10} ready in {time.monotonic() - t0:4.1f}s", flush=True)
+        print(
+            f"  {start.__name__.removeprefix('start_'):<10} ready in {time.monotonic() - t0:4.1f}s",
+            flush=True,
+        )
 
 
 def run_stack(stack: Stack) -> int:
@@ -160,23 +191,55 @@ def run_stack(stack: Stack) -> int:
     backing_services(stack)
     stack.env.setdefault("ENVIRONMENT", "local")
     stack.env.setdefault("JWT_SECRET", local_jwt_secret())
-    stack.start("reconciler", [PY, "-m", "functions_framework", "--source", "functions/reconciler/main.py",
-                               "--target", "reconcile", "--host", "127.0.0.1", "--port", str(fn_port)],
-                lambda: port_open(fn_port), timeout=60)
-    stack.start("api", [PY, "-m", "uvicorn", "run_services.api.main:app", "--host", "127.0.0.1",
-                        "--port", str(api_port), "--no-access-log"],
-                lambda: http_ok(f"http://127.0.0.1:{api_port}/healthz"), timeout=90, to_terminal=True)
+    stack.start(
+        "reconciler",
+        [
+            PY,
+            "-m",
+            "functions_framework",
+            "--source",
+            "functions/reconciler/main.py",
+            "--target",
+            "reconcile",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(fn_port),
+        ],
+        lambda: port_open(fn_port),
+        timeout=60,
+    )
+    stack.start(
+        "api",
+        [
+            PY,
+            "-m",
+            "uvicorn",
+            "run_services.api.main:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(api_port),
+            "--no-access-log",
+        ],
+        lambda: http_ok(f"http://127.0.0.1:{api_port}/healthz"),
+        timeout=90,
+        to_terminal=True,
+    )
     scheduler = threading.Thread(target=schedule_reconciler, args=(fn_port,), daemon=True)
     scheduler.start()
-    print(f"""
+    print(
+        f"""
 The API is at http://127.0.0.1:{api_port}  (OpenAPI docs: http://127.0.0.1:{api_port}/docs)
-  Firestore emulator  {stack.env['FIRESTORE_EMULATOR_HOST']}
-  Redis               {stack.env['REDIS_URL']}
-  Local model         {stack.env['LOCAL_MODEL_URL']}
+  Firestore emulator  {stack.env["FIRESTORE_EMULATOR_HOST"]}
+  Redis               {stack.env["REDIS_URL"]}
+  Local model         {stack.env["LOCAL_MODEL_URL"]}
   Reconciler function http://127.0.0.1:{fn_port}/  (called every 60 s, as Cloud Scheduler would)
 Try:  curl -s -X POST http://127.0.0.1:{api_port}/v1/auth/register -H 'content-type: application/json' \\
         -d '{{"email":"me@example.com","password":"correct horse battery"}}'
-Press Ctrl-C to stop everything.""", flush=True)
+Press Ctrl-C to stop everything.""",
+        flush=True,
+    )
     while all(proc.poll() is None for _, proc in stack.procs):
         time.sleep(0.5)
     dead = [name for name, proc in stack.procs if proc.poll() is not None]
@@ -187,8 +250,12 @@ Press Ctrl-C to stop everything.""", flush=True)
 def schedule_reconciler(port: int) -> None:
     while True:
         time.sleep(60)
-        req = urllib.request.Request(f"http://127.0.0.1:{port}/", data=b"{}", method="POST",
-                                     headers={"content-type": "application/json"})
+        req = urllib.request.Request(
+            f"http://127.0.0.1:{port}/",
+            data=b"{}",
+            method="POST",
+            headers={"content-type": "application/json"},
+        )
         try:
             urllib.request.urlopen(req, timeout=30).close()
         except Exception as exc:
@@ -210,9 +277,11 @@ def run_checks(stack: Stack, pytest_args: list[str]) -> int:
     print("Starting the test services:", flush=True)
     backing_services(stack)
     env = {**os.environ, **stack.env, "ENVIRONMENT": "test"}
-    for name, cmd in (("ruff", [PY, "-m", "ruff", "check", "."]),
-                      ("ruff format", [PY, "-m", "ruff", "format", "--check", "."]),
-                      ("mypy", [PY, "-m", "mypy", "shared", "run_services", "functions", "scripts"])):
+    for name, cmd in (
+        ("ruff", [PY, "-m", "ruff", "check", "."]),
+        ("ruff format", [PY, "-m", "ruff", "format", "--check", "."]),
+        ("mypy", [PY, "-m", "mypy", "shared", "run_services", "functions", "scripts"]),
+    ):
         print(f"== {name}", flush=True)
         if subprocess.call(cmd, cwd=ROOT, env=env) != 0:
             print(f"{name} failed: fix the findings above (ruff: `make fmt` fixes formatting).", flush=True)

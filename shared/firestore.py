@@ -1,4 +1,7 @@
-"""The one place that builds Firestore clients. FIRESTORE_EMULATOR_HOST, when set, points them at the emulator."""
+"""The one place that builds Firestore clients.
+
+FIRESTORE_EMULATOR_HOST, when set, points them at the emulator.
+"""
 
 from __future__ import annotations
 

@@ -47,6 +47,6 @@ class SecretManagerSecrets:
 
 
 def secret_source(settings: Settings) -> SecretSource:
-    if settings.secret_source == "secret-manager":
+    if settings.secret_source == "secret-manager":  # noqa: S105
         return SecretManagerSecrets(settings.gcp_project)
     return EnvSecrets()

@@ -20,7 +20,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
 
     # Where secrets come from: the process environment (local, tests) or Secret Manager (cloud).
-    secret_source: Literal["env", "secret-manager"] = "env"
+    secret_source: Literal["env", "secret-manager"] = "env"  # noqa: S105
 
     redis_url: str = "redis://127.0.0.1:6379/0"
 

@@ -30,7 +30,9 @@ TEST_JWT_SECRET = "test-only-secret-" + uuid.uuid4().hex
 def _need(var: str) -> str:
     value = os.environ.get(var)
     if not value:
-        pytest.exit(f"{var} is not set: run the tests with `make test` (it starts the emulators).", returncode=3)
+        pytest.exit(
+            f"{var} is not set: run the tests with `make test` (it starts the emulators).", returncode=3
+        )
     return value
 
 
@@ -45,8 +47,11 @@ class ServerThread:
 
     def __init__(self, app: Any) -> None:
         self.port = free_port()
-        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port, log_level="warning",
-                                                    lifespan="on", access_log=False))
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", access_log=False
+            )
+        )
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 
     @property

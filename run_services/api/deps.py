@@ -23,8 +23,11 @@ async def get_principal(request: Request, services: ServicesDep) -> Principal:
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
     if scheme.lower() != "bearer" or not credential.strip():
-        raise Unauthorized("Send `Authorization: Bearer <access token or API key>`.", code="missing_credentials",
-                           headers={"WWW-Authenticate": "Bearer"})
+        raise Unauthorized(
+            "Send `Authorization: Bearer <access token or API key>`.",
+            code="missing_credentials",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     return await services.auth.authenticate(credential.strip())
 
 

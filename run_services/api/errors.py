@@ -24,10 +24,12 @@ _HTTP_CODES = {
 }
 
 
-def error_response(status: int, type_: str, code: str, message: str,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"type": type_, "code": code, "message": message}}, status_code=status,
-                        headers=headers)
+def error_response(
+    status: int, type_: str, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"type": type_, "code": code, "message": message}}, status_code=status, headers=headers
+    )
 
 
 def _describe(exc: RequestValidationError) -> str:
@@ -57,5 +59,9 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
-        return error_response(500, "api_error", "internal_error",
-                              "Something went wrong on our side; retry later, and quote the X-Request-ID.")
+        return error_response(
+            500,
+            "api_error",
+            "internal_error",
+            "Something went wrong on our side; retry later, and quote the X-Request-ID.",
+        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -29,8 +28,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await close_services(app.state.services)
 
     app = FastAPI(title="AI backend", version="0.1.0", lifespan=lifespan)
-    app.add_middleware(RequestContextMiddleware, project=settings.gcp_project,
-                       max_body=settings.max_request_bytes)
+    app.add_middleware(
+        RequestContextMiddleware, project=settings.gcp_project, max_body=settings.max_request_bytes
+    )
     install_error_handlers(app)
     for module in (health, auth, api_keys, credits, models, chat, threads):
         app.include_router(module.router)

@@ -66,8 +66,20 @@ class RequestContextMiddleware:
             trace_var.reset(trace_token)
 
     async def _too_large(self, send: Send, request_id: str) -> None:
-        body = json.dumps({"error": {"type": "invalid_request_error", "code": "request_too_large",
-                                     "message": f"The request body is larger than {self.max_body} bytes."}})
-        await send({"type": "http.response.start", "status": 413,
-                    "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())]})
+        body = json.dumps(
+            {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "request_too_large",
+                    "message": f"The request body is larger than {self.max_body} bytes.",
+                }
+            }
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())],
+            }
+        )
         await send({"type": "http.response.body", "body": body.encode()})

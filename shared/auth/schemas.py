@@ -1,9 +1,12 @@
-"""Auth schemas. `Principal` is who is calling, as every route sees it."""
+"""Auth schemas. `Principal` is who is calling, as every route sees it; the rest are the HTTP shapes."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Literal
+
+from pydantic import BaseModel, Field
 
 
 @dataclass(frozen=True)
@@ -12,3 +15,83 @@ class Principal:
     wallet_id: str
     auth: Literal["jwt", "api_key"]
     key_id: str | None = None
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: str
+    email: str
+    password_hash: str | None
+    google_sub: str | None
+    welcome_granted: bool
+
+
+@dataclass(frozen=True)
+class ApiKeyRecord:
+    id: str
+    user_id: str
+    name: str
+    prefix: str
+    last4: str
+    created_at: dt.datetime
+    revoked_at: dt.datetime | None
+
+
+# Requests. Lengths here only bound the work; the real rules (email shape, password policy) live in the
+# service so that every entrypoint applies them.
+class Credentials(BaseModel):
+    email: str = Field(max_length=320)
+    password: str = Field(max_length=4096)
+
+
+class RefreshRequest(BaseModel):
+    refresh_token: str = Field(min_length=1, max_length=512)
+
+
+class GoogleSignIn(BaseModel):
+    id_token: str = Field(min_length=1, max_length=8192)
+
+
+class ApiKeyCreate(BaseModel):
+    name: str = Field("", max_length=100)
+
+
+# Responses.
+class UserOut(BaseModel):
+    id: str
+    email: str
+
+
+class TokenResponse(BaseModel):
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - the OAuth token type, not a secret
+    access_token: str
+    expires_in: int
+    refresh_token: str
+    user: UserOut
+
+
+class ApiKeyOut(BaseModel):
+    id: str
+    name: str
+    prefix: str
+    last4: str
+    created_at: dt.datetime
+
+    @classmethod
+    def of(cls, record: ApiKeyRecord) -> ApiKeyOut:
+        return cls(
+            id=record.id,
+            name=record.name,
+            prefix=record.prefix,
+            last4=record.last4,
+            created_at=record.created_at,
+        )
+
+
+class ApiKeyCreated(ApiKeyOut):
+    key: str = Field(description="The secret key. It is shown only in this response; store it now.")
+
+
+class ApiKeyList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ApiKeyOut]

@@ -1,0 +1,28 @@
+"""API keys: create (the key is shown once), list, delete. Any valid credential (JWT or key) manages them."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+
+from run_services.api.deps import CurrentPrincipal, ServicesDep
+from shared.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList
+
+router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
+
+
+@router.post("", status_code=status.HTTP_201_CREATED)
+async def create_api_key(
+    body: ApiKeyCreate, principal: CurrentPrincipal, services: ServicesDep
+) -> ApiKeyCreated:
+    return await services.auth.create_api_key(principal, body.name)
+
+
+@router.get("")
+async def list_api_keys(principal: CurrentPrincipal, services: ServicesDep) -> ApiKeyList:
+    return await services.auth.list_api_keys(principal)
+
+
+@router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def delete_api_key(key_id: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
+    await services.auth.delete_api_key(principal, key_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

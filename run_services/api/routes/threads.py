@@ -1,0 +1,123 @@
+"""The product's threads API: conversations stored server-side, replies streamed over SSE."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
+
+from run_services.api.deps import CurrentPrincipal, ServicesDep, request_id
+from run_services.api.routes.chat import relay, replay_stream, result_headers
+from run_services.api.streaming import SSEResponse
+from shared.chat import openai_format as fmt
+from shared.chat.idempotency import fingerprint
+from shared.chat.schemas import CallResult
+from shared.chat.service import ChatStream, Replay
+from shared.chat.threads import check_content
+
+router = APIRouter(tags=["threads"])
+
+
+class NewThread(BaseModel):
+    title: str | None = Field(None, max_length=200)
+
+
+class NewMessage(BaseModel):
+    content: str = Field(min_length=1, max_length=200_000)
+    model: str | None = Field(None, max_length=200)
+    max_tokens: int | None = Field(None, ge=1)
+    temperature: float | None = Field(None, ge=0, le=2)
+    stream: bool = True
+
+
+@router.post("/v1/threads", status_code=201)
+async def create_thread(
+    principal: CurrentPrincipal, services: ServicesDep, body: NewThread | None = None
+) -> dict[str, Any]:
+    thread = await services.threads.create(principal, body.title if body else None)
+    return {"object": "thread", **thread.model_dump(mode="json")}
+
+
+@router.get("/v1/threads")
+async def list_threads(
+    principal: CurrentPrincipal, services: ServicesDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
+) -> dict[str, Any]:
+    threads = await services.threads.list_threads(principal, limit)
+    return {"object": "list", "data": [{"object": "thread", **t.model_dump(mode="json")} for t in threads]}
+
+
+@router.get("/v1/threads/{thread_id}")
+async def get_thread(thread_id: str, principal: CurrentPrincipal, services: ServicesDep) -> dict[str, Any]:
+    thread = await services.threads.get(principal, thread_id)
+    return {"object": "thread", **thread.model_dump(mode="json")}
+
+
+@router.get("/v1/threads/{thread_id}/messages")
+async def list_messages(
+    thread_id: str,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: Annotated[int | None, Query(ge=0, description="Return messages after this seq")] = None,
+) -> dict[str, Any]:
+    messages = await services.threads.messages(principal, thread_id, limit, after)
+    data = [{"object": "thread.message", **m.model_dump(mode="json", exclude_none=True)} for m in messages]
+    last = data[-1]["seq"] if len(data) == limit else None
+    return {"object": "list", "data": data, "next_after": last}
+
+
+async def thread_stream(stream: ChatStream) -> AsyncIterator[bytes]:
+    async for part in relay(stream, include_usage=True):
+        if part == fmt.DONE and stream.result is not None and stream.result.extra:
+            yield fmt.sse({"object": "thread.message.completed", **stream.result.extra})
+        yield part
+
+
+@router.post("/v1/threads/{thread_id}/messages", response_model=None)
+async def post_message(
+    thread_id: str,
+    body: NewMessage,
+    request: Request,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> Response:
+    await services.threads.get(principal, thread_id)
+    content = check_content(body.content)
+    messages = [*await services.threads.history(thread_id), {"role": "user", "content": content}]
+
+    async def store(result: CallResult) -> dict[str, Any]:
+        return await services.threads.append_exchange(thread_id, content, result)
+
+    params = {"temperature": body.temperature} if body.temperature is not None else {}
+    started = await services.chat.begin(
+        principal,
+        request_id(request),
+        body.model,
+        messages,
+        body.max_tokens,
+        params,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint(body.model_dump(mode="json")),
+        scope=f"thread:{thread_id}",
+        on_finish=store,
+    )
+    if isinstance(started, Replay):
+        headers = result_headers(started.result, replayed=True)
+        if body.stream:
+            return SSEResponse(replay_stream(started.result, include_usage=True), headers=headers)
+        return JSONResponse(_message_body(started.result), headers=headers)
+    if not body.stream:
+        result = await services.chat.complete(started)
+        return JSONResponse(_message_body(result), headers=result_headers(result))
+    stream = await services.chat.open_stream(started)
+    return SSEResponse(
+        thread_stream(stream), headers={"X-Model": started.spec.id, "X-Provider": started.provider.name}
+    )
+
+
+def _message_body(result: CallResult) -> dict[str, Any]:
+    return {**fmt.completion_body(result), **result.extra}

@@ -1,0 +1,74 @@
+"""Auth failures. Every 401 carries `WWW-Authenticate` so clients know to re-authenticate (RFC 6750)."""
+
+from __future__ import annotations
+
+from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
+
+
+def _bearer(error: str) -> dict[str, str]:
+    return {"WWW-Authenticate": f'Bearer error="{error}"'}
+
+
+class InvalidCredentials(Unauthorized):
+    code = "invalid_credentials"
+
+    def __init__(self) -> None:
+        # One message for unknown email and wrong password: never reveal which accounts exist.
+        super().__init__("The email or password is incorrect.")
+
+
+class InvalidToken(Unauthorized):
+    code = "invalid_token"
+
+    def __init__(self, message: str = "The token is not valid.", *, code: str | None = None) -> None:
+        super().__init__(message, code=code, headers=_bearer("invalid_token"))
+
+
+class TokenExpired(InvalidToken):
+    def __init__(self, message: str = "The token has expired; refresh it or sign in again.") -> None:
+        super().__init__(message, code="token_expired")
+
+
+class RefreshTokenReused(InvalidToken):
+    def __init__(self) -> None:
+        super().__init__(
+            "This refresh token was already used; every session of its family is now signed out.",
+            code="refresh_token_reused",
+        )
+
+
+class InvalidApiKey(InvalidToken):
+    def __init__(self) -> None:
+        super().__init__("The API key is not valid or was deleted.", code="invalid_api_key")
+
+
+class EmailTaken(Conflict):
+    code = "email_taken"
+
+    def __init__(self, message: str = "An account with this email already exists.") -> None:
+        super().__init__(message)
+
+
+class InvalidEmail(Unprocessable):
+    code = "invalid_email"
+
+    def __init__(self) -> None:
+        super().__init__("The email address is not valid.")
+
+
+class WeakPassword(Unprocessable):
+    code = "weak_password"
+
+
+class ApiKeyNotFound(NotFound):
+    code = "api_key_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No API key with this id.")
+
+
+class GoogleSignInDisabled(NotFound):
+    code = "google_sign_in_disabled"
+
+    def __init__(self) -> None:
+        super().__init__("Google sign-in is not configured on this server.")

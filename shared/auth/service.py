@@ -1,0 +1,217 @@
+"""Accounts and authentication: password and Google sign-in, rotating refresh tokens, API keys, and the
+`authenticate` every protected route calls with the bearer credential."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import math
+import secrets as pysecrets
+from typing import Protocol
+
+import redis.asyncio as redis
+from google.cloud import firestore
+
+from shared import clock, ids
+from shared.auth.api_keys import ApiKeyRepository
+from shared.auth.errors import (
+    ApiKeyNotFound,
+    InvalidApiKey,
+    InvalidCredentials,
+    InvalidEmail,
+    InvalidToken,
+    RefreshTokenReused,
+    TokenExpired,
+)
+from shared.auth.google import GoogleVerifier
+from shared.auth.passwords import Passwords, check_password_policy, normalise_email
+from shared.auth.repository import UserRepository
+from shared.auth.schemas import (
+    ApiKeyCreated,
+    ApiKeyList,
+    ApiKeyOut,
+    ApiKeyRecord,
+    Principal,
+    TokenResponse,
+    UserOut,
+    UserRecord,
+)
+from shared.auth.sessions import SessionRepository
+from shared.auth.tokens import AccessTokens, digest, new_api_key, new_refresh_token, signing_secret
+from shared.errors import RateLimited
+from shared.ratelimit.limiter import RateLimiter
+from shared.secrets import SecretSource
+from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+API_KEY_PREFIX = "sk-"
+
+
+class CreditGrants(Protocol):
+    """The part of the credits ledger that sign-up needs."""
+
+    async def grant(self, wallet_id: str, amount: int, external_id: str, kind: str = "grant") -> bool: ...
+
+
+class AuthService:
+    def __init__(
+        self,
+        db: firestore.AsyncClient,
+        redis: redis.Redis,
+        ledger: CreditGrants,
+        settings: Settings,
+        secrets: SecretSource,
+    ) -> None:
+        self._settings = settings
+        self._ledger = ledger
+        self._users = UserRepository(db)
+        self._sessions = SessionRepository(db)
+        self._keys = ApiKeyRepository(db)
+        self._passwords = Passwords()
+        self._access = AccessTokens(
+            signing_secret(settings, secrets),
+            settings.jwt_issuer,
+            settings.jwt_audience,
+            settings.access_token_ttl_s,
+        )
+        self._google = GoogleVerifier(settings)
+        self._limiter = RateLimiter(redis)
+
+    # -- unauthenticated entrypoints -------------------------------------------------------------------
+
+    async def throttle(self, client_ip: str) -> None:
+        """Per-address limit on the unauthenticated auth routes; raises RateLimited."""
+        allowed, retry_after = await self._limiter.hit(
+            f"auth:ip:{client_ip}", self._settings.auth_rate_per_minute
+        )
+        if not allowed:
+            seconds = max(1, math.ceil(retry_after))
+            raise RateLimited(
+                f"Too many sign-in attempts; retry in {seconds} s.", headers={"Retry-After": str(seconds)}
+            )
+
+    async def register(self, email: str, password: str) -> TokenResponse:
+        email = normalise_email(email)
+        check_password_policy(password)
+        password_hash = await self._passwords.hash(password)
+        user = await self._users.create(ids.new_id(), email, password_hash, clock.now())
+        log.info("user registered", extra={"user_id": user.id})
+        await self._welcome(user)
+        return await self._session(user)
+
+    async def login(self, email: str, password: str) -> TokenResponse:
+        try:
+            user = await self._users.by_email(normalise_email(email))
+        except InvalidEmail:
+            user = None
+        password_hash = user.password_hash if user else None
+        if not await self._passwords.verify(password_hash, password) or user is None:
+            raise InvalidCredentials()
+        if password_hash and self._passwords.needs_rehash(password_hash):
+            await self._users.set_password_hash(user.id, await self._passwords.hash(password))
+        await self._welcome(user)
+        return await self._session(user)
+
+    async def google_login(self, id_token: str) -> TokenResponse:
+        identity = await self._google.verify(id_token)
+        user, created = await self._users.google_account(
+            identity.sub, normalise_email(identity.email), ids.new_id(), clock.now()
+        )
+        if created:
+            log.info("user registered with google", extra={"user_id": user.id})
+        await self._welcome(user)
+        return await self._session(user)
+
+    async def refresh(self, refresh_token: str) -> TokenResponse:
+        now = clock.now()
+        new_token = new_refresh_token()
+        rotation = await self._sessions.rotate(
+            digest(refresh_token), digest(new_token), now, self._expiry(now)
+        )
+        if rotation.outcome == "reused":
+            log.warning("refresh token reused: family revoked", extra={"user_id": rotation.user_id})
+            raise RefreshTokenReused()
+        if rotation.outcome == "expired":
+            raise TokenExpired("The refresh token has expired; sign in again.")
+        if rotation.outcome != "rotated" or rotation.user_id is None:
+            raise InvalidToken("The refresh token is not valid; sign in again.")
+        user = await self._users.get(rotation.user_id)
+        if user is None:
+            raise InvalidToken("The refresh token is not valid; sign in again.")
+        return self._response(user, new_token)
+
+    async def logout(self, refresh_token: str) -> None:
+        """Revoke the session (the refresh token's family); unknown tokens are ignored (idempotent)."""
+        await self._sessions.revoke_family_of(digest(refresh_token), clock.now())
+
+    # -- bearer credentials ----------------------------------------------------------------------------
+
+    async def authenticate(self, credential: str) -> Principal:
+        """A JWT access token or an API key ("sk-..."); raises Unauthorized."""
+        if credential.startswith(API_KEY_PREFIX):
+            record = await self._keys.by_hash(digest(credential))
+            if record is None or record.revoked_at is not None:
+                raise InvalidApiKey()
+            return Principal(record.user_id, record.user_id, "api_key", record.id)
+        user_id = self._access.verify(credential)
+        return Principal(user_id, user_id, "jwt")
+
+    # -- API keys --------------------------------------------------------------------------------------
+
+    async def create_api_key(self, principal: Principal, name: str = "") -> ApiKeyCreated:
+        key = new_api_key()
+        record = ApiKeyRecord(
+            id="key_" + pysecrets.token_hex(6),
+            user_id=principal.user_id,
+            name=name.strip(),
+            prefix=key[len(API_KEY_PREFIX) : len(API_KEY_PREFIX) + 8],
+            last4=key[-4:],
+            created_at=clock.now(),
+            revoked_at=None,
+        )
+        await self._keys.add(digest(key), record)
+        log.info("api key created", extra={"user_id": principal.user_id, "key_id": record.id})
+        return ApiKeyCreated(**ApiKeyOut.of(record).model_dump(), key=key)
+
+    async def list_api_keys(self, principal: Principal) -> ApiKeyList:
+        records = await self._keys.active_for(principal.user_id)
+        return ApiKeyList(data=[ApiKeyOut.of(r) for r in records])
+
+    async def delete_api_key(self, principal: Principal, key_id: str) -> None:
+        if not await self._keys.revoke(principal.user_id, key_id, clock.now()):
+            raise ApiKeyNotFound()
+        log.info("api key deleted", extra={"user_id": principal.user_id, "key_id": key_id})
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    async def _welcome(self, user: UserRecord) -> None:
+        """Grant the welcome credits once. Retried on later sign-ins if it failed: the grant is idempotent."""
+        amount = self._settings.welcome_credits
+        if user.welcome_granted or amount <= 0:
+            return
+        try:
+            await self._ledger.grant(user.id, amount, f"welcome:{user.id}")
+            await self._users.mark_welcome_granted(user.id)
+        except Exception:
+            log.exception(
+                "welcome credits not granted; retried at the next sign-in", extra={"user_id": user.id}
+            )
+
+    async def _session(self, user: UserRecord) -> TokenResponse:
+        now = clock.now()
+        refresh_token = new_refresh_token()
+        await self._sessions.start(user.id, digest(refresh_token), now, self._expiry(now))
+        return self._response(user, refresh_token)
+
+    def _response(self, user: UserRecord, refresh_token: str) -> TokenResponse:
+        access = self._access.issue(user.id)
+        return TokenResponse(
+            access_token=access.token,
+            expires_in=access.expires_in,
+            refresh_token=refresh_token,
+            user=UserOut(id=user.id, email=user.email),
+        )
+
+    def _expiry(self, now: dt.datetime) -> dt.datetime:
+        return now + dt.timedelta(seconds=self._settings.refresh_token_ttl_s)

@@ -1,0 +1,90 @@
+"""OpenAI wire format for completions and stream chunks, built from our own results."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from shared.chat.schemas import CallResult
+
+
+def sse(payload: dict[str, Any] | str) -> bytes:
+    data = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    return f"data: {data}\n\n".encode()
+
+
+DONE = sse("[DONE]")
+
+
+def usage_body(result: CallResult) -> dict[str, int]:
+    return {
+        "prompt_tokens": result.input_tokens,
+        "completion_tokens": result.output_tokens,
+        "total_tokens": result.input_tokens + result.output_tokens,
+    }
+
+
+def completion_body(result: CallResult) -> dict[str, Any]:
+    return {
+        "id": result.id,
+        "object": "chat.completion",
+        "created": result.created,
+        "model": result.model,
+        "provider": result.provider,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": result.content},
+                "finish_reason": result.finish_reason,
+            }
+        ],
+        "usage": usage_body(result),
+        "credits": result.credits,
+    }
+
+
+def chunk(
+    cid: str, created: int, model: str, delta: dict[str, Any], finish_reason: str | None = None
+) -> bytes:
+    return sse(
+        {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        }
+    )
+
+
+def usage_chunk(result: CallResult) -> bytes:
+    return sse(
+        {
+            "id": result.id,
+            "object": "chat.completion.chunk",
+            "created": result.created,
+            "model": result.model,
+            "choices": [],
+            "usage": usage_body(result),
+            "credits": result.credits,
+        }
+    )
+
+
+def error_event(error: dict[str, str]) -> bytes:
+    return sse({"error": error})
+
+
+def replay_chunks(result: CallResult, include_usage: bool) -> list[bytes]:
+    """A stored result streamed back: role, the whole text, the finish, usage, [DONE]."""
+    out = [chunk(result.id, result.created, result.model, {"role": "assistant", "content": ""})]
+    if result.content:
+        out.append(chunk(result.id, result.created, result.model, {"content": result.content}))
+    if result.error:
+        out.append(error_event(result.error))
+    else:
+        out.append(chunk(result.id, result.created, result.model, {}, result.finish_reason))
+    if include_usage:
+        out.append(usage_chunk(result))
+    out.append(DONE)
+    return out

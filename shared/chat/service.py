@@ -1,0 +1,307 @@
+"""A metered model call: reserve the worst case, call the model, settle what was really used.
+
+Order of work (ARCHITECTURE.md): validate -> idempotency -> reserve (Firestore transaction) ->
+provider -> settle or void -> usage record. Nothing is charged for a call that failed before any
+output; a cut or cancelled stream pays for what was produced; a retry with the same
+Idempotency-Key replays the stored result instead of calling the model again.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from google.cloud import firestore
+
+from shared.auth.schemas import Principal
+from shared.catalog.catalog import Catalog, ModelSpec, Provider
+from shared.chat.idempotency import IdempotencyLock, IdempotencyStore
+from shared.chat.schemas import CallResult
+from shared.chat.usage import UsageRecorder
+from shared.credits.ledger import Ledger
+from shared.errors import AppError, BadRequest
+from shared.gateway.gateway import Gateway, ModelStream
+from shared.gateway.types import Delta, Usage
+from shared.settings import Settings
+
+log = logging.getLogger("chat")
+
+OnFinish = Callable[[CallResult], Awaitable[dict[str, Any] | None]]
+
+
+@dataclass
+class ChatCall:
+    """Everything decided before the provider is called."""
+
+    principal: Principal
+    request_id: str
+    spec: ModelSpec
+    provider: Provider
+    messages: list[dict[str, Any]]
+    params: dict[str, Any]
+    max_tokens: int
+    input_estimate: int
+    hold_id: str
+    lock: IdempotencyLock | None
+    on_finish: OnFinish | None
+    started: float = field(default_factory=time.perf_counter)
+    first_token_at: float | None = None
+    finished: CallResult | None = None
+
+
+@dataclass
+class Replay:
+    result: CallResult
+
+
+class ChatService:
+    def __init__(
+        self,
+        db: firestore.AsyncClient,
+        ledger: Ledger,
+        catalog: Catalog,
+        gateway: Gateway,
+        settings: Settings,
+    ) -> None:
+        self.ledger = ledger
+        self.catalog = catalog
+        self.gateway = gateway
+        self.settings = settings
+        self.idempotency = IdempotencyStore(db, settings)
+        self.usage = UsageRecorder(db)
+
+    async def begin(
+        self,
+        principal: Principal,
+        request_id: str,
+        model: str | None,
+        messages: list[dict[str, Any]],
+        max_tokens: int | None,
+        params: dict[str, Any],
+        idempotency_key: str | None = None,
+        fingerprint: str = "",
+        scope: str = "chat",
+        on_finish: OnFinish | None = None,
+    ) -> ChatCall | Replay:
+        """Validate, claim the idempotency key and reserve credits. Raises before anything is charged."""
+        spec, provider = self.catalog.resolve(model)
+        input_estimate = self.gateway.count_prompt(spec, messages)
+        room = spec.context_window - input_estimate
+        if room < 1:
+            raise BadRequest(
+                f"The prompt is about {input_estimate} tokens; {spec.id} takes {spec.context_window}. "
+                "Shorten the conversation.",
+                code="context_length_exceeded",
+            )
+        wanted = min(max_tokens or spec.max_output_tokens, spec.max_output_tokens, room)
+        lock: IdempotencyLock | None = None
+        if idempotency_key is not None:
+            claimed = await self.idempotency.begin(principal.user_id, scope, idempotency_key, fingerprint)
+            if isinstance(claimed, CallResult):
+                return Replay(claimed)
+            lock = claimed
+        hold_id = uuid.uuid4().hex
+        try:
+            hold = await self.ledger.reserve(
+                principal.wallet_id,
+                hold_id,
+                want=spec.cost(input_estimate, wanted),
+                minimum=spec.cost(input_estimate, 1),
+                ref=f"chat:{request_id}",
+            )
+        except BaseException:
+            if lock is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.idempotency.release(lock)
+            raise
+        affordable = spec.affordable_output(hold.amount, input_estimate)
+        return ChatCall(
+            principal,
+            request_id,
+            spec,
+            provider,
+            messages,
+            params,
+            max(1, min(wanted, affordable)),
+            input_estimate,
+            hold_id,
+            lock,
+            on_finish,
+        )
+
+    async def complete(self, call: ChatCall) -> CallResult:
+        try:
+            completion = await self.gateway.complete(
+                call.spec, call.provider, call.messages, call.max_tokens, call.params
+            )
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                await self.finish(call, "", None, None, exc)
+            raise
+        call.first_token_at = time.perf_counter()
+        return await self.finish(call, completion.text, completion.finish_reason, completion.usage, None)
+
+    async def open_stream(self, call: ChatCall) -> ChatStream:
+        """Open the upstream stream and wait for its first delta, so a failure before it is a plain error."""
+        upstream: ModelStream | None = None
+        try:
+            upstream = await self.gateway.open_stream(
+                call.spec, call.provider, call.messages, call.max_tokens, call.params
+            )
+            deltas = upstream.__aiter__()
+            first: Delta | None = await anext(deltas, None)
+        except BaseException as exc:
+            with anyio.CancelScope(shield=True):
+                if upstream is not None:
+                    await upstream.aclose()
+                await self.finish(call, "", None, None, exc)
+            raise
+        call.first_token_at = time.perf_counter()
+        return ChatStream(self, call, upstream, deltas, first)
+
+    async def finish(
+        self,
+        call: ChatCall,
+        text: str,
+        finish_reason: str | None,
+        usage: Usage | None,
+        error: BaseException | None,
+        cancelled: bool = False,
+    ) -> CallResult:
+        """Settle (or void) the hold, record usage and the idempotent result. Runs once per call."""
+        if call.finished is not None:
+            return call.finished
+        app_error = _as_app_error(error)
+        cancelled = cancelled or isinstance(error, anyio.get_cancelled_exc_class())
+        if usage is None or not usage.reported:
+            usage = Usage(call.input_estimate, self.gateway.count_text(call.spec, text), False)
+        # Pay for what was produced: a full answer, or the part of one that reached us.
+        produced = bool(text) or (error is None and not cancelled)
+        if cancelled:
+            outcome = "cancelled"
+        elif error is None:
+            outcome = "ok"
+        else:
+            outcome = "partial" if text else "error"
+        credits = 0
+        wallet = call.principal.wallet_id
+        if produced:
+            hold = await self.ledger.settle(
+                wallet, call.hold_id, call.spec.cost(usage.input_tokens, usage.output_tokens)
+            )
+            credits = hold.charged
+        else:
+            await self.ledger.void(wallet, call.hold_id)
+        result = CallResult(
+            id=f"chatcmpl-{call.hold_id}",
+            created=int(time.time()),
+            model=call.spec.id,
+            provider=call.provider.name,
+            content=text,
+            finish_reason=finish_reason if error is None else "error",
+            input_tokens=usage.input_tokens if produced else 0,
+            output_tokens=usage.output_tokens if produced else 0,
+            credits=credits,
+            outcome=outcome,  # type: ignore[arg-type]
+            error=app_error.body()["error"] if app_error else None,
+        )
+        call.finished = result
+        await self._record(call, result, usage)
+        if call.on_finish is not None and produced:
+            result.extra = await call.on_finish(result) or {}
+        if call.lock is not None:
+            if not produced:
+                await self.idempotency.release(call.lock)
+            else:
+                await self.idempotency.complete(call.lock, result)
+        return result
+
+    async def _record(self, call: ChatCall, result: CallResult, usage: Usage) -> None:
+        now = time.perf_counter()
+        ttft = None if call.first_token_at is None else round((call.first_token_at - call.started) * 1000, 1)
+        fields = {
+            "user_id": call.principal.user_id,
+            "wallet_id": call.principal.wallet_id,
+            "api_key_id": call.principal.key_id,
+            "request_id": call.request_id,
+            "hold_id": call.hold_id,
+            "model": call.spec.id,
+            "provider": call.provider.name,
+            "input_tokens": result.input_tokens,
+            "output_tokens": result.output_tokens,
+            "usage_reported": usage.reported,
+            "credits": result.credits,
+            "latency_ms": round((now - call.started) * 1000, 1),
+            "ttft_ms": ttft,
+            "outcome": result.outcome,
+            "error_code": result.error["code"] if result.error else None,
+        }
+        await self.usage.record(call.hold_id, **fields)
+        log.info("model call", extra={"usage": fields})
+
+
+class ChatStream:
+    """The deltas of an open stream. Iterating to the end, failing, or being cancelled all settle once."""
+
+    def __init__(
+        self,
+        service: ChatService,
+        call: ChatCall,
+        upstream: ModelStream,
+        deltas: AsyncIterator[Delta],
+        first: Delta | None,
+    ) -> None:
+        self.service = service
+        self.call = call
+        self._upstream = upstream
+        self._deltas = deltas
+        self._first = first
+        self._text: list[str] = []
+        self._finish_reason: str | None = None
+        self.error: AppError | None = None
+
+    async def deltas(self) -> AsyncIterator[Delta]:
+        """Yields deltas; on a provider failure after the first token, stops and sets `error`."""
+        cancelled = True
+        try:
+            pending = [self._first] if self._first is not None else []
+            while True:
+                delta = pending.pop() if pending else await anext(self._deltas, None)
+                if delta is None:
+                    break
+                self._text.append(delta.text)
+                if delta.finish_reason:
+                    self._finish_reason = delta.finish_reason
+                yield delta
+            cancelled = False
+        except AppError as exc:
+            cancelled = False
+            self.error = exc
+        finally:
+            with anyio.CancelScope(shield=True):
+                await self._upstream.aclose()
+                await self.service.finish(
+                    self.call,
+                    "".join(self._text),
+                    self._finish_reason,
+                    self._upstream.usage,
+                    self.error,
+                    cancelled=cancelled,
+                )
+
+    @property
+    def result(self) -> CallResult | None:
+        return self.call.finished
+
+
+def _as_app_error(error: BaseException | None) -> AppError | None:
+    if error is None or isinstance(error, AppError):
+        return error
+    if isinstance(error, Exception):
+        return AppError("The call failed on our side; nothing was charged.")
+    return None

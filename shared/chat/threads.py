@@ -1,0 +1,147 @@
+"""Threads: a user's conversations. Messages are stored in order once the reply is done.
+
+threads/{thread_id}                  user_id, title, created_at, updated_at, message_count
+threads/{thread_id}/messages/{id}    seq, role, content, created_at, (assistant) model, usage, credits
+A thread is visible only to its owner; anyone else gets 404, never 403, so ids leak nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from google.cloud import firestore
+from pydantic import BaseModel
+
+from shared.auth.schemas import Principal
+from shared.chat.schemas import CallResult
+from shared.clock import now
+from shared.errors import BadRequest, NotFound
+from shared.ids import new_id
+
+HISTORY_LIMIT = 50
+
+
+class Thread(BaseModel):
+    id: str
+    title: str | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    message_count: int
+
+
+class Message(BaseModel):
+    id: str
+    seq: int
+    role: str
+    content: str
+    created_at: dt.datetime
+    model: str | None = None
+    credits: int | None = None
+    status: str | None = None
+
+
+class ThreadNotFound(NotFound):
+    code = "thread_not_found"
+
+
+class ThreadService:
+    def __init__(self, db: firestore.AsyncClient, chat: Any) -> None:
+        self.db = db
+        self.chat = chat
+
+    def _ref(self, thread_id: str) -> firestore.AsyncDocumentReference:
+        if not thread_id or "/" in thread_id or len(thread_id) > 128:
+            raise ThreadNotFound("No such thread.")
+        return self.db.collection("threads").document(thread_id)
+
+    async def create(self, principal: Principal, title: str | None) -> Thread:
+        at = now()
+        thread = Thread(id=new_id(), title=title, created_at=at, updated_at=at, message_count=0)
+        await self._ref(thread.id).create({**thread.model_dump(exclude={"id"}), "user_id": principal.user_id})
+        return thread
+
+    async def get(self, principal: Principal, thread_id: str) -> Thread:
+        snap = await self._ref(thread_id).get()
+        data = snap.to_dict() if snap.exists else None
+        if not data or data.get("user_id") != principal.user_id:
+            raise ThreadNotFound("No such thread.")
+        return Thread(
+            id=snap.id, **{k: data[k] for k in ("title", "created_at", "updated_at", "message_count")}
+        )
+
+    async def list_threads(self, principal: Principal, limit: int) -> list[Thread]:
+        query = (
+            self.db.collection("threads")
+            .where(filter=firestore.FieldFilter("user_id", "==", principal.user_id))
+            .order_by("updated_at", direction=firestore.Query.DESCENDING)
+            .limit(limit)
+        )
+        out = []
+        async for snap in query.stream():
+            data = snap.to_dict() or {}
+            out.append(
+                Thread(
+                    id=snap.id, **{k: data[k] for k in ("title", "created_at", "updated_at", "message_count")}
+                )
+            )
+        return out
+
+    async def messages(
+        self, principal: Principal, thread_id: str, limit: int, after: int | None
+    ) -> list[Message]:
+        await self.get(principal, thread_id)
+        query = self._ref(thread_id).collection("messages").order_by("seq")
+        if after is not None:
+            query = query.where(filter=firestore.FieldFilter("seq", ">", after))
+        return [Message(id=s.id, **(s.to_dict() or {})) async for s in query.limit(limit).stream()]
+
+    async def history(self, thread_id: str) -> list[dict[str, Any]]:
+        """The last messages, oldest first, as model input."""
+        query = (
+            self._ref(thread_id)
+            .collection("messages")
+            .order_by("seq", direction=firestore.Query.DESCENDING)
+            .limit(HISTORY_LIMIT)
+        )
+        rows = [s.to_dict() or {} async for s in query.stream()]
+        return [{"role": r["role"], "content": r["content"]} for r in reversed(rows)]
+
+    async def append_exchange(self, thread_id: str, user_content: str, result: CallResult) -> dict[str, Any]:
+        """Store the user's message and the reply, in order, in one transaction."""
+        ref = self._ref(thread_id)
+        at = now()
+        user_id, reply_id = new_id(), new_id()
+
+        @firestore.async_transactional
+        async def write(tx: firestore.AsyncTransaction) -> int:
+            snap = await ref.get(transaction=tx)
+            count = int((snap.to_dict() or {}).get("message_count", 0))
+            messages = ref.collection("messages")
+            tx.set(
+                messages.document(user_id),
+                {"seq": count + 1, "role": "user", "content": user_content, "created_at": at},
+            )
+            tx.set(
+                messages.document(reply_id),
+                {
+                    "seq": count + 2,
+                    "role": "assistant",
+                    "content": result.content,
+                    "created_at": at,
+                    "model": result.model,
+                    "credits": result.credits,
+                    "status": result.outcome,
+                },
+            )
+            tx.update(ref, {"message_count": count + 2, "updated_at": at})
+            return count
+
+        await write(self.db.transaction(max_attempts=20))
+        return {"thread_id": thread_id, "user_message_id": user_id, "assistant_message_id": reply_id}
+
+
+def check_content(content: str) -> str:
+    if not content.strip():
+        raise BadRequest("The message content is empty.", code="empty_message")
+    return content

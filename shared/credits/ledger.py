@@ -1,0 +1,300 @@
+"""The two-phase credit ledger on Firestore.
+
+A request reserves its worst-case cost (a pending hold moves credits from `available` to
+`reserved`), then settles the actual cost (the rest goes back to `available`) or voids the hold;
+the reconciler expires holds nobody finished. Every change is one Firestore transaction that
+updates the wallet document and writes one immutable entry whose id is derived from its kind and
+external id, so a replayed request finds its entry (or its hold) and changes nothing.
+
+Transaction bodies only read and write Firestore: the client may run them several times.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import re
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from google.api_core.exceptions import Aborted
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.clock import now
+from shared.credits.errors import HoldNotFound, InsufficientCredits, LedgerBusy
+from shared.credits.records import (
+    ENTRIES,
+    HOLD_KINDS,
+    HOLDS,
+    WALLETS,
+    WalletState,
+    entry_from_doc,
+    hold_from_doc,
+)
+from shared.credits.schemas import Balance, EntryPage, Hold, HoldState
+from shared.errors import BadRequest
+from shared.ids import stable_id
+from shared.settings import Settings
+
+log = logging.getLogger("credits.ledger")
+
+T = TypeVar("T")
+
+# The emulator (and production, under contention) aborts transactions; the client retries an
+# aborted commit itself, but an aborted read escapes it, so _run retries those with backoff.
+TX_ATTEMPTS = 30
+READ_ABORT_RETRIES = 8
+SWEEP_CONCURRENCY = 16
+MAX_PAGE = 200
+_CURSOR = re.compile(r"^[0-9]{1,18}$")
+_FINISH_KIND: dict[HoldState, str] = {"settled": "settle", "voided": "void", "expired": "expire"}
+
+
+class Ledger:
+    def __init__(self, db: firestore.AsyncClient, settings: Settings) -> None:
+        self._db = db
+        self._settings = settings
+
+    # Writes.
+
+    async def grant(self, wallet_id: str, amount: int, external_id: str, kind: str = "grant") -> bool:
+        """Add credits once per (kind, external_id); False when that id was already applied."""
+        if amount <= 0:
+            raise BadRequest(f"A grant must be a positive number of credits, not {amount}.")
+        if kind in HOLD_KINDS or not kind:
+            raise BadRequest(f"{kind!r} is not a grant kind.")
+        if not external_id:
+            raise BadRequest("A grant needs the external id that makes it idempotent.")
+        wallet_ref = self._wallet_ref(wallet_id)
+        entry_ref = self._entry_ref(wallet_id, kind, external_id)
+
+        async def body(tx: Any) -> bool:
+            wallet_snap, entry_snap = await self._read(tx, wallet_ref, entry_ref)
+            if entry_snap.exists:
+                return False
+            at = now()
+            wallet = WalletState.from_doc(wallet_snap.to_dict())
+            wallet.available += amount
+            wallet.granted += amount
+            tx.set(entry_ref, wallet.entry(kind, amount, external_id, at))
+            tx.set(wallet_ref, wallet.to_doc(at))
+            return True
+
+        applied = await self._run(body)
+        log.info(
+            "credits granted" if applied else "grant replayed",
+            extra={"wallet_id": wallet_id, "amount": amount, "kind": kind, "ref": external_id},
+        )
+        return applied
+
+    async def reserve(
+        self,
+        wallet_id: str,
+        hold_id: str,
+        want: int,
+        minimum: int,
+        ttl_s: int | None = None,
+        ref: str | None = None,
+    ) -> Hold:
+        """Hold min(want, available) credits, or refuse when fewer than `minimum` are available.
+
+        A hold id that already exists is returned as it is, whatever its state.
+        """
+        if not 0 < minimum <= want:
+            raise BadRequest(f"A reservation needs 0 < minimum <= want (got minimum={minimum}, want={want}).")
+        ttl = dt.timedelta(seconds=ttl_s or self._settings.hold_ttl_s)
+        wallet_ref = self._wallet_ref(wallet_id)
+        hold_ref = self._hold_ref(wallet_id, hold_id)
+        entry_ref = self._entry_ref(wallet_id, "reserve", hold_id)
+
+        async def body(tx: Any) -> Hold:
+            hold_snap, wallet_snap = await self._read(tx, hold_ref, wallet_ref)
+            if hold_snap.exists:
+                return hold_from_doc(hold_id, hold_snap.to_dict())
+            wallet = WalletState.from_doc(wallet_snap.to_dict())
+            if wallet.available < minimum:
+                raise InsufficientCredits(minimum, wallet.available)
+            amount = min(want, wallet.available)
+            at = now()
+            wallet.available -= amount
+            wallet.reserved += amount
+            hold = {
+                "wallet_id": wallet_id,
+                "amount": amount,
+                "state": "pending",
+                "charged": 0,
+                "expires_at": at + ttl,
+                "created_at": at,
+                "ref": ref,
+            }
+            tx.set(hold_ref, hold)
+            tx.set(entry_ref, wallet.entry("reserve", -amount, hold_id, at))
+            tx.set(wallet_ref, wallet.to_doc(at))
+            return hold_from_doc(hold_id, hold)
+
+        return await self._run(body)
+
+    async def settle(self, wallet_id: str, hold_id: str, amount: int) -> Hold:
+        """Charge min(amount, hold) and release the rest. A finished hold is returned unchanged."""
+        if amount < 0:
+            raise BadRequest(f"A settlement cannot be negative (got {amount}).")
+        hold, _ = await self._finish(wallet_id, hold_id, "settled", amount)
+        if hold is None:
+            raise HoldNotFound(hold_id)
+        return hold
+
+    async def void(self, wallet_id: str, hold_id: str) -> Hold:
+        """Release a pending hold entirely. A finished hold is returned unchanged."""
+        hold, _ = await self._finish(wallet_id, hold_id, "voided", 0)
+        if hold is None:
+            raise HoldNotFound(hold_id)
+        return hold
+
+    async def expire(self, wallet_id: str, hold_id: str) -> bool:
+        """Release a pending hold past its expires_at; True if this call expired it.
+
+        An unknown hold is not an error here: there is nothing to expire.
+        """
+        _, changed = await self._finish(wallet_id, hold_id, "expired", 0)
+        return changed
+
+    async def expire_due(self, limit: int | None = None) -> int:
+        """Expire up to `limit` pending holds past their expiry, in every wallet; return how many.
+
+        Wallets are swept concurrently, the holds of one wallet one after the other (they share
+        the wallet document). A hold that fails is logged and left for the next sweep.
+        """
+        limit = limit or self._settings.reconcile_batch
+        query = (
+            self._db.collection_group(HOLDS)
+            .where(filter=FieldFilter("state", "==", "pending"))
+            .where(filter=FieldFilter("expires_at", "<=", now()))
+            .limit(limit)
+        )
+        due: dict[str, list[str]] = defaultdict(list)
+        async for snap in query.stream():
+            due[snap.reference.parent.parent.id].append(snap.id)
+        gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def sweep(wallet_id: str, hold_ids: list[str]) -> int:
+            expired = 0
+            async with gate:
+                for hold_id in hold_ids:
+                    try:
+                        expired += await self.expire(wallet_id, hold_id)
+                    except Exception:
+                        log.exception(
+                            "could not expire hold", extra={"wallet_id": wallet_id, "hold_id": hold_id}
+                        )
+            return expired
+
+        counts = await asyncio.gather(*(sweep(w, ids) for w, ids in due.items()))
+        return sum(counts)
+
+    # Reads.
+
+    async def balance(self, wallet_id: str) -> Balance:
+        snap = await self._wallet_ref(wallet_id).get()
+        wallet = WalletState.from_doc(snap.to_dict())
+        return Balance(available=wallet.available, reserved=wallet.reserved)
+
+    async def entries(self, wallet_id: str, limit: int = 50, cursor: str | None = None) -> EntryPage:
+        """Newest first. `cursor` is the next_cursor of the previous page."""
+        if not 1 <= limit <= MAX_PAGE:
+            raise BadRequest(f"limit must be between 1 and {MAX_PAGE}.", code="invalid_limit")
+        query = (
+            self._wallet_ref(wallet_id)
+            .collection(ENTRIES)
+            .order_by("seq", direction=firestore.Query.DESCENDING)
+        )
+        if cursor is not None:
+            if not _CURSOR.match(cursor):
+                raise BadRequest(
+                    "cursor is not one this API returned; pass next_cursor as is.", code="invalid_cursor"
+                )
+            query = query.where(filter=FieldFilter("seq", "<", int(cursor)))
+        snaps = [snap async for snap in query.limit(limit + 1).stream()]
+        data = [entry_from_doc(snap.id, snap.to_dict()) for snap in snaps[:limit]]
+        next_cursor = str(data[-1].seq) if len(snaps) > limit else None
+        return EntryPage(data=data, next_cursor=next_cursor)
+
+    async def hold(self, wallet_id: str, hold_id: str) -> Hold | None:
+        snap = await self._hold_ref(wallet_id, hold_id).get()
+        return hold_from_doc(hold_id, snap.to_dict()) if snap.exists else None
+
+    # Internals.
+
+    async def _finish(
+        self, wallet_id: str, hold_id: str, state: HoldState, charge: int
+    ) -> tuple[Hold | None, bool]:
+        """Move a pending hold to `state`, charging min(charge, hold); (hold, whether it changed)."""
+        kind = _FINISH_KIND[state]
+        wallet_ref = self._wallet_ref(wallet_id)
+        hold_ref = self._hold_ref(wallet_id, hold_id)
+        entry_ref = self._entry_ref(wallet_id, kind, hold_id)
+
+        async def body(tx: Any) -> tuple[Hold | None, bool]:
+            hold_snap, wallet_snap = await self._read(tx, hold_ref, wallet_ref)
+            if not hold_snap.exists:
+                return None, False
+            hold = hold_from_doc(hold_id, hold_snap.to_dict())
+            at = now()
+            if hold.state != "pending" or (state == "expired" and hold.expires_at > at):
+                return hold, False
+            charged = min(charge, hold.amount)
+            released = hold.amount - charged
+            wallet = WalletState.from_doc(wallet_snap.to_dict())
+            wallet.available += released
+            wallet.reserved -= hold.amount
+            wallet.settled += charged
+            tx.update(hold_ref, {"state": state, "charged": charged, "finished_at": at})
+            tx.set(entry_ref, wallet.entry(kind, released, hold_id, at, charged=charged))
+            tx.set(wallet_ref, wallet.to_doc(at))
+            return hold.model_copy(update={"state": state, "charged": charged}), True
+
+        hold, changed = await self._run(body)
+        if changed and hold is not None:
+            log.info(
+                f"hold {state}",
+                extra={
+                    "wallet_id": wallet_id,
+                    "hold_id": hold_id,
+                    "amount": hold.amount,
+                    "charged": hold.charged,
+                },
+            )
+        return hold, changed
+
+    async def _run(self, body: Callable[[Any], Awaitable[T]]) -> T:
+        for attempt in range(READ_ABORT_RETRIES + 1):
+            transaction = self._db.transaction(max_attempts=TX_ATTEMPTS)
+            try:
+                result: T = await firestore.async_transactional(body)(transaction)
+                return result
+            except Aborted:
+                if attempt == READ_ABORT_RETRIES:
+                    raise LedgerBusy() from None
+                await asyncio.sleep(random.uniform(0, 0.02 * 2**attempt))
+            except ValueError as exc:
+                if isinstance(exc.__cause__, Aborted):  # the client gave up after TX_ATTEMPTS commits
+                    raise LedgerBusy() from exc
+                raise
+        raise AssertionError("unreachable")
+
+    async def _read(self, tx: Any, *refs: Any) -> list[Any]:
+        """Snapshots of `refs` in order, read inside the transaction (get_all returns any order)."""
+        found = {snap.reference.path: snap async for snap in self._db.get_all(list(refs), transaction=tx)}
+        return [found[ref.path] for ref in refs]
+
+    def _wallet_ref(self, wallet_id: str) -> Any:
+        return self._db.collection(WALLETS).document(wallet_id)
+
+    def _hold_ref(self, wallet_id: str, hold_id: str) -> Any:
+        return self._wallet_ref(wallet_id).collection(HOLDS).document(hold_id)
+
+    def _entry_ref(self, wallet_id: str, kind: str, external_id: str) -> Any:
+        return self._wallet_ref(wallet_id).collection(ENTRIES).document(stable_id(kind, external_id))

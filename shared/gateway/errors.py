@@ -1,0 +1,52 @@
+"""Provider failures, translated once from litellm's exceptions into our typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from litellm import exceptions as lx
+
+from shared.errors import AppError, BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+
+
+def translate(exc: BaseException, provider: str) -> AppError:
+    if isinstance(exc, AppError):
+        return exc
+    name = f"The provider '{provider}'"
+    if isinstance(exc, lx.Timeout | asyncio.TimeoutError | httpx.TimeoutException):
+        return UpstreamTimeout(
+            f"{name} did not answer in time; nothing was charged. Retry, or pick another model."
+        )
+    if isinstance(exc, lx.ContextWindowExceededError):
+        return BadRequest(
+            "The prompt and max_tokens exceed the model's context window; shorten the conversation.",
+            code="context_length_exceeded",
+        )
+    if isinstance(exc, lx.ContentPolicyViolationError):
+        return BadRequest(
+            f"{name} refused the request under its content policy.", code="content_policy_violation"
+        )
+    if isinstance(exc, lx.RateLimitError):
+        return UpstreamUnavailable(
+            f"{name} is rate limiting us; nothing was charged. Retry in a few seconds.",
+            code="provider_rate_limited",
+            headers={"Retry-After": "5"},
+        )
+    if isinstance(exc, lx.AuthenticationError | lx.PermissionDeniedError):
+        return UpstreamError(
+            f"{name} rejected our credentials; the operator must check its API key.",
+            code="provider_auth_failed",
+        )
+    if isinstance(exc, lx.BadRequestError):
+        return BadRequest(f"{name} rejected the request: {_short(exc)}", code="provider_rejected_request")
+    if isinstance(exc, lx.ServiceUnavailableError):
+        return UpstreamUnavailable(f"{name} is unavailable; nothing was charged. Retry later.")
+    return UpstreamError(
+        f"{name} failed ({type(exc).__name__}); nothing was charged for the failed part. Retry."
+    )
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc)
+    return text if len(text) < 300 else text[:297] + "..."

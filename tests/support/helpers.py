@@ -1,0 +1,82 @@
+"""Test helpers: reading balances and usage records, draining a wallet, parsing SSE."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import time
+import uuid
+from typing import Any
+
+import httpx
+from google.cloud import firestore
+
+from shared.credits.ledger import Ledger
+from shared.settings import Settings
+
+_db: firestore.Client | None = None
+
+
+def db() -> firestore.Client:
+    global _db
+    if _db is None:
+        _db = firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"])
+    return _db
+
+
+def balance(client: httpx.Client, headers: dict[str, str]) -> dict[str, int]:
+    response = client.get("/v1/credits", headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, int] = response.json()
+    return body
+
+
+def usage_for(request_id: str, timeout: float = 10) -> dict[str, Any]:
+    """The usage record of a request (written after the response, so wait for it)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        docs = list(db().collection("usage").where(filter=firestore.FieldFilter("request_id", "==", request_id))
+                    .stream())
+        if docs:
+            assert len(docs) == 1, f"{len(docs)} usage records for one request"
+            return docs[0].to_dict() or {}
+        time.sleep(0.05)
+    raise AssertionError(f"no usage record for request {request_id}")
+
+
+def wait_settled(client: httpx.Client, headers: dict[str, str], timeout: float = 10) -> dict[str, int]:
+    """The balance once no hold is pending any more."""
+    deadline = time.monotonic() + timeout
+    while True:
+        now = balance(client, headers)
+        if now["reserved"] == 0 or time.monotonic() > deadline:
+            return now
+        time.sleep(0.05)
+
+
+def drain_to(settings: Settings, wallet_id: str, leave: int) -> None:
+    """Hold all but `leave` credits of a wallet through the ledger (a pending hold, as a busy user has)."""
+
+    async def run() -> None:
+        client = firestore.AsyncClient(project=settings.gcp_project)
+        ledger = Ledger(client, settings)
+        available = (await ledger.balance(wallet_id)).available
+        await ledger.reserve(wallet_id, uuid.uuid4().hex, want=available - leave, minimum=available - leave,
+                             ttl_s=3600)
+        client.close()
+
+    asyncio.run(run())
+
+
+def rid() -> dict[str, str]:
+    return {"X-Request-ID": uuid.uuid4().hex}
+
+
+def sse_events(lines: list[str]) -> list[Any]:
+    out: list[Any] = []
+    for line in lines:
+        if line.startswith("data: "):
+            data = line[len("data: "):]
+            out.append(data if data == "[DONE]" else json.loads(data))
+    return out
