@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+from typing import TypeVar
 
 import anyio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from shared.auth.errors import InvalidEmail, WeakPassword
+
+T = TypeVar("T")
 
 MIN_PASSWORD = 10
 MAX_PASSWORD = 256
@@ -37,14 +41,16 @@ def check_password_policy(password: str) -> None:
 
 
 class Passwords:
-    """Argon2id with argon2-cffi's RFC 9106 defaults; hashing runs in a worker thread."""
+    """Argon2id with argon2-cffi's RFC 9106 defaults (64 MiB per hash); hashing runs in worker threads."""
 
-    def __init__(self, hasher: PasswordHasher | None = None) -> None:
+    def __init__(self, hasher: PasswordHasher | None = None, max_parallel: int = 4) -> None:
         self._hasher = hasher or PasswordHasher()
         self._dummy: str | None = None
+        self._max_parallel = max_parallel
+        self._slots: anyio.CapacityLimiter | None = None
 
     async def hash(self, password: str) -> str:
-        return await anyio.to_thread.run_sync(self._hasher.hash, password)
+        return await self._run(self._hasher.hash, password)
 
     async def verify(self, password_hash: str | None, password: str) -> bool:
         """False on a mismatch. With no hash (unknown user) it verifies against a dummy hash anyway, so
@@ -52,12 +58,19 @@ class Passwords:
         if password_hash is None:
             if self._dummy is None:
                 self._dummy = await self.hash("dummy password, never matches")
-            await anyio.to_thread.run_sync(self._verify, self._dummy, password)
+            await self._run(self._verify, self._dummy, password)
             return False
-        return await anyio.to_thread.run_sync(self._verify, password_hash, password)
+        return await self._run(self._verify, password_hash, password)
 
     def needs_rehash(self, password_hash: str) -> bool:
         return self._hasher.check_needs_rehash(password_hash)
+
+    async def _run(self, func: Callable[..., T], *args: str) -> T:
+        # Each hash takes 64 MiB: bound how many run at once rather than use anyio's 40 default threads,
+        # or a burst of logins could exhaust a small instance's memory. Created lazily: it needs a loop.
+        if self._slots is None:
+            self._slots = anyio.CapacityLimiter(self._max_parallel)
+        return await anyio.to_thread.run_sync(func, *args, limiter=self._slots)
 
     def _verify(self, password_hash: str, password: str) -> bool:
         try:

@@ -45,22 +45,8 @@ class UserRepository:
 
     async def create(self, user_id: str, email: str, password_hash: str, at: dt.datetime) -> UserRecord:
         """Create a password account; raises EmailTaken if the email already belongs to an account."""
-        email_ref = self._db.collection(USER_EMAILS).document(email)
-        user_ref = self._db.collection(USERS).document(user_id)
         data = _new_user(email, password_hash, None, at)
-
-        async def body(tx: firestore.AsyncTransaction) -> bool:
-            if (await email_ref.get(transaction=tx)).exists:
-                return False
-            tx.create(email_ref, {"user_id": user_id, "created_at": at})
-            tx.create(user_ref, data)
-            return True
-
-        try:
-            created = await firestore.async_transactional(body)(self._db.transaction())
-        except AlreadyExists:
-            created = False
-        if not created:
+        if not await self._claim(email, user_id, data):
             raise EmailTaken()
         return _user(user_id, data)
 
@@ -83,37 +69,49 @@ class UserRepository:
         verify email ownership, so linking would hand a Google user's sign-ins to whoever pre-registered
         their address (account pre-hijacking). That case raises EmailTaken."""
         identity_ref = self._db.collection(IDENTITIES).document(f"google:{sub}")
-        email_ref = self._db.collection(USER_EMAILS).document(email)
-        user_ref = self._db.collection(USERS).document(new_user_id)
+        if linked := await self._linked(identity_ref):
+            return linked, False
         data = _new_user(email, None, sub, at)
+        identity_doc = {"user_id": new_user_id, "email": email, "created_at": at}
+        if await self._claim(email, new_user_id, data, (identity_ref, identity_doc)):
+            return _user(new_user_id, data), True
+        # Either a concurrent first sign-in of the same subject won, or the email belongs to another account.
+        if linked := await self._linked(identity_ref):
+            return linked, False
+        raise EmailTaken("An account with this email already exists; sign in with its password.")
 
-        async def body(tx: firestore.AsyncTransaction) -> str | None:
-            identity = await identity_ref.get(transaction=tx)
-            if identity.exists:
-                return str(identity.get("user_id"))
-            if (await email_ref.get(transaction=tx)).exists:
-                return None
-            tx.create(identity_ref, {"user_id": new_user_id, "email": email, "created_at": at})
-            tx.create(email_ref, {"user_id": new_user_id, "created_at": at})
-            tx.create(user_ref, data)
-            return new_user_id
-
-        # A concurrent first sign-in of the same subject makes our create() fail; the retry then finds it.
-        for attempt in range(2):
-            try:
-                user_id = await firestore.async_transactional(body)(self._db.transaction())
-                break
-            except AlreadyExists:
-                if attempt:
-                    raise
-        if user_id is None:
-            raise EmailTaken("An account with this email already exists; sign in with its password.")
-        if user_id == new_user_id:
-            return _user(user_id, data), True
-        user = await self.get(user_id)
+    async def _linked(self, identity_ref: firestore.AsyncDocumentReference) -> UserRecord | None:
+        identity = await identity_ref.get()
+        if not identity.exists:
+            return None
+        user = await self.get(str(identity.get("user_id")))
         if user is None:
-            raise RuntimeError(f"identity google:{sub} points to a missing user")
-        return user, False
+            raise RuntimeError(f"identity {identity_ref.id} points to a missing user")
+        return user
+
+    async def _claim(
+        self,
+        email: str,
+        user_id: str,
+        user: dict[str, Any],
+        *extra: tuple[firestore.AsyncDocumentReference, dict[str, Any]],
+    ) -> bool:
+        """Create the user and its email claim (and any extra documents) in one atomic commit. create()
+        fails if a document exists, so of two racing claims exactly one wins, without the lock waits and
+        retries a read-then-write transaction has under contention. False if a document already existed."""
+        batch = self._db.batch()
+        batch.create(
+            self._db.collection(USER_EMAILS).document(email),
+            {"user_id": user_id, "created_at": user["created_at"]},
+        )
+        batch.create(self._db.collection(USERS).document(user_id), user)
+        for ref, doc in extra:
+            batch.create(ref, doc)
+        try:
+            await batch.commit()
+        except AlreadyExists:
+            return False
+        return True
 
     async def mark_welcome_granted(self, user_id: str) -> None:
         await self._db.collection(USERS).document(user_id).update({"welcome_granted": True})

@@ -11,6 +11,7 @@ from typing import Protocol
 
 import redis.asyncio as redis
 from google.cloud import firestore
+from redis.exceptions import RedisError
 
 from shared import clock, ids
 from shared.auth.api_keys import ApiKeyRepository
@@ -82,9 +83,14 @@ class AuthService:
 
     async def throttle(self, client_ip: str) -> None:
         """Per-address limit on the unauthenticated auth routes; raises RateLimited."""
-        allowed, retry_after = await self._limiter.hit(
-            f"auth:ip:{client_ip}", self._settings.auth_rate_per_minute
-        )
+        try:
+            allowed, retry_after = await self._limiter.hit(
+                f"auth:ip:{client_ip}", self._settings.auth_rate_per_minute
+            )
+        except RedisError:
+            # Fail open: Argon2 still slows guessing, and sign-in staying up matters more than the limit.
+            log.warning("auth rate limit skipped: redis unavailable", exc_info=True)
+            return
         if not allowed:
             seconds = max(1, math.ceil(retry_after))
             raise RateLimited(

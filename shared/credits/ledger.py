@@ -14,18 +14,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
 import re
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
-from google.api_core.exceptions import Aborted
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.clock import now
-from shared.credits.errors import HoldNotFound, InsufficientCredits, LedgerBusy
+from shared.credits.errors import HoldNotFound, InsufficientCredits
 from shared.credits.records import (
     ENTRIES,
     HOLD_KINDS,
@@ -36,18 +33,13 @@ from shared.credits.records import (
     hold_from_doc,
 )
 from shared.credits.schemas import Balance, EntryPage, Hold, HoldState
+from shared.credits.transactions import WalletTransactions
 from shared.errors import BadRequest
 from shared.ids import stable_id
 from shared.settings import Settings
 
 log = logging.getLogger("credits.ledger")
 
-T = TypeVar("T")
-
-# The emulator (and production, under contention) aborts transactions; the client retries an
-# aborted commit itself, but an aborted read escapes it, so _run retries those with backoff.
-TX_ATTEMPTS = 30
-READ_ABORT_RETRIES = 8
 SWEEP_CONCURRENCY = 16
 MAX_PAGE = 200
 _CURSOR = re.compile(r"^[0-9]{1,18}$")
@@ -58,6 +50,7 @@ class Ledger:
     def __init__(self, db: firestore.AsyncClient, settings: Settings) -> None:
         self._db = db
         self._settings = settings
+        self._tx = WalletTransactions(db)
 
     # Writes.
 
@@ -73,7 +66,7 @@ class Ledger:
         entry_ref = self._entry_ref(wallet_id, kind, external_id)
 
         async def body(tx: Any) -> bool:
-            wallet_snap, entry_snap = await self._read(tx, wallet_ref, entry_ref)
+            wallet_snap, entry_snap = await self._tx.read(tx, wallet_ref, entry_ref)
             if entry_snap.exists:
                 return False
             at = now()
@@ -84,7 +77,7 @@ class Ledger:
             tx.set(wallet_ref, wallet.to_doc(at))
             return True
 
-        applied = await self._run(body)
+        applied = await self._tx.run(wallet_id, body)
         log.info(
             "credits granted" if applied else "grant replayed",
             extra={"wallet_id": wallet_id, "amount": amount, "kind": kind, "ref": external_id},
@@ -112,7 +105,7 @@ class Ledger:
         entry_ref = self._entry_ref(wallet_id, "reserve", hold_id)
 
         async def body(tx: Any) -> Hold:
-            hold_snap, wallet_snap = await self._read(tx, hold_ref, wallet_ref)
+            hold_snap, wallet_snap = await self._tx.read(tx, hold_ref, wallet_ref)
             if hold_snap.exists:
                 return hold_from_doc(hold_id, hold_snap.to_dict())
             wallet = WalletState.from_doc(wallet_snap.to_dict())
@@ -136,7 +129,7 @@ class Ledger:
             tx.set(wallet_ref, wallet.to_doc(at))
             return hold_from_doc(hold_id, hold)
 
-        return await self._run(body)
+        return await self._tx.run(wallet_id, body)
 
     async def settle(self, wallet_id: str, hold_id: str, amount: int) -> Hold:
         """Charge min(amount, hold) and release the rest. A finished hold is returned unchanged."""
@@ -238,7 +231,7 @@ class Ledger:
         entry_ref = self._entry_ref(wallet_id, kind, hold_id)
 
         async def body(tx: Any) -> tuple[Hold | None, bool]:
-            hold_snap, wallet_snap = await self._read(tx, hold_ref, wallet_ref)
+            hold_snap, wallet_snap = await self._tx.read(tx, hold_ref, wallet_ref)
             if not hold_snap.exists:
                 return None, False
             hold = hold_from_doc(hold_id, hold_snap.to_dict())
@@ -256,7 +249,7 @@ class Ledger:
             tx.set(wallet_ref, wallet.to_doc(at))
             return hold.model_copy(update={"state": state, "charged": charged}), True
 
-        hold, changed = await self._run(body)
+        hold, changed = await self._tx.run(wallet_id, body)
         if changed and hold is not None:
             log.info(
                 f"hold {state}",
@@ -268,27 +261,6 @@ class Ledger:
                 },
             )
         return hold, changed
-
-    async def _run(self, body: Callable[[Any], Awaitable[T]]) -> T:
-        for attempt in range(READ_ABORT_RETRIES + 1):
-            transaction = self._db.transaction(max_attempts=TX_ATTEMPTS)
-            try:
-                result: T = await firestore.async_transactional(body)(transaction)
-                return result
-            except Aborted:
-                if attempt == READ_ABORT_RETRIES:
-                    raise LedgerBusy() from None
-                await asyncio.sleep(random.uniform(0, 0.02 * 2**attempt))
-            except ValueError as exc:
-                if isinstance(exc.__cause__, Aborted):  # the client gave up after TX_ATTEMPTS commits
-                    raise LedgerBusy() from exc
-                raise
-        raise AssertionError("unreachable")
-
-    async def _read(self, tx: Any, *refs: Any) -> list[Any]:
-        """Snapshots of `refs` in order, read inside the transaction (get_all returns any order)."""
-        found = {snap.reference.path: snap async for snap in self._db.get_all(list(refs), transaction=tx)}
-        return [found[ref.path] for ref in refs]
 
     def _wallet_ref(self, wallet_id: str) -> Any:
         return self._db.collection(WALLETS).document(wallet_id)

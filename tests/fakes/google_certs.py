@@ -56,13 +56,26 @@ class FakeGoogle:
     def claims(self, **overrides: Any) -> dict[str, Any]:
         now = int(time.time())
         sub = str(uuid.uuid4().int)[:21]
-        claims = {"iss": ISSUER, "aud": self.client_id, "azp": self.client_id, "sub": sub,
-                  "email": f"g{sub}@gmail.example.com", "email_verified": True, "iat": now, "exp": now + 3600}
+        claims = {
+            "iss": ISSUER,
+            "aud": self.client_id,
+            "azp": self.client_id,
+            "sub": sub,
+            "email": f"g{sub}@gmail.example.com",
+            "email_verified": True,
+            "iat": now,
+            "exp": now + 3600,
+        }
         claims.update(overrides)
         return claims
 
-    def sign(self, claims: dict[str, Any], key: rsa.RSAPrivateKey | None = None, kid: str | None = None,
-             algorithm: str = "RS256") -> str:
+    def sign(
+        self,
+        claims: dict[str, Any],
+        key: rsa.RSAPrivateKey | None = None,
+        kid: str | None = None,
+        algorithm: str = "RS256",
+    ) -> str:
         return jwt.encode(claims, key or self.key, algorithm=algorithm, headers={"kid": kid or self.kid})
 
     def id_token(self, **overrides: Any) -> str:

@@ -25,7 +25,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-WORDS = [f"w{i}" for i in range(4096)]
+# Each is one token alone and after a space in common tokenizers, so estimated and reported counts agree.
+WORDS = ("alpha delta echo hotel uniform one two three four five six seven eight nine ten red blue green "
+         "black white cat dog sun moon star").split()
 MODELS = ("fake-echo", "fake-slow", "fake-500", "fake-429", "fake-hang", "fake-cut", "fake-stall")
 INPUT_PRICE = 100_000
 OUTPUT_PRICE = 200_000
@@ -42,7 +44,7 @@ def prompt_tokens(messages: list[dict[str, Any]]) -> int:
 
 
 def reply_words(max_tokens: int, limit: int = 12) -> list[str]:
-    return [(" " if i else "") + WORDS[i] for i in range(min(max_tokens, limit))]
+    return [(" " if i else "") + WORDS[i % len(WORDS)] for i in range(min(max_tokens, limit))]
 
 
 @dataclass

@@ -22,8 +22,14 @@ def b64(data: dict[str, Any]) -> str:
 
 def claims(settings: Settings, user: User, **overrides: Any) -> dict[str, Any]:
     now = int(time.time())
-    base = {"iss": settings.jwt_issuer, "aud": settings.jwt_audience, "sub": user.user_id, "iat": now,
-            "exp": now + 600, "typ": "access"}
+    base = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": user.user_id,
+        "iat": now,
+        "exp": now + 600,
+        "typ": "access",
+    }
     return base | overrides
 
 
@@ -45,7 +51,9 @@ def forged(kind: str, settings: Settings, user: User) -> str:
         case "wrong-issuer":
             return jwt.encode(claims(settings, user, iss="evil"), secret(settings), algorithm="HS256")
         case "expired":
-            return jwt.encode(claims(settings, user, iat=old, exp=old + 60), secret(settings), algorithm="HS256")
+            return jwt.encode(
+                claims(settings, user, iat=old, exp=old + 60), secret(settings), algorithm="HS256"
+            )
         case "tampered-sub":
             head, _, sig = user.access_token.split(".")
             return f"{head}.{b64(claims(settings, user, sub='someone-else'))}.{sig}"
@@ -83,8 +91,17 @@ def test_forged_tokens_are_401_and_change_nothing(
 
 @pytest.mark.parametrize(
     "header",
-    ["Bearer", "Bearer a b", "Basic dXNlcjpwYXNz", "Token abc", "Bearer not.a.jwt", "Bearer a.b", "Bearer sk-",
-     "Bearer sk-short", "Bearerabc"],
+    [
+        "Bearer",
+        "Bearer a b",
+        "Basic dXNlcjpwYXNz",
+        "Token abc",
+        "Bearer not.a.jwt",
+        "Bearer a.b",
+        "Bearer sk-",
+        "Bearer sk-short",
+        "Bearerabc",
+    ],
 )
 def test_malformed_authorization_headers_are_401(client: httpx.Client, user: User, header: str) -> None:
     before = key_count(client, user)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -26,7 +27,9 @@ def google(settings: Settings) -> Iterator[FakeGoogle]:
 def google_api(settings: Settings, google: FakeGoogle) -> Iterator[str]:
     from run_services.api.main import create_app
 
-    with ServerThread(create_app(settings.model_copy(update={"google_certs_url": google.certs_url}))) as server:
+    with ServerThread(
+        create_app(settings.model_copy(update={"google_certs_url": google.certs_url}))
+    ) as server:
         yield server.url
 
 
@@ -40,21 +43,30 @@ def sign_in(client: httpx.Client, token: str) -> httpx.Response:
     return client.post("/v1/auth/google", json={"id_token": token})
 
 
-def test_first_sign_in_creates_the_user_once(gclient: httpx.Client, google: FakeGoogle) -> None:
+def test_first_sign_in_creates_the_user_once(
+    gclient: httpx.Client, google: FakeGoogle, settings: Settings
+) -> None:
     claims = google.claims(email="Someone.Google@Example.com")
     first = sign_in(gclient, google.sign(claims))
     assert first.status_code == 200, first.text
     body = first.json()
     assert body["user"]["email"] == "someone.google@example.com"
-    assert gclient.get("/v1/api-keys", headers={"Authorization": f"Bearer {body['access_token']}"}).status_code == 200
+    assert (
+        gclient.get("/v1/api-keys", headers={"Authorization": f"Bearer {body['access_token']}"}).status_code
+        == 200
+    )
 
     second = sign_in(gclient, google.sign(claims | {"iat": int(time.time())}))
     assert second.status_code == 200, second.text
     assert second.json()["user"]["id"] == body["user"]["id"]
+    credits = gclient.get("/v1/credits", headers={"Authorization": f"Bearer {second.json()['access_token']}"})
+    assert credits.json()["available"] == settings.welcome_credits
     # The account has no password, and its email is taken for password sign-up.
     login = gclient.post("/v1/auth/login", json={"email": claims["email"], "password": "any password at all"})
     assert_error(login, 401, "invalid_credentials")
-    register = gclient.post("/v1/auth/register", json={"email": claims["email"], "password": "long enough pw"})
+    register = gclient.post(
+        "/v1/auth/register", json={"email": claims["email"], "password": "long enough pw"}
+    )
     assert_error(register, 409, "email_taken")
     # Its refresh token rotates like any other.
     assert gclient.post("/v1/auth/refresh", json={"refresh_token": body["refresh_token"]}).status_code == 200
@@ -69,8 +81,14 @@ def test_an_email_registered_with_a_password_is_not_taken_over(
 
 @pytest.mark.parametrize(
     ("case", "code"),
-    [("wrong-aud", "invalid_token"), ("expired", "invalid_token"), ("wrong-signature", "invalid_token"),
-     ("unverified-email", "email_not_verified"), ("wrong-issuer", "invalid_token"), ("garbage", "invalid_token")],
+    [
+        ("wrong-aud", "invalid_token"),
+        ("expired", "invalid_token"),
+        ("wrong-signature", "invalid_token"),
+        ("unverified-email", "email_not_verified"),
+        ("wrong-issuer", "invalid_token"),
+        ("garbage", "invalid_token"),
+    ],
 )
 def test_bad_id_tokens_are_401(gclient: httpx.Client, google: FakeGoogle, case: str, code: str) -> None:
     old = int(time.time()) - 7200
@@ -92,3 +110,10 @@ def test_a_rejected_token_creates_nobody(gclient: httpx.Client, google: FakeGoog
     assert first.status_code == 200, first.text
     assert sign_in(gclient, google.sign(claims)).json()["user"]["id"] == first.json()["user"]["id"]
 
+
+def test_concurrent_first_sign_ins_make_one_user(gclient: httpx.Client, google: FakeGoogle) -> None:
+    token = google.id_token()
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        responses = list(pool.map(lambda _: sign_in(gclient, token), range(5)))
+    assert [r.status_code for r in responses] == [200] * 5, [r.text for r in responses]
+    assert len({r.json()["user"]["id"] for r in responses}) == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Iterator
 
@@ -45,3 +46,25 @@ def test_over_the_limit_is_429_with_retry_after(limited_api: str) -> None:
 
     with httpx.Client(base_url=limited_api, timeout=30, headers={"X-Forwarded-For": address()}) as other:
         assert other.post("/v1/auth/login", json=body).status_code == 401
+
+
+def test_the_limit_fails_open_when_redis_is_down(settings: Settings) -> None:
+    from google.cloud import firestore
+    from redis.asyncio import Redis
+
+    from shared.auth.service import AuthService
+    from shared.credits.ledger import Ledger
+    from shared.secrets import EnvSecrets
+    from tests.conftest import free_port
+
+    async def run() -> None:
+        db = firestore.AsyncClient(project=settings.gcp_project)
+        dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True)
+        auth = AuthService(db, dead, Ledger(db, settings), settings, EnvSecrets({}))
+        try:
+            await auth.throttle("10.0.0.1")  # no exception: allowed
+        finally:
+            await dead.aclose()
+            db.close()
+
+    asyncio.run(run())

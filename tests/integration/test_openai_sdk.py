@@ -7,6 +7,7 @@ import openai
 import pytest
 
 from tests.conftest import User
+from tests.fakes.provider import reply_words
 
 
 @pytest.fixture
@@ -17,7 +18,7 @@ def sdk(api: str, user: User) -> openai.OpenAI:
 def test_sdk_non_streaming(sdk: openai.OpenAI) -> None:
     completion = sdk.chat.completions.create(model="fake-echo", max_tokens=3,
                                              messages=[{"role": "user", "content": "hi"}])
-    assert completion.choices[0].message.content == "w0 w1 w2"
+    assert completion.choices[0].message.content == "".join(reply_words(3))
     assert completion.usage is not None and completion.usage.completion_tokens == 3
 
 
@@ -27,7 +28,7 @@ def test_sdk_streaming_with_usage(sdk: openai.OpenAI) -> None:
                                          messages=[{"role": "user", "content": "hi"}])
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
-    assert text == "w0 w1 w2 w3"
+    assert text == "".join(reply_words(4))
     assert chunks[-1].usage is not None and chunks[-1].usage.completion_tokens == 4
 
 

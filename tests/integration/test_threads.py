@@ -7,6 +7,7 @@ from typing import Any
 import httpx
 
 from tests.conftest import User
+from tests.fakes.provider import reply_words
 from tests.support.helpers import balance, sse_events, wait_settled
 
 
@@ -31,7 +32,7 @@ def test_thread_stores_both_messages_in_order(client: httpx.Client, user: User) 
     messages = client.get(f"/v1/threads/{thread_id}/messages", headers=user.headers).json()["data"]
     assert [(m["seq"], m["role"]) for m in messages] == [(1, "user"), (2, "assistant"), (3, "user"),
                                                           (4, "assistant")]
-    assert messages[0]["content"] == "first question" and messages[1]["content"] == "w0 w1 w2"
+    assert messages[0]["content"] == "first question" and messages[1]["content"] == "".join(reply_words(3))
     assert messages[1]["id"] == done["assistant_message_id"]
     assert messages[1]["credits"] == usage["credits"] > 0
     after = wait_settled(client, user.headers)
@@ -46,7 +47,7 @@ def test_the_reply_sees_the_history(client: httpx.Client, user: User, fake_provi
     thread_id = client.post("/v1/threads", headers=user.headers).json()["id"]
     post(client, user, thread_id, "one")
     post(client, user, thread_id, "two")
-    # History (one/w0 w1 w2/two/w0 w1 w2) plus "three": 9 words + 3 per message for 5 messages.
+    # History (one/3 words/two/3 words) plus "three": 9 words + 3 per message for 5 messages.
     done = [e for e in post(client, user, thread_id, "three") if isinstance(e, dict) and "usage" in e][0]
     assert done["usage"]["prompt_tokens"] == 9 + 3 * 5
 

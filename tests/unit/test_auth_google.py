@@ -77,7 +77,9 @@ async def test_bad_claims_are_rejected(
     assert err.value.status == 401
 
 
-async def test_another_key_with_the_same_kid_is_rejected(google: FakeGoogle, verifier: GoogleVerifier) -> None:
+async def test_another_key_with_the_same_kid_is_rejected(
+    google: FakeGoogle, verifier: GoogleVerifier
+) -> None:
     with pytest.raises(InvalidToken):
         await verifier.verify(google.sign(google.claims(), key=FakeGoogle.other_key()))
 

@@ -30,10 +30,27 @@ async def test_valid_emails_are_normalised(raw: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    ["", "plain", "@example.com", "a@", "a@b", "a..b@example.com", ".a@example.com", "a.@example.com",
-     "a b@example.com", "a@exa mple.com", "a/b@example.com", "a@-example.com", "a@example.c",
-     "a@@example.com", "a\n@example.com", "x" * 65 + "@example.com", "a@" + "b" * 250 + ".com",
-     "\"quoted\"@example.com", "a@[127.0.0.1]"],
+    [
+        "",
+        "plain",
+        "@example.com",
+        "a@",
+        "a@b",
+        "a..b@example.com",
+        ".a@example.com",
+        "a.@example.com",
+        "a b@example.com",
+        "a@exa mple.com",
+        "a/b@example.com",
+        "a@-example.com",
+        "a@example.c",
+        "a@@example.com",
+        "a\n@example.com",
+        "x" * 65 + "@example.com",
+        "a@" + "b" * 250 + ".com",
+        '"quoted"@example.com',
+        "a@[127.0.0.1]",
+    ],
 )
 async def test_invalid_emails_are_refused(raw: str) -> None:
     with pytest.raises(InvalidEmail) as err:

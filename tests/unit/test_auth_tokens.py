@@ -15,7 +15,7 @@ from shared.auth.tokens import AccessTokens, digest, new_api_key, new_refresh_to
 from shared.secrets import EnvSecrets
 from shared.settings import Settings
 
-SECRET = "s" * 48
+SECRET = "s" * 64
 ISS, AUD = "ai-backend", "ai-backend-api"
 
 
@@ -26,7 +26,14 @@ def tokens() -> AccessTokens:
 
 def claims(**overrides: object) -> dict[str, object]:
     now = int(time.time())
-    base: dict[str, object] = {"iss": ISS, "aud": AUD, "sub": "u1", "iat": now, "exp": now + 60, "typ": "access"}
+    base: dict[str, object] = {
+        "iss": ISS,
+        "aud": AUD,
+        "sub": "u1",
+        "iat": now,
+        "exp": now + 60,
+        "typ": "access",
+    }
     base.update(overrides)
     return {k: v for k, v in base.items() if v is not None}
 
@@ -69,7 +76,16 @@ def test_other_hmac_algorithm_with_the_same_secret_is_rejected(tokens: AccessTok
         (SECRET, {"typ": "refresh"}),
         (SECRET, {"nbf": int(time.time()) + 600}),
     ],
-    ids=["wrong-secret", "wrong-aud", "wrong-iss", "no-exp", "no-iat", "no-sub", "wrong-typ", "not-yet-valid"],
+    ids=[
+        "wrong-secret",
+        "wrong-aud",
+        "wrong-iss",
+        "no-exp",
+        "no-iat",
+        "no-sub",
+        "wrong-typ",
+        "not-yet-valid",
+    ],
 )
 def test_forged_or_incomplete_tokens_are_rejected(
     tokens: AccessTokens, secret: str, overrides: dict[str, object]

@@ -12,9 +12,9 @@ router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
 
 @router.post("", status_code=status.HTTP_201_CREATED)
 async def create_api_key(
-    body: ApiKeyCreate, principal: CurrentPrincipal, services: ServicesDep
+    principal: CurrentPrincipal, services: ServicesDep, body: ApiKeyCreate | None = None
 ) -> ApiKeyCreated:
-    return await services.auth.create_api_key(principal, body.name)
+    return await services.auth.create_api_key(principal, body.name if body else "")
 
 
 @router.get("")

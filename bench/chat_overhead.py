@@ -1,0 +1,279 @@
+"""How much latency and CPU the API adds to a chat call, against the same fake provider called directly.
+
+Run it with `make bench` (or `python -m scripts.devstack bench -- --quick`), which starts the Firestore
+emulator and Redis first. Steps: start the fake provider; start the API once to register one user per
+worker (+1); start it again cold and time spawn -> /healthz and spawn -> first streamed token; then, for
+non-streaming latency and streaming time to first token, at concurrency 1 and N, call the fake directly
+and through the API. Results: a table on stdout and bench/results/chat_overhead.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import secrets
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from bench import load, report
+from bench.procs import (
+    PY,
+    ROOT,
+    Child,
+    free_port,
+    host_cpu_times,
+    listener_pid,
+    memory_mb,
+    stop_all,
+)
+from tests.fakes.provider import FakeProvider
+
+RESULTS = ROOT / "bench" / "results" / "chat_overhead.json"
+TIMEOUT = load.TIMEOUT
+
+
+@dataclass(frozen=True)
+class Config:
+    quick: bool
+    requests: int  # per concurrent phase
+    sequential: int  # per concurrency-1 phase
+    warmup: int  # concurrency-1 warm-up calls
+    concurrency: int
+    out: Path
+
+
+def parse_args(argv: list[str] | None) -> Config:
+    parser = argparse.ArgumentParser(prog="python -m bench.chat_overhead", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="10x fewer requests: a smoke run")
+    parser.add_argument("--requests", type=int, help="calls per concurrent phase (default 1000; quick 100)")
+    parser.add_argument("--concurrency", type=int, default=50, help="workers in the concurrent phases")
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args(argv)
+    requests = args.requests or (100 if args.quick else 1000)
+    if not 1 <= requests <= 100_000 or not 2 <= args.concurrency <= 500:
+        parser.error("--requests must be 1..100000 and --concurrency 2..500")
+    sequential = max(10, requests // 5)
+    return Config(args.quick, requests, sequential, max(2, sequential // 10), args.concurrency, args.out)
+
+
+def api_env(catalog: Path, jwt_secret: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "MODEL_CATALOG": str(catalog),
+        "JWT_SECRET": jwt_secret,
+        "WELCOME_CREDITS": "1000000000",
+        "AUTH_RATE_PER_MINUTE": "100000",
+        "ACCESS_TOKEN_TTL_S": "7200",  # tokens outlive a long run
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def start_api(name: str, port: int, env: dict[str, str], log_dir: Path) -> Child:
+    cmd = [PY, "-m", "uvicorn", "run_services.api.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    return Child(name, [*cmd, "--no-access-log", "--log-level", "warning"], env, log_dir)
+
+
+async def register_users(base: str, count: int) -> list[str]:
+    """Register `count` fresh users (4 at a time: Argon2 is slow on purpose); returns access tokens."""
+    run = secrets.token_hex(4)
+    gate = asyncio.Semaphore(4)
+
+    async def one(client: httpx.AsyncClient, i: int) -> str:
+        async with gate:
+            body = {"email": f"bench-{run}-{i}@example.com", "password": "bench password " + run}
+            response = await client.post(f"{base}/v1/auth/register", json=body)
+        if response.status_code != 201:
+            raise RuntimeError(f"register failed: HTTP {response.status_code} {response.text[:300]}")
+        return str(response.json()["access_token"])
+
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        return list(await asyncio.gather(*(one(client, i) for i in range(count))))
+
+
+async def cold_start(api: Child, base: str, target: load.Target) -> dict[str, float]:
+    """From spawn: seconds to /healthz and to the first streamed content token (polling both at once)."""
+    deadline = time.monotonic() + 120
+
+    async def poll(client: httpx.AsyncClient, chat: bool) -> tuple[float, float]:
+        while time.monotonic() < deadline:
+            api.check_alive()
+            try:
+                if chat:
+                    timing = await load.call(client, target, 0, stream=True)
+                    return timing.first - api.started, timing.first - timing.start
+                response = await client.get(f"{base}/healthz")
+                if response.status_code == 200:
+                    return time.perf_counter() - api.started, 0.0
+            except (httpx.ConnectError, httpx.RemoteProtocolError):
+                pass
+            await asyncio.sleep(0.01)
+        raise RuntimeError(f"the API did not answer within 120 s; see {api.log_path}")
+
+    limits = httpx.Limits(max_keepalive_connections=0)
+    async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as client:
+        (health, _), (first, request) = await asyncio.gather(poll(client, False), poll(client, True))
+    return {"healthz_s": health, "first_token_s": first, "first_request_ms": request * 1000}
+
+
+def backing_pids() -> dict[str, int]:
+    """The emulator's and Redis's pids (started by devstack), found by their ports, for CPU accounting."""
+    ports = {
+        "firestore": urlsplit("//" + os.environ.get("FIRESTORE_EMULATOR_HOST", "")).port,
+        "redis": urlsplit(os.environ.get("REDIS_URL", "")).port,
+    }
+    found = {name: listener_pid(port) for name, port in ports.items() if port}
+    return {name: pid for name, pid in found.items() if pid is not None}
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+async def background_load() -> float:
+    """Percent of all CPUs busy over one second before we start anything: other work skews results."""
+    before = host_cpu_times()
+    await asyncio.sleep(1.0)
+    after = host_cpu_times()
+    busy = 100 * (after[0] - before[0]) / max(after[1] - before[1], 1)
+    print(
+        f"[0/5] host CPU busy before starting: {busy:.0f}% (load average {os.getloadavg()[0]:.1f})",
+        flush=True,
+    )
+    if busy > 15:
+        print("    warning: other processes are using the CPU; the results will be noisy", flush=True)
+    return busy
+
+
+async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]:
+    started = time.perf_counter()
+    idle_busy, load_before = await background_load(), os.getloadavg()
+    fake_port = free_port()
+    print(f"[1/5] fake provider on 127.0.0.1:{fake_port}", flush=True)
+    fake = Child("fake", [PY, "-m", "bench.fake_server", "--port", str(fake_port)], dict(os.environ), tmp)
+    children.append(fake)
+    fake.wait_http(f"http://127.0.0.1:{fake_port}/v1/models", timeout=30)
+    provider = FakeProvider(base_url=f"http://127.0.0.1:{fake_port}/v1")
+    catalog = tmp / "catalog.toml"
+    catalog.write_text(provider.catalog_toml(local=False))
+    env = api_env(catalog, secrets.token_urlsafe(48))
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    print(f"[2/5] API instance #1 on {base}: registering {cfg.concurrency + 1} users", flush=True)
+    first = start_api("api-1", port, env, tmp)
+    children.append(first)
+    first.wait_http(f"{base}/healthz")
+    t0 = time.perf_counter()
+    tokens = await register_users(base, cfg.concurrency + 1)
+    print(f"    registered {len(tokens)} users in {time.perf_counter() - t0:.1f} s", flush=True)
+    first.stop()
+    children.remove(first)
+
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    print(f"[3/5] cold start: API instance #2 on {base}", flush=True)
+    api_url = f"{base}/v1/chat/completions"
+    direct = load.Target("direct", f"http://127.0.0.1:{fake_port}/v1/chat/completions")
+    via_api = load.Target("via API", api_url, tuple(tokens))
+    second = start_api("api-2", port, env, tmp)
+    children.append(second)
+    cold = await cold_start(second, base, load.Target("via API", api_url, (tokens[-1],)))
+    rss_after_start = memory_mb(second.pid, "VmRSS")
+    print(
+        f"    /healthz after {cold['healthz_s']:.2f} s, first token after {cold['first_token_s']:.2f} s",
+        flush=True,
+    )
+
+    print(
+        f"[4/5] phases: {cfg.sequential} calls at concurrency 1, {cfg.requests} at {cfg.concurrency}",
+        flush=True,
+    )
+    pids = {"api": second.pid, "fake": fake.pid, **backing_pids()}
+    print(f"    measuring CPU of: {', '.join(pids)}", flush=True)
+    phases = await load.run_phases(
+        direct, via_api, pids, cfg.sequential, cfg.requests, cfg.concurrency, cfg.warmup
+    )
+    peak = memory_mb(second.pid, "VmHWM")
+    cpus = os.cpu_count() or 1
+    return {
+        "meta": {
+            "benchmark": "chat_overhead",
+            "quick": cfg.quick,
+            "requests_concurrent": cfg.requests,
+            "requests_sequential": cfg.sequential,
+            "concurrency": cfg.concurrency,
+            "model": "fake-echo",
+            "max_tokens": 16,
+            "cpu_count": cpus,
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "git_commit": git_commit(),
+            "firestore": "emulator " + os.environ.get("FIRESTORE_EMULATOR_HOST", ""),
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "duration_s": time.perf_counter() - started,
+            "host_cpu_busy_before_pct": idle_busy,
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
+            "note": report.FIRESTORE_NOTE.format(cpus=cpus),
+        },
+        "cold_start": cold,
+        "api_memory": {"rss_after_cold_start_mb": rss_after_start, "peak_rss_mb": peak},
+        "phases": phases,
+        "overhead": report.overhead(phases),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    cfg = parse_args(argv)
+    missing = [k for k in ("FIRESTORE_EMULATOR_HOST", "REDIS_URL") if not os.environ.get(k)]
+    if missing:
+        print(f"{', '.join(missing)} not set: run this with `make bench` (scripts/devstack.py).", flush=True)
+        return 2
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    children: list[Child] = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
+        try:
+            results = asyncio.run(bench(cfg, children, Path(tmp)))
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopping the benchmark's processes", flush=True)
+            return 130
+        except Exception as exc:
+            print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", flush=True)
+            for child in children:
+                print(f"--- last lines of {child.name}'s log:\n{child.tail()}", flush=True)
+            return 1
+        finally:
+            stop_all(children)
+    print("[5/5] results", flush=True)
+    report.print_table(results)
+    report.write_json(results, cfg.out)
+    errors = sum(p["errors"] for p in results["phases"])
+    print(f"\nWrote {cfg.out.relative_to(ROOT) if cfg.out.is_relative_to(ROOT) else cfg.out}", end="")
+    print(f"; run time {time.perf_counter() - t0:.1f} s; {errors} failed calls", flush=True)
+    return 1 if errors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

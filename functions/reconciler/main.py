@@ -1,0 +1,58 @@
+"""The reconciler: expires pending holds nobody settled or voided, so their credits come back.
+
+Cloud Scheduler calls it over HTTP every minute; `python -m functions.reconciler.main` runs one
+sweep from a shell.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+
+import flask
+import functions_framework
+
+from shared.credits.ledger import Ledger
+from shared.firestore import async_client
+from shared.logs import configure_logging
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger("reconciler")
+
+
+@functools.cache
+def _configure(level: str) -> None:
+    configure_logging(level)
+
+
+async def sweep(settings: Settings) -> int:
+    """Expire one batch of due holds; the client lives in this event loop only."""
+    db = async_client(settings)
+    try:
+        return await Ledger(db, settings).expire_due(settings.reconcile_batch)
+    finally:
+        db.close()
+        # AsyncClient.close() leaves the gRPC channel open; close it while its event loop runs.
+        await db._firestore_api.transport.close()
+
+
+def run_once() -> int:
+    settings = get_settings()
+    _configure(settings.log_level)
+    expired = asyncio.run(sweep(settings))
+    log.info("reconcile sweep done", extra={"expired": expired, "batch": settings.reconcile_batch})
+    return expired
+
+
+@functions_framework.http
+def reconcile(request: flask.Request) -> flask.Response:
+    return flask.jsonify({"expired": run_once()})
+
+
+def main() -> None:
+    run_once()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,38 @@
+"""The caller's credit balance and ledger."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel
+
+from run_services.api.deps import CurrentPrincipal, ServicesDep
+from shared.credits.ledger import MAX_PAGE
+from shared.credits.schemas import Balance, Entry
+
+router = APIRouter(prefix="/v1/credits", tags=["credits"])
+
+
+class EntryList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[Entry]
+    next_cursor: str | None
+
+
+@router.get("")
+async def get_balance(principal: CurrentPrincipal, services: ServicesDep) -> Balance:
+    """Credits you can spend now, and credits held by requests still running."""
+    return await services.ledger.balance(principal.wallet_id)
+
+
+@router.get("/ledger")
+async def list_entries(
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
+    cursor: Annotated[str | None, Query(max_length=32)] = None,
+) -> EntryList:
+    """Ledger entries, newest first. Pass `next_cursor` back as `cursor` for the next page."""
+    page = await services.ledger.entries(principal.wallet_id, limit=limit, cursor=cursor)
+    return EntryList(data=page.data, next_cursor=page.next_cursor)

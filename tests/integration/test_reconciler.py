@@ -1,0 +1,109 @@
+"""The reconciler function: due pending holds expire exactly once; everything else is left alone."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import functions_framework
+import pytest
+from google.cloud import firestore
+
+from shared.credits.ledger import Ledger
+from shared.settings import get_settings
+from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
+
+pytestmark = pytest.mark.anyio
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE = ROOT / "functions" / "reconciler" / "main.py"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def reconciler() -> Iterator[Any]:
+    """The function's Flask test client; the root logger is restored after it configured JSON logs."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield functions_framework.create_app(target="reconcile", source=str(SOURCE)).test_client()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.fixture
+async def db() -> AsyncIterator[firestore.AsyncClient]:
+    client = firestore.AsyncClient(project=os.environ["GOOGLE_CLOUD_PROJECT"])
+    yield client
+    await close_client(client)
+
+
+async def sweep(reconciler: Any) -> int:
+    # The function runs its own event loop (asyncio.run), so call it from a worker thread.
+    response = await anyio.to_thread.run_sync(reconciler.post, "/")
+    assert response.status_code == 200, response.get_data(as_text=True)
+    expired: int = response.get_json()["expired"]
+    return expired
+
+
+async def test_sweep_expires_due_holds_exactly_once(db: firestore.AsyncClient, reconciler: Any) -> None:
+    ledger = Ledger(db, ledger_settings(hold_ttl_s=3600))
+    wallet, other = f"w-recon-{uuid.uuid4().hex}", f"w-recon-{uuid.uuid4().hex}"
+    await ledger.grant(wallet, 1_000, "g")
+    await ledger.grant(other, 500, "g")
+    await ledger.reserve(wallet, "due-1", want=100, minimum=1, ttl_s=-1)
+    await ledger.reserve(wallet, "due-2", want=200, minimum=1, ttl_s=-1)
+    await ledger.reserve(wallet, "live", want=150, minimum=1)
+    await ledger.reserve(wallet, "settled", want=50, minimum=1, ttl_s=-1)
+    await ledger.settle(wallet, "settled", 30)
+    await ledger.reserve(other, "due-3", want=400, minimum=1, ttl_s=-1)
+    await check_invariants(db, wallet)
+
+    first = await sweep(reconciler)
+    assert first >= 3
+    states = {h: (await ledger.hold(wallet, h)).state for h in ("due-1", "due-2", "live", "settled")}  # type: ignore[union-attr]
+    assert states == {"due-1": "expired", "due-2": "expired", "live": "pending", "settled": "settled"}
+    assert (await ledger.hold(other, "due-3")).state == "expired"  # type: ignore[union-attr]
+    mine = await check_invariants(db, wallet)
+    assert (mine["available"], mine["reserved"], mine["settled"]) == (820, 150, 30)
+    theirs = await check_invariants(db, other)
+    assert (theirs["available"], theirs["reserved"]) == (500, 0)
+
+    second = await sweep(reconciler)
+    if first < get_settings().reconcile_batch:  # the first sweep took every due hold there was
+        assert second == 0
+    assert await check_invariants(db, wallet) == mine
+    assert await check_invariants(db, other) == theirs
+
+
+async def test_command_line_runs_one_sweep(db: firestore.AsyncClient) -> None:
+    ledger = Ledger(db, ledger_settings())
+    wallet = f"w-recon-{uuid.uuid4().hex}"
+    await ledger.grant(wallet, 100, "g")
+    await ledger.reserve(wallet, "due", want=60, minimum=1, ttl_s=-1)
+
+    result = await anyio.run_process(
+        [sys.executable, "-m", "functions.reconciler.main"],
+        cwd=ROOT,
+        check=False,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert result.returncode == 0, result.stderr.decode()
+    lines = [json.loads(line) for line in result.stdout.decode().splitlines() if line.startswith("{")]
+    done = [line for line in lines if line.get("message") == "reconcile sweep done"]
+    assert len(done) == 1
+    assert done[0]["expired"] >= 1
+    assert (await ledger.hold(wallet, "due")).state == "expired"  # type: ignore[union-attr]
+    await check_invariants(db, wallet)
