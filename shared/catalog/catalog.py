@@ -103,10 +103,12 @@ class Catalog:
 def _provider(name: str, conf: dict[str, Any], settings: Settings, secrets: SecretSource) -> Provider:
     api_base = conf.get("api_base")
     if conf.get("api_base_env"):
-        env_name = conf["api_base_env"]
-        api_base = os.environ.get(env_name) or (
-            settings.local_model_url if env_name == "LOCAL_MODEL_URL" else None
-        )
+        env_name = str(conf["api_base_env"])
+        # A name that is also a setting (LOCAL_MODEL_URL) is read from the settings object.
+        if hasattr(settings, env_name.lower()):
+            api_base = getattr(settings, env_name.lower())
+        else:
+            api_base = os.environ.get(env_name)
     key_name = conf.get("key")
     api_key = conf.get("api_key") or (secrets.get(key_name) if key_name else None)
     needs_key = key_name is not None

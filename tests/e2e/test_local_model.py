@@ -34,9 +34,18 @@ def test_local_model_streams_incrementally_and_charges_exactly(client: httpx.Cli
     headers = {**user.headers, **rid()}
     arrivals: list[float] = []
     lines: list[str] = []
-    with client.stream("POST", "/v1/chat/completions", headers=headers,
-                       json={"model": "local", "messages": STORY, "stream": True, "max_tokens": 40,
-                             "stream_options": {"include_usage": True}}) as response:
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        headers=headers,
+        json={
+            "model": "local",
+            "messages": STORY,
+            "stream": True,
+            "max_tokens": 40,
+            "stream_options": {"include_usage": True},
+        },
+    ) as response:
         assert response.status_code == 200
         assert response.headers["x-model"] == "smollm2"
         for line in response.iter_lines():
@@ -58,8 +67,12 @@ def test_disconnect_stops_the_local_generation(client: httpx.Client, user: User,
     before = balance(client, user.headers)
     headers = {**user.headers, **rid()}
     seen = 0
-    with client.stream("POST", "/v1/chat/completions", headers=headers,
-                       json={"model": "local", "messages": STORY, "stream": True, "max_tokens": 1000}) as r:
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        headers=headers,
+        json={"model": "local", "messages": STORY, "stream": True, "max_tokens": 1000},
+    ) as r:
         for line in r.iter_lines():
             if '"content":"' in line and '"content":""' not in line:
                 seen += 1
@@ -79,9 +92,11 @@ def test_disconnect_stops_the_local_generation(client: httpx.Client, user: User,
 
 
 def test_local_model_non_streaming(client: httpx.Client, user: User) -> None:
-    response = client.post("/v1/chat/completions", headers=user.headers,
-                           json={"model": "smollm2", "max_tokens": 12,
-                                 "messages": [{"role": "user", "content": "Say hello."}]})
+    response = client.post(
+        "/v1/chat/completions",
+        headers=user.headers,
+        json={"model": "smollm2", "max_tokens": 12, "messages": [{"role": "user", "content": "Say hello."}]},
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["choices"][0]["message"]["content"]

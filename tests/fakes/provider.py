@@ -26,8 +26,33 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 # Each is one token alone and after a space in common tokenizers, so estimated and reported counts agree.
-WORDS = ("alpha delta echo hotel uniform one two three four five six seven eight nine ten red blue green "
-         "black white cat dog sun moon star").split()
+WORDS = [
+    "alpha",
+    "delta",
+    "echo",
+    "hotel",
+    "uniform",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "red",
+    "blue",
+    "green",
+    "black",
+    "white",
+    "cat",
+    "dog",
+    "sun",
+    "moon",
+    "star",
+]
 MODELS = ("fake-echo", "fake-slow", "fake-500", "fake-429", "fake-hang", "fake-cut", "fake-stall")
 INPUT_PRICE = 100_000
 OUTPUT_PRICE = 200_000

@@ -30,8 +30,11 @@ def test_completion_charges_exactly_the_reported_usage(client: httpx.Client, use
     body = response.json()
     assert body["object"] == "chat.completion"
     assert body["choices"][0]["message"]["content"] == "".join(reply_words(7))
-    assert body["usage"] == {"prompt_tokens": prompt_tokens(MESSAGES), "completion_tokens": 7,
-                             "total_tokens": prompt_tokens(MESSAGES) + 7}
+    assert body["usage"] == {
+        "prompt_tokens": prompt_tokens(MESSAGES),
+        "completion_tokens": 7,
+        "total_tokens": prompt_tokens(MESSAGES) + 7,
+    }
     expected = PRICE.cost(prompt_tokens(MESSAGES), 7)
     assert body["credits"] == expected
     assert response.headers["x-credits-charged"] == str(expected)
@@ -41,15 +44,26 @@ def test_completion_charges_exactly_the_reported_usage(client: httpx.Client, use
     record = usage_for(response.headers["x-request-id"])
     assert record["credits"] == expected and record["outcome"] == "ok"
     assert (record["input_tokens"], record["output_tokens"]) == (prompt_tokens(MESSAGES), 7)
-    assert record["model"] == "fake-echo" and record["provider"] == "fake" and record["user_id"] == user.user_id
+    assert (
+        record["model"] == "fake-echo" and record["provider"] == "fake" and record["user_id"] == user.user_id
+    )
     assert record["latency_ms"] >= 0 and record["ttft_ms"] is not None
 
 
 def test_stream_sends_chunks_then_usage_then_done(client: httpx.Client, user: User) -> None:
     before = balance(client, user.headers)
-    with client.stream("POST", "/v1/chat/completions", headers={**user.headers, **rid()},
-                       json={"model": "fake-echo", "messages": MESSAGES, "stream": True, "max_tokens": 5,
-                             "stream_options": {"include_usage": True}}) as response:
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        headers={**user.headers, **rid()},
+        json={
+            "model": "fake-echo",
+            "messages": MESSAGES,
+            "stream": True,
+            "max_tokens": 5,
+            "stream_options": {"include_usage": True},
+        },
+    ) as response:
         assert response.status_code == 200
         assert response.headers["content-type"].startswith("text/event-stream")
         events = sse_events(list(response.iter_lines()))
@@ -65,8 +79,12 @@ def test_stream_sends_chunks_then_usage_then_done(client: httpx.Client, user: Us
 
 def test_stream_chunks_arrive_incrementally(client: httpx.Client, user: User) -> None:
     arrivals = []
-    with client.stream("POST", "/v1/chat/completions", headers=user.headers,
-                       json={"model": "fake-slow", "messages": MESSAGES, "stream": True, "max_tokens": 6}) as r:
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        headers=user.headers,
+        json={"model": "fake-slow", "messages": MESSAGES, "stream": True, "max_tokens": 6},
+    ) as r:
         for line in r.iter_lines():
             if '"content":"' in line and '"content":""' not in line:
                 arrivals.append(time.monotonic())
@@ -75,14 +93,18 @@ def test_stream_chunks_arrive_incrementally(client: httpx.Client, user: User) ->
     assert arrivals[-1] - arrivals[0] > 0.15
 
 
-@pytest.mark.parametrize(("model", "status", "code"), [
-    ("fake-500", 502, "provider_error"),
-    ("fake-429", 503, "provider_rate_limited"),
-    ("fake-hang", 504, "provider_timeout"),
-])
+@pytest.mark.parametrize(
+    ("model", "status", "code"),
+    [
+        ("fake-500", 502, "provider_error"),
+        ("fake-429", 503, "provider_rate_limited"),
+        ("fake-hang", 504, "provider_timeout"),
+    ],
+)
 @pytest.mark.parametrize("stream", [False, True])
-def test_failed_call_is_never_charged(client: httpx.Client, user: User, model: str, status: int, code: str,
-                                      stream: bool) -> None:
+def test_failed_call_is_never_charged(
+    client: httpx.Client, user: User, model: str, status: int, code: str, stream: bool
+) -> None:
     before = balance(client, user.headers)
     response = chat(client, user, model=model, stream=stream)
     assert response.status_code == status, response.text
@@ -92,17 +114,30 @@ def test_failed_call_is_never_charged(client: httpx.Client, user: User, model: s
     assert record["outcome"] == "error" and record["credits"] == 0
 
 
-def test_cut_stream_settles_only_the_partial_usage(client: httpx.Client, user: User, fake_provider: FakeProvider
-                                                   ) -> None:
+def test_cut_stream_settles_only_the_partial_usage(
+    client: httpx.Client, user: User, fake_provider: FakeProvider
+) -> None:
     before = balance(client, user.headers)
     headers = {**user.headers, **rid()}
-    with client.stream("POST", "/v1/chat/completions", headers=headers,
-                       json={"model": "fake-cut", "messages": MESSAGES, "stream": True, "max_tokens": 50,
-                             "stream_options": {"include_usage": True}}) as response:
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        headers=headers,
+        json={
+            "model": "fake-cut",
+            "messages": MESSAGES,
+            "stream": True,
+            "max_tokens": 50,
+            "stream_options": {"include_usage": True},
+        },
+    ) as response:
         assert response.status_code == 200
         events = sse_events(list(response.iter_lines()))
-    words = [e["choices"][0]["delta"]["content"] for e in events if e != "[DONE]" and e.get("choices")
-             and e["choices"][0]["delta"].get("content")]
+    words = [
+        e["choices"][0]["delta"]["content"]
+        for e in events
+        if e != "[DONE]" and e.get("choices") and e["choices"][0]["delta"].get("content")
+    ]
     assert words == reply_words(5)
     assert any(isinstance(e, dict) and "error" in e for e in events), events
     record = usage_for(headers["X-Request-ID"])
@@ -114,14 +149,18 @@ def test_cut_stream_settles_only_the_partial_usage(client: httpx.Client, user: U
 
 
 def test_disconnect_cancels_upstream_and_charges_what_was_produced(
-        client: httpx.Client, user: User, fake_provider: FakeProvider) -> None:
+    client: httpx.Client, user: User, fake_provider: FakeProvider
+) -> None:
     before = balance(client, user.headers)
     headers = {**user.headers, **rid()}
     seen = 0
     calls_before = len(fake_provider.calls_for("fake-slow"))
-    with client.stream("POST", "/v1/chat/completions", headers=headers,
-                       json={"model": "fake-slow", "messages": MESSAGES, "stream": True,
-                             "max_tokens": 400}) as response:
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        headers=headers,
+        json={"model": "fake-slow", "messages": MESSAGES, "stream": True, "max_tokens": 400},
+    ) as response:
         for line in response.iter_lines():
             if '"content":"' in line and '"content":""' not in line:
                 seen += 1
@@ -141,8 +180,9 @@ def test_disconnect_cancels_upstream_and_charges_what_was_produced(
     assert wait_settled(client, user.headers)["available"] == before["available"] - record["credits"]
 
 
-def test_prompt_the_balance_cannot_cover_is_refused_with_402(client: httpx.Client, user: User, settings: Any
-                                                             ) -> None:
+def test_prompt_the_balance_cannot_cover_is_refused_with_402(
+    client: httpx.Client, user: User, settings: Any
+) -> None:
     drain_to(settings, user.user_id, leave=1)
     before = balance(client, user.headers)
     response = chat(client, user, model="fake-echo")
@@ -151,8 +191,9 @@ def test_prompt_the_balance_cannot_cover_is_refused_with_402(client: httpx.Clien
     assert balance(client, user.headers) == before
 
 
-def test_max_tokens_is_clamped_to_what_the_balance_pays(client: httpx.Client, user: User, settings: Any,
-                                                        fake_provider: FakeProvider) -> None:
+def test_max_tokens_is_clamped_to_what_the_balance_pays(
+    client: httpx.Client, user: User, settings: Any, fake_provider: FakeProvider
+) -> None:
     response = chat(client, user, model="fake-echo", max_tokens=1)
     assert response.status_code == 200
     prompt_estimate = usage_for(response.headers["x-request-id"])["input_tokens"]
@@ -167,16 +208,24 @@ def test_max_tokens_is_clamped_to_what_the_balance_pays(client: httpx.Client, us
     assert balance(client, user.headers)["available"] == leave - response.json()["credits"]
 
 
-@pytest.mark.parametrize(("body", "status", "code"), [
-    ({"model": "fake-echo", "messages": []}, 422, "invalid_request"),
-    ({"model": "no-such-model", "messages": MESSAGES}, 404, "model_not_found"),
-    ({"model": "fake-echo", "messages": MESSAGES, "max_tokens": 0}, 422, "invalid_request"),
-    ({"model": "fake-echo", "messages": MESSAGES, "tools": [{"type": "function"}]}, 400, "unsupported_parameter"),
-    ({"model": "fake-echo", "messages": [{"role": "wizard", "content": "x"}]}, 422, "invalid_request"),
-    ({"model": "fake-echo", "messages": MESSAGES, "temperature": 7}, 422, "invalid_request"),
-])
-def test_bad_input_is_refused_and_changes_nothing(client: httpx.Client, user: User, body: dict[str, Any],
-                                                  status: int, code: str) -> None:
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        ({"model": "fake-echo", "messages": []}, 422, "invalid_request"),
+        ({"model": "no-such-model", "messages": MESSAGES}, 404, "model_not_found"),
+        ({"model": "fake-echo", "messages": MESSAGES, "max_tokens": 0}, 422, "invalid_request"),
+        (
+            {"model": "fake-echo", "messages": MESSAGES, "tools": [{"type": "function"}]},
+            400,
+            "unsupported_parameter",
+        ),
+        ({"model": "fake-echo", "messages": [{"role": "wizard", "content": "x"}]}, 422, "invalid_request"),
+        ({"model": "fake-echo", "messages": MESSAGES, "temperature": 7}, 422, "invalid_request"),
+    ],
+)
+def test_bad_input_is_refused_and_changes_nothing(
+    client: httpx.Client, user: User, body: dict[str, Any], status: int, code: str
+) -> None:
     before = balance(client, user.headers)
     response = client.post("/v1/chat/completions", json=body, headers=user.headers)
     assert response.status_code == status, response.text
@@ -198,8 +247,9 @@ def test_oversized_body_is_413(client: httpx.Client, user: User) -> None:
     assert response.json()["error"]["code"] == "request_too_large"
 
 
-def test_idempotency_key_replays_and_charges_once(client: httpx.Client, user: User, fake_provider: FakeProvider
-                                                  ) -> None:
+def test_idempotency_key_replays_and_charges_once(
+    client: httpx.Client, user: User, fake_provider: FakeProvider
+) -> None:
     before = balance(client, user.headers)
     key = {"Idempotency-Key": "order-42"}
     first = chat(client, user, model="fake-echo", max_tokens=4, headers=key)
@@ -212,8 +262,12 @@ def test_idempotency_key_replays_and_charges_once(client: httpx.Client, user: Us
     assert len(fake_provider.calls) == calls, "a replay must not call the provider"
     assert balance(client, user.headers)["available"] == before["available"] - first.json()["credits"]
     # Streamed replay of the same stored result.
-    with client.stream("POST", "/v1/chat/completions", headers={**user.headers, **key},
-                       json={"model": "fake-echo", "messages": MESSAGES, "max_tokens": 4}) as r:
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        headers={**user.headers, **key},
+        json={"model": "fake-echo", "messages": MESSAGES, "max_tokens": 4},
+    ) as r:
         assert r.status_code == 200
     other_body = chat(client, user, model="fake-echo", max_tokens=5, headers=key)
     assert other_body.status_code == 422
@@ -226,9 +280,12 @@ def test_idempotency_key_in_flight_is_409(client: httpx.Client, user: User) -> N
     result: dict[str, Any] = {}
 
     def first() -> None:
-        with client.stream("POST", "/v1/chat/completions", headers={**user.headers, **key},
-                           json={"model": "fake-slow", "messages": MESSAGES, "stream": True,
-                                 "max_tokens": 30}) as r:
+        with client.stream(
+            "POST",
+            "/v1/chat/completions",
+            headers={**user.headers, **key},
+            json={"model": "fake-slow", "messages": MESSAGES, "stream": True, "max_tokens": 30},
+        ) as r:
             for _line in r.iter_lines():
                 started.set()
             result["status"] = r.status_code
@@ -236,8 +293,11 @@ def test_idempotency_key_in_flight_is_409(client: httpx.Client, user: User) -> N
     thread = threading.Thread(target=first)
     thread.start()
     assert started.wait(10)
-    second = client.post("/v1/chat/completions", headers={**user.headers, **key},
-                         json={"model": "fake-slow", "messages": MESSAGES, "stream": True, "max_tokens": 30})
+    second = client.post(
+        "/v1/chat/completions",
+        headers={**user.headers, **key},
+        json={"model": "fake-slow", "messages": MESSAGES, "stream": True, "max_tokens": 30},
+    )
     thread.join(30)
     assert second.status_code == 409
     assert second.json()["error"]["code"] == "idempotency_in_progress"

@@ -60,7 +60,8 @@ class Walk:
 
     async def step(self, wallet_id: str) -> str:
         op = self.rng.choices(["grant", "reserve", "settle", "void", "expire"], weights=[2, 4, 3, 1, 1])[0]
-        return await getattr(self, op)(wallet_id, self.model[wallet_id])
+        done: str = await getattr(self, op)(wallet_id, self.model[wallet_id])
+        return done
 
     async def grant(self, wallet_id: str, m: ModelWallet) -> str:
         ext = self._pick(m.grants, "evt", replay=0.3)

@@ -16,16 +16,21 @@ def sdk(api: str, user: User) -> openai.OpenAI:
 
 
 def test_sdk_non_streaming(sdk: openai.OpenAI) -> None:
-    completion = sdk.chat.completions.create(model="fake-echo", max_tokens=3,
-                                             messages=[{"role": "user", "content": "hi"}])
+    completion = sdk.chat.completions.create(
+        model="fake-echo", max_tokens=3, messages=[{"role": "user", "content": "hi"}]
+    )
     assert completion.choices[0].message.content == "".join(reply_words(3))
     assert completion.usage is not None and completion.usage.completion_tokens == 3
 
 
 def test_sdk_streaming_with_usage(sdk: openai.OpenAI) -> None:
-    stream = sdk.chat.completions.create(model="fake-echo", max_tokens=4, stream=True,
-                                         stream_options={"include_usage": True},
-                                         messages=[{"role": "user", "content": "hi"}])
+    stream = sdk.chat.completions.create(
+        model="fake-echo",
+        max_tokens=4,
+        stream=True,
+        stream_options={"include_usage": True},
+        messages=[{"role": "user", "content": "hi"}],
+    )
     chunks = list(stream)
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "".join(reply_words(4))

@@ -49,6 +49,12 @@ async def db() -> AsyncIterator[firestore.AsyncClient]:
     await close_client(client)
 
 
+async def state(ledger: Ledger, wallet_id: str, hold_id: str) -> str:
+    hold = await ledger.hold(wallet_id, hold_id)
+    assert hold is not None
+    return hold.state
+
+
 async def sweep(reconciler: Any) -> int:
     # The function runs its own event loop (asyncio.run), so call it from a worker thread.
     response = await anyio.to_thread.run_sync(reconciler.post, "/")
@@ -72,9 +78,9 @@ async def test_sweep_expires_due_holds_exactly_once(db: firestore.AsyncClient, r
 
     first = await sweep(reconciler)
     assert first >= 3
-    states = {h: (await ledger.hold(wallet, h)).state for h in ("due-1", "due-2", "live", "settled")}  # type: ignore[union-attr]
+    states = {h: await state(ledger, wallet, h) for h in ("due-1", "due-2", "live", "settled")}
     assert states == {"due-1": "expired", "due-2": "expired", "live": "pending", "settled": "settled"}
-    assert (await ledger.hold(other, "due-3")).state == "expired"  # type: ignore[union-attr]
+    assert await state(ledger, other, "due-3") == "expired"
     mine = await check_invariants(db, wallet)
     assert (mine["available"], mine["reserved"], mine["settled"]) == (820, 150, 30)
     theirs = await check_invariants(db, other)
@@ -105,5 +111,5 @@ async def test_command_line_runs_one_sweep(db: firestore.AsyncClient) -> None:
     done = [line for line in lines if line.get("message") == "reconcile sweep done"]
     assert len(done) == 1
     assert done[0]["expired"] >= 1
-    assert (await ledger.hold(wallet, "due")).state == "expired"  # type: ignore[union-attr]
+    assert await state(ledger, wallet, "due") == "expired"
     await check_invariants(db, wallet)

@@ -13,8 +13,12 @@ from tests.support.helpers import balance, sse_events, wait_settled
 
 def post(client: httpx.Client, user: User, thread_id: str, content: str, **extra: Any) -> list[Any]:
     headers = {**user.headers, **extra.pop("headers", {})}
-    with client.stream("POST", f"/v1/threads/{thread_id}/messages", headers=headers,
-                       json={"content": content, "model": "fake-echo", "max_tokens": 3, **extra}) as r:
+    with client.stream(
+        "POST",
+        f"/v1/threads/{thread_id}/messages",
+        headers=headers,
+        json={"content": content, "model": "fake-echo", "max_tokens": 3, **extra},
+    ) as r:
         assert r.status_code == 200, r.read()
         return sse_events(list(r.iter_lines()))
 
@@ -30,8 +34,12 @@ def test_thread_stores_both_messages_in_order(client: httpx.Client, user: User) 
     usage = next(e for e in events if isinstance(e, dict) and "usage" in e)
     post(client, user, thread_id, "second question")
     messages = client.get(f"/v1/threads/{thread_id}/messages", headers=user.headers).json()["data"]
-    assert [(m["seq"], m["role"]) for m in messages] == [(1, "user"), (2, "assistant"), (3, "user"),
-                                                          (4, "assistant")]
+    assert [(m["seq"], m["role"]) for m in messages] == [
+        (1, "user"),
+        (2, "assistant"),
+        (3, "user"),
+        (4, "assistant"),
+    ]
     assert messages[0]["content"] == "first question" and messages[1]["content"] == "".join(reply_words(3))
     assert messages[1]["id"] == done["assistant_message_id"]
     assert messages[1]["credits"] == usage["credits"] > 0
@@ -48,7 +56,7 @@ def test_the_reply_sees_the_history(client: httpx.Client, user: User, fake_provi
     post(client, user, thread_id, "one")
     post(client, user, thread_id, "two")
     # History (one/3 words/two/3 words) plus "three": 9 words + 3 per message for 5 messages.
-    done = [e for e in post(client, user, thread_id, "three") if isinstance(e, dict) and "usage" in e][0]
+    done = next(e for e in post(client, user, thread_id, "three") if isinstance(e, dict) and "usage" in e)
     assert done["usage"]["prompt_tokens"] == 9 + 3 * 5
 
 
@@ -57,9 +65,11 @@ def test_another_users_thread_is_404_and_unchanged(client: httpx.Client, user: U
     post(client, user, thread_id, "mine")
     intruder = make_user()
     before = balance(client, intruder.headers)
-    for method, path, body in (("GET", f"/v1/threads/{thread_id}", None),
-                               ("GET", f"/v1/threads/{thread_id}/messages", None),
-                               ("POST", f"/v1/threads/{thread_id}/messages", {"content": "hi", "model": "fake-echo"})):
+    for method, path, body in (
+        ("GET", f"/v1/threads/{thread_id}", None),
+        ("GET", f"/v1/threads/{thread_id}/messages", None),
+        ("POST", f"/v1/threads/{thread_id}/messages", {"content": "hi", "model": "fake-echo"}),
+    ):
         response = client.request(method, path, json=body, headers=intruder.headers)
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["error"]["code"] == "thread_not_found"

@@ -36,8 +36,12 @@ def usage_for(request_id: str, timeout: float = 10) -> dict[str, Any]:
     """The usage record of a request (written after the response, so wait for it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        docs = list(db().collection("usage").where(filter=firestore.FieldFilter("request_id", "==", request_id))
-                    .stream())
+        docs = list(
+            db()
+            .collection("usage")
+            .where(filter=firestore.FieldFilter("request_id", "==", request_id))
+            .stream()
+        )
         if docs:
             assert len(docs) == 1, f"{len(docs)} usage records for one request"
             return docs[0].to_dict() or {}
@@ -62,8 +66,9 @@ def drain_to(settings: Settings, wallet_id: str, leave: int) -> None:
         client = firestore.AsyncClient(project=settings.gcp_project)
         ledger = Ledger(client, settings)
         available = (await ledger.balance(wallet_id)).available
-        await ledger.reserve(wallet_id, uuid.uuid4().hex, want=available - leave, minimum=available - leave,
-                             ttl_s=3600)
+        await ledger.reserve(
+            wallet_id, uuid.uuid4().hex, want=available - leave, minimum=available - leave, ttl_s=3600
+        )
         client.close()
 
     asyncio.run(run())
@@ -77,6 +82,6 @@ def sse_events(lines: list[str]) -> list[Any]:
     out: list[Any] = []
     for line in lines:
         if line.startswith("data: "):
-            data = line[len("data: "):]
+            data = line[len("data: ") :]
             out.append(data if data == "[DONE]" else json.loads(data))
     return out

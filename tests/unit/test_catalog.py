@@ -8,8 +8,9 @@ from shared.catalog.catalog import Catalog, ModelSpec, UnknownModel
 from shared.secrets import EnvSecrets
 from shared.settings import DEFAULT_CATALOG, Settings
 
-SPEC = ModelSpec("m", "p", "openai/m", input_price=150_000, output_price=600_000, context_window=100,
-                 max_output_tokens=50)
+SPEC = ModelSpec(
+    "m", "p", "openai/m", input_price=150_000, output_price=600_000, context_window=100, max_output_tokens=50
+)
 
 
 def test_cost_rounds_up_to_whole_credits() -> None:

@@ -31,7 +31,7 @@ async def list_entries(
     principal: CurrentPrincipal,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE)] = 50,
-    cursor: Annotated[str | None, Query(max_length=32)] = None,
+    cursor: Annotated[str | None, Query()] = None,
 ) -> EntryList:
     """Ledger entries, newest first. Pass `next_cursor` back as `cursor` for the next page."""
     page = await services.ledger.entries(principal.wallet_id, limit=limit, cursor=cursor)
