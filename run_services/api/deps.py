@@ -35,10 +35,11 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 def client_ip(request: Request) -> str:
-    """The caller's address; behind Cloud Run's front end, the first X-Forwarded-For hop."""
+    """The caller's address. Cloud Run's front end appends the address it saw to X-Forwarded-For, so the
+    last hop is the one nobody can forge; earlier entries are whatever the client sent."""
     forwarded = request.headers.get("x-forwarded-for")
     if forwarded:
-        return forwarded.split(",")[0].strip()
+        return forwarded.split(",")[-1].strip()
     return request.client.host if request.client else "unknown"
 
 

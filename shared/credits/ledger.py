@@ -95,7 +95,9 @@ class Ledger:
     ) -> Hold:
         """Hold min(want, available) credits, or refuse when fewer than `minimum` are available.
 
-        A hold id that already exists is returned as it is, whatever its state.
+        A hold id that already exists is returned as it is, whatever its state. The hold expires
+        after `ttl_s` seconds (settings.hold_ttl_s when None or 0; a negative ttl_s makes a hold
+        that is already due, which tests use).
         """
         if not 0 < minimum <= want:
             raise BadRequest(f"A reservation needs 0 < minimum <= want (got minimum={minimum}, want={want}).")

@@ -121,7 +121,9 @@ class FakeProvider:
                 f"output_price = {OUTPUT_PRICE}",
                 "context_window = 8192",
                 "max_output_tokens = 2048",
-                "timeout_s = 2.0",
+                # Short only where the script waits for the timeout; generous elsewhere so a busy machine
+                # does not turn a slow stream into a failure.
+                f"timeout_s = {2.0 if name in ('fake-hang', 'fake-stall') else 20.0}",
             ]
         if local:
             lines += [
