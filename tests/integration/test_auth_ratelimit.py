@@ -75,7 +75,9 @@ def test_a_forged_first_forwarded_hop_does_not_escape_the_limit(limited_api: str
     body = {"email": "nobody@example.com", "password": "wrong password"}
     with httpx.Client(base_url=limited_api, timeout=30) as client:
         statuses = [
-            client.post("/v1/auth/login", json=body, headers={"X-Forwarded-For": f"{address()}, {ip}"}).status_code
+            client.post(
+                "/v1/auth/login", json=body, headers={"X-Forwarded-For": f"{address()}, {ip}"}
+            ).status_code
             for _ in range(LIMIT + 1)
         ]
     assert statuses[:LIMIT] == [401] * LIMIT
