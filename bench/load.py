@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
@@ -103,19 +104,22 @@ class PhaseResult:
             self.first_error = f"{type(exc).__name__}: {exc}"[:400]
 
 
-async def warm_up(client: httpx.AsyncClient, target: Target, stream: bool, concurrency: int, n: int) -> None:
+async def warm_up(
+    clients: list[httpx.AsyncClient], target: Target, stream: bool, concurrency: int, n: int
+) -> None:
     """Open the connections and warm the caches: n calls one by one, or one call per worker at once."""
     if concurrency == 1:
         for _ in range(n):
-            await call(client, target, 0, stream)
+            await call(clients[0], target, 0, stream)
     else:
-        await asyncio.gather(*(call(client, target, w, stream) for w in range(concurrency)))
+        await asyncio.gather(*(call(clients[w], target, w, stream) for w in range(concurrency)))
 
 
 async def measure(
-    client: httpx.AsyncClient, target: Target, stream: bool, concurrency: int, n: int, label: str
+    clients: list[httpx.AsyncClient], target: Target, stream: bool, concurrency: int, n: int, label: str
 ) -> PhaseResult:
-    """n calls spread over `concurrency` workers; bounded by PHASE_DEADLINE_S and by errors."""
+    """n calls spread over `concurrency` workers (worker w uses clients[w] and the w-th token);
+    bounded by PHASE_DEADLINE_S and by errors."""
     result = PhaseResult()
     counter = itertools.count()
     deadline = time.monotonic() + PHASE_DEADLINE_S
@@ -125,7 +129,7 @@ async def measure(
     async def worker(w: int) -> None:
         while next(counter) < n and time.monotonic() < deadline and result.errors < max_errors:
             try:
-                timing = await call(client, target, w, stream)
+                timing = await call(clients[w], target, w, stream)
             except (CallFailed, httpx.HTTPError, ValueError, KeyError) as exc:
                 result.record_error(exc)
             else:
@@ -147,15 +151,21 @@ async def measure(
 
 
 async def run_phase(
-    client: httpx.AsyncClient, target: Target, mode: str, conc: int, n: int, warmup: int, pids: dict[str, int]
+    clients: list[httpx.AsyncClient],
+    target: Target,
+    mode: str,
+    conc: int,
+    n: int,
+    warmup: int,
+    pids: dict[str, int],
 ) -> dict[str, Any]:
     """Warm up, then n measured calls; CPU per call of every process in `pids`, of us and of the host."""
     stream, label = mode == "stream", f"{mode} c={conc} {target.name}"
     print(f"  {label}: warm-up, then {n} calls", flush=True)
-    await warm_up(client, target, stream, conc, warmup)
+    await warm_up(clients, target, stream, conc, warmup)
     before = {k: cpu_seconds(pid) for k, pid in pids.items()}
     client_cpu, host_before = time.process_time(), host_cpu_times()
-    res = await measure(client, target, stream, conc, n, label)
+    res = await measure(clients, target, stream, conc, n, label)
     ok = max(len(res.first), 1)
     host_after = host_cpu_times()
     busy = (host_after[0] - host_before[0]) / max(host_after[1] - host_before[1], 1)
@@ -198,12 +208,19 @@ async def run_phases(
 ) -> list[dict[str, Any]]:
     """Non-streaming, then streaming; at concurrency 1, then `concurrency`; direct, then via the API."""
     phases = []
-    limits = httpx.Limits(max_connections=2 * concurrency + 10, max_keepalive_connections=concurrency + 10)
+    # One client with one connection per worker, as each user would have: a single shared httpx pool
+    # spends CPU per request that grows with its connection count (httpcore's pool bookkeeping), which
+    # at concurrency 50 made the client, not the server, the bottleneck of the direct baseline.
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     solo = Target(api.name, api.url, api.tokens[-1:])  # the extra user, for the sequential phases
     workers = Target(api.name, api.url, api.tokens[:concurrency])
-    async with httpx.AsyncClient(timeout=TIMEOUT, limits=limits) as client:
+    async with contextlib.AsyncExitStack() as stack:
+        clients = [
+            await stack.enter_async_context(httpx.AsyncClient(timeout=TIMEOUT, limits=limits))
+            for _ in range(concurrency)
+        ]
         for mode in ("nonstream", "stream"):
             for conc, n in ((1, sequential), (concurrency, requests)):
                 for target in (direct, solo if conc == 1 else workers):
-                    phases.append(await run_phase(client, target, mode, conc, n, warmup, pids))
+                    phases.append(await run_phase(clients, target, mode, conc, n, warmup, pids))
     return phases

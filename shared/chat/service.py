@@ -50,6 +50,7 @@ class ChatCall:
     lock: IdempotencyLock | None
     on_finish: OnFinish | None
     started: float = field(default_factory=time.perf_counter)
+    created: int = field(default_factory=lambda: int(time.time()))
     first_token_at: float | None = None
     finished: CallResult | None = None
 
@@ -199,7 +200,7 @@ class ChatService:
             await self.ledger.void(wallet, call.hold_id)
         result = CallResult(
             id=f"chatcmpl-{call.hold_id}",
-            created=int(time.time()),
+            created=call.created,
             model=call.spec.id,
             provider=call.provider.name,
             content=text,

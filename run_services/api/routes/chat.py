@@ -31,7 +31,7 @@ def result_headers(result: CallResult, replayed: bool = False) -> dict[str, str]
 
 async def relay(stream: ChatStream, include_usage: bool) -> AsyncIterator[bytes]:
     call = stream.call
-    cid, created, model = f"chatcmpl-{call.hold_id}", int(call.started), call.spec.id
+    cid, created, model = f"chatcmpl-{call.hold_id}", call.created, call.spec.id
     yield fmt.chunk(cid, created, model, {"role": "assistant", "content": ""})
     async for delta in stream.deltas():
         if delta.text:
