@@ -194,6 +194,7 @@ async def run_phase(
         "total_ms": Summary.of(res.total).as_dict(),
         "cpu_ms_per_req": cpu,
         "host_cpu_busy_pct": busy * 100,
+        "api_core_pct": cpu.get("api", 0.0) * rps / 10,  # ms of CPU per s of wall, as % of one core
     }
 
 

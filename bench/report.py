@@ -38,6 +38,7 @@ def overhead(phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "ratio_p50": ratio(a["p50"], d["p50"]),
                 "ratio_p99": ratio(a["p99"], d["p99"]),
                 "throughput_ratio": ratio(api["throughput_rps"], direct["throughput_rps"]),
+                "api_core_pct": api["api_core_pct"],
             }
         )
     return out
@@ -91,7 +92,8 @@ def print_table(results: dict[str, Any]) -> None:
                 print(
                     f"{'':<19}{conc:>5}  {'added':<8}{'':>11}"
                     f"{o['added_p50_ms']:>+9.2f}{o['added_p99_ms']:>+9.2f}"
-                    f"   ratio {fmt(o['ratio_p50'], 0, 1)}x p50, {fmt(o['ratio_p99'], 0, 1)}x p99"
+                    f"   ratio {fmt(o['ratio_p50'], 0, 1)}x p50, {fmt(o['ratio_p99'], 0, 1)}x p99;"
+                    f" API process at {o['api_core_pct']:.0f}% of one core"
                 )
         print()
     print(
