@@ -82,8 +82,15 @@ def test_another_users_thread_is_404_and_unchanged(client: httpx.Client, user: U
 def test_thread_message_idempotency_and_validation(client: httpx.Client, user: User) -> None:
     thread_id = client.post("/v1/threads", headers=user.headers).json()["id"]
     key = {"Idempotency-Key": "msg-1"}
-    post(client, user, thread_id, "hello", headers=key)
-    post(client, user, thread_id, "hello", headers=key)
+    first = post(client, user, thread_id, "hello", headers=key)
+    again = post(client, user, thread_id, "hello", headers=key)
+
+    def completed(events: list[Any]) -> dict[str, Any]:
+        return next(
+            e for e in events if isinstance(e, dict) and e.get("object") == "thread.message.completed"
+        )
+
+    assert completed(again) == completed(first)
     messages = client.get(f"/v1/threads/{thread_id}/messages", headers=user.headers).json()["data"]
     assert len(messages) == 2, "a replayed message must not be stored twice"
     empty = client.post(f"/v1/threads/{thread_id}/messages", json={"content": "   "}, headers=user.headers)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from run_services.api.chat_responses import respond
 from run_services.api.deps import CurrentPrincipal, ServicesDep, request_id
-from run_services.api.routes.chat import relay, replay_stream, result_headers
-from run_services.api.streaming import SSEResponse
-from shared.chat import openai_format as fmt
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import CallResult
-from shared.chat.service import ChatStream, Replay
 from shared.chat.threads import check_content
 
 router = APIRouter(tags=["threads"])
@@ -69,13 +65,6 @@ async def list_messages(
     return {"object": "list", "data": data, "next_after": last}
 
 
-async def thread_stream(stream: ChatStream) -> AsyncIterator[bytes]:
-    async for part in relay(stream, include_usage=True):
-        if part == fmt.DONE and stream.result is not None and stream.result.extra:
-            yield fmt.sse({"object": "thread.message.completed", **stream.result.extra})
-        yield part
-
-
 @router.post("/v1/threads/{thread_id}/messages", response_model=None)
 async def post_message(
     thread_id: str,
@@ -105,19 +94,4 @@ async def post_message(
         scope=f"thread:{thread_id}",
         on_finish=store,
     )
-    if isinstance(started, Replay):
-        headers = result_headers(started.result, replayed=True)
-        if body.stream:
-            return SSEResponse(replay_stream(started.result, include_usage=True), headers=headers)
-        return JSONResponse(_message_body(started.result), headers=headers)
-    if not body.stream:
-        result = await services.chat.complete(started)
-        return JSONResponse(_message_body(result), headers=result_headers(result))
-    stream = await services.chat.open_stream(started)
-    return SSEResponse(
-        thread_stream(stream), headers={"X-Model": started.spec.id, "X-Provider": started.provider.name}
-    )
-
-
-def _message_body(result: CallResult) -> dict[str, Any]:
-    return {**fmt.completion_body(result), **result.extra}
+    return await respond(services, started, stream=body.stream, include_usage=True, thread=True)

@@ -1,0 +1,81 @@
+"""Turn a started chat call (or an idempotent replay) into a JSON or SSE response.
+
+Shared by /v1/chat/completions and /v1/threads/{id}/messages; a thread reply adds one
+`thread.message.completed` event (and the stored message ids in JSON) once both messages are saved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fastapi.responses import JSONResponse, Response
+
+from run_services.api.streaming import SSEResponse
+from shared.bootstrap import Services
+from shared.chat import openai_format as fmt
+from shared.chat.schemas import CallResult
+from shared.chat.service import ChatCall, ChatStream, Replay
+
+
+def result_headers(result: CallResult, replayed: bool = False) -> dict[str, str]:
+    headers = {
+        "X-Model": result.model,
+        "X-Provider": result.provider,
+        "X-Credits-Charged": str(result.credits),
+    }
+    if replayed:
+        headers["Idempotent-Replayed"] = "true"
+    return headers
+
+
+def _json(result: CallResult, thread: bool) -> dict[str, Any]:
+    body = fmt.completion_body(result)
+    return {**body, **result.extra} if thread else body
+
+
+def _thread_event(result: CallResult | None, thread: bool) -> list[bytes]:
+    if thread and result is not None and result.extra:
+        return [fmt.sse({"object": "thread.message.completed", **result.extra})]
+    return []
+
+
+async def _live(stream: ChatStream, include_usage: bool, thread: bool) -> AsyncIterator[bytes]:
+    call = stream.call
+    cid, created, model = f"chatcmpl-{call.hold_id}", call.created, call.spec.id
+    yield fmt.chunk(cid, created, model, {"role": "assistant", "content": ""})
+    async for delta in stream.deltas():
+        if delta.text:
+            yield fmt.chunk(cid, created, model, {"content": delta.text})
+    result = stream.result
+    if stream.error is not None:
+        yield fmt.error_event(stream.error.body()["error"])
+    elif result is not None:
+        yield fmt.chunk(cid, created, model, {}, result.finish_reason)
+    if include_usage and result is not None:
+        yield fmt.usage_chunk(result)
+    for event in _thread_event(result, thread):
+        yield event
+    yield fmt.DONE
+
+
+async def _replay(result: CallResult, include_usage: bool, thread: bool) -> AsyncIterator[bytes]:
+    parts = fmt.replay_chunks(result, include_usage)
+    for part in parts[:-1] + _thread_event(result, thread) + parts[-1:]:
+        yield part
+
+
+async def respond(
+    services: Services, started: ChatCall | Replay, *, stream: bool, include_usage: bool, thread: bool = False
+) -> Response:
+    if isinstance(started, Replay):
+        headers = result_headers(started.result, replayed=True)
+        if stream:
+            return SSEResponse(_replay(started.result, include_usage, thread), headers=headers)
+        return JSONResponse(_json(started.result, thread), headers=headers)
+    if not stream:
+        result = await services.chat.complete(started)
+        return JSONResponse(_json(result, thread), headers=result_headers(result))
+    live = await services.chat.open_stream(started)
+    headers = {"X-Model": started.spec.id, "X-Provider": started.provider.name}
+    return SSEResponse(_live(live, include_usage, thread), headers=headers)
