@@ -50,6 +50,17 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
     idempotency_lock_s: int = 600
 
+    # Response cache (helper "cache"): shared/cache/. Hits cost cache_hit_price_percent of the
+    # original answer's price (0 = free). The semantic layer is off by default and needs an embedding model.
+    response_cache_enabled: bool = True
+    response_cache_ttl_s: int = Field(3600, ge=1)
+    cache_hit_price_percent: int = Field(0, ge=0, le=100)
+    semantic_cache_enabled: bool = False
+    semantic_cache_threshold: float = Field(0.95, gt=0, le=1)
+    semantic_cache_max_entries: int = Field(200, ge=1)
+    semantic_cache_embedding_model: str | None = None  # a litellm model, e.g. openai/text-embedding-3-small
+    semantic_cache_embedding_provider: str = "openai"  # the catalog provider whose key and base it uses
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
