@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
     idempotency_lock_s: int = 600
 
+    # Gateway routing (helper "router"): per-attempt timeouts (provider_timeout_s is the total),
+    # retries per deployment, the breaker, load balancing; Vertex AI project for vertex_ai/ models.
+    gateway_connect_timeout_s: float = 10.0
+    gateway_first_token_timeout_s: float = 60.0
+    gateway_idle_timeout_s: float = 60.0
+    gateway_max_attempts: int = 3
+    gateway_retry_base_s: float = 0.25
+    gateway_retry_cap_s: float = 8.0
+    gateway_max_retry_after_s: float = 20.0
+    gateway_breaker_failures: int = 5
+    gateway_breaker_window_s: float = 30.0
+    gateway_breaker_open_s: float = 30.0
+    gateway_balance: Literal["least_inflight", "latency"] = "least_inflight"
+    vertex_project: str | None = None
+    vertex_location: str | None = None
+
     # Response cache (helper "cache"): shared/cache/. Hits cost cache_hit_price_percent of the
     # original answer's price (0 = free). The semantic layer is off by default and needs an embedding model.
     response_cache_enabled: bool = True

@@ -1,15 +1,42 @@
-"""What the gateway returns: plain data, no provider SDK objects."""
+"""What the gateway takes and returns: plain data, no provider SDK objects."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+from shared.catalog.catalog import Deployment, ModelSpec
 
 
 @dataclass
 class Usage:
-    input_tokens: int
+    input_tokens: int  # all prompt tokens, cached ones included
     output_tokens: int
     reported: bool  # False when estimated here because the provider never said (a cut stream)
+    cache_read_tokens: int = 0  # prompt tokens the provider read from its prompt cache
+    cache_write_tokens: int = 0  # prompt tokens the provider wrote to its prompt cache
+
+    def cost(self, spec: ModelSpec) -> int:
+        """Credits at `spec`'s prices: uncached input, cache reads and writes at their own rates."""
+        uncached = max(0, self.input_tokens - self.cache_read_tokens - self.cache_write_tokens)
+        return spec.cost(uncached, self.output_tokens, self.cache_read_tokens, self.cache_write_tokens)
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One model of a request's chain, with the output limit it is called with."""
+
+    spec: ModelSpec
+    max_tokens: int
+    input_tokens: int = 0  # the prompt estimate at this model's tokenizer (for TPM limits)
+
+
+@dataclass(frozen=True)
+class Served:
+    """Which model and deployment answered, and how many attempts it took in all."""
+
+    spec: ModelSpec
+    deployment: Deployment
+    attempts: int = 1
 
 
 @dataclass
@@ -17,6 +44,7 @@ class Completion:
     text: str
     finish_reason: str | None
     usage: Usage
+    served: Served | None = field(default=None)
 
 
 @dataclass

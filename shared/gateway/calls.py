@@ -1,0 +1,215 @@
+"""One attempt on one deployment, through litellm, under the attempt's timeouts.
+
+This module and gateway.py are the only ones that import litellm. Errors are raised as litellm (or
+asyncio) raised them, so the router can classify them with the provider's status and Retry-After;
+the router translates them into our errors. A stream is returned only once its first delta has
+arrived (or the provider ended it without any), so "before the first token" is a clean boundary.
+
+Timeouts per attempt: connect (passed to the HTTP client), first token (from the request to the
+first delta, or to the whole answer when not streaming), idle (the gap between two deltas) and
+total (the whole attempt). A timeout raises TimeoutError, which the router treats as retryable.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+import litellm
+
+from shared.catalog.catalog import Deployment, ModelSpec
+from shared.gateway.errors import translate
+from shared.gateway.types import Completion, Delta, Served, Usage
+from shared.settings import Settings
+
+litellm.suppress_debug_info = True
+litellm.drop_params = True
+litellm.telemetry = False
+
+# Sampling parameters passed through unchanged when the client sets them.
+PASSTHROUGH = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user")
+
+
+@dataclass(frozen=True)
+class Limits:
+    connect_s: float
+    first_token_s: float
+    idle_s: float
+    total_s: float
+
+    @classmethod
+    def for_model(cls, spec: ModelSpec, settings: Settings) -> Limits:
+        t = spec.timeouts
+        total = t.total_s or spec.timeout_s or settings.provider_timeout_s
+        return cls(
+            connect_s=min(t.connect_s or settings.gateway_connect_timeout_s, total),
+            first_token_s=min(t.first_token_s or settings.gateway_first_token_timeout_s, total),
+            idle_s=min(t.idle_s or settings.gateway_idle_timeout_s, total),
+            total_s=total,
+        )
+
+
+def usage_of(raw: Any) -> Usage | None:
+    """Our Usage from litellm's (None when the provider did not report completion tokens)."""
+    if raw is None or getattr(raw, "completion_tokens", None) is None:
+        return None
+    details = getattr(raw, "prompt_tokens_details", None)
+    cached = int(getattr(details, "cached_tokens", None) or 0) if details is not None else 0
+    read = int(getattr(raw, "cache_read_input_tokens", None) or 0) or cached
+    write = int(getattr(raw, "cache_creation_input_tokens", None) or 0)
+    return Usage(int(raw.prompt_tokens or 0), int(raw.completion_tokens), True, read, write)
+
+
+class ModelStream:
+    """An open upstream stream whose first delta has already arrived. Iterate for deltas; `usage`
+    is set once the provider reports it. A failure while iterating is raised as our AppError."""
+
+    def __init__(
+        self,
+        upstream: Any,
+        served: Served,
+        limits: Limits,
+        deadline: float,
+        on_failure: Callable[[BaseException], Awaitable[None]] | None = None,
+    ) -> None:
+        self._upstream = upstream
+        self._iter = upstream.__aiter__()
+        self.served = served
+        self._limits = limits
+        self._deadline = deadline
+        self._first: Delta | None = None
+        self._ended = False
+        self.on_failure = on_failure
+        self.usage: Usage | None = None
+
+    @property
+    def provider(self) -> str:
+        return self.served.deployment.provider
+
+    async def next_raw(self) -> Delta | None:
+        """The next delta, raw provider errors and TimeoutError included; None at the end."""
+        while not self._ended:
+            left = self._deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the attempt's total time ran out")
+            wait = min(self._limits.idle_s if self._first is not None else self._limits.first_token_s, left)
+            try:
+                chunk = await asyncio.wait_for(self._iter.__anext__(), wait)
+            except StopAsyncIteration:
+                self._ended = True
+                return None
+            usage = usage_of(getattr(chunk, "usage", None))
+            if usage is not None:
+                self.usage = usage
+            for choice in chunk.choices or ():
+                text = getattr(choice.delta, "content", None) or ""
+                if text or choice.finish_reason:
+                    return Delta(text, choice.finish_reason)
+        return None
+
+    async def prime(self) -> None:
+        """Wait for the first delta (or the end) within the first-token limit."""
+        self._first = await self.next_raw() or Delta("", None)
+
+    def __aiter__(self) -> AsyncIterator[Delta]:
+        return self._deltas()
+
+    async def _deltas(self) -> AsyncIterator[Delta]:
+        if self._first is not None and (self._first.text or self._first.finish_reason):
+            yield self._first
+        while True:
+            try:
+                delta = await self.next_raw()
+            except Exception as exc:
+                if self.on_failure is not None:
+                    await self.on_failure(exc)
+                raise translate(exc, self.provider) from exc
+            if delta is None:
+                return
+            yield delta
+
+    async def aclose(self) -> None:
+        """Close the upstream connection: the provider sees the disconnect and stops generating."""
+        close = getattr(self._upstream, "aclose", None)
+        if close is not None:
+            await close()
+
+
+class Caller:
+    """Makes single attempts. The router decides which, how often and in what order."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def args(
+        self,
+        deployment: Deployment,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        params: dict[str, Any],
+        limits: Limits,
+    ) -> dict[str, Any]:
+        args: dict[str, Any] = {
+            "model": deployment.litellm_model,
+            "messages": messages,
+            "max_tokens": max_tokens,
+            "timeout": httpx.Timeout(limits.total_s, connect=limits.connect_s),
+            "num_retries": 0,
+            "max_retries": 0,
+        }
+        if deployment.api_base:
+            args["api_base"] = deployment.api_base
+        if deployment.api_key or not deployment.litellm_model.startswith("vertex_ai/"):
+            args["api_key"] = deployment.api_key or "no-key"
+        args.update(dict(deployment.params))
+        args.update({k: v for k, v in params.items() if k in PASSTHROUGH and v is not None})
+        return args
+
+    async def complete(
+        self,
+        served: Served,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        params: dict[str, Any],
+        count: Callable[[str], tuple[int, int]],
+    ) -> Completion:
+        """One non-streaming attempt; `count(text)` estimates (input, output) if usage is missing."""
+        limits = Limits.for_model(served.spec, self.settings)
+        args = self.args(served.deployment, messages, max_tokens, params, limits)
+        response = await asyncio.wait_for(litellm.acompletion(**args), limits.total_s)
+        choice = response.choices[0]
+        text = choice.message.content or ""
+        usage = usage_of(getattr(response, "usage", None))
+        if usage is None:
+            estimated_in, estimated_out = count(text)
+            usage = Usage(estimated_in, estimated_out, False)
+        return Completion(text=text, finish_reason=choice.finish_reason, usage=usage, served=served)
+
+    async def open_stream(
+        self,
+        served: Served,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        params: dict[str, Any],
+    ) -> ModelStream:
+        """One streaming attempt, returned once its first delta is in (or it ended without one)."""
+        limits = Limits.for_model(served.spec, self.settings)
+        deadline = time.monotonic() + limits.total_s
+        args = self.args(served.deployment, messages, max_tokens, params, limits)
+        args.update(stream=True, stream_options={"include_usage": True})
+        upstream = await asyncio.wait_for(litellm.acompletion(**args), limits.first_token_s)
+        stream = ModelStream(upstream, served, limits, deadline)
+        try:
+            await stream.prime()
+        except BaseException:
+            await stream.aclose()
+            raise
+        return stream
