@@ -39,7 +39,7 @@ def build_services(settings: Settings) -> Services:
     ledger = Ledger(db, settings)
     auth = AuthService(db, redis, ledger, settings, secrets)
     catalog = Catalog.load(settings, secrets)
-    gateway = Gateway(catalog, settings)
+    gateway = Gateway(catalog, settings, redis)
     chat = ChatService(db, ledger, catalog, gateway, settings)
     threads = ThreadService(db, chat)
     return Services(settings, db, redis, secrets, ledger, auth, catalog, gateway, chat, threads)

@@ -148,3 +148,21 @@ def make_user(client: httpx.Client) -> Callable[..., User]:
 @pytest.fixture
 def user(make_user: Callable[..., User]) -> User:
     return make_user()
+
+
+@pytest.fixture
+def fleet(fake_provider: FakeProvider) -> Iterator[FakeProvider]:
+    """The fake provider fleet with its scripted faults cleared, and the router's Redis state of the
+    fleet models (breakers, RPM/TPM buckets) forgotten, after the test."""
+    import redis
+
+    yield fake_provider
+    fake_provider.reset()
+    r = redis.Redis.from_url(_need("REDIS_URL"))
+    try:
+        for pattern in ("cb:*fleet-*", "lb:*fleet-*"):
+            keys = list(r.scan_iter(match=pattern))
+            if keys:
+                r.delete(*keys)
+    finally:
+        r.close()

@@ -6,6 +6,7 @@ Shared by /v1/chat/completions and /v1/threads/{id}/messages; a thread reply add
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,10 +19,17 @@ from shared.chat.schemas import CallResult
 from shared.chat.service import ChatCall, ChatStream, Replay
 
 
+def route_headers(model: str, provider: str, reason: str | None) -> dict[str, str]:
+    """Which model and provider served the call (a fallback may have), and why `auto` chose it."""
+    headers = {"X-Model": model, "X-Provider": provider}
+    if reason:
+        headers["X-Route-Reason"] = reason
+    return headers
+
+
 def result_headers(result: CallResult, replayed: bool = False) -> dict[str, str]:
     headers = {
-        "X-Model": result.model,
-        "X-Provider": result.provider,
+        **route_headers(result.model, result.provider, result.route_reason),
         "X-Credits-Charged": str(result.credits),
     }
     if replayed:
@@ -51,12 +59,18 @@ async def _live(stream: ChatStream, include_usage: bool, thread: bool) -> AsyncI
     if stream.error is not None:
         yield fmt.error_event(stream.error.body()["error"])
     elif result is not None:
-        yield fmt.chunk(cid, created, model, {}, result.finish_reason)
+        yield _with_provider(fmt.chunk(cid, created, model, {}, result.finish_reason), result.provider)
     if include_usage and result is not None:
-        yield fmt.usage_chunk(result)
+        yield _with_provider(fmt.usage_chunk(result), result.provider)
     for event in _thread_event(result, thread):
         yield event
     yield fmt.DONE
+
+
+def _with_provider(event: bytes, provider: str) -> bytes:
+    """The final chunk (and the usage chunk) also say which provider served the stream."""
+    payload = json.loads(event.removeprefix(b"data: "))
+    return fmt.sse({**payload, "provider": provider})
 
 
 async def _replay(result: CallResult, include_usage: bool, thread: bool) -> AsyncIterator[bytes]:
@@ -77,5 +91,6 @@ async def respond(
         result = await services.chat.complete(started)
         return JSONResponse(_json(result, thread), headers=result_headers(result))
     live = await services.chat.open_stream(started)
-    headers = {"X-Model": started.spec.id, "X-Provider": started.provider.name}
+    # The first token is in, so the serving model and provider are known before the headers go.
+    headers = route_headers(started.spec.id, started.provider.name, started.route_reason)
     return SSEResponse(_live(live, include_usage, thread), headers=headers)

@@ -112,4 +112,5 @@ class CallResult(BaseModel):
     credits: int
     outcome: Literal["ok", "partial", "cancelled", "error"]
     error: dict[str, str] | None = None
+    route_reason: str | None = None  # why the `auto` model picked this model
     extra: dict[str, Any] = Field(default_factory=dict)

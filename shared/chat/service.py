@@ -19,14 +19,15 @@ import anyio
 from google.cloud import firestore
 
 from shared.auth.schemas import Principal
-from shared.catalog.catalog import Catalog, ModelSpec, Provider
+from shared.catalog.catalog import Catalog, Deployment, ModelSpec, Provider
 from shared.chat.idempotency import IdempotencyLock, IdempotencyStore
 from shared.chat.schemas import CallResult
 from shared.chat.usage import UsageRecorder
 from shared.credits.ledger import Ledger
 from shared.errors import AppError, BadRequest
+from shared.gateway.auto import AUTO
 from shared.gateway.gateway import Gateway, ModelStream
-from shared.gateway.types import Delta, Usage
+from shared.gateway.types import Candidate, Delta, Served, Usage
 from shared.settings import Settings
 
 log = logging.getLogger("chat")
@@ -36,7 +37,8 @@ OnFinish = Callable[[CallResult], Awaitable[dict[str, Any] | None]]
 
 @dataclass
 class ChatCall:
-    """Everything decided before the provider is called."""
+    """Everything decided before the provider is called. `spec` and `provider` start as the requested
+    model and become the serving one once the gateway answers (a fallback may serve)."""
 
     principal: Principal
     request_id: str
@@ -53,6 +55,12 @@ class ChatCall:
     created: int = field(default_factory=lambda: int(time.time()))
     first_token_at: float | None = None
     finished: CallResult | None = None
+    # The models that may serve it (the requested one first) and what did serve it.
+    chain: list[Candidate] = field(default_factory=list)
+    requested: str = ""
+    route_reason: str | None = None
+    deployment: Deployment | None = None
+    attempts: int = 0
 
 
 @dataclass
@@ -90,7 +98,13 @@ class ChatService:
         on_finish: OnFinish | None = None,
     ) -> ChatCall | Replay:
         """Validate, claim the idempotency key and reserve credits. Raises before anything is charged."""
-        spec, provider = self.catalog.resolve(model)
+        route_reason: str | None = None
+        if model is not None and model.lower() == AUTO:
+            choice = self.gateway.choose_auto(messages)
+            spec, route_reason = choice.spec, choice.reason
+            provider = self.catalog.resolve(spec.id)[1]
+        else:
+            spec, provider = self.catalog.resolve(model)
         input_estimate = self.gateway.count_prompt(spec, messages)
         room = spec.context_window - input_estimate
         if room < 1:
@@ -100,6 +114,7 @@ class ChatService:
                 code="context_length_exceeded",
             )
         wanted = min(max_tokens or spec.max_output_tokens, spec.max_output_tokens, room)
+        options = self._fallback_options(spec, messages, wanted)
         lock: IdempotencyLock | None = None
         if idempotency_key is not None:
             claimed = await self.idempotency.begin(principal.user_id, scope, idempotency_key, fingerprint)
@@ -107,11 +122,16 @@ class ChatService:
                 return Replay(claimed)
             lock = claimed
         hold_id = uuid.uuid4().hex
+        # The worst case over the whole chain, when the balance allows; the requested model's
+        # smallest call is all that is required (see shared/gateway/router.py, "Money").
+        worst = max(
+            [spec.cost(input_estimate, wanted), *(o.spec.cost(o.input_tokens, o.max_tokens) for o in options)]
+        )
         try:
             hold = await self.ledger.reserve(
                 principal.wallet_id,
                 hold_id,
-                want=spec.cost(input_estimate, wanted),
+                want=worst,
                 minimum=spec.cost(input_estimate, 1),
                 ref=f"chat:{request_id}",
             )
@@ -121,6 +141,12 @@ class ChatService:
                     await self.idempotency.release(lock)
             raise
         affordable = spec.affordable_output(hold.amount, input_estimate)
+        first = Candidate(spec, max(1, min(wanted, affordable)), input_estimate)
+        chain = [first]
+        for option in options:
+            limited = Candidate(option.spec, min(option.max_tokens, first.max_tokens), option.input_tokens)
+            if limited.spec.cost(limited.input_tokens, limited.max_tokens) <= hold.amount:
+                chain.append(limited)
         return ChatCall(
             principal,
             request_id,
@@ -128,41 +154,69 @@ class ChatService:
             provider,
             messages,
             params,
-            max(1, min(wanted, affordable)),
+            first.max_tokens,
             input_estimate,
             hold_id,
             lock,
             on_finish,
+            chain=chain,
+            requested=spec.id,
+            route_reason=route_reason,
         )
+
+    def _fallback_options(
+        self, spec: ModelSpec, messages: list[dict[str, Any]], wanted: int
+    ) -> list[Candidate]:
+        """The model's fallbacks whose context takes the prompt, each at its own output limit."""
+        out = []
+        for other in self.gateway.options(spec)[1:]:
+            tokens = self.gateway.count_prompt(other, messages)
+            limit = min(wanted, other.max_output_tokens, other.context_window - tokens)
+            if limit >= 1:
+                out.append(Candidate(other, limit, tokens))
+        return out
+
+    def _served(self, call: ChatCall, served: Served | None) -> None:
+        """Point the call at the model and deployment that answered: it is charged at their price."""
+        if served is None:
+            return
+        call.deployment = served.deployment
+        call.attempts = served.attempts
+        if served.spec.id != call.spec.id:
+            call.spec = served.spec
+            call.input_estimate = next(
+                (c.input_tokens for c in call.chain if c.spec.id == served.spec.id), call.input_estimate
+            )
+        call.provider = self.catalog.providers[served.deployment.provider]
 
     async def complete(self, call: ChatCall) -> CallResult:
         try:
-            completion = await self.gateway.complete(
-                call.spec, call.provider, call.messages, call.max_tokens, call.params
-            )
+            completion = await self.gateway.complete(call.chain, call.messages, call.params)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 await self.finish(call, "", None, None, exc)
             raise
         call.first_token_at = time.perf_counter()
+        self._served(call, completion.served)
         return await self.finish(call, completion.text, completion.finish_reason, completion.usage, None)
 
     async def open_stream(self, call: ChatCall) -> ChatStream:
-        """Open the upstream stream and wait for its first delta, so a failure before it is a plain error."""
+        """Open the upstream stream; the gateway returns it once its first delta is in (failing over
+        before that), so a failure before the first token is a plain error and nothing is charged."""
         upstream: ModelStream | None = None
         try:
-            upstream = await self.gateway.open_stream(
-                call.spec, call.provider, call.messages, call.max_tokens, call.params
-            )
+            upstream = await self.gateway.open_stream(call.chain, call.messages, call.params)
             deltas = upstream.__aiter__()
             first: Delta | None = await anext(deltas, None)
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
                 if upstream is not None:
+                    self._served(call, upstream.served)
                     await upstream.aclose()
                 await self.finish(call, "", None, None, exc)
             raise
         call.first_token_at = time.perf_counter()
+        self._served(call, upstream.served)
         return ChatStream(self, call, upstream, deltas, first)
 
     async def finish(
@@ -192,9 +246,8 @@ class ChatService:
         credits = 0
         wallet = call.principal.wallet_id
         if produced:
-            hold = await self.ledger.settle(
-                wallet, call.hold_id, call.spec.cost(usage.input_tokens, usage.output_tokens)
-            )
+            # At the serving model's price; the ledger charges at most the hold.
+            hold = await self.ledger.settle(wallet, call.hold_id, usage.cost(call.spec))
             credits = hold.charged
         else:
             await self.ledger.void(wallet, call.hold_id)
@@ -210,6 +263,7 @@ class ChatService:
             credits=credits,
             outcome=outcome,  # type: ignore[arg-type]
             error=app_error.body()["error"] if app_error else None,
+            route_reason=call.route_reason,
         )
         call.finished = result
         await self._record(call, result, usage)
@@ -233,8 +287,14 @@ class ChatService:
             "hold_id": call.hold_id,
             "model": call.spec.id,
             "provider": call.provider.name,
+            "requested_model": call.requested,
+            "deployment": call.deployment.id if call.deployment else None,
+            "attempts": call.attempts,
+            "route_reason": call.route_reason,
             "input_tokens": result.input_tokens,
             "output_tokens": result.output_tokens,
+            "cache_read_tokens": usage.cache_read_tokens if result.input_tokens else 0,
+            "cache_write_tokens": usage.cache_write_tokens if result.input_tokens else 0,
             "usage_reported": usage.reported,
             "credits": result.credits,
             "latency_ms": round((now - call.started) * 1000, 1),

@@ -1,71 +1,65 @@
-"""The one adapter that calls model providers. Nothing else in the project imports litellm.
+"""The facade the chat service calls: token counting, the `auto` choice, and routed model calls.
 
-Retries, fallbacks and breakers belong here too (see the gateway issue); for now one attempt per
-call, so a failure is reported at once and never charged.
+The routing (fallbacks, deployments, breaker, retries, timeouts) is in router.py, single attempts
+in calls.py; nothing outside shared/gateway imports litellm.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
+import random
+from collections.abc import Awaitable, Callable
 from typing import Any
+
+from redis.asyncio import Redis
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import litellm
 
-from shared.catalog.catalog import Catalog, ModelSpec, Provider
-from shared.gateway.errors import translate
-from shared.gateway.types import Completion, Delta, Usage
+from shared.catalog.catalog import Catalog, ModelSpec
+from shared.gateway.auto import AutoChoice, choose
+from shared.gateway.balancer import Balancer
+from shared.gateway.breaker import Breaker
+from shared.gateway.calls import Caller, ModelStream
+from shared.gateway.retry import RetryPolicy
+from shared.gateway.router import Router
+from shared.gateway.types import Candidate, Completion
 from shared.settings import Settings
 
-litellm.suppress_debug_info = True
-litellm.drop_params = True
-litellm.telemetry = False
-
-# Sampling parameters passed through unchanged when the client sets them.
-PASSTHROUGH = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user")
+__all__ = ["Gateway", "ModelStream"]
 
 
-class ModelStream:
-    """An open upstream stream. Iterate for deltas; `usage` is set once the provider reports it."""
-
-    def __init__(self, upstream: Any, provider: str) -> None:
-        self._upstream = upstream
-        self._iter = upstream.__aiter__()
-        self._provider = provider
-        self.usage: Usage | None = None
-
-    def __aiter__(self) -> AsyncIterator[Delta]:
-        return self._deltas()
-
-    async def _deltas(self) -> AsyncIterator[Delta]:
-        while True:
-            try:
-                chunk = await self._iter.__anext__()
-            except StopAsyncIteration:
-                return
-            except Exception as exc:
-                raise translate(exc, self._provider) from exc
-            usage = getattr(chunk, "usage", None)
-            if usage is not None and getattr(usage, "completion_tokens", None) is not None:
-                self.usage = Usage(int(usage.prompt_tokens or 0), int(usage.completion_tokens or 0), True)
-            for choice in chunk.choices or ():
-                text = getattr(choice.delta, "content", None) or ""
-                if text or choice.finish_reason:
-                    yield Delta(text, choice.finish_reason)
-
-    async def aclose(self) -> None:
-        """Close the upstream connection: the provider sees the disconnect and stops generating."""
-        close = getattr(self._upstream, "aclose", None)
-        if close is not None:
-            await close()
+def _count_tokens(text: str) -> int:
+    # The auto rule's thresholds are rough sizes: one common tokenizer for every model.
+    return int(litellm.token_counter(text=text, count_response_tokens=True)) if text else 0
 
 
 class Gateway:
-    def __init__(self, catalog: Catalog, settings: Settings) -> None:
+    def __init__(
+        self,
+        catalog: Catalog,
+        settings: Settings,
+        redis: Redis,
+        *,
+        caller: Caller | None = None,
+        policy: RetryPolicy | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+    ) -> None:
         self.catalog = catalog
         self.settings = settings
+        self.breaker = Breaker(
+            redis,
+            failure_threshold=settings.gateway_breaker_failures,
+            window_s=settings.gateway_breaker_window_s,
+            open_s=settings.gateway_breaker_open_s,
+        )
+        self.balancer = Balancer(redis, strategy=settings.gateway_balance)
+        self.router = Router(
+            catalog, settings, self.breaker, self.balancer, caller, policy=policy, sleep=sleep, rand=rand
+        )
 
     def count_prompt(self, spec: ModelSpec, messages: list[dict[str, Any]]) -> int:
         return int(litellm.token_counter(model=spec.litellm_model, messages=messages))
@@ -75,61 +69,24 @@ class Gateway:
             return 0
         return int(litellm.token_counter(model=spec.litellm_model, text=text, count_response_tokens=True))
 
-    def _args(
-        self,
-        spec: ModelSpec,
-        provider: Provider,
-        messages: list[dict[str, Any]],
-        max_tokens: int,
-        params: dict[str, Any],
-    ) -> dict[str, Any]:
-        args: dict[str, Any] = {
-            "model": spec.litellm_model,
-            "messages": messages,
-            "max_tokens": max_tokens,
-            "timeout": spec.timeout_s or self.settings.provider_timeout_s,
-            "num_retries": 0,
-            "max_retries": 0,
-        }
-        if provider.api_base:
-            args["api_base"] = provider.api_base
-        args["api_key"] = provider.api_key or "no-key"
-        args.update({k: v for k, v in params.items() if k in PASSTHROUGH and v is not None})
-        return args
+    def choose_auto(self, messages: list[dict[str, Any]]) -> AutoChoice:
+        """The model the `auto` model picks for these messages, and the reason."""
+        return choose(self.catalog, messages, _count_tokens)
+
+    def options(self, spec: ModelSpec) -> list[ModelSpec]:
+        """The model, then its configured fallbacks: the models a request on `spec` may be served by."""
+        return [spec, *self.catalog.fallbacks(spec)]
 
     async def complete(
-        self,
-        spec: ModelSpec,
-        provider: Provider,
-        messages: list[dict[str, Any]],
-        max_tokens: int,
-        params: dict[str, Any],
+        self, chain: list[Candidate], messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> Completion:
-        try:
-            response = await litellm.acompletion(**self._args(spec, provider, messages, max_tokens, params))
-        except Exception as exc:
-            raise translate(exc, provider.name) from exc
-        choice = response.choices[0]
-        text = choice.message.content or ""
-        usage = getattr(response, "usage", None)
-        if usage is not None and usage.completion_tokens is not None:
-            counted = Usage(int(usage.prompt_tokens or 0), int(usage.completion_tokens), True)
-        else:
-            counted = Usage(self.count_prompt(spec, messages), self.count_text(spec, text), False)
-        return Completion(text=text, finish_reason=choice.finish_reason, usage=counted)
+        def count(candidate: Candidate, text: str) -> tuple[int, int]:
+            return candidate.input_tokens, self.count_text(candidate.spec, text)
+
+        return await self.router.complete(chain, messages, params, count)
 
     async def open_stream(
-        self,
-        spec: ModelSpec,
-        provider: Provider,
-        messages: list[dict[str, Any]],
-        max_tokens: int,
-        params: dict[str, Any],
+        self, chain: list[Candidate], messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> ModelStream:
-        args = self._args(spec, provider, messages, max_tokens, params)
-        args.update(stream=True, stream_options={"include_usage": True})
-        try:
-            upstream = await litellm.acompletion(**args)
-        except Exception as exc:
-            raise translate(exc, provider.name) from exc
-        return ModelStream(upstream, provider.name)
+        """An open stream whose first delta is in; `.served` says which model and deployment."""
+        return await self.router.open_stream(chain, messages, params)

@@ -9,12 +9,23 @@ The model name picks the script:
   fake-cut    streams 5 chunks, then drops the connection without a usage chunk
   fake-stall  streams 3 chunks, then goes silent (the caller's idle timeout fires)
 Prompt tokens are counted as whitespace-separated words of every message, plus 3 per message.
+
+A fleet: the same app answers as several providers, `/v1/...` ("fake") and `/<name>/v1/...` for each
+name in FLEET ("fake_a", "fake_b"), so one model can have deployments on two providers. Every call
+records the provider it reached (`calls_for(model, provider)`).
+
+Scripted faults (class Fault), programmed per model (and optionally per provider) with
+`program(model, *faults, provider=None)`: each request takes the next one, `None` answers normally;
+`fail_first(model, k, fault)` fails k requests then succeeds; `always(model, fault)` until `reset()`.
+A single request can also carry its fault in its last user message: `[[fault:429 retry_after=2]]`
+(kinds: a status code, `hang`, `slow`, `cut`, `stall`; options retry_after, after, delay).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -54,6 +65,92 @@ WORDS = [
     "star",
 ]
 MODELS = ("fake-echo", "fake-slow", "fake-500", "fake-429", "fake-hang", "fake-cut", "fake-stall")
+# The legacy scripted fault models fail on every request: one attempt each, no fallback.
+FAULT_MODELS = ("fake-500", "fake-429", "fake-hang", "fake-cut", "fake-stall")
+FLEET = ("fake_a", "fake_b")
+# Models of the router tests: deployments on the fleet, fallbacks, limits (see catalog_toml).
+FLEET_MODELS = (
+    "fleet-main",
+    "fleet-backup",
+    "fleet-lb",
+    "fleet-rpm",
+    "fleet-cheap",
+    "fleet-pricey",
+    "fleet-solo",
+    "fleet-solo-backup",
+    "fleet-strong",
+    "fleet-cache",
+)
+FLEET_PRICES = {
+    "fleet-backup": (50_000, 100_000),
+    "fleet-pricey": (1_000_000, 2_000_000),
+    "fleet-strong": (300_000, 600_000),
+}
+CACHE_READ_PRICE = 10_000
+CACHE_WRITE_PRICE = 125_000
+OVERLOADED_BODY = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What a provider does wrong on one request."""
+
+    kind: str  # "status", "hang" (before the first byte), "slow", "cut", "stall"
+    status: int = 0
+    retry_after: float | None = None
+    body: dict[str, Any] | None = None
+    after: int = 0  # chunks sent before a cut or stall
+    delay: float = 0.05  # between chunks of a slow stream
+
+    @classmethod
+    def http(cls, status: int, retry_after: float | None = None, body: dict[str, Any] | None = None) -> Fault:
+        return cls("status", status=status, retry_after=retry_after, body=body)
+
+    @classmethod
+    def rate_limited(cls, retry_after: float | None = None) -> Fault:
+        return cls.http(429, retry_after, {"error": {"message": "slow down", "type": "rate_limit"}})
+
+    @classmethod
+    def overloaded(cls) -> Fault:
+        """Anthropic's 529 with its overloaded_error body."""
+        return cls.http(529, None, OVERLOADED_BODY)
+
+    @classmethod
+    def hang(cls) -> Fault:
+        return cls("hang")
+
+    @classmethod
+    def slow(cls, delay: float = 0.05) -> Fault:
+        return cls("slow", delay=delay)
+
+    @classmethod
+    def cut(cls, after: int = 3) -> Fault:
+        return cls("cut", after=after)
+
+    @classmethod
+    def stall(cls, after: int = 3) -> Fault:
+        return cls("stall", after=after)
+
+    @classmethod
+    def parse(cls, text: str) -> Fault:
+        """`429 retry_after=2`, `529`, `hang`, `slow delay=0.1`, `cut after=3`, `stall after=2`."""
+        kind, *options = text.split()
+        opts = dict(o.split("=", 1) for o in options)
+        if kind.isdigit():
+            ra = float(opts["retry_after"]) if "retry_after" in opts else None
+            return cls.overloaded() if kind == "529" else cls.http(int(kind), ra)
+        return cls(kind, after=int(opts.get("after", 3)), delay=float(opts.get("delay", 0.05)))
+
+
+LEGACY_FAULTS = {
+    "fake-500": Fault.http(500, body={"error": {"message": "boom", "type": "server_error"}}),
+    "fake-429": Fault.rate_limited(1),
+    "fake-hang": Fault.hang(),
+    "fake-cut": Fault.cut(5),
+    "fake-stall": Fault.stall(3),
+    "fake-slow": Fault.slow(),
+}
+DIRECTIVE = re.compile(r"\[\[fault:([^\]]+)\]\]")
 INPUT_PRICE = 100_000
 OUTPUT_PRICE = 200_000
 
@@ -80,6 +177,10 @@ class Call:
     chunks_sent: int = 0
     finished: bool = False
     disconnected: bool = False
+    provider: str = "fake"
+    fault: Fault | None = None
+    status: int = 200
+    body: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -88,17 +189,54 @@ class FakeProvider:
     calls: list[Call] = field(default_factory=list)
     reply_limit: int = 12
     slow_delay: float = 0.05
+    # (provider or None for any, model) -> faults to hand out in order / for every request.
+    scripts: dict[tuple[str | None, str], list[Fault | None]] = field(default_factory=dict)
+    persistent: dict[tuple[str | None, str], Fault] = field(default_factory=dict)
+    # Prompt-cache usage to report per model: (cached tokens read, tokens written).
+    cache_usage: dict[str, tuple[int, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.app = Starlette(
-            routes=[
-                Route("/v1/chat/completions", self.chat, methods=["POST"]),
-                Route("/v1/models", self.models, methods=["GET"]),
-            ]
-        )
+        routes = [
+            Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/models", self.models, methods=["GET"]),
+        ]
+        for name in FLEET:
+            routes.append(Route(f"/{name}/v1/chat/completions", self.chat, methods=["POST"]))
+        self.app = Starlette(routes=routes)
 
-    def calls_for(self, model: str) -> list[Call]:
-        return [c for c in self.calls if c.model == model]
+    def calls_for(self, model: str, provider: str | None = None) -> list[Call]:
+        return [c for c in self.calls if c.model == model and (provider is None or c.provider == provider)]
+
+    def program(self, model: str, *faults: Fault | None, provider: str | None = None) -> None:
+        """The next requests for `model` (on `provider`, or on any) take these faults in order."""
+        self.scripts.setdefault((provider, model), []).extend(faults)
+
+    def fail_first(self, model: str, k: int, fault: Fault, provider: str | None = None) -> None:
+        self.program(model, *([fault] * k), provider=provider)
+
+    def always(self, model: str, fault: Fault, provider: str | None = None) -> None:
+        self.persistent[(provider, model)] = fault
+
+    def reset(self) -> None:
+        self.scripts.clear()
+        self.persistent.clear()
+        self.cache_usage.clear()
+
+    def _fault_for(self, provider: str, model: str, body: dict[str, Any]) -> Fault | None:
+        messages = body.get("messages") or []
+        users = [m for m in messages if m.get("role") == "user"]
+        if users:
+            found = DIRECTIVE.search(str(users[-1].get("content")))
+            if found:
+                return Fault.parse(found.group(1))
+        for key in ((provider, model), (None, model)):
+            queue = self.scripts.get(key)
+            if queue:
+                return queue.pop(0)
+        for key in ((provider, model), (None, model)):
+            if key in self.persistent:
+                return self.persistent[key]
+        return LEGACY_FAULTS.get(model)
 
     def catalog_toml(self, local: bool = True) -> str:
         lines = [
@@ -108,8 +246,23 @@ class FakeProvider:
             f'api_base = "{self.base_url}"',
             'api_key = "fake-key"',
         ]
+        root = self.base_url.removesuffix("/v1")
+        for fleet_name in FLEET:
+            lines += [f"[providers.{fleet_name}]", f'api_base = "{root}/{fleet_name}/v1"']
+            lines.append('api_key = "fake-key"')
         if local:
             lines += ["[providers.local]", 'api_base_env = "LOCAL_MODEL_URL"']
+        lines += [
+            "",
+            "[auto]",
+            'cheap = "fake-echo"',
+            'strong = "fleet-strong"',
+            "max_cheap_prompt_tokens = 60",
+            'strong_keywords = ["prove", "step by step", "code"]',
+            "strong_if_system_prompt_longer_than = 40",
+        ]
+        for name in FLEET_MODELS:
+            lines += self._fleet_model(name)
         for name in MODELS:
             lines += [
                 "",
@@ -125,6 +278,8 @@ class FakeProvider:
                 # does not turn a slow stream into a failure.
                 f"timeout_s = {2.0 if name in ('fake-hang', 'fake-stall') else 20.0}",
             ]
+            if name in FAULT_MODELS:
+                lines.append("max_attempts = 1")
         if local:
             lines += [
                 "",
@@ -140,6 +295,41 @@ class FakeProvider:
             ]
         return "\n".join(lines) + "\n"
 
+    def _fleet_model(self, name: str) -> list[str]:
+        """One router-test model: two deployments (fake_a, fake_b) unless it says otherwise."""
+        input_price, output_price = FLEET_PRICES.get(name, (INPUT_PRICE, OUTPUT_PRICE))
+        fallbacks = {
+            "fleet-main": ["fleet-backup"],
+            "fleet-cheap": ["fleet-pricey"],
+            "fleet-solo": ["fleet-solo-backup"],
+        }.get(name, [])
+        deployments: list[tuple[str, int | None]] = [("fake_a", None), ("fake_b", None)]
+        if name == "fleet-rpm":
+            deployments = [("fake_a", 2), ("fake_b", None)]
+        elif name not in ("fleet-main", "fleet-lb", "fleet-rpm"):
+            deployments = [("fake_a" if name != "fleet-backup" else "fake_b", None)]
+        lines = [
+            "",
+            "[[models]]",
+            f'id = "{name}"',
+            f'litellm_model = "openai/{name}"',
+            f"input_price = {input_price}",
+            f"output_price = {output_price}",
+            "context_window = 8192",
+            "max_output_tokens = 2048",
+            "max_attempts = 2",
+            f"fallbacks = {json.dumps(fallbacks)}",
+            # Short first-token and idle limits, so a hang fails over in a second.
+            "timeouts = { connect_s = 5, first_token_s = 1.0, idle_s = 1.0, total_s = 20 }",
+        ]
+        if name == "fleet-cache":
+            lines += [f"cache_read_price = {CACHE_READ_PRICE}", f"cache_write_price = {CACHE_WRITE_PRICE}"]
+        for provider, rpm in deployments:
+            lines += ["[[models.deployments]]", f'provider = "{provider}"']
+            if rpm is not None:
+                lines.append(f"rpm = {rpm}")
+        return lines
+
     async def models(self, _request: Request) -> Response:
         return JSONResponse({"object": "list", "data": [{"id": m, "object": "model"} for m in MODELS]})
 
@@ -148,21 +338,30 @@ class FakeProvider:
         model = str(body.get("model", "")).removeprefix("openai/")
         stream = bool(body.get("stream"))
         max_tokens = int(body.get("max_tokens") or body.get("max_completion_tokens") or 16)
-        call = Call(model, stream, max_tokens)
+        first = request.url.path.strip("/").split("/")[0]
+        provider = first if first in FLEET else "fake"
+        fault = self._fault_for(provider, model, body)
+        call = Call(model, stream, max_tokens, provider=provider, fault=fault, body=body)
         self.calls.append(call)
-        if model == "fake-500":
-            return JSONResponse({"error": {"message": "boom", "type": "server_error"}}, status_code=500)
-        if model == "fake-429":
-            return JSONResponse(
-                {"error": {"message": "slow down", "type": "rate_limit"}},
-                status_code=429,
-                headers={"Retry-After": "1"},
-            )
-        if model == "fake-hang":
+        if fault is not None and fault.kind == "status":
+            call.status = fault.status
+            headers = {} if fault.retry_after is None else {"Retry-After": f"{fault.retry_after:g}"}
+            error = fault.body or {"error": {"message": f"scripted {fault.status}", "type": "server_error"}}
+            return JSONResponse(error, status_code=fault.status, headers=headers)
+        if fault is not None and fault.kind == "hang":
             await asyncio.sleep(3600)
-        words = reply_words(max_tokens, self.reply_limit if model != "fake-slow" else 4096)
-        usage = {"prompt_tokens": prompt_tokens(body.get("messages", [])), "completion_tokens": len(words)}
+        slow = fault is not None and fault.kind == "slow"
+        words = reply_words(max_tokens, self.reply_limit if not slow else 4096)
+        usage: dict[str, Any] = {
+            "prompt_tokens": prompt_tokens(body.get("messages", [])),
+            "completion_tokens": len(words),
+        }
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        if model in self.cache_usage:
+            read, write = self.cache_usage[model]
+            usage["prompt_tokens_details"] = {"cached_tokens": read}
+            usage["cache_read_input_tokens"] = read
+            usage["cache_creation_input_tokens"] = write
         finish = "length" if len(words) >= max_tokens else "stop"
         if not stream:
             call.chunks_sent = len(words)
@@ -202,15 +401,16 @@ class FakeProvider:
             }
             return f"data: {json.dumps(payload)}\n\n"
 
+        fault = call.fault
         try:
             yield chunk({"role": "assistant", "content": ""})
             for i, word in enumerate(words):
-                if call.model == "fake-cut" and i == 5:
+                if fault is not None and fault.kind == "cut" and i == fault.after:
                     raise ConnectionResetError("scripted cut")
-                if call.model == "fake-stall" and i == 3:
+                if fault is not None and fault.kind == "stall" and i == fault.after:
                     await asyncio.sleep(3600)
-                if call.model == "fake-slow":
-                    await asyncio.sleep(self.slow_delay)
+                if fault is not None and fault.kind == "slow":
+                    await asyncio.sleep(self.slow_delay if call.model == "fake-slow" else fault.delay)
                 yield chunk({"content": word})
                 call.chunks_sent += 1
             yield chunk({}, finish)
