@@ -17,9 +17,15 @@ class EmbeddingError(Exception):
 
 class LitellmEmbedder:
     def __init__(
-        self, model: str, api_key: str | None = None, api_base: str | None = None, timeout_s: float = 2.0
+        self,
+        model: str,
+        api_key: str | None = None,
+        api_base: str | None = None,
+        timeout_s: float = 2.0,
+        dimensions: int | None = None,
     ) -> None:
         self.model = model
+        self.dimensions = dimensions  # fewer dimensions, faster lookups (models that support it)
         self.api_key = api_key
         self.api_base = api_base
         self.timeout_s = timeout_s
@@ -37,6 +43,7 @@ class LitellmEmbedder:
                     api_base=self.api_base,
                     timeout=self.timeout_s,
                     max_retries=0,
+                    **({"dimensions": self.dimensions} if self.dimensions else {}),
                 )
         except Exception as exc:
             raise EmbeddingError(f"embedding with {self.model} failed: {type(exc).__name__}") from exc

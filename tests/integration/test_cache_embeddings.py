@@ -73,6 +73,14 @@ async def test_embed_returns_the_providers_vector(fake: tuple[FakeEmbeddings, st
     assert sent["body"]["model"] == "text-embedding-3-small"
     assert sent["body"]["input"] == ["What is the capital of France?"]
     assert sent["authorization"] == "Bearer sk-test"
+    assert "dimensions" not in sent["body"]
+
+
+async def test_dimensions_are_asked_for_when_set(fake: tuple[FakeEmbeddings, str]) -> None:
+    service, base = fake
+    embedder = LitellmEmbedder("openai/text-embedding-3-small", api_key="k", api_base=base, dimensions=256)
+    await embedder.embed("hello")
+    assert service.requests[-1]["body"]["dimensions"] == 256
 
 
 async def test_a_provider_failure_is_an_embedding_error(fake: tuple[FakeEmbeddings, str]) -> None:
