@@ -82,6 +82,11 @@ def classify(exc: BaseException, *, clock: Callable[[], float] = time.time) -> F
             return classify(cause, clock=clock)
         return _classify_app_error(exc)
 
+    if isinstance(exc, lx.MidStreamFallbackError) and isinstance(exc.original_exception, BaseException):
+        # A stream that broke: what broke it (a 429, a content filter, a dropped connection) decides.
+        inner = classify(exc.original_exception, clock=clock)
+        if inner.kind != "other":
+            return inner
     retry_after = _retry_after(exc, clock)
     # Subclasses of BadRequestError first: they carry status 400 too.
     if isinstance(exc, lx.ContentPolicyViolationError):

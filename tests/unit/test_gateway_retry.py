@@ -6,11 +6,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import email.utils
+import json
 import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, TypeVar
 
 import httpx
@@ -19,7 +20,7 @@ import pytest
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -217,6 +218,37 @@ TABLE: list[tuple[str, BaseException, bool, str, int | None]] = [
         "content_policy",
         400,
     ),
+    (
+        "stream_cut_by_rate_limit",
+        lx.MidStreamFallbackError(
+            "cut",
+            model="m",
+            llm_provider="openai",
+            original_exception=lx.RateLimitError("slow", llm_provider="openai", model="m"),
+        ),
+        True,
+        "rate_limited",
+        429,
+    ),
+    (
+        "stream_cut_by_content_filter",
+        lx.MidStreamFallbackError(
+            "filtered",
+            model="m",
+            llm_provider="openai",
+            original_exception=lx.ContentPolicyViolationError("no", model="m", llm_provider="openai"),
+        ),
+        False,
+        "content_policy",
+        400,
+    ),
+    (
+        "stream_cut_unknown_cause",
+        lx.MidStreamFallbackError("cut", model="m", llm_provider="openai", original_exception=KeyError("x")),
+        True,
+        "unavailable",
+        503,
+    ),
     ("bug", ValueError("bug"), False, "other", None),
     ("cancelled", asyncio.CancelledError(), False, "other", None),
 ]
@@ -395,8 +427,22 @@ def test_attempt_numbers_start_at_one() -> None:
 # --- litellm against a real HTTP server: the statuses and headers as litellm 1.106.2 delivers them ---
 
 
+async def _cut_stream() -> AsyncIterator[str]:
+    chunk = {
+        "id": "c1",
+        "object": "chat.completion.chunk",
+        "created": 0,
+        "model": "model-cut",
+        "choices": [{"index": 0, "delta": {"content": "hello"}, "finish_reason": None}],
+    }
+    yield f"data: {json.dumps(chunk)}\n\n"
+    raise ConnectionResetError("scripted cut")
+
+
 async def _scripted(request: Request) -> Response:
     body = await request.json()
+    if body["model"] == "model-cut":
+        return StreamingResponse(_cut_stream(), media_type="text/event-stream")
     status = int(str(body["model"]).rsplit("-", 1)[1])
     headers = {"retry-after": "3"} if status in (429, 503) else {}
     if status == 429:
@@ -475,3 +521,31 @@ async def test_litellm_exceptions_from_real_responses(
     failure = classify(caught.value)
     assert (failure.retryable, failure.kind, failure.retry_after) == (retryable, kind, retry_after)
     assert classify(translated(caught.value)) == failure  # the same through our typed error
+
+
+@pytest.mark.anyio
+async def test_a_stream_cut_after_its_first_chunk_is_a_retryable_provider_fault(
+    scripted_provider: str,
+) -> None:
+    stream = await litellm.acompletion(
+        model="openai/model-cut",
+        api_base=f"{scripted_provider}/v1",
+        api_key="test-key",
+        messages=[{"role": "user", "content": "hi"}],
+        stream=True,
+        max_retries=0,
+        num_retries=0,
+        timeout=10,
+    )
+    texts: list[str] = []
+
+    async def drain() -> None:
+        async for chunk in stream:
+            texts.append(chunk.choices[0].delta.content or "")
+
+    with pytest.raises(openai.OpenAIError) as caught:
+        await drain()
+    assert "hello" in texts
+    failure = classify(caught.value)
+    assert failure.retryable
+    assert failure.provider_fault
