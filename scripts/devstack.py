@@ -1,4 +1,5 @@
-"""Start and stop the local stack: the emulators, Redis, the local model, the API and the functions.
+"""Start and stop the local stack: the Firestore and Pub/Sub emulators, Redis, the local model, the API
+and the functions.
 
 `python -m scripts.devstack run`   everything on 127.0.0.1 until Ctrl-C (what `make run` calls)
 `python -m scripts.devstack test`  the backing services on free ports, then ruff, mypy and pytest
@@ -27,6 +28,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".local"
 PY = sys.executable
+PUBSUB_EMULATORS = [
+    "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator",
+    "/usr/share/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator",
+]
 FIRESTORE_JARS = [
     "/usr/lib/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar",
     "/usr/share/google-cloud-sdk/platform/cloud-firestore-emulator/cloud-firestore-emulator.jar",
@@ -146,6 +151,31 @@ def start_firestore(stack: Stack) -> None:
     stack.env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
 
 
+def find_pubsub_emulator() -> str:
+    candidates = [os.environ.get("PUBSUB_EMULATOR_BIN", ""), *PUBSUB_EMULATORS]
+    gcloud = shutil.which("gcloud")
+    if gcloud:
+        sdk = Path(gcloud).resolve().parent.parent
+        candidates.append(str(sdk / "platform/pubsub-emulator/bin/cloud-pubsub-emulator"))
+    for path in candidates:
+        if path and Path(path).is_file():
+            return path
+    raise SystemExit(
+        "Google's Pub/Sub emulator was not found. Install it with "
+        "`gcloud components install pubsub-emulator` (or the Debian package "
+        "google-cloud-cli-pubsub-emulator) and Java 17+, or set PUBSUB_EMULATOR_BIN."
+    )
+
+
+def start_pubsub(stack: Stack) -> None:
+    if not shutil.which("java"):
+        raise SystemExit("Java 17+ is needed for the Pub/Sub emulator: install a JRE (e.g. openjdk-17-jre).")
+    port = free_port()
+    cmd = [find_pubsub_emulator(), "--host=127.0.0.1", f"--port={port}"]
+    stack.start("pubsub", cmd, lambda: http_ok(f"http://127.0.0.1:{port}/"), timeout=60)
+    stack.env["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
+
+
 def start_redis(stack: Stack) -> None:
     port = free_port()
     server = shutil.which("redis-server")
@@ -172,7 +202,7 @@ def start_model(stack: Stack) -> None:
 def backing_services(stack: Stack, model: bool = True) -> None:
     stack.env.setdefault("GOOGLE_CLOUD_PROJECT", "demo-local")
     stack.env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    for start in (start_firestore, start_redis, *([start_model] if model else [])):
+    for start in (start_firestore, start_pubsub, start_redis, *([start_model] if model else [])):
         t0 = time.monotonic()
         start(stack)
         print(
@@ -232,6 +262,7 @@ def run_stack(stack: Stack) -> int:
         f"""
 The API is at http://127.0.0.1:{api_port}  (OpenAPI docs: http://127.0.0.1:{api_port}/docs)
   Firestore emulator  {stack.env["FIRESTORE_EMULATOR_HOST"]}
+  Pub/Sub emulator    {stack.env["PUBSUB_EMULATOR_HOST"]}
   Redis               {stack.env["REDIS_URL"]}
   Local model         {stack.env["LOCAL_MODEL_URL"]}
   Reconciler function http://127.0.0.1:{fn_port}/  (called every 60 s, as Cloud Scheduler would)

@@ -77,6 +77,14 @@ class Settings(BaseSettings):
     semantic_cache_embedding_model: str | None = None  # a litellm model, e.g. openai/text-embedding-3-small
     semantic_cache_embedding_provider: str = "openai"  # the catalog provider whose key and base it uses
 
+    # Plans, rate limits, budgets and events (helper "limits"): shared/plans.py, shared/ratelimit/,
+    # shared/budgets/, shared/events.py. An empty budget_alerts_topic turns budget alerts off.
+    plans_path: Path = Path(__file__).parent / "plans.toml"
+    default_plan: str = "free"
+    plan_cache_s: float = 60.0
+    budget_alerts_topic: str = "budget-alerts"
+    pubsub_emulator_host: str | None = None
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

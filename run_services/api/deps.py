@@ -9,6 +9,8 @@ from fastapi import Depends, Request
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services
 from shared.errors import Unauthorized
+from shared.plans import plans_for
+from shared.ratelimit.service import RateLimits, RateLimitState
 
 
 def get_services(request: Request) -> Services:
@@ -32,6 +34,28 @@ async def get_principal(request: Request, services: ServicesDep) -> Principal:
 
 
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
+
+
+def get_rate_limits(request: Request) -> RateLimits:
+    """The instance's rate limits, built on first use from the services' Redis and the plans file."""
+    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
+    if limits is None:
+        services = get_services(request)
+        limits = RateLimits(services.redis, plans_for(services.settings))
+        request.app.state.rate_limits = limits
+    return limits
+
+
+async def rate_limit(
+    principal: CurrentPrincipal, limits: Annotated[RateLimits, Depends(get_rate_limits)]
+) -> RateLimitState:
+    """One request from the caller's per-minute buckets (user and API key), or 429 with Retry-After.
+    Routes copy `state.headers()` onto their response (X-RateLimit-*)."""
+    return await limits.check_request(principal)
+
+
+# For every route that calls a model (chat, thread messages, jobs).
+RateLimitDep = Annotated[RateLimitState, Depends(rate_limit)]
 
 
 def client_ip(request: Request) -> str:

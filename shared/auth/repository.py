@@ -24,11 +24,12 @@ def _user(user_id: str, data: dict[str, Any]) -> UserRecord:
         password_hash=data.get("password_hash"),
         google_sub=data.get("google_sub"),
         welcome_granted=bool(data.get("welcome_granted")),
+        plan=data.get("plan"),
     )
 
 
 def _new_user(
-    email: str, password_hash: str | None, google_sub: str | None, at: dt.datetime
+    email: str, password_hash: str | None, google_sub: str | None, at: dt.datetime, plan: str
 ) -> dict[str, Any]:
     return {
         "email": email,
@@ -36,6 +37,7 @@ def _new_user(
         "google_sub": google_sub,
         "created_at": at,
         "welcome_granted": False,
+        "plan": plan,
     }
 
 
@@ -43,9 +45,11 @@ class UserRepository:
     def __init__(self, db: firestore.AsyncClient) -> None:
         self._db = db
 
-    async def create(self, user_id: str, email: str, password_hash: str, at: dt.datetime) -> UserRecord:
+    async def create(
+        self, user_id: str, email: str, password_hash: str, at: dt.datetime, plan: str = "free"
+    ) -> UserRecord:
         """Create a password account; raises EmailTaken if the email already belongs to an account."""
-        data = _new_user(email, password_hash, None, at)
+        data = _new_user(email, password_hash, None, at, plan)
         if not await self._claim(email, user_id, data):
             raise EmailTaken()
         return _user(user_id, data)
@@ -61,7 +65,7 @@ class UserRepository:
         return await self.get(str(claim.get("user_id")))
 
     async def google_account(
-        self, sub: str, email: str, new_user_id: str, at: dt.datetime
+        self, sub: str, email: str, new_user_id: str, at: dt.datetime, plan: str = "free"
     ) -> tuple[UserRecord, bool]:
         """The account linked to this Google subject, created on first sign-in: (user, created).
 
@@ -71,7 +75,7 @@ class UserRepository:
         identity_ref = self._db.collection(IDENTITIES).document(f"google:{sub}")
         if linked := await self._linked(identity_ref):
             return linked, False
-        data = _new_user(email, None, sub, at)
+        data = _new_user(email, None, sub, at, plan)
         identity_doc = {"user_id": new_user_id, "email": email, "created_at": at}
         if await self._claim(email, new_user_id, data, (identity_ref, identity_doc)):
             return _user(new_user_id, data), True
@@ -112,6 +116,9 @@ class UserRepository:
         except AlreadyExists:
             return False
         return True
+
+    async def set_plan(self, user_id: str, plan: str) -> None:
+        await self._db.collection(USERS).document(user_id).update({"plan": plan})
 
     async def mark_welcome_granted(self, user_id: str) -> None:
         await self._db.collection(USERS).document(user_id).update({"welcome_granted": True})

@@ -15,6 +15,7 @@ class Principal:
     wallet_id: str
     auth: Literal["jwt", "api_key"]
     key_id: str | None = None
+    plan: str = "free"  # the plan name (shared/plans.toml): rate limits and budgets
 
 
 @dataclass(frozen=True)
@@ -24,6 +25,7 @@ class UserRecord:
     password_hash: str | None
     google_sub: str | None
     welcome_granted: bool
+    plan: str | None = None  # None: settings.default_plan
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import datetime as dt
 import logging
 import math
 import secrets as pysecrets
+import time
 from typing import Protocol
 
 import redis.asyncio as redis
@@ -47,6 +48,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "sk-"
+PLAN_CACHE_SIZE = 50_000
 
 
 class CreditGrants(Protocol):
@@ -78,6 +80,7 @@ class AuthService:
         )
         self._google = GoogleVerifier(settings)
         self._limiter = RateLimiter(redis)
+        self._plans: dict[str, tuple[float, str]] = {}  # user id -> (valid until, plan name)
 
     # -- unauthenticated entrypoints -------------------------------------------------------------------
 
@@ -101,7 +104,9 @@ class AuthService:
         email = normalise_email(email)
         check_password_policy(password)
         password_hash = await self._passwords.hash(password)
-        user = await self._users.create(ids.new_id(), email, password_hash, clock.now())
+        user = await self._users.create(
+            ids.new_id(), email, password_hash, clock.now(), self._settings.default_plan
+        )
         log.info("user registered", extra={"user_id": user.id})
         await self._welcome(user)
         return await self._session(user)
@@ -122,7 +127,11 @@ class AuthService:
     async def google_login(self, id_token: str) -> TokenResponse:
         identity = await self._google.verify(id_token)
         user, created = await self._users.google_account(
-            identity.sub, normalise_email(identity.email), ids.new_id(), clock.now()
+            identity.sub,
+            normalise_email(identity.email),
+            ids.new_id(),
+            clock.now(),
+            self._settings.default_plan,
         )
         if created:
             log.info("user registered with google", extra={"user_id": user.id})
@@ -159,9 +168,25 @@ class AuthService:
             record = await self._keys.by_hash(digest(credential))
             if record is None or record.revoked_at is not None:
                 raise InvalidApiKey()
-            return Principal(record.user_id, record.user_id, "api_key", record.id)
+            return Principal(
+                record.user_id, record.user_id, "api_key", record.id, await self._plan(record.user_id)
+            )
         user_id = self._access.verify(credential)
-        return Principal(user_id, user_id, "jwt")
+        return Principal(user_id, user_id, "jwt", plan=await self._plan(user_id))
+
+    async def _plan(self, user_id: str) -> str:
+        """The user's plan name, cached per instance for plan_cache_s: a plan change (an upgrade) reaches
+        every instance within that time, and a busy user costs one user read per period, not per call."""
+        now = time.monotonic()
+        cached = self._plans.get(user_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        user = await self._users.get(user_id)
+        plan = (user.plan if user else None) or self._settings.default_plan
+        if len(self._plans) >= PLAN_CACHE_SIZE:
+            self._plans.clear()
+        self._plans[user_id] = (now + self._settings.plan_cache_s, plan)
+        return plan
 
     # -- API keys --------------------------------------------------------------------------------------
 

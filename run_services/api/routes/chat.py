@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from run_services.api.chat_responses import respond
-from run_services.api.deps import CurrentPrincipal, ServicesDep, request_id
+from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, request_id
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import ChatCompletionRequest
 
@@ -21,6 +21,7 @@ async def chat_completions(
     request: Request,
     principal: CurrentPrincipal,
     services: ServicesDep,
+    limits: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     body.check_supported()
@@ -35,4 +36,6 @@ async def chat_completions(
         idempotency_key=idempotency_key,
         fingerprint=fingerprint(body.model_dump(mode="json")),
     )
-    return await respond(services, started, stream=body.stream, include_usage=include_usage)
+    response = await respond(services, started, stream=body.stream, include_usage=include_usage)
+    response.headers.update(limits.headers())
+    return response

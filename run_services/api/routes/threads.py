@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from run_services.api.chat_responses import respond
-from run_services.api.deps import CurrentPrincipal, ServicesDep, request_id
+from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, request_id
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import CallResult
 from shared.chat.threads import check_content
@@ -72,6 +72,7 @@ async def post_message(
     request: Request,
     principal: CurrentPrincipal,
     services: ServicesDep,
+    limits: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     await services.threads.get(principal, thread_id)
@@ -94,4 +95,6 @@ async def post_message(
         scope=f"thread:{thread_id}",
         on_finish=store,
     )
-    return await respond(services, started, stream=body.stream, include_usage=True, thread=True)
+    response = await respond(services, started, stream=body.stream, include_usage=True, thread=True)
+    response.headers.update(limits.headers())
+    return response
