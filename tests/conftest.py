@@ -152,10 +152,11 @@ def user(make_user: Callable[..., User]) -> User:
 
 @pytest.fixture
 def fleet(fake_provider: FakeProvider) -> Iterator[FakeProvider]:
-    """The fake provider fleet with its scripted faults cleared, and the router's Redis state of the
-    fleet models (breakers, RPM/TPM buckets) forgotten, after the test."""
+    """The fake provider fleet with its call log emptied before the test, and its scripted faults and
+    the router's Redis state of the fleet models (breakers, RPM/TPM buckets) cleared after it."""
     import redis
 
+    fake_provider.calls.clear()
     yield fake_provider
     fake_provider.reset()
     r = redis.Redis.from_url(_need("REDIS_URL"))
