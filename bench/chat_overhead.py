@@ -1,10 +1,12 @@
-"""How much latency and CPU the API adds to a chat call, against the same fake provider called directly.
+"""How much latency and CPU our API and LiteLLM's proxy add to a chat call, side by side, in one run.
 
 Run it with `make bench` (or `python -m scripts.devstack bench -- --quick`), which starts the Firestore
-emulator and Redis first. Steps: start the fake provider; start the API once to register one user per
-worker (+1); start it again cold and time spawn -> /healthz and spawn -> first streamed token; then, for
-non-streaming latency and streaming time to first token, at concurrency 1 and N, call the fake directly
-and through the API. Results: a table on stdout and bench/results/chat_overhead.json.
+emulator and Redis first. Steps: install LiteLLM's proxy into its own venv if needed; start the fake
+provider; start our API once to register one user per worker (+1); start it again cold and time spawn ->
+/healthz and spawn -> first streamed token; start the proxy (one worker, no database); then, for
+non-streaming latency and streaming time to first token, at concurrency 1 and N, call the fake directly,
+through our API (JWT auth, credits, rate limits and budgets on) and through the proxy; last, our fallback
+from a failing model. Results: tables on stdout and bench/results/chat_overhead.json.
 """
 
 from __future__ import annotations
@@ -26,11 +28,12 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bench import load, report
+from bench import fallback, litellm_proxy, load, report
 from bench.procs import (
     PY,
     ROOT,
     Child,
+    descendants,
     free_port,
     host_cpu_times,
     listener_pid,
@@ -67,15 +70,30 @@ def parse_args(argv: list[str] | None) -> Config:
     return Config(args.quick, requests, sequential, max(2, sequential // 10), args.concurrency, args.out)
 
 
-def api_env(catalog: Path, jwt_secret: str) -> dict[str, str]:
+# A plan with limits high enough never to refuse a benchmark call, but not 0 (= unlimited, no checks):
+# the rate limiter's buckets and the budget checks run on every call as they do in production.
+BENCH_PLANS = """[plans.bench]
+requests_per_minute = 10_000_000
+tokens_per_minute = 10_000_000_000
+daily_budget = 1_000_000_000_000
+monthly_budget = 1_000_000_000_000
+"""
+
+
+def api_env(catalog: Path, plans: Path, jwt_secret: str) -> dict[str, str]:
     return {
         **os.environ,
         "MODEL_CATALOG": str(catalog),
+        "PLANS_PATH": str(plans),
+        "DEFAULT_PLAN": "bench",
         "JWT_SECRET": jwt_secret,
         "WELCOME_CREDITS": "1000000000",
         "AUTH_RATE_PER_MINUTE": "100000",
         "ACCESS_TOKEN_TTL_S": "7200",  # tokens outlive a long run
         "LOG_LEVEL": "WARNING",
+        # The fallback measurement fails on purpose on every call: keep its breaker closed, so each call
+        # measures a real failure and not a skip of an open breaker.
+        "GATEWAY_BREAKER_FAILURES": "1000000000",
     }
 
 
@@ -153,7 +171,7 @@ async def background_load() -> float:
     after = host_cpu_times()
     busy = 100 * (after[0] - before[0]) / max(after[1] - before[1], 1)
     print(
-        f"[0/5] host CPU busy before starting: {busy:.0f}% (load average {os.getloadavg()[0]:.1f})",
+        f"[0/6] host CPU busy before starting: {busy:.0f}% (load average {os.getloadavg()[0]:.1f})",
         flush=True,
     )
     if busy > 15:
@@ -161,22 +179,38 @@ async def background_load() -> float:
     return busy
 
 
+async def start_proxy(
+    exe: Path, fake_base: str, tmp: Path, children: list[Child]
+) -> tuple[Child, load.Target, float]:
+    """LiteLLM's proxy on a free port; returns it, its target and seconds from spawn to /health/liveliness."""
+    config, port, key = tmp / "litellm-config.yaml", free_port(), "sk-bench-" + secrets.token_hex(16)
+    litellm_proxy.write_config(config, fake_base, ["fake-echo"])
+    proxy = litellm_proxy.start(exe, config, port, key, tmp)
+    children.append(proxy)
+    ready = proxy.wait_http(f"http://127.0.0.1:{port}/health/liveliness", timeout=180)
+    url = f"http://127.0.0.1:{port}/v1/chat/completions"
+    return proxy, load.Target("LiteLLM proxy", url, (key,), "litellm"), ready
+
+
 async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]:
     started = time.perf_counter()
+    exe = litellm_proxy.ensure_venv()  # before the idle check: installing takes CPU
     idle_busy, load_before = await background_load(), os.getloadavg()
     fake_port = free_port()
-    print(f"[1/5] fake provider on 127.0.0.1:{fake_port}", flush=True)
+    print(f"[1/6] fake provider on 127.0.0.1:{fake_port}", flush=True)
     fake = Child("fake", [PY, "-m", "bench.fake_server", "--port", str(fake_port)], dict(os.environ), tmp)
     children.append(fake)
     fake.wait_http(f"http://127.0.0.1:{fake_port}/v1/models", timeout=30)
     provider = FakeProvider(base_url=f"http://127.0.0.1:{fake_port}/v1")
-    catalog = tmp / "catalog.toml"
-    catalog.write_text(provider.catalog_toml(local=False))
-    env = api_env(catalog, secrets.token_urlsafe(48))
+    catalog, plans = tmp / "catalog.toml", tmp / "plans.toml"
+    has_fallback = fallback.supported()
+    catalog.write_text(provider.catalog_toml(local=False) + (fallback.catalog_toml() if has_fallback else ""))
+    plans.write_text(BENCH_PLANS)
+    env = api_env(catalog, plans, secrets.token_urlsafe(48))
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    print(f"[2/5] API instance #1 on {base}: registering {cfg.concurrency + 1} users", flush=True)
+    print(f"[2/6] API instance #1 on {base}: registering {cfg.concurrency + 1} users", flush=True)
     first = start_api("api-1", port, env, tmp)
     children.append(first)
     first.wait_http(f"{base}/healthz")
@@ -188,31 +222,43 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
 
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    print(f"[3/5] cold start: API instance #2 on {base}", flush=True)
+    print(f"[3/6] cold start: API instance #2 on {base}; then LiteLLM's proxy", flush=True)
     api_url = f"{base}/v1/chat/completions"
     direct = load.Target("direct", f"http://127.0.0.1:{fake_port}/v1/chat/completions")
-    via_api = load.Target("via API", api_url, tuple(tokens))
+    ours = load.Target("ours", api_url, tuple(tokens), "api")
     second = start_api("api-2", port, env, tmp)
     children.append(second)
-    cold = await cold_start(second, base, load.Target("via API", api_url, (tokens[-1],)))
-    rss_after_start = memory_mb(second.pid, "VmRSS")
+    cold = await cold_start(second, base, ours.subset(ours.tokens[-1:]))
+    rss = {"api": memory_mb(second.pid, "VmRSS")}
     print(
         f"    /healthz after {cold['healthz_s']:.2f} s, first token after {cold['first_token_s']:.2f} s",
         flush=True,
     )
+    proxy, theirs, proxy_ready = await start_proxy(exe, f"http://127.0.0.1:{fake_port}/v1", tmp, children)
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        await load.call(client, theirs, 0, stream=True)
+    rss["litellm"] = memory_mb(proxy.pid, "VmRSS")
+    print(f"    LiteLLM proxy /health/liveliness after {proxy_ready:.2f} s", flush=True)
 
     print(
-        f"[4/5] phases: {cfg.sequential} calls at concurrency 1, {cfg.requests} at {cfg.concurrency}",
+        f"[4/6] phases: {cfg.sequential} calls at concurrency 1, {cfg.requests} at {cfg.concurrency}",
         flush=True,
     )
-    pids = {"api": second.pid, "fake": fake.pid, **backing_pids()}
+    pids = {"api": second.pid, "litellm": proxy.pid, "fake": fake.pid, **backing_pids()}
     print(f"    measuring CPU of: {', '.join(pids)}", flush=True)
     phases = await load.run_phases(
-        direct, via_api, pids, cfg.sequential, cfg.requests, cfg.concurrency, cfg.warmup
+        direct, [ours, theirs], pids, cfg.sequential, cfg.requests, cfg.concurrency, cfg.warmup
     )
-    peak = memory_mb(second.pid, "VmHWM")
+    print(f"[5/6] fallback: {'measuring' if has_fallback else 'not available'}", flush=True)
+    fb = await fallback.measure(ours, cfg.sequential, cfg.warmup, pids)
+    memory = {
+        name: {"rss_after_start_mb": rss[name], "peak_rss_mb": memory_mb(pid, "VmHWM")}
+        for name, pid in (("api", second.pid), ("litellm", proxy.pid))
+    }
+    # CPU is read for the server's own pid: say so if either runs work in child processes.
+    spawned = {name: descendants(pid) for name, pid in (("api", second.pid), ("litellm", proxy.pid))}
     cpus = os.cpu_count() or 1
-    return {
+    results: dict[str, Any] = {
         "meta": {
             "benchmark": "chat_overhead",
             "quick": cfg.quick,
@@ -225,19 +271,25 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
             "python": platform.python_version(),
             "platform": platform.platform(),
             "git_commit": git_commit(),
+            "litellm_proxy": litellm_proxy.PIN,
             "firestore": "emulator " + os.environ.get("FIRESTORE_EMULATOR_HOST", ""),
             "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "duration_s": time.perf_counter() - started,
             "host_cpu_busy_before_pct": idle_busy,
             "loadavg_before": load_before,
             "loadavg_after": os.getloadavg(),
-            "note": report.FIRESTORE_NOTE.format(cpus=cpus),
+            "server_child_pids": spawned,
+            "note": report.FIRESTORE_NOTE.format(cpus=cpus, conc=cfg.concurrency),
         },
         "cold_start": cold,
-        "api_memory": {"rss_after_cold_start_mb": rss_after_start, "peak_rss_mb": peak},
+        "startup_s": {"api": cold["healthz_s"], "litellm": proxy_ready},
+        "memory": memory,
         "phases": phases,
         "overhead": report.overhead(phases),
+        "fallback": fb,
     }
+    results["comparison"] = report.compare(results)
+    return results
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -266,8 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             return 1
         finally:
             stop_all(children)
-    print("[5/5] results", flush=True)
-    report.print_table(results)
+    print("[6/6] results", flush=True)
+    report.print_all(results)
     report.write_json(results, cfg.out)
     errors = sum(p["errors"] for p in results["phases"])
     print(f"\nWrote {cfg.out.relative_to(ROOT) if cfg.out.is_relative_to(ROOT) else cfg.out}", end="")

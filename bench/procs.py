@@ -141,3 +141,19 @@ def memory_mb(pid: int, key: str = "VmHWM") -> float:
         if line.startswith(key + ":"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"{key} not in /proc/{pid}/status")
+
+
+def descendants(pid: int) -> list[int]:
+    """Pids of every live process below `pid` (children, grandchildren...), from /proc/<pid>/stat."""
+    parent: dict[int, int] = {}
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            with contextlib.suppress(OSError, ValueError, IndexError):
+                stat = (proc / "stat").read_text()
+                parent[int(proc.name)] = int(stat[stat.rindex(")") + 2 :].split()[1])
+    found, frontier = [], [pid]
+    while frontier:
+        kids = [p for p, pp in parent.items() if pp in frontier]
+        found += kids
+        frontier = kids
+    return sorted(found)
