@@ -37,10 +37,14 @@ CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
 def get_rate_limits(request: Request) -> RateLimits:
-    """The instance's rate limits, built on first use from the services' Redis and the plans file."""
+    """The instance's rate limits: `services.rate_limits` once bootstrap wires it, else built on first use
+    from the services' Redis and the plans file."""
+    services = get_services(request)
+    wired: RateLimits | None = getattr(services, "rate_limits", None)
+    if wired is not None:
+        return wired
     limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
     if limits is None:
-        services = get_services(request)
         limits = RateLimits(services.redis, plans_for(services.settings))
         request.app.state.rate_limits = limits
     return limits

@@ -6,7 +6,8 @@
 
 `admit` refuses atomically when spent + in flight + the call would pass a cap, otherwise counts the
 granted credits as in flight; `settle` moves them to spent (what was really charged) and publishes an
-alert the first time a period's spend reaches 50, 80 and 100 percent of its cap.
+alert the first time a period's spend reaches 50, 80 and 100 percent of its cap. Alerts are published in
+the background, so a slow Pub/Sub never delays an answer; `flush()` waits for them (shutdown, tests).
 
 Why Redis: the check sits in front of every model call on every instance and must be atomic across them;
 a Firestore document per subject would serialise every call of a busy user or workspace at about one
@@ -18,6 +19,7 @@ only a spending cap on top of it. For the same reason an unreachable Redis lets 
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import math
@@ -33,7 +35,6 @@ from shared.budgets import periods
 from shared.budgets.errors import BudgetExceeded
 from shared.budgets.repository import BudgetRepository, Refusal
 from shared.budgets.schemas import Admission, Alert, Budget, Period
-from shared.errors import AppError
 from shared.events import Publisher
 from shared.plans import Plans
 from shared.settings import Settings
@@ -56,6 +57,7 @@ class Budgets:
         self._topic = settings.budget_alerts_topic
         self._hold_ttl = dt.timedelta(seconds=settings.hold_ttl_s)
         self._now = now
+        self._pending: set[asyncio.Task[bool]] = set()
 
     def for_user(self, principal: Principal) -> Budget:
         plan = self._plans.get(principal.plan)
@@ -85,7 +87,8 @@ class Budgets:
         return Admission(admission_id, budget.subject, granted, current)
 
     async def settle(self, admission: Admission, charged: int) -> list[Alert]:
-        """Move the admission to spent as `charged` credits; returns the alerts this crossing published."""
+        """Move the admission to spent as `charged` credits. Returns the alerts this settle crossed first
+        (of all instances); they are being published in the background."""
         if admission.done:
             return []
         admission.done = True
@@ -107,7 +110,16 @@ class Budgets:
             for s in settled
             for t in s.crossed
         ]
-        return [alert for alert in alerts if await self._publish(alert, admission.periods)]
+        for alert in alerts:
+            task = asyncio.create_task(self._publish(alert, admission.periods))
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+        return alerts
+
+    async def flush(self) -> None:
+        """Wait for the alerts still being published."""
+        if self._pending:
+            await asyncio.gather(*self._pending)
 
     async def release(self, admission: Admission) -> None:
         """End the admission without spending (the call failed before any output)."""
@@ -133,8 +145,8 @@ class Budgets:
             return False
         try:
             await self._publisher.publish(self._topic, alert.message(), alert.attributes())
-        except AppError:
-            log.error("budget alert not published; the next settle retries it", extra=extra)
+        except Exception:
+            log.error("budget alert not published; the next settle retries it", extra=extra, exc_info=True)
             period = next(p for p in admitted if p.kind == alert.period)
             try:
                 await self._repo.unmark_alert(alert.subject, period, alert.threshold)

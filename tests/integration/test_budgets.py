@@ -265,8 +265,10 @@ async def test_alerts_at_50_80_100_are_published_once_each(
     # Twenty calls of 50 credits settle at once on two instances: spend passes 500, 800 and 1000 of the
     # daily budget and 2500 of the monthly budget is never reached.
     admissions = [await instances[i % 2].admit(budget, 50) for i in range(20)]
-    published = await asyncio.gather(*(instances[i % 2].settle(a, 50) for i, a in enumerate(admissions)))
-    assert sorted(alert.threshold for alerts in published for alert in alerts) == [50, 80, 100]
+    crossed = await asyncio.gather(*(instances[i % 2].settle(a, 50) for i, a in enumerate(admissions)))
+    assert sorted(alert.threshold for alerts in crossed for alert in alerts) == [50, 80, 100]
+    await instances[0].flush()
+    await instances[1].flush()
     # More spending after 100% (an expired admission settling) publishes nothing new.
     assert await instances[0].settle(await instances[1].admit(Budget(budget.subject, 0, 5000), 5), 5) == []
 
@@ -295,8 +297,10 @@ async def test_a_failed_publish_is_retried_by_the_next_settle(
         def __init__(self) -> None:
             self.real = PubSubPublisher.from_settings(settings)
             self.fail = True
+            self.attempts = 0
 
         async def publish(self, topic: str, data: Any, attributes: Any = None) -> str:
+            self.attempts += 1
             if self.fail:
                 raise PublishFailed("down")
             return await self.real.publish(topic, data, attributes)
@@ -306,10 +310,15 @@ async def test_a_failed_publish_is_retried_by_the_next_settle(
         redis_clients[0], PLANS, flaky, settings.model_copy(update={"budget_alerts_topic": name}), now=clock
     )
     budget = subject()
-    assert await service.settle(await service.admit(budget, 600), 600) == []
+    first = await service.settle(await service.admit(budget, 600), 600)
+    assert [a.threshold for a in first] == [50]
+    await service.flush()
+    assert flaky.attempts == 1
     flaky.fail = False
     retried = await service.settle(await service.admit(budget, 1), 1)
     assert [a.threshold for a in retried] == [50]
+    await service.flush()
+    assert flaky.attempts == 2
     messages = await asyncio.to_thread(pull, subscription, 1)
     assert [m["data"]["threshold_percent"] for m in messages] == [50]
     await flaky.real.close()
