@@ -51,6 +51,10 @@ requests_per_minute = 2
 tokens_per_minute = 600
 key_requests_per_minute = 1
 
+[plans.keyed]
+tokens_per_minute = 600
+key_tokens_per_minute = 120
+
 [plans.open]
 """,
     default="small",
@@ -184,6 +188,21 @@ async def test_tokens_admit_record_and_debt(redis: Redis) -> None:
     # A smaller real usage than estimated gives tokens back.
     await limits.record_tokens(caller, -300, now_ms=T0 + 30_000)
     await limits.admit_tokens(caller, 300, now_ms=T0 + 30_000)
+
+
+async def test_tokens_per_key_are_limited_apart_from_the_user(redis: Redis) -> None:
+    limits = RateLimits(redis, PLANS)
+    keyed = principal(key=True, plan="keyed")
+    await limits.admit_tokens(keyed, 100, now_ms=T0)
+    with pytest.raises(TokensRateLimited) as refused:
+        await limits.admit_tokens(keyed, 100, now_ms=T0)  # the key has 20 of its 120 left, 2 a second
+    assert refused.value.headers["Retry-After"] == "40"
+    assert refused.value.headers["X-RateLimit-Limit-Tokens"] == "120"
+    # The user's other credentials still have 500 of the user's 600; the refusal took none of them.
+    same_user = Principal(keyed.user_id, keyed.wallet_id, "jwt", None, "keyed")
+    await limits.admit_tokens(same_user, 500, now_ms=T0)
+    with pytest.raises(TokensRateLimited):
+        await limits.admit_tokens(same_user, 1, now_ms=T0)
 
 
 async def test_a_plan_without_limits_takes_nothing(redis: Redis) -> None:
