@@ -73,8 +73,19 @@ def _with_provider(event: bytes, provider: str) -> bytes:
     return fmt.sse({**payload, "provider": provider})
 
 
+def _final_with_provider(event: bytes, provider: str) -> bytes:
+    """A replayed stream's finish and usage chunks get the provider too."""
+    if event == fmt.DONE:
+        return event
+    payload = json.loads(event.removeprefix(b"data: "))
+    choices = payload.get("choices")
+    if "usage" in payload or (choices and choices[0].get("finish_reason")):
+        return fmt.sse({**payload, "provider": provider})
+    return event
+
+
 async def _replay(result: CallResult, include_usage: bool, thread: bool) -> AsyncIterator[bytes]:
-    parts = fmt.replay_chunks(result, include_usage)
+    parts = [_final_with_provider(p, result.provider) for p in fmt.replay_chunks(result, include_usage)]
     for part in parts[:-1] + _thread_event(result, thread) + parts[-1:]:
         yield part
 

@@ -46,6 +46,14 @@ class ChatMessage(BaseModel):
             texts.append(part.text)
         return "".join(texts)
 
+    def wire_content(self) -> str | list[dict[str, Any]]:
+        """Text, or the text parts unchanged when they carry provider options such as Anthropic's
+        `cache_control` (prompt caching), which flattening would lose."""
+        text = self.as_text()
+        if isinstance(self.content, list) and any(part.model_extra for part in self.content):
+            return [part.model_dump(exclude_none=True) for part in self.content]
+        return text
+
 
 class StreamOptions(BaseModel):
     include_usage: bool = False
@@ -81,7 +89,7 @@ class ChatCompletionRequest(BaseModel):
         for m in self.messages:
             msg: dict[str, Any] = {
                 "role": "system" if m.role == "developer" else m.role,
-                "content": m.as_text(),
+                "content": m.wire_content(),
             }
             if m.name:
                 msg["name"] = m.name

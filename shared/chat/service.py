@@ -27,6 +27,7 @@ from shared.credits.ledger import Ledger
 from shared.errors import AppError, BadRequest
 from shared.gateway.auto import AUTO
 from shared.gateway.gateway import Gateway, ModelStream
+from shared.gateway.router import AllProvidersFailed
 from shared.gateway.types import Candidate, Delta, Served, Usage
 from shared.settings import Settings
 
@@ -232,6 +233,8 @@ class ChatService:
         if call.finished is not None:
             return call.finished
         app_error = _as_app_error(error)
+        if isinstance(error, AllProvidersFailed):
+            call.attempts = error.attempts
         cancelled = cancelled or isinstance(error, anyio.get_cancelled_exc_class())
         if usage is None or not usage.reported:
             usage = Usage(call.input_estimate, self.gateway.count_text(call.spec, text), False)

@@ -61,10 +61,14 @@ def usage_of(raw: Any) -> Usage | None:
     """Our Usage from litellm's (None when the provider did not report completion tokens)."""
     if raw is None or getattr(raw, "completion_tokens", None) is None:
         return None
+    # litellm's prompt_tokens include cached ones (Anthropic's cache reads and writes, OpenAI's and
+    # DeepSeek's cached_tokens); reads are in prompt_tokens_details.cached_tokens or Anthropic's
+    # cache_read_input_tokens, writes in cache_creation_input_tokens.
     details = getattr(raw, "prompt_tokens_details", None)
     cached = int(getattr(details, "cached_tokens", None) or 0) if details is not None else 0
+    written = int(getattr(details, "cache_write_tokens", None) or 0) if details is not None else 0
     read = int(getattr(raw, "cache_read_input_tokens", None) or 0) or cached
-    write = int(getattr(raw, "cache_creation_input_tokens", None) or 0)
+    write = int(getattr(raw, "cache_creation_input_tokens", None) or 0) or written
     return Usage(int(raw.prompt_tokens or 0), int(raw.completion_tokens), True, read, write)
 
 
@@ -85,6 +89,8 @@ class ModelStream:
         self.served = served
         self._limits = limits
         self._deadline = deadline
+        # The first delta is due first_token_s after the request was sent (opening included).
+        self._first_due = deadline - limits.total_s + limits.first_token_s
         self._first: Delta | None = None
         self._ended = False
         self.on_failure = on_failure
@@ -97,10 +103,12 @@ class ModelStream:
     async def next_raw(self) -> Delta | None:
         """The next delta, raw provider errors and TimeoutError included; None at the end."""
         while not self._ended:
-            left = self._deadline - time.monotonic()
+            now = time.monotonic()
+            left = self._deadline - now
             if left <= 0:
                 raise TimeoutError("the attempt's total time ran out")
-            wait = min(self._limits.idle_s if self._first is not None else self._limits.first_token_s, left)
+            gap = self._limits.idle_s if self._first is not None else max(0.0, self._first_due - now)
+            wait = min(gap, left)
             try:
                 chunk = await asyncio.wait_for(self._iter.__anext__(), wait)
             except StopAsyncIteration:

@@ -67,6 +67,7 @@ class BalancerLike(Protocol):
 
 class AllProvidersFailed(UpstreamUnavailable):
     code = "all_providers_failed"
+    attempts = 0  # how many calls were made before giving up
 
 
 class Router:
@@ -192,11 +193,13 @@ def _exhausted(
     names = ", ".join(c.spec.id for c in chain)
     why = f"the last failure was '{last.kind}'" if last else "every deployment was paused or at its limit"
     headers = {"Retry-After": str(max(1, math.ceil(min(retry_after))))} if retry_after else {}
-    return AllProvidersFailed(
+    error = AllProvidersFailed(
         f"No provider could answer ({names}; {attempts} attempts, {why}). Nothing was charged; "
         "retry later or pick another model.",
         headers=headers,
     )
+    error.attempts = attempts
+    return error
 
 
 def _log(served: Served, attempt: int, outcome: str, failure: Failure | None, delay: float | None) -> None:

@@ -138,7 +138,7 @@ def test_when_everything_fails_the_answer_is_503_and_nothing_is_charged(
     assert balance(client, user.headers) == before
     record = usage_for(response.headers["x-request-id"])
     assert record["outcome"] == "error" and record["credits"] == 0
-    assert record["error_code"] == "all_providers_failed"
+    assert record["error_code"] == "all_providers_failed" and record["attempts"] == 4
 
 
 def test_a_pricier_fallback_serves_when_the_hold_covers_it(
@@ -250,3 +250,22 @@ def test_thread_reply_names_the_serving_model(client: httpx.Client, user: User, 
     assert response.status_code == 200, response.text
     assert (response.headers["x-model"], response.headers["x-provider"]) == ("fleet-backup", "fake_b")
     assert response.json()["model"] == "fleet-backup"
+
+
+def test_a_replay_names_the_model_that_served_the_original(
+    client: httpx.Client, user: User, fleet: FakeProvider
+) -> None:
+    fleet.always("fleet-main", Fault.http(503))
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    body = {"model": "fleet-main", "messages": MESSAGES, "max_tokens": 3, "stream": True}
+    with client.stream("POST", "/v1/chat/completions", headers={**user.headers, **key}, json=body) as r:
+        assert r.status_code == 200 and r.headers["x-model"] == "fleet-backup"
+        r.read()
+    with client.stream("POST", "/v1/chat/completions", headers={**user.headers, **key}, json=body) as r:
+        assert r.headers["idempotent-replayed"] == "true"
+        assert (r.headers["x-model"], r.headers["x-provider"]) == ("fleet-backup", "fake_b")
+        events = sse_events(list(r.iter_lines()))
+    final = next(
+        e for e in events if isinstance(e, dict) and e.get("choices") and e["choices"][0]["finish_reason"]
+    )
+    assert (final["model"], final["provider"]) == ("fleet-backup", "fake_b")

@@ -298,7 +298,7 @@ async def test_a_stream_cut_before_its_first_token_fails_over_transparently(rig:
     assert stream.usage is not None and stream.usage.reported
 
 
-async def test_a_stream_failing_after_its_first_token_ends_with_the_error(rig: Rig) -> None:
+async def test_a_stream_failing_after_its_first_token_ends_with_the_error(rig: Rig, redis: Redis) -> None:
     rig.fake.always(rig.name("solo"), Fault.stall(after=2))
     stream = await rig.router.open_stream(rig.chain("solo", max_tokens=8), MESSAGES, {})
     got: list[str] = []
@@ -314,3 +314,7 @@ async def test_a_stream_failing_after_its_first_token_ends_with_the_error(rig: R
         await read()
     assert raised.value.code == "provider_timeout"
     assert got == reply_words(2) and rig.calls("backup") == 0 and rig.calls("solo") == 1
+    # The idle timeout counts against the deployment's breaker like any provider fault.
+    breaker = rig.router.breaker
+    assert isinstance(breaker, Breaker)
+    assert await redis.zcard(breaker.keys(f"{rig.name('solo')}@fake_a#0")[1]) == 1
