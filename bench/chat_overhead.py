@@ -144,6 +144,20 @@ async def cold_start(api: Child, base: str, target: load.Target) -> dict[str, fl
     return {"healthz_s": health, "first_token_s": first, "first_request_ms": request * 1000}
 
 
+async def guards_on(target: load.Target) -> dict[str, str | None]:
+    """One call through our API: the rate-limit headers prove the limiter ran (with the bench plan)."""
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        response = await client.post(
+            target.url, json=load.body(target.model, False, 16), headers=target.headers(0)
+        )
+    names = ("x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-model", "x-provider")
+    found = {name: response.headers.get(name) for name in names}
+    limits = found["x-ratelimit-limit-requests"], found["x-ratelimit-limit-tokens"]
+    state = "on" if all(limits) else "NOT seen (no X-RateLimit-* headers)"
+    print(f"    our rate limits: {state}; requests/min {limits[0]}, tokens/min {limits[1]}", flush=True)
+    return found
+
+
 def backing_pids() -> dict[str, int]:
     """The emulator's and Redis's pids (started by devstack), found by their ports, for CPU accounting."""
     ports = {
@@ -230,6 +244,7 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
     children.append(second)
     cold = await cold_start(second, base, ours.subset(ours.tokens[-1:]))
     rss = {"api": memory_mb(second.pid, "VmRSS")}
+    guards = await guards_on(ours.subset(ours.tokens[-1:]))
     print(
         f"    /healthz after {cold['healthz_s']:.2f} s, first token after {cold['first_token_s']:.2f} s",
         flush=True,
@@ -282,6 +297,7 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
             "note": report.FIRESTORE_NOTE.format(cpus=cpus, conc=cfg.concurrency),
         },
         "cold_start": cold,
+        "ours_headers": guards,
         "startup_s": {"api": cold["healthz_s"], "litellm": proxy_ready},
         "memory": memory,
         "phases": phases,

@@ -128,6 +128,13 @@ def _fallback_line(fb: dict[str, Any]) -> str:
     )
 
 
+def _guards_line(results: dict[str, Any]) -> str:
+    h = results.get("ours_headers", {})
+    rpm, tpm = h.get("x-ratelimit-limit-requests"), h.get("x-ratelimit-limit-tokens")
+    limits = f"on ({rpm} requests/min, {tpm} tokens/min per user)" if rpm and tpm else "NOT seen"
+    return f"ours: JWT auth, credit hold and settle in the Firestore emulator, rate limits {limits}"
+
+
 def print_phases(results: dict[str, Any]) -> None:
     meta, cold = results["meta"], results["cold_start"]
     quick = " (--quick smoke run: few samples, p99 is rough)" if meta["quick"] else ""
@@ -187,6 +194,7 @@ def print_comparison(results: dict[str, Any]) -> None:
             f"{r['aim']:>9}  {_verdict(r)}"
         )
     print(_fallback_line(results["fallback"]))
+    print(_guards_line(results))
     mem = results["memory"]
     print(
         "RSS after start: "
@@ -211,7 +219,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {r['metric']} | {fmt(r['ours'], 0)} | {fmt(r['theirs'], 0)} | {fmt(r['ratio'], 0, 3)} "
             f"| {r['aim']} | {_verdict(r)} |"
         )
-    lines += ["", _fallback_line(results["fallback"])]
+    lines += ["", _fallback_line(results["fallback"]), "", _guards_line(results)]
     return "\n".join(lines)
 
 
