@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
 import secrets
@@ -158,6 +159,17 @@ async def guards_on(target: load.Target) -> dict[str, str | None]:
     return found
 
 
+def litellm_floor(base: str, n: int) -> dict[str, float]:
+    """CPU ms per call of litellm.acompletion alone (bench/litellm_floor.py, its own process)."""
+    print(f"    litellm.acompletion alone: {n} calls one by one, non-streaming and streaming", flush=True)
+    cmd = [PY, "-m", "bench.litellm_floor", "--base", base, "--n", str(n)]
+    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    if out.returncode != 0:
+        print(f"    failed: {out.stderr[-500:]}", flush=True)
+        return {}
+    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+
+
 def backing_pids() -> dict[str, int]:
     """The emulator's and Redis's pids (started by devstack), found by their ports, for CPU accounting."""
     ports = {
@@ -264,8 +276,11 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
     phases = await load.run_phases(
         direct, [ours, theirs], pids, cfg.sequential, cfg.requests, cfg.concurrency, cfg.warmup
     )
-    print(f"[5/6] fallback: {'measuring' if has_fallback else 'not available'}", flush=True)
+    print(
+        f"[5/6] fallback: {'measuring' if has_fallback else 'not available'}; the litellm floor", flush=True
+    )
     fb = await fallback.measure(ours, cfg.sequential, cfg.warmup, pids)
+    floor = litellm_floor(f"http://127.0.0.1:{fake_port}/v1", cfg.sequential)
     memory = {
         name: {"rss_after_start_mb": rss[name], "peak_rss_mb": memory_mb(pid, "VmHWM")}
         for name, pid in (("api", second.pid), ("litellm", proxy.pid))
@@ -303,6 +318,7 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
         "phases": phases,
         "overhead": report.overhead(phases),
         "fallback": fb,
+        "litellm_floor": floor,
     }
     results["comparison"] = report.compare(results)
     return results

@@ -128,6 +128,22 @@ def _fallback_line(fb: dict[str, Any]) -> str:
     )
 
 
+def _floor_line(results: dict[str, Any]) -> str:
+    floor = results.get("litellm_floor") or {}
+    added = {(o["server"], o["mode"]): o for o in results["overhead"] if o["concurrency"] > 1}
+    parts = []
+    for mode in MODES:
+        theirs = added.get(("litellm", mode))
+        if f"{mode}_cpu_ms" in floor and theirs:
+            parts.append(
+                f"{mode} {floor[f'{mode}_cpu_ms']:.1f} ms (3x the proxy's req/s per core needs <= "
+                f"{theirs['cpu_ms_per_req'] / THROUGHPUT_AIM:.1f} ms per request)"
+            )
+    if not parts:
+        return "litellm.acompletion alone: not measured"
+    return "litellm.acompletion alone, CPU per call (the floor under both servers): " + "; ".join(parts)
+
+
 def _guards_line(results: dict[str, Any]) -> str:
     h = results.get("ours_headers", {})
     rpm, tpm = h.get("x-ratelimit-limit-requests"), h.get("x-ratelimit-limit-tokens")
@@ -195,6 +211,7 @@ def print_comparison(results: dict[str, Any]) -> None:
         )
     print(_fallback_line(results["fallback"]))
     print(_guards_line(results))
+    print(_floor_line(results))
     mem = results["memory"]
     print(
         "RSS after start: "
@@ -219,7 +236,7 @@ def markdown(results: dict[str, Any]) -> str:
             f"| {r['metric']} | {fmt(r['ours'], 0)} | {fmt(r['theirs'], 0)} | {fmt(r['ratio'], 0, 3)} "
             f"| {r['aim']} | {_verdict(r)} |"
         )
-    lines += ["", _fallback_line(results["fallback"]), "", _guards_line(results)]
+    lines += ["", _fallback_line(results["fallback"]), "", _guards_line(results), "", _floor_line(results)]
     return "\n".join(lines)
 
 
