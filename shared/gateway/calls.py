@@ -5,7 +5,8 @@ asyncio) raised them, so the router can classify them with the provider's status
 the router translates them into our errors. A stream is returned only once its first delta has
 arrived (or the provider ended it without any), so "before the first token" is a clean boundary.
 
-Timeouts per attempt: connect (passed to the HTTP client), first token (from the request to the
+Timeouts per attempt: connect (passed to the HTTP client as httpx.Timeout; litellm honours it for
+OpenAI-style clients, other providers get the total), first token (from the request to the
 first delta, or to the whole answer when not streaming), idle (the gap between two deltas) and
 total (the whole attempt). A timeout raises TimeoutError, which the router treats as retryable.
 """
