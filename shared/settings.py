@@ -85,6 +85,26 @@ class Settings(BaseSettings):
     budget_alerts_topic: str = "budget-alerts"
     pubsub_emulator_host: str | None = None
 
+    # Jobs (helper "jobs"): shared/jobs/, shared/tasks.py, shared/storage.py, shared/oidc.py, functions/jobs/.
+    # Steps are Cloud Tasks on jobs_queue that POST to jobs_worker_url; in the cloud each carries an OIDC
+    # token for tasks_service_account, and the worker checks it when jobs_oidc_audience is set.
+    tasks_emulator_host: str | None = None
+    tasks_location: str = "us-central1"
+    jobs_queue: str = "jobs"
+    jobs_worker_url: str = "http://127.0.0.1:8092/"
+    tasks_service_account: str | None = None
+    jobs_oidc_audience: str | None = None
+    jobs_max_attempts: int = Field(5, ge=1)
+    jobs_step_lease_s: int = Field(300, ge=1)
+    jobs_deadline_s: int = Field(1800, ge=1)
+    jobs_topic: str = "job-events"
+    jobs_bucket: str = "ai-backend-local-media"
+    storage_emulator_host: str | None = None
+    signed_url_ttl_s: int = Field(3600, ge=1, le=7 * 24 * 3600)
+    media_catalog_path: Path = Path(__file__).parent / "catalog" / "media.toml"
+    images_wait_s: float = Field(30.0, ge=0)
+    jobs_events_poll_s: float = Field(0.5, gt=0)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
