@@ -1,0 +1,118 @@
+"""Image generation through litellm, behind our own small interface: one prompt in, PNG bytes out.
+
+One call makes one image (a job step), so a retried step never pays for images it already has. A
+provider failure becomes ImageFailed with `retryable` decided by the gateway's classifier (rate
+limits, timeouts, 5xx: retry; refusals, bad requests, bad keys: do not). Providers that answer with
+a URL instead of base64 are fetched once.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any, Protocol
+
+import httpx
+import openai
+
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+import litellm
+
+from shared.catalog.media import ImageModel
+from shared.errors import UpstreamError
+from shared.gateway.retry import classify
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class ImageFailed(UpstreamError):
+    code = "image_generation_failed"
+
+    def __init__(self, message: str, *, retryable: bool, kind: str = "other") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.kind = kind
+
+
+class ImageGenerator(Protocol):
+    async def generate(self, model: ImageModel, prompt: str, size: str) -> bytes:
+        """One image as PNG bytes; raises ImageFailed."""
+        ...
+
+
+class _NoRetryOpenAI(openai.AsyncOpenAI):
+    """litellm 1.106.2 drops `max_retries` for image calls and sets the client's to 2, so the OpenAI SDK
+    would try every step three times: this client's retry count stays 0 whatever is set."""
+
+    @property  # type: ignore[override]
+    def max_retries(self) -> int:
+        return 0
+
+    @max_retries.setter
+    def max_retries(self, _value: int) -> None:
+        pass
+
+
+class LitellmImages:
+    def __init__(self, timeout_s: float = 120.0) -> None:
+        self._timeout_s = timeout_s
+        self._clients: dict[tuple[str | None, str | None], openai.AsyncOpenAI] = {}
+
+    def _openai_client(self, model: ImageModel) -> openai.AsyncOpenAI:
+        """A client that never retries by itself; a failed step is retried by Cloud Tasks instead, which
+        counts the attempts and stops at settings.jobs_max_attempts."""
+        key = (model.api_base, model.api_key)
+        client = self._clients.get(key)
+        if client is None:
+            client = _NoRetryOpenAI(
+                api_key=model.api_key or os.environ.get("OPENAI_API_KEY") or "unset",
+                base_url=model.api_base,
+                max_retries=0,
+                timeout=self._timeout_s,
+            )
+            self._clients[key] = client
+        return client
+
+    async def generate(self, model: ImageModel, prompt: str, size: str) -> bytes:
+        kwargs: dict[str, Any] = {**dict(model.params), "drop_params": True}
+        if model.api_base:
+            kwargs["api_base"] = model.api_base
+        if model.api_key:
+            kwargs["api_key"] = model.api_key
+        if model.litellm_model.startswith("openai/"):
+            kwargs["client"] = self._openai_client(model)
+        if not model.litellm_model.startswith("openai/gpt-image"):
+            kwargs["response_format"] = (
+                "b64_json"  # gpt-image models always answer base64 and refuse the field
+            )
+        try:
+            response = await litellm.aimage_generation(
+                prompt=prompt, model=model.litellm_model, n=1, size=size, timeout=self._timeout_s, **kwargs
+            )
+            data = list(getattr(response, "data", None) or [])
+            if not data:
+                raise ImageFailed("The image provider answered without an image.", retryable=True)
+            return await self._bytes(data[0])
+        except ImageFailed:
+            raise
+        except Exception as exc:
+            failure = classify(exc)
+            raise ImageFailed(
+                f"The image provider failed ({failure.kind}).", retryable=failure.retryable, kind=failure.kind
+            ) from exc
+
+    async def _bytes(self, item: Any) -> bytes:
+        b64 = item.get("b64_json") if isinstance(item, dict) else getattr(item, "b64_json", None)
+        url = item.get("url") if isinstance(item, dict) else getattr(item, "url", None)
+        if b64:
+            png = base64.b64decode(b64)
+        elif url:
+            async with httpx.AsyncClient(timeout=self._timeout_s) as client:
+                response = await client.get(url)
+                response.raise_for_status()
+                png = response.content
+        else:
+            raise ImageFailed("The image provider answered without image data.", retryable=True)
+        if not png.startswith(PNG_MAGIC):
+            raise ImageFailed("The image provider answered something that is not a PNG.", retryable=False)
+        return png
