@@ -1,0 +1,112 @@
+"""The jobs worker: Cloud Tasks POSTs one job step here ({"job_id", "step"}), and it runs that step.
+
+What it answers is the retry decision (see shared/jobs/runner.py): 2xx acknowledges (done, duplicate,
+or failed for good), 409 and 5xx make Cloud Tasks deliver again. In the cloud the request must carry
+the tasks service account's OIDC token for settings.jobs_oidc_audience; locally the check is off.
+
+`python -m functions_framework --source functions/jobs/main.py --target run_step` serves it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Any
+
+import flask
+import functions_framework
+
+from functions.jobs.loop import LoopThread
+from shared.catalog.catalog import Catalog
+from shared.credits.ledger import Ledger
+from shared.errors import AppError
+from shared.firestore import async_client
+from shared.gateway.images import ImageGenerator
+from shared.jobs.bootstrap import Jobs, build_jobs
+from shared.logs import configure_logging
+from shared.oidc import OidcVerifier
+from shared.secrets import secret_source
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger("jobs.worker")
+
+RETRY_COUNT = "X-CloudTasks-TaskRetryCount"
+TASK_NAME = "X-CloudTasks-TaskName"
+
+
+class Worker:
+    """Everything one instance needs, built once: the loop, the clients, the OIDC verifier."""
+
+    def __init__(self, settings: Settings, images: ImageGenerator | None = None) -> None:
+        self.settings = settings
+        self.verifier = OidcVerifier.for_jobs(settings)
+        self.loop = LoopThread()
+        self.jobs: Jobs = self.loop.run(self._build(images))
+
+    async def _build(self, images: ImageGenerator | None) -> Jobs:
+        db = async_client(self.settings)
+        catalog = Catalog.load(self.settings, secret_source(self.settings))
+        return build_jobs(self.settings, db, Ledger(db, self.settings), catalog, images)
+
+    def handle(self, request: flask.Request) -> flask.Response:
+        try:
+            self.verifier.verify(request.headers.get("Authorization"))
+        except AppError as exc:
+            return _answer(exc.status, {"error": exc.body()["error"]})
+        parsed = _parse(request.get_json(silent=True))
+        if parsed is None:
+            # It can never succeed: acknowledge, or Cloud Tasks would deliver it again and again.
+            log.warning("task body is not a job step", extra={"task": request.headers.get(TASK_NAME)})
+            return _answer(200, {"result": "invalid_task"})
+        job_id, step = parsed
+        attempt = _int(request.headers.get(RETRY_COUNT), 0) + 1
+        extra = {"job_id": job_id, "step": step, "attempt": attempt, "task": request.headers.get(TASK_NAME)}
+        try:
+            outcome = self.loop.run(self.jobs.runner.run(job_id, step, attempt))
+        except Exception:
+            # Firestore, the ledger or the queue failed around the step: nothing was lost, try again.
+            log.exception("step delivery failed", extra=extra)
+            return _answer(500, {"result": "error"})
+        log.info("step delivery", extra={**extra, "result": outcome.result, "status": outcome.status})
+        return _answer(outcome.status, {"result": outcome.result, "state": outcome.job_state})
+
+
+def _parse(body: Any) -> tuple[str, int] | None:
+    if not isinstance(body, dict):
+        return None
+    job_id, step = body.get("job_id"), body.get("step")
+    if not isinstance(job_id, str) or not job_id or "/" in job_id or not isinstance(step, int) or step < 0:
+        return None
+    return job_id, step
+
+
+def _int(value: str | None, default: int) -> int:
+    try:
+        return int(value) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _answer(status: int, body: dict[str, Any]) -> flask.Response:
+    response = flask.jsonify(body)
+    response.status_code = status
+    return response
+
+
+_worker: Worker | None = None
+_lock = threading.Lock()
+
+
+def worker() -> Worker:
+    global _worker
+    with _lock:
+        if _worker is None:
+            settings = get_settings()
+            configure_logging(settings.log_level)
+            _worker = Worker(settings)
+        return _worker
+
+
+@functions_framework.http
+def run_step(request: flask.Request) -> flask.Response:
+    return worker().handle(request)

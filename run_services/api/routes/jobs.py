@@ -1,0 +1,113 @@
+"""Jobs: POST /v1/jobs, GET /v1/jobs, GET/DELETE /v1/jobs/{id}, GET /v1/jobs/{id}/events (SSE).
+
+Nothing long runs here: creating a job reserves credits, writes the job and queues its first step;
+the steps run in the jobs worker (functions/jobs). The events stream reads the job document every
+settings.jobs_events_poll_s and sends an event whenever its state, step or progress changed (Pub/Sub
+carries the same progress to other consumers; reading the document needs no subscription per client
+and cannot miss the final state).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
+
+from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep
+from run_services.api.streaming import SSEResponse
+from shared.auth.schemas import Principal
+from shared.clock import now
+from shared.jobs.bootstrap import Jobs, build_jobs
+from shared.jobs.schemas import JobCreate, JobList, JobView
+from shared.jobs.service import MAX_LIST, JobService
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+KEEPALIVE_S = 15.0
+STREAM_GRACE_S = 60.0  # how long a stream may outlive the job's deadline
+
+
+def get_jobs(request: Request, services: ServicesDep) -> Jobs:
+    """The instance's jobs wiring, built on first use from the services (same clients, same loop)."""
+    jobs: Jobs | None = getattr(request.app.state, "jobs", None)
+    if jobs is None:
+        jobs = build_jobs(services.settings, services.db, services.ledger, services.catalog)
+        request.app.state.jobs = jobs
+    return jobs
+
+
+JobsDep = Annotated[Jobs, Depends(get_jobs)]
+
+
+@router.post("", status_code=202)
+async def create_job(
+    body: JobCreate,
+    response: Response,
+    principal: CurrentPrincipal,
+    jobs: JobsDep,
+    limits: RateLimitDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+) -> JobView:
+    """Start a job. Its worst-case price is reserved now and settled when it ends; 402 if you cannot pay."""
+    job = await jobs.service.create(principal, body, idempotency_key)
+    response.headers["Location"] = f"/v1/jobs/{job.id}"
+    response.headers.update(limits.headers())
+    return await jobs.service.view(job)
+
+
+@router.get("")
+async def list_jobs(
+    principal: CurrentPrincipal, jobs: JobsDep, limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 20
+) -> JobList:
+    """Your jobs, newest first."""
+    found = await jobs.service.list(principal, limit)
+    return JobList(data=[await jobs.service.view(job) for job in found])
+
+
+@router.get("/{job_id}")
+async def get_job(job_id: str, principal: CurrentPrincipal, jobs: JobsDep) -> JobView:
+    return await jobs.service.view(await jobs.service.get(principal, job_id))
+
+
+@router.delete("/{job_id}")
+async def cancel_job(job_id: str, principal: CurrentPrincipal, jobs: JobsDep) -> JobView:
+    """Cancel: no further step runs, and the credits not spent yet go back to your balance."""
+    return await jobs.service.view(await jobs.service.cancel(principal, job_id))
+
+
+@router.get("/{job_id}/events", response_model=None)
+async def job_events(
+    job_id: str, principal: CurrentPrincipal, jobs: JobsDep, services: ServicesDep
+) -> SSEResponse:
+    """Server-sent events: `queued`, `running` (step, progress), then `succeeded` (results), `failed`
+    (error) or `cancelled`; the stream ends after the final one."""
+    await jobs.service.get(principal, job_id)  # 404 before the stream starts
+    return SSEResponse(_events(jobs.service, principal, job_id, services.settings.jobs_events_poll_s))
+
+
+async def _events(
+    service: JobService, principal: Principal, job_id: str, poll_s: float
+) -> AsyncIterator[bytes]:
+    last: tuple[str, int, int] | None = None
+    quiet_since = time.monotonic()
+    while True:
+        job = await service.get(principal, job_id)
+        seen = (job.state, job.step, job.progress)
+        if seen != last:
+            last = seen
+            quiet_since = time.monotonic()
+            view = await service.view(job)
+            payload = view.model_dump(
+                mode="json", include={"id", "state", "step", "steps", "progress", "error", "results"}
+            )
+            yield f"event: {job.state}\ndata: {json.dumps(payload, separators=(',', ':'))}\n\n".encode()
+        if job.finished or (now() - job.deadline).total_seconds() > STREAM_GRACE_S:
+            return
+        if time.monotonic() - quiet_since > KEEPALIVE_S:
+            quiet_since = time.monotonic()
+            yield b": keep-alive\n\n"
+        await asyncio.sleep(poll_s)

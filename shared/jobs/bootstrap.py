@@ -1,0 +1,60 @@
+"""Wire the jobs' adapters once per instance (per event loop: the gRPC clients belong to it).
+
+The API builds this from its Services on first use; the worker function builds its own in its loop.
+`images` can be replaced (tests use a provider fake behind litellm, so they keep the real adapter).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.cloud import firestore
+
+from shared.catalog.catalog import Catalog
+from shared.catalog.media import MediaCatalog
+from shared.credits.ledger import Ledger
+from shared.events import PubSubPublisher
+from shared.gateway.images import ImageGenerator, LitellmImages
+from shared.jobs.image_job import ImageJob
+from shared.jobs.kinds import JobKind
+from shared.jobs.progress import ProgressEvents
+from shared.jobs.repository import JobRepository
+from shared.jobs.runner import StepRunner
+from shared.jobs.service import JobService
+from shared.settings import Settings
+from shared.storage import GcsStore
+from shared.tasks import TaskQueue
+
+
+@dataclass
+class Jobs:
+    service: JobService
+    runner: StepRunner
+    repo: JobRepository
+    queue: TaskQueue
+    store: GcsStore
+    publisher: PubSubPublisher
+
+    async def close(self) -> None:
+        await self.queue.close()
+        await self.publisher.close()
+
+
+def build_jobs(
+    settings: Settings,
+    db: firestore.AsyncClient,
+    ledger: Ledger,
+    catalog: Catalog,
+    images: ImageGenerator | None = None,
+) -> Jobs:
+    repo = JobRepository(db)
+    queue = TaskQueue(settings)
+    store = GcsStore(settings)
+    publisher = PubSubPublisher.from_settings(settings)
+    progress = ProgressEvents(publisher, settings.jobs_topic)
+    media = MediaCatalog.load(settings, catalog)
+    generator = images or LitellmImages(settings.provider_timeout_s)
+    kinds: dict[str, JobKind] = {"image": ImageJob(media, generator, store, settings.jobs_deadline_s)}
+    service = JobService(repo, kinds, ledger, queue, store, progress, settings)
+    runner = StepRunner(repo, kinds, ledger, queue, progress, settings)
+    return Jobs(service, runner, repo, queue, store, publisher)

@@ -1,0 +1,179 @@
+"""The only code that reads and writes job documents (`jobs/{job_id}`, and `jobs/{job_id}/steps/{n}`).
+
+Every state change is one Firestore transaction that reads the job and decides from what it finds, so
+two deliveries of one step (one after the other, or both at once) have one effect: the first to
+checkpoint moves `step` on, and the other finds the step already done. Transaction bodies only read
+and write Firestore; tasks, messages and ledger calls happen after the commit.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from google.api_core.exceptions import AlreadyExists
+from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
+
+from shared.clock import now
+from shared.jobs.schemas import TERMINAL, Job, JobError, JobResult, JobState, Lease
+
+JOBS = "jobs"
+STEPS = "steps"
+
+Begin = Literal["go", "missing", "finished", "stale", "busy", "expired"]
+
+
+@dataclass
+class Started:
+    status: Begin
+    job: Job | None = None
+    token: str = ""
+    first: bool = False  # this delivery moved the job from queued to running
+
+
+class JobRepository:
+    def __init__(self, db: firestore.AsyncClient) -> None:
+        self._db = db
+
+    async def create(self, job: Job) -> tuple[Job, bool]:
+        """Create the job unless it exists; (the stored job, whether this call created it)."""
+        ref = self._ref(job.id)
+        try:
+            await ref.create(job.to_doc())
+            return job, True
+        except AlreadyExists:
+            existing = await self.get(job.id)
+            if existing is None:  # pragma: no cover - deleted in between; jobs are never deleted
+                raise
+            return existing, False
+
+    async def get(self, job_id: str) -> Job | None:
+        snap = await self._ref(job_id).get()
+        return Job.from_doc(job_id, snap.to_dict()) if snap.exists else None
+
+    async def list_for_user(self, user_id: str, limit: int) -> list[Job]:
+        query = (
+            self._db.collection(JOBS)
+            .where(filter=FieldFilter("user_id", "==", user_id))
+            .order_by("created_at", direction=firestore.Query.DESCENDING)
+            .limit(limit)
+        )
+        return [Job.from_doc(snap.id, snap.to_dict()) async for snap in query.stream()]
+
+    async def mark_enqueued(self, job_id: str, step: int) -> None:
+        """Remember that step's task is queued (a plain write: only ever raised, never lowered)."""
+        ref = self._ref(job_id)
+
+        async def body(tx: Any) -> None:
+            job = await self._read(tx, ref)
+            if job is not None and job.enqueued < step:
+                tx.update(ref, {"enqueued": step})
+
+        await self._run(body)
+
+    async def begin_step(self, job_id: str, step: int, lease_s: int) -> Started:
+        """Take the lease on `step` if it is the job's current step and nobody else holds it."""
+        ref = self._ref(job_id)
+
+        async def body(tx: Any) -> Started:
+            job = await self._read(tx, ref)
+            at = now()
+            if job is None:
+                return Started("missing")
+            if job.finished:
+                return Started("finished", job)
+            if job.step != step:
+                return Started("stale", job)
+            if at >= job.deadline:
+                return Started("expired", job)
+            if job.lease is not None and job.lease.step == step and job.lease.until > at:
+                return Started("busy", job)
+            lease = Lease(step=step, until=at + dt.timedelta(seconds=lease_s), token=uuid.uuid4().hex)
+            first = job.state == "queued"
+            tx.update(ref, {"state": "running", "lease": lease.model_dump(), "updated_at": at})
+            running = job.model_copy(update={"state": "running", "lease": lease, "updated_at": at})
+            return Started("go", running, lease.token, first)
+
+        result: Started = await self._run(body)
+        return result
+
+    async def release(self, job_id: str, step: int, token: str) -> None:
+        """Give the lease back after a failed attempt, so the retry need not wait for it to expire."""
+        ref = self._ref(job_id)
+
+        async def body(tx: Any) -> None:
+            job = await self._read(tx, ref)
+            if job is not None and job.lease is not None and job.lease.token == token:
+                tx.update(ref, {"lease": None, "updated_at": now()})
+
+        await self._run(body)
+
+    async def checkpoint(self, job_id: str, step: int, results: list[JobResult], cost: int) -> Job | None:
+        """Record step `step` as done: its results and cost, the next step, the progress; the last step
+        finishes the job. None (and nothing written) when the step is no longer the job's current one:
+        a duplicate already did it, or the job was cancelled or failed meanwhile."""
+        ref = self._ref(job_id)
+        step_ref = ref.collection(STEPS).document(str(step))
+
+        async def body(tx: Any) -> Job | None:
+            job = await self._read(tx, ref)
+            if job is None or job.finished or job.step != step:
+                return None
+            at = now()
+            done = step + 1
+            state: JobState = "succeeded" if done >= job.steps else "running"
+            update = {
+                "step": done,
+                "state": state,
+                "progress": done * 100 // job.steps,
+                "results": [r.model_dump() for r in [*job.results, *results]],
+                "spent": job.spent + cost,
+                "lease": None,
+                "updated_at": at,
+            }
+            tx.set(step_ref, {"step_id": job.step_id(step), "cost": cost, "done_at": at})
+            tx.update(ref, update)
+            return Job.from_doc(job_id, {**job.to_doc(), **update})
+
+        result: Job | None = await self._run(body)
+        return result
+
+    async def finish(
+        self, job_id: str, state: JobState, error: JobError | None = None
+    ) -> tuple[Job | None, bool]:
+        """Move an unfinished job to `state` (failed or cancelled); (job, whether this call did it)."""
+        if state not in TERMINAL:
+            raise ValueError(f"{state} is not a final state")
+        ref = self._ref(job_id)
+
+        async def body(tx: Any) -> tuple[Job | None, bool]:
+            job = await self._read(tx, ref)
+            if job is None or job.finished:
+                return job, False
+            at = now()
+            update = {
+                "state": state,
+                "error": error.model_dump() if error else None,
+                "lease": None,
+                "updated_at": at,
+            }
+            tx.update(ref, update)
+            return Job.from_doc(job_id, {**job.to_doc(), **update}), True
+
+        result: tuple[Job | None, bool] = await self._run(body)
+        return result
+
+    # Internals.
+
+    def _ref(self, job_id: str) -> Any:
+        return self._db.collection(JOBS).document(job_id)
+
+    async def _read(self, tx: Any, ref: Any) -> Job | None:
+        snap = await ref.get(transaction=tx)
+        return Job.from_doc(ref.id, snap.to_dict()) if snap.exists else None
+
+    async def _run(self, body: Any) -> Any:
+        return await firestore.async_transactional(body)(self._db.transaction())

@@ -1,0 +1,133 @@
+"""Running one job step, as the worker function does for each Cloud Task delivery.
+
+    begin (take the step's lease) -> do the step -> checkpoint (results, cost, next step: one transaction)
+    -> enqueue the next step, or settle the hold when the job is done -> publish progress
+
+Every delivery ends in an explicit decision (Outcome.status is the HTTP status the worker answers):
+- 200: done, or nothing to do (a duplicate, a stale or unknown step, a finished job), or the job failed
+  for good (a permanent error, the final attempt, the deadline): Cloud Tasks must not retry.
+- 409: another delivery of this step holds its lease right now: retry later.
+- 500: a transient failure before the final attempt: Cloud Tasks retries.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from shared.credits.ledger import Ledger
+from shared.jobs.billing import close_hold
+from shared.jobs.errors import StepFailed
+from shared.jobs.kinds import JobKind, StepResult
+from shared.jobs.progress import ProgressEvents
+from shared.jobs.repository import JobRepository
+from shared.jobs.schemas import Job, JobError, task_id
+from shared.settings import Settings
+from shared.tasks import Queue
+
+log = logging.getLogger("jobs.runner")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: int
+    result: str  # what happened, for the logs and the tests
+    job_state: str | None = None
+
+
+class StepRunner:
+    def __init__(
+        self,
+        repo: JobRepository,
+        kinds: dict[str, JobKind],
+        ledger: Ledger,
+        queue: Queue,
+        progress: ProgressEvents,
+        settings: Settings,
+    ) -> None:
+        self._repo = repo
+        self._kinds = kinds
+        self._ledger = ledger
+        self._queue = queue
+        self._progress = progress
+        self._settings = settings
+
+    async def run(self, job_id: str, step: int, attempt: int) -> Outcome:
+        """Run `step` of `job_id`; `attempt` counts deliveries of this task from 1."""
+        started = await self._repo.begin_step(job_id, step, self._settings.jobs_step_lease_s)
+        job = started.job
+        if started.status == "missing" or job is None:
+            log.warning("step for an unknown job", extra={"job_id": job_id, "step": step})
+            return Outcome(200, "missing")
+        if started.status == "finished":
+            await close_hold(self._ledger, job)  # a no-op unless an earlier delivery died before it
+            return Outcome(200, "finished", job.state)
+        if started.status == "stale":
+            await self._ensure_next(job)
+            return Outcome(200, "duplicate", job.state)
+        if started.status == "busy":
+            return Outcome(409, "busy", job.state)
+        if started.status == "expired":
+            return await self._fail(
+                job, JobError(code="deadline_exceeded", message="The job ran past its deadline.")
+            )
+        if started.first:
+            await self._progress.publish(job)
+        try:
+            result = await self._kinds[job.type].run_step(job, step)
+        except StepFailed as exc:
+            return await self._failed_attempt(job, step, started.token, attempt, exc)
+        except Exception as exc:
+            log.exception("step crashed", extra={"job_id": job_id, "step": step})
+            failure = StepFailed("The step failed unexpectedly.", code="step_error", retryable=True)
+            failure.__cause__ = exc
+            return await self._failed_attempt(job, step, started.token, attempt, failure)
+        return await self._checkpoint(job, step, result)
+
+    async def _checkpoint(self, job: Job, step: int, result: StepResult) -> Outcome:
+        done = await self._repo.checkpoint(job.id, step, result.results, result.cost)
+        if done is None:
+            # Cancelled, failed or done by a duplicate while this delivery worked: it changes nothing.
+            log.info("step result discarded", extra={"job_id": job.id, "step": step})
+            return Outcome(200, "discarded")
+        log.info(
+            "step done",
+            extra={"job_id": job.id, "step": step, "cost": result.cost, "state": done.state},
+        )
+        await self._progress.publish(done)
+        if done.finished:
+            await close_hold(self._ledger, done)
+            return Outcome(200, "succeeded", done.state)
+        await self._enqueue(done, done.step)
+        return Outcome(200, "next", done.state)
+
+    async def _failed_attempt(
+        self, job: Job, step: int, token: str, attempt: int, exc: StepFailed
+    ) -> Outcome:
+        final = attempt >= self._settings.jobs_max_attempts
+        extra = {"job_id": job.id, "step": step, "attempt": attempt, "code": exc.code}
+        if exc.retryable and not final:
+            log.warning("step failed, will retry", extra=extra)
+            await self._repo.release(job.id, step, token)
+            return Outcome(500, "retry", job.state)
+        log.warning("step failed for good", extra=extra)
+        reason = exc.message if not exc.retryable else f"{exc.message} (gave up after {attempt} attempts)"
+        return await self._fail(job, JobError(code=exc.code, message=reason))
+
+    async def _fail(self, job: Job, error: JobError) -> Outcome:
+        failed, changed = await self._repo.finish(job.id, "failed", error)
+        if failed is None:
+            return Outcome(200, "missing")
+        await close_hold(self._ledger, failed)
+        if changed:
+            await self._progress.publish(failed)
+        return Outcome(200, "failed", failed.state)
+
+    async def _ensure_next(self, job: Job) -> None:
+        """A late duplicate of the previous step: queue the current one if its enqueue was lost."""
+        if not job.finished and job.enqueued < job.step:
+            await self._enqueue(job, job.step)
+
+    async def _enqueue(self, job: Job, step: int) -> None:
+        await self._queue.enqueue(task_id(job.id, step), {"job_id": job.id, "step": step})
+        await self._repo.mark_enqueued(job.id, step)

@@ -1,0 +1,149 @@
+"""The API's side of jobs: create (reserve, write, enqueue), read, list and cancel.
+
+Creating a job validates and prices it first (bad input changes nothing), then reserves the worst case
+under the hold `job:{job_id}` (402 when the balance cannot cover it: no job is written), then writes the
+job document and enqueues step 0. With an Idempotency-Key the job id is derived from the caller and the
+key, so a retried create finds the same hold and the same job and changes nothing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from shared.auth.schemas import Principal
+from shared.clock import now
+from shared.credits.ledger import Ledger
+from shared.ids import new_id, stable_id
+from shared.jobs.billing import close_hold
+from shared.jobs.errors import JobNotFound
+from shared.jobs.kinds import JobKind
+from shared.jobs.progress import ProgressEvents
+from shared.jobs.repository import JobRepository
+from shared.jobs.schemas import Job, JobCreate, JobError, JobView, task_id
+from shared.settings import Settings
+from shared.storage import BlobStore
+from shared.tasks import EnqueueFailed, Queue
+
+log = logging.getLogger("jobs.service")
+
+# The hold outlives the job's deadline, so the reconciler never expires the hold of a job still running.
+HOLD_MARGIN_S = 900
+MAX_LIST = 100
+
+
+def hold_id(job_id: str) -> str:
+    return f"job:{job_id}"
+
+
+class JobService:
+    def __init__(
+        self,
+        repo: JobRepository,
+        kinds: dict[str, JobKind],
+        ledger: Ledger,
+        queue: Queue,
+        store: BlobStore,
+        progress: ProgressEvents,
+        settings: Settings,
+    ) -> None:
+        self._repo = repo
+        self._kinds = kinds
+        self._ledger = ledger
+        self._queue = queue
+        self._store = store
+        self._progress = progress
+        self._settings = settings
+
+    async def create(
+        self, principal: Principal, request: JobCreate, idempotency_key: str | None = None
+    ) -> Job:
+        plan = self._kinds[request.type].plan(request)
+        job_id = stable_id("job", principal.user_id, idempotency_key) if idempotency_key else new_id()
+        at = now()
+        hold = await self._ledger.reserve(
+            principal.wallet_id,
+            hold_id(job_id),
+            want=plan.price,
+            minimum=plan.price,
+            ttl_s=plan.deadline_s + HOLD_MARGIN_S,
+            ref=f"job:{request.type}",
+        )
+        job = Job(
+            id=job_id,
+            type=request.type,
+            state="queued",
+            user_id=principal.user_id,
+            wallet_id=principal.wallet_id,
+            params=plan.params,
+            steps=plan.steps,
+            hold_id=hold.id,
+            reserved=hold.amount,
+            deadline=at + dt.timedelta(seconds=plan.deadline_s),
+            created_at=at,
+            updated_at=at,
+        )
+        job, created = await self._repo.create(job)
+        if job.finished or job.enqueued >= 0:
+            return job
+        try:
+            await self._queue.enqueue(task_id(job.id, 0), {"job_id": job.id, "step": 0})
+        except EnqueueFailed:
+            failed, _ = await self._repo.finish(
+                job.id, "failed", JobError(code="enqueue_failed", message="The job could not be queued.")
+            )
+            if failed is not None:
+                await close_hold(self._ledger, failed)
+            raise
+        await self._repo.mark_enqueued(job.id, 0)
+        log.info(
+            "job created" if created else "job create replayed",
+            extra={"job_id": job.id, "type": job.type, "reserved": job.reserved, "steps": job.steps},
+        )
+        await self._progress.publish(job)
+        return job
+
+    async def get(self, principal: Principal, job_id: str) -> Job:
+        job = await self._repo.get(job_id)
+        if job is None or job.user_id != principal.user_id:
+            raise JobNotFound(job_id)  # another user's job does not exist, as far as the caller can tell
+        return job
+
+    async def list(self, principal: Principal, limit: int = 20) -> list[Job]:
+        return await self._repo.list_for_user(principal.user_id, min(max(limit, 1), MAX_LIST))
+
+    async def cancel(self, principal: Principal, job_id: str) -> Job:
+        """Stop the job: no further step runs or is charged; the unspent credits go back once."""
+        await self.get(principal, job_id)
+        job, changed = await self._repo.finish(job_id, "cancelled")
+        if job is None:
+            raise JobNotFound(job_id)
+        if job.state == "cancelled":
+            await close_hold(self._ledger, job)
+        if changed:
+            log.info("job cancelled", extra={"job_id": job_id, "spent": job.spent})
+            await self._progress.publish(job)
+        return job
+
+    async def view(self, job: Job) -> JobView:
+        """The job as its owner sees it, with fresh signed URLs for its results."""
+        results = [r.model_copy(update={"url": await self._store.signed_url(r.path)}) for r in job.results]
+        return JobView(
+            id=job.id,
+            type=job.type,
+            state=job.state,
+            step=job.step,
+            steps=job.steps,
+            progress=job.progress,
+            input=job.params,
+            results=results,
+            error=job.error,
+            reserved=job.reserved,
+            spent=job.spent,
+            deadline=job.deadline,
+            created_at=job.created_at,
+            updated_at=job.updated_at,
+        )
+
+    async def read_result(self, job: Job, index: int) -> bytes | None:
+        return await self._store.read(job.results[index].path)
