@@ -25,6 +25,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scripts.emulators import start_jobs_worker, start_storage, start_tasks
+
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".local"
 PY = sys.executable
@@ -202,7 +204,8 @@ def start_model(stack: Stack) -> None:
 def backing_services(stack: Stack, model: bool = True) -> None:
     stack.env.setdefault("GOOGLE_CLOUD_PROJECT", "demo-local")
     stack.env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    for start in (start_firestore, start_pubsub, start_redis, *([start_model] if model else [])):
+    jobs = (start_tasks, start_storage, start_jobs_worker)  # scripts/emulators.py
+    for start in (start_firestore, start_pubsub, start_redis, *([start_model] if model else []), *jobs):
         t0 = time.monotonic()
         start(stack)
         print(
@@ -266,6 +269,8 @@ The API is at http://127.0.0.1:{api_port}  (OpenAPI docs: http://127.0.0.1:{api_
   Redis               {stack.env["REDIS_URL"]}
   Local model         {stack.env["LOCAL_MODEL_URL"]}
   Reconciler function http://127.0.0.1:{fn_port}/  (called every 60 s, as Cloud Scheduler would)
+  Jobs worker         {stack.env["JOBS_WORKER_URL"]}  (Cloud Tasks {stack.env["TASKS_EMULATOR_HOST"]}, \
+Storage {stack.env["STORAGE_EMULATOR_HOST"]})
 Try:  curl -s -X POST http://127.0.0.1:{api_port}/v1/auth/register -H 'content-type: application/json' \\
         -d '{{"email":"me@example.com","password":"correct horse battery"}}'
 Press Ctrl-C to stop everything.""",

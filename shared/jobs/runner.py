@@ -94,10 +94,11 @@ class StepRunner:
             "step done",
             extra={"job_id": job.id, "step": step, "cost": result.cost, "state": done.state},
         )
-        await self._progress.publish(done)
         if done.finished:
-            await close_hold(self._ledger, done)
+            await close_hold(self._ledger, done)  # first: whoever hears "succeeded" sees the charge
+            await self._progress.publish(done)
             return Outcome(200, "succeeded", done.state)
+        await self._progress.publish(done)
         await self._enqueue(done, done.step)
         return Outcome(200, "next", done.state)
 

@@ -27,7 +27,7 @@ from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
     hold_of,
     wait_for_job,
 )
-from tests.support.helpers import balance, db
+from tests.support.helpers import db, wait_settled
 
 
 def word() -> str:
@@ -67,13 +67,13 @@ def test_duplicate_delivery_after_the_fact_changes_nothing(
     tag = word()
     job = start(jobs_client, user, f"dup {tag}", n=2)
     wait_for_job(jobs_client, user, job["id"], finished)
-    before = balance(jobs_client, user.headers)
+    before = wait_settled(jobs_client, user.headers)
     for step in (0, 1, 0):
         response = deliver(jobs_stack, job["id"], step)
         assert response.status_code == 200 and response.json()["result"] == "finished", response.text
     assert fake_images.calls(tag) == 2
     assert (
-        balance(jobs_client, user.headers)
+        wait_settled(jobs_client, user.headers)
         == before
         == {"available": WELCOME - 2 * IMAGE_PRICE, "reserved": 0}
     )
@@ -96,7 +96,7 @@ def test_concurrent_deliveries_have_one_effect_and_one_charge(
     assert done["state"] == "succeeded" and done["spent"] == IMAGE_PRICE
     assert fake_images.calls(tag) == 1
     assert steps_done(job["id"]) == ["0"]
-    assert balance(jobs_client, user.headers) == {"available": WELCOME - IMAGE_PRICE, "reserved": 0}
+    assert wait_settled(jobs_client, user.headers) == {"available": WELCOME - IMAGE_PRICE, "reserved": 0}
     assert hold_of(job["id"])["charged"] == IMAGE_PRICE
 
 
@@ -111,7 +111,7 @@ def test_a_step_that_fails_then_succeeds_is_charged_once(
     assert done["state"] == "succeeded", done
     assert fake_images.calls(tag) == 3
     assert done["spent"] == IMAGE_PRICE
-    assert balance(jobs_client, user.headers) == {"available": WELCOME - IMAGE_PRICE, "reserved": 0}
+    assert wait_settled(jobs_client, user.headers) == {"available": WELCOME - IMAGE_PRICE, "reserved": 0}
 
 
 def test_a_step_that_fails_every_attempt_fails_the_job_and_refunds(
@@ -128,13 +128,13 @@ def test_a_step_that_fails_every_attempt_fails_the_job_and_refunds(
         assert done["error"]["code"] == "image_generation_failed"
         assert "3 attempts" in done["error"]["message"]
         assert fake_images.calls(tag) == jobs_stack.settings.jobs_max_attempts
-        assert balance(jobs_client, user.headers) == {"available": WELCOME, "reserved": 0}
+        assert wait_settled(jobs_client, user.headers) == {"available": WELCOME, "reserved": 0}
         assert hold_of(job["id"])["state"] == "voided"
         message = subscription.wait_for(lambda m: m["job_id"] == job["id"] and m["state"] == "failed")
         assert message["error"]["code"] == "image_generation_failed"
         # A last straggler delivery after the failure changes nothing.
         assert deliver(jobs_stack, job["id"], 0, retry_count=7).json()["result"] == "finished"
-        assert balance(jobs_client, user.headers) == {"available": WELCOME, "reserved": 0}
+        assert wait_settled(jobs_client, user.headers) == {"available": WELCOME, "reserved": 0}
     finally:
         subscription.close()
 
@@ -149,7 +149,7 @@ def test_a_permanent_failure_is_not_retried(
     done = wait_for_job(jobs_client, user, job["id"], finished)
     assert done["state"] == "failed"
     assert fake_images.calls(tag) == 1
-    assert balance(jobs_client, user.headers) == {"available": WELCOME, "reserved": 0}
+    assert wait_settled(jobs_client, user.headers) == {"available": WELCOME, "reserved": 0}
 
 
 def test_the_worker_acknowledges_what_can_never_run(jobs_stack: JobsStack) -> None:

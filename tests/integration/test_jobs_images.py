@@ -28,7 +28,7 @@ from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
     storage_client,
     wait_for_job,
 )
-from tests.support.helpers import balance, db
+from tests.support.helpers import balance, db, wait_settled
 
 
 def word() -> str:
@@ -65,7 +65,7 @@ def test_image_generation_end_to_end(
     assert bucket.blob(f"users/{user.user_id}/jobs/{job_id}/image-1.png").download_as_bytes() == PNG
     assert fake_images.calls(tag) == 2
 
-    assert balance(jobs_client, user.headers) == {"available": WELCOME - 2 * IMAGE_PRICE, "reserved": 0}
+    assert wait_settled(jobs_client, user.headers) == {"available": WELCOME - 2 * IMAGE_PRICE, "reserved": 0}
     hold = hold_of(job_id)
     assert hold["state"] == "settled" and hold["charged"] == 2 * IMAGE_PRICE
 
@@ -122,7 +122,7 @@ def test_job_api_and_progress_events(
 
     listed = jobs_client.get("/v1/jobs", headers=user.headers).json()["data"]
     assert [j["id"] for j in listed][:1] == [job["id"]]
-    assert balance(jobs_client, user.headers) == {"available": WELCOME - 3 * IMAGE_PRICE, "reserved": 0}
+    assert wait_settled(jobs_client, user.headers) == {"available": WELCOME - 3 * IMAGE_PRICE, "reserved": 0}
 
 
 def test_cancel_mid_job_releases_the_rest_once(
@@ -139,13 +139,13 @@ def test_cancel_mid_job_releases_the_rest_once(
     assert cancelled.status_code == 200
     spent = cancelled.json()["spent"]
     assert cancelled.json()["state"] == "cancelled" and spent >= IMAGE_PRICE and spent < 4 * IMAGE_PRICE
-    after_cancel = balance(jobs_client, user.headers)
+    after_cancel = wait_settled(jobs_client, user.headers)
     assert after_cancel == {"available": WELCOME - spent, "reserved": 0}
 
     time.sleep(2.5)  # the step running at cancel time finishes now, and must change nothing
     again = jobs_client.delete(f"/v1/jobs/{job['id']}", headers=user.headers).json()
     assert again["state"] == "cancelled" and again["spent"] == spent
-    assert balance(jobs_client, user.headers) == after_cancel
+    assert wait_settled(jobs_client, user.headers) == after_cancel
     assert hold_of(job["id"])["charged"] == spent
     assert fake_images.calls(tag) <= spent // IMAGE_PRICE + 1
     calls = fake_images.calls(tag)
@@ -198,7 +198,7 @@ def test_bad_input_reserves_nothing(jobs_client: httpx.Client, jobs_user: Callab
         response = jobs_client.post(path, headers=user.headers, json=body)
         assert response.status_code == status, (body, response.text)
         assert response.json()["error"]["code"] == code, (body, response.text)
-    assert balance(jobs_client, user.headers) == {"available": WELCOME, "reserved": 0}
+    assert wait_settled(jobs_client, user.headers) == {"available": WELCOME, "reserved": 0}
     assert jobs_client.get("/v1/jobs", headers=user.headers).json()["data"] == []
     holds = db().collection("wallets").document(user.user_id).collection("holds").get()
     assert [h.id for h in holds if h.id.startswith("job:")] == []
