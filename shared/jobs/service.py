@@ -125,9 +125,13 @@ class JobService:
             await self._progress.publish(job)
         return job
 
-    async def view(self, job: Job) -> JobView:
-        """The job as its owner sees it, with fresh signed URLs for its results."""
-        results = [r.model_copy(update={"url": await self._store.signed_url(r.path)}) for r in job.results]
+    async def view(self, job: Job, sign: bool = True) -> JobView:
+        """The job as its owner sees it, with fresh signed URLs for its results (unless `sign` is False:
+        in the cloud each URL is one IAM signBlob call, too many for a list)."""
+        results = [
+            r.model_copy(update={"url": await self._store.signed_url(r.path) if sign else None})
+            for r in job.results
+        ]
         return JobView(
             id=job.id,
             type=job.type,

@@ -63,9 +63,9 @@ async def create_job(
 async def list_jobs(
     principal: CurrentPrincipal, jobs: JobsDep, limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 20
 ) -> JobList:
-    """Your jobs, newest first."""
+    """Your jobs, newest first (without result URLs: GET a job for those)."""
     found = await jobs.service.list(principal, limit)
-    return JobList(data=[await jobs.service.view(job) for job in found])
+    return JobList(data=[await jobs.service.view(job, sign=False) for job in found])
 
 
 @router.get("/{job_id}")
