@@ -319,8 +319,8 @@ class FakeProvider:
             "max_output_tokens = 2048",
             "max_attempts = 2",
             f"fallbacks = {json.dumps(fallbacks)}",
-            # Short first-token and idle limits, so a hang fails over in a second.
-            "timeouts = { connect_s = 5, first_token_s = 1.0, idle_s = 1.0, total_s = 20 }",
+            # Generous: a busy test machine must not turn a normal answer into a timeout.
+            "timeouts = { connect_s = 5, first_token_s = 10, idle_s = 10, total_s = 30 }",
         ]
         if name == "fleet-cache":
             lines += [f"cache_read_price = {CACHE_READ_PRICE}", f"cache_write_price = {CACHE_WRITE_PRICE}"]
@@ -406,6 +406,8 @@ class FakeProvider:
             yield chunk({"role": "assistant", "content": ""})
             for i, word in enumerate(words):
                 if fault is not None and fault.kind == "cut" and i == fault.after:
+                    if i:  # let the client read what was sent: a reset may drop its unread bytes
+                        await asyncio.sleep(0.1)
                     raise ConnectionResetError("scripted cut")
                 if fault is not None and fault.kind == "stall" and i == fault.after:
                     await asyncio.sleep(3600)

@@ -87,7 +87,9 @@ class Rig:
         return len(self.fake.calls_for(self.name(model), provider))
 
 
-def model_toml(tag: str, name: str, deployments: list[tuple[str, int | None]], fallbacks: list[str]) -> str:
+def model_toml(
+    tag: str, name: str, deployments: list[tuple[str, int | None]], fallbacks: list[str], wait_s: float = 10.0
+) -> str:
     lines = [
         "[[models]]",
         f'id = "{name}-{tag}"',
@@ -97,7 +99,7 @@ def model_toml(tag: str, name: str, deployments: list[tuple[str, int | None]], f
         "context_window = 8192",
         "max_output_tokens = 2048",
         "fallbacks = [" + ", ".join(f'"{f}-{tag}"' for f in fallbacks) + "]",
-        "timeouts = { first_token_s = 1.0, idle_s = 1.0, total_s = 20 }",
+        f"timeouts = {{ first_token_s = {wait_s}, idle_s = {wait_s}, total_s = 30 }}",
     ]
     for provider, rpm in deployments:
         lines += ["[[models.deployments]]", f'provider = "{provider}"']
@@ -117,6 +119,8 @@ def rig(tmp_path: Path, redis: Redis, fleet: FakeProvider) -> Rig:
     toml += model_toml(tag, "pair", [("fake_a", None), ("fake_b", None)], ["backup"])
     toml += model_toml(tag, "limited", [("fake_a", 2), ("fake_b", None)], [])
     toml += model_toml(tag, "backup", [("fake_b", None)], [])
+    # Only the timeout tests use it: a hang or a stall fails after a second (real time).
+    toml += model_toml(tag, "quick", [("fake_a", None)], ["backup"], wait_s=1.0)
     path = tmp_path / "router.toml"
     path.write_text(toml)
     catalog = Catalog.load(Settings(), EnvSecrets({}), path)
@@ -276,14 +280,15 @@ async def test_everything_failing_raises_all_providers_failed_with_retry_after(r
 
 
 async def test_a_hang_before_the_first_byte_times_out_and_fails_over(rig: Rig) -> None:
-    rig.fake.program(rig.name("solo"), Fault.hang())
-    stream = await rig.router.open_stream(rig.chain("solo"), MESSAGES, {})
+    rig.fake.program(rig.name("quick"), Fault.hang())
+    stream = await rig.router.open_stream(rig.chain("quick"), MESSAGES, {})
     try:
-        assert stream.served.spec.id == rig.name("solo") and stream.served.attempts == 2
+        assert stream.served.spec.id == rig.name("quick") and stream.served.attempts == 2
         text = "".join([d.text async for d in stream])
     finally:
         await stream.aclose()
-    assert text == "".join(reply_words(4)) and rig.calls("solo") == 2
+    assert text == "".join(reply_words(4)) and rig.calls("quick") == 2
+    assert rig.sleeps == [0.125]
 
 
 async def test_a_stream_cut_before_its_first_token_fails_over_transparently(rig: Rig) -> None:
@@ -299,8 +304,8 @@ async def test_a_stream_cut_before_its_first_token_fails_over_transparently(rig:
 
 
 async def test_a_stream_failing_after_its_first_token_ends_with_the_error(rig: Rig, redis: Redis) -> None:
-    rig.fake.always(rig.name("solo"), Fault.stall(after=2))
-    stream = await rig.router.open_stream(rig.chain("solo", max_tokens=8), MESSAGES, {})
+    rig.fake.always(rig.name("quick"), Fault.stall(after=2))
+    stream = await rig.router.open_stream(rig.chain("quick", max_tokens=8), MESSAGES, {})
     got: list[str] = []
 
     async def read() -> None:
@@ -313,8 +318,8 @@ async def test_a_stream_failing_after_its_first_token_ends_with_the_error(rig: R
     with pytest.raises(AppError) as raised:
         await read()
     assert raised.value.code == "provider_timeout"
-    assert got == reply_words(2) and rig.calls("backup") == 0 and rig.calls("solo") == 1
+    assert got == reply_words(2) and rig.calls("backup") == 0 and rig.calls("quick") == 1
     # The idle timeout counts against the deployment's breaker like any provider fault.
     breaker = rig.router.breaker
     assert isinstance(breaker, Breaker)
-    assert await redis.zcard(breaker.keys(f"{rig.name('solo')}@fake_a#0")[1]) == 1
+    assert await redis.zcard(breaker.keys(f"{rig.name('quick')}@fake_a#0")[1]) == 1
