@@ -79,7 +79,10 @@ def test_easy_request_goes_to_the_cheap_model(catalog: Catalog) -> None:
             [{"role": "system", "content": "you are a careful assistant who checks every fact"}, user("hi")],
             "strong: system prompt of 9 tokens > 8",
         ),
-        ([user("a"), {"role": "assistant", "content": "b"}, user("c"), user("d")], "strong: 3 user turns > 2"),
+        (
+            [user("a"), {"role": "assistant", "content": "b"}, user("c"), user("d")],
+            "strong: 3 user turns > 2",
+        ),
     ],
 )
 def test_hard_requests_go_to_the_strong_model_with_the_rule_that_fired(
