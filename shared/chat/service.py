@@ -1,7 +1,11 @@
 """A metered model call: reserve the worst case, call the model, settle what was really used.
 
 Order of work (ARCHITECTURE.md): validate -> idempotency -> reserve (Firestore transaction) ->
-provider -> settle or void -> usage record. Nothing is charged for a call that failed before any
+provider -> settle or void -> usage record. The provider step goes through the gateway's router:
+the requested model, then its fallbacks (only those whose worst case fits the hold, which is
+reserved at the worst case over the chain when the balance allows); the call is settled at the
+price of the model that served it, and the usage record names it, its provider and deployment.
+Nothing is charged for a call that failed before any
 output; a cut or cancelled stream pays for what was produced; a retry with the same
 Idempotency-Key replays the stored result instead of calling the model again.
 """
