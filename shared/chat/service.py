@@ -5,9 +5,9 @@ provider -> settle or void -> usage record. The provider step goes through the g
 the requested model, then its fallbacks (only those whose worst case fits the hold, which is
 reserved at the worst case over the chain when the balance allows); the call is settled at the
 price of the model that served it, and the usage record names it, its provider and deployment.
-Nothing is charged for a call that failed before any
-output; a cut or cancelled stream pays for what was produced; a retry with the same
-Idempotency-Key replays the stored result instead of calling the model again.
+Nothing is charged for a call that failed before any output; a cut or cancelled stream pays for
+what was produced; a retry with the same Idempotency-Key replays the stored result instead of
+calling the model again.
 """
 
 from __future__ import annotations
