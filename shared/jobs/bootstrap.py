@@ -14,6 +14,7 @@ from shared.catalog.catalog import Catalog
 from shared.catalog.media import MediaCatalog
 from shared.credits.ledger import Ledger
 from shared.events import PubSubPublisher
+from shared.firestore import async_client
 from shared.gateway.images import ImageGenerator, LitellmImages
 from shared.jobs.image_job import ImageJob
 from shared.jobs.kinds import JobKind
@@ -21,6 +22,8 @@ from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.runner import StepRunner
 from shared.jobs.service import JobService
+from shared.jobs.sweep import JobSweeper, SweepReport
+from shared.secrets import secret_source
 from shared.settings import Settings
 from shared.storage import GcsStore
 from shared.tasks import TaskQueue
@@ -30,6 +33,7 @@ from shared.tasks import TaskQueue
 class Jobs:
     service: JobService
     runner: StepRunner
+    sweeper: JobSweeper
     repo: JobRepository
     queue: TaskQueue
     store: GcsStore
@@ -57,4 +61,17 @@ def build_jobs(
     kinds: dict[str, JobKind] = {"image": ImageJob(media, generator, store, settings.jobs_deadline_s)}
     service = JobService(repo, kinds, ledger, queue, store, progress, settings)
     runner = StepRunner(repo, kinds, ledger, queue, progress, settings)
-    return Jobs(service, runner, repo, queue, store, publisher)
+    sweeper = JobSweeper(repo, ledger, queue, progress, settings)
+    return Jobs(service, runner, sweeper, repo, queue, store, publisher)
+
+
+async def sweep_once(settings: Settings, limit: int | None = None) -> SweepReport:
+    """One reconciler pass over the jobs, with clients that live in the calling event loop only."""
+    db = async_client(settings)
+    jobs = build_jobs(settings, db, Ledger(db, settings), Catalog.load(settings, secret_source(settings)))
+    try:
+        return await jobs.sweeper.sweep(limit)
+    finally:
+        await jobs.close()
+        db.close()
+        await db._firestore_api.transport.close()

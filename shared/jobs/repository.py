@@ -63,6 +63,35 @@ class JobRepository:
         )
         return [Job.from_doc(snap.id, snap.to_dict()) async for snap in query.stream()]
 
+    async def unfinished(self, field: str, before: dt.datetime, limit: int) -> list[Job]:
+        """Queued or running jobs whose `field` (updated_at or deadline) is at or before `before`."""
+        query = (
+            self._db.collection(JOBS)
+            .where(filter=FieldFilter("state", "in", ["queued", "running"]))
+            .where(filter=FieldFilter(field, "<=", before))
+            .limit(limit)
+        )
+        return [Job.from_doc(snap.id, snap.to_dict()) async for snap in query.stream()]
+
+    async def claim_redrive(self, job_id: str, step: int, quiet_since: dt.datetime) -> int | None:
+        """Count one re-drive of `step` if the job is still stuck on it (unfinished, no live lease, no
+        change since `quiet_since`); the re-drive's number, or None when it moved on meanwhile."""
+        ref = self._ref(job_id)
+
+        async def body(tx: Any) -> int | None:
+            job = await self._read(tx, ref)
+            at = now()
+            if job is None or job.finished or job.step != step or job.updated_at > quiet_since:
+                return None
+            if job.lease is not None and job.lease.until > at:
+                return None
+            count = job.redrives + 1
+            tx.update(ref, {"redrives": count, "updated_at": at})
+            return count
+
+        result: int | None = await self._run(body)
+        return result
+
     async def mark_enqueued(self, job_id: str, step: int) -> None:
         """Remember that step's task is queued (a plain write: only ever raised, never lowered)."""
         ref = self._ref(job_id)

@@ -73,6 +73,7 @@ class Job(BaseModel):
     reserved: int
     spent: int = 0
     enqueued: int = -1  # the highest step whose task is known to be queued
+    redrives: int = 0  # how many times the reconciler queued the current step again
     lease: Lease | None = None
     deadline: datetime
     created_at: datetime
@@ -118,6 +119,7 @@ class JobList(BaseModel):
     data: list[JobView]
 
 
-def task_id(job_id: str, step: int) -> str:
-    """The Cloud Task name of a step: the same step, the same name (Cloud Tasks refuses a second one)."""
-    return f"job-{job_id}-{step}"
+def task_id(job_id: str, step: int, redrive: int = 0) -> str:
+    """The Cloud Task name of a step: the same step, the same name (Cloud Tasks refuses a second one).
+    The reconciler's n-th re-drive of a step is a task of its own, `...-r{n}`."""
+    return f"job-{job_id}-{step}" + (f"-r{redrive}" if redrive else "")

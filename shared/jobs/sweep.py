@@ -1,0 +1,77 @@
+"""What the reconciler does for jobs (call `JobSweeper.sweep` from its scheduled run):
+
+- a job past its deadline fails: its hold is settled for what its finished steps spent and the rest is
+  released, exactly once (the ledger finishes a hold once; the job's final state is set once);
+- a job stuck on a step (no live lease and no change for settings.jobs_step_lease_s: its task was lost,
+  say the instance died between the checkpoint and the enqueue) gets that step queued again, as the
+  task `job-{id}-{step}-r{n}`; a re-drive that races a late delivery is a duplicate, which the worker
+  turns into a no-op.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from shared.clock import now
+from shared.credits.ledger import Ledger
+from shared.jobs.billing import close_hold
+from shared.jobs.progress import ProgressEvents
+from shared.jobs.repository import JobRepository
+from shared.jobs.schemas import JobError, task_id
+from shared.settings import Settings
+from shared.tasks import Queue
+
+log = logging.getLogger("jobs.sweep")
+
+DEADLINE = JobError(code="deadline_exceeded", message="The job ran past its deadline.")
+
+
+@dataclass
+class SweepReport:
+    expired: int = 0
+    redriven: int = 0
+
+
+class JobSweeper:
+    def __init__(
+        self,
+        repo: JobRepository,
+        ledger: Ledger,
+        queue: Queue,
+        progress: ProgressEvents,
+        settings: Settings,
+    ) -> None:
+        self._repo = repo
+        self._ledger = ledger
+        self._queue = queue
+        self._progress = progress
+        self._settings = settings
+
+    async def sweep(self, limit: int | None = None) -> SweepReport:
+        limit = limit or self._settings.reconcile_batch
+        report = SweepReport()
+        at = now()
+        for job in await self._repo.unfinished("deadline", at, limit):
+            failed, changed = await self._repo.finish(job.id, "failed", DEADLINE)
+            if failed is None or failed.state != "failed":
+                continue
+            await close_hold(self._ledger, failed)
+            if changed:
+                report.expired += 1
+                await self._progress.publish(failed)
+        quiet_since = at - dt.timedelta(seconds=self._settings.jobs_step_lease_s)
+        for job in await self._repo.unfinished("updated_at", quiet_since, limit):
+            if job.deadline <= at:
+                continue  # failed above, or next time
+            count = await self._repo.claim_redrive(job.id, job.step, quiet_since)
+            if count is None:
+                continue
+            await self._queue.enqueue(task_id(job.id, job.step, count), {"job_id": job.id, "step": job.step})
+            await self._repo.mark_enqueued(job.id, job.step)
+            report.redriven += 1
+            log.info("job step re-driven", extra={"job_id": job.id, "step": job.step, "redrive": count})
+        if report.expired or report.redriven:
+            log.info("jobs swept", extra={"expired": report.expired, "redriven": report.redriven})
+        return report
