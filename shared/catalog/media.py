@@ -52,9 +52,14 @@ class MediaCatalog:
             name = next((m.id for m in self.images.values() if m.available), None)
         model = self.images.get(name) if name else None
         if model is None or not model.available:
-            offered = ", ".join(sorted(m.id for m in self.images.values() if m.available)) or "none"
+            offered = ", ".join(sorted(m.id for m in self.images.values() if m.available))
+            if not offered:
+                raise UnknownModel(
+                    "No image model is enabled: set an image provider's key (OPENAI_API_KEY, or Vertex AI's "
+                    "VERTEX_PROJECT and VERTEX_LOCATION) and restart; see README."
+                )
             raise UnknownModel(
-                f"The image model '{name}' does not exist or is not enabled; available: {offered}."
+                f"The image model '{name}' does not exist or is not enabled; choose one of {offered}."
             )
         return model
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from shared.catalog.catalog import UnknownModel
 from shared.catalog.media import MediaCatalog
 from shared.gateway.images import ImageFailed, ImageGenerator
 from shared.jobs.errors import InvalidJob, StepFailed
@@ -56,6 +57,8 @@ class ImageJob:
             png = await self._images.generate(model, str(params["prompt"]), str(params["size"]))
         except ImageFailed as exc:
             raise StepFailed(exc.message, code=exc.code, retryable=exc.retryable) from exc
+        except UnknownModel as exc:  # taken out of the catalog (or its key removed) since the job began
+            raise StepFailed(exc.message, code=exc.code, retryable=False) from exc
         path = image_path(job, step)
         await self._store.put_if_absent(path, png, CONTENT_TYPE)
         result = JobResult(index=step, kind="image", path=path, content_type=CONTENT_TYPE, bytes=len(png))
