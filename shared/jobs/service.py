@@ -14,6 +14,7 @@ import logging
 from shared.auth.schemas import Principal
 from shared.clock import now
 from shared.credits.ledger import Ledger
+from shared.errors import Conflict
 from shared.ids import new_id, stable_id
 from shared.jobs.billing import close_hold
 from shared.jobs.errors import JobNotFound
@@ -84,6 +85,11 @@ class JobService:
             updated_at=at,
         )
         job, created = await self._repo.create(job)
+        if not created and (job.type != request.type or job.params != plan.params):
+            raise Conflict(
+                "This Idempotency-Key was used for a different job; use a new key for a new job.",
+                code="idempotency_key_reused",
+            )
         if job.finished or job.enqueued >= 0:
             return job
         try:

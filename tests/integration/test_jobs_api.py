@@ -62,6 +62,10 @@ def test_a_retried_create_with_the_same_key_is_one_job(
     assert wait_settled(jobs_client, user.headers) == {"available": WELCOME - 2 * IMAGE_PRICE, "reserved": 0}
     assert fake_images.calls(tag) == 2
     assert len(jobs_client.get("/v1/jobs", headers=user.headers).json()["data"]) == 1
+    other = {"type": "image", "input": {"prompt": f"something else {tag}", "n": 2}}
+    reused = jobs_client.post("/v1/jobs", headers=headers, json=other)
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "idempotency_key_reused"
+    assert wait_settled(jobs_client, user.headers) == {"available": WELCOME - 2 * IMAGE_PRICE, "reserved": 0}
 
 
 def test_a_job_past_its_deadline_fails_and_keeps_only_what_it_spent(
