@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import anyio
 from google.api_core.exceptions import AlreadyExists
+from google.api_core.retry import Retry
 from google.cloud import pubsub_v1
 
 from shared.errors import AppError
@@ -63,7 +64,10 @@ class PubSubPublisher:
         payload = json.dumps(data, separators=(",", ":"), default=str).encode()
         try:
             client, path = await self._ready(topic)
-            future = client.publish(path, payload, **dict(attributes or {}))
+            retry = Retry(timeout=self._timeout_s)  # the client's default retries transient errors forever
+            future = client.publish(
+                path, payload, retry=retry, timeout=self._timeout_s, **dict(attributes or {})
+            )
             message_id = await asyncio.wait_for(asyncio.wrap_future(future), self._timeout_s)
         except Exception as exc:
             log.warning("publish failed", extra={"topic": topic}, exc_info=True)
@@ -77,7 +81,7 @@ class PubSubPublisher:
             client: Any = self._client
             path = str(client.topic_path(self._project, topic))
             if self._emulator_host and path not in self._topics:
-                await anyio.to_thread.run_sync(_ensure_topic, client, path)
+                await anyio.to_thread.run_sync(_ensure_topic, client, path, self._timeout_s)
             self._topics.add(path)
         return client, path
 
@@ -97,6 +101,6 @@ class PubSubPublisher:
             await anyio.to_thread.run_sync(client.stop)
 
 
-def _ensure_topic(client: pubsub_v1.PublisherClient, path: str) -> None:
+def _ensure_topic(client: pubsub_v1.PublisherClient, path: str, timeout_s: float) -> None:
     with contextlib.suppress(AlreadyExists):
-        client.create_topic(name=path)
+        client.create_topic(name=path, retry=Retry(timeout=timeout_s), timeout=timeout_s)
