@@ -8,11 +8,14 @@ from google.cloud import firestore
 from redis.asyncio import Redis
 
 from shared.auth.service import AuthService
+from shared.cache.layered import build_cache
+from shared.cache.types import Embedder
 from shared.catalog.catalog import Catalog
 from shared.chat.service import ChatService
 from shared.chat.threads import ThreadService
 from shared.credits.ledger import Ledger
 from shared.firestore import async_client
+from shared.gateway.embeddings import LitellmEmbedder
 from shared.gateway.gateway import Gateway
 from shared.secrets import SecretSource, secret_source
 from shared.settings import Settings
@@ -40,9 +43,19 @@ def build_services(settings: Settings) -> Services:
     auth = AuthService(db, redis, ledger, settings, secrets)
     catalog = Catalog.load(settings, secrets)
     gateway = Gateway(catalog, settings, redis)
-    chat = ChatService(db, ledger, catalog, gateway, settings)
+    cache = build_cache(redis, settings, _embedder(settings, catalog))
+    chat = ChatService(db, ledger, catalog, gateway, settings, cache)
     threads = ThreadService(db, chat)
     return Services(settings, db, redis, secrets, ledger, auth, catalog, gateway, chat, threads)
+
+
+def _embedder(settings: Settings, catalog: Catalog) -> Embedder | None:
+    """The semantic cache's embedder, when it is switched on and its provider is configured."""
+    model = settings.semantic_cache_embedding_model
+    provider = catalog.providers.get(settings.semantic_cache_embedding_provider)
+    if not settings.semantic_cache_enabled or model is None or provider is None or not provider.available:
+        return None
+    return LitellmEmbedder(model, provider.api_key, provider.api_base, dimensions=256)
 
 
 async def close_services(services: Services) -> None:

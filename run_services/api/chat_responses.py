@@ -7,6 +7,7 @@ Shared by /v1/chat/completions and /v1/threads/{id}/messages; a thread reply add
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -14,6 +15,7 @@ from fastapi.responses import JSONResponse, Response
 
 from run_services.api.streaming import SSEResponse
 from shared.bootstrap import Services
+from shared.cache.exact import replay_chunks
 from shared.chat import openai_format as fmt
 from shared.chat.schemas import CallResult
 from shared.chat.service import ChatCall, ChatStream, Replay
@@ -84,8 +86,11 @@ def _final_with_provider(event: bytes, provider: str) -> bytes:
     return event
 
 
-async def _replay(result: CallResult, include_usage: bool, thread: bool) -> AsyncIterator[bytes]:
-    parts = [_final_with_provider(p, result.provider) for p in fmt.replay_chunks(result, include_usage)]
+async def _replay(
+    result: CallResult, include_usage: bool, thread: bool, pieces: list[str] | None = None
+) -> AsyncIterator[bytes]:
+    chunks = fmt.replay_chunks(result, include_usage, pieces)
+    parts = [_final_with_provider(p, result.provider) for p in chunks]
     for part in parts[:-1] + _thread_event(result, thread) + parts[-1:]:
         yield part
 
@@ -94,14 +99,32 @@ async def respond(
     services: Services, started: ChatCall | Replay, *, stream: bool, include_usage: bool, thread: bool = False
 ) -> Response:
     if isinstance(started, Replay):
-        headers = result_headers(started.result, replayed=True)
-        if stream:
-            return SSEResponse(_replay(started.result, include_usage, thread), headers=headers)
-        return JSONResponse(_json(started.result, thread), headers=headers)
+        return _stored(started, stream, include_usage, thread)
+    cache = {"X-Cache": started.cache_plan.status if started.cache_plan else "bypass"}
     if not stream:
         result = await services.chat.complete(started)
-        return JSONResponse(_json(result, thread), headers=result_headers(result))
+        return JSONResponse(_json(result, thread), headers={**result_headers(result), **cache})
     live = await services.chat.open_stream(started)
     # The first token is in, so the serving model and provider are known before the headers go.
     headers = route_headers(started.spec.id, started.provider.name, started.route_reason)
-    return SSEResponse(_live(live, include_usage, thread), headers=headers)
+    return SSEResponse(_live(live, include_usage, thread), headers={**headers, **cache})
+
+
+def _stored(started: Replay, stream: bool, include_usage: bool, thread: bool) -> Response:
+    """An idempotent replay, or a response-cache hit (streamed back word by word)."""
+    result = started.result
+    pieces: list[str] | None = None
+    if started.cache_match is None:
+        headers = result_headers(result, replayed=True)
+    else:
+        age = max(0, int(time.time()) - (started.cache_created or result.created))
+        headers = {
+            **result_headers(result),
+            "X-Cache": "hit",
+            "X-Cache-Match": started.cache_match,
+            "Age": str(age),
+        }
+        pieces = replay_chunks(result.content)
+    if stream:
+        return SSEResponse(_replay(result, include_usage, thread, pieces), headers=headers)
+    return JSONResponse(_json(result, thread), headers=headers)

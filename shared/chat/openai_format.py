@@ -75,11 +75,12 @@ def error_event(error: dict[str, str]) -> bytes:
     return sse({"error": error})
 
 
-def replay_chunks(result: CallResult, include_usage: bool) -> list[bytes]:
-    """A stored result streamed back: role, the whole text, the finish, usage, [DONE]."""
+def replay_chunks(result: CallResult, include_usage: bool, pieces: list[str] | None = None) -> list[bytes]:
+    """A stored result streamed back: role, the text (whole, or in `pieces`), the finish, usage, [DONE]."""
     out = [chunk(result.id, result.created, result.model, {"role": "assistant", "content": ""})]
-    if result.content:
-        out.append(chunk(result.id, result.created, result.model, {"content": result.content}))
+    for piece in pieces if pieces is not None else [result.content]:
+        if piece:
+            out.append(chunk(result.id, result.created, result.model, {"content": piece}))
     if result.error:
         out.append(error_event(result.error))
     else:

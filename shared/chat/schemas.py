@@ -118,7 +118,7 @@ class CallResult(BaseModel):
     input_tokens: int
     output_tokens: int
     credits: int
-    outcome: Literal["ok", "partial", "cancelled", "error"]
+    outcome: Literal["ok", "partial", "cancelled", "error", "cache_hit"]
     error: dict[str, str] | None = None
     route_reason: str | None = None  # why the `auto` model picked this model
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -23,7 +23,9 @@ import anyio
 from google.cloud import firestore
 
 from shared.auth.schemas import Principal
+from shared.cache.types import Cache, CachedAnswer
 from shared.catalog.catalog import Catalog, Deployment, ModelSpec, Provider
+from shared.chat.caching import CachePlan, ChatCache
 from shared.chat.idempotency import IdempotencyLock, IdempotencyStore
 from shared.chat.schemas import CallResult
 from shared.chat.usage import UsageRecorder
@@ -66,11 +68,18 @@ class ChatCall:
     route_reason: str | None = None
     deployment: Deployment | None = None
     attempts: int = 0
+    # The response cache's say on this request, and whether the balance cut its output limit.
+    cache_plan: CachePlan | None = None
+    limited: bool = False
 
 
 @dataclass
 class Replay:
+    """A stored answer: an Idempotency-Key replay, or a response-cache hit (`cache_match` set)."""
+
     result: CallResult
+    cache_match: str | None = None
+    cache_created: int | None = None
 
 
 class ChatService:
@@ -81,6 +90,7 @@ class ChatService:
         catalog: Catalog,
         gateway: Gateway,
         settings: Settings,
+        cache: Cache | None = None,
     ) -> None:
         self.ledger = ledger
         self.catalog = catalog
@@ -88,6 +98,7 @@ class ChatService:
         self.settings = settings
         self.idempotency = IdempotencyStore(db, settings)
         self.usage = UsageRecorder(db)
+        self.cache = ChatCache(cache, ledger, self.usage, settings)
 
     async def begin(
         self,
@@ -101,8 +112,13 @@ class ChatService:
         fingerprint: str = "",
         scope: str = "chat",
         on_finish: OnFinish | None = None,
+        cache_opt_in: bool = False,
+        cache_control: str | None = None,
     ) -> ChatCall | Replay:
-        """Validate, claim the idempotency key and reserve credits. Raises before anything is charged."""
+        """Validate, claim the idempotency key, answer from the cache or reserve credits.
+
+        Raises before anything is charged."""
+        started = time.perf_counter()
         route_reason: str | None = None
         if model is not None and model.lower() == AUTO:
             choice = self.gateway.choose_auto(messages)
@@ -120,12 +136,15 @@ class ChatService:
             )
         wanted = min(max_tokens or spec.max_output_tokens, spec.max_output_tokens, room)
         options = self._fallback_options(spec, messages, wanted)
+        plan = self.cache.plan(principal, spec, messages, params, wanted, cache_opt_in, cache_control)
         lock: IdempotencyLock | None = None
         if idempotency_key is not None:
             claimed = await self.idempotency.begin(principal.user_id, scope, idempotency_key, fingerprint)
             if isinstance(claimed, CallResult):
                 return Replay(claimed)
             lock = claimed
+        if (answer := await self.cache.lookup(plan)) is not None:
+            return await self._serve_cached(principal, request_id, spec, answer, lock, on_finish, started)
         hold_id = uuid.uuid4().hex
         # The worst case over the whole chain, when the balance allows; the requested model's
         # smallest call is all that is required (see shared/gateway/router.py, "Money").
@@ -164,10 +183,36 @@ class ChatService:
             hold_id,
             lock,
             on_finish,
+            started=started,
             chain=chain,
             requested=spec.id,
             route_reason=route_reason,
+            cache_plan=plan,
+            limited=first.max_tokens < wanted,
         )
+
+    async def _serve_cached(
+        self,
+        principal: Principal,
+        request_id: str,
+        spec: ModelSpec,
+        answer: CachedAnswer,
+        lock: IdempotencyLock | None,
+        on_finish: OnFinish | None,
+        started: float,
+    ) -> Replay:
+        try:
+            result = await self.cache.serve(principal, request_id, spec, answer, started)
+            if on_finish is not None:
+                result.extra = await on_finish(result) or {}
+        except BaseException:
+            if lock is not None:
+                with anyio.CancelScope(shield=True):
+                    await self.idempotency.release(lock)
+            raise
+        if lock is not None:
+            await self.idempotency.complete(lock, result)
+        return Replay(result, cache_match=answer.match, cache_created=answer.created)
 
     def _fallback_options(
         self, spec: ModelSpec, messages: list[dict[str, Any]], wanted: int
@@ -274,6 +319,8 @@ class ChatService:
         )
         call.finished = result
         await self._record(call, result, usage)
+        if error is None and not cancelled:
+            await self.cache.store(call.cache_plan, result, call.requested, call.limited)
         if call.on_finish is not None and produced:
             result.extra = await call.on_finish(result) or {}
         if call.lock is not None:

@@ -9,6 +9,7 @@ from fastapi.responses import Response
 
 from run_services.api.chat_responses import respond
 from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, request_id
+from shared.cache.keys import opted_in
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import ChatCompletionRequest
 
@@ -23,6 +24,8 @@ async def chat_completions(
     services: ServicesDep,
     limits: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    cache_control: Annotated[str | None, Header(alias="Cache-Control")] = None,
+    x_cache: Annotated[str | None, Header(alias="X-Cache")] = None,
 ) -> Response:
     body.check_supported()
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -35,6 +38,8 @@ async def chat_completions(
         body.sampling(),
         idempotency_key=idempotency_key,
         fingerprint=fingerprint(body.model_dump(mode="json")),
+        cache_opt_in=opted_in(x_cache),
+        cache_control=cache_control,
     )
     response = await respond(services, started, stream=body.stream, include_usage=include_usage)
     response.headers.update(limits.headers())

@@ -1,0 +1,147 @@
+"""The response cache in the chat path: look up before any credit is reserved, store full answers.
+
+A hit never reserves the worst case and never reaches a provider: it is charged
+`cache_hit_price_percent` of what the original answer would cost today (0 by default: free),
+recorded as a usage record with outcome "cache_hit", and completes the Idempotency-Key like any
+answer. Only a complete answer from the requested model itself is stored (not a fallback's, not an
+error, a cut or a cancelled stream, not one cut short by the caller's balance).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from shared.auth.schemas import Principal
+from shared.cache.keys import CacheDecision, CacheKey, cache_key, decide, storable
+from shared.cache.pricing import cache_hit_credits
+from shared.cache.types import Cache, CachedAnswer
+from shared.catalog.catalog import ModelSpec
+from shared.chat.schemas import CallResult
+from shared.chat.usage import UsageRecorder
+from shared.credits.ledger import Ledger
+from shared.settings import Settings
+
+log = logging.getLogger("chat.cache")
+
+
+@dataclass(frozen=True)
+class CachePlan:
+    """What the cache may do for one request: `key` is None when it may neither read nor write."""
+
+    decision: CacheDecision
+    key: CacheKey | None
+
+    @property
+    def status(self) -> str:
+        return self.decision.status
+
+
+BYPASS = CachePlan(CacheDecision(read=False, write=False, reason="disabled"), None)
+
+
+class ChatCache:
+    def __init__(self, cache: Cache | None, ledger: Ledger, usage: UsageRecorder, settings: Settings) -> None:
+        self.cache = cache
+        self.ledger = ledger
+        self.usage = usage
+        self.settings = settings
+
+    def plan(
+        self,
+        principal: Principal,
+        spec: ModelSpec,
+        messages: list[dict[str, Any]],
+        params: dict[str, Any],
+        max_tokens: int,
+        opt_in: bool,
+        cache_control: str | None,
+    ) -> CachePlan:
+        if self.cache is None:
+            return BYPASS
+        decision = decide(params, opt_in, cache_control)
+        if not (decision.read or decision.write):
+            return CachePlan(decision, None)
+        return CachePlan(decision, cache_key(principal.wallet_id, spec.id, messages, params, max_tokens))
+
+    async def lookup(self, plan: CachePlan) -> CachedAnswer | None:
+        if self.cache is None or plan.key is None or not plan.decision.read:
+            return None
+        return await self.cache.get(plan.key)
+
+    async def serve(
+        self, principal: Principal, request_id: str, spec: ModelSpec, answer: CachedAnswer, started: float
+    ) -> CallResult:
+        """Charge the hit (free by default) and record it; the caller completes its idempotency lock."""
+        hold_id = uuid.uuid4().hex
+        original = spec.cost(answer.input_tokens, answer.output_tokens)
+        charge = cache_hit_credits(original, self.settings.cache_hit_price_percent)
+        if charge > 0:
+            wallet = principal.wallet_id
+            ref = f"chat-cache:{request_id}"
+            await self.ledger.reserve(wallet, hold_id, want=charge, minimum=charge, ref=ref)
+            charge = (await self.ledger.settle(wallet, hold_id, charge)).charged
+        result = CallResult(
+            id=f"chatcmpl-{hold_id}",
+            created=int(time.time()),
+            model=answer.model,
+            provider=answer.provider,
+            content=answer.text,
+            finish_reason=answer.finish_reason,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            credits=charge,
+            outcome="cache_hit",
+        )
+        latency = round((time.perf_counter() - started) * 1000, 1)
+        fields = {
+            "user_id": principal.user_id,
+            "wallet_id": principal.wallet_id,
+            "api_key_id": principal.key_id,
+            "request_id": request_id,
+            "hold_id": hold_id,
+            "model": answer.model,
+            "provider": answer.provider,
+            "requested_model": spec.id,
+            "deployment": None,
+            "attempts": 0,
+            "route_reason": None,
+            "input_tokens": answer.input_tokens,
+            "output_tokens": answer.output_tokens,
+            "cache_read_tokens": 0,
+            "cache_write_tokens": 0,
+            "usage_reported": False,
+            "credits": charge,
+            "latency_ms": latency,
+            "ttft_ms": latency,
+            "outcome": "cache_hit",
+            "error_code": None,
+            "cache_match": answer.match,
+            "cache_similarity": answer.similarity,
+            "cache_created": answer.created,
+        }
+        await self.usage.record(hold_id, **fields)
+        log.info("cache hit", extra={"usage": fields})
+        return result
+
+    async def store(self, plan: CachePlan | None, result: CallResult, requested: str, limited: bool) -> None:
+        """Keep a complete answer of the requested model for the next identical request."""
+        if self.cache is None or plan is None or plan.key is None or not plan.decision.write:
+            return
+        if result.model != requested or not storable(
+            result.outcome, result.finish_reason, result.content, limited
+        ):
+            return
+        answer = CachedAnswer(
+            text=result.content,
+            finish_reason=result.finish_reason,
+            model=result.model,
+            provider=result.provider,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            created=result.created,
+        )
+        await self.cache.put(plan.key, answer)
