@@ -41,7 +41,8 @@ from shared.auth.schemas import (
 from shared.auth.sessions import SessionRepository
 from shared.auth.tokens import AccessTokens, digest, new_api_key, new_refresh_token, signing_secret
 from shared.errors import RateLimited
-from shared.ratelimit.limiter import RateLimiter
+from shared.ratelimit.buckets import Bucket, TokenBuckets
+from shared.ratelimit.service import RateLimitState
 from shared.secrets import SecretSource
 from shared.settings import Settings
 
@@ -79,7 +80,7 @@ class AuthService:
             settings.access_token_ttl_s,
         )
         self._google = GoogleVerifier(settings)
-        self._limiter = RateLimiter(redis)
+        self._limiter = TokenBuckets(redis)
         self._plans: dict[str, tuple[float, str]] = {}  # user id -> (valid until, plan name)
 
     # -- unauthenticated entrypoints -------------------------------------------------------------------
@@ -87,17 +88,19 @@ class AuthService:
     async def throttle(self, client_ip: str) -> None:
         """Per-address limit on the unauthenticated auth routes; raises RateLimited."""
         try:
-            allowed, retry_after = await self._limiter.hit(
-                f"auth:ip:{client_ip}", self._settings.auth_rate_per_minute
+            taken = await self._limiter.take(
+                [Bucket(f"auth:ip:{client_ip}", self._settings.auth_rate_per_minute, 1)]
             )
         except RedisError:
             # Fail open: Argon2 still slows guessing, and sign-in staying up matters more than the limit.
             log.warning("auth rate limit skipped: redis unavailable", exc_info=True)
             return
-        if not allowed:
-            seconds = max(1, math.ceil(retry_after))
+        if not taken.allowed:
+            seconds = max(1, math.ceil(taken.retry_after_s))
+            headers = RateLimitState(taken.states[0], None).headers()
             raise RateLimited(
-                f"Too many sign-in attempts; retry in {seconds} s.", headers={"Retry-After": str(seconds)}
+                f"Too many sign-in attempts; retry in {seconds} s.",
+                headers={**headers, "Retry-After": str(seconds)},
             )
 
     async def register(self, email: str, password: str) -> TokenResponse:

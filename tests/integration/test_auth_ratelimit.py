@@ -38,6 +38,9 @@ def test_over_the_limit_is_429_with_retry_after(limited_api: str) -> None:
         limited = client.post("/v1/auth/login", json=body)
         assert_error(limited, 429, "rate_limited")
         assert 1 <= int(limited.headers["Retry-After"]) <= 60 // LIMIT
+        assert limited.headers["X-RateLimit-Limit-Requests"] == str(LIMIT)
+        assert limited.headers["X-RateLimit-Remaining-Requests"] == "0"
+        assert limited.headers["X-RateLimit-Reset-Requests"].endswith("s")
         # The bucket is shared by every unauthenticated auth route.
         assert client.post("/v1/auth/refresh", json={"refresh_token": "x"}).status_code == 429
         assert client.post("/v1/auth/register", json=body).status_code == 429
