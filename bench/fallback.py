@@ -67,5 +67,6 @@ async def measure(api: load.Target, n: int, warmup: int, pids: dict[str, int]) -
         "fallback_p99_ms": b["p99"],
         "added_p50_ms": b["p50"] - a["p50"],
         "added_p99_ms": b["p99"] - a["p99"],
+        "added_cpu_ms": second["cpu_ms_per_req"].get("api", 0.0) - first["cpu_ms_per_req"].get("api", 0.0),
         "phases": [first, second],
     }

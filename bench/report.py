@@ -124,6 +124,7 @@ def _fallback_line(fb: dict[str, Any]) -> str:
     return (
         f"fallback (ours; {fb['chain']}): failure -> first token from the fallback adds "
         f"{fb['added_p50_ms']:.2f} ms p50, {fb['added_p99_ms']:.2f} ms p99 to stream TTFT "
+        f"and {fb.get('added_cpu_ms', math.nan):.1f} ms of server CPU per request "
         f"(c=1, n={fb['n']}, {fb['errors']} errors; working model alone p50 {fb['alone_p50_ms']:.2f} ms)"
     )
 
