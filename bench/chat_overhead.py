@@ -151,11 +151,13 @@ async def guards_on(target: load.Target) -> dict[str, str | None]:
         response = await client.post(
             target.url, json=load.body(target.model, False, 16), headers=target.headers(0)
         )
-    names = ("x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-model", "x-provider")
+    names = ("x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-model", "x-provider", "x-cache")
     found = {name: response.headers.get(name) for name in names}
     limits = found["x-ratelimit-limit-requests"], found["x-ratelimit-limit-tokens"]
     state = "on" if all(limits) else "NOT seen (no X-RateLimit-* headers)"
     print(f"    our rate limits: {state}; requests/min {limits[0]}, tokens/min {limits[1]}", flush=True)
+    # The requests have no temperature, so the response cache must not answer them (X-Cache: bypass/miss).
+    print(f"    our response cache: X-Cache {found['x-cache']}", flush=True)
     return found
 
 

@@ -149,7 +149,13 @@ def _guards_line(results: dict[str, Any]) -> str:
     h = results.get("ours_headers", {})
     rpm, tpm = h.get("x-ratelimit-limit-requests"), h.get("x-ratelimit-limit-tokens")
     limits = f"on ({rpm} requests/min, {tpm} tokens/min per user)" if rpm and tpm else "NOT seen"
-    return f"ours: JWT auth, credit hold and settle in the Firestore emulator, rate limits {limits}"
+    cache = h.get("x-cache")
+    return (
+        f"ours: JWT auth, credit hold and settle in the Firestore emulator, rate limits {limits}, "
+        f"response cache not used (X-Cache: {cache})"
+        if cache != "hit"
+        else "ours: WARNING, answered from the response cache (X-Cache: hit): the numbers flatter us"
+    )
 
 
 def print_phases(results: dict[str, Any]) -> None:
