@@ -115,25 +115,29 @@ class RateLimits:
             return None
 
 
+# Every bucket of a user (and of the user's keys) carries the user's hash tag, so one script call's keys
+# live in one slot of a Redis Cluster.
 def _requests(principal: Principal, plan: Plan, cost: int) -> list[Bucket]:
     buckets = []
+    tag = f"{{u:{principal.user_id}}}"
     if plan.requests_per_minute:
-        buckets.append(Bucket(f"rpm:user:{principal.user_id}", plan.requests_per_minute, cost))
+        buckets.append(Bucket(f"{tag}:rpm:user", plan.requests_per_minute, cost))
     if principal.key_id and plan.key_requests_per_minute:
-        buckets.append(Bucket(f"rpm:key:{principal.key_id}", plan.key_requests_per_minute, cost))
+        buckets.append(Bucket(f"{tag}:rpm:key:{principal.key_id}", plan.key_requests_per_minute, cost))
     return buckets
 
 
 def _tokens(principal: Principal, plan: Plan, cost: int) -> list[Bucket]:
     buckets = []
+    tag = f"{{u:{principal.user_id}}}"
     if plan.tokens_per_minute:
-        buckets.append(Bucket(f"tpm:user:{principal.user_id}", plan.tokens_per_minute, cost))
+        buckets.append(Bucket(f"{tag}:tpm:user", plan.tokens_per_minute, cost))
     if principal.key_id and plan.key_tokens_per_minute:
-        buckets.append(Bucket(f"tpm:key:{principal.key_id}", plan.key_tokens_per_minute, cost))
+        buckets.append(Bucket(f"{tag}:tpm:key:{principal.key_id}", plan.key_tokens_per_minute, cost))
     return buckets
 
 
 def _state(taken: Taken) -> RateLimitState:
-    requests = [s for s in taken.states if s.key.startswith("rpm:")]
-    tokens = [s for s in taken.states if s.key.startswith("tpm:")]
+    requests = [s for s in taken.states if ":rpm:" in s.key]
+    tokens = [s for s in taken.states if ":tpm:" in s.key]
     return RateLimitState(_tightest(requests), _tightest(tokens))
