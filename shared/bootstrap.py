@@ -8,15 +8,19 @@ from google.cloud import firestore
 from redis.asyncio import Redis
 
 from shared.auth.service import AuthService
+from shared.budgets.service import Budgets
 from shared.cache.layered import build_cache
 from shared.cache.types import Embedder
 from shared.catalog.catalog import Catalog
 from shared.chat.service import ChatService
 from shared.chat.threads import ThreadService
 from shared.credits.ledger import Ledger
+from shared.events import PubSubPublisher
 from shared.firestore import async_client
 from shared.gateway.embeddings import LitellmEmbedder
 from shared.gateway.gateway import Gateway
+from shared.plans import plans_for
+from shared.ratelimit.service import RateLimits
 from shared.secrets import SecretSource, secret_source
 from shared.settings import Settings
 
@@ -33,6 +37,9 @@ class Services:
     gateway: Gateway
     chat: ChatService
     threads: ThreadService
+    events: PubSubPublisher
+    rate_limits: RateLimits
+    budgets: Budgets
 
 
 def build_services(settings: Settings) -> Services:
@@ -44,9 +51,29 @@ def build_services(settings: Settings) -> Services:
     catalog = Catalog.load(settings, secrets)
     gateway = Gateway(catalog, settings, redis)
     cache = build_cache(redis, settings, _embedder(settings, catalog))
-    chat = ChatService(db, ledger, catalog, gateway, settings, cache)
+    plans = plans_for(settings)
+    events = PubSubPublisher.from_settings(settings)
+    rate_limits = RateLimits(redis, plans)
+    budgets = Budgets(redis, plans, events, settings)
+    chat = ChatService(
+        db, ledger, catalog, gateway, settings, cache=cache, rate_limits=rate_limits, budgets=budgets
+    )
     threads = ThreadService(db, chat)
-    return Services(settings, db, redis, secrets, ledger, auth, catalog, gateway, chat, threads)
+    return Services(
+        settings,
+        db,
+        redis,
+        secrets,
+        ledger,
+        auth,
+        catalog,
+        gateway,
+        chat,
+        threads,
+        events,
+        rate_limits,
+        budgets,
+    )
 
 
 def _embedder(settings: Settings, catalog: Catalog) -> Embedder | None:
@@ -59,5 +86,7 @@ def _embedder(settings: Settings, catalog: Catalog) -> Embedder | None:
 
 
 async def close_services(services: Services) -> None:
+    await services.budgets.flush()
+    await services.events.close()
     await services.redis.aclose()
     services.db.close()

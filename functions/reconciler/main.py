@@ -1,4 +1,6 @@
-"""The reconciler: expires pending holds nobody settled or voided, so their credits come back.
+"""The reconciler: expires pending holds nobody settled or voided, so their credits come back, and
+sweeps the jobs: fails those past their deadline (releasing their credits once) and re-drives steps
+whose task was lost.
 
 Cloud Scheduler calls it over HTTP every minute; `python -m functions.reconciler.main` runs one
 sweep from a shell.
@@ -15,6 +17,7 @@ import functions_framework
 
 from shared.credits.ledger import Ledger
 from shared.firestore import async_client
+from shared.jobs.bootstrap import sweep_once
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
 
@@ -37,17 +40,23 @@ async def sweep(settings: Settings) -> int:
         await db._firestore_api.transport.close()
 
 
-def run_once() -> int:
+async def sweep_all(settings: Settings) -> dict[str, int]:
+    expired = await sweep(settings)
+    jobs = await sweep_once(settings)
+    return {"expired": expired, "jobs_expired": jobs.expired, "jobs_redriven": jobs.redriven}
+
+
+def run_once() -> dict[str, int]:
     settings = get_settings()
     _configure(settings.log_level)
-    expired = asyncio.run(sweep(settings))
-    log.info("reconcile sweep done", extra={"expired": expired, "batch": settings.reconcile_batch})
-    return expired
+    done = asyncio.run(sweep_all(settings))
+    log.info("reconcile sweep done", extra={**done, "batch": settings.reconcile_batch})
+    return done
 
 
 @functions_framework.http
 def reconcile(request: flask.Request) -> flask.Response:
-    return flask.jsonify({"expired": run_once()})
+    return flask.jsonify(run_once())
 
 
 def main() -> None:

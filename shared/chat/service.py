@@ -23,6 +23,8 @@ import anyio
 from google.cloud import firestore
 
 from shared.auth.schemas import Principal
+from shared.budgets.schemas import Admission
+from shared.budgets.service import Budgets
 from shared.cache.types import Cache, CachedAnswer
 from shared.catalog.catalog import Catalog, Deployment, ModelSpec, Provider
 from shared.chat.caching import CachePlan, ChatCache
@@ -35,6 +37,7 @@ from shared.gateway.auto import AUTO
 from shared.gateway.gateway import Gateway, ModelStream
 from shared.gateway.router import AllProvidersFailed
 from shared.gateway.types import Candidate, Delta, Served, Usage
+from shared.ratelimit.service import RateLimits
 from shared.settings import Settings
 
 log = logging.getLogger("chat")
@@ -71,6 +74,9 @@ class ChatCall:
     # The response cache's say on this request, and whether the balance cut its output limit.
     cache_plan: CachePlan | None = None
     limited: bool = False
+    # Budget admission and tokens taken from the tokens-per-minute buckets before the provider call.
+    admission: Admission | None = None
+    tokens_admitted: int = 0
 
 
 @dataclass
@@ -91,7 +97,11 @@ class ChatService:
         gateway: Gateway,
         settings: Settings,
         cache: Cache | None = None,
+        rate_limits: RateLimits | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
+        self.rate_limits = rate_limits
+        self.budgets = budgets
         self.ledger = ledger
         self.catalog = catalog
         self.gateway = gateway
@@ -151,7 +161,17 @@ class ChatService:
         worst = max(
             [spec.cost(input_estimate, wanted), *(o.spec.cost(o.input_tokens, o.max_tokens) for o in options)]
         )
+        admission: Admission | None = None
+        tokens_admitted = 0
         try:
+            if self.rate_limits is not None:
+                await self.rate_limits.admit_tokens(principal, input_estimate)
+                tokens_admitted = input_estimate
+            if self.budgets is not None:
+                admission = await self.budgets.admit(
+                    self.budgets.for_user(principal), worst, minimum=spec.cost(input_estimate, 1)
+                )
+                worst = admission.amount
             hold = await self.ledger.reserve(
                 principal.wallet_id,
                 hold_id,
@@ -160,8 +180,12 @@ class ChatService:
                 ref=f"chat:{request_id}",
             )
         except BaseException:
-            if lock is not None:
-                with anyio.CancelScope(shield=True):
+            with anyio.CancelScope(shield=True):
+                if admission is not None and self.budgets is not None:
+                    await self.budgets.release(admission)
+                if tokens_admitted and self.rate_limits is not None:
+                    await self.rate_limits.record_tokens(principal, -tokens_admitted)
+                if lock is not None:
                     await self.idempotency.release(lock)
             raise
         affordable = spec.affordable_output(hold.amount, input_estimate)
@@ -189,6 +213,8 @@ class ChatService:
             route_reason=route_reason,
             cache_plan=plan,
             limited=first.max_tokens < wanted,
+            admission=admission,
+            tokens_admitted=tokens_admitted,
         )
 
     async def _serve_cached(
@@ -318,6 +344,14 @@ class ChatService:
             route_reason=call.route_reason,
         )
         call.finished = result
+        if self.budgets is not None and call.admission is not None:
+            if produced:
+                await self.budgets.settle(call.admission, credits)
+            else:
+                await self.budgets.release(call.admission)
+        if self.rate_limits is not None and call.tokens_admitted:
+            used = result.input_tokens + result.output_tokens
+            await self.rate_limits.record_tokens(call.principal, used - call.tokens_admitted)
         await self._record(call, result, usage)
         if error is None and not cancelled:
             await self.cache.store(call.cache_plan, result, call.requested, call.limited)
