@@ -50,7 +50,7 @@ class Settings(BaseSettings):
     idempotency_ttl_s: int = 24 * 3600
     idempotency_lock_s: int = 600
 
-    # Gateway routing (helper "router"): per-attempt timeouts (provider_timeout_s is the total),
+    # Gateway routing: per-attempt timeouts (provider_timeout_s is the total),
     # retries per deployment, the breaker, load balancing; Vertex AI project for vertex_ai/ models.
     gateway_connect_timeout_s: float = 10.0
     gateway_first_token_timeout_s: float = 60.0
@@ -66,7 +66,7 @@ class Settings(BaseSettings):
     vertex_project: str | None = None
     vertex_location: str | None = None
 
-    # Response cache (helper "cache"): shared/cache/. Hits cost cache_hit_price_percent of the
+    # Response cache: shared/cache/. Hits cost cache_hit_price_percent of the
     # original answer's price (0 = free). The semantic layer is off by default and needs an embedding model.
     response_cache_enabled: bool = True
     response_cache_ttl_s: int = Field(3600, ge=1)
