@@ -77,7 +77,7 @@ class Settings(BaseSettings):
     semantic_cache_embedding_model: str | None = None  # a litellm model, e.g. openai/text-embedding-3-small
     semantic_cache_embedding_provider: str = "openai"  # the catalog provider whose key and base it uses
 
-    # Plans, rate limits, budgets and events (helper "limits"): shared/plans.py, shared/ratelimit/,
+    # Plans, rate limits, budgets and events: shared/plans.py, shared/ratelimit/,
     # shared/budgets/, shared/events.py. An empty budget_alerts_topic turns budget alerts off.
     plans_path: Path = Path(__file__).parent / "plans.toml"
     default_plan: str = "free"
@@ -85,7 +85,7 @@ class Settings(BaseSettings):
     budget_alerts_topic: str = "budget-alerts"
     pubsub_emulator_host: str | None = None
 
-    # Jobs (helper "jobs"): shared/jobs/, shared/tasks.py, shared/storage.py, shared/oidc.py, functions/jobs/.
+    # Jobs: shared/jobs/, shared/tasks.py, shared/storage.py, shared/oidc.py, functions/jobs/.
     # Steps are Cloud Tasks on jobs_queue that POST to jobs_worker_url; in the cloud each carries an OIDC
     # token for tasks_service_account, and the worker checks it when jobs_oidc_audience is set.
     tasks_emulator_host: str | None = None
