@@ -9,7 +9,7 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from redis.asyncio import Redis
 
 from shared.settings import Settings
 from tests.fakes.provider import FakeProvider
@@ -167,3 +168,13 @@ def fleet(fake_provider: FakeProvider) -> Iterator[FakeProvider]:
                 r.delete(*keys)
     finally:
         r.close()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """A client of the test Redis (decoded replies), closed after the test (anyio tests only)."""
+    client = Redis.from_url(_need("REDIS_URL"), decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()

@@ -42,15 +42,6 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url(), decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
 async def other_redis() -> AsyncIterator[Redis]:
     client = Redis.from_url(redis_url(), decode_responses=False)
     try:

@@ -40,15 +40,6 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url(), decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
 async def other_redis() -> AsyncIterator[Redis]:
     """A second connection pool, as another Cloud Run instance would have (and bytes replies)."""
     client = Redis.from_url(redis_url(), decode_responses=False)

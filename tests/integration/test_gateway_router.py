@@ -6,9 +6,7 @@ the breaker's time through an injected clock; only the timeout tests wait (about
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,18 +33,6 @@ T0 = 1_800_000_000.0
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.exit("REDIS_URL is not set: run the tests under scripts.devstack.", returncode=3)
-    client = Redis.from_url(url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 class Clock:

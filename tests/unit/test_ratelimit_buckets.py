@@ -4,9 +4,7 @@ injected as `now_ms` so every wait is asserted exactly, without sleeping."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -25,18 +23,6 @@ T0 = 1_800_000_000_000  # an arbitrary injected "now", in ms
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.exit("REDIS_URL is not set: run the tests with `make test` (it starts Redis).", returncode=3)
-    client = Redis.from_url(url, decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture
