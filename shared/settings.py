@@ -105,6 +105,23 @@ class Settings(BaseSettings):
     images_wait_s: float = Field(30.0, ge=0)
     jobs_events_poll_s: float = Field(0.5, gt=0)
 
+    # Video and research jobs: shared/jobs/video_job.py, shared/jobs/research/, shared/gateway/video.py,
+    # shared/gateway/search.py. A video step polls its operation every video_poll_s (a scheduled task);
+    # search_provider picks the web-search API (its key: TAVILY_API_KEY, EXA_API_KEY, VALYU_API_KEY or
+    # BRAVE_SEARCH_API_KEY); research_allow_private_urls lets the reader fetch local addresses (tests).
+    video_poll_s: float = Field(10.0, gt=0)
+    video_max_polls: int = Field(120, ge=1)
+    search_provider: Literal["tavily", "exa", "valyu", "brave"] = "tavily"
+    search_api_base: str | None = None
+    search_timeout_s: float = Field(20.0, gt=0)
+    research_deadline_s: int = Field(1800, ge=1)
+    research_max_queries: int = Field(4, ge=1, le=10)
+    research_fetch_timeout_s: float = Field(10.0, gt=0)
+    research_fetch_max_bytes: int = Field(500_000, ge=1000)
+    research_source_chars: int = Field(3000, ge=200)
+    research_report_max_tokens: int = Field(2000, ge=100)
+    research_allow_private_urls: bool = False
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
