@@ -122,6 +122,17 @@ class Settings(BaseSettings):
     research_report_max_tokens: int = Field(2000, ge=100)
     research_allow_private_urls: bool = False
 
+    # Speech to text over WebSocket (run_services/api/routes/audio.py, shared/audio/) and export jobs
+    # (shared/export/). A stream reserves stt_max_seconds of audio up front (at least stt_min_seconds, or it
+    # is refused) and gets a partial transcript every stt_partial_every_s seconds of audio. export_font_path:
+    # a TTF with wide Unicode cover for PDFs (default: DejaVu Sans where the system has it).
+    stt_max_seconds: int = Field(600, ge=1)
+    stt_min_seconds: int = Field(10, ge=1)
+    stt_partial_every_s: float = Field(5.0, gt=0)
+    stt_start_timeout_s: float = Field(10.0, gt=0)
+    stt_idle_timeout_s: float = Field(30.0, gt=0)
+    export_font_path: Path | None = None
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
