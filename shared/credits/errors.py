@@ -37,3 +37,17 @@ class LedgerBusy(AppError):
             "Your credit balance is being updated by many requests at once; retry in a moment.",
             headers={"Retry-After": "1"},
         )
+
+
+class PaymentDebt(PaymentRequired):
+    """A refund or dispute took back more credits than were left: spending waits until it is paid."""
+
+    code = "payment_debt"
+
+    def __init__(self, debt: int) -> None:
+        super().__init__(
+            f"Your account owes {debt} credits because a payment was refunded or disputed after its "
+            "credits were spent. Buy credits (POST /v1/billing/checkout): the debt is paid first from "
+            "the purchase, and then you can spend again."
+        )
+        self.debt = debt

@@ -22,8 +22,9 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.clock import now
-from shared.credits.errors import HoldNotFound, InsufficientCredits
+from shared.credits.errors import HoldNotFound, InsufficientCredits, PaymentDebt
 from shared.credits.records import (
+    DEBIT_KINDS,
     ENTRIES,
     HOLD_KINDS,
     HOLDS,
@@ -55,10 +56,13 @@ class Ledger:
     # Writes.
 
     async def grant(self, wallet_id: str, amount: int, external_id: str, kind: str = "grant") -> bool:
-        """Add credits once per (kind, external_id); False when that id was already applied."""
+        """Add credits once per (kind, external_id); False when that id was already applied.
+
+        Any debt on the wallet is paid from the grant first (a `debt_paid` entry in the same transaction).
+        """
         if amount <= 0:
             raise BadRequest(f"A grant must be a positive number of credits, not {amount}.")
-        if kind in HOLD_KINDS or not kind:
+        if kind in HOLD_KINDS or kind in DEBIT_KINDS or not kind:
             raise BadRequest(f"{kind!r} is not a grant kind.")
         if not external_id:
             raise BadRequest("A grant needs the external id that makes it idempotent.")
@@ -74,6 +78,7 @@ class Ledger:
             wallet.available += amount
             wallet.granted += amount
             tx.set(entry_ref, wallet.entry(kind, amount, external_id, at))
+            self._pay_debt(tx, wallet_id, wallet, f"{kind}:{external_id}", at)
             tx.set(wallet_ref, wallet.to_doc(at))
             return True
 
@@ -111,6 +116,8 @@ class Ledger:
             if hold_snap.exists:
                 return hold_from_doc(hold_id, hold_snap.to_dict())
             wallet = WalletState.from_doc(wallet_snap.to_dict())
+            if wallet.debt > 0:
+                raise PaymentDebt(wallet.debt)
             if wallet.available < minimum:
                 raise InsufficientCredits(minimum, wallet.available)
             amount = min(want, wallet.available)
@@ -248,6 +255,7 @@ class Ledger:
             wallet.settled += charged
             tx.update(hold_ref, {"state": state, "charged": charged, "finished_at": at})
             tx.set(entry_ref, wallet.entry(kind, released, hold_id, at, charged=charged))
+            self._pay_debt(tx, wallet_id, wallet, f"{kind}:{hold_id}", at)
             tx.set(wallet_ref, wallet.to_doc(at))
             return hold.model_copy(update={"state": state, "charged": charged}), True
 
@@ -263,6 +271,12 @@ class Ledger:
                 },
             )
         return hold, changed
+
+    def _pay_debt(self, tx: Any, wallet_id: str, wallet: WalletState, ref: str, at: dt.datetime) -> None:
+        """Credits just came in: if the wallet owes, they pay the debt first."""
+        paid = wallet.pay_debt(ref, at)
+        if paid is not None:
+            tx.set(self._entry_ref(wallet_id, "debt_paid", ref), paid)
 
     def _wallet_ref(self, wallet_id: str) -> Any:
         return self._db.collection(WALLETS).document(wallet_id)

@@ -12,20 +12,27 @@ WALLETS = "wallets"
 HOLDS = "holds"
 ENTRIES = "entries"
 
-# Entry kinds written by the hold lifecycle; any other kind is a grant (credits coming in).
+# Entry kinds written by the hold lifecycle; by clawbacks (credits taken back, the rest owed as debt)
+# and debt payments; any other kind is a grant (credits coming in).
 HOLD_KINDS = frozenset({"reserve", "settle", "void", "expire"})
+DEBIT_KINDS = frozenset({"clawback", "debt_paid"})
 TERMINAL = frozenset({"settled", "voided", "expired"})
 
 
 @dataclass
 class WalletState:
-    """The wallet document. A wallet that does not exist yet is all zeros."""
+    """The wallet document. A wallet that does not exist yet is all zeros.
+
+    `debt` is what a clawback could not take back (it never makes `available` negative). Credits that
+    come in while there is debt pay it first (`pay_debt`), so debt > 0 means available == 0.
+    """
 
     available: int = 0
     reserved: int = 0
     granted: int = 0
     settled: int = 0
     clawed_back: int = 0
+    debt: int = 0
     seq: int = 0
 
     @classmethod
@@ -49,6 +56,16 @@ class WalletState:
             "reserved_after": self.reserved,
             **extra,
         }
+
+    def pay_debt(self, ref: str, at: dt.datetime) -> dict[str, Any] | None:
+        """Pay the debt from `available`; the `debt_paid` entry to write, or None when nothing was owed."""
+        paid = min(self.available, self.debt)
+        if paid <= 0:
+            return None
+        self.available -= paid
+        self.debt -= paid
+        self.clawed_back += paid
+        return self.entry("debt_paid", -paid, ref, at, debt_after=self.debt)
 
 
 def hold_from_doc(hold_id: str, data: dict[str, Any]) -> Hold:

@@ -62,7 +62,7 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
     wallet = (await wallet_ref.get()).to_dict() or {}
     w = {
         k: int(wallet.get(k, 0))
-        for k in ("available", "reserved", "granted", "settled", "clawed_back", "seq")
+        for k in ("available", "reserved", "granted", "settled", "clawed_back", "debt", "seq")
     }
     holds = {s.id: s.to_dict() async for s in wallet_ref.collection("holds").stream()}
     entries = {s.id: s.to_dict() async for s in wallet_ref.collection("entries").stream()}
@@ -70,7 +70,9 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
 
     assert w["available"] >= 0, where
     assert w["reserved"] >= 0, where
-    assert w["clawed_back"] == 0, where
+    assert w["clawed_back"] >= 0, where
+    assert w["debt"] >= 0, where
+    assert w["debt"] == 0 or w["available"] == 0, where  # credits coming in pay the debt first
     assert w["available"] + w["reserved"] == w["granted"] - w["settled"] - w["clawed_back"], where
     assert w["reserved"] == sum(h["amount"] for h in holds.values() if h["state"] == "pending"), where
     assert w["settled"] == sum(h["charged"] for h in holds.values() if h["state"] == "settled"), where
@@ -84,10 +86,20 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
     assert [e["seq"] for e in ordered] == list(range(1, w["seq"] + 1)), where
 
     # Entry amounts are changes to `available`; replaying them rebuilds both balances.
-    available = reserved = granted = 0
+    available = reserved = granted = clawed_back = debt = 0
     for e in ordered:
         available += e["amount"]
-        if e["kind"] == "reserve":
+        if e["kind"] == "clawback":  # took -amount, and owes what it could not take
+            assert 0 <= -e["amount"] <= e["claimed"], e
+            clawed_back -= e["amount"]
+            debt += e["claimed"] + e["amount"]
+            assert e["debt_after"] == debt, e
+        elif e["kind"] == "debt_paid":
+            assert e["amount"] < 0, e
+            clawed_back -= e["amount"]
+            debt += e["amount"]
+            assert e["debt_after"] == debt >= 0, e
+        elif e["kind"] == "reserve":
             reserved -= e["amount"]
         elif e["kind"] in HOLD_KINDS:
             reserved -= holds[e["ref"]]["amount"]
@@ -97,6 +109,7 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
             assert e["amount"] > 0, e
         assert (e["available_after"], e["reserved_after"]) == (available, reserved), e
     assert (available, reserved, granted) == (w["available"], w["reserved"], w["granted"]), where
+    assert (clawed_back, debt) == (w["clawed_back"], w["debt"]), where
 
     # Every hold: one reserve entry, and exactly one terminal entry matching its state once finished.
     for hold_id, h in holds.items():
