@@ -133,6 +133,21 @@ class Settings(BaseSettings):
     stt_idle_timeout_s: float = Field(30.0, gt=0)
     export_font_path: Path | None = None
 
+    # Billing: shared/billing/, functions/payments/, run_services/api/routes/billing.py. Secrets come from the
+    # secret source: STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRETS (comma-separated: two during a rotation),
+    # SSLCOMMERZ_STORE_PASSWORD. Webhook timestamps older than the tolerance, or ahead by more than the skew,
+    # are refused. payments_url is where the payments function is reached (SSLCommerz IPN and redirects).
+    billing_config_path: Path = Path(__file__).parent / "billing" / "packages.toml"
+    stripe_api_base: str = "https://api.stripe.com"
+    stripe_webhook_tolerance_s: int = Field(300, ge=1)
+    stripe_webhook_skew_s: int = Field(30, ge=0)
+    sslcommerz_api_base: str = "https://sandbox.sslcommerz.com"
+    sslcommerz_store_id: str | None = None
+    sslcommerz_timeout_s: float = Field(10.0, gt=0)
+    payments_url: str = "http://127.0.0.1:8093"
+    billing_return_url: str = "http://127.0.0.1:8080/billing"
+    payment_event_lease_s: int = Field(60, ge=1)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
