@@ -118,7 +118,7 @@ class Settings(BaseSettings):
     research_max_queries: int = Field(4, ge=1, le=10)
     research_fetch_timeout_s: float = Field(10.0, gt=0)
     research_fetch_max_bytes: int = Field(500_000, ge=1000)
-    research_source_chars: int = Field(3000, ge=200)
+    research_source_bytes: int = Field(3000, ge=200)
     research_report_max_tokens: int = Field(2000, ge=100)
     research_allow_private_urls: bool = False
 
