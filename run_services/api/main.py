@@ -9,7 +9,19 @@ from fastapi import FastAPI
 
 from run_services.api.errors import install_error_handlers
 from run_services.api.middleware import RequestContextMiddleware
-from run_services.api.routes import api_keys, auth, chat, credits, health, images, jobs, models, threads
+from run_services.api.routes import (
+    api_keys,
+    audio,
+    auth,
+    chat,
+    credits,
+    health,
+    images,
+    jobs,
+    models,
+    threads,
+)
+from run_services.api.routes import billing as billing_routes
 from shared.bootstrap import build_services, close_services
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
@@ -35,8 +47,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         RequestContextMiddleware, project=settings.gcp_project, max_body=settings.max_request_bytes
     )
     install_error_handlers(app)
-    for module in (health, auth, api_keys, credits, models, chat, threads, jobs, images):
+    for module in (health, auth, api_keys, credits, models, chat, threads, jobs, images, audio):
         app.include_router(module.router)
+    app.include_router(billing_routes.router)
     return app
 
 
