@@ -1,4 +1,5 @@
-"""The jobs worker: Cloud Tasks POSTs one job step here ({"job_id", "step"}), and it runs that step.
+"""The jobs worker: Cloud Tasks POSTs one job step here ({"job_id", "step"}, and "poll" for the scheduled
+re-run of a step that waits on a long-running operation), and it runs that step.
 
 What it answers is the retry decision (see shared/jobs/runner.py): 2xx acknowledges (done, duplicate,
 or failed for good), 409 and 5xx make Cloud Tasks deliver again. In the cloud the request must carry
@@ -58,11 +59,17 @@ class Worker:
             # It can never succeed: acknowledge, or Cloud Tasks would deliver it again and again.
             log.warning("task body is not a job step", extra={"task": request.headers.get(TASK_NAME)})
             return _answer(200, {"result": "invalid_task"})
-        job_id, step = parsed
+        job_id, step, poll = parsed
         attempt = _int(request.headers.get(RETRY_COUNT), 0) + 1
-        extra = {"job_id": job_id, "step": step, "attempt": attempt, "task": request.headers.get(TASK_NAME)}
+        extra = {
+            "job_id": job_id,
+            "step": step,
+            "poll": poll,
+            "attempt": attempt,
+            "task": request.headers.get(TASK_NAME),
+        }
         try:
-            outcome = self.loop.run(self.jobs.runner.run(job_id, step, attempt))
+            outcome = self.loop.run(self.jobs.runner.run(job_id, step, attempt, poll))
         except Exception:
             # Firestore, the ledger or the queue failed around the step: nothing was lost, try again.
             log.exception("step delivery failed", extra=extra)
@@ -71,13 +78,15 @@ class Worker:
         return _answer(outcome.status, {"result": outcome.result, "state": outcome.job_state})
 
 
-def _parse(body: Any) -> tuple[str, int] | None:
+def _parse(body: Any) -> tuple[str, int, int] | None:
     if not isinstance(body, dict):
         return None
-    job_id, step = body.get("job_id"), body.get("step")
+    job_id, step, poll = body.get("job_id"), body.get("step"), body.get("poll", 0)
     if not isinstance(job_id, str) or not job_id or "/" in job_id or not isinstance(step, int) or step < 0:
         return None
-    return job_id, step
+    if not isinstance(poll, int) or poll < 0:
+        return None
+    return job_id, step, poll
 
 
 def _int(value: str | None, default: int) -> int:

@@ -1,4 +1,5 @@
-"""The media catalog (media.toml): image models, their providers and their prices per image and size.
+"""The media catalog (media.toml): image models (prices per image and size), video models (prices per
+second of video), and the price of one web search of a research job.
 
 Providers (keys, api_base, Vertex parameters) come from the model catalog, so a key is configured once.
 """
@@ -6,7 +7,7 @@ Providers (keys, api_base, Vertex parameters) come from the model catalog, so a 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -34,16 +35,57 @@ class ImageModel:
         return dict(self.prices).get(size)
 
 
+@dataclass(frozen=True)
+class VideoModel:
+    id: str
+    provider: str
+    litellm_model: str
+    price_per_second: int
+    seconds: tuple[int, ...]  # the clip lengths it makes
+    sizes: tuple[str, ...]
+    available: bool
+    api_base: str | None = None
+    api_key: str | None = None
+    params: tuple[tuple[str, str], ...] = ()
+
+
 @dataclass
 class MediaCatalog:
     images: dict[str, ImageModel]
     default_image_model: str | None
+    videos: dict[str, VideoModel] = field(default_factory=dict)
+    default_video_model: str | None = None
+    search_price: int = 0  # credits per web search of a research job
 
     @classmethod
     def load(cls, settings: Settings, catalog: Catalog, path: Path | None = None) -> MediaCatalog:
         raw = tomllib.loads(Path(path or settings.media_catalog_path).read_text())
         images = {conf["id"]: _image(conf, catalog) for conf in raw.get("images", [])}
-        return cls(images, raw.get("default_image_model"))
+        videos = {conf["id"]: _video(conf, catalog) for conf in raw.get("videos", [])}
+        search_price = int(raw.get("search", {}).get("price", 0))
+        if search_price < 0:
+            raise ValueError("the search price cannot be negative")
+        return cls(
+            images, raw.get("default_image_model"), videos, raw.get("default_video_model"), search_price
+        )
+
+    def video_model(self, name: str | None) -> VideoModel:
+        """The video model for a name (or the default), if its provider is configured."""
+        name = name or self.default_video_model
+        if name is None:
+            name = next((m.id for m in self.videos.values() if m.available), None)
+        model = self.videos.get(name) if name else None
+        if model is None or not model.available:
+            offered = ", ".join(sorted(m.id for m in self.videos.values() if m.available))
+            if not offered:
+                raise UnknownModel(
+                    "No video model is enabled: set a video provider's key (OPENAI_API_KEY for Sora, "
+                    "GEMINI_API_KEY or Vertex AI's VERTEX_PROJECT for Veo) and restart; see README."
+                )
+            raise UnknownModel(
+                f"The video model '{name}' does not exist or is not enabled; choose one of {offered}."
+            )
+        return model
 
     def image_model(self, name: str | None) -> ImageModel:
         """The image model for a name (or the default), if its provider is configured."""
@@ -75,6 +117,27 @@ def _image(conf: dict[str, Any], catalog: Catalog) -> ImageModel:
         litellm_model=conf["litellm_model"],
         prices=prices,
         max_n=int(conf.get("max_n", 1)),
+        available=bool(provider and provider.available),
+        api_base=conf.get("api_base") or (provider.api_base if provider else None),
+        api_key=conf.get("api_key") or (provider.api_key if provider else None),
+        params=provider.params if provider else (),
+    )
+
+
+def _video(conf: dict[str, Any], catalog: Catalog) -> VideoModel:
+    provider = catalog.providers.get(conf["provider"])
+    price = int(conf["price_per_second"])
+    seconds = tuple(int(n) for n in conf["seconds"])
+    sizes = tuple(str(size) for size in conf["sizes"])
+    if price <= 0 or not seconds or not sizes:
+        raise ValueError(f"video model {conf['id']} needs a positive price, clip lengths and sizes")
+    return VideoModel(
+        id=conf["id"],
+        provider=conf["provider"],
+        litellm_model=conf["litellm_model"],
+        price_per_second=price,
+        seconds=seconds,
+        sizes=sizes,
         available=bool(provider and provider.available),
         api_base=conf.get("api_base") or (provider.api_base if provider else None),
         api_key=conf.get("api_key") or (provider.api_key if provider else None),

@@ -1,8 +1,17 @@
 """What each job type does. A kind turns a validated request into a plan (parameters, steps, worst-case
-price) and runs one step at a time. Only images so far; video, research and export are next."""
+price) and runs one step at a time.
+
+A step answers with a StepResult:
+- done: `cost` (credits, added to the job's `spent`), `results`, `data` (merged into the job's `data`
+  for later steps to read) and optionally `steps`, the job's new number of steps (a research plan
+  decides how many searches follow); all written in the one transaction that records the step;
+- not done yet: `wait` set. The same step runs again at `wait.at` (a Cloud Task scheduled for then,
+  never a sleep), with `wait.operation` checkpointed in the job as `operation` and `polls` counted.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -17,10 +26,21 @@ class Plan:
     deadline_s: int
 
 
+@dataclass(frozen=True)
+class Wait:
+    """Run this step again at `at`, waiting for `operation` (a provider's long-running operation)."""
+
+    operation: str
+    at: dt.datetime
+
+
 @dataclass
 class StepResult:
-    cost: int
+    cost: int = 0
     results: list[JobResult] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    steps: int | None = None
+    wait: Wait | None = None
 
 
 class JobKind(Protocol):

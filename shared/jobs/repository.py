@@ -22,6 +22,7 @@ from shared.jobs.schemas import TERMINAL, Job, JobError, JobResult, JobState, Le
 
 JOBS = "jobs"
 STEPS = "steps"
+POLLS = "polls"
 
 Begin = Literal["go", "missing", "finished", "stale", "busy", "expired"]
 
@@ -103,8 +104,9 @@ class JobRepository:
 
         await self._run(body)
 
-    async def begin_step(self, job_id: str, step: int, lease_s: int) -> Started:
-        """Take the lease on `step` if it is the job's current step and nobody else holds it."""
+    async def begin_step(self, job_id: str, step: int, lease_s: int, poll: int = 0) -> Started:
+        """Take the lease on `step` if it is the job's current step and nobody else holds it. `poll`
+        is the delivery's re-run number of a waiting step: an older one's late duplicate is stale."""
         ref = self._ref(job_id)
 
         async def body(tx: Any) -> Started:
@@ -114,7 +116,7 @@ class JobRepository:
                 return Started("missing")
             if job.finished:
                 return Started("finished", job)
-            if job.step != step:
+            if job.step != step or job.polls != poll:
                 return Started("stale", job)
             if at >= job.deadline:
                 return Started("expired", job)
@@ -140,8 +142,17 @@ class JobRepository:
 
         await self._run(body)
 
-    async def checkpoint(self, job_id: str, step: int, results: list[JobResult], cost: int) -> Job | None:
-        """Record step `step` as done: its results and cost, the next step, the progress; the last step
+    async def checkpoint(
+        self,
+        job_id: str,
+        step: int,
+        results: list[JobResult],
+        cost: int,
+        data: dict[str, Any] | None = None,
+        steps: int | None = None,
+    ) -> Job | None:
+        """Record step `step` as done: its results and cost, the data it leaves for later steps, the
+        next step, the progress (and the job's new step count, if the step decided it); the last step
         finishes the job. None (and nothing written) when the step is no longer the job's current one:
         a duplicate already did it, or the job was cancelled or failed meanwhile."""
         ref = self._ref(job_id)
@@ -153,17 +164,44 @@ class JobRepository:
                 return None
             at = now()
             done = step + 1
-            state: JobState = "succeeded" if done >= job.steps else "running"
+            total = max(steps, done) if steps is not None else job.steps
+            state: JobState = "succeeded" if done >= total else "running"
             update = {
                 "step": done,
+                "steps": total,
                 "state": state,
-                "progress": done * 100 // job.steps,
+                "progress": done * 100 // total,
                 "results": [r.model_dump() for r in [*job.results, *results]],
                 "spent": job.spent + cost,
+                "data": {**job.data, **(data or {})},
+                "polls": 0,
+                "operation": None,
                 "lease": None,
                 "updated_at": at,
             }
-            tx.set(step_ref, {"step_id": job.step_id(step), "cost": cost, "done_at": at})
+            record = {"step_id": job.step_id(step), "cost": cost, "polls": job.polls, "done_at": at}
+            tx.set(step_ref, record)
+            tx.update(ref, update)
+            return Job.from_doc(job_id, {**job.to_doc(), **update})
+
+        result: Job | None = await self._run(body)
+        return result
+
+    async def wait(self, job_id: str, step: int, operation: str, at: dt.datetime) -> Job | None:
+        """Record that step `step` waits for `operation` and runs again at `at`: one more poll, the lease
+        given back. None (nothing written) when the step is no longer the job's current one. Each poll
+        is also kept at `jobs/{id}/steps/{n}/polls/{k}` (when it was scheduled for, and from when)."""
+        ref = self._ref(job_id)
+
+        async def body(tx: Any) -> Job | None:
+            job = await self._read(tx, ref)
+            if job is None or job.finished or job.step != step:
+                return None
+            stamp = now()
+            polls = job.polls + 1
+            update = {"polls": polls, "operation": operation, "lease": None, "updated_at": stamp}
+            poll_ref = ref.collection(STEPS).document(str(step)).collection(POLLS).document(str(polls))
+            tx.set(poll_ref, {"operation": operation, "scheduled_for": at, "at": stamp})
             tx.update(ref, update)
             return Job.from_doc(job_id, {**job.to_doc(), **update})
 

@@ -1,7 +1,12 @@
 """Running one job step, as the worker function does for each Cloud Task delivery.
 
-    begin (take the step's lease) -> do the step -> checkpoint (results, cost, next step: one transaction)
-    -> enqueue the next step, or settle the hold when the job is done -> publish progress
+    begin (take the step's lease) -> do the step -> checkpoint (results, cost, data, next step: one
+    transaction) -> enqueue the next step, or settle the hold when the job is done -> publish progress
+
+A step that is not done yet (it waits on a long-running operation) is checkpointed as one more poll
+and queued again as the task `job-{id}-{n}-p{k}`, scheduled for the time the kind asked for: no
+invocation ever sleeps. Its delivery carries `poll` = k, so a late duplicate of an earlier poll finds
+the job past it and does nothing.
 
 Every delivery ends in an explicit decision (Outcome.status is the HTTP status the worker answers):
 - 200: done, or nothing to do (a duplicate, a stale or unknown step, a finished job), or the job failed
@@ -18,10 +23,10 @@ from dataclasses import dataclass
 from shared.credits.ledger import Ledger
 from shared.jobs.billing import close_hold
 from shared.jobs.errors import StepFailed
-from shared.jobs.kinds import JobKind, StepResult
+from shared.jobs.kinds import JobKind, StepResult, Wait
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
-from shared.jobs.schemas import Job, JobError, task_id
+from shared.jobs.schemas import Job, JobError, step_payload, task_id
 from shared.settings import Settings
 from shared.tasks import Queue
 
@@ -52,9 +57,10 @@ class StepRunner:
         self._progress = progress
         self._settings = settings
 
-    async def run(self, job_id: str, step: int, attempt: int) -> Outcome:
-        """Run `step` of `job_id`; `attempt` counts deliveries of this task from 1."""
-        started = await self._repo.begin_step(job_id, step, self._settings.jobs_step_lease_s)
+    async def run(self, job_id: str, step: int, attempt: int, poll: int = 0) -> Outcome:
+        """Run `step` of `job_id` (its `poll`-th scheduled re-run); `attempt` counts deliveries of this
+        task from 1."""
+        started = await self._repo.begin_step(job_id, step, self._settings.jobs_step_lease_s, poll)
         job = started.job
         if started.status == "missing" or job is None:
             log.warning("step for an unknown job", extra={"job_id": job_id, "step": step})
@@ -82,10 +88,27 @@ class StepRunner:
             failure = StepFailed("The step failed unexpectedly.", code="step_error", retryable=True)
             failure.__cause__ = exc
             return await self._failed_attempt(job, step, started.token, attempt, failure)
+        if result.wait is not None:
+            return await self._wait(job, step, result.wait)
         return await self._checkpoint(job, step, result)
 
+    async def _wait(self, job: Job, step: int, wait: Wait) -> Outcome:
+        waiting = await self._repo.wait(job.id, step, wait.operation, wait.at)
+        if waiting is None:
+            log.info("step wait discarded", extra={"job_id": job.id, "step": step})
+            return Outcome(200, "discarded")
+        name = task_id(job.id, step, poll=waiting.polls)
+        await self._queue.enqueue(name, step_payload(job.id, step, waiting.polls), schedule_at=wait.at)
+        log.info(
+            "step waits",
+            extra={"job_id": job.id, "step": step, "poll": waiting.polls, "at": wait.at.isoformat()},
+        )
+        return Outcome(200, "waiting", waiting.state)
+
     async def _checkpoint(self, job: Job, step: int, result: StepResult) -> Outcome:
-        done = await self._repo.checkpoint(job.id, step, result.results, result.cost)
+        done = await self._repo.checkpoint(
+            job.id, step, result.results, result.cost, result.data, result.steps
+        )
         if done is None:
             # Cancelled, failed or done by a duplicate while this delivery worked: it changes nothing.
             log.info("step result discarded", extra={"job_id": job.id, "step": step})
@@ -130,5 +153,5 @@ class StepRunner:
             await self._enqueue(job, job.step)
 
     async def _enqueue(self, job: Job, step: int) -> None:
-        await self._queue.enqueue(task_id(job.id, step), {"job_id": job.id, "step": step})
+        await self._queue.enqueue(task_id(job.id, step), step_payload(job.id, step))
         await self._repo.mark_enqueued(job.id, step)

@@ -4,6 +4,12 @@ A job document lives at `jobs/{job_id}`. Its steps are numbered 0..steps-1; step
 `{job_id}:{n}` and runs as the Cloud Task `job-{job_id}-{n}`. `step` is the next step to run (== steps
 when all are done), `spent` the credits its finished steps cost (charged from hold `hold_id` when the
 job ends), `reserved` the worst case held when it was created.
+
+A step waiting on a long-running operation (a video being generated) is run again later: its k-th
+re-run is the task `job-{job_id}-{n}-p{k}`, scheduled for a later time; `polls` counts them (reset when
+the step is done) and `operation` names what is being waited for. `data` is what finished steps left
+for later ones (a research plan, search results, the sources read); a kind may change `steps` as it
+learns how much there is to do.
 """
 
 from __future__ import annotations
@@ -11,13 +17,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-JobType = Literal["image"]
+JobType = Literal["image", "video", "research", "export"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 MAX_PROMPT_CHARS = 4000
 MAX_IMAGES = 10
+MAX_QUESTION_CHARS = 2000
+MAX_SOURCES = 10
 
 
 class ImageInput(BaseModel):
@@ -27,11 +35,42 @@ class ImageInput(BaseModel):
     size: str = "1024x1024"
 
 
+class VideoInput(BaseModel):
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT_CHARS)
+    model: str | None = None
+    seconds: int = Field(4, ge=1, le=60)
+    size: str | None = None  # the model's first size when not given
+
+
+class ResearchInput(BaseModel):
+    question: str = Field(min_length=3, max_length=MAX_QUESTION_CHARS)
+    model: str | None = None  # a chat model of the catalog; the default model when not given
+    max_sources: int = Field(6, ge=1, le=MAX_SOURCES)
+
+
+# The input each job type takes; a type missing here is refused (422) before anything happens.
+INPUTS: dict[str, type[BaseModel]] = {
+    "image": ImageInput,
+    "video": VideoInput,
+    "research": ResearchInput,
+}
+
+
 class JobCreate(BaseModel):
-    """POST /v1/jobs. Only `image` exists so far; video, research and export come next."""
+    """POST /v1/jobs: `type` picks the job, `input` is validated against that type's input model."""
 
     type: JobType
-    input: ImageInput
+    input: Any
+
+    @model_validator(mode="after")
+    def _input_of_type(self) -> JobCreate:
+        model = INPUTS.get(self.type)
+        if model is None:
+            raise ValueError(f"jobs of type {self.type!r} are not available here")
+        if not isinstance(self.input, model):
+            raw = self.input.model_dump() if isinstance(self.input, BaseModel) else self.input
+            self.input = model.model_validate(raw)
+        return self
 
 
 class JobError(BaseModel):
@@ -46,6 +85,7 @@ class JobResult(BaseModel):
     content_type: str
     bytes: int
     url: str | None = None  # a V4 signed URL, added when the job is read
+    text: str | None = None  # a text result inline (a research report), also stored at `path`
 
 
 class Lease(BaseModel):
@@ -74,6 +114,9 @@ class Job(BaseModel):
     spent: int = 0
     enqueued: int = -1  # the highest step whose task is known to be queued
     redrives: int = 0  # how many times the reconciler queued the current step again
+    polls: int = 0  # how many times the current step was scheduled again to wait for `operation`
+    operation: str | None = None  # the long-running operation the current step waits for
+    data: dict[str, Any] = Field(default_factory=dict)  # what finished steps left for later ones
     lease: Lease | None = None
     deadline: datetime
     created_at: datetime
@@ -119,7 +162,14 @@ class JobList(BaseModel):
     data: list[JobView]
 
 
-def task_id(job_id: str, step: int, redrive: int = 0) -> str:
+def task_id(job_id: str, step: int, redrive: int = 0, poll: int = 0) -> str:
     """The Cloud Task name of a step: the same step, the same name (Cloud Tasks refuses a second one).
-    The reconciler's n-th re-drive of a step is a task of its own, `...-r{n}`."""
-    return f"job-{job_id}-{step}" + (f"-r{redrive}" if redrive else "")
+    The k-th scheduled re-run of a waiting step is `...-p{k}`; the reconciler's n-th re-drive of a
+    step is a task of its own, `...-r{n}`."""
+    name = f"job-{job_id}-{step}" + (f"-p{poll}" if poll else "")
+    return name + (f"-r{redrive}" if redrive else "")
+
+
+def step_payload(job_id: str, step: int, poll: int = 0) -> dict[str, Any]:
+    """The body of a step's task; `poll` tells a scheduled re-run from a late duplicate of an older one."""
+    return {"job_id": job_id, "step": step, "poll": poll} if poll else {"job_id": job_id, "step": step}

@@ -19,7 +19,7 @@ from shared.credits.ledger import Ledger
 from shared.jobs.billing import close_hold
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
-from shared.jobs.schemas import JobError, task_id
+from shared.jobs.schemas import JobError, step_payload, task_id
 from shared.settings import Settings
 from shared.tasks import Queue
 
@@ -68,7 +68,8 @@ class JobSweeper:
             count = await self._repo.claim_redrive(job.id, job.step, quiet_since)
             if count is None:
                 continue
-            await self._queue.enqueue(task_id(job.id, job.step, count), {"job_id": job.id, "step": job.step})
+            name = task_id(job.id, job.step, count, job.polls)
+            await self._queue.enqueue(name, step_payload(job.id, job.step, job.polls))
             await self._repo.mark_enqueued(job.id, job.step)
             report.redriven += 1
             log.info("job step re-driven", extra={"job_id": job.id, "step": job.step, "redrive": count})

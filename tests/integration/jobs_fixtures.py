@@ -4,6 +4,9 @@ dependencies); each is registered under its plain name (`jobs_client`, ...).
 The backing services come from the devstack: Firestore, Pub/Sub, the Cloud Tasks emulator
 (TASKS_EMULATOR_HOST) and the Storage emulator (STORAGE_EMULATOR_HOST). This process serves:
 - the scripted image provider (tests/fakes/images.py), reached through litellm;
+- the scripted video provider (tests/fakes/video.py, through litellm) and the scripted web-search API
+  with its pages (tests/fakes/search.py), both started with the media catalog (`fake_videos`,
+  `fake_search`); research model steps go to the chat fake (tests/fakes/provider.py) via the gateway;
 - the jobs worker (functions/jobs/main.py's Worker) in a threaded WSGI server on a free port, which
   the Cloud Tasks emulator really calls over HTTP for every step;
 - the API (uvicorn) with settings pointing at both, a queue, topic and bucket of this session's own.
@@ -33,10 +36,17 @@ from functions.jobs.main import Worker
 from shared.settings import Settings
 from tests.conftest import ServerThread, User, free_port
 from tests.fakes.images import FakeImages
+from tests.fakes.search import KEY as SEARCH_KEY
+from tests.fakes.search import FakeSearch
+from tests.fakes.video import FakeVideos
 
 WELCOME = 1_000_000  # the welcome credits of the test settings
 IMAGE_PRICE = 40_000  # credits per image of the test model
 PRICEY = 600_000  # the test model nobody's welcome credits can pay twice
+VIDEO_SECOND_PRICE = 10_000  # credits per second of the test video model
+SEARCH_PRICE = 3_000  # credits per web search
+VIDEO_POLL_S = 1.0  # how long a video step waits between two checks of its operation
+_fakes: dict[str, Any] = {}
 
 
 def _need(var: str) -> str:
@@ -55,11 +65,31 @@ def fixture_fake_images() -> Iterator[FakeImages]:
 
 
 @pytest.fixture(scope="session", name="media_file")
-def fixture_media_file(tmp_path_factory: pytest.TempPathFactory, fake_images: FakeImages) -> Path:
-    path = tmp_path_factory.mktemp("media") / "media.toml"
+def fixture_media_file(tmp_path_factory: pytest.TempPathFactory, fake_images: FakeImages) -> Iterator[Path]:
+    videos, search = FakeVideos(), FakeSearch()
+    with ServerThread(videos.app) as video_server, ServerThread(search.app) as search_server:
+        videos.base_url, search.base_url = f"{video_server.url}/v1", search_server.url
+        _fakes.update(videos=videos, search=search)
+        yield _media_toml(tmp_path_factory.mktemp("media") / "media.toml", fake_images, videos)
+
+
+@pytest.fixture(name="fake_videos")
+def fixture_fake_videos(media_file: Path) -> FakeVideos:
+    videos: FakeVideos = _fakes["videos"]
+    return videos
+
+
+@pytest.fixture(name="fake_search")
+def fixture_fake_search(media_file: Path) -> FakeSearch:
+    search: FakeSearch = _fakes["search"]
+    return search
+
+
+def _media_toml(path: Path, fake_images: FakeImages, videos: FakeVideos) -> Path:
     path.write_text(
         f"""
 default_image_model = "fake-image"
+default_video_model = "fake-video"
 
 [[images]]
 id = "fake-image"
@@ -82,6 +112,18 @@ id = "fake-disabled"
 provider = "nobody"
 litellm_model = "openai/fake-disabled"
 prices = {{ "1024x1024" = 1 }}
+
+[[videos]]
+id = "fake-video"
+provider = "fake"
+litellm_model = "openai/fake-video"
+api_base = "{videos.base_url}"
+price_per_second = {VIDEO_SECOND_PRICE}
+seconds = [2, 4]
+sizes = ["1280x720", "720x1280"]
+
+[search]
+price = {SEARCH_PRICE}
 """
     )
     return path
@@ -101,6 +143,7 @@ def fixture_jobs_stack(settings: Settings, media_file: Path) -> Iterator[JobsSta
 
     run = uuid.uuid4().hex[:8]
     port = free_port()
+    os.environ.setdefault("TAVILY_API_KEY", SEARCH_KEY)  # read through the secret source
     worker_url = f"http://127.0.0.1:{port}/"
     jobs_settings = settings.model_copy(
         update={
@@ -116,6 +159,11 @@ def fixture_jobs_stack(settings: Settings, media_file: Path) -> Iterator[JobsSta
             "jobs_events_poll_s": 0.1,
             "images_wait_s": 20.0,
             "media_catalog_path": media_file,
+            "video_poll_s": VIDEO_POLL_S,
+            "search_provider": "tavily",
+            "search_api_base": _fakes["search"].base_url,
+            "research_allow_private_urls": True,  # the fake's pages are on 127.0.0.1
+            "research_fetch_timeout_s": 5.0,
         }
     )
     worker = Worker(jobs_settings)

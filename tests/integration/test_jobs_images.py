@@ -175,7 +175,7 @@ def test_bad_input_reserves_nothing(jobs_client: httpx.Client, jobs_user: Callab
     user = jobs_user()
     cases: list[tuple[str, dict[str, Any], int, str]] = [
         ("/v1/jobs", {"type": "image", "input": {"prompt": ""}}, 422, "invalid_request"),
-        ("/v1/jobs", {"type": "video", "input": {"prompt": "x"}}, 422, "invalid_request"),
+        ("/v1/jobs", {"type": "nope", "input": {"prompt": "x"}}, 422, "invalid_request"),
         ("/v1/jobs", {"type": "image", "input": {"prompt": "x", "n": 0}}, 422, "invalid_request"),
         ("/v1/jobs", {"type": "image", "input": {"prompt": "x", "size": "7x7"}}, 400, "unsupported_size"),
         ("/v1/jobs", {"type": "image", "input": {"prompt": "x", "n": 5}}, 400, "too_many_images"),
