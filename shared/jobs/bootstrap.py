@@ -1,7 +1,9 @@
 """Wire the jobs' adapters once per instance (per event loop: the gRPC clients belong to it).
 
 The API builds this from its Services on first use; the worker function builds its own in its loop.
-`images` can be replaced (tests use a provider fake behind litellm, so they keep the real adapter).
+`images`, `videos` and `gateway` can be replaced (tests use provider fakes behind litellm, so they keep
+the real adapters). Without a gateway given, one is built on a Redis client of its own (closed with the
+jobs); research model steps call it, the API only plans jobs and never does.
 """
 
 from __future__ import annotations
@@ -9,20 +11,27 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from google.cloud import firestore
+from redis.asyncio import Redis
 
 from shared.catalog.catalog import Catalog
 from shared.catalog.media import MediaCatalog
 from shared.credits.ledger import Ledger
 from shared.events import PubSubPublisher
 from shared.firestore import async_client
+from shared.gateway.gateway import Gateway
 from shared.gateway.images import ImageGenerator, LitellmImages
+from shared.gateway.search import search_provider
+from shared.gateway.video import LitellmVideos, VideoGenerator
 from shared.jobs.image_job import ImageJob
 from shared.jobs.kinds import JobKind
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
+from shared.jobs.research.job import ResearchJob
+from shared.jobs.research.reader import PageReader
 from shared.jobs.runner import StepRunner
 from shared.jobs.service import JobService
 from shared.jobs.sweep import JobSweeper, SweepReport
+from shared.jobs.video_job import VideoJob
 from shared.secrets import secret_source
 from shared.settings import Settings
 from shared.storage import GcsStore
@@ -38,10 +47,13 @@ class Jobs:
     queue: TaskQueue
     store: GcsStore
     publisher: PubSubPublisher
+    redis: Redis | None = None  # the gateway's, when build_jobs made it
 
     async def close(self) -> None:
         await self.queue.close()
         await self.publisher.close()
+        if self.redis is not None:
+            await self.redis.aclose()
 
 
 def build_jobs(
@@ -50,6 +62,8 @@ def build_jobs(
     ledger: Ledger,
     catalog: Catalog,
     images: ImageGenerator | None = None,
+    videos: VideoGenerator | None = None,
+    gateway: Gateway | None = None,
 ) -> Jobs:
     repo = JobRepository(db)
     queue = TaskQueue(settings)
@@ -58,11 +72,25 @@ def build_jobs(
     progress = ProgressEvents(publisher, settings.jobs_topic)
     media = MediaCatalog.load(settings, catalog)
     generator = images or LitellmImages(settings.provider_timeout_s)
-    kinds: dict[str, JobKind] = {"image": ImageJob(media, generator, store, settings.jobs_deadline_s)}
+    redis: Redis | None = None
+    if gateway is None:
+        redis = Redis.from_url(settings.redis_url, decode_responses=True)
+        gateway = Gateway(catalog, settings, redis)
+    reader = PageReader(
+        settings.research_fetch_timeout_s,
+        settings.research_fetch_max_bytes,
+        settings.research_allow_private_urls,
+    )
+    search = search_provider(settings, secret_source(settings))
+    kinds: dict[str, JobKind] = {
+        "image": ImageJob(media, generator, store, settings.jobs_deadline_s),
+        "video": VideoJob(media, videos or LitellmVideos(settings.provider_timeout_s), store, settings),
+        "research": ResearchJob(catalog, media, gateway, search, reader, store, settings),
+    }
     service = JobService(repo, kinds, ledger, queue, store, progress, settings)
     runner = StepRunner(repo, kinds, ledger, queue, progress, settings)
     sweeper = JobSweeper(repo, ledger, queue, progress, settings)
-    return Jobs(service, runner, sweeper, repo, queue, store, publisher)
+    return Jobs(service, runner, sweeper, repo, queue, store, publisher, redis)
 
 
 async def sweep_once(settings: Settings, limit: int | None = None) -> SweepReport:
