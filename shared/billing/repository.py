@@ -1,0 +1,63 @@
+"""Billing documents: `billing_customers/{wallet}` (the wallet's Stripe customer) and
+`subscriptions/{id}` (plan, seats, status, kept for the workspace work)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.clock import now
+
+CUSTOMERS = "billing_customers"
+SUBSCRIPTIONS = "subscriptions"
+
+
+class BillingRepository:
+    def __init__(self, db: firestore.AsyncClient) -> None:
+        self._db = db
+
+    async def set_customer(self, wallet_id: str, provider: str, customer: str) -> None:
+        await (
+            self._db.collection(CUSTOMERS)
+            .document(wallet_id)
+            .set({provider: customer, "updated_at": now()}, merge=True)
+        )
+
+    async def customer(self, wallet_id: str, provider: str) -> str | None:
+        snap = await self._db.collection(CUSTOMERS).document(wallet_id).get()
+        value = (snap.to_dict() or {}).get(provider)
+        return str(value) if value else None
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        snap = await self._db.collection(SUBSCRIPTIONS).document(subscription_id).get()
+        return snap.to_dict() if snap.exists else None
+
+    async def link_subscription(
+        self, subscription_id: str, wallet_id: str, plan: str | None, customer: str | None
+    ) -> None:
+        fields = {"wallet_id": wallet_id, "customer": customer, "updated_at": now()}
+        if plan:
+            fields["plan_requested"] = plan
+        await self._db.collection(SUBSCRIPTIONS).document(subscription_id).set(fields, merge=True)
+
+    async def update_subscription(
+        self, subscription_id: str, fields: dict[str, Any], event_created: int, wallet_hint: str | None
+    ) -> bool:
+        """Record the subscription's state from an event, unless a newer event was recorded already."""
+        ref = self._db.collection(SUBSCRIPTIONS).document(subscription_id)
+
+        @firestore.async_transactional
+        async def body(tx: Any) -> bool:
+            snap = await ref.get(transaction=tx)
+            doc = snap.to_dict() or {}
+            if int(doc.get("event_created", 0)) > event_created:
+                return False
+            update = {**fields, "event_created": event_created, "updated_at": now()}
+            if not doc.get("wallet_id") and wallet_hint:
+                update["wallet_id"] = wallet_hint
+            tx.set(ref, update, merge=True)
+            return True
+
+        applied: bool = await body(self._db.transaction())
+        return applied

@@ -1,0 +1,174 @@
+"""What each Stripe event does. The event is already verified and claimed (shared/billing/events.py).
+
+Payments are keyed by their PaymentIntent id (the session, the charge and the dispute all name it), so
+a refund or dispute finds the purchase whatever order the events come in. The wallet of a payment comes
+from the metadata our Checkout Sessions set (`wallet_id`, also copied onto the PaymentIntent and the
+subscription), which is what lets a later workspace wallet be billed the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.billing.config import BillingConfig
+from shared.billing.repository import BillingRepository
+from shared.credits.purchases import Purchases
+
+log = logging.getLogger("billing.stripe")
+
+PROVIDER = "stripe"
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, str]:
+    meta = obj.get("metadata") or {}
+    return {str(k): str(v) for k, v in meta.items()}
+
+
+def _id(value: Any) -> str | None:
+    """A Stripe reference: an id string, or an expanded object with an id."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return str(value) if value else None
+
+
+class StripeEvents:
+    def __init__(self, db: firestore.AsyncClient, config: BillingConfig) -> None:
+        self._config = config
+        self._purchases = Purchases(db)
+        self._repo = BillingRepository(db)
+
+    async def handle(self, event: dict[str, Any]) -> str:
+        """Apply one event; return a short outcome for the event record and the logs."""
+        kind = str(event.get("type", ""))
+        obj: dict[str, Any] = (event.get("data") or {}).get("object") or {}
+        handler = {
+            "checkout.session.completed": self._session_completed,
+            "checkout.session.async_payment_succeeded": self._session_completed,
+            "invoice.paid": self._invoice_paid,
+            "customer.subscription.created": self._subscription,
+            "customer.subscription.updated": self._subscription,
+            "customer.subscription.deleted": self._subscription,
+            "charge.refunded": self._charge_refunded,
+            "charge.dispute.created": self._dispute_created,
+        }.get(kind)
+        if handler is None:
+            return "ignored"
+        return await handler(obj, int(event.get("created") or 0))
+
+    async def _session_completed(self, session: dict[str, Any], created: int) -> str:
+        meta = _meta(session)
+        wallet_id = meta.get("wallet_id") or session.get("client_reference_id")
+        if not wallet_id:
+            return "no_wallet"
+        customer = _id(session.get("customer"))
+        if customer:
+            await self._repo.set_customer(wallet_id, PROVIDER, customer)
+        if session.get("mode") == "subscription":
+            subscription = _id(session.get("subscription"))
+            if subscription:
+                await self._repo.link_subscription(subscription, wallet_id, meta.get("plan"), customer)
+            return "subscription_started"  # its allotments come with invoice.paid
+        if session.get("payment_status") != "paid":
+            return "awaiting_payment"  # async methods finish with checkout.session.async_payment_succeeded
+        package = self._config.stripe_packages.get(meta.get("package", ""))
+        if package is None:
+            log.error("paid session names no known package", extra={"session": session.get("id")})
+            return "unknown_package"
+        payment_id = _id(session.get("payment_intent")) or str(session["id"])
+        outcome = await self._purchases.purchase(
+            PROVIDER,
+            payment_id,
+            wallet_id,
+            package.credits,
+            int(session.get("amount_total") or package.amount_minor),
+            str(session.get("currency") or package.currency),
+        )
+        return "granted" if outcome.applied else "already_granted"
+
+    async def _invoice_paid(self, invoice: dict[str, Any], created: int) -> str:
+        subscription = _id(invoice.get("subscription")) or _id(
+            ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+        )
+        record = await self._repo.subscription(subscription) if subscription else None
+        meta = _meta((invoice.get("parent") or {}).get("subscription_details") or {})
+        meta |= _meta(invoice.get("subscription_details") or {})
+        wallet_id = (record or {}).get("wallet_id") or meta.get("wallet_id")
+        price, seats = _first_line(invoice)
+        plan = self._config.plan_for_price(price)
+        if not wallet_id or plan is None:
+            log.error("paid invoice with no wallet or plan", extra={"invoice": invoice.get("id")})
+            return "no_wallet_or_plan"
+        paid = int(invoice.get("amount_paid") or 0)
+        if paid <= 0:
+            return "nothing_paid"
+        payment_id = _id(invoice.get("payment_intent")) or str(invoice["id"])
+        outcome = await self._purchases.purchase(
+            PROVIDER, payment_id, wallet_id, plan.monthly_credits * seats, paid, str(invoice.get("currency"))
+        )
+        return "allotment_granted" if outcome.applied else "already_granted"
+
+    async def _subscription(self, sub: dict[str, Any], created: int) -> str:
+        price, seats = _subscription_item(sub)
+        plan = self._config.plan_for_price(price)
+        fields = {
+            "customer": _id(sub.get("customer")),
+            "status": sub.get("status") or "canceled",
+            "plan": plan.id if plan else None,
+            "price": price,
+            "seats": seats,
+            "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
+            "current_period_end": sub.get("current_period_end"),
+        }
+        wallet_hint = _meta(sub).get("wallet_id")
+        applied = await self._repo.update_subscription(str(sub["id"]), fields, created, wallet_hint)
+        return "subscription_recorded" if applied else "subscription_stale"
+
+    async def _charge_refunded(self, charge: dict[str, Any], created: int) -> str:
+        refunded = int(charge.get("amount_refunded") or 0)
+        if refunded <= 0:
+            return "nothing_refunded"
+        charge_id = str(charge["id"])
+        outcome = await self._purchases.claw_back(
+            PROVIDER,
+            _id(charge.get("payment_intent")) or charge_id,
+            f"{charge_id}:refunded:{refunded}",
+            f"refund:{charge_id}",
+            refunded,
+            wallet_id=_meta(charge).get("wallet_id"),
+        )
+        return f"clawback_{outcome.state}" if outcome.applied else "clawback_replayed"
+
+    async def _dispute_created(self, dispute: dict[str, Any], created: int) -> str:
+        dispute_id = str(dispute["id"])
+        payment = _id(dispute.get("payment_intent")) or _id(dispute.get("charge")) or dispute_id
+        outcome = await self._purchases.claw_back(
+            PROVIDER,
+            payment,
+            dispute_id,
+            f"dispute:{dispute_id}",
+            int(dispute.get("amount") or 0),
+            wallet_id=_meta(dispute).get("wallet_id"),
+        )
+        return f"clawback_{outcome.state}" if outcome.applied else "clawback_replayed"
+
+
+def _first_line(invoice: dict[str, Any]) -> tuple[str | None, int]:
+    """The price and quantity of an invoice's first line, in the older and the newer API shapes."""
+    lines = (invoice.get("lines") or {}).get("data") or []
+    if not lines:
+        return None, 1
+    line = lines[0]
+    price = _id(line.get("price")) or _id(
+        ((line.get("pricing") or {}).get("price_details") or {}).get("price")
+    )
+    return price, max(int(line.get("quantity") or 1), 1)
+
+
+def _subscription_item(sub: dict[str, Any]) -> tuple[str | None, int]:
+    items = (sub.get("items") or {}).get("data") or []
+    if not items:
+        return None, int(sub.get("quantity") or 1)
+    return _id(items[0].get("price")), max(int(items[0].get("quantity") or 1), 1)

@@ -1,0 +1,155 @@
+"""SSLCommerz end to end: checkout through the API (an order and a session at the fake), then the IPN
+and the browser's redirect through the payments function, checked by verify_sign and the fake
+validation API. Credits are granted once, and only for an exact match."""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import httpx
+
+from tests.conftest import User
+from tests.fakes.sslcommerz import FakeSslCommerz
+from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
+    doc,
+    entries,
+    fixture_api_client,
+    fixture_billing_api,
+    fixture_buyer,
+    fixture_fake_ssl,
+    fixture_fake_stripe,
+    fixture_function,
+    fixture_keys,
+    fixture_payments_env,
+    invariants,
+)
+
+WELCOME = 1_000_000
+PACKAGE = "credits-500-bdt"
+PACKAGE_CREDITS = 4_000_000
+
+
+def checkout(api_client: httpx.Client, buyer: User, fake: FakeSslCommerz) -> str:
+    """Start an SSLCommerz checkout; return the order's tran_id."""
+    before = set(fake.sessions)
+    response = api_client.post(
+        "/v1/billing/checkout", headers=buyer.headers, json={"provider": "sslcommerz", "package": PACKAGE}
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["url"].startswith("https://sslcommerz.test/gw/")
+    (tran_id,) = set(fake.sessions) - before
+    return tran_id
+
+
+def ipn(function: Any, form: dict[str, str]) -> Any:
+    return function.test_client().post("/sslcommerz/ipn", data=form)
+
+
+def purchases(wallet_id: str) -> list[dict[str, Any]]:
+    return [e for e in entries(wallet_id) if e["kind"] == "purchase"]
+
+
+def test_checkout_stores_the_order_and_starts_a_session(
+    api_client: httpx.Client, buyer: User, fake_ssl: tuple[FakeSslCommerz, str]
+) -> None:
+    fake = fake_ssl[0]
+    tran_id = checkout(api_client, buyer, fake)
+    order = doc("orders", tran_id) or {}
+    assert (order["user_id"], order["wallet_id"], order["state"]) == (buyer.user_id, buyer.user_id, "pending")
+    assert (order["amount"], order["currency"], order["credits"]) == ("500.00", "BDT", PACKAGE_CREDITS)
+    session = fake.sessions[tran_id]
+    assert (session["total_amount"], session["currency"]) == ("500.00", "BDT")
+    assert session["ipn_url"] == "http://payments.test/sslcommerz/ipn"
+    assert session["success_url"] == "http://payments.test/sslcommerz/success"
+    unknown = api_client.post(
+        "/v1/billing/checkout", headers=buyer.headers, json={"provider": "sslcommerz", "package": "nope"}
+    )
+    assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "unknown_package")
+
+
+def test_the_ipn_and_the_redirect_at_once_credit_once(
+    api_client: httpx.Client, buyer: User, fake_ssl: tuple[FakeSslCommerz, str], function: Any
+) -> None:
+    fake = fake_ssl[0]
+    tran_id = checkout(api_client, buyer, fake)
+    form = fake.pay(tran_id)
+
+    def send(path: str) -> Any:
+        return function.test_client().post(path, data=form)
+
+    with ThreadPoolExecutor(4) as pool:
+        answers = list(pool.map(send, ["/sslcommerz/ipn", "/sslcommerz/success"] * 2))
+    assert [a.status_code for a in answers] == [200, 303, 200, 303]
+    assert all(a.headers["Location"] == "http://app.test/billing?checkout=success" for a in answers[1::2])
+    assert (doc("orders", tran_id) or {})["state"] == "paid"
+    state = invariants(buyer.user_id)
+    assert state["available"] == WELCOME + PACKAGE_CREDITS
+    assert [e["ref"] for e in purchases(buyer.user_id)] == [f"sslcommerz:{tran_id}"]
+    assert ipn(function, form).get_json()["state"] == "paid"  # later deliveries: nothing more
+    assert invariants(buyer.user_id)["available"] == WELCOME + PACKAGE_CREDITS
+
+
+def test_an_amount_off_by_half_grants_nothing(
+    api_client: httpx.Client, buyer: User, fake_ssl: tuple[FakeSslCommerz, str], function: Any
+) -> None:
+    fake = fake_ssl[0]
+    tran_id = checkout(api_client, buyer, fake)
+    answer = ipn(function, fake.pay(tran_id, amount="499.50"))
+    assert (answer.status_code, answer.get_json()["state"]) == (200, "mismatched")
+    assert (doc("orders", tran_id) or {})["state"] == "mismatched"
+    assert invariants(buyer.user_id)["available"] == WELCOME
+    assert purchases(buyer.user_id) == []
+    # The same amount written differently is the same amount (exact Decimal compare).
+    tran_id = checkout(api_client, buyer, fake)
+    assert ipn(function, fake.pay(tran_id, amount="500.0")).get_json()["state"] == "paid"
+    assert invariants(buyer.user_id)["available"] == WELCOME + PACKAGE_CREDITS
+
+
+def test_the_wrong_currency_grants_nothing(
+    api_client: httpx.Client, buyer: User, fake_ssl: tuple[FakeSslCommerz, str], function: Any
+) -> None:
+    fake = fake_ssl[0]
+    tran_id = checkout(api_client, buyer, fake)
+    answer = ipn(function, fake.pay(tran_id, currency="USD"))
+    assert answer.get_json()["state"] == "mismatched"
+    assert invariants(buyer.user_id)["available"] == WELCOME
+    assert purchases(buyer.user_id) == []
+
+
+def test_a_validation_timeout_grants_nothing_and_a_retry_grants(
+    api_client: httpx.Client, buyer: User, fake_ssl: tuple[FakeSslCommerz, str], function: Any
+) -> None:
+    fake = fake_ssl[0]
+    tran_id = checkout(api_client, buyer, fake)
+    form = fake.pay(tran_id)
+    fake.stall.add(form["val_id"])
+    started = time.monotonic()
+    answer = ipn(function, form)
+    assert answer.status_code == 503, answer.get_data(as_text=True)
+    assert answer.get_json()["error"]["code"] == "payment_provider_unavailable"
+    assert time.monotonic() - started < 4
+    redirect = function.test_client().post("/sslcommerz/success", data=form)
+    assert redirect.headers["Location"] == "http://app.test/billing?checkout=pending"
+    assert (doc("orders", tran_id) or {})["state"] == "pending"
+    assert invariants(buyer.user_id)["available"] == WELCOME
+
+    fake.stall.discard(form["val_id"])
+    assert ipn(function, form).get_json()["state"] == "paid"
+    assert invariants(buyer.user_id)["available"] == WELCOME + PACKAGE_CREDITS
+
+
+def test_a_bad_verify_sign_is_refused_before_any_validation(
+    api_client: httpx.Client, buyer: User, fake_ssl: tuple[FakeSslCommerz, str], function: Any
+) -> None:
+    fake = fake_ssl[0]
+    tran_id = checkout(api_client, buyer, fake)
+    form = fake.pay(tran_id)
+    calls = len(fake.validation_calls)
+    for forged in ({**form, "amount": "5000.00"}, {**form, "verify_sign": "0" * 32}, {"tran_id": tran_id}):
+        answer = ipn(function, forged)
+        assert answer.status_code == 400, answer.get_data(as_text=True)
+    assert len(fake.validation_calls) == calls
+    assert (doc("orders", tran_id) or {})["state"] == "pending"
+    assert invariants(buyer.user_id)["available"] == WELCOME
