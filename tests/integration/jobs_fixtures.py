@@ -45,6 +45,7 @@ IMAGE_PRICE = 40_000  # credits per image of the test model
 PRICEY = 600_000  # the test model nobody's welcome credits can pay twice
 VIDEO_SECOND_PRICE = 10_000  # credits per second of the test video model
 SEARCH_PRICE = 3_000  # credits per web search
+EXPORT_PRICE = 2_500  # credits per exported format
 VIDEO_POLL_S = 1.0  # how long a video step waits between two checks of its operation
 _fakes: dict[str, Any] = {}
 
@@ -124,6 +125,9 @@ sizes = ["1280x720", "720x1280"]
 
 [search]
 price = {SEARCH_PRICE}
+
+[export]
+price_per_format = {EXPORT_PRICE}
 """
     )
     return path
