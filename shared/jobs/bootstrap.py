@@ -17,11 +17,13 @@ from shared.catalog.catalog import Catalog
 from shared.catalog.media import MediaCatalog
 from shared.credits.ledger import Ledger
 from shared.events import PubSubPublisher
+from shared.export.sources import ExportSources
 from shared.firestore import async_client
 from shared.gateway.gateway import Gateway
 from shared.gateway.images import ImageGenerator, LitellmImages
 from shared.gateway.search import search_provider
 from shared.gateway.video import LitellmVideos, VideoGenerator
+from shared.jobs.export_job import ExportJob
 from shared.jobs.image_job import ImageJob
 from shared.jobs.kinds import JobKind
 from shared.jobs.progress import ProgressEvents
@@ -86,6 +88,7 @@ def build_jobs(
         "image": ImageJob(media, generator, store, settings.jobs_deadline_s),
         "video": VideoJob(media, videos or LitellmVideos(settings.provider_timeout_s), store, settings),
         "research": ResearchJob(catalog, media, gateway, search, reader, store, settings),
+        "export": ExportJob(ExportSources(db, store), store, settings),
     }
     service = JobService(repo, kinds, ledger, queue, store, progress, settings)
     runner = StepRunner(repo, kinds, ledger, queue, progress, settings)

@@ -19,6 +19,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
 
+from shared.export.schemas import ExportInput
+
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 JobType = Literal["image", "video", "research", "export"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
@@ -53,6 +55,7 @@ INPUTS: dict[str, type[BaseModel]] = {
     "image": ImageInput,
     "video": VideoInput,
     "research": ResearchInput,
+    "export": ExportInput,
 }
 
 

@@ -59,7 +59,11 @@ class JobService:
     async def create(
         self, principal: Principal, request: JobCreate, idempotency_key: str | None = None
     ) -> Job:
-        plan = self._kinds[request.type].plan(request)
+        kind = self._kinds[request.type]
+        plan = kind.plan(request)
+        check = getattr(kind, "check", None)  # a kind reading the caller's data (export) checks access first
+        if check is not None:
+            await check(principal, request)
         job_id = stable_id("job", principal.user_id, idempotency_key) if idempotency_key else new_id()
         at = now()
         hold = await self._ledger.reserve(
