@@ -3,7 +3,7 @@
 Only http(s) URLs; unless settings.research_allow_private_urls, a host that resolves to a private,
 loopback, link-local or otherwise non-public address is refused (the metadata server is not a source),
 and redirects are followed by hand (at most MAX_REDIRECTS) so each target is checked the same way.
-HTML is turned into text simply: the head, scripts, styles and tags dropped, entities decoded,
+HTML is turned into text simply: the head, title, scripts, styles and tags dropped, entities decoded,
 whitespace folded.
 A page that cannot be read yields None: the report then uses the search snippet instead.
 """
@@ -25,7 +25,7 @@ log = logging.getLogger("jobs.research.reader")
 
 MAX_REDIRECTS = 3
 TEXT_TYPES = ("text/html", "text/plain", "application/xhtml+xml", "text/markdown")
-_DROP = re.compile(r"<(head|script|style|noscript|template|svg)\b.*?</\1\s*>", re.I | re.S)
+_DROP = re.compile(r"<(head|title|script|style|noscript|template|svg)\b.*?</\1\s*>", re.I | re.S)
 _COMMENT = re.compile(r"<!--.*?-->", re.S)
 _TAG = re.compile(r"<[^>]+>")
 _SPACE = re.compile(r"\s+")
