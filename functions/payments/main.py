@@ -68,8 +68,9 @@ def payments(request: flask.Request) -> Any:
         return _json(_run(lambda hooks: hooks.sslcommerz(form)))
     if path == "/sslcommerz/success":
         status, answer = _run(lambda hooks: hooks.sslcommerz(form))
-        paid = status == 200 and answer.get("state") == "paid"
-        return _redirect("success" if paid else "pending" if status >= 500 else "failed")
+        state = answer.get("state")
+        refused = state in ("mismatched", "failed") or 400 <= status < 500
+        return _redirect("success" if state == "paid" else "failed" if refused else "pending")
     if path in ("/sslcommerz/fail", "/sslcommerz/cancel"):
         return _redirect(path.rsplit("/", 1)[1])
     return _json(

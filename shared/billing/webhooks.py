@@ -76,16 +76,32 @@ class PaymentWebhooks:
         return 200, {"received": True, "outcome": outcome}
 
     async def sslcommerz(self, form: Mapping[str, str]) -> Answer:
-        """The IPN, and the browser's success redirect: verify_sign, then the validation API, then grant."""
+        """The IPN, and the browser's success redirect: verify_sign, then the validation API, then grant.
+
+        The notification is stored under its val_id first, like a Stripe event: while one delivery
+        confirms it, the others (the IPN racing the redirect) only report the order's state.
+        """
         try:
             verify_sslcommerz(form, self._ssl_password)
             tran_id, val_id = form.get("tran_id", ""), form.get("val_id", "")
             if not tran_id or not val_id:
                 raise BadRequest("tran_id and val_id are required.")
+        except AppError as exc:
+            log.warning("sslcommerz notification refused", extra={"reason": exc.message})
+            return exc.status, exc.body()
+        if await self._events.claim("sslcommerz", val_id, "notification") == "duplicate":
+            order = await self.orders.get(tran_id)
+            return (200 if order else 404), {
+                "tran_id": tran_id,
+                "state": (order or {}).get("state", "unknown"),
+            }
+        try:
             state = await self.orders.confirm(tran_id, val_id)
         except AppError as exc:
             log.warning("sslcommerz notification not applied", extra={"reason": exc.message})
+            await self._events.release("sslcommerz", val_id)
             return exc.status, exc.body()
+        await self._events.done("sslcommerz", val_id, state)
         log.info("sslcommerz order checked", extra={"tran_id": tran_id, "state": state})
         return (404 if state == "unknown" else 200), {"tran_id": tran_id, "state": state}
 

@@ -51,7 +51,7 @@ class FakeSslCommerz:
         val_id = params.get("val_id", "")
         self.validation_calls.append(val_id)
         if val_id in self.stall:
-            await asyncio.sleep(5)
+            await asyncio.sleep(2)  # the tests give the client 1 s
         return self.validations.get(val_id, {"status": "INVALID_TRANSACTION"})
 
     def pay(self, tran_id: str, amount: str | None = None, currency: str | None = None) -> dict[str, str]:

@@ -79,11 +79,18 @@ def test_the_ipn_and_the_redirect_at_once_credit_once(
     def send(path: str) -> Any:
         return function.test_client().post(path, data=form)
 
-    with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(send, ["/sslcommerz/ipn", "/sslcommerz/success"] * 2))
-    assert [a.status_code for a in answers] == [200, 303, 200, 303]
-    assert all(a.headers["Location"] == "http://app.test/billing?checkout=success" for a in answers[1::2])
+    with ThreadPoolExecutor(3) as pool:
+        answers = list(pool.map(send, ["/sslcommerz/ipn", "/sslcommerz/success", "/sslcommerz/ipn"]))
+    assert [a.status_code for a in answers] == [200, 303, 200]
+    # The delivery that lost the race reports the order as it stands: paid, or still being confirmed.
+    assert {a.get_json()["state"] for a in answers[::2]} <= {"paid", "pending"}
+    assert answers[1].headers["Location"] in (
+        "http://app.test/billing?checkout=success",
+        "http://app.test/billing?checkout=pending",
+    )
     assert (doc("orders", tran_id) or {})["state"] == "paid"
+    assert send("/sslcommerz/success").headers["Location"] == "http://app.test/billing?checkout=success"
+    assert fake.validation_calls.count(form["val_id"]) == 1  # validated once, by the delivery that won
     state = invariants(buyer.user_id)
     assert state["available"] == WELCOME + PACKAGE_CREDITS
     assert [e["ref"] for e in purchases(buyer.user_id)] == [f"sslcommerz:{tran_id}"]
