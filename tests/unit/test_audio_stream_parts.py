@@ -1,0 +1,85 @@
+"""Speech-to-text pieces without any service: collecting PCM and streamed WAV, the start message, and
+the per-second charge (exact, in frames, rounded up to a whole credit)."""
+
+from __future__ import annotations
+
+import io
+import wave
+from typing import Any, cast
+
+import pytest
+from pydantic import ValidationError
+
+from shared.audio.pcm import BadAudio, PcmBuffer
+from shared.audio.stream import StartMessage, TranscriptionStream
+from shared.catalog.audio import TranscriptionModel
+from shared.settings import Settings
+
+
+def wav_file(frames: int, rate: int = 8000, channels: int = 1) -> bytes:
+    out = io.BytesIO()
+    with wave.open(out, "wb") as writer:
+        writer.setnchannels(channels)
+        writer.setsampwidth(2)
+        writer.setframerate(rate)
+        writer.writeframes(b"\x01\x02" * frames * channels)
+    return out.getvalue()
+
+
+def test_pcm16_counts_frames_and_wraps_windows_in_wav() -> None:
+    audio = PcmBuffer("pcm16", 16000, channels=2)
+    audio.feed(b"\x00\x01" * 2 * 16000)  # one second of stereo
+    audio.feed(b"\x00\x01" * 3)  # and a frame and a half
+    assert audio.frames == 16001 and audio.seconds() == pytest.approx(16001 / 16000)
+    with wave.open(io.BytesIO(audio.wav(0, 8000)), "rb") as reader:
+        assert (reader.getnframes(), reader.getnchannels(), reader.getframerate()) == (8000, 2, 16000)
+    audio.truncate(100)
+    assert audio.frames == 100
+
+
+def test_wav_header_may_arrive_in_pieces() -> None:
+    data = wav_file(4000, rate=8000)
+    audio = PcmBuffer("wav", 0)
+    for i in range(0, len(data), 7):
+        audio.feed(data[i : i + 7])
+    assert audio.format is not None and audio.format.sample_rate == 8000
+    assert audio.frames == 4000 and audio.seconds() == 0.5
+
+
+@pytest.mark.parametrize(
+    "data",
+    [b"ID3\x04" + b"\x00" * 40, wav_file(10)[:20] + b"\x03\x00" + wav_file(10)[22:]],
+    ids=["not a wav", "not pcm"],
+)
+def test_other_audio_is_refused(data: bytes) -> None:
+    with pytest.raises(BadAudio):
+        PcmBuffer("wav", 0).feed(data)
+
+
+def test_start_message() -> None:
+    start = StartMessage.model_validate({"encoding": "pcm16", "sample_rate": 16000, "language": "en"})
+    assert start.model is None and start.channels == 1
+    assert StartMessage.model_validate({"encoding": "wav"}).sample_rate is None
+    for bad in (
+        {"encoding": "pcm16"},
+        {"encoding": "mp3", "sample_rate": 16000},
+        {"encoding": "pcm16", "sample_rate": 4000},
+        {"encoding": "pcm16", "sample_rate": 16000, "language": "english please"},
+        {"encoding": "pcm16", "sample_rate": 16000, "volume": 11},
+    ):
+        with pytest.raises(ValidationError):
+            StartMessage.model_validate(bad)
+
+
+def test_charge_is_per_second_in_frames_rounded_up() -> None:
+    model = TranscriptionModel("m", "p", "openai/m", price_per_second=100, available=True)
+    start = StartMessage.model_validate({"encoding": "pcm16", "sample_rate": 16000})
+    stream = TranscriptionStream(
+        cast(Any, None), cast(Any, None), model, Settings(), "wallet", "session", start
+    )
+    assert stream.hold_id == "stt:session"
+    assert stream.charge(0).credits == 0
+    assert stream.charge(16000).credits == 100 and stream.charge(16000).seconds == 1.0
+    assert stream.charge(56000).credits == 350
+    assert stream.charge(1).credits == 1  # a sliver of audio still costs a credit
+    assert stream.charge(16001).credits == 101
