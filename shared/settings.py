@@ -148,6 +148,15 @@ class Settings(BaseSettings):
     billing_return_url: str = "http://127.0.0.1:8080/billing"
     payment_event_lease_s: int = Field(60, ge=1)
 
+    # Workspaces: shared/workspaces/, shared/credits/shards.py, routes/workspaces.py, routes/usage.py.
+    # Invitation tokens are signed with workspace_invite_secret (absent: a key derived from the JWT secret).
+    # A workspace wallet is split over workspace_wallet_shards ledger wallets (fixed per workspace at creation).
+    workspace_invite_secret: SecretStr | None = None
+    workspace_invite_ttl_s: int = Field(7 * 24 * 3600, ge=60)
+    workspace_default_plan: str = "team"
+    workspace_wallet_shards: int = Field(16, ge=1, le=64)
+    usage_max_days: int = Field(366, ge=1)
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
