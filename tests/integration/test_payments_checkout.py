@@ -3,10 +3,12 @@ through the stripe library."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import httpx
 
+from shared.credits.ledger import Ledger
 from tests.conftest import User
 from tests.fakes.stripe_api import FakeStripe
 from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
@@ -19,10 +21,13 @@ from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
     fixture_function,
     fixture_keys,
     fixture_payments_env,
+    invariants,
     post_event,
+    run,
     sign,
     stripe_event,
 )
+from tests.integration.test_ledger_invariants import ledger_settings
 
 
 def test_top_up_checkout_returns_the_session_url(
@@ -84,3 +89,51 @@ def test_portal_needs_a_customer_then_returns_its_url(
         "portal",
         {"customer": "cus_portal_1", "return_url": "http://app.test/billing"},
     )
+
+
+def test_chat_is_refused_while_in_debt_and_works_after_a_top_up(
+    api_client: httpx.Client, buyer: User, function: Any, keys: Secrets
+) -> None:
+    wallet_id = buyer.user_id
+
+    def deliver(kind: str, obj: dict[str, Any]) -> None:
+        payload = stripe_event(kind, obj)
+        response = post_event(function, payload, sign(payload, keys.webhook_old))
+        assert response.status_code == 200, response.get_data(as_text=True)
+
+    def paid(payment: str, package: str, amount: int) -> dict[str, Any]:
+        return {
+            "id": "cs_" + payment,
+            "object": "checkout.session",
+            "mode": "payment",
+            "payment_status": "paid",
+            "payment_intent": payment,
+            "amount_total": amount,
+            "currency": "usd",
+            "metadata": {"wallet_id": wallet_id, "package": package},
+        }
+
+    first = "pi_debt_" + uuid.uuid4().hex
+    deliver("checkout.session.completed", paid(first, "credits-5", 500))
+
+    async def spend(db: Any) -> None:
+        ledger = Ledger(db, ledger_settings())
+        await ledger.reserve(wallet_id, "spent", want=5_500_000, minimum=5_500_000)
+        await ledger.settle(wallet_id, "spent", 5_500_000)
+
+    run(spend)
+    dispute = {"id": "dp_" + uuid.uuid4().hex, "object": "dispute", "amount": 500, "payment_intent": first}
+    deliver("charge.dispute.created", dispute)
+    assert (invariants(wallet_id)["available"], invariants(wallet_id)["debt"]) == (0, 4_500_000)
+
+    chat = {"model": "fake-echo", "max_tokens": 5, "messages": [{"role": "user", "content": "hi"}]}
+    refused = api_client.post("/v1/chat/completions", headers=buyer.headers, json=chat)
+    assert refused.status_code == 402, refused.text
+    error = refused.json()["error"]
+    assert error["code"] == "payment_debt"
+    assert "4500000" in error["message"] and "/v1/billing/checkout" in error["message"]
+
+    deliver("checkout.session.completed", paid("pi_" + uuid.uuid4().hex, "credits-20", 2000))
+    assert (invariants(wallet_id)["available"], invariants(wallet_id)["debt"]) == (15_500_000, 0)
+    answered = api_client.post("/v1/chat/completions", headers=buyer.headers, json=chat)
+    assert answered.status_code == 200, answered.text
