@@ -12,8 +12,10 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.billing.config import SslPackage
+from shared.billing.errors import ProviderUnavailable
 from shared.billing.sslcommerz import SslCommerz
 from shared.clock import now
 from shared.credits.purchases import Purchases
@@ -72,6 +74,8 @@ class Orders:
             return "unknown"
         if order["state"] == "paid":
             return "paid"
+        if order.get("val_id") != val_id:  # remembered for the reconciler, should validation fail now
+            await self._ref(tran_id).update({"val_id": val_id})
         answer = await self._gateway.validate(val_id)
         status = str(answer.get("status", ""))
         if status not in PAID:
@@ -97,6 +101,22 @@ class Orders:
         )
         await self._ref(tran_id).update({"state": "paid", "val_id": val_id, "paid_at": now()})
         return "paid"
+
+    async def recheck_pending(self, limit: int = 50) -> dict[str, int]:
+        """Confirm pending orders whose notification came but could not be validated (the reconciler's
+        part: SSLCommerz may not send the IPN again). Orders with no notification yet are left alone."""
+        query = self._db.collection(ORDERS).where(filter=FieldFilter("state", "==", "pending")).limit(limit)
+        counts: dict[str, int] = {}
+        async for snap in query.stream():
+            val_id = (snap.to_dict() or {}).get("val_id")
+            if not val_id:
+                continue
+            try:
+                state = await self.confirm(snap.id, str(val_id))
+            except ProviderUnavailable:
+                state = "pending"
+            counts[state] = counts.get(state, 0) + 1
+        return counts
 
     async def _mark(self, tran_id: str, state: str, val_id: str, reason: str) -> None:
         """Record a refusal, unless the order was paid meanwhile (a paid order stays paid)."""

@@ -10,9 +10,13 @@ from typing import Any
 
 import httpx
 
+from shared.billing.orders import Orders
+from shared.billing.sslcommerz import SslCommerz
 from tests.conftest import User
 from tests.fakes.sslcommerz import FakeSslCommerz
 from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
+    STORE_ID,
+    Secrets,
     doc,
     entries,
     fixture_api_client,
@@ -24,6 +28,7 @@ from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
     fixture_keys,
     fixture_payments_env,
     invariants,
+    run,
 )
 
 WELCOME = 1_000_000
@@ -160,3 +165,31 @@ def test_a_bad_verify_sign_is_refused_before_any_validation(
     assert len(fake.validation_calls) == calls
     assert (doc("orders", tran_id) or {})["state"] == "pending"
     assert invariants(buyer.user_id)["available"] == WELCOME
+
+
+def test_the_reconciler_confirms_an_order_whose_validation_timed_out(
+    api_client: httpx.Client,
+    buyer: User,
+    fake_ssl: tuple[FakeSslCommerz, str],
+    function: Any,
+    keys: Secrets,
+) -> None:
+    fake, url = fake_ssl
+    tran_id = checkout(api_client, buyer, fake)
+    form = fake.pay(tran_id)
+    fake.stall.add(form["val_id"])
+    assert ipn(function, form).status_code == 503
+    assert (doc("orders", tran_id) or {})["val_id"] == form["val_id"]
+    fake.stall.discard(form["val_id"])
+
+    async def recheck(db: Any) -> dict[str, int]:
+        orders = Orders(db, SslCommerz(url, STORE_ID, keys.store_password, timeout_s=1))
+        first: dict[str, int] = await orders.recheck_pending()
+        assert (await orders.recheck_pending()).get("paid", 0) == 0  # nothing left to confirm
+        return first
+
+    assert run(recheck).get("paid", 0) >= 1
+    assert (doc("orders", tran_id) or {})["state"] == "paid"
+    assert invariants(buyer.user_id)["available"] == WELCOME + PACKAGE_CREDITS
+    assert ipn(function, form).get_json()["state"] == "paid"
+    assert invariants(buyer.user_id)["available"] == WELCOME + PACKAGE_CREDITS
