@@ -217,7 +217,8 @@ def backing_services(stack: Stack, model: bool = True) -> None:
 def run_stack(stack: Stack) -> int:
     api_port = int(os.environ.get("API_PORT", "8080"))
     fn_port = int(os.environ.get("RECONCILER_PORT", "8091"))
-    for port in (api_port, fn_port):
+    pay_port = int(os.environ.get("PAYMENTS_PORT", "8093"))  # Stripe CLI: stripe listen --forward-to it
+    for port in (api_port, fn_port, pay_port):
         if port_open(port):
             raise SystemExit(f"port {port} is taken: stop what uses it or set API_PORT / RECONCILER_PORT.")
     print("Starting the local stack (logs in .local/logs):", flush=True)
@@ -242,6 +243,9 @@ def run_stack(stack: Stack) -> int:
         lambda: port_open(fn_port),
         timeout=60,
     )
+    payments = ["--source", "functions/payments/main.py", "--target", "payments", "--port", str(pay_port)]
+    cmd = [PY, "-m", "functions_framework", *payments, "--host", "127.0.0.1"]
+    stack.start("payments", cmd, lambda: port_open(pay_port), timeout=60)
     stack.start(
         "api",
         [
@@ -269,6 +273,7 @@ The API is at http://127.0.0.1:{api_port}  (OpenAPI docs: http://127.0.0.1:{api_
   Redis               {stack.env["REDIS_URL"]}
   Local model         {stack.env["LOCAL_MODEL_URL"]}
   Reconciler function http://127.0.0.1:{fn_port}/  (called every 60 s, as Cloud Scheduler would)
+  Payments function   http://127.0.0.1:{pay_port}/stripe  and  /sslcommerz/ipn
   Jobs worker         {stack.env["JOBS_WORKER_URL"]}  (Cloud Tasks {stack.env["TASKS_EMULATOR_HOST"]}, \
 Storage {stack.env["STORAGE_EMULATOR_HOST"]})
 Try:  curl -s -X POST http://127.0.0.1:{api_port}/v1/auth/register -H 'content-type: application/json' \\
