@@ -1,0 +1,222 @@
+"""A sharded wallet: one balance split over N ledger wallets `{base}~{k}` so that concurrent spenders
+do not all write one Firestore document (about one sustained write per second per document, and
+transactions on one document serialize).
+
+- The balance is the sum of the shards, read in one batch.
+- Credits coming in are spread over the shards (`grant`), each part idempotent by the same external id.
+- A reservation starts at a shard chosen by hashing the hold id (uniform like a random pick, and a replay
+  starts where the first attempt did), tries the next shard when one is short, and when every shard is
+  short but together they are not, pulls credits from the richest shards into one (`rebalance`).
+- A transfer between shards is one transaction over both wallet documents that writes ordinary ledger
+  records on both: on the source a hold reserved and settled for the amount (so the source's
+  available + reserved == granted - settled still holds), on the destination a grant of kind
+  "transfer". Every shard therefore satisfies the ledger's invariants on its own, and the sum over the
+  shards of granted - settled counts each transfer once in and once out.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.clock import now
+from shared.credits.errors import HoldNotFound, InsufficientCredits
+from shared.credits.ledger import Ledger
+from shared.credits.records import ENTRIES, HOLDS, WALLETS, WalletState, hold_from_doc
+from shared.credits.schemas import Balance, Hold
+from shared.credits.transactions import WalletTransactions
+from shared.errors import BadRequest
+from shared.ids import new_id, stable_id
+
+log = logging.getLogger("credits.shards")
+
+TRANSFER_KIND = "transfer"
+REBALANCE_ROUNDS = 4
+
+
+def workspace_wallet_base(workspace_id: str) -> str:
+    return f"ws-{workspace_id}"
+
+
+def shard_wallet(base: str, k: int) -> str:
+    return f"{base}~{k}"
+
+
+def shard_wallets(base: str, count: int) -> list[str]:
+    return [shard_wallet(base, k) for k in range(count)]
+
+
+def start_shard(hold_id: str, count: int) -> int:
+    return int(stable_id("shard", hold_id)[:8], 16) % count
+
+
+class ShardedWallets:
+    def __init__(self, db: firestore.AsyncClient, ledger: Ledger) -> None:
+        self._db = db
+        self._ledger = ledger
+        self._tx = WalletTransactions(db)
+
+    async def balances(self, base: str, count: int) -> list[Balance]:
+        """Every shard's balance, read in one batch (one consistent read)."""
+        refs = [self._db.collection(WALLETS).document(w) for w in shard_wallets(base, count)]
+        found = {snap.id: snap.to_dict() async for snap in self._db.get_all(refs)}
+        states = [WalletState.from_doc(found.get(ref.id)) for ref in refs]
+        return [Balance(available=s.available, reserved=s.reserved) for s in states]
+
+    async def balance(self, base: str, count: int) -> Balance:
+        shards = await self.balances(base, count)
+        return Balance(available=sum(b.available for b in shards), reserved=sum(b.reserved for b in shards))
+
+    async def grant(self, base: str, count: int, amount: int, external_id: str, kind: str = "grant") -> int:
+        """Spread `amount` over the shards once per (kind, external_id); the credits this call added."""
+        if amount <= 0:
+            raise BadRequest(f"A grant must be a positive number of credits, not {amount}.")
+        added = 0
+        for k, wallet_id in enumerate(shard_wallets(base, count)):
+            part = amount // count + (1 if k < amount % count else 0)
+            if part > 0 and await self._ledger.grant(wallet_id, part, external_id, kind):
+                added += part
+        return added
+
+    async def find(self, base: str, count: int, hold_id: str) -> Hold | None:
+        """The hold, in whichever shard holds it (one batch read)."""
+        refs = [
+            self._db.collection(WALLETS).document(w).collection(HOLDS).document(hold_id)
+            for w in shard_wallets(base, count)
+        ]
+        for snap in [s async for s in self._db.get_all(refs)]:
+            if snap.exists:
+                return hold_from_doc(hold_id, snap.to_dict())
+        return None
+
+    async def reserve(
+        self,
+        base: str,
+        count: int,
+        hold_id: str,
+        want: int,
+        minimum: int,
+        ttl_s: int | None = None,
+        ref: str | None = None,
+    ) -> Hold:
+        """Hold min(want, a shard's available) credits on one shard, or InsufficientCredits when the
+        shards together have fewer than `minimum`. A hold id seen before is returned as it is."""
+        existing = await self.find(base, count, hold_id)
+        if existing is not None:
+            return existing
+        wallets = shard_wallets(base, count)
+        start = start_shard(hold_id, count)
+        order = [wallets[(start + i) % count] for i in range(count)]
+        for _ in range(REBALANCE_ROUNDS):
+            for wallet_id in order:
+                try:
+                    return await self._ledger.reserve(wallet_id, hold_id, want, minimum, ttl_s, ref)
+                except InsufficientCredits:
+                    continue
+            if not await self.rebalance(base, count, start, minimum):
+                break
+        total = (await self.balance(base, count)).available
+        raise InsufficientCredits(minimum, total)
+
+    async def settle(
+        self, base: str, count: int, hold_id: str, amount: int, wallet_id: str | None = None
+    ) -> Hold:
+        wallet_id = wallet_id or await self._shard_of(base, count, hold_id)
+        return await self._ledger.settle(wallet_id, hold_id, amount)
+
+    async def void(self, base: str, count: int, hold_id: str, wallet_id: str | None = None) -> Hold:
+        wallet_id = wallet_id or await self._shard_of(base, count, hold_id)
+        return await self._ledger.void(wallet_id, hold_id)
+
+    async def rebalance(self, base: str, count: int, target: int, need: int) -> bool:
+        """Bring shard `target` to at least max(need, an equal share), taking from the richest shards
+        first; False when the shards together have less than `need` (nothing moved)."""
+        shards = await self.balances(base, count)
+        total = sum(b.available for b in shards)
+        have = shards[target].available
+        if total < need:
+            return False
+        missing = max(need, total // count) - have
+        sources = sorted((k for k in range(count) if k != target), key=lambda k: -shards[k].available)
+        wallets = shard_wallets(base, count)
+        for k in sources:
+            if missing <= 0:
+                break
+            take = min(shards[k].available, missing)
+            if take > 0:
+                missing -= await self.transfer(wallets[k], wallets[target], take, new_id())
+        log.info(
+            "wallet rebalanced", extra={"wallet_base": base, "target": target, "missing": max(missing, 0)}
+        )
+        return True
+
+    async def transfer(self, source: str, dest: str, amount: int, transfer_id: str) -> int:
+        """Move up to `amount` of `source`'s available credits to `dest`, once per transfer id.
+
+        Returns how many credits moved (what the first call moved, for a replay)."""
+        if amount <= 0 or source == dest:
+            raise BadRequest("A transfer needs a positive amount and two different wallets.")
+        src_ref = self._db.collection(WALLETS).document(source)
+        dst_ref = self._db.collection(WALLETS).document(dest)
+        hold_id = f"{TRANSFER_KIND}-{transfer_id}"
+        hold_ref = src_ref.collection(HOLDS).document(hold_id)
+
+        async def body(tx: Any) -> int:
+            src_snap, dst_snap, hold_snap = await self._tx.read(tx, src_ref, dst_ref, hold_ref)
+            if hold_snap.exists:
+                return int(hold_snap.get("charged"))
+            src = WalletState.from_doc(src_snap.to_dict())
+            moved = min(amount, src.available)
+            if moved <= 0:
+                return 0
+            at = now()
+            dst = WalletState.from_doc(dst_snap.to_dict())
+            src.available -= moved
+            src.reserved += moved
+            reserve_entry = src.entry("reserve", -moved, hold_id, at)
+            src.reserved -= moved
+            src.settled += moved
+            settle_entry = src.entry("settle", 0, hold_id, at, charged=moved, transfer_to=dest)
+            dst.available += moved
+            dst.granted += moved
+            tx.set(hold_ref, _transfer_hold(source, moved, dest, at))
+            tx.set(self._entry_ref(source, "reserve", hold_id), reserve_entry)
+            tx.set(self._entry_ref(source, "settle", hold_id), settle_entry)
+            tx.set(
+                self._entry_ref(dest, TRANSFER_KIND, transfer_id),
+                dst.entry(TRANSFER_KIND, moved, transfer_id, at, transfer_from=source),
+            )
+            paid = dst.pay_debt(f"{TRANSFER_KIND}:{transfer_id}", at)
+            if paid is not None:
+                tx.set(self._entry_ref(dest, "debt_paid", f"{TRANSFER_KIND}:{transfer_id}"), paid)
+            tx.set(src_ref, src.to_doc(at))
+            tx.set(dst_ref, dst.to_doc(at))
+            return moved
+
+        return await self._tx.run(source, body)
+
+    async def _shard_of(self, base: str, count: int, hold_id: str) -> str:
+        hold = await self.find(base, count, hold_id)
+        if hold is None:
+            raise HoldNotFound(hold_id)
+        return hold.wallet_id
+
+    def _entry_ref(self, wallet_id: str, kind: str, ref: str) -> Any:
+        wallet_ref = self._db.collection(WALLETS).document(wallet_id)
+        return wallet_ref.collection(ENTRIES).document(stable_id(kind, ref))
+
+
+def _transfer_hold(source: str, amount: int, dest: str, at: Any) -> dict[str, Any]:
+    """A hold reserved and settled at once: the source's side of a transfer."""
+    return {
+        "wallet_id": source,
+        "amount": amount,
+        "state": "settled",
+        "charged": amount,
+        "expires_at": at,
+        "created_at": at,
+        "finished_at": at,
+        "ref": f"{TRANSFER_KIND}:{dest}",
+    }

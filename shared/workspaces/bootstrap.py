@@ -1,0 +1,48 @@
+"""Wire the workspace services from an instance's clients (built once per instance, on first use)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.cloud import firestore
+
+from shared.auth.tokens import signing_secret
+from shared.credits.ledger import Ledger
+from shared.credits.schemas import Balance
+from shared.credits.shards import ShardedWallets, workspace_wallet_base
+from shared.secrets import SecretSource
+from shared.settings import Settings
+from shared.workspaces.invitations import Invitations
+from shared.workspaces.invites import InviteTokens
+from shared.workspaces.service import WorkspaceService
+from shared.workspaces.spending import WorkspaceSpending
+
+
+@dataclass
+class Workspaces:
+    service: WorkspaceService
+    invitations: Invitations
+    wallets: ShardedWallets
+    spending: WorkspaceSpending
+
+    async def balance(self, user_id: str, workspace_id: str) -> tuple[Balance, int]:
+        """The workspace wallet's balance (the sum of its shards) and its shard count; members only."""
+        await self.service.membership(user_id, workspace_id)
+        doc = await self.service.repo.get(self.service.repo.workspace_ref(workspace_id))
+        shards = int((doc or {}).get("shards", 1))
+        return await self.wallets.balance(workspace_wallet_base(workspace_id), shards), shards
+
+
+def build_workspaces(
+    settings: Settings, db: firestore.AsyncClient, ledger: Ledger, secrets: SecretSource
+) -> Workspaces:
+    configured = settings.workspace_invite_secret
+    secret = configured.get_secret_value() if configured else signing_secret(settings, secrets)
+    service = WorkspaceService(db, settings)
+    wallets = ShardedWallets(db, ledger)
+    return Workspaces(
+        service=service,
+        invitations=Invitations(service, InviteTokens(secret, settings.jwt_issuer)),
+        wallets=wallets,
+        spending=WorkspaceSpending(db, wallets),
+    )
