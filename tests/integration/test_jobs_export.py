@@ -177,6 +177,14 @@ def test_export_research_report(
     assert ("List Number", "https://example.org") in paragraphs
     assert wait_settled(jobs_client, user.headers) == {"available": WELCOME - EXPORT_PRICE, "reserved": 0}
 
+    again = httpx.post(
+        jobs_stack.worker_url, json={"job_id": job["id"], "step": 0}, timeout=30
+    )  # redelivered
+    assert again.status_code == 200 and again.json()["result"] == "finished"
+    assert jobs_client.get(f"/v1/jobs/{job['id']}", headers=user.headers).json()["spent"] == EXPORT_PRICE
+    assert hold_of(job["id"])["charged"] == EXPORT_PRICE
+    assert balance(jobs_client, user.headers) == {"available": WELCOME - EXPORT_PRICE, "reserved": 0}
+
 
 def test_sources_the_caller_may_not_export_move_nothing(
     jobs_client: httpx.Client, jobs_user: Callable[[], User], jobs_stack: JobsStack
