@@ -8,6 +8,7 @@ rules. Inline formatting becomes plain text; a link becomes `text (url)`, an ima
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -18,6 +19,12 @@ from markdown_it.token import Token
 BlockKind = Literal["heading", "paragraph", "bullet", "number", "code", "rule"]
 
 _md = MarkdownIt("commonmark")
+# Characters no XML document (DOCX) may hold, and lone surrogates no UTF-8 file can: dropped.
+_UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def plain(text: str) -> str:
+    return _UNWRITABLE.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -39,7 +46,7 @@ def from_markdown(text: str) -> list[Block]:
     lists: list[list[Any]] = []  # open lists: [kind, next number]
     item: tuple[str, int, str] | None = None  # the list item whose first paragraph is next
     heading = 0
-    for token in _md.parse(text):
+    for token in _md.parse(plain(text)):
         kind = token.type
         if kind in ("bullet_list_open", "ordered_list_open"):
             start = token.attrGet("start")
@@ -96,12 +103,12 @@ def inline_text(children: Sequence[Token]) -> str:
 
 def from_thread(title: str, messages: Sequence[dict[str, Any]]) -> Document:
     """A conversation: each message under a heading naming who wrote it."""
-    doc = Document(title)
+    doc = Document(plain(title))
     for message in messages:
         role = str(message.get("role", ""))
         who = "You" if role == "user" else "Assistant" if role == "assistant" else role.capitalize()
         if role == "assistant" and message.get("model"):
             who = f"{who} ({message['model']})"
-        doc.blocks.append(Block("heading", who, 2))
+        doc.blocks.append(Block("heading", plain(who), 2))
         doc.blocks.extend(from_markdown(str(message.get("content", ""))))
     return doc

@@ -11,7 +11,7 @@ from google.cloud import firestore
 
 from shared.chat.threads import ThreadNotFound
 from shared.errors import Conflict
-from shared.export.document import Document, from_markdown, from_thread
+from shared.export.document import Document, from_markdown, from_thread, plain
 from shared.export.schemas import ResearchSource, ThreadSource
 from shared.jobs.errors import JobNotFound
 from shared.storage import BlobStore
@@ -43,7 +43,7 @@ class ExportSources:
         job = await self._research_job(user_id, source.job_id)
         report = await self.read_report(job, source.job_id)
         question = str(job.get("params", {}).get("question") or "Research report")
-        return Document(title or question, from_markdown(report))
+        return Document(plain(title or question), from_markdown(report))
 
     async def read_report(self, job: dict[str, Any], job_id: str) -> str:
         """The report's markdown: the stored report.md, or the text kept in the job's result."""

@@ -150,3 +150,15 @@ def test_export_price_comes_from_the_media_catalog(tmp_path: Path) -> None:
     with pytest.raises(ValueError):
         export_price(path)
     assert export_price(Path("shared/catalog/media.toml")) == 2000
+
+
+def test_text_no_file_can_hold_is_dropped_not_fatal() -> None:
+    hostile = "nul\x00 bell\x07 lone\ud800 ok ✓"
+    doc = from_thread(hostile, [{"role": "user", "content": hostile}])
+    assert doc.title == "nul bell lone ok ✓"
+    assert doc.blocks[1] == Block("paragraph", "nul bell lone ok ✓")
+    document = docx.Document(io.BytesIO(render_docx(doc)))
+    assert document.paragraphs[-1].text == "nul bell lone ok ✓"
+    for font in (None, find_font(None)):
+        text, _ = page_text_and_ink(render_pdf(doc, font))
+        assert "nul bell lone ok" in text
