@@ -31,6 +31,8 @@ from shared.settings import Settings
 log = logging.getLogger("audio.stream")
 
 HOLD_MARGIN_S = 900
+# Providers take files up to 25 MB (OpenAI); a longer stream's final text is its windows' texts instead.
+MAX_UPLOAD_BYTES = 24 * 1024 * 1024
 
 
 class StartMessage(BaseModel):
@@ -131,10 +133,18 @@ class TranscriptionStream:
         return partials, over
 
     async def finish(self) -> tuple[str, Charge]:
-        """Transcribe all the audio at once for the final text, and charge its seconds."""
+        """Transcribe all the audio at once for the final text (too big for one upload: the windows'
+        texts and the rest), and charge its seconds."""
         frames = self.audio.frames
         text = ""
-        if frames > 0:
+        fmt = self.audio.format
+        if fmt is not None and frames * fmt.frame_bytes > MAX_UPLOAD_BYTES:
+            texts = list(self._texts)
+            if frames > self.transcribed:
+                rest = self.audio.wav(self.transcribed, frames)
+                texts.append(await self._transcriber.transcribe(self.model, rest, self._language))
+            text = " ".join(t for t in texts if t)
+        elif frames > 0:
             text = await self._transcriber.transcribe(self.model, self.audio.wav(), self._language)
         return text, await self._close(frames, "finished")
 

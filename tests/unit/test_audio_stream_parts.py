@@ -83,3 +83,44 @@ def test_charge_is_per_second_in_frames_rounded_up() -> None:
     assert stream.charge(56000).credits == 350
     assert stream.charge(1).credits == 1  # a sliver of audio still costs a credit
     assert stream.charge(16001).credits == 101
+
+
+class EchoTranscriber:
+    """Our Transcriber interface, answering the duration it was given (a provider stand-in)."""
+
+    def __init__(self) -> None:
+        self.files: list[int] = []
+
+    async def transcribe(self, model: TranscriptionModel, wav: bytes, language: str | None) -> str:
+        with wave.open(io.BytesIO(wav), "rb") as reader:
+            self.files.append(reader.getnframes())
+            return f"[{reader.getnframes()}]"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.mark.anyio
+async def test_a_stream_too_big_for_one_upload_ends_with_its_windows_texts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import shared.audio.stream as stream_module
+
+    model = TranscriptionModel("m", "p", "openai/m", price_per_second=100, available=True)
+    start = StartMessage.model_validate({"encoding": "pcm16", "sample_rate": 8000})
+    echo = EchoTranscriber()
+    settings = Settings(stt_partial_every_s=1.0)
+    stream = TranscriptionStream(cast(Any, None), echo, model, settings, "wallet", "session", start)
+    stream.max_seconds = 10
+    stream.closed = True  # no ledger here: only the texts are checked
+    partials, over = await stream.add(b"\x00\x00" * 20000)  # 2.5 s: two windows
+    assert partials == ["[8000]", "[8000] [8000]"] and not over
+    monkeypatch.setattr(stream_module, "MAX_UPLOAD_BYTES", 30000)
+    text, charge = await stream.finish()
+    assert text == "[8000] [8000] [4000]" and echo.files == [8000, 8000, 4000]
+    assert charge.credits == 250
+    monkeypatch.setattr(stream_module, "MAX_UPLOAD_BYTES", 10**9)
+    text, _ = await stream.finish()
+    assert text == "[20000]"
