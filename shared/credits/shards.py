@@ -5,8 +5,9 @@ transactions on one document serialize).
 - The balance is the sum of the shards, read in one batch.
 - Credits coming in are spread over the shards (`grant`), each part idempotent by the same external id.
 - A reservation starts at a shard chosen by hashing the hold id (uniform like a random pick, and a replay
-  starts where the first attempt did), tries the next shard when one is short, and when every shard is
-  short but together they are not, pulls credits from the richest shards into one (`rebalance`).
+  starts where the first attempt did). When that shard cannot hold all of it, the shards are read in one
+  batch and the next shard that can is used; when none can, credits are pulled from the richest shards
+  into the first one. So a reservation gets what one unsharded wallet would give: min(want, the total).
 - A transfer between shards is one transaction over both wallet documents that writes ordinary ledger
   records on both: on the source a hold reserved and settled for the amount (so the source's
   available + reserved == granted - settled still holds), on the destination a grant of kind
@@ -108,16 +109,27 @@ class ShardedWallets:
             return existing
         wallets = shard_wallets(base, count)
         start = start_shard(hold_id, count)
-        order = [wallets[(start + i) % count] for i in range(count)]
+        try:  # the common case: the first shard can hold all of it
+            return await self._ledger.reserve(wallets[start], hold_id, want, want, ttl_s, ref)
+        except InsufficientCredits:
+            pass
+        total = 0
         for _ in range(REBALANCE_ROUNDS):
-            for wallet_id in order:
+            shards = await self.balances(base, count)
+            total = sum(b.available for b in shards)
+            if total < minimum:
+                break
+            goal = min(want, total)  # what one wallet holding all the credits would give
+            order = [(start + i) % count for i in range(count)]
+            ready = [k for k in order if shards[k].available >= goal]
+            if not ready:
+                await self._pull(base, count, start, goal, shards)
+                ready = [start]
+            for k in ready[:2]:
                 try:
-                    return await self._ledger.reserve(wallet_id, hold_id, want, minimum, ttl_s, ref)
+                    return await self._ledger.reserve(wallets[k], hold_id, want, minimum, ttl_s, ref)
                 except InsufficientCredits:
                     continue
-            if not await self.rebalance(base, count, start, minimum):
-                break
-        total = (await self.balance(base, count)).available
         raise InsufficientCredits(minimum, total)
 
     async def settle(
@@ -135,10 +147,14 @@ class ShardedWallets:
         first; False when the shards together have less than `need` (nothing moved)."""
         shards = await self.balances(base, count)
         total = sum(b.available for b in shards)
-        have = shards[target].available
         if total < need:
             return False
-        missing = max(need, total // count) - have
+        await self._pull(base, count, target, max(need, total // count), shards)
+        return True
+
+    async def _pull(self, base: str, count: int, target: int, goal: int, shards: list[Balance]) -> None:
+        """Move credits from the richest shards to `target` until it has `goal` (as far as they allow)."""
+        missing = goal - shards[target].available
         sources = sorted((k for k in range(count) if k != target), key=lambda k: -shards[k].available)
         wallets = shard_wallets(base, count)
         for k in sources:
@@ -147,10 +163,7 @@ class ShardedWallets:
             take = min(shards[k].available, missing)
             if take > 0:
                 missing -= await self.transfer(wallets[k], wallets[target], take, new_id())
-        log.info(
-            "wallet rebalanced", extra={"wallet_base": base, "target": target, "missing": max(missing, 0)}
-        )
-        return True
+        log.info("wallet shards rebalanced", extra={"wallet_base": base, "target": target, "goal": goal})
 
     async def transfer(self, source: str, dest: str, amount: int, transfer_id: str) -> int:
         """Move up to `amount` of `source`'s available credits to `dest`, once per transfer id.
