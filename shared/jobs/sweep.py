@@ -4,8 +4,9 @@
   released, exactly once (the ledger finishes a hold once; the job's final state is set once);
 - a job stuck on a step (no live lease and no change for settings.jobs_step_lease_s: its task was lost,
   say the instance died between the checkpoint and the enqueue) gets that step queued again, as the
-  task `job-{id}-{step}-r{n}`; a re-drive that races a late delivery is a duplicate, which the worker
-  turns into a no-op.
+  task `job-{id}-{step}-r{n}` (`job-{id}-{step}-p{k}-r{n}` with its poll number for a step waiting on
+  an operation); a re-drive that races a late delivery is a duplicate, which the worker turns into a
+  no-op.
 """
 
 from __future__ import annotations

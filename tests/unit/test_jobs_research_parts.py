@@ -160,6 +160,7 @@ def test_the_reader_is_bounded_and_refuses_private_addresses(server: tuple[str, 
         assert hop is not None and (hop.title, hop.text, hop.url) == ("Ok", "fine", f"{base}/page/ok")
         assert await local.read(f"{base}/page/binary") is None
         assert await local.read("file:///etc/passwd") is None
+        assert await local.read("http://[not-a-host/") is None
         strict = PageReader(5, 1000)
         for url in (f"{base}/page/ok", "http://169.254.169.254/computeMetadata/v1/", "http://[::1]/"):
             assert await strict.read(url) is None

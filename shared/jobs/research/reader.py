@@ -61,7 +61,7 @@ class PageReader:
     async def read(self, url: str) -> Page | None:
         try:
             return await asyncio.wait_for(self._read(url), self._timeout_s)
-        except (TimeoutError, httpx.HTTPError, OSError, UnicodeError, ValueError) as exc:
+        except Exception as exc:  # a source that cannot be read is skipped, never a failed step
             log.info("source not read", extra={"url": url, "error": type(exc).__name__})
             return None
 
