@@ -6,7 +6,8 @@ A step answers with a StepResult:
   for later steps to read) and optionally `steps`, the job's new number of steps (a research plan
   decides how many searches follow); all written in the one transaction that records the step;
 - not done yet: `wait` set. The same step runs again at `wait.at` (a Cloud Task scheduled for then,
-  never a sleep), with `wait.operation` checkpointed in the job as `operation` and `polls` counted.
+  never a sleep), with `wait.operation` checkpointed in the job as `operation` and `polls` counted;
+  the operation's own progress, when known, moves the job's `progress` within the step.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ class Wait:
 
     operation: str
     at: dt.datetime
+    progress: int | None = None  # how far the operation is, in percent, when the provider says
 
 
 @dataclass

@@ -187,7 +187,9 @@ class JobRepository:
         result: Job | None = await self._run(body)
         return result
 
-    async def wait(self, job_id: str, step: int, operation: str, at: dt.datetime) -> Job | None:
+    async def wait(
+        self, job_id: str, step: int, operation: str, at: dt.datetime, progress: int | None = None
+    ) -> Job | None:
         """Record that step `step` waits for `operation` and runs again at `at`: one more poll, the lease
         given back. None (nothing written) when the step is no longer the job's current one. Each poll
         is also kept at `jobs/{id}/steps/{n}/polls/{k}` (when it was scheduled for, and from when)."""
@@ -199,7 +201,15 @@ class JobRepository:
                 return None
             stamp = now()
             polls = job.polls + 1
-            update = {"polls": polls, "operation": operation, "lease": None, "updated_at": stamp}
+            update: dict[str, Any] = {
+                "polls": polls,
+                "operation": operation,
+                "lease": None,
+                "updated_at": stamp,
+            }
+            if progress is not None:  # within the step: step n of N at p % is (n + p/100) / N
+                within = (step * 100 + min(max(progress, 0), 99)) // job.steps
+                update["progress"] = max(job.progress, within)
             poll_ref = ref.collection(STEPS).document(str(step)).collection(POLLS).document(str(polls))
             tx.set(poll_ref, {"operation": operation, "scheduled_for": at, "at": stamp})
             tx.update(ref, update)

@@ -93,12 +93,14 @@ class StepRunner:
         return await self._checkpoint(job, step, result)
 
     async def _wait(self, job: Job, step: int, wait: Wait) -> Outcome:
-        waiting = await self._repo.wait(job.id, step, wait.operation, wait.at)
+        waiting = await self._repo.wait(job.id, step, wait.operation, wait.at, wait.progress)
         if waiting is None:
             log.info("step wait discarded", extra={"job_id": job.id, "step": step})
             return Outcome(200, "discarded")
         name = task_id(job.id, step, poll=waiting.polls)
         await self._queue.enqueue(name, step_payload(job.id, step, waiting.polls), schedule_at=wait.at)
+        if waiting.progress != job.progress:
+            await self._progress.publish(waiting)
         log.info(
             "step waits",
             extra={"job_id": job.id, "step": step, "poll": waiting.polls, "at": wait.at.isoformat()},

@@ -106,7 +106,7 @@ class VideoJob:
                 code="video_timeout",
                 retryable=False,
             )
-        return StepResult(wait=self._again(job.operation))
+        return StepResult(wait=self._again(job.operation, status.progress))
 
     async def _store_video(self, job: Job, model: VideoModel) -> StepResult:
         operation = str(job.data["operation"])
@@ -116,5 +116,6 @@ class VideoJob:
         result = JobResult(index=0, kind="video", path=path, content_type=CONTENT_TYPE, bytes=len(video))
         return StepResult(cost=int(job.params["price"]), results=[result])
 
-    def _again(self, operation: str) -> Wait:
-        return Wait(operation=operation, at=self._clock() + dt.timedelta(seconds=self._settings.video_poll_s))
+    def _again(self, operation: str, progress: int | None = None) -> Wait:
+        at = self._clock() + dt.timedelta(seconds=self._settings.video_poll_s)
+        return Wait(operation=operation, at=at, progress=progress)

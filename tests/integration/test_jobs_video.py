@@ -19,6 +19,7 @@ from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
     VIDEO_SECOND_PRICE,
     WELCOME,
     JobsStack,
+    Subscription,
     finished,
     fixture_fake_images,
     fixture_fake_videos,
@@ -54,9 +55,22 @@ def polls_of(job_id: str, step: int = 0) -> list[dict[str, Any]]:
 def test_a_video_is_made_by_polling_with_scheduled_tasks(
     jobs_client: httpx.Client, jobs_user: Callable[[], User], jobs_stack: JobsStack, fake_videos: FakeVideos
 ) -> None:
-    user = jobs_user()
+    subscription = Subscription(jobs_stack.settings.gcp_project, jobs_stack.settings.jobs_topic)
+    try:
+        check_video(jobs_client, jobs_user(), jobs_stack, fake_videos, subscription)
+    finally:
+        subscription.close()
+
+
+def check_video(
+    jobs_client: httpx.Client,
+    user: User,
+    jobs_stack: JobsStack,
+    fake_videos: FakeVideos,
+    subscription: Subscription,
+) -> None:
     tag = word()
-    fake_videos.polls(tag, 3)  # in progress twice, completed on the third check
+    fake_videos.polls(tag, 3)  # in progress twice (33 %, 66 %), completed on the third check
     price = 4 * VIDEO_SECOND_PRICE
     job = start(jobs_client, user, f"a cat surfing {tag}")
     assert job["state"] == "queued" and job["steps"] == 2 and job["reserved"] == price
@@ -103,6 +117,17 @@ def test_a_video_is_made_by_polling_with_scheduled_tasks(
     assert bucket.blob(result["path"]).download_as_bytes() == MP4
     assert wait_settled(jobs_client, user.headers) == {"available": WELCOME - price, "reserved": 0}
     assert hold_of(job["id"])["charged"] == price
+
+    # Progress went out on Pub/Sub within the generation step too (the provider's 33 % and 66 % of
+    # step 0 of 2), then 50 % and 100 %.
+    seen: set[int] = set()
+
+    def collect(message: dict[str, Any]) -> bool:
+        if message["job_id"] == job["id"]:
+            seen.add(message["progress"])
+        return {16, 33, 50, 100} <= seen
+
+    subscription.wait_for(collect)
 
 
 def test_a_failed_video_fails_the_job_and_releases_the_credits(
