@@ -15,6 +15,7 @@ import docx
 import httpx
 import pypdfium2 as pdfium
 
+from shared.export.to_pdf import find_font
 from tests.conftest import User
 from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
     EXPORT_PRICE,
@@ -102,9 +103,14 @@ def test_export_thread_to_pdf_and_docx(
 
     text, inked = pdf_page(fetch(pdf_result["url"]))
     assert inked > 2000, "the first page is blank"
-    for words in ("Trip notes ✓", "Itinerary", "Київ", "the museum (https://example.com/museum)", "Ελληνικά"):
+    for words in ("Itinerary", "the museum (https://example.com/museum)", "Breakfast at 8"):
         assert words in text, words
-    assert 'print("?? ✓")' in text  # DejaVu Sans has no CJK glyphs: drawn as "?", not dropped
+    if find_font(None) is not None:  # DejaVu Sans (Debian's fonts-dejavu-core), as on the project's machines
+        for words in ("Trip notes ✓", "Київ", "Ελληνικά"):
+            assert words in text, words
+        assert 'print("?? ✓")' in text  # DejaVu Sans has no CJK glyphs: drawn as "?", not dropped
+    else:  # the Latin-1 fallback
+        assert "Trip notes ?" in text and 'print("?? ?")' in text
 
     document = docx.Document(io.BytesIO(fetch(docx_result["url"])))
     paragraphs = [(p.style.name if p.style else "", p.text) for p in document.paragraphs]
