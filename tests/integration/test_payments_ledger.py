@@ -13,7 +13,13 @@ from google.cloud import firestore
 from shared.credits.errors import PaymentDebt
 from shared.credits.ledger import Ledger
 from shared.credits.purchases import Purchases, share
-from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings, new_wallet
+from shared.errors import BadRequest
+from tests.integration.test_ledger_invariants import (
+    check_invariants,
+    close_client,
+    ledger_settings,
+    new_wallet,
+)
 
 pytestmark = pytest.mark.anyio
 
@@ -131,3 +137,23 @@ async def test_plain_grant_pays_debt_first(
     assert await ledger.grant(wallet, 1_000, "promo-2")
     w = await check_invariants(db, wallet)
     assert (w["available"], w["debt"]) == (300, 0)
+
+
+@pytest.mark.parametrize("kind", ["clawback", "debt_paid"])
+async def test_grants_cannot_pose_as_debits(ledger: Ledger, kind: str) -> None:
+    with pytest.raises(BadRequest):
+        await ledger.grant(new_wallet(), 10, "x", kind=kind)
+
+
+async def test_bad_purchases_and_clawbacks_change_nothing(
+    db: firestore.AsyncClient, purchases: Purchases
+) -> None:
+    wallet, pid = new_wallet(), pay_id()
+    for bad in ((0, 100), (100, 0), (-1, 100)):
+        with pytest.raises(BadRequest):
+            await purchases.purchase("stripe", pid, wallet, *bad, "usd")
+    for clawback_id, claim, minor in (("", "refund", 1), ("r", "", 1), ("r", "refund", 0)):
+        with pytest.raises(BadRequest):
+            await purchases.claw_back("stripe", pid, clawback_id, claim, minor, wallet_id=wallet)
+    assert await purchases.payment("stripe", pid) is None
+    assert not (await db.collection("wallets").document(wallet).get()).exists
