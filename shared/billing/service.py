@@ -13,6 +13,7 @@ from shared.billing.orders import Orders
 from shared.billing.repository import BillingRepository
 from shared.billing.sslcommerz import SslCommerz
 from shared.billing.stripe_api import StripeApi
+from shared.credits.records import WALLETS, WalletState
 from shared.errors import AppError
 from shared.secrets import SecretSource
 from shared.settings import Settings
@@ -34,6 +35,7 @@ class Buyer:
 
 class Billing:
     def __init__(self, db: firestore.AsyncClient, settings: Settings, secrets: SecretSource) -> None:
+        self._db = db
         self._settings = settings
         self._secrets = secrets
         self.config: BillingConfig = load_billing_config(settings.billing_config_path)
@@ -90,6 +92,17 @@ class Billing:
             "cancel_url": f"{return_url}?checkout=cancel",
         }
         return await self._stripe().checkout_session(params)
+
+    async def account(self, wallet_id: str) -> dict[str, int | bool]:
+        """What the wallet owes after refunds and disputes, and whether it has a Stripe customer."""
+        snap = await self._db.collection(WALLETS).document(wallet_id).get()
+        wallet = WalletState.from_doc(snap.to_dict())
+        customer = await self._repo.customer(wallet_id, "stripe")
+        return {
+            "debt": wallet.debt,
+            "clawed_back": wallet.clawed_back,
+            "stripe_customer": customer is not None,
+        }
 
     async def portal(self, wallet_id: str) -> str:
         customer = await self._repo.customer(wallet_id, "stripe")

@@ -132,8 +132,11 @@ def test_chat_is_refused_while_in_debt_and_works_after_a_top_up(
     error = refused.json()["error"]
     assert error["code"] == "payment_debt"
     assert "4500000" in error["message"] and "/v1/billing/checkout" in error["message"]
+    account = api_client.get("/v1/billing", headers=buyer.headers).json()
+    assert account == {"debt": 4_500_000, "clawed_back": 500_000, "stripe_customer": False}
 
     deliver("checkout.session.completed", paid("pi_" + uuid.uuid4().hex, "credits-20", 2000))
     assert (invariants(wallet_id)["available"], invariants(wallet_id)["debt"]) == (15_500_000, 0)
     answered = api_client.post("/v1/chat/completions", headers=buyer.headers, json=chat)
     assert answered.status_code == 200, answered.text
+    assert api_client.get("/v1/billing", headers=buyer.headers).json()["debt"] == 0

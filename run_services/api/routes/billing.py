@@ -30,6 +30,12 @@ class PortalOut(BaseModel):
     url: str
 
 
+class AccountOut(BaseModel):
+    debt: int = Field(description="Credits owed after a refund or dispute; spending waits until it is paid.")
+    clawed_back: int
+    stripe_customer: bool
+
+
 def get_billing(request: Request, services: ServicesDep) -> Billing:
     """Built on first use from the instance's services."""
     billing: Billing | None = getattr(request.app.state, "billing", None)
@@ -54,3 +60,9 @@ async def checkout(
 async def portal(principal: CurrentPrincipal, services: ServicesDep, request: Request) -> PortalOut:
     """A Stripe customer-portal link (invoices, payment methods, subscription)."""
     return PortalOut(url=await get_billing(request, services).portal(principal.wallet_id))
+
+
+@router.get("")
+async def account(principal: CurrentPrincipal, services: ServicesDep, request: Request) -> AccountOut:
+    """Your billing state: any debt left by refunds or disputes, and whether the portal is available."""
+    return AccountOut.model_validate(await get_billing(request, services).account(principal.wallet_id))
