@@ -20,7 +20,7 @@ from shared.credits.ledger import Ledger
 from shared.jobs.billing import close_hold
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
-from shared.jobs.schemas import JobError, step_payload, task_id
+from shared.jobs.schemas import Job, JobError, step_payload, task_id
 from shared.settings import Settings
 from shared.tasks import Queue
 
@@ -55,25 +55,38 @@ class JobSweeper:
         report = SweepReport()
         at = now()
         for job in await self._repo.unfinished("deadline", at, limit):
-            failed, changed = await self._repo.finish(job.id, "failed", DEADLINE)
-            if failed is None or failed.state != "failed":
-                continue
-            await close_hold(self._ledger, failed)
-            if changed:
-                report.expired += 1
-                await self._progress.publish(failed)
+            try:
+                report.expired += await self._expire(job)
+            except Exception:  # one broken job must not stop the sweep of the others
+                log.exception("job expiry failed; left for the next sweep", extra={"job_id": job.id})
         quiet_since = at - dt.timedelta(seconds=self._settings.jobs_step_lease_s)
         for job in await self._repo.unfinished("updated_at", quiet_since, limit):
             if job.deadline <= at:
                 continue  # failed above, or next time
-            count = await self._repo.claim_redrive(job.id, job.step, quiet_since)
-            if count is None:
-                continue
-            name = task_id(job.id, job.step, count, job.polls)
-            await self._queue.enqueue(name, step_payload(job.id, job.step, job.polls))
-            await self._repo.mark_enqueued(job.id, job.step)
-            report.redriven += 1
-            log.info("job step re-driven", extra={"job_id": job.id, "step": job.step, "redrive": count})
+            try:
+                report.redriven += await self._redrive(job, quiet_since)
+            except Exception:
+                log.exception("job re-drive failed; left for the next sweep", extra={"job_id": job.id})
         if report.expired or report.redriven:
             log.info("jobs swept", extra={"expired": report.expired, "redriven": report.redriven})
         return report
+
+    async def _expire(self, job: Job) -> int:
+        failed, changed = await self._repo.finish(job.id, "failed", DEADLINE)
+        if failed is None or failed.state != "failed":
+            return 0
+        await close_hold(self._ledger, failed)
+        if not changed:
+            return 0
+        await self._progress.publish(failed)
+        return 1
+
+    async def _redrive(self, job: Job, quiet_since: dt.datetime) -> int:
+        count = await self._repo.claim_redrive(job.id, job.step, quiet_since)
+        if count is None:
+            return 0
+        name = task_id(job.id, job.step, count, job.polls)
+        await self._queue.enqueue(name, step_payload(job.id, job.step, job.polls))
+        await self._repo.mark_enqueued(job.id, job.step)
+        log.info("job step re-driven", extra={"job_id": job.id, "step": job.step, "redrive": count})
+        return 1

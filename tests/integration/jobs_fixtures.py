@@ -265,10 +265,16 @@ class Subscription:
         self.subscriber.close()
 
 
-def hold_of(job_id: str) -> dict[str, Any]:
-    """The ledger hold of a job, read from Firestore."""
+def hold_of(job_id: str, timeout: float = 10) -> dict[str, Any]:
+    """The ledger hold of a finished job, read from Firestore. The job's final state is written just
+    before its hold is closed, so wait (briefly) while the hold is still pending."""
     from tests.support.helpers import db
 
     job = db().collection("jobs").document(job_id).get().to_dict() or {}
     wallet = db().collection("wallets").document(job["wallet_id"])
-    return wallet.collection("holds").document(f"job:{job_id}").get().to_dict() or {}
+    deadline = time.monotonic() + timeout
+    while True:
+        hold = wallet.collection("holds").document(f"job:{job_id}").get().to_dict() or {}
+        if hold.get("state") != "pending" or time.monotonic() > deadline:
+            return hold
+        time.sleep(0.05)

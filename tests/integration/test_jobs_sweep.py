@@ -134,3 +134,21 @@ def test_a_job_past_its_deadline_is_failed_once(
         "finished_at": None,
         "ref": None,
     }
+
+
+def test_one_broken_job_does_not_stop_the_sweep(
+    jobs_stack: JobsStack, jobs_client: httpx.Client, jobs_user: Callable[[], User]
+) -> None:
+    """A job whose hold is gone (data damaged by hand, say) is logged and skipped; the others are swept."""
+    from tests.support.helpers import db
+
+    broken_user, user = jobs_user(), jobs_user()
+    broken = orphan_job(jobs_stack, broken_user, "broken", steps=1, step=0, spent=0, age_s=5, deadline_s=-1)
+    wallet = db().collection("wallets").document(broken_user.user_id)
+    wallet.collection("holds").document(hold_id(broken)).delete()
+    job_id = orphan_job(
+        jobs_stack, user, "overdue too", steps=2, step=1, spent=IMAGE_PRICE, age_s=5, deadline_s=-1
+    )
+    assert sweep(jobs_stack).expired >= 1
+    assert jobs_client.get(f"/v1/jobs/{job_id}", headers=user.headers).json()["state"] == "failed"
+    assert wait_settled(jobs_client, user.headers) == {"available": WELCOME - IMAGE_PRICE, "reserved": 0}
