@@ -1,6 +1,6 @@
 """The reconciler: expires pending holds nobody settled or voided, so their credits come back, and
 sweeps the jobs: fails those past their deadline (releasing their credits once) and re-drives steps
-whose task was lost.
+whose task was lost; and re-validates SSLCommerz orders whose validation call failed.
 
 Cloud Scheduler calls it over HTTP every minute; `python -m functions.reconciler.main` runs one
 sweep from a shell.
@@ -15,6 +15,7 @@ import logging
 import flask
 import functions_framework
 
+from shared.billing.reconcile import recheck_orders
 from shared.credits.ledger import Ledger
 from shared.firestore import async_client
 from shared.jobs.bootstrap import sweep_once
@@ -43,7 +44,13 @@ async def sweep(settings: Settings) -> int:
 async def sweep_all(settings: Settings) -> dict[str, int]:
     expired = await sweep(settings)
     jobs = await sweep_once(settings)
-    return {"expired": expired, "jobs_expired": jobs.expired, "jobs_redriven": jobs.redriven}
+    orders = await recheck_orders(settings)
+    return {
+        "expired": expired,
+        "jobs_expired": jobs.expired,
+        "jobs_redriven": jobs.redriven,
+        **{f"orders_{state}": count for state, count in orders.items()},
+    }
 
 
 def run_once() -> dict[str, int]:
