@@ -45,3 +45,5 @@ def test_sdk_lists_models_and_sees_typed_errors(sdk: openai.OpenAI, client: http
     listed = client.get("/v1/models", headers=user.headers).json()["data"]
     echo = next(m for m in listed if m["id"] == "fake-echo")
     assert echo["pricing"]["input"] == 100_000 and echo["pricing"]["output"] == 200_000
+    auto = next(m for m in listed if m["id"] == "auto")
+    assert auto["routes_to"] == ["fake-echo", "fleet-strong"]

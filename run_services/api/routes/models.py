@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep
+from shared.gateway.auto import AUTO
 
 router = APIRouter(tags=["models"])
 
@@ -34,4 +35,19 @@ async def list_models(_principal: CurrentPrincipal, services: ServicesDep) -> di
         }
         for m in catalog.available()
     ]
+    enabled = {m.id for m in catalog.available()}
+    rule = catalog.auto
+    if rule.get("cheap") in enabled or rule.get("strong") in enabled:
+        data.append(
+            {
+                "id": AUTO,
+                "object": "model",
+                "created": 0,
+                "owned_by": "router",
+                "description": f"Routes easy requests to {rule.get('cheap')} and hard ones to "
+                f"{rule.get('strong')}; X-Route-Reason says why. Priced as the model that serves.",
+                "routes_to": [rule.get("cheap"), rule.get("strong")],
+                "default": False,
+            }
+        )
     return {"object": "list", "data": data}
