@@ -4,10 +4,13 @@ transactions on one document serialize).
 
 - The balance is the sum of the shards, read in one batch.
 - Credits coming in are spread over the shards (`grant`), each part idempotent by the same external id.
-- A reservation starts at a shard chosen by hashing the hold id (uniform like a random pick, and a replay
-  starts where the first attempt did). When that shard cannot hold all of it, the shards are read in one
-  batch and the next shard that can is used; when none can, credits are pulled from the richest shards
-  into the first one. So a reservation gets what one unsharded wallet would give: min(want, the total).
+- A reservation starts at a shard of the instance's window (ShardedWallets), chosen by hashing the hold
+  id, and uses another shard of the window when that one is short. Reservations of one instance take
+  turns in process per shard, so instances with separate windows never contend in Firestore. When the
+  window cannot hold it, the reservation goes outside, one at a time per instance: to a random shard that
+  can, or, when the credits are scattered so that none can, to shard 0 after gathering credits into it.
+  So a reservation gets what one unsharded wallet would give, min(want, the total), and is refused only
+  when the total is too small.
 - A transfer between shards is one transaction over both wallet documents that writes ordinary ledger
   records on both: on the source a hold reserved and settled for the amount (so the source's
   available + reserved == granted - settled still holds), on the destination a grant of kind
@@ -17,7 +20,9 @@ transactions on one document serialize).
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 from typing import Any
 
 from google.cloud import firestore
@@ -35,6 +40,7 @@ log = logging.getLogger("credits.shards")
 
 TRANSFER_KIND = "transfer"
 REBALANCE_ROUNDS = 4
+DEFAULT_WINDOW = 4
 
 
 def workspace_wallet_base(workspace_id: str) -> str:
@@ -49,15 +55,34 @@ def shard_wallets(base: str, count: int) -> list[str]:
     return [shard_wallet(base, k) for k in range(count)]
 
 
-def start_shard(hold_id: str, count: int) -> int:
-    return int(stable_id("shard", hold_id)[:8], 16) % count
+def start_shard(hold_id: str, count: int, home: int = 0, window: int = 0) -> int:
+    """The shard a reservation tries first: `home` plus the hold id's hash within `window` shards
+    (0: all of them)."""
+    span = min(window, count) if window > 0 else count
+    return (home + int(stable_id("shard", hold_id)[:8], 16) % span) % count
 
 
 class ShardedWallets:
-    def __init__(self, db: firestore.AsyncClient, ledger: Ledger) -> None:
+    """The sharded wallets as one instance uses them.
+
+    An instance starts its reservations within a window of shards beginning at its own `home` (random
+    unless given): the reservations of one instance take turns in process (WalletTransactions), so
+    instances whose windows do not overlap never contend in Firestore. Any shard is used when the
+    window is short, and settles go wherever the hold is.
+    """
+
+    def __init__(
+        self, db: firestore.AsyncClient, ledger: Ledger, home: int | None = None, window: int = DEFAULT_WINDOW
+    ) -> None:
         self._db = db
         self._ledger = ledger
-        self._tx = WalletTransactions(db)
+        # The ledger's own transaction runner: a transfer into a shard then takes its turn with the
+        # reservations and settles of this instance on that shard instead of contending with them in
+        # Firestore. (Ledger should expose it; until then it is read here.)
+        self._tx: WalletTransactions = ledger._tx
+        self._home = random.randrange(1 << 30) if home is None else home
+        self._window = window
+        self._outside: dict[str, asyncio.Lock] = {}
 
     async def balances(self, base: str, count: int) -> list[Balance]:
         """Every shard's balance, read in one batch (one consistent read)."""
@@ -108,29 +133,51 @@ class ShardedWallets:
         if existing is not None:
             return existing
         wallets = shard_wallets(base, count)
-        start = start_shard(hold_id, count)
+        start = start_shard(hold_id, count, self._home, self._window)
         try:  # the common case: the first shard can hold all of it
             return await self._ledger.reserve(wallets[start], hold_id, want, want, ttl_s, ref)
         except InsufficientCredits:
             pass
         total = 0
+        span = min(self._window or count, count)
+        window = sorted({(self._home + i) % count for i in range(span)}, key=lambda k: (k - start) % count)
         for _ in range(REBALANCE_ROUNDS):
             shards = await self.balances(base, count)
             total = sum(b.available for b in shards)
             if total < minimum:
                 break
-            goal = min(want, total)  # what one wallet holding all the credits would give
-            order = [(start + i) % count for i in range(count)]
-            ready = [k for k in order if shards[k].available >= goal]
+            ready = [k for k in window if shards[k].available >= min(want, total)]
             if not ready:
-                await self._pull(base, count, start, goal, shards)
-                ready = [start]
-            for k in ready[:2]:
-                try:
-                    return await self._ledger.reserve(wallets[k], hold_id, want, minimum, ttl_s, ref)
-                except InsufficientCredits:
-                    continue
+                async with self._outside.setdefault(base, asyncio.Lock()):
+                    shards = await self.balances(base, count)
+                    total = sum(b.available for b in shards)
+                    if total < minimum:
+                        break
+                    target = await self._outside_target(base, count, window, min(want, total), shards)
+                    try:
+                        return await self._ledger.reserve(wallets[target], hold_id, want, minimum, ttl_s, ref)
+                    except InsufficientCredits:
+                        continue
+            try:
+                return await self._ledger.reserve(wallets[ready[0]], hold_id, want, minimum, ttl_s, ref)
+            except InsufficientCredits:
+                continue
         raise InsufficientCredits(minimum, total)
+
+    async def _outside_target(
+        self, base: str, count: int, window: list[int], goal: int, shards: list[Balance]
+    ) -> int:
+        """Where a reservation its window cannot hold goes: a shard of the window after all, else a random
+        shard that can hold `goal`, else shard 0 after gathering credits into it. Gathering always into
+        shard 0 means concurrent gatherings never transfer in a cycle (a -> b while b -> a)."""
+        ready = [k for k in window if shards[k].available >= goal]
+        if ready:
+            return ready[0]
+        ready = [k for k in range(count) if shards[k].available >= goal]
+        if ready:
+            return random.choice(ready)
+        await self._pull(base, count, 0, goal, shards)
+        return 0
 
     async def settle(
         self, base: str, count: int, hold_id: str, amount: int, wallet_id: str | None = None
@@ -153,9 +200,15 @@ class ShardedWallets:
         return True
 
     async def _pull(self, base: str, count: int, target: int, goal: int, shards: list[Balance]) -> None:
-        """Move credits from the richest shards to `target` until it has `goal` (as far as they allow)."""
+        """Move credits from other shards (the richer the likelier) to `target` until it has `goal`."""
         missing = goal - shards[target].available
-        sources = sorted((k for k in range(count) if k != target), key=lambda k: -shards[k].available)
+        # A random order weighted by what each shard has (Efraimidis-Spirakis keys): the rich ones tend to
+        # come first, but instances refilling at once mostly pick different sources.
+        sources = sorted(
+            (k for k in range(count) if k != target and shards[k].available > 0),
+            key=lambda k: random.random() ** (1 / shards[k].available),
+            reverse=True,
+        )
         wallets = shard_wallets(base, count)
         for k in sources:
             if missing <= 0:
@@ -208,7 +261,7 @@ class ShardedWallets:
             tx.set(dst_ref, dst.to_doc(at))
             return moved
 
-        return await self._tx.run(source, body)
+        return await self._tx.run(dest, body)
 
     async def _shard_of(self, base: str, count: int, hold_id: str) -> str:
         hold = await self.find(base, count, hold_id)
