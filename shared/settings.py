@@ -150,7 +150,8 @@ class Settings(BaseSettings):
 
     # Workspaces: shared/workspaces/, shared/credits/shards.py, routes/workspaces.py, routes/usage.py.
     # Invitation tokens are signed with workspace_invite_secret (absent: a key derived from the JWT secret).
-    # A workspace wallet is split over workspace_wallet_shards ledger wallets (fixed per workspace at creation).
+    # A workspace wallet is split over workspace_wallet_shards ledger wallets (fixed per workspace
+    # at creation).
     workspace_invite_secret: SecretStr | None = None
     workspace_invite_ttl_s: int = Field(7 * 24 * 3600, ge=60)
     workspace_default_plan: str = "team"
