@@ -22,6 +22,7 @@ from run_services.api.routes import (
     threads,
 )
 from run_services.api.routes import billing as billing_routes
+from run_services.api.routes import usage as usage_routes
 from run_services.api.routes import workspaces as workspace_routes
 from shared.bootstrap import build_services, close_services
 from shared.logs import configure_logging
@@ -52,6 +53,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(module.router)
     app.include_router(billing_routes.router)
     app.include_router(workspace_routes.routes)
+    app.include_router(usage_routes.router)
     return app
 
 
