@@ -21,6 +21,7 @@ from shared.workspaces.errors import (
     AlreadyMember,
     InvalidInvitation,
     InvitationEmailMismatch,
+    RoleRequired,
     SeatsFull,
     WorkspaceNotFound,
 )
@@ -45,8 +46,10 @@ class Invitations:
 
     async def invite(self, user_id: str, workspace_id: str, email: str, role: Role) -> InvitationCreated:
         me = await self.workspaces.membership(user_id, workspace_id, "admin")
-        if role == "owner" or (role == "admin" and me["role"] not in ("owner", "admin")):
+        if role == "owner":
             raise BadRequest("Invite as admin or member; make an owner after they join.", code="invalid_role")
+        if role == "admin" and me["role"] != "owner":
+            raise RoleRequired("owner")
         email = normalise_email(email)
         ws_ref = self.repo.workspace_ref(workspace_id)
         current = await self.repo.get(ws_ref)

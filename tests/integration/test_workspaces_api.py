@@ -154,6 +154,7 @@ def test_roles(client: httpx.Client, make_user: Make) -> None:
             "role_required",
         )
     assert code(client.delete(f"{base}/{owner.user_id}", headers=admin.headers)) == (403, "role_required")
+    assert code(invite(client, admin, ws, later.email, "admin")) == (403, "role_required")
     assert code(invite(client, admin, ws, later.email, "owner")) == (422, "invalid_request")
     # The owner does; the last owner cannot step down or leave.
     assert code(client.patch(f"{base}/{owner.user_id}", json={"role": "admin"}, headers=owner.headers)) == (
