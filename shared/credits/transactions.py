@@ -3,27 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import random
-import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from google.api_core.exceptions import Aborted
 from google.cloud import firestore
 
 from shared.credits.errors import LedgerBusy
+from shared.firestore import TransactionBusy, run_transaction
 
 T = TypeVar("T")
 
-# The client retries an aborted commit itself, at once and keeping its place in line (TX_ATTEMPTS);
-# an aborted read (a wounded transaction) escapes it, and so does a commit that keeps losing. Both
-# are retried here with full-jitter exponential backoff until BUSY_AFTER seconds have passed: the
-# emulator, unlike production, does not honour the place in line, and retrying at once livelocks it.
-TX_ATTEMPTS = 5
-BACKOFF_BASE = 0.05
-BACKOFF_CAP = 2.0
-BUSY_AFTER = 30.0
+BUSY_AFTER = 30.0  # seconds of aborted attempts before a ledger call answers 503 ledger_busy
 
 
 class WalletTransactions:
@@ -52,21 +43,7 @@ class WalletTransactions:
         return [found[ref.path] for ref in refs]
 
     async def _run(self, body: Callable[[Any], Awaitable[T]]) -> T:
-        give_up = time.monotonic() + BUSY_AFTER
-        attempt = 0
-        while True:
-            transaction = self._db.transaction(max_attempts=TX_ATTEMPTS)
-            try:
-                result: T = await firestore.async_transactional(body)(transaction)
-                return result
-            except Aborted as exc:
-                cause: Exception = exc
-            except ValueError as exc:
-                if not isinstance(exc.__cause__, Aborted):  # the client gave up after TX_ATTEMPTS commits
-                    raise
-                cause = exc
-            pause = random.uniform(0, min(BACKOFF_CAP, BACKOFF_BASE * 2**attempt))
-            if time.monotonic() + pause > give_up:
-                raise LedgerBusy() from cause
-            attempt += 1
-            await asyncio.sleep(pause)
+        try:
+            return await run_transaction(self._db, body, BUSY_AFTER)
+        except TransactionBusy as exc:
+            raise LedgerBusy() from exc.__cause__

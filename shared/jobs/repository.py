@@ -18,9 +18,11 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.clock import now
+from shared.firestore import run_transaction
 from shared.jobs.schemas import TERMINAL, Job, JobError, JobResult, JobState, Lease
 
 JOBS = "jobs"
+BUSY_AFTER = 10.0  # seconds of aborted attempts before a step delivery gives up (Cloud Tasks retries)
 STEPS = "steps"
 POLLS = "polls"
 
@@ -253,4 +255,6 @@ class JobRepository:
         return Job.from_doc(ref.id, snap.to_dict()) if snap.exists else None
 
     async def _run(self, body: Any) -> Any:
-        return await firestore.async_transactional(body)(self._db.transaction())
+        """Aborts (contended deliveries of one job) are retried with backoff; past BUSY_AFTER the
+        worker answers 500 and Cloud Tasks delivers the step again later."""
+        return await run_transaction(self._db, body, BUSY_AFTER)
