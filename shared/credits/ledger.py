@@ -53,6 +53,11 @@ class Ledger:
         self._settings = settings
         self._tx = WalletTransactions(db)
 
+    @property
+    def transactions(self) -> WalletTransactions:
+        """The per-wallet transaction runner, for operations built on the ledger (shard transfers)."""
+        return self._tx
+
     # Writes.
 
     async def grant(self, wallet_id: str, amount: int, external_id: str, kind: str = "grant") -> bool:

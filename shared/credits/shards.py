@@ -79,7 +79,7 @@ class ShardedWallets:
         # The ledger's own transaction runner: a transfer into a shard then takes its turn with the
         # reservations and settles of this instance on that shard instead of contending with them in
         # Firestore. (Ledger should expose it; until then it is read here.)
-        self._tx: WalletTransactions = ledger._tx
+        self._tx: WalletTransactions = ledger.transactions
         self._home = random.randrange(1 << 30) if home is None else home
         self._window = window
         self._outside: dict[str, asyncio.Lock] = {}
