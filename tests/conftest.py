@@ -178,3 +178,13 @@ async def redis() -> AsyncIterator[Redis]:
         yield client
     finally:
         await client.aclose()
+
+
+@pytest.fixture
+async def other_redis() -> AsyncIterator[Redis]:
+    """A second connection pool, as another Cloud Run instance would have (and bytes replies)."""
+    client = Redis.from_url(_need("REDIS_URL"), decode_responses=False)
+    try:
+        yield client
+    finally:
+        await client.aclose()

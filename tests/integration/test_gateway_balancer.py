@@ -6,12 +6,11 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
-import os
 import random
 import socket
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import pytest
@@ -32,22 +31,6 @@ class Dep:
     id: str
     rpm: int | None = None
     tpm: int | None = None
-
-
-def redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.exit("REDIS_URL is not set: run the tests with `make test` (it starts Redis).", returncode=3)
-    return url
-
-
-@pytest.fixture
-async def other_redis() -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_url(), decode_responses=False)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture

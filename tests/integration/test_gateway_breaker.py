@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import socket
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -30,23 +28,6 @@ class Clock:
 
     def __call__(self) -> float:
         return self.now
-
-
-def redis_url() -> str:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.exit("REDIS_URL is not set: run the tests with `make test` (it starts Redis).", returncode=3)
-    return url
-
-
-@pytest.fixture
-async def other_redis() -> AsyncIterator[Redis]:
-    """A second connection pool, as another Cloud Run instance would have (and bytes replies)."""
-    client = Redis.from_url(redis_url(), decode_responses=False)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 @pytest.fixture
