@@ -1,0 +1,180 @@
+# The whole ai-backend platform for one environment: each concern is a module; this file wires them
+# together (names, service accounts, who may call or read what).
+data "google_project" "this" {
+  project_id = var.project_id
+}
+
+locals {
+  labels = { app = "ai-backend", env = var.env }
+
+  media_bucket  = "${var.project_id}-${var.env}-media"
+  source_bucket = "${var.project_id}-${var.env}-function-source"
+
+  # Gen2 function URLs are fixed by region, project and name; computing them avoids a dependency cycle
+  # (the worker's own OIDC audience is its URL).
+  function_url = {
+    for name in ["payments", "jobs-worker", "reconciler"] :
+    name => "https://${var.region}-${var.project_id}.cloudfunctions.net/${name}"
+  }
+
+  sa = module.service_accounts.members
+
+  provider_key_secrets = [
+    "openai-api-key",
+    "anthropic-api-key",
+    "gemini-api-key",
+    "xai-api-key",
+    "deepseek-api-key",
+    "openrouter-api-key",
+    "tavily-api-key",
+  ]
+}
+
+module "project_services" {
+  source = "../project_services"
+
+  project_id = var.project_id
+  services = [
+    "artifactregistry.googleapis.com",
+    "billingbudgets.googleapis.com",
+    "cloudbuild.googleapis.com",
+    "cloudfunctions.googleapis.com",
+    "cloudscheduler.googleapis.com",
+    "cloudtasks.googleapis.com",
+    "compute.googleapis.com",
+    "eventarc.googleapis.com",
+    "firestore.googleapis.com",
+    "iam.googleapis.com",
+    "logging.googleapis.com",
+    "monitoring.googleapis.com",
+    "pubsub.googleapis.com",
+    "redis.googleapis.com",
+    "run.googleapis.com",
+    "secretmanager.googleapis.com",
+    "vpcaccess.googleapis.com",
+  ]
+}
+
+module "network" {
+  source     = "../network"
+  depends_on = [module.project_services]
+
+  project_id = var.project_id
+  region     = var.region
+  name       = "ai-backend-${var.env}"
+}
+
+module "redis" {
+  source     = "../redis"
+  depends_on = [module.project_services]
+
+  project_id     = var.project_id
+  region         = var.region
+  name           = "ai-backend-${var.env}"
+  tier           = var.redis_tier
+  memory_size_gb = var.redis_memory_gb
+  network_id     = module.network.network_id
+  labels         = local.labels
+}
+
+module "artifact_registry" {
+  source     = "../artifact_registry"
+  depends_on = [module.project_services]
+
+  project_id    = var.project_id
+  region        = var.region
+  repository_id = "ai-backend"
+  writers       = [local.sa["cloudbuild-deployer"]]
+}
+
+module "firestore" {
+  source     = "../firestore"
+  depends_on = [module.project_services]
+
+  project_id  = var.project_id
+  location_id = var.firestore_location
+
+  # One per query in shared/ and functions/ that needs more than single-field indexes.
+  composite_indexes = {
+    holds_state_expires = {
+      collection  = "holds"
+      query_scope = "COLLECTION_GROUP"
+      fields = [
+        { field_path = "state", order = "ASCENDING" },
+        { field_path = "expires_at", order = "ASCENDING" },
+      ]
+    }
+    jobs_user_created = {
+      collection  = "jobs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "user_id", order = "ASCENDING" },
+        { field_path = "created_at", order = "DESCENDING" },
+      ]
+    }
+    jobs_state_updated = {
+      collection  = "jobs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "state", order = "ASCENDING" },
+        { field_path = "updated_at", order = "ASCENDING" },
+      ]
+    }
+    jobs_state_deadline = {
+      collection  = "jobs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "state", order = "ASCENDING" },
+        { field_path = "deadline", order = "ASCENDING" },
+      ]
+    }
+    usage_user_created = {
+      collection  = "usage"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "user_id", order = "ASCENDING" },
+        { field_path = "created_at", order = "ASCENDING" },
+      ]
+    }
+    usage_wallet_created = {
+      collection  = "usage"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "wallet_id", order = "ASCENDING" },
+        { field_path = "created_at", order = "ASCENDING" },
+      ]
+    }
+    usage_user_wallet_created = {
+      collection  = "usage"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "user_id", order = "ASCENDING" },
+        { field_path = "wallet_id", order = "ASCENDING" },
+        { field_path = "created_at", order = "ASCENDING" },
+      ]
+    }
+    threads_user_updated = {
+      collection  = "threads"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "user_id", order = "ASCENDING" },
+        { field_path = "updated_at", order = "DESCENDING" },
+      ]
+    }
+  }
+
+  # Workspace memberships of a user: collection_group("members").where(user_id == ...).
+  collection_group_fields = {
+    members_user = { collection = "members", field = "user_id" }
+  }
+
+  # Deletion TTLs. The code must write these fields as the time the document may go:
+  # idempotency.expires_at (written today), usage.expire_at and payment_events.expire_at (retention of old
+  # usage records and processed payment events; to be written by the code). Holds' expires_at is NOT a
+  # TTL: it is when a pending hold lapses, and holds stay as ledger history.
+  ttl_fields = {
+    idempotency_expires_at   = { collection = "idempotency", field = "expires_at" }
+    usage_expire_at          = { collection = "usage", field = "expire_at" }
+    payment_events_expire_at = { collection = "payment_events", field = "expire_at" }
+  }
+}

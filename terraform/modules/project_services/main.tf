@@ -1,0 +1,7 @@
+resource "google_project_service" "this" {
+  for_each = toset(var.services)
+
+  project            = var.project_id
+  service            = each.value
+  disable_on_destroy = false
+}
