@@ -1,6 +1,7 @@
-"""The reconciler: expires pending holds nobody settled or voided, so their credits come back, and
-sweeps the jobs: fails those past their deadline (releasing their credits once) and re-drives steps
-whose task was lost; and re-validates SSLCommerz orders whose validation call failed.
+"""The reconciler: expires pending holds nobody settled or voided, so their credits come back; expires
+the lots of plan credits whose period ended in wallets nobody touched since; sweeps the jobs: fails
+those past their deadline (releasing their credits once) and re-drives steps whose task was lost; and
+re-validates SSLCommerz orders whose validation call failed.
 
 Cloud Scheduler calls it over HTTP every minute; `python -m functions.reconciler.main` runs one
 sweep from a shell.
@@ -30,11 +31,14 @@ def _configure(level: str) -> None:
     configure_logging(level)
 
 
-async def sweep(settings: Settings) -> int:
-    """Expire one batch of due holds; the client lives in this event loop only."""
+async def sweep(settings: Settings) -> tuple[int, int]:
+    """Expire one batch of due holds, then one batch of wallets' due lots: (holds, lots) expired.
+    The client lives in this event loop only."""
     db = async_client(settings)
     try:
-        return await Ledger(db, settings).expire_due(settings.reconcile_batch)
+        ledger = Ledger(db, settings)
+        holds = await ledger.expire_due(settings.reconcile_batch)
+        return holds, await ledger.expire_lots(settings.reconcile_batch)
     finally:
         db.close()
         # AsyncClient.close() leaves the gRPC channel open; close it while its event loop runs.
@@ -42,11 +46,12 @@ async def sweep(settings: Settings) -> int:
 
 
 async def sweep_all(settings: Settings) -> dict[str, int]:
-    expired = await sweep(settings)
+    expired, lots_expired = await sweep(settings)
     jobs = await sweep_once(settings)
     orders = await recheck_orders(settings)
     return {
         "expired": expired,
+        "lots_expired": lots_expired,
         "jobs_expired": jobs.expired,
         "jobs_redriven": jobs.redriven,
         **{f"orders_{state}": count for state, count in orders.items()},

@@ -3,8 +3,15 @@
 A request reserves its worst-case cost (a pending hold moves credits from `available` to
 `reserved`), then settles the actual cost (the rest goes back to `available`) or voids the hold;
 the reconciler expires holds nobody finished. Every change is one Firestore transaction that
-updates the wallet document and writes one immutable entry whose id is derived from its kind and
+updates the wallet document and writes immutable entries whose ids are derived from their kind and
 external id, so a replayed request finds its entry (or its hold) and changes nothing.
+
+A grant may expire (`expires_at`): its credits form a lot (shared/credits/lots.py). A reservation
+draws the soonest-expiring lots first and its hold records what it drew (`drawn`), so what the hold
+gives back returns to those lots, or expires if they have. Every transaction first removes the lots
+due at its time; `expire_lots` sweeps the wallets nobody touches. Invariants, on every wallet:
+available + reserved == granted - settled - clawed_back - expired, no counter negative,
+sum(lot.left) <= available, one terminal state per hold, one entry per (kind, external id).
 
 Transaction bodies only read and write Firestore: the client may run them several times.
 """
@@ -21,15 +28,18 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.clock import now
+from shared import clock
 from shared.credits.errors import HoldNotFound, InsufficientCredits, PaymentDebt
+from shared.credits.lots import check_expiry, lot_id
 from shared.credits.records import (
     DEBIT_KINDS,
     ENTRIES,
+    EXPIRY_KINDS,
     HOLD_KINDS,
     HOLDS,
     WALLETS,
     WalletState,
+    Written,
     entry_from_doc,
     hold_from_doc,
 )
@@ -60,17 +70,28 @@ class Ledger:
 
     # Writes.
 
-    async def grant(self, wallet_id: str, amount: int, external_id: str, kind: str = "grant") -> bool:
+    async def grant(
+        self,
+        wallet_id: str,
+        amount: int,
+        external_id: str,
+        kind: str = "grant",
+        *,
+        expires_at: dt.datetime | None = None,
+    ) -> bool:
         """Add credits once per (kind, external_id); False when that id was already applied.
 
-        Any debt on the wallet is paid from the grant first (a `debt_paid` entry in the same transaction).
+        Any debt on the wallet is paid from the grant first (a `debt_paid` entry in the same
+        transaction). With `expires_at` what is left of the grant then forms a lot that expires then
+        (at once if that time has passed).
         """
         if amount <= 0:
             raise BadRequest(f"A grant must be a positive number of credits, not {amount}.")
-        if kind in HOLD_KINDS or kind in DEBIT_KINDS or not kind:
+        if kind in HOLD_KINDS or kind in DEBIT_KINDS or kind in EXPIRY_KINDS or not kind:
             raise BadRequest(f"{kind!r} is not a grant kind.")
         if not external_id:
             raise BadRequest("A grant needs the external id that makes it idempotent.")
+        check_expiry(expires_at)
         wallet_ref = self._wallet_ref(wallet_id)
         entry_ref = self._entry_ref(wallet_id, kind, external_id)
 
@@ -78,12 +99,18 @@ class Ledger:
             wallet_snap, entry_snap = await self._tx.read(tx, wallet_ref, entry_ref)
             if entry_snap.exists:
                 return False
-            at = now()
+            at = clock.now()
             wallet = WalletState.from_doc(wallet_snap.to_dict())
+            written = wallet.expire_lots(at)
             wallet.available += amount
             wallet.granted += amount
-            tx.set(entry_ref, wallet.entry(kind, amount, external_id, at))
-            self._pay_debt(tx, wallet_id, wallet, f"{kind}:{external_id}", at)
+            extra = {} if expires_at is None else {"expires_at": expires_at}
+            tx.set(entry_ref, wallet.entry(kind, amount, external_id, at, **extra))
+            paid = self._pay_debt(tx, wallet_id, wallet, f"{kind}:{external_id}", at)
+            if expires_at is not None:
+                wallet.add_lot(lot_id(kind, external_id), amount - paid, expires_at)
+                written += wallet.expire_lots(at)
+            self._write(tx, wallet_id, written)
             tx.set(wallet_ref, wallet.to_doc(at))
             return True
 
@@ -120,14 +147,15 @@ class Ledger:
             hold_snap, wallet_snap = await self._tx.read(tx, hold_ref, wallet_ref)
             if hold_snap.exists:
                 return hold_from_doc(hold_id, hold_snap.to_dict())
+            at = clock.now()
             wallet = WalletState.from_doc(wallet_snap.to_dict())
+            written = wallet.expire_lots(at)
             if wallet.debt > 0:
                 raise PaymentDebt(wallet.debt)
             if wallet.available < minimum:
                 raise InsufficientCredits(minimum, wallet.available)
             amount = min(want, wallet.available)
-            at = now()
-            wallet.available -= amount
+            drawn = wallet.take(amount, lots_first=True)
             wallet.reserved += amount
             hold = {
                 "wallet_id": wallet_id,
@@ -137,9 +165,11 @@ class Ledger:
                 "expires_at": at + ttl,
                 "created_at": at,
                 "ref": ref,
+                "drawn": drawn,
             }
             tx.set(hold_ref, hold)
             tx.set(entry_ref, wallet.entry("reserve", -amount, hold_id, at))
+            self._write(tx, wallet_id, written)
             tx.set(wallet_ref, wallet.to_doc(at))
             return hold_from_doc(hold_id, hold)
 
@@ -179,7 +209,7 @@ class Ledger:
         query = (
             self._db.collection_group(HOLDS)
             .where(filter=FieldFilter("state", "==", "pending"))
-            .where(filter=FieldFilter("expires_at", "<=", now()))
+            .where(filter=FieldFilter("expires_at", "<=", clock.now()))
             .limit(limit)
         )
         due: dict[str, list[str]] = defaultdict(list)
@@ -202,12 +232,56 @@ class Ledger:
         counts = await asyncio.gather(*(sweep(w, ids) for w, ids in due.items()))
         return sum(counts)
 
+    async def expire_lots(self, limit: int | None = None) -> int:
+        """Expire the due lots of up to `limit` wallets (those whose next_lot_expiry has passed), each
+        wallet in one transaction; return how many lots expired with credits in them."""
+        limit = limit or self._settings.reconcile_batch
+        query = (
+            self._db.collection(WALLETS)
+            .where(filter=FieldFilter("next_lot_expiry", "<=", clock.now()))
+            .limit(limit)
+        )
+        wallet_ids = [snap.id async for snap in query.stream()]
+        gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
+
+        async def sweep(wallet_id: str) -> int:
+            async with gate:
+                try:
+                    return await self.expire_wallet_lots(wallet_id)
+                except Exception:
+                    log.exception("could not expire lots", extra={"wallet_id": wallet_id})
+                    return 0
+
+        return sum(await asyncio.gather(*(sweep(w) for w in wallet_ids)))
+
+    async def expire_wallet_lots(self, wallet_id: str) -> int:
+        """Remove the wallet's lots due now; how many of them still held credits (0 for a replay)."""
+        wallet_ref = self._wallet_ref(wallet_id)
+
+        async def body(tx: Any) -> int:
+            (wallet_snap,) = await self._tx.read(tx, wallet_ref)
+            at = clock.now()
+            wallet = WalletState.from_doc(wallet_snap.to_dict())
+            before = len(wallet.lots)
+            written = wallet.expire_lots(at)
+            if len(wallet.lots) == before:
+                return 0
+            self._write(tx, wallet_id, written)
+            tx.set(wallet_ref, wallet.to_doc(at))
+            return len(written)
+
+        expired = await self._tx.run(wallet_id, body)
+        if expired:
+            log.info("credit lots expired", extra={"wallet_id": wallet_id, "lots": expired})
+        return expired
+
     # Reads.
 
     async def balance(self, wallet_id: str) -> Balance:
+        """What the wallet can spend now: lots past their expiry are not counted, swept or not."""
         snap = await self._wallet_ref(wallet_id).get()
         wallet = WalletState.from_doc(snap.to_dict())
-        return Balance(available=wallet.available, reserved=wallet.reserved)
+        return Balance(available=wallet.spendable(clock.now()), reserved=wallet.reserved)
 
     async def entries(self, wallet_id: str, limit: int = 50, cursor: str | None = None) -> EntryPage:
         """Newest first. `cursor` is the next_cursor of the previous page."""
@@ -248,19 +322,23 @@ class Ledger:
             hold_snap, wallet_snap = await self._tx.read(tx, hold_ref, wallet_ref)
             if not hold_snap.exists:
                 return None, False
-            hold = hold_from_doc(hold_id, hold_snap.to_dict())
-            at = now()
+            hold_doc = hold_snap.to_dict()
+            hold = hold_from_doc(hold_id, hold_doc)
+            at = clock.now()
             if hold.state != "pending" or (state == "expired" and hold.expires_at > at):
                 return hold, False
             charged = min(charge, hold.amount)
             released = hold.amount - charged
             wallet = WalletState.from_doc(wallet_snap.to_dict())
-            wallet.available += released
+            written = wallet.expire_lots(at)
+            gone = wallet.release(hold_doc.get("drawn") or {}, hold.amount, charged)
             wallet.reserved -= hold.amount
             wallet.settled += charged
             tx.update(hold_ref, {"state": state, "charged": charged, "finished_at": at})
             tx.set(entry_ref, wallet.entry(kind, released, hold_id, at, charged=charged))
+            written += wallet.expire_returned(hold_id, gone, at)
             self._pay_debt(tx, wallet_id, wallet, f"{kind}:{hold_id}", at)
+            self._write(tx, wallet_id, written)
             tx.set(wallet_ref, wallet.to_doc(at))
             return hold.model_copy(update={"state": state, "charged": charged}), True
 
@@ -277,11 +355,17 @@ class Ledger:
             )
         return hold, changed
 
-    def _pay_debt(self, tx: Any, wallet_id: str, wallet: WalletState, ref: str, at: dt.datetime) -> None:
-        """Credits just came in: if the wallet owes, they pay the debt first."""
+    def _pay_debt(self, tx: Any, wallet_id: str, wallet: WalletState, ref: str, at: dt.datetime) -> int:
+        """Credits just came in: if the wallet owes, they pay the debt first. Return what was paid."""
         paid = wallet.pay_debt(ref, at)
-        if paid is not None:
-            tx.set(self._entry_ref(wallet_id, "debt_paid", ref), paid)
+        if paid is None:
+            return 0
+        tx.set(self._entry_ref(wallet_id, "debt_paid", ref), paid)
+        return -int(paid["amount"])
+
+    def _write(self, tx: Any, wallet_id: str, written: Written) -> None:
+        for kind, ref, doc in written:
+            tx.set(self._entry_ref(wallet_id, kind, ref), doc)
 
     def _wallet_ref(self, wallet_id: str) -> Any:
         return self._db.collection(WALLETS).document(wallet_id)

@@ -10,6 +10,11 @@ event claws back only what the claims add beyond what was already taken.
 Events arrive out of order: a clawback for a payment not granted yet is recorded as pending on the
 payment document, and the purchase, when it arrives, grants and applies it in the same transaction.
 Every purchase and every clawback is one transaction over the payment and wallet documents.
+
+A purchase may expire (`expires_at`: a subscription's allotment for one billing period): what is
+left of it after paying debt forms a lot (shared/credits/lots.py). A clawback takes back a purchase's
+credits: from the purchase's own lot if it has one, then from the wallet's non-expiring credits
+(top-ups do not expire), then from the other lots (soonest-expiring first); the rest is debt.
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from typing import Any
 
 from google.cloud import firestore
 
-from shared.clock import now
-from shared.credits.records import ENTRIES, WALLETS, WalletState
+from shared import clock
+from shared.credits.lots import check_expiry, lot_id
+from shared.credits.records import ENTRIES, WALLETS, WalletState, Written
 from shared.credits.transactions import WalletTransactions
 from shared.errors import BadRequest
 from shared.ids import stable_id
@@ -63,12 +69,22 @@ class Purchases:
         self._tx = WalletTransactions(db)
 
     async def purchase(
-        self, provider: str, payment_id: str, wallet_id: str, credits: int, paid_minor: int, currency: str
+        self,
+        provider: str,
+        payment_id: str,
+        wallet_id: str,
+        credits: int,
+        paid_minor: int,
+        currency: str,
+        *,
+        expires_at: dt.datetime | None = None,
     ) -> PaymentOutcome:
         """Grant `credits` to `wallet_id` once per (provider, payment_id), paying debt first, then apply
-        any clawback that arrived before the payment."""
+        any clawback that arrived before the payment. With `expires_at`, the credits left after paying
+        debt expire then (at once if that time has passed)."""
         if credits <= 0 or paid_minor <= 0 or not payment_id or not wallet_id:
             raise BadRequest("A purchase needs a payment id, a wallet, and positive credits and amount.")
+        check_expiry(expires_at)
         key = payment_key(provider, payment_id)
         pay_ref = self._db.collection(PAYMENTS).document(key)
         wallet_ref = self._db.collection(WALLETS).document(wallet_id)
@@ -79,12 +95,19 @@ class Purchases:
             doc = pay_snap.to_dict() or {}
             if doc.get("state") == "granted":
                 return PaymentOutcome(False, "granted", doc.get("wallet_id"))
-            at = now()
+            at = clock.now()
             wallet = WalletState.from_doc(wallet_snap.to_dict())
+            written = wallet.expire_lots(at)
             wallet.available += credits
             wallet.granted += credits
-            tx.set(self._entry(wallet_id, "purchase", ref), wallet.entry("purchase", credits, ref, at))
-            self._pay_debt(tx, wallet_id, wallet, f"purchase:{ref}", at)
+            extra = {} if expires_at is None else {"expires_at": expires_at}
+            tx.set(
+                self._entry(wallet_id, "purchase", ref), wallet.entry("purchase", credits, ref, at, **extra)
+            )
+            paid = self._pay_debt(tx, wallet_id, wallet, f"purchase:{ref}", at)
+            if expires_at is not None:
+                doc["lot"] = lot_id("purchase", ref)
+                wallet.add_lot(doc["lot"], credits - paid, expires_at)
             doc.update(
                 provider=provider,
                 payment_id=payment_id,
@@ -101,6 +124,8 @@ class Purchases:
                 claims[clawback["claim"]] = max(claims.get(clawback["claim"], 0), clawback["minor"])
                 t, d = self._claw(tx, doc, wallet, wallet_id, clawback, sum(claims.values()), at)
                 taken, debt = taken + t, debt + d
+            written += wallet.expire_lots(at)
+            self._write(tx, wallet_id, written)
             doc["updated_at"] = at
             tx.set(pay_ref, doc)
             tx.set(wallet_ref, wallet.to_doc(at))
@@ -139,7 +164,7 @@ class Purchases:
             owner = doc.get("wallet_id") or wallet_id
             if any(c["id"] == clawback_id for c in doc.get("clawbacks", [])):
                 return PaymentOutcome(False, doc["state"], owner)
-            at = now()
+            at = clock.now()
             clawback = {"id": clawback_id, "claim": claim, "minor": minor, "state": "pending", "at": at}
             doc.setdefault("clawbacks", []).append(clawback)
             doc["updated_at"] = at
@@ -150,6 +175,7 @@ class Purchases:
             owner = str(doc["wallet_id"])  # a granted payment always has its wallet
             (wallet_snap,) = await self._tx.read(tx, self._db.collection(WALLETS).document(owner))
             wallet = WalletState.from_doc(wallet_snap.to_dict())
+            self._write(tx, owner, wallet.expire_lots(at))
             claims: dict[str, int] = {}
             for seen in doc["clawbacks"]:
                 claims[seen["claim"]] = max(claims.get(seen["claim"], 0), seen["minor"])
@@ -191,7 +217,8 @@ class Purchases:
         if due <= 0:
             return 0, 0
         taken = min(wallet.available, due)
-        wallet.available -= taken
+        own = wallet.take_lot(doc["lot"], taken) if doc.get("lot") else 0
+        wallet.take(taken - own, lots_first=False)
         wallet.clawed_back += taken
         wallet.debt += due - taken
         doc["clawed"] = doc.get("clawed", 0) + due
@@ -199,10 +226,16 @@ class Purchases:
         tx.set(self._entry(wallet_id, "clawback", clawback["id"]), entry)
         return taken, due - taken
 
-    def _pay_debt(self, tx: Any, wallet_id: str, wallet: WalletState, ref: str, at: dt.datetime) -> None:
+    def _pay_debt(self, tx: Any, wallet_id: str, wallet: WalletState, ref: str, at: dt.datetime) -> int:
         paid = wallet.pay_debt(ref, at)
-        if paid is not None:
-            tx.set(self._entry(wallet_id, "debt_paid", ref), paid)
+        if paid is None:
+            return 0
+        tx.set(self._entry(wallet_id, "debt_paid", ref), paid)
+        return -int(paid["amount"])
+
+    def _write(self, tx: Any, wallet_id: str, written: Written) -> None:
+        for kind, ref, entry in written:
+            tx.set(self._entry(wallet_id, kind, ref), entry)
 
     def _entry(self, wallet_id: str, kind: str, ref: str) -> Any:
         wallet_ref = self._db.collection(WALLETS).document(wallet_id)

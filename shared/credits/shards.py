@@ -16,21 +16,25 @@ transactions on one document serialize).
   available + reserved == granted - settled still holds), on the destination a grant of kind
   "transfer". Every shard therefore satisfies the ledger's invariants on its own, and the sum over the
   shards of granted - settled counts each transfer once in and once out.
+- Expiring credits stay expiring: a grant with `expires_at` forms a lot of the same id on every shard,
+  and a transfer draws the source's soonest-expiring lots first (as a reservation does) and adds them
+  to the destination's lots of the same ids and expiry.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 import random
 from typing import Any
 
 from google.cloud import firestore
 
-from shared.clock import now
+from shared import clock
 from shared.credits.errors import HoldNotFound, InsufficientCredits
 from shared.credits.ledger import Ledger
-from shared.credits.records import ENTRIES, HOLDS, WALLETS, WalletState, hold_from_doc
+from shared.credits.records import ENTRIES, HOLDS, WALLETS, WalletState, Written, hold_from_doc
 from shared.credits.schemas import Balance, Hold
 from shared.credits.transactions import WalletTransactions
 from shared.errors import BadRequest
@@ -89,20 +93,32 @@ class ShardedWallets:
         refs = [self._db.collection(WALLETS).document(w) for w in shard_wallets(base, count)]
         found = {snap.id: snap.to_dict() async for snap in self._db.get_all(refs)}
         states = [WalletState.from_doc(found.get(ref.id)) for ref in refs]
-        return [Balance(available=s.available, reserved=s.reserved) for s in states]
+        at = clock.now()
+        return [Balance(available=s.spendable(at), reserved=s.reserved) for s in states]
 
     async def balance(self, base: str, count: int) -> Balance:
         shards = await self.balances(base, count)
         return Balance(available=sum(b.available for b in shards), reserved=sum(b.reserved for b in shards))
 
-    async def grant(self, base: str, count: int, amount: int, external_id: str, kind: str = "grant") -> int:
-        """Spread `amount` over the shards once per (kind, external_id); the credits this call added."""
+    async def grant(
+        self,
+        base: str,
+        count: int,
+        amount: int,
+        external_id: str,
+        kind: str = "grant",
+        expires_at: dt.datetime | None = None,
+    ) -> int:
+        """Spread `amount` over the shards once per (kind, external_id); the credits this call added.
+        With `expires_at`, every part expires then (one lot of the same id on each shard)."""
         if amount <= 0:
             raise BadRequest(f"A grant must be a positive number of credits, not {amount}.")
         added = 0
         for k, wallet_id in enumerate(shard_wallets(base, count)):
             part = amount // count + (1 if k < amount % count else 0)
-            if part > 0 and await self._ledger.grant(wallet_id, part, external_id, kind):
+            if part > 0 and await self._ledger.grant(
+                wallet_id, part, external_id, kind, expires_at=expires_at
+            ):
                 added += part
         return added
 
@@ -233,13 +249,15 @@ class ShardedWallets:
             src_snap, dst_snap, hold_snap = await self._tx.read(tx, src_ref, dst_ref, hold_ref)
             if hold_snap.exists:
                 return int(hold_snap.get("charged"))
+            at = clock.now()
             src = WalletState.from_doc(src_snap.to_dict())
+            dst = WalletState.from_doc(dst_snap.to_dict())
+            src_written, dst_written = src.expire_lots(at), dst.expire_lots(at)
             moved = min(amount, src.available)
             if moved <= 0:
                 return 0
-            at = now()
-            dst = WalletState.from_doc(dst_snap.to_dict())
-            src.available -= moved
+            expiry = {lot.id: lot.expires_at for lot in src.lots}
+            drawn = src.take(moved, lots_first=True)
             src.reserved += moved
             reserve_entry = src.entry("reserve", -moved, hold_id, at)
             src.reserved -= moved
@@ -247,16 +265,20 @@ class ShardedWallets:
             settle_entry = src.entry("settle", 0, hold_id, at, charged=moved, transfer_to=dest)
             dst.available += moved
             dst.granted += moved
-            tx.set(hold_ref, _transfer_hold(source, moved, dest, at))
+            for lot_key, n in drawn.items():
+                dst.add_lot(lot_key, n, expiry[lot_key])
+            tx.set(hold_ref, _transfer_hold(source, moved, dest, at) | {"drawn": drawn})
             tx.set(self._entry_ref(source, "reserve", hold_id), reserve_entry)
             tx.set(self._entry_ref(source, "settle", hold_id), settle_entry)
             tx.set(
                 self._entry_ref(dest, TRANSFER_KIND, transfer_id),
-                dst.entry(TRANSFER_KIND, moved, transfer_id, at, transfer_from=source),
+                dst.entry(TRANSFER_KIND, moved, transfer_id, at, transfer_from=source, lots=drawn),
             )
             paid = dst.pay_debt(f"{TRANSFER_KIND}:{transfer_id}", at)
             if paid is not None:
                 tx.set(self._entry_ref(dest, "debt_paid", f"{TRANSFER_KIND}:{transfer_id}"), paid)
+            self._write(tx, source, src_written)
+            self._write(tx, dest, dst_written)
             tx.set(src_ref, src.to_doc(at))
             tx.set(dst_ref, dst.to_doc(at))
             return moved
@@ -268,6 +290,10 @@ class ShardedWallets:
         if hold is None:
             raise HoldNotFound(hold_id)
         return hold.wallet_id
+
+    def _write(self, tx: Any, wallet_id: str, written: Written) -> None:
+        for kind, ref, entry in written:
+            tx.set(self._entry_ref(wallet_id, kind, ref), entry)
 
     def _entry_ref(self, wallet_id: str, kind: str, ref: str) -> Any:
         wallet_ref = self._db.collection(WALLETS).document(wallet_id)

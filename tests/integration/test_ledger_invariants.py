@@ -14,7 +14,7 @@ from google.cloud import firestore
 
 from shared.credits.errors import HoldNotFound, InsufficientCredits
 from shared.credits.ledger import Ledger
-from shared.credits.records import HOLD_KINDS
+from shared.credits.records import HOLD_KINDS, LOT_EXPIRED
 from shared.errors import BadRequest
 from shared.ids import stable_id
 from shared.settings import Settings
@@ -62,8 +62,9 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
     wallet = (await wallet_ref.get()).to_dict() or {}
     w = {
         k: int(wallet.get(k, 0))
-        for k in ("available", "reserved", "granted", "settled", "clawed_back", "debt", "seq")
+        for k in ("available", "reserved", "granted", "settled", "clawed_back", "expired", "debt", "seq")
     }
+    lots = wallet.get("lots", [])
     holds = {s.id: s.to_dict() async for s in wallet_ref.collection("holds").stream()}
     entries = {s.id: s.to_dict() async for s in wallet_ref.collection("entries").stream()}
     where = f"wallet {wallet_id}: {w}"
@@ -73,7 +74,15 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
     assert w["clawed_back"] >= 0, where
     assert w["debt"] >= 0, where
     assert w["debt"] == 0 or w["available"] == 0, where  # credits coming in pay the debt first
-    assert w["available"] + w["reserved"] == w["granted"] - w["settled"] - w["clawed_back"], where
+    assert w["expired"] >= 0, where
+    assert w["available"] + w["reserved"] == (
+        w["granted"] - w["settled"] - w["clawed_back"] - w["expired"]
+    ), where
+    # Expiring credits are part of `available`; the document points the lot sweep at the earliest.
+    assert all(lot["left"] >= 0 for lot in lots), lots
+    assert sum(lot["left"] for lot in lots) <= w["available"], (where, lots)
+    assert len({lot["id"] for lot in lots}) == len(lots), lots
+    assert wallet.get("next_lot_expiry") == min((lot["expires_at"] for lot in lots), default=None), where
     assert w["reserved"] == sum(h["amount"] for h in holds.values() if h["state"] == "pending"), where
     assert w["settled"] == sum(h["charged"] for h in holds.values() if h["state"] == "settled"), where
 
@@ -86,7 +95,7 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
     assert [e["seq"] for e in ordered] == list(range(1, w["seq"] + 1)), where
 
     # Entry amounts are changes to `available`; replaying them rebuilds both balances.
-    available = reserved = granted = clawed_back = debt = 0
+    available = reserved = granted = clawed_back = debt = expired = 0
     for e in ordered:
         available += e["amount"]
         if e["kind"] == "clawback":  # took -amount, and owes what it could not take
@@ -99,6 +108,9 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
             clawed_back -= e["amount"]
             debt += e["amount"]
             assert e["debt_after"] == debt >= 0, e
+        elif e["kind"] == LOT_EXPIRED:
+            assert e["amount"] < 0, e
+            expired -= e["amount"]
         elif e["kind"] == "reserve":
             reserved -= e["amount"]
         elif e["kind"] in HOLD_KINDS:
@@ -109,7 +121,7 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
             assert e["amount"] > 0, e
         assert (e["available_after"], e["reserved_after"]) == (available, reserved), e
     assert (available, reserved, granted) == (w["available"], w["reserved"], w["granted"]), where
-    assert (clawed_back, debt) == (w["clawed_back"], w["debt"]), where
+    assert (clawed_back, debt, expired) == (w["clawed_back"], w["debt"], w["expired"]), where
 
     # Every hold: one reserve entry, and exactly one terminal entry matching its state once finished.
     for hold_id, h in holds.items():
@@ -117,6 +129,8 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
         assert h["amount"] > 0, h
         assert h["state"] in ("pending", "settled", "voided", "expired"), h
         assert 0 <= h["charged"] <= h["amount"], h
+        drawn = h.get("drawn") or {}
+        assert all(n > 0 for n in drawn.values()) and sum(drawn.values()) <= h["amount"], h
         if h["state"] != "settled":
             assert h["charged"] == 0, h
         assert keys[("reserve", hold_id)] == 1, hold_id

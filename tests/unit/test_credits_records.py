@@ -38,6 +38,7 @@ def test_entry_advances_seq_and_records_balances_after() -> None:
         "granted": 100,
         "settled": 0,
         "clawed_back": 0,
+        "expired": 0,
         "debt": 0,
         "seq": 6,
         "updated_at": AT,
