@@ -27,3 +27,13 @@ class ProviderUnavailable(AppError):
     status = 503
     type = "api_error"
     code = "payment_provider_unavailable"
+
+
+class AlreadySubscribed(Conflict):
+    code = "already_subscribed"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This wallet already has a live subscription: change its plan or seats in the customer portal "
+            "(POST /v1/billing/portal) instead of buying a second one."
+        )

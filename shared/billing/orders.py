@@ -2,7 +2,8 @@
 
 Confirming asks the validation API (outside any transaction), then grants only when the status is
 VALID or VALIDATED and the tran_id, amount (exact Decimal) and currency equal the stored order. The IPN
-and the browser's redirect both confirm; the purchase is keyed by the tran_id, so they credit once.
+and the browser's redirect both confirm; the purchase is keyed by the tran_id, so they credit once. An
+order for a workspace (`wallet_id` `ws-{id}`) is credited to its sharded wallet (shared/billing/funding.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,9 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.billing.config import SslPackage
 from shared.billing.errors import ProviderUnavailable
+from shared.billing.funding import Funding
 from shared.billing.sslcommerz import SslCommerz
 from shared.clock import now
-from shared.credits.purchases import Purchases
 from shared.ids import new_id
 
 log = logging.getLogger("billing.orders")
@@ -36,20 +37,25 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 class Orders:
-    def __init__(self, db: firestore.AsyncClient, gateway: SslCommerz) -> None:
+    def __init__(
+        self, db: firestore.AsyncClient, gateway: SslCommerz, funding: Funding | None = None
+    ) -> None:
         self._db = db
         self._gateway = gateway
-        self._purchases = Purchases(db)
+        self._funding = funding or Funding(db)
 
     def _ref(self, tran_id: str) -> Any:
         return self._db.collection(ORDERS).document(tran_id)
 
-    async def create(self, user_id: str, wallet_id: str, package: SslPackage) -> str:
+    async def create(
+        self, user_id: str, wallet_id: str, package: SslPackage, workspace_id: str | None = None
+    ) -> str:
         tran_id = "tr_" + new_id()
         await self._ref(tran_id).create(
             {
                 "user_id": user_id,
                 "wallet_id": wallet_id,
+                "workspace_id": workspace_id,
                 "package": package.id,
                 "amount": str(package.amount),
                 "currency": package.currency,
@@ -96,7 +102,7 @@ class Orders:
             await self._mark(tran_id, "mismatched", val_id, "amount, currency or tran_id differ")
             return "mismatched"
         minor = int(Decimal(order["amount"]) * 100)
-        await self._purchases.purchase(
+        await self._funding.purchase(
             PROVIDER, tran_id, order["wallet_id"], int(order["credits"]), minor, order["currency"]
         )
         await self._ref(tran_id).update({"state": "paid", "val_id": val_id, "paid_at": now()})

@@ -1,16 +1,20 @@
-"""Billing documents: `billing_customers/{wallet}` (the wallet's Stripe customer) and
-`subscriptions/{id}` (plan, seats, status, kept for the workspace work)."""
+"""Billing documents: `billing_customers/{wallet}` (the Stripe customer of the wallet paid for: a user's,
+or a workspace's `ws-{id}`) and `subscriptions/{id}` (plan, seats, status, and `wallet_id`, the ledger
+wallet its allotments land on: a workspace's shard 0, which the workspace service reads plan and seats
+for)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.clock import now
 
 CUSTOMERS = "billing_customers"
 SUBSCRIPTIONS = "subscriptions"
+LIVE = ("active", "trialing", "past_due", "incomplete", "unpaid")
 
 
 class BillingRepository:
@@ -32,6 +36,14 @@ class BillingRepository:
     async def subscription(self, subscription_id: str) -> dict[str, Any] | None:
         snap = await self._db.collection(SUBSCRIPTIONS).document(subscription_id).get()
         return snap.to_dict() if snap.exists else None
+
+    async def live_subscription(self, wallet_id: str) -> str | None:
+        """The id of a subscription billing this ledger wallet that is not over (canceled or expired)."""
+        query = self._db.collection(SUBSCRIPTIONS).where(filter=FieldFilter("wallet_id", "==", wallet_id))
+        async for snap in query.stream():
+            if (snap.to_dict() or {}).get("status") in LIVE:
+                return str(snap.id)
+        return None
 
     async def link_subscription(
         self, subscription_id: str, wallet_id: str, plan: str | None, customer: str | None

@@ -1,4 +1,9 @@
-"""Billing for the API: Checkout (Stripe or SSLCommerz), the Stripe portal, confirming SSLCommerz orders."""
+"""Billing for the API: Checkout (Stripe or SSLCommerz), the Stripe portal, confirming SSLCommerz orders.
+
+A buyer pays for their own wallet, or, as an owner or admin, for a workspace's (`ws-{id}`): a workspace
+plan is bought per seat (quantity = seats, within the plan's max_seats), and its credits land on the
+workspace's sharded wallet (shared/billing/funding.py).
+"""
 
 from __future__ import annotations
 
@@ -8,15 +13,19 @@ from typing import Literal
 from google.cloud import firestore
 
 from shared.billing.config import BillingConfig, load_billing_config
-from shared.billing.errors import NoBillingAccount
+from shared.billing.errors import AlreadySubscribed, NoBillingAccount
 from shared.billing.orders import Orders
 from shared.billing.repository import BillingRepository
 from shared.billing.sslcommerz import SslCommerz
 from shared.billing.stripe_api import StripeApi
+from shared.billing.wallets import ledger_wallet
 from shared.credits.records import WALLETS, WalletState
-from shared.errors import AppError
+from shared.credits.shards import workspace_wallet_base
+from shared.errors import AppError, BadRequest
 from shared.secrets import SecretSource
 from shared.settings import Settings
+from shared.workspaces.catalog import plan_catalog
+from shared.workspaces.service import WorkspaceService
 
 Provider = Literal["stripe", "sslcommerz"]
 
@@ -29,8 +38,9 @@ class BillingNotConfigured(AppError):
 @dataclass(frozen=True)
 class Buyer:
     user_id: str
-    wallet_id: str
+    wallet_id: str  # the wallet paid for: the user's own, or a workspace's `ws-{id}`
     email: str | None = None
+    workspace_id: str | None = None
 
 
 class Billing:
@@ -42,6 +52,15 @@ class Billing:
         self._repo = BillingRepository(db)
         self._ssl = self._sslcommerz()
         self.orders = Orders(db, self._ssl)
+        self._workspaces = WorkspaceService(db, settings)
+
+    async def payer(self, user_id: str, own_wallet: str, workspace_id: str | None) -> Buyer:
+        """Who pays for which wallet: the caller's own, or a workspace's when they are its owner or admin
+        (404 workspace_not_found for a non-member, 403 role_required for a member)."""
+        if workspace_id is None:
+            return Buyer(user_id, own_wallet)
+        await self._workspaces.membership(user_id, workspace_id, "admin")
+        return Buyer(user_id, workspace_wallet_base(workspace_id), workspace_id=workspace_id)
 
     def _stripe(self) -> StripeApi:
         key = self._secrets.get("STRIPE_SECRET_KEY")
@@ -56,20 +75,39 @@ class Billing:
             s.sslcommerz_api_base, s.sslcommerz_store_id or "", password, s.sslcommerz_timeout_s
         )
 
-    async def checkout(self, buyer: Buyer, provider: Provider, package: str | None, plan: str | None) -> str:
-        """The URL the buyer is sent to, to pay for a credit package (or, with Stripe, a plan)."""
+    async def checkout(
+        self,
+        buyer: Buyer,
+        provider: Provider,
+        package: str | None,
+        plan: str | None,
+        seats: int | None = None,
+    ) -> str:
+        """The URL the buyer is sent to, to pay for a credit package (or, with Stripe, a plan).
+
+        Everything is checked before anything is created: a bad request changes nothing."""
+        if seats is not None and not plan:
+            raise BadRequest("seats go with a plan; a credit package has none.", code="invalid_seats")
         if provider == "sslcommerz":
+            if plan:
+                raise BadRequest("Plans are sold with Stripe only.", code="plan_needs_stripe")
             return await self._sslcommerz_checkout(buyer, package or "")
         return_url = self._settings.billing_return_url
         meta = {"wallet_id": buyer.wallet_id, "user_id": buyer.user_id}
+        if buyer.workspace_id:
+            meta["workspace_id"] = buyer.workspace_id
         params: dict[str, object]
         if plan:
             chosen = self.config.stripe_plan(plan)
+            quantity = self._seats(chosen.id, seats, buyer.workspace_id)
+            if await self._repo.live_subscription(ledger_wallet(buyer.wallet_id)):
+                raise AlreadySubscribed()
+            plan_meta = {**meta, "plan": chosen.id, "seats": str(quantity)}
             params = {
                 "mode": "subscription",
-                "line_items": [{"price": chosen.price, "quantity": 1}],
-                "metadata": {**meta, "plan": chosen.id},
-                "subscription_data": {"metadata": {**meta, "plan": chosen.id}},
+                "line_items": [{"price": chosen.price, "quantity": quantity}],
+                "metadata": plan_meta,
+                "subscription_data": {"metadata": plan_meta},
             }
         else:
             top_up = self.config.stripe_package(package or "")
@@ -93,9 +131,28 @@ class Billing:
         }
         return await self._stripe().checkout_session(params)
 
+    def _seats(self, plan: str, seats: int | None, workspace_id: str | None) -> int:
+        """The subscription's quantity: 1 for a user's own plan; for a workspace, `seats` (by default the
+        plan's included seats) between 1 and the plan's max_seats."""
+        if workspace_id is None:
+            if seats not in (None, 1):
+                raise BadRequest("Seats are bought for a workspace: send workspace_id.", code="invalid_seats")
+            return 1
+        offer = plan_catalog(self._settings).get(plan)
+        if offer.name != plan:
+            raise BadRequest(f"The plan {plan!r} is not offered to workspaces.", code="unknown_plan")
+        wanted = offer.included_seats if seats is None else seats
+        if not 1 <= wanted <= offer.max_seats:
+            raise BadRequest(
+                f"The {plan} plan is sold with 1 to {offer.max_seats} seats; you asked for {wanted}.",
+                code="invalid_seats",
+            )
+        return min(wanted, offer.max_seats)
+
     async def account(self, wallet_id: str) -> dict[str, int | bool]:
-        """What the wallet owes after refunds and disputes, and whether it has a Stripe customer."""
-        snap = await self._db.collection(WALLETS).document(wallet_id).get()
+        """What the wallet owes after refunds and disputes, and whether it has a Stripe customer (for a
+        workspace: the debt on its shard 0, where clawbacks land)."""
+        snap = await self._db.collection(WALLETS).document(ledger_wallet(wallet_id)).get()
         wallet = WalletState.from_doc(snap.to_dict())
         customer = await self._repo.customer(wallet_id, "stripe")
         return {
@@ -116,7 +173,7 @@ class Billing:
                 "SSLCommerz is not configured here: set SSLCOMMERZ_STORE_ID and SSLCOMMERZ_STORE_PASSWORD."
             )
         package = self.config.ssl_package(package_id)
-        tran_id = await self.orders.create(buyer.user_id, buyer.wallet_id, package)
+        tran_id = await self.orders.create(buyer.user_id, buyer.wallet_id, package, buyer.workspace_id)
         base = self._settings.payments_url.rstrip("/")
         urls = {
             "success_url": f"{base}/sslcommerz/success",

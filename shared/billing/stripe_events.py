@@ -3,19 +3,24 @@
 Payments are keyed by their PaymentIntent id (the session, the charge and the dispute all name it), so
 a refund or dispute finds the purchase whatever order the events come in. The wallet of a payment comes
 from the metadata our Checkout Sessions set (`wallet_id`, also copied onto the PaymentIntent and the
-subscription), which is what lets a later workspace wallet be billed the same way.
+subscription): a user's wallet, or a workspace's `ws-{id}`, whose payments land on its shard 0 and are
+spread over its shards (shared/billing/funding.py). A subscription's allotment expires at the end of the
+invoice's period; top-ups don't expire. A dispute closed as won gives back what it clawed back, once.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from typing import Any
 
 from google.cloud import firestore
 
 from shared.billing.config import BillingConfig
+from shared.billing.funding import Funding
 from shared.billing.repository import BillingRepository
-from shared.credits.purchases import Purchases
+from shared.billing.wallets import ledger_wallet
+from shared.credits.disputes import Disputes
 
 log = logging.getLogger("billing.stripe")
 
@@ -35,9 +40,12 @@ def _id(value: Any) -> str | None:
 
 
 class StripeEvents:
-    def __init__(self, db: firestore.AsyncClient, config: BillingConfig) -> None:
+    def __init__(
+        self, db: firestore.AsyncClient, config: BillingConfig, funding: Funding | None = None
+    ) -> None:
         self._config = config
-        self._purchases = Purchases(db)
+        self._funding = funding or Funding(db)
+        self._disputes = Disputes(db)
         self._repo = BillingRepository(db)
 
     async def handle(self, event: dict[str, Any]) -> str:
@@ -53,6 +61,7 @@ class StripeEvents:
             "customer.subscription.deleted": self._subscription,
             "charge.refunded": self._charge_refunded,
             "charge.dispute.created": self._dispute_created,
+            "charge.dispute.closed": self._dispute_closed,
         }.get(kind)
         if handler is None:
             return "ignored"
@@ -69,7 +78,9 @@ class StripeEvents:
         if session.get("mode") == "subscription":
             subscription = _id(session.get("subscription"))
             if subscription:
-                await self._repo.link_subscription(subscription, wallet_id, meta.get("plan"), customer)
+                await self._repo.link_subscription(
+                    subscription, ledger_wallet(wallet_id), meta.get("plan"), customer
+                )
             return "subscription_started"  # its allotments come with invoice.paid
         if session.get("payment_status") != "paid":
             return "awaiting_payment"  # async methods finish with checkout.session.async_payment_succeeded
@@ -78,7 +89,7 @@ class StripeEvents:
             log.error("paid session names no known package", extra={"session": session.get("id")})
             return "unknown_package"
         payment_id = _id(session.get("payment_intent")) or str(session["id"])
-        outcome = await self._purchases.purchase(
+        outcome = await self._funding.purchase(
             PROVIDER,
             payment_id,
             wallet_id,
@@ -96,7 +107,7 @@ class StripeEvents:
         meta = _meta((invoice.get("parent") or {}).get("subscription_details") or {})
         meta |= _meta(invoice.get("subscription_details") or {})
         wallet_id = (record or {}).get("wallet_id") or meta.get("wallet_id")
-        price, seats = _first_line(invoice)
+        price, seats, period_end = _first_line(invoice)
         plan = self._config.plan_for_price(price)
         if not wallet_id or plan is None:
             log.error("paid invoice with no wallet or plan", extra={"invoice": invoice.get("id")})
@@ -105,8 +116,14 @@ class StripeEvents:
         if paid <= 0:
             return "nothing_paid"
         payment_id = _id(invoice.get("payment_intent")) or str(invoice["id"])
-        outcome = await self._purchases.purchase(
-            PROVIDER, payment_id, wallet_id, plan.monthly_credits * seats, paid, str(invoice.get("currency"))
+        outcome = await self._funding.purchase(
+            PROVIDER,
+            payment_id,
+            wallet_id,
+            plan.monthly_credits * seats,
+            paid,
+            str(invoice.get("currency")),
+            expires_at=period_end,
         )
         return "allotment_granted" if outcome.applied else "already_granted"
 
@@ -122,7 +139,8 @@ class StripeEvents:
             "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
             "current_period_end": sub.get("current_period_end"),
         }
-        wallet_hint = _meta(sub).get("wallet_id")
+        hint = _meta(sub).get("wallet_id")
+        wallet_hint = ledger_wallet(hint) if hint else None
         applied = await self._repo.update_subscription(str(sub["id"]), fields, created, wallet_hint)
         return "subscription_recorded" if applied else "subscription_stale"
 
@@ -131,40 +149,56 @@ class StripeEvents:
         if refunded <= 0:
             return "nothing_refunded"
         charge_id = str(charge["id"])
-        outcome = await self._purchases.claw_back(
+        outcome = await self._funding.claw_back(
             PROVIDER,
             _id(charge.get("payment_intent")) or charge_id,
             f"{charge_id}:refunded:{refunded}",
             f"refund:{charge_id}",
             refunded,
-            wallet_id=_meta(charge).get("wallet_id"),
+            wallet_hint=_meta(charge).get("wallet_id"),
         )
         return f"clawback_{outcome.state}" if outcome.applied else "clawback_replayed"
 
     async def _dispute_created(self, dispute: dict[str, Any], created: int) -> str:
         dispute_id = str(dispute["id"])
-        payment = _id(dispute.get("payment_intent")) or _id(dispute.get("charge")) or dispute_id
-        outcome = await self._purchases.claw_back(
+        outcome = await self._funding.claw_back(
             PROVIDER,
-            payment,
+            _dispute_payment(dispute),
             dispute_id,
             f"dispute:{dispute_id}",
             int(dispute.get("amount") or 0),
-            wallet_id=_meta(dispute).get("wallet_id"),
+            wallet_hint=_meta(dispute).get("wallet_id"),
         )
         return f"clawback_{outcome.state}" if outcome.applied else "clawback_replayed"
 
+    async def _dispute_closed(self, dispute: dict[str, Any], created: int) -> str:
+        """Won: what the dispute clawed back comes back, once. Lost (or any other end): nothing changes,
+        the clawback stands."""
+        status = str(dispute.get("status") or "unknown")
+        if status != "won":
+            return f"dispute_{status}"
+        reversal = await self._disputes.won(PROVIDER, _dispute_payment(dispute), str(dispute["id"]))
+        return f"dispute_won_{reversal.state}"
 
-def _first_line(invoice: dict[str, Any]) -> tuple[str | None, int]:
-    """The price and quantity of an invoice's first line, in the older and the newer API shapes."""
+
+def _dispute_payment(dispute: dict[str, Any]) -> str:
+    """The payment a dispute is about, named as its purchase was (the PaymentIntent when there is one)."""
+    return _id(dispute.get("payment_intent")) or _id(dispute.get("charge")) or str(dispute["id"])
+
+
+def _first_line(invoice: dict[str, Any]) -> tuple[str | None, int, dt.datetime | None]:
+    """The price, quantity and period end of an invoice's first line, in the older and the newer API
+    shapes."""
     lines = (invoice.get("lines") or {}).get("data") or []
     if not lines:
-        return None, 1
+        return None, 1, None
     line = lines[0]
     price = _id(line.get("price")) or _id(
         ((line.get("pricing") or {}).get("price_details") or {}).get("price")
     )
-    return price, max(int(line.get("quantity") or 1), 1)
+    end = (line.get("period") or {}).get("end")
+    period_end = dt.datetime.fromtimestamp(int(end), dt.UTC) if end else None
+    return price, max(int(line.get("quantity") or 1), 1), period_end
 
 
 def _subscription_item(sub: dict[str, Any]) -> tuple[str | None, int]:

@@ -16,10 +16,12 @@ from google.cloud import firestore
 
 from shared.billing.config import load_billing_config
 from shared.billing.events import EventStore
+from shared.billing.funding import Funding
 from shared.billing.orders import Orders
 from shared.billing.signatures import verify_sslcommerz, verify_stripe
 from shared.billing.sslcommerz import SslCommerz
 from shared.billing.stripe_events import StripeEvents
+from shared.credits.ledger import Ledger
 from shared.errors import AppError, BadRequest
 from shared.secrets import SecretSource
 from shared.settings import Settings
@@ -34,7 +36,8 @@ class PaymentWebhooks:
         self._settings = settings
         self._secrets = secrets
         self._events = EventStore(db, settings.payment_event_lease_s)
-        self._stripe = StripeEvents(db, load_billing_config(settings.billing_config_path))
+        funding = Funding(db, Ledger(db, settings))
+        self._stripe = StripeEvents(db, load_billing_config(settings.billing_config_path), funding)
         password = secrets.get("SSLCOMMERZ_STORE_PASSWORD") or ""
         self._ssl_password = password
         gateway = SslCommerz(
@@ -43,7 +46,7 @@ class PaymentWebhooks:
             password,
             settings.sslcommerz_timeout_s,
         )
-        self.orders = Orders(db, gateway)
+        self.orders = Orders(db, gateway, funding)
 
     async def stripe(self, headers: Mapping[str, str], body: bytes) -> Answer:
         secrets = [s.strip() for s in (self._secrets.get("STRIPE_WEBHOOK_SECRETS") or "").split(",")]

@@ -13,6 +13,7 @@ never too low: a member is at worst refused early, never allowed past the limit.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -20,8 +21,10 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.clock import now
+from shared.credits.errors import PaymentDebt
+from shared.credits.records import WALLETS
 from shared.credits.schemas import Hold
-from shared.credits.shards import ShardedWallets, workspace_wallet_base
+from shared.credits.shards import ShardedWallets, shard_wallet, workspace_wallet_base
 from shared.errors import AppError
 from shared.workspaces.errors import MemberLimitExceeded, WorkspaceNotFound
 from shared.workspaces.repository import WorkspaceRepository
@@ -73,12 +76,21 @@ class WorkspaceSpending:
     ) -> Hold:
         """Count the credits against the member's limit, then hold them on the workspace wallet.
 
-        Raises WorkspaceNotFound for a non-member, MemberLimitExceeded (402 member_limit_exceeded) when
-        fewer than `minimum` credits are left under the limit, and the ledger's errors otherwise.
+        Raises WorkspaceNotFound for a non-member, PaymentDebt (402 payment_debt) while the workspace owes
+        credits after a refund or dispute (the debt is on shard 0, whatever shard this would use),
+        MemberLimitExceeded (402 member_limit_exceeded) when fewer than `minimum` credits are left under
+        the limit, and the ledger's errors otherwise.
         """
-        member = await self.repo.get(self.repo.member_ref(workspace_id, user_id))
+        base = workspace_wallet_base(workspace_id)
+        member, shard0 = await asyncio.gather(
+            self.repo.get(self.repo.member_ref(workspace_id, user_id)),
+            self.repo.get(self.repo.db.collection(WALLETS).document(shard_wallet(base, 0))),
+        )
         if member is None:
             raise WorkspaceNotFound()
+        debt = int((shard0 or {}).get("debt", 0))
+        if debt > 0:
+            raise PaymentDebt(debt)
         shards = await self._shards(workspace_id)
         limit = member.get("monthly_limit")
         month = month_of(self.clock())
@@ -101,7 +113,6 @@ class WorkspaceSpending:
             return counted
 
         counted = await count(self.repo.db.transaction())
-        base = workspace_wallet_base(workspace_id)
         try:
             return await self.wallets.reserve(
                 base, shards, hold_id, counted, min(minimum, counted), ttl_s, ref

@@ -19,6 +19,7 @@ import httpx
 import pytest
 import stripe
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.credits.purchases import payment_key
 from shared.settings import Settings, get_settings
@@ -195,6 +196,56 @@ def doc(collection: str, doc_id: str) -> dict[str, Any] | None:
     return snap.to_dict() if snap.exists else None
 
 
+def where(collection: str, field: str, value: Any) -> list[dict[str, Any]]:
+    query = _db().collection(collection).where(filter=FieldFilter(field, "==", value))
+    return [snap.to_dict() or {} for snap in query.stream()]
+
+
 def entries(wallet_id: str) -> list[dict[str, Any]]:
     snaps = _db().collection("wallets").document(wallet_id).collection("entries").stream()
     return sorted((s.to_dict() or {} for s in snaps), key=lambda e: e["seq"])
+
+
+# Workspaces paid for: members through the API, the sharded wallet read shard by shard.
+
+
+def register(api_client: httpx.Client) -> User:
+    email = f"m{uuid.uuid4().hex[:12]}@example.com"
+    response = api_client.post(
+        "/v1/auth/register", json={"email": email, "password": "correct horse battery"}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return User(
+        body["user"]["id"], email, "correct horse battery", body["access_token"], body["refresh_token"]
+    )
+
+
+def create_workspace(api_client: httpx.Client, owner: User) -> dict[str, Any]:
+    response = api_client.post("/v1/workspaces", json={"name": "Paid"}, headers=owner.headers)
+    assert response.status_code == 201, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+def join(api_client: httpx.Client, owner: User, workspace_id: str, who: User, role: str = "member") -> None:
+    sent = api_client.post(
+        f"/v1/workspaces/{workspace_id}/invitations",
+        json={"email": who.email, "role": role},
+        headers=owner.headers,
+    )
+    assert sent.status_code == 201, sent.text
+    accepted = api_client.post(
+        "/v1/workspaces/invitations/accept", json={"token": sent.json()["token"]}, headers=who.headers
+    )
+    assert accepted.status_code == 200, accepted.text
+
+
+def shard_ids(workspace_id: str) -> list[str]:
+    count = int((doc("workspaces", workspace_id) or {})["shards"])
+    return [f"ws-{workspace_id}~{k}" for k in range(count)]
+
+
+def shard_invariants(workspace_id: str) -> list[dict[str, int]]:
+    """The ledger invariants on every shard of the workspace's wallet, each shard as its wallet."""
+    return [invariants(w) for w in shard_ids(workspace_id)]

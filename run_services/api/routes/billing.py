@@ -1,16 +1,22 @@
-"""Buying credits: Checkout with Stripe or SSLCommerz, and the Stripe customer portal."""
+"""Buying credits: Checkout with Stripe or SSLCommerz, and the Stripe customer portal, for your own wallet
+or, as a workspace owner or admin, for a workspace's (`workspace_id`)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep
-from shared.billing.service import Billing, Buyer
+from shared.billing.service import Billing
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
+
+WorkspaceQuery = Annotated[
+    str | None,
+    Query(max_length=100, description="A workspace you are an owner or admin of, instead of yourself."),
+]
 
 
 class CheckoutRequest(BaseModel):
@@ -19,6 +25,13 @@ class CheckoutRequest(BaseModel):
         None, max_length=100, description="A top-up package from the billing catalog."
     )
     plan: str | None = Field(None, max_length=100, description="A plan to subscribe to (Stripe only).")
+    workspace_id: str | None = Field(
+        None, max_length=100, description="Pay for this workspace (its owners and admins only)."
+    )
+    seats: int | None = Field(
+        None,
+        description="A workspace plan's seats, 1 to the plan's max_seats (default: its included seats).",
+    )
 
 
 class CheckoutOut(BaseModel):
@@ -51,18 +64,27 @@ async def checkout(
 ) -> CheckoutOut:
     """Start paying: send the buyer to the returned URL. Credits arrive when the provider confirms."""
     billing = get_billing(request, services)
-    buyer = Buyer(principal.user_id, principal.wallet_id)
-    url = await billing.checkout(buyer, body.provider, body.package, body.plan)
+    buyer = await billing.payer(principal.user_id, principal.wallet_id, body.workspace_id)
+    url = await billing.checkout(buyer, body.provider, body.package, body.plan, body.seats)
     return CheckoutOut(provider=body.provider, url=url)
 
 
 @router.post("/portal")
-async def portal(principal: CurrentPrincipal, services: ServicesDep, request: Request) -> PortalOut:
-    """A Stripe customer-portal link (invoices, payment methods, subscription)."""
-    return PortalOut(url=await get_billing(request, services).portal(principal.wallet_id))
+async def portal(
+    principal: CurrentPrincipal, services: ServicesDep, request: Request, workspace_id: WorkspaceQuery = None
+) -> PortalOut:
+    """A Stripe customer-portal link (invoices, payment methods, subscription and its seats)."""
+    billing = get_billing(request, services)
+    buyer = await billing.payer(principal.user_id, principal.wallet_id, workspace_id)
+    return PortalOut(url=await billing.portal(buyer.wallet_id))
 
 
 @router.get("")
-async def account(principal: CurrentPrincipal, services: ServicesDep, request: Request) -> AccountOut:
-    """Your billing state: any debt left by refunds or disputes, and whether the portal is available."""
-    return AccountOut.model_validate(await get_billing(request, services).account(principal.wallet_id))
+async def account(
+    principal: CurrentPrincipal, services: ServicesDep, request: Request, workspace_id: WorkspaceQuery = None
+) -> AccountOut:
+    """Your (or a workspace's) billing state: any debt left by refunds or disputes, and whether the
+    portal is available."""
+    billing = get_billing(request, services)
+    buyer = await billing.payer(principal.user_id, principal.wallet_id, workspace_id)
+    return AccountOut.model_validate(await billing.account(buyer.wallet_id))
