@@ -50,7 +50,7 @@ resource "google_cloudfunctions2_function" "this" {
 
   service_config {
     service_account_email            = var.service_account_email
-    ingress_settings                 = "ALLOW_ALL"
+    ingress_settings                 = var.ingress
     all_traffic_on_latest_revision   = true
     available_memory                 = var.memory
     available_cpu                    = var.cpu

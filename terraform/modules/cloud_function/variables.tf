@@ -33,6 +33,12 @@ variable "service_account_email" {
   type        = string
 }
 
+variable "ingress" {
+  description = "ALLOW_ALL for public entry points; ALLOW_INTERNAL_ONLY admits the project's Cloud Tasks and Cloud Scheduler."
+  type        = string
+  default     = "ALLOW_INTERNAL_ONLY"
+}
+
 variable "public" {
   description = "Let anyone invoke the function (allUsers run.invoker); only for public entry points."
   type        = bool

@@ -49,3 +49,23 @@ resource "google_vpc_access_connector" "this" {
     name = google_compute_subnetwork.connector.name
   }
 }
+
+# Nothing inside the network accepts connections from outside it: Memorystore sits in a peered network and
+# the serverless instances only make outbound connections.
+resource "google_compute_firewall" "deny_ingress" {
+  project   = var.project_id
+  name      = "${var.name}-deny-ingress"
+  network   = google_compute_network.this.id
+  direction = "INGRESS"
+  priority  = 65534
+
+  deny {
+    protocol = "all"
+  }
+
+  source_ranges = ["0.0.0.0/0"]
+
+  log_config {
+    metadata = "INCLUDE_ALL_METADATA"
+  }
+}

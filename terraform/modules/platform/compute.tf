@@ -64,6 +64,7 @@ module "payments_function" {
   source_bucket         = module.source_bucket.name
   service_account_email = module.service_accounts.emails["payments"]
   public                = true
+  ingress               = "ALLOW_ALL"
   timeout_seconds       = 60
   labels                = local.labels
 
