@@ -327,6 +327,14 @@ def run_checks(stack: Stack, pytest_args: list[str]) -> int:
         if subprocess.call(cmd, cwd=ROOT, env=env) != 0:
             print(f"{name} failed: fix the findings above (ruff: `make fmt` fixes formatting).", flush=True)
             return 1
+    # checkov (tests/infra/test_checkov.py) has its own venv: install it here, outside any test timeout.
+    from scripts.infra_tools import checkov_bin
+
+    try:
+        checkov_bin()
+    except (OSError, subprocess.CalledProcessError) as exc:
+        print(f"Could not prepare .local/checkov-venv (needs PyPI once): {exc}", flush=True)
+        return 1
     print("== pytest", flush=True)
     code = subprocess.call([PY, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
     if code == 5:
