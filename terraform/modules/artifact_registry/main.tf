@@ -5,6 +5,16 @@ resource "google_artifact_registry_repository" "this" {
   format        = "DOCKER"
   description   = "Container images of the ai-backend services."
 
+  # Images older than delete_older_than go, except the keep_versions most recent of each image.
+  cleanup_policies {
+    id     = "delete-old"
+    action = "DELETE"
+    condition {
+      tag_state  = "ANY"
+      older_than = var.delete_older_than
+    }
+  }
+
   cleanup_policies {
     id     = "keep-recent"
     action = "KEEP"

@@ -19,6 +19,12 @@ variable "keep_versions" {
   default     = 20
 }
 
+variable "delete_older_than" {
+  description = "Age after which images are deleted, in seconds like \"2592000s\" (the most recent keep_versions stay)."
+  type        = string
+  default     = "2592000s"
+}
+
 variable "writers" {
   description = "IAM members that push images (the deployer)."
   type        = list(string)
