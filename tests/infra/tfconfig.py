@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,12 @@ def parse(path: Path) -> Module:
                 for rtype, named in block.items():
                     into.extend((rtype, name, body) for name, body in named.items())
     return module
+
+
+@lru_cache(maxsize=64)
+def parse_cached(path: Path) -> Module:
+    """parse(), once per directory in a test run (for the modules that others call; do not mutate)."""
+    return parse(path)
 
 
 def module_dirs() -> list[Path]:
@@ -148,14 +155,14 @@ def reference_problems(path: Path) -> list[str]:
                 problems.append(f'{where}: module.{call} is used but there is no `module "{call}"` block')
                 continue
             child = _child(path, module.calls[call])
-            if child is not None and output not in parse(child).outputs:
+            if child is not None and output not in parse_cached(child).outputs:
                 problems.append(f'{where}: module.{call}.{output}: {rel(child)} has no output "{output}"')
     for call, body in module.calls.items():
         child = _child(path, body)
         if child is None:
             problems.append(f'{where}: module "{call}" has source {body.get("source")!r}: not a local dir')
             continue
-        declared = parse(child).variables
+        declared = parse_cached(child).variables
         args = {k for k in body if k not in META_ARGS and k != "__is_block__"}
         problems += [
             f'{where}: module "{call}" passes {a!r}, which {rel(child)} does not declare'
