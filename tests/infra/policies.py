@@ -78,8 +78,18 @@ def private_callers(modules: Iterable[Module]) -> list[str]:
 
 
 def own_service_accounts(modules: Iterable[Module]) -> list[str]:
-    """Every service and function runs as its own service account, named like the workload."""
+    """Every service and function runs as its own service account, named like the workload (never the
+    default compute account, which is what an unset service account means)."""
+    modules = list(modules)
     problems = []
+    required = {
+        "google_cloud_run_v2_service": ("template", "service_account"),
+        "google_cloudfunctions2_function": ("service_config", "service_account_email"),
+    }
+    for m in modules:
+        for rtype, name, body in m.resources:
+            if rtype in required and not _first(body.get(required[rtype][0])).get(required[rtype][1]):
+                problems.append(f"{rel(m.path)}: {rtype}.{name}: set {'.'.join(required[rtype])}")
     seen: dict[str, str] = {}
     for m, call, body in _workload_calls(modules):
         keys = _SA_KEY.findall(str(body.get("service_account_email", "")))

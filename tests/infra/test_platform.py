@@ -168,3 +168,15 @@ def test_environments_use_a_gcs_backend_with_their_own_prefix():
         assert block["backend"][0]["gcs"]["prefix"] == f"ai-backend/{env}"
         assert root.variables["region"]["default"] == "us-central1"
         assert root.calls["platform"]["source"] == "../../modules/platform"
+
+
+def test_task_and_schedule_targets_accept_only_their_callers():
+    worker, reconciler = CALLS["jobs_worker_function"], CALLS["reconciler_function"]
+    assert worker["invokers"] == ['${local.sa["tasks-invoker"]}']
+    assert reconciler["invokers"] == ['${local.sa["scheduler-invoker"]}']
+    for call in (worker, reconciler):
+        assert call.get("public", False) is False and "ingress" not in call
+    module = parse(TERRAFORM / "modules" / "cloud_function")
+    assert module.variables["ingress"]["default"] == "ALLOW_INTERNAL_ONLY"
+    assert module.variables["public"]["default"] is False
+    assert CALLS["payments_function"]["ingress"] == "ALLOW_ALL"

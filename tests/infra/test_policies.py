@@ -166,3 +166,15 @@ def test_an_undescribed_variable_or_output_is_caught(tmp_path):
     assert 'variable "a" needs a description' in problems
     assert 'variable "b" needs a type' in problems
     assert 'output "o" needs a description' in problems
+
+
+def test_a_service_or_function_on_the_default_account_is_caught(tmp_path):
+    bad = _snippet(
+        tmp_path,
+        'resource "google_cloud_run_v2_service" "s" {\n  name = "s"\n  template {\n    containers {\n'
+        '      image = "i"\n    }\n  }\n}\n\nresource "google_cloudfunctions2_function" "f" {\n  name = "f"\n'
+        "  service_config {\n    timeout_seconds = 60\n  }\n}\n",
+    )
+    problems = "\n".join(policies.own_service_accounts(bad))
+    assert "google_cloud_run_v2_service.s: set template.service_account" in problems
+    assert "google_cloudfunctions2_function.f: set service_config.service_account_email" in problems
