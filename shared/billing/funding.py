@@ -4,7 +4,8 @@ A workspace's payment is one PaymentLedger purchase on its shard 0 (`ws-{id}~0`)
 exactly once and pays the workspace's debt first, like any purchase. Then the rest is spread over the
 shards by transfers whose ids derive from the payment id: a replay moves nothing twice, and a crash
 between the purchase and the spread only leaves credits on shard 0, where reservations that their own
-shard cannot hold gather them from anyway (ShardedWallets).
+shard cannot hold gather them from anyway (ShardedWallets). A transfer moves the soonest-expiring lots
+first and keeps their expiry, so an allotment stays expiring on every shard.
 
 A clawback (refund, dispute) of a workspace's payment first gathers what the workspace has into shard 0,
 up to what the clawback takes (transfers keyed by the clawback id), so that it takes what the workspace
@@ -58,10 +59,12 @@ class Funding:
         `expires_at`: when the credits expire (a subscription's allotment), None for credits that don't.
         """
         target = ledger_wallet(wallet_id)
-        outcome = await self.purchases.purchase(provider, payment_id, target, credits, paid_minor, currency)
+        outcome = await self.purchases.purchase(
+            provider, payment_id, target, credits, paid_minor, currency, expires_at=expires_at
+        )
         workspace_id = workspace_of(outcome.wallet_id or target)
         if workspace_id is not None:  # also on a replay: finishes a spread a crash interrupted
-            await self._spread(workspace_id, f"{provider}:{payment_id}", credits, expires_at)
+            await self._spread(workspace_id, f"{provider}:{payment_id}", credits)
         return outcome
 
     async def claw_back(
@@ -88,9 +91,7 @@ class Funding:
         snap = await self._db.collection(WORKSPACES).document(workspace_id).get()
         return max(int((snap.to_dict() or {}).get("shards", 1)), 1)
 
-    async def _spread(
-        self, workspace_id: str, ref: str, credits: int, expires_at: dt.datetime | None
-    ) -> None:
+    async def _spread(self, workspace_id: str, ref: str, credits: int) -> None:
         count = await self.shard_count(workspace_id)
         base = workspace_wallet_base(workspace_id)
         source = shard_wallet(base, 0)

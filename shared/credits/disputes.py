@@ -5,7 +5,8 @@ claimed (`credits`: what it took from the wallet plus what it added to the debt)
 won, one transaction over the payment and its wallet grants those credits back as an entry of kind
 `dispute_won` and, like every grant, pays the wallet's debt first: so the debt the dispute created is
 cancelled (or, if a later purchase paid it meanwhile, those credits come back as available). The ledger
-invariant holds as for any grant followed by a debt payment.
+invariant holds as for any grant followed by a debt payment. Credits of an expiring purchase (an
+allotment) come back into its lot, with its expiry: at once expired if its period is over.
 
 The clawback is then marked `reversed` and its claim set to 0, so that a later refund of the same
 payment does not count the won dispute again. A dispute won before its clawback (or its payment) was
@@ -20,7 +21,8 @@ from typing import Any
 
 from google.cloud import firestore
 
-from shared.clock import now
+from shared import clock
+from shared.credits.lots import lot_id
 from shared.credits.purchases import PAYMENTS, payment_key
 from shared.credits.records import ENTRIES, WALLETS, WalletState
 from shared.credits.transactions import WalletTransactions
@@ -62,7 +64,7 @@ class Disputes:
             found = next((c for c in clawbacks if c.get("id") == dispute_id), None)
             if found is not None and found.get("state") == "reversed":
                 return Reversal(False, "replayed", doc.get("wallet_id"))
-            at = now()
+            at = clock.now()
             if found is None:
                 found = {"id": dispute_id, "claim": f"dispute:{dispute_id}", "minor": 0, "at": at}
                 clawbacks.append(found)
@@ -80,8 +82,10 @@ class Disputes:
                 return Reversal(True, "recorded", doc.get("wallet_id"))
             wallet_id = str(doc["wallet_id"])
             wallet_ref = self._db.collection(WALLETS).document(wallet_id)
-            (wallet_snap,) = await self._tx.read(tx, wallet_ref)
+            purchase_ref = self._entry(wallet_id, "purchase", f"{provider}:{payment_id}")
+            wallet_snap, purchase_snap = await self._tx.read(tx, wallet_ref, purchase_ref)
             wallet = WalletState.from_doc(wallet_snap.to_dict())
+            written = wallet.expire_lots(at)
             wallet.available += credits
             wallet.granted += credits
             tx.set(self._entry(wallet_id, KIND, dispute_id), wallet.entry(KIND, credits, dispute_id, at))
@@ -89,6 +93,17 @@ class Disputes:
             paid = wallet.pay_debt(f"{KIND}:{dispute_id}", at)
             if paid is not None:
                 tx.set(self._entry(wallet_id, "debt_paid", f"{KIND}:{dispute_id}"), paid)
+            expires_at = (purchase_snap.to_dict() or {}).get("expires_at")
+            if expires_at is not None:  # an expiring purchase's credits come back expiring, as they were
+                ref = f"{provider}:{payment_id}"
+                wallet.add_lot(
+                    doc.get("lot") or lot_id("purchase", ref),
+                    credits - (debt_before - wallet.debt),
+                    expires_at,
+                )
+                written += wallet.expire_lots(at)  # at once, if its period is over
+            for kind, ref, entry in written:
+                tx.set(self._entry(wallet_id, kind, ref), entry)
             doc["clawed"] = int(doc.get("clawed", 0)) - credits
             tx.set(pay_ref, doc)
             tx.set(wallet_ref, wallet.to_doc(at))

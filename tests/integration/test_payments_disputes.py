@@ -5,6 +5,7 @@ external id."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections import Counter
 from typing import Any
@@ -231,3 +232,34 @@ def test_a_won_dispute_unblocks_a_workspace(function: Any, keys: Secrets, api_cl
     assert (sum(s["available"] for s in states), states[0]["debt"]) == (3_500_000, 0)
     run(member_spends)  # spending resumes
     assert sum(s["available"] for s in shard_invariants(ws)) == 2_000_000
+
+
+def test_a_won_dispute_of_an_allotment_gives_it_back_expiring_as_it_was(function: Any, keys: Secrets) -> None:
+    w, payment, dp = "w-dp-" + uuid.uuid4().hex, "pi_" + uuid.uuid4().hex, "dp_" + uuid.uuid4().hex
+    period_end = int(time.time()) + 20 * 86400
+    invoice = {
+        "id": "in_" + uuid.uuid4().hex,
+        "object": "invoice",
+        "subscription_details": {"metadata": {"wallet_id": w, "plan": "pro"}},
+        "payment_intent": payment,
+        "amount_paid": 2000,
+        "currency": "usd",
+        "lines": {
+            "data": [{"price": {"id": "price_pro_monthly"}, "quantity": 1, "period": {"end": period_end}}]
+        },
+    }
+    assert deliver(function, keys, "invoice.paid", invoice) == "allotment_granted"
+    before = (doc("wallets", w) or {})["lots"]
+    assert [(lot["left"], int(lot["expires_at"].timestamp())) for lot in before] == [(20_000_000, period_end)]
+    deliver(
+        function, keys, "charge.dispute.created", dispute(dp, payment, "needs_response") | {"amount": 2000}
+    )
+    assert invariants(w)["available"] == 0
+    assert (
+        deliver(function, keys, "charge.dispute.closed", dispute(dp, payment, "won"))
+        == "dispute_won_reversed"
+    )
+    state = invariants(w)
+    assert (state["available"], state["debt"]) == (20_000_000, 0)
+    assert (doc("wallets", w) or {})["lots"] == before
+    one_effect_per_id(w)

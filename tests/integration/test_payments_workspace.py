@@ -16,10 +16,12 @@ import pytest
 
 from shared.credits.errors import PaymentDebt
 from shared.credits.ledger import Ledger
+from shared.credits.lots import lot_id
 from shared.credits.shards import ShardedWallets
 from shared.workspaces.spending import WorkspaceSpending
 from tests.conftest import User
 from tests.fakes.stripe_api import FakeStripe
+from tests.integration.lots_fixtures import DAY, Clock, fake_clock  # noqa: F401 - fixture
 from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
     Secrets,
     create_workspace,
@@ -206,8 +208,8 @@ def invoice(sub_id: str, seats: int, period_end: int) -> dict[str, Any]:
     }
 
 
-def test_invoice_paid_grants_the_seats_allotment_once_over_the_shards(
-    function: Any, keys: Secrets, api_client: httpx.Client, team: tuple[str, User, User, User]
+def test_invoice_paid_grants_the_seats_allotment_once_over_the_shards_until_the_period_ends(
+    function: Any, keys: Secrets, api_client: httpx.Client, team: tuple[str, User, User, User], clock: Clock
 ) -> None:
     ws = team[0]
     sub_id = "sub_" + uuid.uuid4().hex
@@ -215,7 +217,8 @@ def test_invoice_paid_grants_the_seats_allotment_once_over_the_shards(
     assert (doc("subscriptions", sub_id) or {})["wallet_id"] == f"ws-{ws}~0"
     assert (doc("billing_customers", f"ws-{ws}") or {})["stripe"] == "cus_" + ws[-8:]
 
-    paid = invoice(sub_id, 5, int(time.time()) + 30 * 86400)
+    period_end = int(clock().timestamp()) + 30 * 86400
+    paid = invoice(sub_id, 5, period_end)
     payload = stripe_event("invoice.paid", paid)
     header = sign(payload, keys.webhook_new)
     with ThreadPoolExecutor(3) as pool:
@@ -236,6 +239,29 @@ def test_invoice_paid_grants_the_seats_allotment_once_over_the_shards(
     one_effect_per_id(ws)
     wallet = api_client.get(f"/v1/workspaces/{ws}/wallet", headers=team[1].headers).json()
     assert (wallet["available"], wallet["reserved"]) == (total, 0)
+
+    # Every shard's part is in the allotment's lot, which expires at the end of the invoice's period.
+    lot = lot_id("purchase", f"stripe:{paid['payment_intent']}")
+    for wallet_id, part in zip(shard_ids(ws), shares, strict=True):
+        lots = (doc("wallets", wallet_id) or {}).get("lots", [])
+        assert [(x["id"], x["left"], int(x["expires_at"].timestamp())) for x in lots] == [
+            (lot, part, period_end)
+        ]
+    # A top-up meanwhile does not expire.
+    deliver(function, keys, "checkout.session.completed", top_up(ws, "pi_" + uuid.uuid4().hex))
+    clock.advance(DAY)
+
+    async def sweep(db: Any) -> int:
+        ledger = Ledger(db, ledger_settings())
+        return sum([await ledger.expire_wallet_lots(w) for w in shard_ids(ws)])
+
+    assert run(sweep) == 0  # not yet
+    clock.advance(30 * DAY)
+    assert run(sweep) == len(shares)  # every shard's part expired
+    states = shard_invariants(ws)
+    assert sum(s["expired"] for s in states) == total
+    assert sum(s["available"] for s in states) == 5_000_000  # the top-up is left
+    one_effect_per_id(ws)
 
 
 def test_subscription_changes_show_on_the_workspace(
