@@ -22,10 +22,12 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.audio.pcm import Encoding, PcmBuffer
 from shared.catalog.audio import TranscriptionModel
+from shared.chat.usage import UsageRecorder
 from shared.credits.errors import InsufficientCredits
 from shared.credits.ledger import Ledger
 from shared.errors import PaymentRequired
 from shared.gateway.transcription import Transcriber
+from shared.payer import Payer
 from shared.settings import Settings
 
 log = logging.getLogger("audio.stream")
@@ -45,6 +47,7 @@ class StartMessage(BaseModel):
     channels: int = Field(1, ge=1, le=2)
     encoding: Encoding
     token: str | None = Field(None, max_length=4096)  # for browsers, which cannot set headers
+    workspace_id: str | None = Field(None, max_length=128)  # spend a workspace's wallet (X-Workspace-ID)
 
     @model_validator(mode="after")
     def _rate_for_raw_pcm(self) -> StartMessage:
@@ -66,15 +69,19 @@ class Charge:
 class TranscriptionStream:
     def __init__(
         self,
-        ledger: Ledger,
+        payer: Payer | Ledger,
         transcriber: Transcriber,
         model: TranscriptionModel,
         settings: Settings,
         wallet_id: str,
         session_id: str,
         start: StartMessage,
+        spender: str | None = None,
+        usage: UsageRecorder | None = None,
     ) -> None:
-        self._ledger = ledger
+        self._payer = payer if isinstance(payer, Payer) else Payer(payer)
+        self._spender = spender
+        self._usage = usage
         self._transcriber = transcriber
         self.model = model
         self._settings = settings
@@ -93,13 +100,14 @@ class TranscriptionStream:
         want = self._settings.stt_max_seconds * price
         minimum = min(self._settings.stt_min_seconds, self._settings.stt_max_seconds) * price
         try:
-            hold = await self._ledger.reserve(
+            hold = await self._payer.reserve(
                 self._wallet_id,
                 self.hold_id,
                 want=want,
                 minimum=minimum,
                 ttl_s=self._settings.stt_max_seconds + int(self._settings.stt_idle_timeout_s) + HOLD_MARGIN_S,
                 ref="audio:transcription",
+                spender=self._spender,
             )
         except InsufficientCredits as exc:
             raise StreamTooShort(
@@ -107,6 +115,7 @@ class TranscriptionStream:
                 f"audio ({minimum} credits) but only {exc.available} are available. Top up and retry."
             ) from exc
         self.max_seconds = hold.amount // price
+        self._wallet_id = hold.wallet_id  # a workspace hold lives on one shard of its wallet
 
     async def add(self, chunk: bytes) -> tuple[list[str], bool]:
         """Take a chunk of audio: (the partial transcripts it completed, whether the hold's maximum was
@@ -169,9 +178,21 @@ class TranscriptionStream:
             return charge
         self.closed = True
         if charge.credits > 0:
-            await self._ledger.settle(self._wallet_id, self.hold_id, charge.credits)
+            hold = await self._payer.settle(self._wallet_id, self.hold_id, charge.credits)
+            charge = Charge(charge.seconds, hold.charged)
         else:
-            await self._ledger.void(self._wallet_id, self.hold_id)
+            await self._payer.void(self._wallet_id, self.hold_id)
+        if self._usage is not None and charge.credits > 0:
+            await self._usage.record(
+                self.hold_id,
+                user_id=self._spender,
+                wallet_id=self._wallet_id,
+                feature="transcription",
+                model=self.model.id,
+                seconds=charge.seconds,
+                credits=charge.credits,
+                outcome=outcome,
+            )
         log.info(
             "transcription stream closed",
             extra={

@@ -15,6 +15,7 @@ from redis.asyncio import Redis
 
 from shared.catalog.catalog import Catalog
 from shared.catalog.media import MediaCatalog
+from shared.chat.usage import UsageRecorder
 from shared.credits.ledger import Ledger
 from shared.events import PubSubPublisher
 from shared.export.sources import ExportSources
@@ -34,6 +35,7 @@ from shared.jobs.runner import StepRunner
 from shared.jobs.service import JobService
 from shared.jobs.sweep import JobSweeper, SweepReport
 from shared.jobs.video_job import VideoJob
+from shared.payer import Payer, build_payer
 from shared.secrets import secret_source
 from shared.settings import Settings
 from shared.storage import GcsStore
@@ -61,7 +63,7 @@ class Jobs:
 def build_jobs(
     settings: Settings,
     db: firestore.AsyncClient,
-    ledger: Ledger,
+    ledger: Ledger | Payer,
     catalog: Catalog,
     images: ImageGenerator | None = None,
     videos: VideoGenerator | None = None,
@@ -90,9 +92,11 @@ def build_jobs(
         "research": ResearchJob(catalog, media, gateway, search, reader, store, settings),
         "export": ExportJob(ExportSources(db, store), store, settings),
     }
-    service = JobService(repo, kinds, ledger, queue, store, progress, settings)
-    runner = StepRunner(repo, kinds, ledger, queue, progress, settings)
-    sweeper = JobSweeper(repo, ledger, queue, progress, settings)
+    payer = build_payer(db, ledger)
+    usage = UsageRecorder(db)
+    service = JobService(repo, kinds, payer, queue, store, progress, settings, usage)
+    runner = StepRunner(repo, kinds, payer, queue, progress, settings, usage)
+    sweeper = JobSweeper(repo, payer, queue, progress, settings, usage)
     return Jobs(service, runner, sweeper, repo, queue, store, publisher, redis)
 
 

@@ -12,8 +12,8 @@ import datetime as dt
 import logging
 
 from shared.auth.schemas import Principal
+from shared.chat.usage import UsageRecorder
 from shared.clock import now
-from shared.credits.ledger import Ledger
 from shared.errors import Conflict
 from shared.ids import new_id, stable_id
 from shared.jobs.billing import close_hold
@@ -22,6 +22,7 @@ from shared.jobs.kinds import JobKind
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job, JobCreate, JobError, JobView, task_id
+from shared.payer import Payer
 from shared.settings import Settings
 from shared.storage import BlobStore
 from shared.tasks import EnqueueFailed, Queue
@@ -42,15 +43,17 @@ class JobService:
         self,
         repo: JobRepository,
         kinds: dict[str, JobKind],
-        ledger: Ledger,
+        ledger: Payer,
         queue: Queue,
         store: BlobStore,
         progress: ProgressEvents,
         settings: Settings,
+        usage: UsageRecorder | None = None,
     ) -> None:
         self._repo = repo
         self._kinds = kinds
         self._ledger = ledger
+        self._usage = usage
         self._queue = queue
         self._store = store
         self._progress = progress
@@ -73,13 +76,14 @@ class JobService:
             minimum=plan.price,
             ttl_s=plan.deadline_s + HOLD_MARGIN_S,
             ref=f"job:{request.type}",
+            spender=principal.user_id,
         )
         job = Job(
             id=job_id,
             type=request.type,
             state="queued",
             user_id=principal.user_id,
-            wallet_id=principal.wallet_id,
+            wallet_id=hold.wallet_id,  # a workspace hold lives on one shard of its wallet
             params=plan.params,
             steps=plan.steps,
             hold_id=hold.id,
@@ -103,7 +107,7 @@ class JobService:
                 job.id, "failed", JobError(code="enqueue_failed", message="The job could not be queued.")
             )
             if failed is not None:
-                await close_hold(self._ledger, failed)
+                await close_hold(self._ledger, failed, self._usage)
             raise
         await self._repo.mark_enqueued(job.id, 0)
         log.info(
@@ -129,7 +133,7 @@ class JobService:
         if job is None:
             raise JobNotFound(job_id)
         if job.state == "cancelled":
-            await close_hold(self._ledger, job)
+            await close_hold(self._ledger, job, self._usage)
         if changed:
             log.info("job cancelled", extra={"job_id": job_id, "spent": job.spent})
             await self._progress.publish(job)
