@@ -21,6 +21,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.audio.pcm import Encoding, PcmBuffer
+from shared.budgets.schemas import Admission, Budget
+from shared.budgets.service import Budgets
 from shared.catalog.audio import TranscriptionModel
 from shared.chat.usage import UsageRecorder
 from shared.credits.errors import InsufficientCredits
@@ -78,10 +80,15 @@ class TranscriptionStream:
         start: StartMessage,
         spender: str | None = None,
         usage: UsageRecorder | None = None,
+        budgets: Budgets | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self._payer = payer if isinstance(payer, Payer) else Payer(payer)
         self._spender = spender
         self._usage = usage
+        self._budgets = budgets if budget is not None else None
+        self._budget = budget
+        self._admission: Admission | None = None
         self._transcriber = transcriber
         self.model = model
         self._settings = settings
@@ -99,6 +106,10 @@ class TranscriptionStream:
         price = self.model.price_per_second
         want = self._settings.stt_max_seconds * price
         minimum = min(self._settings.stt_min_seconds, self._settings.stt_max_seconds) * price
+        if self._budgets is not None and self._budget is not None:
+            # The spend budget first: it may cut the stream's length, never below the minimum (402).
+            self._admission = await self._budgets.admit(self._budget, want, minimum)
+            want = self._admission.amount
         try:
             hold = await self._payer.reserve(
                 self._wallet_id,
@@ -109,7 +120,11 @@ class TranscriptionStream:
                 ref="audio:transcription",
                 spender=self._spender,
             )
-        except InsufficientCredits as exc:
+        except BaseException as exc:
+            if self._admission is not None and self._budgets is not None:
+                await self._budgets.release(self._admission)
+            if not isinstance(exc, InsufficientCredits):
+                raise
             raise StreamTooShort(
                 f"A transcription stream needs credits for at least {self._settings.stt_min_seconds} s of "
                 f"audio ({minimum} credits) but only {exc.available} are available. Top up and retry."
@@ -182,6 +197,11 @@ class TranscriptionStream:
             charge = Charge(charge.seconds, hold.charged)
         else:
             await self._payer.void(self._wallet_id, self.hold_id)
+        if self._admission is not None and self._budgets is not None:
+            if charge.credits > 0:
+                await self._budgets.settle(self._admission, charge.credits)
+            else:
+                await self._budgets.release(self._admission)
         if self._usage is not None and charge.credits > 0:
             await self._usage.record(
                 self.hold_id,

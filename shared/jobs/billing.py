@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import logging
 
+from shared.budgets.schemas import Admission
+from shared.budgets.service import Budgets
 from shared.chat.usage import UsageRecorder
 from shared.credits.schemas import Hold
 from shared.jobs.schemas import Job
@@ -19,14 +21,18 @@ from shared.payer import Payer
 log = logging.getLogger("jobs.billing")
 
 
-async def close_hold(payer: Payer, job: Job, usage: UsageRecorder | None = None) -> Hold:
-    """Settle or void the job's hold, then (when it charged anything) write its usage record once."""
+async def close_hold(
+    payer: Payer, job: Job, usage: UsageRecorder | None = None, budgets: Budgets | None = None
+) -> Hold:
+    """Settle or void the job's hold, then (when it charged anything) write its usage record and count
+    the charge against the caller's spend budget, once: only the delivery that wrote the record counts it."""
     if job.spent > 0:
         hold = await payer.settle(job.wallet_id, job.hold_id, job.spent)
     else:
         hold = await payer.void(job.wallet_id, job.hold_id)
+    first = False
     if usage is not None and hold.charged > 0:
-        await usage.record_once(
+        first = await usage.record_once(
             job.hold_id,
             user_id=job.user_id,
             wallet_id=job.wallet_id,
@@ -36,6 +42,12 @@ async def close_hold(payer: Payer, job: Job, usage: UsageRecorder | None = None)
             credits=hold.charged,
             outcome=job.state,
         )
+    if budgets is not None and job.budget:
+        admission = Admission.from_doc(job.budget)
+        if hold.charged == 0:
+            await budgets.release(admission)
+        elif first:
+            await budgets.settle(admission, hold.charged)
     log.info(
         "job hold closed",
         extra={"job_id": job.id, "state": job.state, "spent": job.spent, "hold_state": hold.state},

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from google.cloud import firestore
 from redis.asyncio import Redis
 
+from shared.budgets.service import Budgets
 from shared.catalog.catalog import Catalog
 from shared.catalog.media import MediaCatalog
 from shared.chat.usage import UsageRecorder
@@ -36,6 +37,7 @@ from shared.jobs.service import JobService
 from shared.jobs.sweep import JobSweeper, SweepReport
 from shared.jobs.video_job import VideoJob
 from shared.payer import Payer, build_payer
+from shared.plans import plans_for
 from shared.secrets import secret_source
 from shared.settings import Settings
 from shared.storage import GcsStore
@@ -51,9 +53,12 @@ class Jobs:
     queue: TaskQueue
     store: GcsStore
     publisher: PubSubPublisher
-    redis: Redis | None = None  # the gateway's, when build_jobs made it
+    redis: Redis | None = None  # the gateway's and the budgets', made by build_jobs
+    budgets: Budgets | None = None
 
     async def close(self) -> None:
+        if self.budgets is not None:
+            await self.budgets.flush()
         await self.queue.close()
         await self.publisher.close()
         if self.redis is not None:
@@ -76,10 +81,10 @@ def build_jobs(
     progress = ProgressEvents(publisher, settings.jobs_topic)
     media = MediaCatalog.load(settings, catalog)
     generator = images or LitellmImages(settings.provider_timeout_s)
-    redis: Redis | None = None
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
     if gateway is None:
-        redis = Redis.from_url(settings.redis_url, decode_responses=True)
         gateway = Gateway(catalog, settings, redis)
+    budgets = Budgets(redis, plans_for(settings), publisher, settings)
     reader = PageReader(
         settings.research_fetch_timeout_s,
         settings.research_fetch_max_bytes,
@@ -94,10 +99,10 @@ def build_jobs(
     }
     payer = build_payer(db, ledger)
     usage = UsageRecorder(db)
-    service = JobService(repo, kinds, payer, queue, store, progress, settings, usage)
-    runner = StepRunner(repo, kinds, payer, queue, progress, settings, usage)
-    sweeper = JobSweeper(repo, payer, queue, progress, settings, usage)
-    return Jobs(service, runner, sweeper, repo, queue, store, publisher, redis)
+    service = JobService(repo, kinds, payer, queue, store, progress, settings, usage, budgets)
+    runner = StepRunner(repo, kinds, payer, queue, progress, settings, usage, budgets)
+    sweeper = JobSweeper(repo, payer, queue, progress, settings, usage, budgets)
+    return Jobs(service, runner, sweeper, repo, queue, store, publisher, redis, budgets)
 
 
 async def sweep_once(settings: Settings, limit: int | None = None) -> SweepReport:

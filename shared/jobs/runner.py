@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from shared.budgets.service import Budgets
 from shared.chat.usage import UsageRecorder
 from shared.jobs.billing import close_hold
 from shared.jobs.errors import StepFailed
@@ -51,11 +52,13 @@ class StepRunner:
         progress: ProgressEvents,
         settings: Settings,
         usage: UsageRecorder | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         self._repo = repo
         self._kinds = kinds
         self._ledger = ledger
         self._usage = usage
+        self._budgets = budgets
         self._queue = queue
         self._progress = progress
         self._settings = settings
@@ -69,9 +72,8 @@ class StepRunner:
             log.warning("step for an unknown job", extra={"job_id": job_id, "step": step})
             return Outcome(200, "missing")
         if started.status == "finished":
-            await close_hold(
-                self._ledger, job, self._usage
-            )  # a no-op unless an earlier delivery died before it
+            # A no-op unless an earlier delivery died before it.
+            await close_hold(self._ledger, job, self._usage, self._budgets)
             return Outcome(200, "finished", job.state)
         if started.status == "stale":
             await self._ensure_next(job)
@@ -125,9 +127,8 @@ class StepRunner:
             extra={"job_id": job.id, "step": step, "cost": result.cost, "state": done.state},
         )
         if done.finished:
-            await close_hold(
-                self._ledger, done, self._usage
-            )  # first: whoever hears "succeeded" sees the charge
+            # First: whoever hears "succeeded" sees the charge.
+            await close_hold(self._ledger, done, self._usage, self._budgets)
             await self._progress.publish(done)
             return Outcome(200, "succeeded", done.state)
         await self._progress.publish(done)
@@ -151,7 +152,7 @@ class StepRunner:
         failed, changed = await self._repo.finish(job.id, "failed", error)
         if failed is None:
             return Outcome(200, "missing")
-        await close_hold(self._ledger, failed, self._usage)
+        await close_hold(self._ledger, failed, self._usage, self._budgets)
         if changed:
             await self._progress.publish(failed)
         return Outcome(200, "failed", failed.state)

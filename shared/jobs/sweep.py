@@ -15,6 +15,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from shared.budgets.service import Budgets
 from shared.chat.usage import UsageRecorder
 from shared.clock import now
 from shared.jobs.billing import close_hold
@@ -45,10 +46,12 @@ class JobSweeper:
         progress: ProgressEvents,
         settings: Settings,
         usage: UsageRecorder | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         self._repo = repo
         self._ledger = ledger
         self._usage = usage
+        self._budgets = budgets
         self._queue = queue
         self._progress = progress
         self._settings = settings
@@ -78,7 +81,7 @@ class JobSweeper:
         failed, changed = await self._repo.finish(job.id, "failed", DEADLINE)
         if failed is None or failed.state != "failed":
             return 0
-        await close_hold(self._ledger, failed, self._usage)
+        await close_hold(self._ledger, failed, self._usage, self._budgets)
         if not changed:
             return 0
         await self._progress.publish(failed)

@@ -106,6 +106,8 @@ async def transcription_stream(websocket: WebSocket) -> None:
             start,
             spender=principal.user_id,
             usage=services.chat.usage,
+            budgets=services.budgets,
+            budget=services.budgets.for_user(principal),
         )
         await stream.open()
         await _send(
