@@ -89,7 +89,21 @@ def catalog_file(tmp_path_factory: pytest.TempPathFactory, fake_provider: FakePr
 
 
 @pytest.fixture(scope="session")
-def settings(catalog_file: Path) -> Settings:
+def plans_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The shipped plans, except that the free plan may call any model: the tests call the fake
+    provider's models. tests/integration/test_plan_models.py checks the shipped allowlists."""
+    text = (Path(__file__).parent.parent / "shared" / "plans.toml").read_text()
+    free = text.index("[plan_billing.free]")
+    line = text.index("allowed_models", free)
+    end = text.index("\n", line)
+    assert "\n[" not in text[free + 1 : line], "the free plan has no allowed_models line any more"
+    path = tmp_path_factory.mktemp("plans") / "plans.toml"
+    path.write_text(text[:line] + text[end + 1 :])
+    return path
+
+
+@pytest.fixture(scope="session")
+def settings(catalog_file: Path, plans_file: Path) -> Settings:
     _need("FIRESTORE_EMULATOR_HOST")
     return Settings(
         environment="test",
@@ -102,6 +116,7 @@ def settings(catalog_file: Path) -> Settings:
         welcome_credits=1_000_000,
         google_client_id="test-client-id.apps.googleusercontent.com",
         auth_rate_per_minute=10_000,
+        plans_path=plans_file,
     )
 
 

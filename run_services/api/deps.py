@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import dataclasses
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services
+from shared.credits.shards import workspace_wallet_base
 from shared.errors import Unauthorized
 from shared.plans import plans_for
 from shared.ratelimit.service import RateLimits, RateLimitState
+from shared.workspaces.bootstrap import Workspaces, build_workspaces
+from shared.workspaces.errors import WorkspaceNotFound
+
+WORKSPACE_HEADER = "x-workspace-id"
 
 
 def get_services(request: Request) -> Services:
@@ -36,6 +42,51 @@ async def get_principal(request: Request, services: ServicesDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
+def workspaces_of(state: Any, services: Services) -> Workspaces:
+    """The instance's workspace services (kept on the app's state), built on first use."""
+    built: Workspaces | None = getattr(state, "workspaces", None)
+    if built is None:
+        built = build_workspaces(services.settings, services.db, services.ledger, services.secrets)
+        state.workspaces = built
+    return built
+
+
+def get_workspaces(request: Request, services: ServicesDep) -> Workspaces:
+    return workspaces_of(request.app.state, services)
+
+
+WorkspacesDep = Annotated[Workspaces, Depends(get_workspaces)]
+
+
+async def get_spender(request: Request, principal: CurrentPrincipal, services: ServicesDep) -> Principal:
+    """Who pays for a model call. With `X-Workspace-ID: <id>` a member spends the workspace's wallet under
+    its plan (rate limits, budgets, allowed models) and within their monthly limit; a workspace the
+    caller is not a member of is 404, like any other workspace route."""
+    workspace_id = request.headers.get(WORKSPACE_HEADER, "").strip()
+    if not workspace_id:
+        return principal
+    return await spending_as(workspaces_of(request.app.state, services), principal, workspace_id)
+
+
+async def spending_as(workspaces: Workspaces, principal: Principal, workspace_id: str) -> Principal:
+    """The principal spending the workspace's wallet; 404 unless they are a member."""
+    await workspaces.service.membership(principal.user_id, workspace_id)
+    doc = await workspaces.service.repo.get(workspaces.service.repo.workspace_ref(workspace_id))
+    if doc is None:
+        raise WorkspaceNotFound()
+    workspace = await workspaces.service.effective(workspace_id, doc)
+    return dataclasses.replace(
+        principal,
+        wallet_id=workspace_wallet_base(workspace_id),
+        plan=workspace.plan,
+        workspace_id=workspace_id,
+    )
+
+
+# For every route that calls a model: the caller, paying from their own wallet or their workspace's.
+Spender = Annotated[Principal, Depends(get_spender)]
+
+
 def get_rate_limits(request: Request) -> RateLimits:
     """The instance's rate limits: `services.rate_limits` once bootstrap wires it, else built on first use
     from the services' Redis and the plans file."""
@@ -51,7 +102,7 @@ def get_rate_limits(request: Request) -> RateLimits:
 
 
 async def rate_limit(
-    principal: CurrentPrincipal, limits: Annotated[RateLimits, Depends(get_rate_limits)]
+    principal: Spender, limits: Annotated[RateLimits, Depends(get_rate_limits)]
 ) -> RateLimitState:
     """One request from the caller's per-minute buckets (user and API key), or 429 with Retry-After.
     Routes copy `state.headers()` onto their response (X-RateLimit-*)."""

@@ -21,11 +21,15 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.audio.pcm import Encoding, PcmBuffer
+from shared.budgets.schemas import Admission, Budget
+from shared.budgets.service import Budgets
 from shared.catalog.audio import TranscriptionModel
+from shared.chat.usage import UsageRecorder
 from shared.credits.errors import InsufficientCredits
 from shared.credits.ledger import Ledger
 from shared.errors import PaymentRequired
 from shared.gateway.transcription import Transcriber
+from shared.payer import Payer
 from shared.settings import Settings
 
 log = logging.getLogger("audio.stream")
@@ -45,6 +49,7 @@ class StartMessage(BaseModel):
     channels: int = Field(1, ge=1, le=2)
     encoding: Encoding
     token: str | None = Field(None, max_length=4096)  # for browsers, which cannot set headers
+    workspace_id: str | None = Field(None, max_length=128)  # spend a workspace's wallet (X-Workspace-ID)
 
     @model_validator(mode="after")
     def _rate_for_raw_pcm(self) -> StartMessage:
@@ -66,15 +71,24 @@ class Charge:
 class TranscriptionStream:
     def __init__(
         self,
-        ledger: Ledger,
+        payer: Payer | Ledger,
         transcriber: Transcriber,
         model: TranscriptionModel,
         settings: Settings,
         wallet_id: str,
         session_id: str,
         start: StartMessage,
+        spender: str | None = None,
+        usage: UsageRecorder | None = None,
+        budgets: Budgets | None = None,
+        budget: Budget | None = None,
     ) -> None:
-        self._ledger = ledger
+        self._payer = payer if isinstance(payer, Payer) else Payer(payer)
+        self._spender = spender
+        self._usage = usage
+        self._budgets = budgets if budget is not None else None
+        self._budget = budget
+        self._admission: Admission | None = None
         self._transcriber = transcriber
         self.model = model
         self._settings = settings
@@ -92,21 +106,31 @@ class TranscriptionStream:
         price = self.model.price_per_second
         want = self._settings.stt_max_seconds * price
         minimum = min(self._settings.stt_min_seconds, self._settings.stt_max_seconds) * price
+        if self._budgets is not None and self._budget is not None:
+            # The spend budget first: it may cut the stream's length, never below the minimum (402).
+            self._admission = await self._budgets.admit(self._budget, want, minimum)
+            want = self._admission.amount
         try:
-            hold = await self._ledger.reserve(
+            hold = await self._payer.reserve(
                 self._wallet_id,
                 self.hold_id,
                 want=want,
                 minimum=minimum,
                 ttl_s=self._settings.stt_max_seconds + int(self._settings.stt_idle_timeout_s) + HOLD_MARGIN_S,
                 ref="audio:transcription",
+                spender=self._spender,
             )
-        except InsufficientCredits as exc:
+        except BaseException as exc:
+            if self._admission is not None and self._budgets is not None:
+                await self._budgets.release(self._admission)
+            if not isinstance(exc, InsufficientCredits):
+                raise
             raise StreamTooShort(
                 f"A transcription stream needs credits for at least {self._settings.stt_min_seconds} s of "
                 f"audio ({minimum} credits) but only {exc.available} are available. Top up and retry."
             ) from exc
         self.max_seconds = hold.amount // price
+        self._wallet_id = hold.wallet_id  # a workspace hold lives on one shard of its wallet
 
     async def add(self, chunk: bytes) -> tuple[list[str], bool]:
         """Take a chunk of audio: (the partial transcripts it completed, whether the hold's maximum was
@@ -169,9 +193,26 @@ class TranscriptionStream:
             return charge
         self.closed = True
         if charge.credits > 0:
-            await self._ledger.settle(self._wallet_id, self.hold_id, charge.credits)
+            hold = await self._payer.settle(self._wallet_id, self.hold_id, charge.credits)
+            charge = Charge(charge.seconds, hold.charged)
         else:
-            await self._ledger.void(self._wallet_id, self.hold_id)
+            await self._payer.void(self._wallet_id, self.hold_id)
+        if self._admission is not None and self._budgets is not None:
+            if charge.credits > 0:
+                await self._budgets.settle(self._admission, charge.credits)
+            else:
+                await self._budgets.release(self._admission)
+        if self._usage is not None and charge.credits > 0:
+            await self._usage.record(
+                self.hold_id,
+                user_id=self._spender,
+                wallet_id=self._wallet_id,
+                feature="transcription",
+                model=self.model.id,
+                seconds=charge.seconds,
+                credits=charge.credits,
+                outcome=outcome,
+            )
         log.info(
             "transcription stream closed",
             extra={

@@ -39,6 +39,26 @@ class Admission:
     periods: tuple[Period, ...]
     done: bool = field(default=False, compare=False)
 
+    def to_doc(self) -> dict[str, Any]:
+        """For a call that ends in another process (a job): stored with it, settled from there."""
+        return {
+            "id": self.id,
+            "subject": self.subject,
+            "amount": self.amount,
+            "periods": [
+                {"kind": p.kind, "id": p.id, "limit": p.limit, "start": p.start, "end": p.end}
+                for p in self.periods
+            ],
+        }
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> Admission:
+        periods = tuple(
+            Period(p["kind"], p["id"], int(p["limit"]), _utc(p["start"]), _utc(p["end"]))
+            for p in doc.get("periods", [])
+        )
+        return cls(str(doc["id"]), str(doc["subject"]), int(doc["amount"]), periods)
+
 
 @dataclass(frozen=True)
 class Alert:
@@ -69,3 +89,9 @@ class Alert:
             "period_id": self.period_id,
             "threshold": str(self.threshold),
         }
+
+
+def _utc(value: Any) -> dt.datetime:
+    """Firestore gives datetimes back as its own UTC subclass; keep plain aware datetimes."""
+    when: dt.datetime = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return dt.datetime.fromtimestamp(when.timestamp(), dt.UTC)

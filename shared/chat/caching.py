@@ -23,6 +23,7 @@ from shared.catalog.catalog import ModelSpec
 from shared.chat.schemas import CallResult
 from shared.chat.usage import UsageRecorder
 from shared.credits.ledger import Ledger
+from shared.payer import Payer
 from shared.settings import Settings
 
 log = logging.getLogger("chat.cache")
@@ -44,9 +45,11 @@ BYPASS = CachePlan(CacheDecision(read=False, write=False, reason="disabled"), No
 
 
 class ChatCache:
-    def __init__(self, cache: Cache | None, ledger: Ledger, usage: UsageRecorder, settings: Settings) -> None:
+    def __init__(
+        self, cache: Cache | None, payer: Payer | Ledger, usage: UsageRecorder, settings: Settings
+    ) -> None:
         self.cache = cache
-        self.ledger = ledger
+        self.payer = payer if isinstance(payer, Payer) else Payer(payer)
         self.usage = usage
         self.settings = settings
 
@@ -79,11 +82,14 @@ class ChatCache:
         hold_id = uuid.uuid4().hex
         original = spec.cost(answer.input_tokens, answer.output_tokens)
         charge = cache_hit_credits(original, self.settings.cache_hit_price_percent)
+        wallet = principal.wallet_id
         if charge > 0:
-            wallet = principal.wallet_id
             ref = f"chat-cache:{request_id}"
-            await self.ledger.reserve(wallet, hold_id, want=charge, minimum=charge, ref=ref)
-            charge = (await self.ledger.settle(wallet, hold_id, charge)).charged
+            hold = await self.payer.reserve(
+                wallet, hold_id, want=charge, minimum=charge, ref=ref, spender=principal.user_id
+            )
+            wallet = hold.wallet_id
+            charge = (await self.payer.settle(wallet, hold_id, charge)).charged
         result = CallResult(
             id=f"chatcmpl-{hold_id}",
             created=int(time.time()),
@@ -99,7 +105,9 @@ class ChatCache:
         latency = round((time.perf_counter() - started) * 1000, 1)
         fields = {
             "user_id": principal.user_id,
-            "wallet_id": principal.wallet_id,
+            "wallet_id": wallet,
+            "workspace_id": principal.workspace_id,
+            "feature": "chat",
             "api_key_id": principal.key_id,
             "request_id": request_id,
             "hold_id": hold_id,

@@ -37,8 +37,10 @@ from shared.gateway.auto import AUTO
 from shared.gateway.gateway import Gateway, ModelStream
 from shared.gateway.router import AllProvidersFailed
 from shared.gateway.types import Candidate, Delta, Served, Usage
+from shared.payer import Payer, build_payer
 from shared.ratelimit.service import RateLimits
 from shared.settings import Settings
+from shared.workspaces.catalog import ensure_model_allowed, plan_catalog
 
 log = logging.getLogger("chat")
 
@@ -77,6 +79,8 @@ class ChatCall:
     # Budget admission and tokens taken from the tokens-per-minute buckets before the provider call.
     admission: Admission | None = None
     tokens_admitted: int = 0
+    # The wallet holding the credits: the caller's own, or a shard of their workspace's wallet.
+    wallet_id: str = ""
 
 
 @dataclass
@@ -92,7 +96,7 @@ class ChatService:
     def __init__(
         self,
         db: firestore.AsyncClient,
-        ledger: Ledger,
+        ledger: Ledger | Payer,
         catalog: Catalog,
         gateway: Gateway,
         settings: Settings,
@@ -102,13 +106,14 @@ class ChatService:
     ) -> None:
         self.rate_limits = rate_limits
         self.budgets = budgets
-        self.ledger = ledger
+        self.payer = build_payer(db, ledger)
+        self.plans = plan_catalog(settings)
         self.catalog = catalog
         self.gateway = gateway
         self.settings = settings
         self.idempotency = IdempotencyStore(db, settings)
         self.usage = UsageRecorder(db)
-        self.cache = ChatCache(cache, ledger, self.usage, settings)
+        self.cache = ChatCache(cache, self.payer, self.usage, settings)
 
     async def begin(
         self,
@@ -130,12 +135,14 @@ class ChatService:
         Raises before anything is charged."""
         started = time.perf_counter()
         route_reason: str | None = None
+        offer = self.plans.get(principal.plan)
         if model is not None and model.lower() == AUTO:
-            choice = self.gateway.choose_auto(messages)
+            choice = self.gateway.choose_auto(messages, offer.allows)
             spec, route_reason = choice.spec, choice.reason
             provider = self.catalog.resolve(spec.id)[1]
         else:
             spec, provider = self.catalog.resolve(model)
+        ensure_model_allowed(offer, spec.id)
         input_estimate = self.gateway.count_prompt(spec, messages)
         room = spec.context_window - input_estimate
         if room < 1:
@@ -145,7 +152,7 @@ class ChatService:
                 code="context_length_exceeded",
             )
         wanted = min(max_tokens or spec.max_output_tokens, spec.max_output_tokens, room)
-        options = self._fallback_options(spec, messages, wanted)
+        options = [o for o in self._fallback_options(spec, messages, wanted) if offer.allows(o.spec.id)]
         plan = self.cache.plan(principal, spec, messages, params, wanted, cache_opt_in, cache_control)
         lock: IdempotencyLock | None = None
         if idempotency_key is not None:
@@ -172,12 +179,13 @@ class ChatService:
                     self.budgets.for_user(principal), worst, minimum=spec.cost(input_estimate, 1)
                 )
                 worst = admission.amount
-            hold = await self.ledger.reserve(
+            hold = await self.payer.reserve(
                 principal.wallet_id,
                 hold_id,
                 want=worst,
                 minimum=spec.cost(input_estimate, 1),
                 ref=f"chat:{request_id}",
+                spender=principal.user_id,
             )
         except BaseException:
             with anyio.CancelScope(shield=True):
@@ -215,6 +223,7 @@ class ChatService:
             limited=first.max_tokens < wanted,
             admission=admission,
             tokens_admitted=tokens_admitted,
+            wallet_id=hold.wallet_id,
         )
 
     async def _serve_cached(
@@ -322,13 +331,13 @@ class ChatService:
         else:
             outcome = "partial" if text else "error"
         credits = 0
-        wallet = call.principal.wallet_id
+        wallet = call.wallet_id
         if produced:
             # At the serving model's price; the ledger charges at most the hold.
-            hold = await self.ledger.settle(wallet, call.hold_id, usage.cost(call.spec))
+            hold = await self.payer.settle(wallet, call.hold_id, usage.cost(call.spec))
             credits = hold.charged
         else:
-            await self.ledger.void(wallet, call.hold_id)
+            await self.payer.void(wallet, call.hold_id)
         result = CallResult(
             id=f"chatcmpl-{call.hold_id}",
             created=call.created,
@@ -369,7 +378,9 @@ class ChatService:
         ttft = None if call.first_token_at is None else round((call.first_token_at - call.started) * 1000, 1)
         fields = {
             "user_id": call.principal.user_id,
-            "wallet_id": call.principal.wallet_id,
+            "wallet_id": call.wallet_id,
+            "workspace_id": call.principal.workspace_id,
+            "feature": "chat",
             "api_key_id": call.principal.key_id,
             "request_id": call.request_id,
             "hold_id": call.hold_id,

@@ -77,20 +77,31 @@ class AutoChoice:
     reason: str  # e.g. "strong: keyword 'prove'" or "cheap: easy"
 
 
-def choose(catalog: Catalog, messages: list[dict[str, Any]], count: Callable[[str], int]) -> AutoChoice:
-    """The model `auto` sends these messages to, and why."""
+def choose(
+    catalog: Catalog,
+    messages: list[dict[str, Any]],
+    count: Callable[[str], int],
+    allowed: Callable[[str], bool] | None = None,
+) -> AutoChoice:
+    """The model `auto` sends these messages to, and why. `allowed` (the caller's plan) rules models out:
+    the other tier serves when the chosen one is not allowed."""
+
+    def usable(model: str) -> ModelSpec | None:
+        spec = catalog.find(model)
+        return spec if spec is not None and (allowed is None or allowed(spec.id)) else None
+
     rule = AutoRule.from_config(catalog.auto)
     if rule is None:
         raise UnknownModel("The 'auto' model is not configured ([auto] cheap and strong in the catalog).")
     strong, why = rule.classify(messages, count)
     first, second = (rule.strong, rule.cheap) if strong else (rule.cheap, rule.strong)
     tier = "strong" if strong else "cheap"
-    spec = catalog.find(first)
+    spec = usable(first)
     if spec is not None:
         return AutoChoice(spec, f"{tier}: {why}")
-    spec = catalog.find(second)
+    spec = usable(second)
     if spec is not None:
-        return AutoChoice(spec, f"{tier}: {why}; {first} is not configured, used {spec.id}")
+        return AutoChoice(spec, f"{tier}: {why}; {first} is not available, used {spec.id}")
     raise UnknownModel(
         f"The 'auto' model needs {rule.cheap} or {rule.strong} to be enabled; GET /v1/models lists them."
     )

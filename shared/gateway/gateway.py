@@ -69,9 +69,11 @@ class Gateway:
             return 0
         return int(litellm.token_counter(model=spec.litellm_model, text=text, count_response_tokens=True))
 
-    def choose_auto(self, messages: list[dict[str, Any]]) -> AutoChoice:
-        """The model the `auto` model picks for these messages, and the reason."""
-        return choose(self.catalog, messages, _count_tokens)
+    def choose_auto(
+        self, messages: list[dict[str, Any]], allowed: Callable[[str], bool] | None = None
+    ) -> AutoChoice:
+        """The model the `auto` model picks for these messages (among the `allowed` ones), and the reason."""
+        return choose(self.catalog, messages, _count_tokens, allowed)
 
     def options(self, spec: ModelSpec) -> list[ModelSpec]:
         """The model, then its configured fallbacks: the models a request on `spec` may be served by."""

@@ -11,18 +11,43 @@ from __future__ import annotations
 
 import logging
 
-from shared.credits.ledger import Ledger
+from shared.budgets.schemas import Admission
+from shared.budgets.service import Budgets
+from shared.chat.usage import UsageRecorder
 from shared.credits.schemas import Hold
 from shared.jobs.schemas import Job
+from shared.payer import Payer
 
 log = logging.getLogger("jobs.billing")
 
 
-async def close_hold(ledger: Ledger, job: Job) -> Hold:
+async def close_hold(
+    payer: Payer, job: Job, usage: UsageRecorder | None = None, budgets: Budgets | None = None
+) -> Hold:
+    """Settle or void the job's hold, then (when it charged anything) write its usage record and count
+    the charge against the caller's spend budget, once: only the delivery that wrote the record counts it."""
     if job.spent > 0:
-        hold = await ledger.settle(job.wallet_id, job.hold_id, job.spent)
+        hold = await payer.settle(job.wallet_id, job.hold_id, job.spent)
     else:
-        hold = await ledger.void(job.wallet_id, job.hold_id)
+        hold = await payer.void(job.wallet_id, job.hold_id)
+    first = False
+    if usage is not None and hold.charged > 0:
+        first = await usage.record_once(
+            job.hold_id,
+            user_id=job.user_id,
+            wallet_id=job.wallet_id,
+            feature=job.type,
+            model=str(job.params.get("model") or job.type),
+            job_id=job.id,
+            credits=hold.charged,
+            outcome=job.state,
+        )
+    if budgets is not None and job.budget:
+        admission = Admission.from_doc(job.budget)
+        if hold.charged == 0:
+            await budgets.release(admission)
+        elif first:
+            await budgets.settle(admission, hold.charged)
     log.info(
         "job hold closed",
         extra={"job_id": job.id, "state": job.state, "spent": job.spent, "hold_state": hold.state},

@@ -13,8 +13,10 @@ from dataclasses import dataclass
 from google.cloud import firestore
 from redis.asyncio import Redis
 
+from shared.budgets.service import Budgets
 from shared.catalog.catalog import Catalog
 from shared.catalog.media import MediaCatalog
+from shared.chat.usage import UsageRecorder
 from shared.credits.ledger import Ledger
 from shared.events import PubSubPublisher
 from shared.export.sources import ExportSources
@@ -34,6 +36,8 @@ from shared.jobs.runner import StepRunner
 from shared.jobs.service import JobService
 from shared.jobs.sweep import JobSweeper, SweepReport
 from shared.jobs.video_job import VideoJob
+from shared.payer import Payer, build_payer
+from shared.plans import plans_for
 from shared.secrets import secret_source
 from shared.settings import Settings
 from shared.storage import GcsStore
@@ -49,9 +53,12 @@ class Jobs:
     queue: TaskQueue
     store: GcsStore
     publisher: PubSubPublisher
-    redis: Redis | None = None  # the gateway's, when build_jobs made it
+    redis: Redis | None = None  # the gateway's and the budgets', made by build_jobs
+    budgets: Budgets | None = None
 
     async def close(self) -> None:
+        if self.budgets is not None:
+            await self.budgets.flush()
         await self.queue.close()
         await self.publisher.close()
         if self.redis is not None:
@@ -61,7 +68,7 @@ class Jobs:
 def build_jobs(
     settings: Settings,
     db: firestore.AsyncClient,
-    ledger: Ledger,
+    ledger: Ledger | Payer,
     catalog: Catalog,
     images: ImageGenerator | None = None,
     videos: VideoGenerator | None = None,
@@ -74,10 +81,10 @@ def build_jobs(
     progress = ProgressEvents(publisher, settings.jobs_topic)
     media = MediaCatalog.load(settings, catalog)
     generator = images or LitellmImages(settings.provider_timeout_s)
-    redis: Redis | None = None
+    redis = Redis.from_url(settings.redis_url, decode_responses=True)
     if gateway is None:
-        redis = Redis.from_url(settings.redis_url, decode_responses=True)
         gateway = Gateway(catalog, settings, redis)
+    budgets = Budgets(redis, plans_for(settings), publisher, settings)
     reader = PageReader(
         settings.research_fetch_timeout_s,
         settings.research_fetch_max_bytes,
@@ -90,10 +97,12 @@ def build_jobs(
         "research": ResearchJob(catalog, media, gateway, search, reader, store, settings),
         "export": ExportJob(ExportSources(db, store), store, settings),
     }
-    service = JobService(repo, kinds, ledger, queue, store, progress, settings)
-    runner = StepRunner(repo, kinds, ledger, queue, progress, settings)
-    sweeper = JobSweeper(repo, ledger, queue, progress, settings)
-    return Jobs(service, runner, sweeper, repo, queue, store, publisher, redis)
+    payer = build_payer(db, ledger)
+    usage = UsageRecorder(db)
+    service = JobService(repo, kinds, payer, queue, store, progress, settings, usage, budgets)
+    runner = StepRunner(repo, kinds, payer, queue, progress, settings, usage, budgets)
+    sweeper = JobSweeper(repo, payer, queue, progress, settings, usage, budgets)
+    return Jobs(service, runner, sweeper, repo, queue, store, publisher, redis, budgets)
 
 
 async def sweep_once(settings: Settings, limit: int | None = None) -> SweepReport:

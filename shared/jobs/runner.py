@@ -20,13 +20,15 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from shared.credits.ledger import Ledger
+from shared.budgets.service import Budgets
+from shared.chat.usage import UsageRecorder
 from shared.jobs.billing import close_hold
 from shared.jobs.errors import StepFailed
 from shared.jobs.kinds import JobKind, StepResult, Wait
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job, JobError, step_payload, task_id
+from shared.payer import Payer
 from shared.settings import Settings
 from shared.tasks import Queue
 
@@ -45,14 +47,18 @@ class StepRunner:
         self,
         repo: JobRepository,
         kinds: dict[str, JobKind],
-        ledger: Ledger,
+        ledger: Payer,
         queue: Queue,
         progress: ProgressEvents,
         settings: Settings,
+        usage: UsageRecorder | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         self._repo = repo
         self._kinds = kinds
         self._ledger = ledger
+        self._usage = usage
+        self._budgets = budgets
         self._queue = queue
         self._progress = progress
         self._settings = settings
@@ -66,7 +72,8 @@ class StepRunner:
             log.warning("step for an unknown job", extra={"job_id": job_id, "step": step})
             return Outcome(200, "missing")
         if started.status == "finished":
-            await close_hold(self._ledger, job)  # a no-op unless an earlier delivery died before it
+            # A no-op unless an earlier delivery died before it.
+            await close_hold(self._ledger, job, self._usage, self._budgets)
             return Outcome(200, "finished", job.state)
         if started.status == "stale":
             await self._ensure_next(job)
@@ -120,7 +127,8 @@ class StepRunner:
             extra={"job_id": job.id, "step": step, "cost": result.cost, "state": done.state},
         )
         if done.finished:
-            await close_hold(self._ledger, done)  # first: whoever hears "succeeded" sees the charge
+            # First: whoever hears "succeeded" sees the charge.
+            await close_hold(self._ledger, done, self._usage, self._budgets)
             await self._progress.publish(done)
             return Outcome(200, "succeeded", done.state)
         await self._progress.publish(done)
@@ -144,7 +152,7 @@ class StepRunner:
         failed, changed = await self._repo.finish(job.id, "failed", error)
         if failed is None:
             return Outcome(200, "missing")
-        await close_hold(self._ledger, failed)
+        await close_hold(self._ledger, failed, self._usage, self._budgets)
         if changed:
             await self._progress.publish(failed)
         return Outcome(200, "failed", failed.state)

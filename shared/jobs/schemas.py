@@ -121,6 +121,7 @@ class Job(BaseModel):
     operation: str | None = None  # the long-running operation the current step waits for
     data: dict[str, Any] = Field(default_factory=dict)  # what finished steps left for later ones
     lease: Lease | None = None
+    budget: dict[str, Any] | None = None  # the spend-budget admission (shared/budgets), settled at the end
     deadline: datetime
     created_at: datetime
     updated_at: datetime

@@ -12,8 +12,10 @@ import datetime as dt
 import logging
 
 from shared.auth.schemas import Principal
+from shared.budgets.schemas import Admission
+from shared.budgets.service import Budgets
+from shared.chat.usage import UsageRecorder
 from shared.clock import now
-from shared.credits.ledger import Ledger
 from shared.errors import Conflict
 from shared.ids import new_id, stable_id
 from shared.jobs.billing import close_hold
@@ -22,6 +24,7 @@ from shared.jobs.kinds import JobKind
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job, JobCreate, JobError, JobView, task_id
+from shared.payer import Payer
 from shared.settings import Settings
 from shared.storage import BlobStore
 from shared.tasks import EnqueueFailed, Queue
@@ -42,15 +45,19 @@ class JobService:
         self,
         repo: JobRepository,
         kinds: dict[str, JobKind],
-        ledger: Ledger,
+        ledger: Payer,
         queue: Queue,
         store: BlobStore,
         progress: ProgressEvents,
         settings: Settings,
+        usage: UsageRecorder | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         self._repo = repo
         self._kinds = kinds
         self._ledger = ledger
+        self._usage = usage
+        self._budgets = budgets
         self._queue = queue
         self._store = store
         self._progress = progress
@@ -66,29 +73,38 @@ class JobService:
             await check(principal, request)
         job_id = stable_id("job", principal.user_id, idempotency_key) if idempotency_key else new_id()
         at = now()
-        hold = await self._ledger.reserve(
-            principal.wallet_id,
-            hold_id(job_id),
-            want=plan.price,
-            minimum=plan.price,
-            ttl_s=plan.deadline_s + HOLD_MARGIN_S,
-            ref=f"job:{request.type}",
-        )
+        admission = await self._admit(principal, plan.price)
+        try:
+            hold = await self._ledger.reserve(
+                principal.wallet_id,
+                hold_id(job_id),
+                want=plan.price,
+                minimum=plan.price,
+                ttl_s=plan.deadline_s + HOLD_MARGIN_S,
+                ref=f"job:{request.type}",
+                spender=principal.user_id,
+            )
+        except BaseException:
+            await self._release(admission)
+            raise
         job = Job(
             id=job_id,
             type=request.type,
             state="queued",
             user_id=principal.user_id,
-            wallet_id=principal.wallet_id,
+            wallet_id=hold.wallet_id,  # a workspace hold lives on one shard of its wallet
             params=plan.params,
             steps=plan.steps,
             hold_id=hold.id,
             reserved=hold.amount,
+            budget=admission.to_doc() if admission is not None and admission.periods else None,
             deadline=at + dt.timedelta(seconds=plan.deadline_s),
             created_at=at,
             updated_at=at,
         )
         job, created = await self._repo.create(job)
+        if not created:
+            await self._release(admission)  # a replay: the job created first holds its own admission
         if not created and (job.type != request.type or job.params != plan.params):
             raise Conflict(
                 "This Idempotency-Key was used for a different job; use a new key for a new job.",
@@ -103,7 +119,7 @@ class JobService:
                 job.id, "failed", JobError(code="enqueue_failed", message="The job could not be queued.")
             )
             if failed is not None:
-                await close_hold(self._ledger, failed)
+                await close_hold(self._ledger, failed, self._usage, self._budgets)
             raise
         await self._repo.mark_enqueued(job.id, 0)
         log.info(
@@ -112,6 +128,16 @@ class JobService:
         )
         await self._progress.publish(job)
         return job
+
+    async def _admit(self, principal: Principal, price: int) -> Admission | None:
+        """The job's worst case against the caller's spend budget (402 budget_exceeded when it passes)."""
+        if self._budgets is None:
+            return None
+        return await self._budgets.admit(self._budgets.for_user(principal), price)
+
+    async def _release(self, admission: Admission | None) -> None:
+        if admission is not None and self._budgets is not None:
+            await self._budgets.release(admission)
 
     async def get(self, principal: Principal, job_id: str) -> Job:
         job = await self._repo.get(job_id)
@@ -129,7 +155,7 @@ class JobService:
         if job is None:
             raise JobNotFound(job_id)
         if job.state == "cancelled":
-            await close_hold(self._ledger, job)
+            await close_hold(self._ledger, job, self._usage, self._budgets)
         if changed:
             log.info("job cancelled", extra={"job_id": job_id, "spent": job.spent})
             await self._progress.publish(job)

@@ -15,12 +15,14 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from shared.budgets.service import Budgets
+from shared.chat.usage import UsageRecorder
 from shared.clock import now
-from shared.credits.ledger import Ledger
 from shared.jobs.billing import close_hold
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job, JobError, step_payload, task_id
+from shared.payer import Payer
 from shared.settings import Settings
 from shared.tasks import Queue
 
@@ -39,13 +41,17 @@ class JobSweeper:
     def __init__(
         self,
         repo: JobRepository,
-        ledger: Ledger,
+        ledger: Payer,
         queue: Queue,
         progress: ProgressEvents,
         settings: Settings,
+        usage: UsageRecorder | None = None,
+        budgets: Budgets | None = None,
     ) -> None:
         self._repo = repo
         self._ledger = ledger
+        self._usage = usage
+        self._budgets = budgets
         self._queue = queue
         self._progress = progress
         self._settings = settings
@@ -75,7 +81,7 @@ class JobSweeper:
         failed, changed = await self._repo.finish(job.id, "failed", DEADLINE)
         if failed is None or failed.state != "failed":
             return 0
-        await close_hold(self._ledger, failed)
+        await close_hold(self._ledger, failed, self._usage, self._budgets)
         if not changed:
             return 0
         await self._progress.publish(failed)

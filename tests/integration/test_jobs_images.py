@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from shared.settings import Settings
 from tests.conftest import User
 from tests.fakes.images import PNG, FakeImages
 from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
@@ -28,7 +29,7 @@ from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
     storage_client,
     wait_for_job,
 )
-from tests.support.helpers import balance, db, wait_settled
+from tests.support.helpers import balance, db, drain_to, wait_settled
 
 
 def word() -> str:
@@ -191,7 +192,7 @@ def test_bad_input_reserves_nothing(jobs_client: httpx.Client, jobs_user: Callab
             "/v1/images/generations",
             {"prompt": "x", "model": "fake-pricey", "n": 2},
             402,
-            "insufficient_credits",
+            "budget_exceeded",  # the free plan's daily budget (250,000) is checked before the balance
         ),
     ]
     for path, body, status, code in cases:
@@ -202,3 +203,18 @@ def test_bad_input_reserves_nothing(jobs_client: httpx.Client, jobs_user: Callab
     assert jobs_client.get("/v1/jobs", headers=user.headers).json()["data"] == []
     holds = db().collection("wallets").document(user.user_id).collection("holds").get()
     assert [h.id for h in holds if h.id.startswith("job:")] == []
+
+
+def test_a_job_the_balance_cannot_pay_is_refused_with_nothing_reserved(
+    jobs_client: httpx.Client, jobs_user: Callable[[], User], settings: Settings
+) -> None:
+    user = jobs_user()
+    drain_to(settings, user.user_id, leave=IMAGE_PRICE - 1)
+    before = balance(jobs_client, user.headers)
+    response = jobs_client.post(
+        "/v1/jobs", headers=user.headers, json={"type": "image", "input": {"prompt": "a kite", "n": 1}}
+    )
+    assert response.status_code == 402, response.text
+    assert response.json()["error"]["code"] == "insufficient_credits"
+    assert balance(jobs_client, user.headers) == before
+    assert jobs_client.get("/v1/jobs", headers=user.headers).json()["data"] == []

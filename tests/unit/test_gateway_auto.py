@@ -104,7 +104,7 @@ def test_a_missing_model_falls_back_to_the_other_and_says_so(tmp_path: Path) -> 
     only_small = Catalog.load(Settings(), EnvSecrets({"P_KEY": "p"}), path)
     choice = choose(only_small, [user("prove it")], words)
     assert choice.spec.id == "small"
-    assert choice.reason == "strong: keyword 'prove'; big is not configured, used small"
+    assert choice.reason == "strong: keyword 'prove'; big is not available, used small"
     with pytest.raises(UnknownModel):
         choose(Catalog.load(Settings(), EnvSecrets({}), path), [user("hi")], words)
 

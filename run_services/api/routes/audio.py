@@ -39,6 +39,7 @@ from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
+from run_services.api.deps import WORKSPACE_HEADER, spending_as, workspaces_of
 from shared.audio.stream import StartMessage, TranscriptionStream
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services
@@ -96,7 +97,17 @@ async def transcription_stream(websocket: WebSocket) -> None:
         model = catalog.model(start.model)
         session_id = uuid.uuid4().hex
         stream = TranscriptionStream(
-            services.ledger, transcriber, model, services.settings, principal.wallet_id, session_id, start
+            services.chat.payer,
+            transcriber,
+            model,
+            services.settings,
+            principal.wallet_id,
+            session_id,
+            start,
+            spender=principal.user_id,
+            usage=services.chat.usage,
+            budgets=services.budgets,
+            budget=services.budgets.for_user(principal),
         )
         await stream.open()
         await _send(
@@ -187,7 +198,11 @@ async def _authenticate(websocket: WebSocket, services: Services, raw: dict[str,
             "Send `Authorization: Bearer <token>` on the upgrade, or `token` in the start message.",
             code="missing_credentials",
         )
-    return await services.auth.authenticate(credential.strip())
+    principal = await services.auth.authenticate(credential.strip())
+    workspace = websocket.headers.get(WORKSPACE_HEADER) or raw.get("workspace_id")
+    if isinstance(workspace, str) and workspace.strip():
+        return await spending_as(workspaces_of(websocket.app.state, services), principal, workspace.strip())
+    return principal
 
 
 def _parse_start(raw: dict[str, Any]) -> StartMessage:

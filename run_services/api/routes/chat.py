@@ -8,7 +8,7 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response
 
 from run_services.api.chat_responses import respond
-from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, request_id
+from run_services.api.deps import RateLimitDep, ServicesDep, Spender, request_id
 from shared.cache.keys import opted_in
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import ChatCompletionRequest
@@ -20,7 +20,7 @@ router = APIRouter(tags=["chat"])
 async def chat_completions(
     body: ChatCompletionRequest,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Spender,
     services: ServicesDep,
     limits: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,

@@ -18,7 +18,7 @@ from fastapi import APIRouter, Header
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep
+from run_services.api.deps import RateLimitDep, ServicesDep, Spender
 from run_services.api.routes.jobs import JobsDep
 from shared.auth.schemas import Principal
 from shared.errors import AppError, Conflict, UpstreamError
@@ -42,7 +42,7 @@ class ImageGenerationRequest(BaseModel):
 @router.post("/v1/images/generations", response_model=None)
 async def generate_images(
     body: ImageGenerationRequest,
-    principal: CurrentPrincipal,
+    principal: Spender,
     jobs: JobsDep,
     services: ServicesDep,
     limits: RateLimitDep,

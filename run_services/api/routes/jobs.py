@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 
-from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep
+from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender
 from run_services.api.streaming import SSEResponse
 from shared.auth.schemas import Principal
 from shared.clock import now
@@ -47,7 +47,7 @@ JobsDep = Annotated[Jobs, Depends(get_jobs)]
 async def create_job(
     body: JobCreate,
     response: Response,
-    principal: CurrentPrincipal,
+    principal: Spender,
     jobs: JobsDep,
     limits: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,

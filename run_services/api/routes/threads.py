@@ -9,7 +9,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from run_services.api.chat_responses import respond
-from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, request_id
+from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender, request_id
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import CallResult
 from shared.chat.threads import check_content
@@ -70,7 +70,7 @@ async def post_message(
     thread_id: str,
     body: NewMessage,
     request: Request,
-    principal: CurrentPrincipal,
+    principal: Spender,
     services: ServicesDep,
     limits: RateLimitDep,
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,

@@ -9,8 +9,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Header, Query, Response
 
-from run_services.api.deps import CurrentPrincipal, ServicesDep
-from run_services.api.routes.workspaces import WorkspacesDep
+from run_services.api.deps import CurrentPrincipal, ServicesDep, WorkspacesDep
 from shared import usage_report
 from shared.clock import now
 from shared.credits.shards import shard_wallets, workspace_wallet_base
@@ -39,7 +38,8 @@ async def get_usage(
     if workspace_id is not None:
         me = await workspaces.service.membership(principal.user_id, workspace_id)
         doc = await workspaces.service.repo.get(workspaces.service.repo.workspace_ref(workspace_id)) or {}
-        wallets = shard_wallets(workspace_wallet_base(workspace_id), int(doc.get("shards", 1)))
+        base = workspace_wallet_base(workspace_id)  # free cache hits hold nothing: recorded on the base id
+        wallets = [base, *shard_wallets(base, int(doc.get("shards", 1)))]
         if at_least(me["role"], "admin"):
             user_id, scope = None, f"workspace:{workspace_id}"
         else:

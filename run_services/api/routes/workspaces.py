@@ -4,15 +4,14 @@ not a member of a workspace gets 404 for anything of it."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from run_services.api.deps import CurrentPrincipal, ServicesDep
+from run_services.api.deps import CurrentPrincipal, ServicesDep, WorkspacesDep
 from shared.auth.repository import UserRepository
 from shared.errors import Unauthorized
-from shared.workspaces.bootstrap import Workspaces, build_workspaces
 from shared.workspaces.catalog import PlanOffer
 from shared.workspaces.schemas import (
     Invitation,
@@ -29,17 +28,6 @@ from shared.workspaces.schemas import (
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
 plans_router = APIRouter(prefix="/v1/plans", tags=["workspaces"])
-
-
-def get_workspaces(request: Request, services: ServicesDep) -> Workspaces:
-    built: Workspaces | None = getattr(request.app.state, "workspaces", None)
-    if built is None:
-        built = build_workspaces(services.settings, services.db, services.ledger, services.secrets)
-        request.app.state.workspaces = built
-    return built
-
-
-WorkspacesDep = Annotated[Workspaces, Depends(get_workspaces)]
 
 
 class InvitationList(BaseModel):
