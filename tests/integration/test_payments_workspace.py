@@ -20,6 +20,7 @@ from shared.credits.lots import lot_id
 from shared.credits.shards import ShardedWallets
 from shared.workspaces.spending import WorkspaceSpending
 from tests.conftest import User
+from tests.fakes.sslcommerz import FakeSslCommerz
 from tests.fakes.stripe_api import FakeStripe
 from tests.integration.lots_fixtures import DAY, Clock, fake_clock  # noqa: F401 - fixture
 from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
@@ -156,10 +157,15 @@ def test_checkout_for_a_workspace_is_for_its_owners_and_admins(
     assert code(member_portal) == (403, "role_required")
 
 
-def test_workspace_sslcommerz_top_up_order_names_the_workspace(
-    api_client: httpx.Client, team: tuple[str, User, User, User]
+def test_a_workspace_sslcommerz_top_up_lands_on_its_shards(
+    api_client: httpx.Client,
+    team: tuple[str, User, User, User],
+    fake_ssl: tuple[FakeSslCommerz, str],
+    function: Any,
 ) -> None:
     ws, owner, _, member = team
+    fake = fake_ssl[0]
+    sessions = set(fake.sessions)
     body = {"provider": "sslcommerz", "package": "credits-500-bdt", "workspace_id": ws}
     assert code(api_client.post("/v1/billing/checkout", headers=member.headers, json=body)) == (
         403,
@@ -171,6 +177,15 @@ def test_workspace_sslcommerz_top_up_order_names_the_workspace(
     assert [(o["wallet_id"], o["user_id"], o["state"]) for o in orders] == [
         (f"ws-{ws}", owner.user_id, "pending")
     ]
+    (tran_id,) = set(fake.sessions) - sessions
+    form = fake.pay(tran_id)
+    for _ in range(2):  # the IPN, and again: credited once
+        answer = function.test_client().post("/sslcommerz/ipn", data=form)
+        assert (answer.status_code, answer.get_json()["state"]) == (200, "paid")
+    shares = available(ws)
+    assert sum(shares) == 4_000_000 and min(shares) > 0
+    assert (payment_doc("sslcommerz", tran_id) or {})["wallet_id"] == f"ws-{ws}~0"
+    one_effect_per_id(ws)
 
 
 def subscribe(function: Any, keys: Secrets, ws: str, sub_id: str) -> None:
