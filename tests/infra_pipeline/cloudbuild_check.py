@@ -57,7 +57,7 @@ class Step:
 class Produced:
     built: dict[str, str] = field(default_factory=dict)  # image -> step id
     pushed: dict[str, str] = field(default_factory=dict)
-    packaged: dict[str, str] = field(default_factory=dict)  # source directory -> step id
+    packaged: dict[str, str] = field(default_factory=dict)  # source directory or zip -> step id
     dockerfiles: list[str] = field(default_factory=list)
 
 
@@ -168,6 +168,8 @@ def check_command(step: Step, argv: list[str], root: Path, made: Produced, probl
                 if rest:
                     for function in FUNCTIONS:
                         made.packaged[f"{rest[0].rstrip('/')}/{function.name}"] = step.id
+                        if "--zip" in argv:
+                            made.packaged[f"{rest[0].rstrip('/')}/{function.name}.zip"] = step.id
     elif program == "docker" and argv[1:2] == ["build"]:
         dockerfile = flag(argv, "--file", "-f") or "Dockerfile"
         context = positionals(argv[2:])[-1:] or ["."]
@@ -184,6 +186,12 @@ def check_command(step: Step, argv: list[str], root: Path, made: Produced, probl
         if made.built.get(image) not in step.after:
             problems.append(f"{where}: pushes {image}, which no step it waits on builds")
         made.pushed[image] = step.id
+    elif program == "gcloud" and argv[1:3] == ["storage", "cp"]:
+        for source in positionals(argv[3:])[:-1]:
+            if made.packaged.get(source) not in step.after and not (root / source).exists():
+                problems.append(
+                    f"{where}: copies {source}, which is neither in the repository nor made before"
+                )
     elif program == "gcloud" and argv[1:3] == ["run", "deploy"]:
         image = flag(argv, "--image") or ""
         if made.pushed.get(image) not in step.after:

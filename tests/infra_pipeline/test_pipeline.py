@@ -61,7 +61,7 @@ def test_every_function_is_deployed_after_the_tests() -> None:
         c[3]: s.after for s in steps for c in s.commands if c[:3] == ["gcloud", "functions", "deploy"]
     }
     assert set(deployed) == {"payments", "jobs-worker", "reconciler"}
-    assert all("test" in after for after in deployed.values())
+    assert all({"test", "archive-functions"} <= after for after in deployed.values())
 
 
 def test_every_bash_script_in_the_pipeline_parses() -> None:
@@ -99,6 +99,11 @@ TAMPERINGS = {
         "--source=build/functions/payments",
         "--source=functions/payments",
         "source 'functions/payments' is not packaged for payments",
+    ),
+    "archive of zips nobody makes": (
+        '"-m", "scripts.package_functions", "--zip",',
+        '"-m", "scripts.package_functions",',
+        "copies build/functions/payments.zip, which is neither",
     ),
     "wrong entry point": ("--entry-point=run_step", "--entry-point=main", "jobs-worker must use entry point"),
     "unknown function": (
