@@ -1,8 +1,10 @@
-"""A seeded random walk over the ledger: grants, holds, settles, voids and expiries, replays included,
+"""A seeded random walk over the ledger: grants (some expiring, some for a period already over), holds,
+settles, voids, hold expiries and lot sweeps, replays included, while a controlled clock moves on;
 compared after every operation with a plain-Python model. Replay a failure with LEDGER_SEED=<seed>."""
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import uuid
@@ -13,12 +15,16 @@ from google.cloud import firestore
 
 from shared.credits.errors import HoldNotFound, InsufficientCredits
 from shared.credits.ledger import Ledger
+from shared.credits.lots import lot_id
 from shared.credits.schemas import Hold
+from tests.integration.lots_fixtures import Clock, fake_clock, wallet_doc  # noqa: F401 - fixtures
 from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
 
 pytestmark = pytest.mark.anyio
 
 OPERATIONS = 150
+TTL_S = 3600
+GONE = dt.datetime.min.replace(tzinfo=dt.UTC)
 
 
 @pytest.fixture
@@ -29,23 +35,72 @@ def anyio_backend() -> str:
 @dataclass
 class ModelHold:
     amount: int
-    due: bool
+    expires_at: dt.datetime
+    drawn: dict[str, int]
     state: str = "pending"
     charged: int = 0
 
 
 @dataclass
 class ModelWallet:
+    """The wallet as the ledger should store it. Due lots leave it only when a transaction commits."""
+
     available: int = 0
     reserved: int = 0
+    expired: int = 0
+    lots: dict[str, tuple[int, dt.datetime]] = field(default_factory=dict)
     grants: set[str] = field(default_factory=set)
     holds: dict[str, ModelHold] = field(default_factory=dict)
 
+    def due(self, at: dt.datetime) -> list[str]:
+        return [k for k, (_, ends) in self.lots.items() if ends <= at]
+
+    def spendable(self, at: dt.datetime) -> int:
+        return self.available - sum(self.lots[k][0] for k in self.due(at))
+
+    def expire(self, at: dt.datetime) -> int:
+        """Remove the due lots; how many still held credits."""
+        with_credits = 0
+        for k in self.due(at):
+            left, _ = self.lots.pop(k)
+            self.available -= left
+            self.expired += left
+            with_credits += left > 0
+        return with_credits
+
+    def draw(self, amount: int) -> dict[str, int]:
+        drawn: dict[str, int] = {}
+        for k in sorted(self.lots, key=lambda k: (self.lots[k][1], k)):
+            left, ends = self.lots[k]
+            n = min(left, amount)
+            if n > 0:
+                self.lots[k] = (left - n, ends)
+                drawn[k] = n
+                amount -= n
+        return drawn
+
+    def give_back(self, held: ModelHold) -> None:
+        """The charge counts against the soonest lots (gone ones first); what belonged to a gone lot
+        expires."""
+        charge, gone = held.charged, 0
+        order = sorted(held.drawn, key=lambda k: (self.lots[k][1] if k in self.lots else GONE, k))
+        for k in order:
+            back = held.drawn[k] - min(held.drawn[k], charge)
+            charge -= held.drawn[k] - back
+            if k in self.lots:
+                self.lots[k] = (self.lots[k][0] + back, self.lots[k][1])
+            else:
+                gone += back
+        self.available += held.amount - held.charged - gone
+        self.expired += gone
+        self.reserved -= held.amount
+
 
 class Walk:
-    def __init__(self, rng: random.Random, ledger: Ledger, wallets: list[str]) -> None:
+    def __init__(self, rng: random.Random, ledger: Ledger, wallets: list[str], clock: Clock) -> None:
         self.rng = rng
         self.ledger = ledger
+        self.clock = clock
         self.model = {w: ModelWallet() for w in wallets}
         self.counter = 0
 
@@ -59,36 +114,60 @@ class Walk:
         return self._new_id(prefix)
 
     async def step(self, wallet_id: str) -> str:
-        op = self.rng.choices(["grant", "reserve", "settle", "void", "expire"], weights=[2, 4, 3, 1, 1])[0]
+        ops = ["grant", "grant_expiring", "reserve", "settle", "void", "expire", "tick", "sweep"]
+        op = self.rng.choices(ops, weights=[2, 2, 4, 3, 1, 1, 1, 1])[0]
         done: str = await getattr(self, op)(wallet_id, self.model[wallet_id])
         return done
 
-    async def grant(self, wallet_id: str, m: ModelWallet) -> str:
+    async def grant(self, wallet_id: str, m: ModelWallet, ends: dt.datetime | None = None) -> str:
         ext = self._pick(m.grants, "evt", replay=0.3)
         amount = self.rng.randint(1, 1_500)
-        applied = await self.ledger.grant(wallet_id, amount, ext)
+        applied = await self.ledger.grant(wallet_id, amount, ext, expires_at=ends)
         assert applied == (ext not in m.grants)
         if applied:
             m.grants.add(ext)
+            m.expire(self.clock.at)
             m.available += amount
-        return f"grant({ext}, {amount}) -> {applied}"
+            if ends is not None:
+                m.lots[lot_id("grant", ext)] = (amount, ends)
+                m.expire(self.clock.at)
+        return f"grant({ext}, {amount}, expires_at={ends}) -> {applied}"
+
+    async def grant_expiring(self, wallet_id: str, m: ModelWallet) -> str:
+        # Mostly in the coming days, sometimes already over (a late invoice), sometimes exactly now.
+        ends = self.clock.at + dt.timedelta(hours=self.rng.randint(-2, 72))
+        return await self.grant(wallet_id, m, ends)
+
+    async def tick(self, wallet_id: str, m: ModelWallet) -> str:
+        self.clock.advance(dt.timedelta(minutes=self.rng.choice([1, 30, 60, 600, 1_440, 2_880])))
+        return f"tick -> {self.clock.at}"
+
+    async def sweep(self, wallet_id: str, m: ModelWallet) -> str:
+        expired = await self.ledger.expire_wallet_lots(wallet_id)
+        assert expired == m.expire(self.clock.at)
+        return f"sweep -> {expired}"
 
     async def reserve(self, wallet_id: str, m: ModelWallet) -> str:
         hold_id = self._pick(m.holds, "h", replay=0.2)
         want = self.rng.randint(1, 800)
         minimum = self.rng.randint(1, want)
         due = self.rng.random() < 0.3
+        ttl = -1 if due else None
         call = f"reserve({hold_id}, want={want}, minimum={minimum}, due={due})"
         existing = m.holds.get(hold_id)
-        if existing is None and m.available < minimum:
+        at = self.clock.at
+        if existing is None and m.spendable(at) < minimum:
             with pytest.raises(InsufficientCredits):
-                await self.ledger.reserve(wallet_id, hold_id, want, minimum, ttl_s=-1 if due else None)
+                await self.ledger.reserve(wallet_id, hold_id, want, minimum, ttl_s=ttl)
             return f"{call} -> insufficient"
-        hold = await self.ledger.reserve(wallet_id, hold_id, want, minimum, ttl_s=-1 if due else None)
+        hold = await self.ledger.reserve(wallet_id, hold_id, want, minimum, ttl_s=ttl)
         if existing is None:
-            existing = m.holds[hold_id] = ModelHold(amount=min(want, m.available), due=due)
-            m.available -= existing.amount
-            m.reserved += existing.amount
+            m.expire(at)
+            amount = min(want, m.available)
+            m.available -= amount
+            m.reserved += amount
+            ends = at + dt.timedelta(seconds=-1 if due else TTL_S)
+            existing = m.holds[hold_id] = ModelHold(amount, ends, m.draw(amount))
         self.same(hold, existing)
         return f"{call} -> {hold.amount}"
 
@@ -119,7 +198,7 @@ class Walk:
         hold_id = self._existing(m)
         expired = await self.ledger.expire(wallet_id, hold_id)
         held = m.holds.get(hold_id)
-        assert expired == (held is not None and held.state == "pending" and held.due)
+        assert expired == (held is not None and held.state == "pending" and held.expires_at <= self.clock.at)
         if expired:
             self.finish(m, hold_id, "expired", 0)
         return f"expire({hold_id}) -> {expired}"
@@ -130,26 +209,25 @@ class Walk:
             return self._new_id("missing")
         return self.rng.choice(sorted(m.holds))
 
-    @staticmethod
-    def finish(m: ModelWallet, hold_id: str, state: str, charged: int) -> None:
+    def finish(self, m: ModelWallet, hold_id: str, state: str, charged: int) -> None:
         held = m.holds[hold_id]
         if held.state != "pending":
             return
+        m.expire(self.clock.at)
         held.state, held.charged = state, charged
-        m.available += held.amount - charged
-        m.reserved -= held.amount
+        m.give_back(held)
 
     @staticmethod
     def same(hold: Hold, held: ModelHold) -> None:
         assert (hold.amount, hold.state, hold.charged) == (held.amount, held.state, held.charged)
 
 
-async def test_random_operations_match_the_model() -> None:
+async def test_random_operations_match_the_model(clock: Clock) -> None:
     seed = int(os.environ.get("LEDGER_SEED") or random.randrange(2**32))
     rng = random.Random(seed)
     db = firestore.AsyncClient(project=os.environ["GOOGLE_CLOUD_PROJECT"])
     wallets = [f"w-rand-{uuid.uuid4().hex}" for _ in range(rng.randint(2, 3))]
-    walk = Walk(rng, Ledger(db, ledger_settings(hold_ttl_s=3600)), wallets)
+    walk = Walk(rng, Ledger(db, ledger_settings(hold_ttl_s=TTL_S)), wallets, clock)
     done: list[str] = []
     try:
         for _ in range(OPERATIONS):
@@ -157,9 +235,15 @@ async def test_random_operations_match_the_model() -> None:
             done.append(f"{wallet_id[-6:]}: {await walk.step(wallet_id)}")
             m = walk.model[wallet_id]
             balance = await walk.ledger.balance(wallet_id)
-            assert (balance.available, balance.reserved) == (m.available, m.reserved)
+            assert (balance.available, balance.reserved) == (m.spendable(clock.at), m.reserved)
             stored = await check_invariants(db, wallet_id)
-            assert stored["granted"] - stored["settled"] == m.available + m.reserved
+            assert (stored["available"], stored["reserved"], stored["expired"]) == (
+                m.available,
+                m.reserved,
+                m.expired,
+            )
+            lots = (await wallet_doc(db, wallet_id)).get("lots", [])
+            assert {lot["id"]: (lot["left"], lot["expires_at"]) for lot in lots} == m.lots
     except (Exception, pytest.fail.Exception) as exc:
         recent = "\n  ".join(done[-10:])
         raise AssertionError(
@@ -169,3 +253,5 @@ async def test_random_operations_match_the_model() -> None:
         await close_client(db)
     states = {h.state for m in walk.model.values() for h in m.holds.values()}
     assert states >= {"pending", "settled"}, f"the walk was too short to cover much (LEDGER_SEED={seed})"
+    expired = sum(m.expired for m in walk.model.values())
+    assert expired > 0, f"no credits expired in this walk (LEDGER_SEED={seed})"

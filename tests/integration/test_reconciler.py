@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
 import os
@@ -91,6 +92,29 @@ async def test_sweep_expires_due_holds_exactly_once(db: firestore.AsyncClient, r
         assert second == 0
     assert await check_invariants(db, wallet) == mine
     assert await check_invariants(db, other) == theirs
+
+
+async def test_sweep_expires_due_lots_once(db: firestore.AsyncClient, reconciler: Any) -> None:
+    ledger = Ledger(db, ledger_settings())
+    wallet = f"w-recon-{uuid.uuid4().hex}"
+    ends = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=1)
+    await ledger.grant(wallet, 300, "plan", expires_at=ends)
+    await ledger.grant(wallet, 40, "top-up")
+    await ledger.reserve(wallet, "live", want=100, minimum=1)  # 100 of the lot, held
+    await anyio.sleep(1.2)
+
+    response = await anyio.to_thread.run_sync(reconciler.post, "/")
+    assert response.status_code == 200
+    assert response.get_json()["lots_expired"] >= 1
+    w = await check_invariants(db, wallet)
+    assert (w["available"], w["reserved"], w["expired"]) == (40, 100, 200)
+    snap = await db.collection("wallets").document(wallet).get()
+    assert "lots" not in snap.to_dict()
+    await sweep(reconciler)
+    assert await check_invariants(db, wallet) == w
+    await ledger.void(wallet, "live")  # the held part of the lot expires as it comes back
+    w = await check_invariants(db, wallet)
+    assert (w["available"], w["reserved"], w["expired"]) == (40, 0, 300)
 
 
 async def test_command_line_runs_one_sweep(db: firestore.AsyncClient) -> None:
