@@ -157,6 +157,8 @@ class Settings(BaseSettings):
     workspace_default_plan: str = "team"
     workspace_wallet_shards: int = Field(16, ge=1, le=64)
     usage_max_days: int = Field(366, ge=1)
+    # Usage records are deleted by Firestore's TTL policy this many days after they are written.
+    usage_retention_days: int = Field(400, ge=1)
 
 
 @lru_cache(maxsize=1)

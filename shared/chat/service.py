@@ -112,7 +112,7 @@ class ChatService:
         self.gateway = gateway
         self.settings = settings
         self.idempotency = IdempotencyStore(db, settings)
-        self.usage = UsageRecorder(db)
+        self.usage = UsageRecorder(db, settings.usage_retention_days)
         self.cache = ChatCache(cache, self.payer, self.usage, settings)
 
     async def begin(

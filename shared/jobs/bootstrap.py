@@ -98,7 +98,7 @@ def build_jobs(
         "export": ExportJob(ExportSources(db, store), store, settings),
     }
     payer = build_payer(db, ledger)
-    usage = UsageRecorder(db)
+    usage = UsageRecorder(db, settings.usage_retention_days)
     service = JobService(repo, kinds, payer, queue, store, progress, settings, usage, budgets)
     runner = StepRunner(repo, kinds, payer, queue, progress, settings, usage, budgets)
     sweeper = JobSweeper(repo, payer, queue, progress, settings, usage, budgets)

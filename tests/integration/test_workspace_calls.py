@@ -5,6 +5,7 @@ record says which shard paid for which feature."""
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -81,6 +82,8 @@ def test_a_member_spends_the_workspace_wallet(
     assert charged > 0
     assert record["wallet_id"].startswith(f"ws-{ws}~")
     assert (record["feature"], record["workspace_id"], record["user_id"]) == ("chat", ws, member.user_id)
+    # Firestore's TTL policy deletes it after the retention.
+    assert record["expire_at"] - record["created_at"] == dt.timedelta(days=settings.usage_retention_days)
     view = settled_wallet(client, member, ws)
     assert view["available"] == 500_000 - charged
     assert view["my_used_this_month"] == charged
