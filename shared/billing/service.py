@@ -24,7 +24,6 @@ from shared.credits.shards import workspace_wallet_base
 from shared.errors import AppError, BadRequest
 from shared.secrets import SecretSource
 from shared.settings import Settings
-from shared.workspaces.catalog import plan_catalog
 from shared.workspaces.service import WorkspaceService
 
 Provider = Literal["stripe", "sslcommerz"]
@@ -138,7 +137,7 @@ class Billing:
             if seats not in (None, 1):
                 raise BadRequest("Seats are bought for a workspace: send workspace_id.", code="invalid_seats")
             return 1
-        offer = plan_catalog(self._settings).get(plan)
+        offer = self._workspaces.catalog.get(plan)
         if offer.name != plan:
             raise BadRequest(f"The plan {plan!r} is not offered to workspaces.", code="unknown_plan")
         wanted = offer.included_seats if seats is None else seats
@@ -147,7 +146,7 @@ class Billing:
                 f"The {plan} plan is sold with 1 to {offer.max_seats} seats; you asked for {wanted}.",
                 code="invalid_seats",
             )
-        return min(wanted, offer.max_seats)
+        return wanted
 
     async def account(self, wallet_id: str) -> dict[str, int | bool]:
         """What the wallet owes after refunds and disputes, and whether it has a Stripe customer (for a
