@@ -3,9 +3,10 @@
 A grant with an expiry (a plan's monthly allotment) puts its credits in a lot `{id, left, expires_at}`
 on the wallet document; credits in no lot never expire, so sum(lot.left) <= available. Spending takes
 the soonest-expiring lots first. A lot stays on the wallet, even empty, until it expires: then every
-transaction on the wallet, or the lot sweep, removes it and its credits leave `available` once (a
-`lot_expired` entry whose id derives from the lot id). So a lot absent from a wallet has expired, and
-a hold that drew from it gives that part back as expired, never as spendable credits.
+transaction on the wallet, or the lot sweep, removes it from the wallet document and its credits leave
+`available` (a `lot_expired` entry, its id derived from the lot id and the wallet's seq). So a lot
+absent from a wallet has expired, and a hold that drew from it gives that part back as expired, never
+as spendable credits.
 """
 
 from __future__ import annotations

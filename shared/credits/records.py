@@ -115,14 +115,19 @@ class WalletState:
         self.lots.append(Lot(lot_id, amount, expires_at))
 
     def expire_lots(self, at: dt.datetime) -> Written:
-        """Remove every lot due at `at`; its credits leave `available` (one entry per lot with any)."""
+        """Remove every lot due at `at`; its credits leave `available` (one `lot_expired` entry per lot
+        with any). Each lot leaves the wallet document once, in one transaction: that, not the entry id,
+        is what makes expiring idempotent."""
         self.lots, due = expire_due(self.lots, at)
         written: Written = []
         for lot in due:
             self.available -= lot.left
             self.expired += lot.left
-            doc = self.entry(LOT_EXPIRED, -lot.left, lot.id, at, expires_at=lot.expires_at)
-            written.append((LOT_EXPIRED, lot.id, doc))
+            # The ref holds the wallet's seq too: a lot given back after it expired (a won dispute)
+            # expires again under an entry of its own.
+            ref = f"{lot.id}:{self.seq + 1}"
+            doc = self.entry(LOT_EXPIRED, -lot.left, ref, at, lot=lot.id, expires_at=lot.expires_at)
+            written.append((LOT_EXPIRED, ref, doc))
         return written
 
     def release(self, drawn: dict[str, int], amount: int, charged: int) -> int:
