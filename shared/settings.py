@@ -147,6 +147,7 @@ class Settings(BaseSettings):
     payments_url: str = "http://127.0.0.1:8093"
     billing_return_url: str = "http://127.0.0.1:8080/billing"
     payment_event_lease_s: int = Field(60, ge=1)
+    payment_event_retention_days: int = Field(90, ge=4)  # TTL of payment_events (provider retries: days)
 
     # Workspaces: shared/workspaces/, shared/credits/shards.py, routes/workspaces.py, routes/usage.py.
     # Invitation tokens are signed with workspace_invite_secret (absent: a key derived from the JWT secret).

@@ -3,6 +3,10 @@
 `claim` creates `payment_events/{id}` if absent and leases it to this delivery; a duplicate of an
 event already handled, or being handled under a live lease, is acknowledged and does nothing. A lease
 that ran out (the delivery that held it died) is taken over: handling is idempotent anyway.
+
+Each record carries `expire_at`: Firestore's TTL policy deletes it after the retention (default 90
+days). Providers stop retrying long before that (Stripe: 3 days), and a very late duplicate would still
+change nothing: purchases, clawbacks and grants are idempotent by the payment's own ids.
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ Claim = Literal["handle", "duplicate"]
 
 
 class EventStore:
-    def __init__(self, db: firestore.AsyncClient, lease_s: int) -> None:
+    def __init__(self, db: firestore.AsyncClient, lease_s: int, retention_days: int = 90) -> None:
         self._db = db
         self._lease = dt.timedelta(seconds=lease_s)
+        self._retention = dt.timedelta(days=retention_days)
 
     def _ref(self, provider: str, event_id: str) -> Any:
         return self._db.collection(EVENTS).document(stable_id(provider, event_id))
@@ -42,6 +47,7 @@ class EventStore:
                     "received_at": at,
                     "lease_until": at + self._lease,
                     "attempts": 1,
+                    "expire_at": at + self._retention,
                 }
             )
             return "handle"

@@ -35,7 +35,7 @@ class PaymentWebhooks:
     def __init__(self, db: firestore.AsyncClient, settings: Settings, secrets: SecretSource) -> None:
         self._settings = settings
         self._secrets = secrets
-        self._events = EventStore(db, settings.payment_event_lease_s)
+        self._events = EventStore(db, settings.payment_event_lease_s, settings.payment_event_retention_days)
         funding = Funding(db, Ledger(db, settings))
         self._stripe = StripeEvents(db, load_billing_config(settings.billing_config_path), funding)
         password = secrets.get("SSLCOMMERZ_STORE_PASSWORD") or ""

@@ -4,6 +4,7 @@ subscriptions. After each: the ledger invariants and one effect per external id.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import time
 import uuid
@@ -106,6 +107,9 @@ def test_the_same_event_three_times_in_parallel_grants_once(function: Any, keys:
     assert (state["available"], state["granted"]) == (PACKAGE_CREDITS, PACKAGE_CREDITS)
     assert [e["kind"] for e in entries(w)] == ["purchase"]
     one_effect_per_id(w)
+    # The event record is deleted by Firestore's TTL policy once providers have long stopped retrying.
+    record = doc("payment_events", stable_id("stripe", json.loads(payload)["id"])) or {}
+    assert record["expire_at"] - record["received_at"] == dt.timedelta(days=90)
 
 
 @pytest.mark.parametrize(("age", "code"), [(301, "stale_signature"), (-120, "future_signature")])
