@@ -43,7 +43,9 @@ def test_traffic_moves_only_after_a_smoke_test_of_the_untrafficked_revision() ->
         return found
 
     deploy = step_running("gcloud", "run", "deploy", "api")
-    smoke = step_running("curl")
+    [smoke] = [
+        s.id for s in steps.values() if any(c[0] == "curl" and c[-1].endswith("/healthz") for c in s.commands)
+    ]
     promote = step_running("gcloud", "run", "services", "update-traffic", "api")
     [deploy_argv] = steps[deploy].commands
     assert "--no-traffic" in deploy_argv and "--tag=rev-abc1234" in deploy_argv
@@ -51,8 +53,6 @@ def test_traffic_moves_only_after_a_smoke_test_of_the_untrafficked_revision() ->
     assert "test" in steps[deploy].after
     [promote_argv] = steps[promote].commands
     assert "--to-tags=rev-abc1234=100" in promote_argv
-    smoke_curl = next(c for c in steps[smoke].commands if c[0] == "curl")
-    assert smoke_curl[-1].endswith("/healthz")
 
 
 def test_every_function_is_deployed_after_the_tests() -> None:
