@@ -30,7 +30,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
 from shared.credits.errors import HoldNotFound, InsufficientCredits, PaymentDebt
-from shared.credits.lots import check_expiry, lot_id
+from shared.credits.lots import check_expiry, lot_id, lot_order
 from shared.credits.records import (
     DEBIT_KINDS,
     ENTRIES,
@@ -43,7 +43,7 @@ from shared.credits.records import (
     entry_from_doc,
     hold_from_doc,
 )
-from shared.credits.schemas import Balance, EntryPage, Hold, HoldState
+from shared.credits.schemas import Balance, EntryPage, ExpiringCredits, Hold, HoldState
 from shared.credits.transactions import WalletTransactions
 from shared.errors import BadRequest
 from shared.ids import stable_id
@@ -282,6 +282,17 @@ class Ledger:
         snap = await self._wallet_ref(wallet_id).get()
         wallet = WalletState.from_doc(snap.to_dict())
         return Balance(available=wallet.spendable(clock.now()), reserved=wallet.reserved)
+
+    async def expiring(self, wallet_id: str) -> list[ExpiringCredits]:
+        """The wallet's spendable credits that will expire, soonest first (the rest never expires)."""
+        snap = await self._wallet_ref(wallet_id).get()
+        at = clock.now()
+        lots = sorted(WalletState.from_doc(snap.to_dict()).lots, key=lot_order)
+        return [
+            ExpiringCredits(amount=lot.left, expires_at=lot.expires_at)
+            for lot in lots
+            if lot.left > 0 and lot.expires_at > at
+        ]
 
     async def entries(self, wallet_id: str, limit: int = 50, cursor: str | None = None) -> EntryPage:
         """Newest first. `cursor` is the next_cursor of the previous page."""

@@ -29,8 +29,9 @@ class Entry(BaseModel):
 
     `amount` is the signed change the entry made to the wallet's `available` balance: a grant adds
     its amount, a reserve subtracts the amount held, and a settle, void or expire adds back what it
-    released (for a settle, the hold minus the charge). So the sum of every entry's amount is the
-    wallet's available balance; charges themselves are in the settled hold's `charged`.
+    released (for a settle, the hold minus the charge); a clawback or debt payment subtracts what it
+    took, and a `lot_expired` entry what expired. So the sum of every entry's amount is the wallet's
+    available balance; charges themselves are in the settled hold's `charged`.
     """
 
     id: str
@@ -39,6 +40,13 @@ class Entry(BaseModel):
     ref: str | None
     seq: int
     at: datetime
+
+
+class ExpiringCredits(BaseModel):
+    """Credits that expire (a plan's allotment): `amount` of them at `expires_at`, unless spent first."""
+
+    amount: int
+    expires_at: datetime
 
 
 class EntryPage(BaseModel):

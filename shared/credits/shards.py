@@ -13,7 +13,8 @@ transactions on one document serialize).
   when the total is too small.
 - A transfer between shards is one transaction over both wallet documents that writes ordinary ledger
   records on both: on the source a hold reserved and settled for the amount (so the source's
-  available + reserved == granted - settled still holds), on the destination a grant of kind
+  available + reserved == granted - settled - clawed_back - expired still holds), on the destination a
+  grant of kind
   "transfer". Every shard therefore satisfies the ledger's invariants on its own, and the sum over the
   shards of granted - settled counts each transfer once in and once out.
 - Expiring credits stay expiring: a grant with `expires_at` forms a lot of the same id on every shard,

@@ -82,8 +82,11 @@ async def test_soonest_lot_is_drawn_first_then_the_rest(
     w = await check_invariants(db, wallet)
     assert (w["available"], w["reserved"], w["settled"], w["expired"]) == (170, 0, 10, 0)
 
+    expiring = [(e.amount, e.expires_at) for e in await ledger.expiring(wallet)]
+    assert expiring == [(20, t0 + 10 * DAY), (50, t0 + 20 * DAY)]
     clock.advance(10 * DAY)  # A is due now (expires_at <= now): not spendable, swept or not
     assert (await ledger.balance(wallet)).available == 150
+    assert [(e.amount, e.expires_at) for e in await ledger.expiring(wallet)] == [(50, t0 + 20 * DAY)]
     with pytest.raises(InsufficientCredits) as short:
         await ledger.reserve(wallet, "h3", want=160, minimum=160)
     assert short.value.available == 150

@@ -3,6 +3,7 @@ forms one lot per shard that sums to the grant, and transfers between shards kee
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -101,3 +102,38 @@ async def test_transfer_moves_the_soonest_lots_and_keeps_them_expiring(
     assert held.amount == 300  # only what never expires
     sa = await check_invariants(db, a)
     assert (sa["expired"], sa["reserved"], sa["available"]) == (220, 300, 0)
+
+
+async def test_concurrent_spenders_while_the_allotment_expires(clock: Clock) -> None:
+    """Two instances (own client, ledger and shard window each) spend at once, before and after the
+    allotment's expiry, while the lot sweep runs: spending takes the allotment first, what is left of it
+    expires once, and after the expiry only the credits that never expire are spent."""
+    clients = [firestore.AsyncClient(project=os.environ["GOOGLE_CLOUD_PROJECT"]) for _ in range(2)]
+    try:
+        ledgers = [Ledger(c, ledger_settings()) for c in clients]
+        instances = [ShardedWallets(c, ledgers[i], home=2 * i, window=2) for i, c in enumerate(clients)]
+        base, ends = new_base(), clock.at + DAY
+        await instances[0].grant(base, 4, 8_000, "in_1", kind="subscription", expires_at=ends)
+        await instances[0].grant(base, 4, 2_000, "top-up")
+
+        async def spend(i: int) -> int:
+            wallets = instances[i % 2]
+            hold = await wallets.reserve(base, 4, f"req-{i}", want=200, minimum=200)
+            return (await wallets.settle(base, 4, f"req-{i}", 150, wallet_id=hold.wallet_id)).charged
+
+        assert sum(await asyncio.gather(*(spend(i) for i in range(12)))) == 1_800
+        clock.advance(DAY)
+
+        async def sweep(i: int) -> int:
+            return await ledgers[i // 2].expire_wallet_lots(shard_wallet(base, i))
+
+        done = await asyncio.gather(*(spend(i) for i in range(12, 20)), *(sweep(k) for k in range(4)))
+        assert sum(done[:8]) == 1_200
+        states = [await check_invariants(clients[0], w) for w in shard_wallets(base, 4)]
+        assert sum(s["expired"] for s in states) == 8_000 - 1_800
+        assert sum(s["available"] + s["reserved"] for s in states) == 2_000 - 1_200
+        assert [await lots_of(clients[0], w) for w in shard_wallets(base, 4)] == [{}] * 4
+        assert await asyncio.gather(*(sweep(k) for k in range(4))) == [0] * 4
+    finally:
+        for c in clients:
+            await close_client(c)
