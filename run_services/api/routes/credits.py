@@ -9,9 +9,14 @@ from pydantic import BaseModel
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep
 from shared.credits.ledger import MAX_PAGE
-from shared.credits.schemas import Balance, Entry
+from shared.credits.schemas import Balance, Entry, ExpiringCredits
 
 router = APIRouter(prefix="/v1/credits", tags=["credits"])
+
+
+class ExpiringList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[ExpiringCredits]
 
 
 class EntryList(BaseModel):
@@ -24,6 +29,12 @@ class EntryList(BaseModel):
 async def get_balance(principal: CurrentPrincipal, services: ServicesDep) -> Balance:
     """Credits you can spend now, and credits held by requests still running."""
     return await services.ledger.balance(principal.wallet_id)
+
+
+@router.get("/expiring")
+async def get_expiring(principal: CurrentPrincipal, services: ServicesDep) -> ExpiringList:
+    """Plan credits that expire, soonest first (spent before anything else); the rest never expires."""
+    return ExpiringList(data=await services.ledger.expiring(principal.wallet_id))
 
 
 @router.get("/ledger")

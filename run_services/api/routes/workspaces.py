@@ -4,6 +4,9 @@ not a member of a workspace gets 404 for anything of it."""
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
+from collections import defaultdict
 from typing import Literal
 
 from fastapi import APIRouter, Response, status
@@ -11,6 +14,8 @@ from pydantic import BaseModel
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep, WorkspacesDep
 from shared.auth.repository import UserRepository
+from shared.credits.schemas import ExpiringCredits
+from shared.credits.shards import shard_wallets, workspace_wallet_base
 from shared.errors import Unauthorized
 from shared.workspaces.catalog import PlanOffer
 from shared.workspaces.schemas import (
@@ -41,6 +46,7 @@ class WalletView(BaseModel):
     shards: int
     my_monthly_limit: int | None
     my_used_this_month: int
+    expiring: list[ExpiringCredits]  # plan credits that expire (summed over the shards), soonest first
 
 
 class PlanList(BaseModel):
@@ -92,9 +98,16 @@ async def get_workspace(
 
 
 @router.get("/{workspace_id}/wallet")
-async def get_wallet(workspace_id: str, principal: CurrentPrincipal, workspaces: WorkspacesDep) -> WalletView:
+async def get_wallet(
+    workspace_id: str, principal: CurrentPrincipal, workspaces: WorkspacesDep, services: ServicesDep
+) -> WalletView:
     """The workspace's credits (the sum of its wallet shards), your monthly limit and what you used."""
     balance, shards = await workspaces.balance(principal.user_id, workspace_id)
+    base = workspace_wallet_base(workspace_id)
+    parts = await asyncio.gather(*(services.ledger.expiring(w) for w in shard_wallets(base, shards)))
+    expiring: dict[dt.datetime, int] = defaultdict(int)
+    for lot in (lot for part in parts for lot in part):
+        expiring[lot.expires_at] += lot.amount
     me = await workspaces.service.membership(principal.user_id, workspace_id)
     used = await workspaces.spending.used(workspace_id, principal.user_id)
     return WalletView(
@@ -103,6 +116,7 @@ async def get_wallet(workspace_id: str, principal: CurrentPrincipal, workspaces:
         shards=shards,
         my_monthly_limit=me.get("monthly_limit"),
         my_used_this_month=used,
+        expiring=[ExpiringCredits(amount=n, expires_at=at) for at, n in sorted(expiring.items())],
     )
 
 

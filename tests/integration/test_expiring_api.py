@@ -1,0 +1,68 @@
+"""Expiring plan credits as users see them: `GET /v1/credits/expiring` for their own wallet, and the
+workspace wallet view summing a plan allotment spread over the shards."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import uuid
+from collections.abc import Callable
+
+import httpx
+from google.cloud import firestore
+
+from shared.credits.ledger import Ledger
+from shared.credits.shards import ShardedWallets, workspace_wallet_base
+from shared.settings import Settings
+from tests.conftest import User
+from tests.integration.test_workspaces_api import create
+
+Make = Callable[..., User]
+
+
+def grant(settings: Settings, wallet: str, amount: int, expires_at: dt.datetime, shards: int = 0) -> None:
+    async def run() -> None:
+        client = firestore.AsyncClient(project=settings.gcp_project)
+        ledger = Ledger(client, settings)
+        ref = f"allot-{uuid.uuid4().hex}"
+        if shards:
+            await ShardedWallets(client, ledger).grant(wallet, shards, amount, ref, expires_at=expires_at)
+        else:
+            await ledger.grant(wallet, amount, ref, expires_at=expires_at)
+        client.close()
+
+    asyncio.run(run())
+
+
+def at(days: int) -> dt.datetime:
+    return (dt.datetime.now(dt.UTC) + dt.timedelta(days=days)).replace(microsecond=0)
+
+
+def test_my_expiring_credits_soonest_first(client: httpx.Client, make_user: Make, settings: Settings) -> None:
+    user = make_user()
+    assert client.get("/v1/credits/expiring", headers=user.headers).json()["data"] == []
+    grant(settings, user.user_id, 3_000, at(20))
+    grant(settings, user.user_id, 5_000, at(10))
+    data = client.get("/v1/credits/expiring", headers=user.headers).json()["data"]
+    assert [(d["amount"], dt.datetime.fromisoformat(d["expires_at"])) for d in data] == [
+        (5_000, at(10)),
+        (3_000, at(20)),
+    ]
+    # The welcome grant never expires and is not listed; the balance counts both.
+    assert (
+        client.get("/v1/credits", headers=user.headers).json()["available"]
+        == settings.welcome_credits + 8_000
+    )
+
+
+def test_a_workspace_allotment_over_the_shards_shows_as_one(
+    client: httpx.Client, make_user: Make, settings: Settings
+) -> None:
+    owner = make_user()
+    ws = create(client, owner)["id"]
+    grant(settings, workspace_wallet_base(ws), 1_600_003, at(30), shards=settings.workspace_wallet_shards)
+    view = client.get(f"/v1/workspaces/{ws}/wallet", headers=owner.headers).json()
+    assert view["available"] == 1_600_003
+    assert [(e["amount"], dt.datetime.fromisoformat(e["expires_at"])) for e in view["expiring"]] == [
+        (1_600_003, at(30))
+    ]
