@@ -133,6 +133,7 @@ def test_a_job_past_its_deadline_is_failed_once(
         "created_at": None,
         "finished_at": None,
         "ref": None,
+        "drawn": {},  # no expiring credits were drawn (shared/credits/lots.py)
     }
 
 
