@@ -8,8 +8,10 @@ and write Firestore; tasks, messages and ledger calls happen after the commit.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -40,6 +42,7 @@ class Started:
 class JobRepository:
     def __init__(self, db: firestore.AsyncClient) -> None:
         self._db = db
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     async def create(self, job: Job) -> tuple[Job, bool]:
         """Create the job unless it exists; (the stored job, whether this call created it)."""
@@ -92,7 +95,7 @@ class JobRepository:
             tx.update(ref, {"redrives": count, "updated_at": at})
             return count
 
-        result: int | None = await self._run(body)
+        result: int | None = await self._run(job_id, body)
         return result
 
     async def mark_enqueued(self, job_id: str, step: int) -> None:
@@ -104,7 +107,7 @@ class JobRepository:
             if job is not None and job.enqueued < step:
                 tx.update(ref, {"enqueued": step})
 
-        await self._run(body)
+        await self._run(job_id, body)
 
     async def begin_step(self, job_id: str, step: int, lease_s: int, poll: int = 0) -> Started:
         """Take the lease on `step` if it is the job's current step and nobody else holds it. `poll`
@@ -130,7 +133,7 @@ class JobRepository:
             running = job.model_copy(update={"state": "running", "lease": lease, "updated_at": at})
             return Started("go", running, lease.token, first)
 
-        result: Started = await self._run(body)
+        result: Started = await self._run(job_id, body)
         return result
 
     async def release(self, job_id: str, step: int, token: str) -> None:
@@ -142,7 +145,7 @@ class JobRepository:
             if job is not None and job.lease is not None and job.lease.token == token:
                 tx.update(ref, {"lease": None, "updated_at": now()})
 
-        await self._run(body)
+        await self._run(job_id, body)
 
     async def checkpoint(
         self,
@@ -186,7 +189,7 @@ class JobRepository:
             tx.update(ref, update)
             return Job.from_doc(job_id, {**job.to_doc(), **update})
 
-        result: Job | None = await self._run(body)
+        result: Job | None = await self._run(job_id, body)
         return result
 
     async def wait(
@@ -217,7 +220,7 @@ class JobRepository:
             tx.update(ref, update)
             return Job.from_doc(job_id, {**job.to_doc(), **update})
 
-        result: Job | None = await self._run(body)
+        result: Job | None = await self._run(job_id, body)
         return result
 
     async def finish(
@@ -242,7 +245,7 @@ class JobRepository:
             tx.update(ref, update)
             return Job.from_doc(job_id, {**job.to_doc(), **update}), True
 
-        result: tuple[Job | None, bool] = await self._run(body)
+        result: tuple[Job | None, bool] = await self._run(job_id, body)
         return result
 
     # Internals.
@@ -254,7 +257,12 @@ class JobRepository:
         snap = await ref.get(transaction=tx)
         return Job.from_doc(ref.id, snap.to_dict()) if snap.exists else None
 
-    async def _run(self, body: Any) -> Any:
-        """Aborts (contended deliveries of one job) are retried with backoff; past BUSY_AFTER the
-        worker answers 500 and Cloud Tasks delivers the step again later."""
-        return await run_transaction(self._db, body, BUSY_AFTER)
+    async def _run(self, job_id: str, body: Any) -> Any:
+        """One job's transactions take turns within this process (duplicate deliveries to one instance
+        wait instead of aborting each other); across instances, aborts are retried with backoff, and
+        past BUSY_AFTER the worker answers 503 and Cloud Tasks delivers the step again later."""
+        lock = self._locks.get(job_id)
+        if lock is None:
+            lock = self._locks[job_id] = asyncio.Lock()
+        async with lock:
+            return await run_transaction(self._db, body, BUSY_AFTER)
