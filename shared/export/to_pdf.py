@@ -20,11 +20,13 @@ from fpdf import FPDF
 from fpdf.enums import XPos, YPos
 
 from shared.export.document import Block, Document
+from shared.export.fonts import SYSTEM_FONTS, find_font
+
+__all__ = ["SYSTEM_FONTS", "find_font", "render_pdf"]
 
 log = logging.getLogger("export.pdf")
 logging.getLogger("fontTools").setLevel(logging.WARNING)  # fpdf2 subsets fonts with it, chattily at INFO
 
-SYSTEM_FONTS = (Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"),)
 HEADING_SIZES = {1: 20, 2: 16, 3: 14}
 BODY_SIZE = 11
 CODE_SIZE = 9
@@ -37,15 +39,6 @@ class Fonts:
     bold: str
     mono: str
     cover: frozenset[int] | None  # code points the body font can draw; None: Latin-1 only (core fonts)
-
-
-def find_font(configured: Path | None) -> Path | None:
-    for path in (configured, *SYSTEM_FONTS):
-        if path is not None and path.is_file():
-            return path
-    if configured is not None:
-        log.warning("export font not found, PDFs fall back to Latin-1", extra={"path": str(configured)})
-    return None
 
 
 @lru_cache(maxsize=4)

@@ -16,10 +16,10 @@ from pathlib import Path
 
 from shared.auth.schemas import Principal
 from shared.errors import AppError
+from shared.export.document import Document
+from shared.export.fonts import find_font
 from shared.export.schemas import ExportInput
 from shared.export.sources import ExportSources
-from shared.export.to_docx import render_docx
-from shared.export.to_pdf import find_font, render_pdf
 from shared.jobs.errors import InvalidJob, StepFailed
 from shared.jobs.kinds import Plan, StepResult
 from shared.jobs.schemas import Job, JobCreate, JobResult
@@ -86,7 +86,7 @@ class ExportJob:
             raise StepFailed(exc.message, code=exc.code, retryable=False) from exc
         results = []
         for index, fmt in enumerate(spec.formats):
-            data = render_pdf(doc, self._font) if fmt == "pdf" else render_docx(doc)
+            data = render(fmt, doc, self._font)
             path = export_path(job, fmt)
             if not await self._store.put_if_absent(path, data, CONTENT_TYPES[fmt]):
                 stored = await self._store.read(path)  # an earlier delivery wrote it: report that one
@@ -103,3 +103,14 @@ class ExportJob:
 def _input(request: JobCreate) -> ExportInput:
     spec = request.input
     return spec if isinstance(spec, ExportInput) else ExportInput.model_validate(spec)
+
+
+def render(fmt: str, doc: Document, font: Path | None) -> bytes:
+    """The renderers are imported on first use: fpdf2 and python-docx cost the API ~0.4 s at start-up."""
+    if fmt == "pdf":
+        from shared.export.to_pdf import render_pdf
+
+        return render_pdf(doc, font)
+    from shared.export.to_docx import render_docx
+
+    return render_docx(doc)
