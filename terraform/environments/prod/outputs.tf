@@ -24,7 +24,7 @@ output "image_repository" {
 }
 
 output "service_accounts" {
-  description = "Service account emails by account_id."
+  description = "Service account emails by workload key (the api account's id is api-service)."
   value       = module.platform.service_accounts
 }
 

@@ -8,6 +8,8 @@ module "service_accounts" {
   project_id = var.project_id
   accounts = {
     "api" = {
+      # "api" is too short for an account id (6 to 30 characters).
+      account_id    = "api-service"
       display_name  = "Chat API (Cloud Run)"
       project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/cloudtrace.agent"]
     }

@@ -10,8 +10,9 @@ locals {
 resource "google_service_account" "this" {
   for_each = var.accounts
 
-  project      = var.project_id
-  account_id   = each.key
+  project = var.project_id
+  # account_id: the provider validates it as an RFC 1035 name of 6 to 30 characters.
+  account_id   = coalesce(each.value.account_id, each.key)
   display_name = each.value.display_name
 }
 
