@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import shutil
 import signal
@@ -99,6 +100,34 @@ class Stack:
             f"{name} did not become ready in {timeout:.0f}s; see {self.log_dir / (name + '.log')}"
         )
 
+    def start_on_free_port(
+        self,
+        name: str,
+        cmd_for: Callable[[int], list[str]],
+        ready_on: Callable[[int], bool],
+        timeout: float = 60,
+        attempts: int = 3,
+    ) -> int:
+        """Start on a free port and return it. Another process may take the port between the check and
+        the server's bind (an emulator then hangs or exits): that is retried on another port."""
+        for attempt in range(1, attempts + 1):
+            port = free_port()
+            try:
+                self.start(name, cmd_for(port), functools.partial(ready_on, port), timeout=timeout)
+                return port
+            except SystemExit:
+                self._kill_last()
+                if attempt == attempts:
+                    raise
+                print(f"  {name} did not start on port {port}; trying another port", flush=True)
+        raise AssertionError("unreachable")
+
+    def _kill_last(self) -> None:
+        _name, proc = self.procs.pop()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
     def stop(self) -> None:
         for _name, proc in reversed(self.procs):
             if proc.poll() is None:
@@ -137,19 +166,21 @@ def start_firestore(stack: Stack) -> None:
         raise SystemExit(
             "Java 17+ is needed for the Firestore emulator: install a JRE (e.g. openjdk-17-jre)."
         )
-    port = free_port()
     jar = find_firestore_jar()
-    cmd = [
-        "java",
-        "-Duser.language=en",
-        "-cp",
-        jar,
-        "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
-        "start",
-        "--host=127.0.0.1",
-        f"--port={port}",
-    ]
-    stack.start("firestore", cmd, lambda: http_ok(f"http://127.0.0.1:{port}/"), timeout=60)
+
+    def cmd(port: int) -> list[str]:
+        return [
+            "java",
+            "-Duser.language=en",
+            "-cp",
+            jar,
+            "com.google.cloud.datastore.emulator.firestore.CloudFirestore",
+            "start",
+            "--host=127.0.0.1",
+            f"--port={port}",
+        ]
+
+    port = stack.start_on_free_port("firestore", cmd, lambda p: http_ok(f"http://127.0.0.1:{p}/"), timeout=60)
     stack.env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
 
 
@@ -172,25 +203,31 @@ def find_pubsub_emulator() -> str:
 def start_pubsub(stack: Stack) -> None:
     if not shutil.which("java"):
         raise SystemExit("Java 17+ is needed for the Pub/Sub emulator: install a JRE (e.g. openjdk-17-jre).")
-    port = free_port()
-    cmd = [find_pubsub_emulator(), "--host=127.0.0.1", f"--port={port}"]
-    stack.start("pubsub", cmd, lambda: http_ok(f"http://127.0.0.1:{port}/"), timeout=60)
+    emulator = find_pubsub_emulator()
+    port = stack.start_on_free_port(
+        "pubsub",
+        lambda p: [emulator, "--host=127.0.0.1", f"--port={p}"],
+        lambda p: http_ok(f"http://127.0.0.1:{p}/"),
+        timeout=30,  # ready in ~2 s; one that lost its port hangs instead of exiting
+    )
     stack.env["PUBSUB_EMULATOR_HOST"] = f"127.0.0.1:{port}"
 
 
 def start_redis(stack: Stack) -> None:
-    port = free_port()
     server = shutil.which("redis-server")
-    if server:
-        cmd = [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
-    else:
+    if not server:
         print(
             "redis-server not found: using the embedded fakeredis server instead (install Redis for "
             "the real thing).",
             flush=True,
         )
-        cmd = [PY, "-m", "scripts.fake_redis", "--port", str(port)]
-    stack.start("redis", cmd, lambda: port_open(port), timeout=30)
+
+    def cmd(port: int) -> list[str]:
+        if server:
+            return [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+        return [PY, "-m", "scripts.fake_redis", "--port", str(port)]
+
+    port = stack.start_on_free_port("redis", cmd, port_open, timeout=30)
     stack.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
 
 
