@@ -193,4 +193,6 @@ def test_the_dockerfile_runs_uvicorn_as_a_non_root_user_with_fonts_and_no_build_
 
 def test_pdf_export_finds_the_font_the_image_installs() -> None:
     # Debian's fonts-dejavu-core puts DejaVuSans.ttf here; shared/export must look in the same place.
-    assert "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf" in (ROOT / "shared/export/to_pdf.py").read_text()
+    from shared.export.fonts import SYSTEM_FONTS
+
+    assert Path("/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf") in SYSTEM_FONTS
