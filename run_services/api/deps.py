@@ -46,7 +46,9 @@ def workspaces_of(state: Any, services: Services) -> Workspaces:
     """The instance's workspace services (kept on the app's state), built on first use."""
     built: Workspaces | None = getattr(state, "workspaces", None)
     if built is None:
-        built = build_workspaces(services.settings, services.db, services.ledger, services.secrets)
+        built = build_workspaces(
+            services.settings, services.db, services.ledger, services.secrets, services.chat.payer.workspaces
+        )
         state.workspaces = built
     return built
 

@@ -34,15 +34,21 @@ class Workspaces:
 
 
 def build_workspaces(
-    settings: Settings, db: firestore.AsyncClient, ledger: Ledger, secrets: SecretSource
+    settings: Settings,
+    db: firestore.AsyncClient,
+    ledger: Ledger,
+    secrets: SecretSource,
+    spending: WorkspaceSpending | None = None,
 ) -> Workspaces:
+    """`spending`: the instance's own (the chat service's payer has one), so that one instance uses one
+    sharded-wallet window for every feature."""
     configured = settings.workspace_invite_secret
     secret = configured.get_secret_value() if configured else signing_secret(settings, secrets)
     service = WorkspaceService(db, settings)
-    wallets = ShardedWallets(db, ledger)
+    spending = spending or WorkspaceSpending(db, ShardedWallets(db, ledger))
     return Workspaces(
         service=service,
         invitations=Invitations(service, InviteTokens(secret, settings.jwt_issuer)),
-        wallets=wallets,
-        spending=WorkspaceSpending(db, wallets),
+        wallets=spending.wallets,
+        spending=spending,
     )

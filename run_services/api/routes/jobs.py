@@ -35,7 +35,7 @@ def get_jobs(request: Request, services: ServicesDep) -> Jobs:
     """The instance's jobs wiring, built on first use from the services (same clients, same loop)."""
     jobs: Jobs | None = getattr(request.app.state, "jobs", None)
     if jobs is None:
-        jobs = build_jobs(services.settings, services.db, services.ledger, services.catalog)
+        jobs = build_jobs(services.settings, services.db, services.chat.payer, services.catalog)
         request.app.state.jobs = jobs
     return jobs
 
