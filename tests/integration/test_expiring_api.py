@@ -41,12 +41,13 @@ def at(days: int) -> dt.datetime:
 def test_my_expiring_credits_soonest_first(client: httpx.Client, make_user: Make, settings: Settings) -> None:
     user = make_user()
     assert client.get("/v1/credits/expiring", headers=user.headers).json()["data"] == []
-    grant(settings, user.user_id, 3_000, at(20))
-    grant(settings, user.user_id, 5_000, at(10))
+    later, sooner = at(20), at(10)
+    grant(settings, user.user_id, 3_000, later)
+    grant(settings, user.user_id, 5_000, sooner)
     data = client.get("/v1/credits/expiring", headers=user.headers).json()["data"]
     assert [(d["amount"], dt.datetime.fromisoformat(d["expires_at"])) for d in data] == [
-        (5_000, at(10)),
-        (3_000, at(20)),
+        (5_000, sooner),
+        (3_000, later),
     ]
     # The welcome grant never expires and is not listed; the balance counts both.
     assert (
@@ -60,9 +61,10 @@ def test_a_workspace_allotment_over_the_shards_shows_as_one(
 ) -> None:
     owner = make_user()
     ws = create(client, owner)["id"]
-    grant(settings, workspace_wallet_base(ws), 1_600_003, at(30), shards=settings.workspace_wallet_shards)
+    ends = at(30)
+    grant(settings, workspace_wallet_base(ws), 1_600_003, ends, shards=settings.workspace_wallet_shards)
     view = client.get(f"/v1/workspaces/{ws}/wallet", headers=owner.headers).json()
     assert view["available"] == 1_600_003
     assert [(e["amount"], dt.datetime.fromisoformat(e["expires_at"])) for e in view["expiring"]] == [
-        (1_600_003, at(30))
+        (1_600_003, ends)
     ]
