@@ -3,35 +3,18 @@ workspace wallet view summing a plan allotment spread over the shards."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
-import uuid
 from collections.abc import Callable
 
 import httpx
-from google.cloud import firestore
 
-from shared.credits.ledger import Ledger
-from shared.credits.shards import ShardedWallets, workspace_wallet_base
+from shared.credits.shards import workspace_wallet_base
 from shared.settings import Settings
 from tests.conftest import User
 from tests.integration.test_workspaces_api import create
+from tests.support.helpers import grant_credits
 
 Make = Callable[..., User]
-
-
-def grant(settings: Settings, wallet: str, amount: int, expires_at: dt.datetime, shards: int = 0) -> None:
-    async def run() -> None:
-        client = firestore.AsyncClient(project=settings.gcp_project)
-        ledger = Ledger(client, settings)
-        ref = f"allot-{uuid.uuid4().hex}"
-        if shards:
-            await ShardedWallets(client, ledger).grant(wallet, shards, amount, ref, expires_at=expires_at)
-        else:
-            await ledger.grant(wallet, amount, ref, expires_at=expires_at)
-        client.close()
-
-    asyncio.run(run())
 
 
 def at(days: int) -> dt.datetime:
@@ -42,8 +25,8 @@ def test_my_expiring_credits_soonest_first(client: httpx.Client, make_user: Make
     user = make_user()
     assert client.get("/v1/credits/expiring", headers=user.headers).json()["data"] == []
     later, sooner = at(20), at(10)
-    grant(settings, user.user_id, 3_000, later)
-    grant(settings, user.user_id, 5_000, sooner)
+    grant_credits(settings, user.user_id, 3_000, later)
+    grant_credits(settings, user.user_id, 5_000, sooner)
     data = client.get("/v1/credits/expiring", headers=user.headers).json()["data"]
     assert [(d["amount"], dt.datetime.fromisoformat(d["expires_at"])) for d in data] == [
         (5_000, sooner),
@@ -62,7 +45,9 @@ def test_a_workspace_allotment_over_the_shards_shows_as_one(
     owner = make_user()
     ws = create(client, owner)["id"]
     ends = at(30)
-    grant(settings, workspace_wallet_base(ws), 1_600_003, ends, shards=settings.workspace_wallet_shards)
+    grant_credits(
+        settings, workspace_wallet_base(ws), 1_600_003, ends, shards=settings.workspace_wallet_shards
+    )
     view = client.get(f"/v1/workspaces/{ws}/wallet", headers=owner.headers).json()
     assert view["available"] == 1_600_003
     assert [(e["amount"], dt.datetime.fromisoformat(e["expires_at"])) for e in view["expiring"]] == [

@@ -11,10 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-from google.cloud import firestore
 
-from shared.credits.ledger import Ledger
-from shared.credits.shards import ShardedWallets, workspace_wallet_base
+from shared.credits.shards import workspace_wallet_base
 from shared.settings import Settings
 from tests.conftest import User
 from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
@@ -29,21 +27,16 @@ from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
     wait_for_job,
 )
 from tests.integration.test_workspaces_api import create, join
-from tests.support.helpers import balance, db, rid, usage_for
+from tests.support.helpers import balance, db, grant_credits, rid, usage_for
 
 Make = Callable[..., User]
 CHAT = {"model": "fake-echo", "max_tokens": 5, "messages": [{"role": "user", "content": "hello there"}]}
 
 
 def fund(settings: Settings, workspace_id: str, amount: int) -> None:
-    async def run() -> None:
-        client = firestore.AsyncClient(project=settings.gcp_project)
-        wallets = ShardedWallets(client, Ledger(client, settings))
-        shards = settings.workspace_wallet_shards
-        await wallets.grant(workspace_wallet_base(workspace_id), shards, amount, f"fund-{uuid.uuid4().hex}")
-        client.close()
-
-    asyncio.run(run())
+    grant_credits(
+        settings, workspace_wallet_base(workspace_id), amount, shards=settings.workspace_wallet_shards
+    )
 
 
 def wallet(client: httpx.Client, user: User, workspace_id: str) -> dict[str, Any]:

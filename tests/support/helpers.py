@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
 import os
 import time
@@ -13,6 +14,7 @@ import httpx
 from google.cloud import firestore
 
 from shared.credits.ledger import Ledger
+from shared.credits.shards import ShardedWallets
 from shared.settings import Settings
 
 _db: firestore.Client | None = None
@@ -85,3 +87,26 @@ def sse_events(lines: list[str]) -> list[Any]:
             data = line[len("data: ") :]
             out.append(data if data == "[DONE]" else json.loads(data))
     return out
+
+
+def grant_credits(
+    settings: Settings,
+    wallet_id: str,
+    amount: int,
+    expires_at: dt.datetime | None = None,
+    shards: int = 0,
+) -> None:
+    """Grant credits straight through the ledger: to one wallet, or spread over `shards` shards of a
+    sharded wallet `wallet_id` (a workspace's base id); expiring at `expires_at` when given."""
+
+    async def run() -> None:
+        client = firestore.AsyncClient(project=settings.gcp_project)
+        ledger = Ledger(client, settings)
+        ref = f"test-grant-{uuid.uuid4().hex}"
+        if shards:
+            await ShardedWallets(client, ledger).grant(wallet_id, shards, amount, ref, expires_at=expires_at)
+        else:
+            await ledger.grant(wallet_id, amount, ref, expires_at=expires_at)
+        client.close()
+
+    asyncio.run(run())
