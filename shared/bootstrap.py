@@ -7,21 +7,21 @@ from dataclasses import dataclass
 from google.cloud import firestore
 from redis.asyncio import Redis
 
+from shared.adapters.firestore import async_client
+from shared.adapters.pubsub import PubSubPublisher
+from shared.adapters.secrets import SecretSource, secret_source
 from shared.auth.service import AuthService
-from shared.budgets.service import Budgets
 from shared.cache.layered import build_cache
 from shared.cache.types import Embedder
 from shared.catalog.catalog import Catalog
 from shared.chat.service import ChatService
 from shared.chat.threads import ThreadService
-from shared.credits.ledger import Ledger
-from shared.events import PubSubPublisher
-from shared.firestore import async_client
 from shared.gateway.embeddings import LitellmEmbedder
 from shared.gateway.gateway import Gateway
-from shared.plans import plans_for
-from shared.ratelimit.service import RateLimits
-from shared.secrets import SecretSource, secret_source
+from shared.ledger.ledger import Ledger
+from shared.limits.budgets.service import Budgets
+from shared.limits.ratelimit.service import RateLimits
+from shared.plans.limits import plans_for
 from shared.settings import Settings
 
 

@@ -77,15 +77,15 @@ class Settings(BaseSettings):
     semantic_cache_embedding_model: str | None = None  # a litellm model, e.g. openai/text-embedding-3-small
     semantic_cache_embedding_provider: str = "openai"  # the catalog provider whose key and base it uses
 
-    # Plans, rate limits, budgets and events: shared/plans.py, shared/ratelimit/,
-    # shared/budgets/, shared/events.py. An empty budget_alerts_topic turns budget alerts off.
-    plans_path: Path = Path(__file__).parent / "plans.toml"
+    # Plans, rate limits, budgets and events: shared/plans/limits.py, shared/limits/ratelimit/,
+    # shared/limits/budgets/, shared/adapters/pubsub.py. An empty budget_alerts_topic turns budget alerts off.
+    plans_path: Path = Path(__file__).parent / "plans" / "plans.toml"
     default_plan: str = "free"
     plan_cache_s: float = 60.0
     budget_alerts_topic: str = "budget-alerts"
     pubsub_emulator_host: str | None = None
 
-    # Jobs: shared/jobs/, shared/tasks.py, shared/storage.py, shared/oidc.py, functions/jobs/.
+    # Jobs: shared/jobs/, functions/jobs/ and the adapters shared/adapters/tasks.py, storage.py, oidc.py.
     # Steps are Cloud Tasks on jobs_queue that POST to jobs_worker_url; in the cloud each carries an OIDC
     # token for tasks_service_account, and the worker checks it when jobs_oidc_audience is set.
     tasks_emulator_host: str | None = None
@@ -133,11 +133,11 @@ class Settings(BaseSettings):
     stt_idle_timeout_s: float = Field(30.0, gt=0)
     export_font_path: Path | None = None
 
-    # Billing: shared/billing/, functions/payments/, run_services/api/routes/billing.py. Secrets come from the
-    # secret source: STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRETS (comma-separated: two during a rotation),
+    # Billing: shared/purchases/, functions/payments/, run_services/api/routes/billing.py. Secrets come from
+    # the secret source: STRIPE_SECRET_KEY, STRIPE_WEBHOOK_SECRETS (comma-separated: two during a rotation),
     # SSLCOMMERZ_STORE_PASSWORD. Webhook timestamps older than the tolerance, or ahead by more than the skew,
     # are refused. payments_url is where the payments function is reached (SSLCommerz IPN and redirects).
-    billing_config_path: Path = Path(__file__).parent / "billing" / "packages.toml"
+    billing_config_path: Path = Path(__file__).parent / "purchases" / "packages.toml"
     stripe_api_base: str = "https://api.stripe.com"
     stripe_webhook_tolerance_s: int = Field(300, ge=1)
     stripe_webhook_skew_s: int = Field(30, ge=0)
@@ -149,7 +149,7 @@ class Settings(BaseSettings):
     payment_event_lease_s: int = Field(60, ge=1)
     payment_event_retention_days: int = Field(90, ge=4)  # TTL of payment_events (provider retries: days)
 
-    # Workspaces: shared/workspaces/, shared/credits/shards.py, routes/workspaces.py, routes/usage.py.
+    # Workspaces: shared/workspaces/, shared/ledger/shards.py, routes/workspaces.py, routes/usage.py.
     # Invitation tokens are signed with workspace_invite_secret (absent: a key derived from the JWT secret).
     # A workspace wallet is split over workspace_wallet_shards ledger wallets (fixed per workspace
     # at creation).

@@ -92,7 +92,7 @@ def catalog_file(tmp_path_factory: pytest.TempPathFactory, fake_provider: FakePr
 def plans_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The shipped plans, except that the free plan may call any model: the tests call the fake
     provider's models. tests/integration/test_plan_models.py checks the shipped allowlists."""
-    text = (Path(__file__).parent.parent / "shared" / "plans.toml").read_text()
+    text = (Path(__file__).parent.parent / "shared" / "plans" / "plans.toml").read_text()
     free = text.index("[plan_billing.free]")
     line = text.index("allowed_models", free)
     end = text.index("\n", line)

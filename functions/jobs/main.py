@@ -18,15 +18,15 @@ import flask
 import functions_framework
 
 from functions.jobs.loop import LoopThread
+from shared.adapters.firestore import async_client
+from shared.adapters.oidc import OidcVerifier
+from shared.adapters.secrets import secret_source
 from shared.catalog.catalog import Catalog
-from shared.credits.ledger import Ledger
 from shared.errors import AppError
-from shared.firestore import async_client
 from shared.gateway.images import ImageGenerator
 from shared.jobs.bootstrap import Jobs, build_jobs
+from shared.ledger.ledger import Ledger
 from shared.logs import configure_logging
-from shared.oidc import OidcVerifier
-from shared.secrets import secret_source
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("jobs.worker")

@@ -16,10 +16,10 @@ from typing import Any
 import flask
 import functions_framework
 
-from shared.billing.webhooks import Answer, PaymentWebhooks
-from shared.firestore import async_client
+from shared.adapters.firestore import async_client
+from shared.adapters.secrets import SecretSource, secret_source
 from shared.logs import configure_logging
-from shared.secrets import SecretSource, secret_source
+from shared.purchases.webhooks import Answer, PaymentWebhooks
 from shared.settings import Settings, get_settings
 
 

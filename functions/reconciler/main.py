@@ -16,11 +16,11 @@ import logging
 import flask
 import functions_framework
 
-from shared.billing.reconcile import recheck_orders
-from shared.credits.ledger import Ledger
-from shared.firestore import async_client
+from shared.adapters.firestore import async_client
 from shared.jobs.bootstrap import sweep_once
+from shared.ledger.ledger import Ledger
 from shared.logs import configure_logging
+from shared.purchases.reconcile import recheck_orders
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("reconciler")

@@ -9,10 +9,10 @@ from fastapi import Depends, Request
 
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services
-from shared.credits.shards import workspace_wallet_base
 from shared.errors import Unauthorized
-from shared.plans import plans_for
-from shared.ratelimit.service import RateLimits, RateLimitState
+from shared.ledger.wallet_ids import workspace_wallet_base
+from shared.limits.ratelimit.service import RateLimits, RateLimitState
+from shared.plans.limits import plans_for
 from shared.workspaces.bootstrap import Workspaces, build_workspaces
 from shared.workspaces.errors import WorkspaceNotFound
 

@@ -21,16 +21,16 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.audio.pcm import Encoding, PcmBuffer
-from shared.budgets.schemas import Admission, Budget
-from shared.budgets.service import Budgets
 from shared.catalog.audio import TranscriptionModel
-from shared.chat.usage import UsageRecorder
-from shared.credits.errors import InsufficientCredits
-from shared.credits.ledger import Ledger
 from shared.errors import PaymentRequired
 from shared.gateway.transcription import Transcriber
-from shared.payer import Payer
+from shared.ledger.errors import InsufficientCredits
+from shared.ledger.ledger import Ledger
+from shared.limits.budgets.schemas import Admission, Budget
+from shared.limits.budgets.service import Budgets
 from shared.settings import Settings
+from shared.spending.payer import Payer
+from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("audio.stream")
 

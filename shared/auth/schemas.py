@@ -15,7 +15,7 @@ class Principal:
     wallet_id: str
     auth: Literal["jwt", "api_key"]
     key_id: str | None = None
-    plan: str = "free"  # the plan name (shared/plans.toml): rate limits and budgets
+    plan: str = "free"  # the plan name (shared/plans/plans.toml): rate limits and budgets
     workspace_id: str | None = None  # spending the workspace's wallet (X-Workspace-ID), not their own
 
 

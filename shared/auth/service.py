@@ -15,6 +15,7 @@ from google.cloud import firestore
 from redis.exceptions import RedisError
 
 from shared import clock, ids
+from shared.adapters.secrets import SecretSource
 from shared.auth.api_keys import ApiKeyRepository
 from shared.auth.errors import (
     ApiKeyNotFound,
@@ -41,9 +42,8 @@ from shared.auth.schemas import (
 from shared.auth.sessions import SessionRepository
 from shared.auth.tokens import AccessTokens, digest, new_api_key, new_refresh_token, signing_secret
 from shared.errors import RateLimited
-from shared.ratelimit.buckets import Bucket, TokenBuckets
-from shared.ratelimit.service import RateLimitState
-from shared.secrets import SecretSource
+from shared.limits.ratelimit.buckets import Bucket, TokenBuckets
+from shared.limits.ratelimit.service import RateLimitState
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

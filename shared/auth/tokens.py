@@ -11,8 +11,8 @@ from typing import Any
 import jwt
 
 from shared import clock, ids
+from shared.adapters.secrets import SecretSource
 from shared.auth.errors import InvalidToken, TokenExpired
-from shared.secrets import SecretSource
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shared.adapters.secrets import SecretSource
 from shared.errors import NotFound
-from shared.secrets import SecretSource
 from shared.settings import Settings
 
 PER_MILLION = 1_000_000

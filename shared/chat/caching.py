@@ -21,10 +21,10 @@ from shared.cache.pricing import cache_hit_credits
 from shared.cache.types import Cache, CachedAnswer
 from shared.catalog.catalog import ModelSpec
 from shared.chat.schemas import CallResult
-from shared.chat.usage import UsageRecorder
-from shared.credits.ledger import Ledger
-from shared.payer import Payer
+from shared.ledger.ledger import Ledger
 from shared.settings import Settings
+from shared.spending.payer import Payer
+from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("chat.cache")
 

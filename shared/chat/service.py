@@ -23,24 +23,24 @@ import anyio
 from google.cloud import firestore
 
 from shared.auth.schemas import Principal
-from shared.budgets.schemas import Admission
-from shared.budgets.service import Budgets
 from shared.cache.types import Cache, CachedAnswer
 from shared.catalog.catalog import Catalog, Deployment, ModelSpec, Provider
 from shared.chat.caching import CachePlan, ChatCache
 from shared.chat.idempotency import IdempotencyLock, IdempotencyStore
 from shared.chat.schemas import CallResult
-from shared.chat.usage import UsageRecorder
-from shared.credits.ledger import Ledger
 from shared.errors import AppError, BadRequest
 from shared.gateway.auto import AUTO
 from shared.gateway.gateway import Gateway, ModelStream
 from shared.gateway.router import AllProvidersFailed
 from shared.gateway.types import Candidate, Delta, Served, Usage
-from shared.payer import Payer, build_payer
-from shared.ratelimit.service import RateLimits
+from shared.ledger.ledger import Ledger
+from shared.limits.budgets.schemas import Admission
+from shared.limits.budgets.service import Budgets
+from shared.limits.ratelimit.service import RateLimits
+from shared.plans.offers import ensure_model_allowed, plan_offers
 from shared.settings import Settings
-from shared.workspaces.catalog import ensure_model_allowed, plan_catalog
+from shared.spending.payer import Payer, build_payer
+from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("chat")
 
@@ -107,7 +107,7 @@ class ChatService:
         self.rate_limits = rate_limits
         self.budgets = budgets
         self.payer = build_payer(db, ledger)
-        self.plans = plan_catalog(settings)
+        self.plans = plan_offers(settings)
         self.catalog = catalog
         self.gateway = gateway
         self.settings = settings

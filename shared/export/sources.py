@@ -9,12 +9,12 @@ from typing import Any
 
 from google.cloud import firestore
 
+from shared.adapters.storage import BlobStore
 from shared.chat.threads import ThreadNotFound
 from shared.errors import Conflict
 from shared.export.document import Document, from_markdown, from_thread, plain
 from shared.export.schemas import ResearchSource, ThreadSource
 from shared.jobs.errors import JobNotFound
-from shared.storage import BlobStore
 
 MAX_MESSAGES = 2000
 

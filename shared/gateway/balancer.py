@@ -49,7 +49,7 @@ class LimitedDeployment(Protocol):
 
 D = TypeVar("D", bound=LimitedDeployment)
 
-# Token buckets like shared/ratelimit/limiter.py (capacity = the limit per minute, continuous refill,
+# Token buckets like shared/limits/ratelimit/limiter.py (capacity = the limit per minute, continuous refill,
 # Redis server time), but several at once: all are checked first, then all are taken, or none.
 # KEYS[i] bucket i; ARGV[2i-1] its capacity, ARGV[2i] the cost. Returns {1, 0} or {0, index short}.
 _TAKE_ALL = """

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import httpx
 
+from shared.adapters.secrets import SecretSource
 from shared.errors import UpstreamError
-from shared.secrets import SecretSource
 from shared.settings import Settings
 
 KEYS = {

@@ -13,14 +13,14 @@ from dataclasses import dataclass
 from google.cloud import firestore
 from redis.asyncio import Redis
 
-from shared.budgets.service import Budgets
+from shared.adapters.firestore import async_client
+from shared.adapters.pubsub import PubSubPublisher
+from shared.adapters.secrets import secret_source
+from shared.adapters.storage import GcsStore
+from shared.adapters.tasks import TaskQueue
 from shared.catalog.catalog import Catalog
 from shared.catalog.media import MediaCatalog
-from shared.chat.usage import UsageRecorder
-from shared.credits.ledger import Ledger
-from shared.events import PubSubPublisher
 from shared.export.sources import ExportSources
-from shared.firestore import async_client
 from shared.gateway.gateway import Gateway
 from shared.gateway.images import ImageGenerator, LitellmImages
 from shared.gateway.search import search_provider
@@ -36,12 +36,12 @@ from shared.jobs.runner import StepRunner
 from shared.jobs.service import JobService
 from shared.jobs.sweep import JobSweeper, SweepReport
 from shared.jobs.video_job import VideoJob
-from shared.payer import Payer, build_payer
-from shared.plans import plans_for
-from shared.secrets import secret_source
+from shared.ledger.ledger import Ledger
+from shared.limits.budgets.service import Budgets
+from shared.plans.limits import plans_for
 from shared.settings import Settings
-from shared.storage import GcsStore
-from shared.tasks import TaskQueue
+from shared.spending.payer import Payer, build_payer
+from shared.usage.recorder import UsageRecorder
 
 
 @dataclass

@@ -14,6 +14,7 @@ import logging
 import tomllib
 from pathlib import Path
 
+from shared.adapters.storage import BlobStore
 from shared.auth.schemas import Principal
 from shared.errors import AppError
 from shared.export.document import Document
@@ -24,7 +25,6 @@ from shared.jobs.errors import InvalidJob, StepFailed
 from shared.jobs.kinds import Plan, StepResult
 from shared.jobs.schemas import Job, JobCreate, JobResult
 from shared.settings import Settings
-from shared.storage import BlobStore
 
 log = logging.getLogger("jobs.export")
 

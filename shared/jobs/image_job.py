@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
+from shared.adapters.storage import BlobStore
 from shared.catalog.catalog import UnknownModel
 from shared.catalog.media import MediaCatalog
 from shared.gateway.images import ImageFailed, ImageGenerator
 from shared.jobs.errors import InvalidJob, StepFailed
 from shared.jobs.kinds import Plan, StepResult
 from shared.jobs.schemas import Job, JobCreate, JobResult
-from shared.storage import BlobStore
 
 CONTENT_TYPE = "image/png"
 

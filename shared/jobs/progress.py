@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from shared.events import Publisher, PublishFailed
+from shared.adapters.pubsub import Publisher, PublishFailed
 from shared.jobs.schemas import Job
 
 log = logging.getLogger("jobs.progress")

@@ -19,8 +19,8 @@ from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.adapters.firestore import run_transaction
 from shared.clock import now
-from shared.firestore import run_transaction
 from shared.jobs.schemas import TERMINAL, Job, JobError, JobResult, JobState, Lease
 
 JOBS = "jobs"

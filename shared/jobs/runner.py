@@ -20,17 +20,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from shared.budgets.service import Budgets
-from shared.chat.usage import UsageRecorder
-from shared.jobs.billing import close_hold
+from shared.adapters.tasks import Queue
+from shared.jobs.charges import close_hold
 from shared.jobs.errors import StepFailed
 from shared.jobs.kinds import JobKind, StepResult, Wait
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job, JobError, step_payload, task_id
-from shared.payer import Payer
+from shared.limits.budgets.service import Budgets
 from shared.settings import Settings
-from shared.tasks import Queue
+from shared.spending.payer import Payer
+from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("jobs.runner")
 
@@ -47,7 +47,7 @@ class StepRunner:
         self,
         repo: JobRepository,
         kinds: dict[str, JobKind],
-        ledger: Payer,
+        payer: Payer,
         queue: Queue,
         progress: ProgressEvents,
         settings: Settings,
@@ -56,7 +56,7 @@ class StepRunner:
     ) -> None:
         self._repo = repo
         self._kinds = kinds
-        self._ledger = ledger
+        self._payer = payer
         self._usage = usage
         self._budgets = budgets
         self._queue = queue
@@ -73,7 +73,7 @@ class StepRunner:
             return Outcome(200, "missing")
         if started.status == "finished":
             # A no-op unless an earlier delivery died before it.
-            await close_hold(self._ledger, job, self._usage, self._budgets)
+            await close_hold(self._payer, job, self._usage, self._budgets)
             return Outcome(200, "finished", job.state)
         if started.status == "stale":
             await self._ensure_next(job)
@@ -128,7 +128,7 @@ class StepRunner:
         )
         if done.finished:
             # First: whoever hears "succeeded" sees the charge.
-            await close_hold(self._ledger, done, self._usage, self._budgets)
+            await close_hold(self._payer, done, self._usage, self._budgets)
             await self._progress.publish(done)
             return Outcome(200, "succeeded", done.state)
         await self._progress.publish(done)
@@ -152,7 +152,7 @@ class StepRunner:
         failed, changed = await self._repo.finish(job.id, "failed", error)
         if failed is None:
             return Outcome(200, "missing")
-        await close_hold(self._ledger, failed, self._usage, self._budgets)
+        await close_hold(self._payer, failed, self._usage, self._budgets)
         if changed:
             await self._progress.publish(failed)
         return Outcome(200, "failed", failed.state)

@@ -11,23 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import logging
 
+from shared.adapters.storage import BlobStore
+from shared.adapters.tasks import EnqueueFailed, Queue
 from shared.auth.schemas import Principal
-from shared.budgets.schemas import Admission
-from shared.budgets.service import Budgets
-from shared.chat.usage import UsageRecorder
 from shared.clock import now
 from shared.errors import Conflict
 from shared.ids import new_id, stable_id
-from shared.jobs.billing import close_hold
+from shared.jobs.charges import close_hold
 from shared.jobs.errors import JobNotFound
 from shared.jobs.kinds import JobKind
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job, JobCreate, JobError, JobView, task_id
-from shared.payer import Payer
+from shared.limits.budgets.schemas import Admission
+from shared.limits.budgets.service import Budgets
 from shared.settings import Settings
-from shared.storage import BlobStore
-from shared.tasks import EnqueueFailed, Queue
+from shared.spending.payer import Payer
+from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("jobs.service")
 
@@ -45,7 +45,7 @@ class JobService:
         self,
         repo: JobRepository,
         kinds: dict[str, JobKind],
-        ledger: Payer,
+        payer: Payer,
         queue: Queue,
         store: BlobStore,
         progress: ProgressEvents,
@@ -55,7 +55,7 @@ class JobService:
     ) -> None:
         self._repo = repo
         self._kinds = kinds
-        self._ledger = ledger
+        self._payer = payer
         self._usage = usage
         self._budgets = budgets
         self._queue = queue
@@ -75,7 +75,7 @@ class JobService:
         at = now()
         admission = await self._admit(principal, plan.price)
         try:
-            hold = await self._ledger.reserve(
+            hold = await self._payer.reserve(
                 principal.wallet_id,
                 hold_id(job_id),
                 want=plan.price,
@@ -119,7 +119,7 @@ class JobService:
                 job.id, "failed", JobError(code="enqueue_failed", message="The job could not be queued.")
             )
             if failed is not None:
-                await close_hold(self._ledger, failed, self._usage, self._budgets)
+                await close_hold(self._payer, failed, self._usage, self._budgets)
             raise
         await self._repo.mark_enqueued(job.id, 0)
         log.info(
@@ -155,7 +155,7 @@ class JobService:
         if job is None:
             raise JobNotFound(job_id)
         if job.state == "cancelled":
-            await close_hold(self._ledger, job, self._usage, self._budgets)
+            await close_hold(self._payer, job, self._usage, self._budgets)
         if changed:
             log.info("job cancelled", extra={"job_id": job_id, "spent": job.spent})
             await self._progress.publish(job)

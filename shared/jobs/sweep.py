@@ -15,16 +15,16 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from shared.budgets.service import Budgets
-from shared.chat.usage import UsageRecorder
+from shared.adapters.tasks import Queue
 from shared.clock import now
-from shared.jobs.billing import close_hold
+from shared.jobs.charges import close_hold
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job, JobError, step_payload, task_id
-from shared.payer import Payer
+from shared.limits.budgets.service import Budgets
 from shared.settings import Settings
-from shared.tasks import Queue
+from shared.spending.payer import Payer
+from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("jobs.sweep")
 
@@ -41,7 +41,7 @@ class JobSweeper:
     def __init__(
         self,
         repo: JobRepository,
-        ledger: Payer,
+        payer: Payer,
         queue: Queue,
         progress: ProgressEvents,
         settings: Settings,
@@ -49,7 +49,7 @@ class JobSweeper:
         budgets: Budgets | None = None,
     ) -> None:
         self._repo = repo
-        self._ledger = ledger
+        self._payer = payer
         self._usage = usage
         self._budgets = budgets
         self._queue = queue
@@ -81,7 +81,7 @@ class JobSweeper:
         failed, changed = await self._repo.finish(job.id, "failed", DEADLINE)
         if failed is None or failed.state != "failed":
             return 0
-        await close_hold(self._ledger, failed, self._usage, self._budgets)
+        await close_hold(self._payer, failed, self._usage, self._budgets)
         if not changed:
             return 0
         await self._progress.publish(failed)

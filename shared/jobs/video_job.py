@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 
+from shared.adapters.storage import BlobStore
 from shared.catalog.catalog import UnknownModel
 from shared.catalog.media import MediaCatalog, VideoModel
 from shared.clock import now
@@ -26,7 +27,6 @@ from shared.jobs.errors import InvalidJob, StepFailed
 from shared.jobs.kinds import Plan, StepResult, Wait
 from shared.jobs.schemas import Job, JobCreate, JobResult
 from shared.settings import Settings
-from shared.storage import BlobStore
 
 CONTENT_TYPE = "video/mp4"
 

@@ -6,16 +6,17 @@ from dataclasses import dataclass
 
 from google.cloud import firestore
 
+from shared.adapters.secrets import SecretSource
 from shared.auth.tokens import signing_secret
-from shared.credits.ledger import Ledger
-from shared.credits.schemas import Balance
-from shared.credits.shards import ShardedWallets, workspace_wallet_base
-from shared.secrets import SecretSource
+from shared.ledger.ledger import Ledger
+from shared.ledger.schemas import Balance
+from shared.ledger.shards import ShardedWallets
+from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.settings import Settings
+from shared.spending.members import WorkspaceSpending
 from shared.workspaces.invitations import Invitations
-from shared.workspaces.invites import InviteTokens
+from shared.workspaces.invite_tokens import InviteTokens
 from shared.workspaces.service import WorkspaceService
-from shared.workspaces.spending import WorkspaceSpending
 
 
 @dataclass

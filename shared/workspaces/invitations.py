@@ -25,7 +25,7 @@ from shared.workspaces.errors import (
     SeatsFull,
     WorkspaceNotFound,
 )
-from shared.workspaces.invites import InviteClaims, InviteTokens
+from shared.workspaces.invite_tokens import InviteClaims, InviteTokens
 from shared.workspaces.schemas import Invitation, InvitationCreated, Role, WorkspaceOut
 from shared.workspaces.service import WorkspaceService
 

@@ -16,11 +16,11 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.clock import now
-from shared.credits.shards import shard_wallet, workspace_wallet_base
 from shared.errors import BadRequest
 from shared.ids import new_id
+from shared.ledger.wallet_ids import shard_wallet, workspace_wallet_base
+from shared.plans.offers import PlanOffers, plan_offers
 from shared.settings import Settings
-from shared.workspaces.catalog import PlanCatalog, plan_catalog
 from shared.workspaces.errors import LastOwner, MemberNotFound, RoleRequired, WorkspaceNotFound
 from shared.workspaces.repository import WorkspaceRepository
 from shared.workspaces.schemas import Member, Role, Workspace, WorkspaceOut, at_least
@@ -56,7 +56,7 @@ class WorkspaceService:
     ) -> None:
         self.repo = WorkspaceRepository(db)
         self.settings = settings
-        self.catalog: PlanCatalog = plan_catalog(settings)
+        self.catalog: PlanOffers = plan_offers(settings)
         self.clock = clock
 
     async def create(self, user_id: str, email: str, name: str) -> WorkspaceOut:

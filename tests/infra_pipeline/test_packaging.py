@@ -51,7 +51,7 @@ def test_each_function_gets_a_shim_the_packages_and_exact_pins(outdir: Path, fun
     directory = outdir / function.name
     main = (directory / "main.py").read_text()
     assert f"from functions.{function.package}.main import {function.entry_point}" in main
-    for needed in ("shared/__init__.py", "shared/plans.toml", "shared/catalog/models.toml"):
+    for needed in ("shared/__init__.py", "shared/plans/plans.toml", "shared/catalog/models.toml"):
         assert (directory / needed).is_file(), needed
     assert sorted(p.name for p in (directory / "functions").iterdir()) == ["__init__.py", function.package]
     assert (directory / "functions" / function.package / "main.py").is_file()

@@ -158,7 +158,7 @@ def dockerignore_includes(path: str) -> bool:
 def test_the_image_holds_the_code_and_lock_but_no_tests_bench_terraform_or_venv() -> None:
     for kept in (
         "shared/settings.py",
-        "shared/plans.toml",
+        "shared/plans/plans.toml",
         "run_services/api/main.py",
         "requirements.runtime.lock",
     ):

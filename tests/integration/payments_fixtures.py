@@ -21,7 +21,7 @@ import stripe
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
-from shared.credits.purchases import payment_key
+from shared.purchases.payments import payment_key
 from shared.settings import Settings, get_settings
 from tests.conftest import ServerThread, User
 from tests.fakes.sslcommerz import FakeSslCommerz

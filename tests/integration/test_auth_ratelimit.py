@@ -55,9 +55,9 @@ def test_the_limit_fails_open_when_redis_is_down(settings: Settings) -> None:
     from google.cloud import firestore
     from redis.asyncio import Redis
 
+    from shared.adapters.secrets import EnvSecrets
     from shared.auth.service import AuthService
-    from shared.credits.ledger import Ledger
-    from shared.secrets import EnvSecrets
+    from shared.ledger.ledger import Ledger
     from tests.conftest import free_port
 
     async def run() -> None:

@@ -17,13 +17,13 @@ import pytest
 from google.cloud import pubsub_v1
 from redis.asyncio import Redis
 
+from shared.adapters.pubsub import PublishFailed, PubSubPublisher
 from shared.auth.schemas import Principal
-from shared.budgets import periods
-from shared.budgets.errors import BudgetExceeded
-from shared.budgets.schemas import Budget
-from shared.budgets.service import Budgets
-from shared.events import PublishFailed, PubSubPublisher
-from shared.plans import Plans
+from shared.limits.budgets import periods
+from shared.limits.budgets.errors import BudgetExceeded
+from shared.limits.budgets.schemas import Budget
+from shared.limits.budgets.service import Budgets
+from shared.plans.limits import Plans
 from shared.settings import Settings
 
 pytestmark = pytest.mark.anyio

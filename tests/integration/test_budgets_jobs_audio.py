@@ -15,10 +15,10 @@ import pytest
 from google.cloud.firestore_v1.base_query import FieldFilter
 from redis.asyncio import Redis
 
-from shared.budgets import periods
-from shared.budgets.schemas import Budget
-from shared.budgets.service import Budgets
-from shared.plans import plans_for
+from shared.limits.budgets import periods
+from shared.limits.budgets.schemas import Budget
+from shared.limits.budgets.service import Budgets
+from shared.plans.limits import plans_for
 from shared.settings import Settings
 from tests.conftest import ServerThread, User
 from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures

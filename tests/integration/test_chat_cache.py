@@ -17,9 +17,9 @@ from shared.cache.exact import ResponseCache
 from shared.cache.types import CachedAnswer
 from shared.catalog.catalog import ModelSpec
 from shared.chat.caching import ChatCache
-from shared.chat.usage import UsageRecorder
-from shared.credits.ledger import Ledger
+from shared.ledger.ledger import Ledger
 from shared.settings import Settings
+from shared.usage.recorder import UsageRecorder
 from tests.conftest import User
 from tests.fakes.provider import FakeProvider
 from tests.support.helpers import balance, rid, sse_events, usage_for, wait_settled

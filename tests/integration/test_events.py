@@ -11,7 +11,7 @@ import uuid
 import pytest
 from google.cloud import pubsub_v1
 
-from shared.events import PublishFailed, PubSubPublisher
+from shared.adapters.pubsub import PublishFailed, PubSubPublisher
 from shared.settings import Settings
 from tests.conftest import free_port
 

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 import httpx
 
-from shared.credits.shards import workspace_wallet_base
+from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.settings import Settings
 from tests.conftest import User
 from tests.integration.test_workspaces_api import create

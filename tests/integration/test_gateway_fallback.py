@@ -17,7 +17,7 @@ import pytest
 from google.cloud import firestore
 
 from shared.catalog.catalog import ModelSpec
-from shared.credits.ledger import Ledger
+from shared.ledger.ledger import Ledger
 from shared.settings import Settings
 from tests.conftest import User
 from tests.fakes.provider import (

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from redis.asyncio import Redis
 
+from shared.adapters.secrets import EnvSecrets
 from shared.catalog.catalog import Catalog, ModelSpec
 from shared.errors import AppError, BadRequest
 from shared.gateway.balancer import Balancer
@@ -20,7 +21,6 @@ from shared.gateway.breaker import Breaker
 from shared.gateway.retry import RetryPolicy
 from shared.gateway.router import AllProvidersFailed, Router
 from shared.gateway.types import Candidate, Completion
-from shared.secrets import EnvSecrets
 from shared.settings import Settings
 from tests.fakes.provider import FakeProvider, Fault, reply_words
 

@@ -12,12 +12,12 @@ from collections.abc import Callable
 import httpx
 from google.cloud import firestore
 
-from shared.credits.ledger import Ledger
 from shared.jobs.bootstrap import sweep_once
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job
 from shared.jobs.service import hold_id
 from shared.jobs.sweep import SweepReport
+from shared.ledger.ledger import Ledger
 from tests.conftest import User
 from tests.fakes.images import FakeImages
 from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
@@ -133,7 +133,7 @@ def test_a_job_past_its_deadline_is_failed_once(
         "created_at": None,
         "finished_at": None,
         "ref": None,
-        "drawn": {},  # no expiring credits were drawn (shared/credits/lots.py)
+        "drawn": {},  # no expiring credits were drawn (shared/ledger/lots.py)
     }
 
 

@@ -14,12 +14,12 @@ import httpx
 from google.cloud import firestore
 
 from shared.catalog.media import VideoModel
-from shared.credits.ledger import Ledger
 from shared.gateway.video import LitellmVideos
 from shared.jobs.bootstrap import sweep_once
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job
 from shared.jobs.service import hold_id
+from shared.ledger.ledger import Ledger
 from tests.conftest import User
 from tests.fakes.video import FakeVideos
 from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures

@@ -18,9 +18,9 @@ from functools import partial
 import pytest
 from google.cloud import firestore
 
-from shared.credits.errors import InsufficientCredits, LedgerBusy
-from shared.credits.ledger import Ledger
-from shared.credits.schemas import Hold
+from shared.ledger.errors import InsufficientCredits, LedgerBusy
+from shared.ledger.ledger import Ledger
+from shared.ledger.schemas import Hold
 from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
 
 pytestmark = pytest.mark.anyio

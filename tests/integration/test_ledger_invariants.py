@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from shared.credits.errors import HoldNotFound, InsufficientCredits
-from shared.credits.ledger import Ledger
-from shared.credits.records import HOLD_KINDS, LOT_EXPIRED
 from shared.errors import BadRequest
 from shared.ids import stable_id
+from shared.ledger.errors import HoldNotFound, InsufficientCredits
+from shared.ledger.ledger import Ledger
+from shared.ledger.records import HOLD_KINDS, LOT_EXPIRED
 from shared.settings import Settings
 
 pytestmark = pytest.mark.anyio

@@ -13,11 +13,11 @@ from collections.abc import AsyncIterator
 import pytest
 from google.cloud import firestore
 
-from shared.credits.errors import InsufficientCredits
-from shared.credits.ledger import Ledger
-from shared.credits.lots import lot_id
-from shared.credits.purchases import Purchases
 from shared.errors import BadRequest
+from shared.ledger.errors import InsufficientCredits
+from shared.ledger.ledger import Ledger
+from shared.ledger.lots import lot_id
+from shared.purchases.payments import Purchases
 from tests.integration.lots_fixtures import (  # noqa: F401 - fixtures
     DAY,
     HOUR,

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
-from shared.credits.errors import InsufficientCredits, PaymentDebt
-from shared.credits.ledger import Ledger
-from shared.credits.purchases import Purchases
+from shared.ledger.errors import InsufficientCredits, PaymentDebt
+from shared.ledger.ledger import Ledger
+from shared.purchases.payments import Purchases
 from tests.integration.lots_fixtures import Clock, fake_clock, wallet_doc  # noqa: F401 - fixtures
 from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
 

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 import pytest
 from google.cloud import firestore
 
-from shared.credits.errors import HoldNotFound, InsufficientCredits
-from shared.credits.ledger import Ledger
-from shared.credits.lots import lot_id
-from shared.credits.schemas import Hold
+from shared.ledger.errors import HoldNotFound, InsufficientCredits
+from shared.ledger.ledger import Ledger
+from shared.ledger.lots import lot_id
+from shared.ledger.schemas import Hold
 from tests.integration.lots_fixtures import Clock, fake_clock, wallet_doc  # noqa: F401 - fixtures
 from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from shared.credits.ledger import Ledger
+from shared.ledger.ledger import Ledger
 from tests.conftest import User
 from tests.fakes.stripe_api import FakeStripe
 from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures

@@ -13,9 +13,9 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.credits.ledger import Ledger
-from shared.credits.shards import ShardedWallets
-from shared.workspaces.spending import WorkspaceSpending
+from shared.ledger.ledger import Ledger
+from shared.ledger.shards import ShardedWallets
+from shared.spending.members import WorkspaceSpending
 from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
     Secrets,
     create_workspace,

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 import pytest
 from google.cloud import firestore
 
-from shared.credits.errors import PaymentDebt
-from shared.credits.ledger import Ledger
-from shared.credits.purchases import Purchases, share
 from shared.errors import BadRequest
+from shared.ledger.errors import PaymentDebt
+from shared.ledger.ledger import Ledger
+from shared.purchases.payments import Purchases, share
 from tests.integration.test_ledger_invariants import (
     check_invariants,
     close_client,

@@ -11,9 +11,9 @@ from typing import Any
 
 import httpx
 
-from shared.billing.orders import Orders
-from shared.billing.reconcile import recheck_orders
-from shared.billing.sslcommerz import SslCommerz
+from shared.purchases.orders import Orders
+from shared.purchases.reconcile import recheck_orders
+from shared.purchases.sslcommerz import SslCommerz
 from shared.settings import get_settings
 from tests.conftest import User
 from tests.fakes.sslcommerz import FakeSslCommerz

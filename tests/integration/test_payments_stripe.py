@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from shared.credits.errors import PaymentDebt
-from shared.credits.ledger import Ledger
 from shared.ids import stable_id
+from shared.ledger.errors import PaymentDebt
+from shared.ledger.ledger import Ledger
 from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
     Secrets,
     doc,
@@ -35,7 +35,7 @@ from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
 )
 from tests.integration.test_ledger_invariants import ledger_settings
 
-PACKAGE_CREDITS = 5_000_000  # credits-5 in shared/billing/packages.toml, 500 cents
+PACKAGE_CREDITS = 5_000_000  # credits-5 in shared/purchases/packages.toml, 500 cents
 
 
 def wallet() -> str:

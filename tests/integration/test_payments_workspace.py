@@ -14,11 +14,11 @@ from typing import Any
 import httpx
 import pytest
 
-from shared.credits.errors import PaymentDebt
-from shared.credits.ledger import Ledger
-from shared.credits.lots import lot_id
-from shared.credits.shards import ShardedWallets
-from shared.workspaces.spending import WorkspaceSpending
+from shared.ledger.errors import PaymentDebt
+from shared.ledger.ledger import Ledger
+from shared.ledger.lots import lot_id
+from shared.ledger.shards import ShardedWallets
+from shared.spending.members import WorkspaceSpending
 from tests.conftest import User
 from tests.fakes.sslcommerz import FakeSslCommerz
 from tests.fakes.stripe_api import FakeStripe

@@ -17,7 +17,7 @@ from tests.fakes.provider import FakeProvider, Fault
 from tests.integration.test_ratelimit_api import register
 from tests.support.helpers import balance
 
-SHIPPED = Path(__file__).parent.parent.parent / "shared" / "plans.toml"
+SHIPPED = Path(__file__).parent.parent.parent / "shared" / "plans" / "plans.toml"
 PLANS = """
 [plans.narrow]
 requests_per_minute = 1000

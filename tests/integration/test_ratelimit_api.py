@@ -16,8 +16,8 @@ from redis.asyncio import Redis
 
 from shared.auth.schemas import Principal
 from shared.chat.service import ChatService
-from shared.plans import Plans
-from shared.ratelimit.service import RateLimits
+from shared.limits.ratelimit.service import RateLimits
+from shared.plans.limits import Plans
 from shared.settings import Settings
 from tests.conftest import ServerThread
 from tests.integration.test_auth import assert_error

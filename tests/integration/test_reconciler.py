@@ -18,7 +18,7 @@ import functions_framework
 import pytest
 from google.cloud import firestore
 
-from shared.credits.ledger import Ledger
+from shared.ledger.ledger import Ledger
 from shared.settings import get_settings
 from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
 

@@ -11,9 +11,10 @@ from collections.abc import AsyncIterator
 import pytest
 from google.cloud import firestore
 
-from shared.credits.ledger import Ledger
-from shared.credits.lots import lot_id
-from shared.credits.shards import ShardedWallets, shard_wallet, shard_wallets
+from shared.ledger.ledger import Ledger
+from shared.ledger.lots import lot_id
+from shared.ledger.shards import ShardedWallets
+from shared.ledger.wallet_ids import shard_wallet, shard_wallets
 from tests.integration.lots_fixtures import DAY, Clock, fake_clock, hold_drawn, lots_of  # noqa: F401
 from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
 

@@ -11,10 +11,11 @@ from collections.abc import AsyncIterator
 import pytest
 from google.cloud import firestore
 
-from shared.credits.errors import InsufficientCredits
-from shared.credits.ledger import Ledger
-from shared.credits.shards import ShardedWallets, shard_wallet, shard_wallets, start_shard
 from shared.errors import BadRequest
+from shared.ledger.errors import InsufficientCredits
+from shared.ledger.ledger import Ledger
+from shared.ledger.shards import ShardedWallets, start_shard
+from shared.ledger.wallet_ids import shard_wallet, shard_wallets
 from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
 
 pytestmark = pytest.mark.anyio

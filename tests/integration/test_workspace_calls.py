@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from shared.credits.shards import workspace_wallet_base
+from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.settings import Settings
 from tests.conftest import User
 from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures

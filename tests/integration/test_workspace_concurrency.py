@@ -26,12 +26,13 @@ from collections.abc import AsyncIterator
 import pytest
 from google.cloud import firestore
 
-from shared.credits.errors import InsufficientCredits
-from shared.credits.ledger import Ledger
-from shared.credits.shards import ShardedWallets, shard_wallets, workspace_wallet_base
+from shared.ledger.errors import InsufficientCredits
+from shared.ledger.ledger import Ledger
+from shared.ledger.shards import ShardedWallets
+from shared.ledger.wallet_ids import shard_wallets, workspace_wallet_base
+from shared.spending.members import WorkspaceSpending
 from shared.workspaces.errors import MemberLimitExceeded
 from shared.workspaces.service import WorkspaceService
-from shared.workspaces.spending import WorkspaceSpending
 from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
 from tests.integration.test_workspace_spending import add_member
 

@@ -11,13 +11,14 @@ from collections.abc import AsyncIterator
 import pytest
 from google.cloud import firestore
 
-from shared.credits.ledger import Ledger
-from shared.credits.shards import ShardedWallets, workspace_wallet_base
+from shared.ledger.ledger import Ledger
+from shared.ledger.shards import ShardedWallets
+from shared.ledger.wallet_ids import workspace_wallet_base
+from shared.spending.members import WorkspaceSpending
 from shared.workspaces.errors import InvalidInvitation, MemberLimitExceeded, SeatsFull, WorkspaceNotFound
 from shared.workspaces.invitations import Invitations
-from shared.workspaces.invites import InviteTokens
+from shared.workspaces.invite_tokens import InviteTokens
 from shared.workspaces.service import WorkspaceService
-from shared.workspaces.spending import WorkspaceSpending
 from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
 
 pytestmark = pytest.mark.anyio

@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 from google.cloud import firestore
 
-from shared.credits.ledger import Ledger
-from shared.credits.shards import ShardedWallets
+from shared.ledger.ledger import Ledger
+from shared.ledger.shards import ShardedWallets
 from shared.settings import Settings
 
 _db: firestore.Client | None = None

@@ -10,9 +10,9 @@ import jwt
 import pytest
 from pydantic import SecretStr
 
+from shared.adapters.secrets import EnvSecrets
 from shared.auth.errors import InvalidToken, TokenExpired
 from shared.auth.tokens import AccessTokens, digest, new_api_key, new_refresh_token, signing_secret
-from shared.secrets import EnvSecrets
 from shared.settings import Settings
 
 SECRET = "s" * 64

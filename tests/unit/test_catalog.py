@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.secrets import EnvSecrets
 from shared.catalog.catalog import Catalog, ModelSpec, UnknownModel
-from shared.secrets import EnvSecrets
 from shared.settings import DEFAULT_CATALOG, Settings
 
 SPEC = ModelSpec(

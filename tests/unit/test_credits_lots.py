@@ -7,8 +7,8 @@ import datetime as dt
 
 import pytest
 
-from shared.credits.lots import Lot, lot_id
-from shared.credits.records import WalletState
+from shared.ledger.lots import Lot, lot_id
+from shared.ledger.records import WalletState
 
 T0 = dt.datetime(2026, 3, 1, tzinfo=dt.UTC)
 DAY = dt.timedelta(days=1)

@@ -6,8 +6,8 @@ import datetime as dt
 
 import pytest
 
-from shared.credits.errors import HoldNotFound, InsufficientCredits, LedgerBusy
-from shared.credits.records import WalletState, entry_from_doc, hold_from_doc
+from shared.ledger.errors import HoldNotFound, InsufficientCredits, LedgerBusy
+from shared.ledger.records import WalletState, entry_from_doc, hold_from_doc
 
 AT = dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)
 

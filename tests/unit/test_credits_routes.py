@@ -16,8 +16,8 @@ from run_services.api.deps import get_principal, get_services
 from run_services.api.errors import install_error_handlers
 from run_services.api.routes import credits
 from shared.auth.schemas import Principal
-from shared.credits.ledger import Ledger
-from shared.credits.schemas import Balance, Entry, EntryPage
+from shared.ledger.ledger import Ledger
+from shared.ledger.schemas import Balance, Entry, EntryPage
 from shared.settings import Settings
 
 AT = dt.datetime(2026, 1, 2, tzinfo=dt.UTC)

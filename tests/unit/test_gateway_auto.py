@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from shared.adapters.secrets import EnvSecrets
 from shared.catalog.catalog import Catalog, UnknownModel
 from shared.gateway.auto import AutoRule, choose
-from shared.secrets import EnvSecrets
 from shared.settings import Settings
 
 TOML = """

@@ -1,4 +1,5 @@
-"""The worker's OIDC check (shared/oidc.py) against ID tokens signed by a local stand-in for Google."""
+"""The worker's OIDC check (shared/adapters/oidc.py) against ID tokens signed by a local stand-in for
+Google."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from shared.oidc import InvalidCaller, OidcVerifier
+from shared.adapters.oidc import InvalidCaller, OidcVerifier
 from tests.fakes.google_certs import FakeGoogle
 
 AUDIENCE = "https://jobs-worker-abc-uc.a.run.app/"

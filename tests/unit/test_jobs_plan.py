@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.adapters.tasks import TaskQueue
 from shared.catalog.catalog import Catalog, Provider, UnknownModel
 from shared.catalog.media import MediaCatalog
 from shared.jobs.errors import InvalidJob
@@ -17,7 +18,6 @@ from shared.jobs.image_job import ImageJob
 from shared.jobs.kinds import Plan
 from shared.jobs.schemas import ImageInput, JobCreate, task_id
 from shared.settings import Settings
-from shared.tasks import TaskQueue
 
 MEDIA = """
 default_image_model = "img"

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from shared.adapters.secrets import EnvSecrets
 from shared.gateway.search import (
     BraveSearch,
     ExaSearch,
@@ -24,7 +25,6 @@ from shared.gateway.search import (
 from shared.jobs.research import prompts
 from shared.jobs.research.job import _pick_sources
 from shared.jobs.research.reader import PageReader, clip, html_text
-from shared.secrets import EnvSecrets
 from shared.settings import Settings
 from tests.conftest import ServerThread
 

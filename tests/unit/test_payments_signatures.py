@@ -8,8 +8,8 @@ import secrets
 import pytest
 import stripe
 
-from shared.billing.errors import BadSignature
-from shared.billing.signatures import sslcommerz_sign, verify_sslcommerz, verify_stripe
+from shared.purchases.errors import BadSignature
+from shared.purchases.signatures import sslcommerz_sign, verify_sslcommerz, verify_stripe
 
 NOW = 1_800_000_000
 BODY = b'{"id": "evt_1", "type": "charge.refunded"}'

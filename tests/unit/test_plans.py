@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.plans import Plans, plans_for
+from shared.plans.limits import Plans, plans_for
 from shared.settings import Settings
 
 

@@ -10,10 +10,10 @@ import pytest
 from redis.asyncio import Redis
 
 from shared.auth.schemas import Principal
-from shared.plans import Plans
-from shared.ratelimit.buckets import Bucket, TokenBuckets
-from shared.ratelimit.errors import RequestsRateLimited, TokensRateLimited
-from shared.ratelimit.service import RateLimits
+from shared.limits.ratelimit.buckets import Bucket, TokenBuckets
+from shared.limits.ratelimit.errors import RequestsRateLimited, TokensRateLimited
+from shared.limits.ratelimit.service import RateLimits
+from shared.plans.limits import Plans
 
 pytestmark = pytest.mark.anyio
 

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from redis.asyncio import Redis
 
-from shared.ratelimit.limiter import RateLimiter
+from shared.limits.ratelimit.limiter import RateLimiter
 
 pytestmark = pytest.mark.anyio
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep
-from shared.billing.service import Billing
+from shared.purchases.service import Billing
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
 
@@ -64,7 +64,7 @@ async def checkout(
 ) -> CheckoutOut:
     """Start paying: send the buyer to the returned URL. Credits arrive when the provider confirms."""
     billing = get_billing(request, services)
-    buyer = await billing.payer(principal.user_id, principal.wallet_id, body.workspace_id)
+    buyer = await billing.buyer(principal.user_id, principal.wallet_id, body.workspace_id)
     url = await billing.checkout(buyer, body.provider, body.package, body.plan, body.seats)
     return CheckoutOut(provider=body.provider, url=url)
 
@@ -75,7 +75,7 @@ async def portal(
 ) -> PortalOut:
     """A Stripe customer-portal link (invoices, payment methods, subscription and its seats)."""
     billing = get_billing(request, services)
-    buyer = await billing.payer(principal.user_id, principal.wallet_id, workspace_id)
+    buyer = await billing.buyer(principal.user_id, principal.wallet_id, workspace_id)
     return PortalOut(url=await billing.portal(buyer.wallet_id))
 
 
@@ -86,5 +86,5 @@ async def account(
     """Your (or a workspace's) billing state: any debt left by refunds or disputes, and whether the
     portal is available."""
     billing = get_billing(request, services)
-    buyer = await billing.payer(principal.user_id, principal.wallet_id, workspace_id)
+    buyer = await billing.buyer(principal.user_id, principal.wallet_id, workspace_id)
     return AccountOut.model_validate(await billing.account(buyer.wallet_id))

@@ -8,8 +8,8 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep
-from shared.credits.ledger import MAX_PAGE
-from shared.credits.schemas import Balance, Entry, ExpiringCredits
+from shared.ledger.ledger import MAX_PAGE
+from shared.ledger.schemas import Balance, Entry, ExpiringCredits
 
 router = APIRouter(prefix="/v1/credits", tags=["credits"])
 

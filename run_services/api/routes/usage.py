@@ -10,9 +10,9 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Header, Query, Response
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep, WorkspacesDep
-from shared import usage_report
 from shared.clock import now
-from shared.credits.shards import shard_wallets, workspace_wallet_base
+from shared.ledger.wallet_ids import shard_wallets, workspace_wallet_base
+from shared.usage import report as usage_report
 from shared.workspaces.schemas import at_least
 
 router = APIRouter(prefix="/v1/usage", tags=["usage"])

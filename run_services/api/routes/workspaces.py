@@ -14,10 +14,10 @@ from pydantic import BaseModel
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep, WorkspacesDep
 from shared.auth.repository import UserRepository
-from shared.credits.schemas import ExpiringCredits
-from shared.credits.shards import shard_wallets, workspace_wallet_base
 from shared.errors import Unauthorized
-from shared.workspaces.catalog import PlanOffer
+from shared.ledger.schemas import ExpiringCredits
+from shared.ledger.wallet_ids import shard_wallets, workspace_wallet_base
+from shared.plans.offers import PlanOffer
 from shared.workspaces.schemas import (
     Invitation,
     InvitationCreated,

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from shared.adapters.storage import BlobStore
 from shared.catalog.catalog import Catalog, ModelSpec, UnknownModel
 from shared.catalog.media import MediaCatalog
 from shared.gateway.gateway import Gateway
@@ -29,7 +30,6 @@ from shared.jobs.research.model import call_model
 from shared.jobs.research.reader import PageReader, clip
 from shared.jobs.schemas import Job, JobCreate, JobResult
 from shared.settings import Settings
-from shared.storage import BlobStore
 
 REPORT_TYPE = "text/markdown; charset=utf-8"
 SNIPPET_BYTES = 600

@@ -1,0 +1,304 @@
+"""A sharded wallet: one balance split over N ledger wallets `{base}~{k}` so that concurrent spenders
+do not all write one Firestore document (about one sustained write per second per document, and
+transactions on one document serialize).
+
+- The balance is the sum of the shards, read in one batch.
+- Credits coming in are spread over the shards (`grant`), each part idempotent by the same external id.
+- A reservation starts at a shard of the instance's window (ShardedWallets), chosen by hashing the hold
+  id, and uses another shard of the window when that one is short. Reservations of one instance take
+  turns in process per shard, so instances with separate windows never contend in Firestore. When the
+  window cannot hold it, the reservation goes outside, one at a time per instance: to a random shard that
+  can, or, when the credits are scattered so that none can, to shard 0 after gathering credits into it.
+  So a reservation gets what one unsharded wallet would give, min(want, the total), and is refused only
+  when the total is too small.
+- A transfer between shards is one transaction over both wallet documents that writes ordinary ledger
+  records on both: on the source a hold reserved and settled for the amount (so the source's
+  available + reserved == granted - settled - clawed_back - expired still holds), on the destination a
+  grant of kind
+  "transfer". Every shard therefore satisfies the ledger's invariants on its own, and the sum over the
+  shards of granted - settled counts each transfer once in and once out.
+- Expiring credits stay expiring: a grant with `expires_at` forms a lot of the same id on every shard,
+  and a transfer draws the source's soonest-expiring lots first (as a reservation does) and adds them
+  to the destination's lots of the same ids and expiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+from typing import Any
+
+from google.cloud import firestore
+
+from shared import clock
+from shared.errors import BadRequest
+from shared.ids import new_id, stable_id
+from shared.ledger.errors import HoldNotFound, InsufficientCredits
+from shared.ledger.ledger import Ledger
+from shared.ledger.records import ENTRIES, HOLDS, WALLETS, WalletState, Written, hold_from_doc
+from shared.ledger.schemas import Balance, Hold
+from shared.ledger.transactions import WalletTransactions
+from shared.ledger.wallet_ids import shard_wallets
+
+log = logging.getLogger("credits.shards")
+
+TRANSFER_KIND = "transfer"
+REBALANCE_ROUNDS = 4
+DEFAULT_WINDOW = 4
+
+
+def start_shard(hold_id: str, count: int, home: int = 0, window: int = 0) -> int:
+    """The shard a reservation tries first: `home` plus the hold id's hash within `window` shards
+    (0: all of them)."""
+    span = min(window, count) if window > 0 else count
+    return (home + int(stable_id("shard", hold_id)[:8], 16) % span) % count
+
+
+class ShardedWallets:
+    """The sharded wallets as one instance uses them.
+
+    An instance starts its reservations within a window of shards beginning at its own `home` (random
+    unless given): the reservations of one instance take turns in process (WalletTransactions), so
+    instances whose windows do not overlap never contend in Firestore. Any shard is used when the
+    window is short, and settles go wherever the hold is.
+    """
+
+    def __init__(
+        self, db: firestore.AsyncClient, ledger: Ledger, home: int | None = None, window: int = DEFAULT_WINDOW
+    ) -> None:
+        self._db = db
+        self._ledger = ledger
+        # The ledger's own transaction runner: a transfer into a shard then takes its turn with the
+        # reservations and settles of this instance on that shard instead of contending with them in
+        # Firestore. (Ledger should expose it; until then it is read here.)
+        self._tx: WalletTransactions = ledger.transactions
+        self._home = random.randrange(1 << 30) if home is None else home
+        self._window = window
+        self._outside: dict[str, asyncio.Lock] = {}
+
+    async def balances(self, base: str, count: int) -> list[Balance]:
+        """Every shard's balance, read in one batch (one consistent read)."""
+        refs = [self._db.collection(WALLETS).document(w) for w in shard_wallets(base, count)]
+        found = {snap.id: snap.to_dict() async for snap in self._db.get_all(refs)}
+        states = [WalletState.from_doc(found.get(ref.id)) for ref in refs]
+        at = clock.now()
+        return [Balance(available=s.spendable(at), reserved=s.reserved) for s in states]
+
+    async def balance(self, base: str, count: int) -> Balance:
+        shards = await self.balances(base, count)
+        return Balance(available=sum(b.available for b in shards), reserved=sum(b.reserved for b in shards))
+
+    async def grant(
+        self,
+        base: str,
+        count: int,
+        amount: int,
+        external_id: str,
+        kind: str = "grant",
+        expires_at: dt.datetime | None = None,
+    ) -> int:
+        """Spread `amount` over the shards once per (kind, external_id); the credits this call added.
+        With `expires_at`, every part expires then (one lot of the same id on each shard)."""
+        if amount <= 0:
+            raise BadRequest(f"A grant must be a positive number of credits, not {amount}.")
+        added = 0
+        for k, wallet_id in enumerate(shard_wallets(base, count)):
+            part = amount // count + (1 if k < amount % count else 0)
+            if part > 0 and await self._ledger.grant(
+                wallet_id, part, external_id, kind, expires_at=expires_at
+            ):
+                added += part
+        return added
+
+    async def find(self, base: str, count: int, hold_id: str) -> Hold | None:
+        """The hold, in whichever shard holds it (one batch read)."""
+        refs = [
+            self._db.collection(WALLETS).document(w).collection(HOLDS).document(hold_id)
+            for w in shard_wallets(base, count)
+        ]
+        for snap in [s async for s in self._db.get_all(refs)]:
+            if snap.exists:
+                return hold_from_doc(hold_id, snap.to_dict())
+        return None
+
+    async def reserve(
+        self,
+        base: str,
+        count: int,
+        hold_id: str,
+        want: int,
+        minimum: int,
+        ttl_s: int | None = None,
+        ref: str | None = None,
+    ) -> Hold:
+        """Hold min(want, a shard's available) credits on one shard, or InsufficientCredits when the
+        shards together have fewer than `minimum`. A hold id seen before is returned as it is."""
+        existing = await self.find(base, count, hold_id)
+        if existing is not None:
+            return existing
+        wallets = shard_wallets(base, count)
+        start = start_shard(hold_id, count, self._home, self._window)
+        try:  # the common case: the first shard can hold all of it
+            return await self._ledger.reserve(wallets[start], hold_id, want, want, ttl_s, ref)
+        except InsufficientCredits:
+            pass
+        total = 0
+        span = min(self._window or count, count)
+        window = sorted({(self._home + i) % count for i in range(span)}, key=lambda k: (k - start) % count)
+        for _ in range(REBALANCE_ROUNDS):
+            shards = await self.balances(base, count)
+            total = sum(b.available for b in shards)
+            if total < minimum:
+                break
+            ready = [k for k in window if shards[k].available >= min(want, total)]
+            if not ready:
+                async with self._outside.setdefault(base, asyncio.Lock()):
+                    shards = await self.balances(base, count)
+                    total = sum(b.available for b in shards)
+                    if total < minimum:
+                        break
+                    target = await self._outside_target(base, count, window, min(want, total), shards)
+                    try:
+                        return await self._ledger.reserve(wallets[target], hold_id, want, minimum, ttl_s, ref)
+                    except InsufficientCredits:
+                        continue
+            try:
+                return await self._ledger.reserve(wallets[ready[0]], hold_id, want, minimum, ttl_s, ref)
+            except InsufficientCredits:
+                continue
+        raise InsufficientCredits(minimum, total)
+
+    async def _outside_target(
+        self, base: str, count: int, window: list[int], goal: int, shards: list[Balance]
+    ) -> int:
+        """Where a reservation its window cannot hold goes: a shard of the window after all, else a random
+        shard that can hold `goal`, else shard 0 after gathering credits into it. Gathering always into
+        shard 0 means concurrent gatherings never transfer in a cycle (a -> b while b -> a)."""
+        ready = [k for k in window if shards[k].available >= goal]
+        if ready:
+            return ready[0]
+        ready = [k for k in range(count) if shards[k].available >= goal]
+        if ready:
+            return random.choice(ready)
+        await self._pull(base, count, 0, goal, shards)
+        return 0
+
+    async def settle(
+        self, base: str, count: int, hold_id: str, amount: int, wallet_id: str | None = None
+    ) -> Hold:
+        wallet_id = wallet_id or await self._shard_of(base, count, hold_id)
+        return await self._ledger.settle(wallet_id, hold_id, amount)
+
+    async def void(self, base: str, count: int, hold_id: str, wallet_id: str | None = None) -> Hold:
+        wallet_id = wallet_id or await self._shard_of(base, count, hold_id)
+        return await self._ledger.void(wallet_id, hold_id)
+
+    async def rebalance(self, base: str, count: int, target: int, need: int) -> bool:
+        """Bring shard `target` to at least max(need, an equal share), taking from the richest shards
+        first; False when the shards together have less than `need` (nothing moved)."""
+        shards = await self.balances(base, count)
+        total = sum(b.available for b in shards)
+        if total < need:
+            return False
+        await self._pull(base, count, target, max(need, total // count), shards)
+        return True
+
+    async def _pull(self, base: str, count: int, target: int, goal: int, shards: list[Balance]) -> None:
+        """Move credits from other shards (the richer the likelier) to `target` until it has `goal`."""
+        missing = goal - shards[target].available
+        # A random order weighted by what each shard has (Efraimidis-Spirakis keys): the rich ones tend to
+        # come first, but instances refilling at once mostly pick different sources.
+        sources = sorted(
+            (k for k in range(count) if k != target and shards[k].available > 0),
+            key=lambda k: random.random() ** (1 / shards[k].available),
+            reverse=True,
+        )
+        wallets = shard_wallets(base, count)
+        for k in sources:
+            if missing <= 0:
+                break
+            take = min(shards[k].available, missing)
+            if take > 0:
+                missing -= await self.transfer(wallets[k], wallets[target], take, new_id())
+        log.info("wallet shards rebalanced", extra={"wallet_base": base, "target": target, "goal": goal})
+
+    async def transfer(self, source: str, dest: str, amount: int, transfer_id: str) -> int:
+        """Move up to `amount` of `source`'s available credits to `dest`, once per transfer id.
+
+        Returns how many credits moved (what the first call moved, for a replay)."""
+        if amount <= 0 or source == dest:
+            raise BadRequest("A transfer needs a positive amount and two different wallets.")
+        src_ref = self._db.collection(WALLETS).document(source)
+        dst_ref = self._db.collection(WALLETS).document(dest)
+        hold_id = f"{TRANSFER_KIND}-{transfer_id}"
+        hold_ref = src_ref.collection(HOLDS).document(hold_id)
+
+        async def body(tx: Any) -> int:
+            src_snap, dst_snap, hold_snap = await self._tx.read(tx, src_ref, dst_ref, hold_ref)
+            if hold_snap.exists:
+                return int(hold_snap.get("charged"))
+            at = clock.now()
+            src = WalletState.from_doc(src_snap.to_dict())
+            dst = WalletState.from_doc(dst_snap.to_dict())
+            src_written, dst_written = src.expire_lots(at), dst.expire_lots(at)
+            moved = min(amount, src.available)
+            if moved <= 0:
+                return 0
+            expiry = {lot.id: lot.expires_at for lot in src.lots}
+            drawn = src.take(moved, lots_first=True)
+            src.reserved += moved
+            reserve_entry = src.entry("reserve", -moved, hold_id, at)
+            src.reserved -= moved
+            src.settled += moved
+            settle_entry = src.entry("settle", 0, hold_id, at, charged=moved, transfer_to=dest)
+            dst.available += moved
+            dst.granted += moved
+            for lot_key, n in drawn.items():
+                dst.add_lot(lot_key, n, expiry[lot_key])
+            tx.set(hold_ref, _transfer_hold(source, moved, dest, at) | {"drawn": drawn})
+            tx.set(self._entry_ref(source, "reserve", hold_id), reserve_entry)
+            tx.set(self._entry_ref(source, "settle", hold_id), settle_entry)
+            tx.set(
+                self._entry_ref(dest, TRANSFER_KIND, transfer_id),
+                dst.entry(TRANSFER_KIND, moved, transfer_id, at, transfer_from=source, lots=drawn),
+            )
+            paid = dst.pay_debt(f"{TRANSFER_KIND}:{transfer_id}", at)
+            if paid is not None:
+                tx.set(self._entry_ref(dest, "debt_paid", f"{TRANSFER_KIND}:{transfer_id}"), paid)
+            self._write(tx, source, src_written)
+            self._write(tx, dest, dst_written)
+            tx.set(src_ref, src.to_doc(at))
+            tx.set(dst_ref, dst.to_doc(at))
+            return moved
+
+        return await self._tx.run(dest, body)
+
+    async def _shard_of(self, base: str, count: int, hold_id: str) -> str:
+        hold = await self.find(base, count, hold_id)
+        if hold is None:
+            raise HoldNotFound(hold_id)
+        return hold.wallet_id
+
+    def _write(self, tx: Any, wallet_id: str, written: Written) -> None:
+        for kind, ref, entry in written:
+            tx.set(self._entry_ref(wallet_id, kind, ref), entry)
+
+    def _entry_ref(self, wallet_id: str, kind: str, ref: str) -> Any:
+        wallet_ref = self._db.collection(WALLETS).document(wallet_id)
+        return wallet_ref.collection(ENTRIES).document(stable_id(kind, ref))
+
+
+def _transfer_hold(source: str, amount: int, dest: str, at: Any) -> dict[str, Any]:
+    """A hold reserved and settled at once: the source's side of a transfer."""
+    return {
+        "wallet_id": source,
+        "amount": amount,
+        "state": "settled",
+        "charged": amount,
+        "expires_at": at,
+        "created_at": at,
+        "finished_at": at,
+        "ref": f"{TRANSFER_KIND}:{dest}",
+    }

@@ -1,0 +1,89 @@
+"""The price list: top-up packages and subscription plans per provider (packages.toml)."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+
+from shared.errors import BadRequest
+
+
+@dataclass(frozen=True)
+class StripePackage:
+    id: str
+    price: str
+    credits: int
+    currency: str
+    amount_minor: int
+
+
+@dataclass(frozen=True)
+class StripePlan:
+    id: str
+    price: str
+    monthly_credits: int
+
+
+@dataclass(frozen=True)
+class SslPackage:
+    id: str
+    credits: int
+    currency: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class BillingConfig:
+    stripe_packages: dict[str, StripePackage]
+    stripe_plans: dict[str, StripePlan]
+    ssl_packages: dict[str, SslPackage]
+
+    def stripe_package(self, package_id: str) -> StripePackage:
+        if package_id not in self.stripe_packages:
+            raise BadRequest(
+                f"No Stripe package {package_id!r}; choose one of {sorted(self.stripe_packages)}.",
+                code="unknown_package",
+            )
+        return self.stripe_packages[package_id]
+
+    def stripe_plan(self, plan_id: str) -> StripePlan:
+        if plan_id not in self.stripe_plans:
+            raise BadRequest(
+                f"No plan {plan_id!r}; choose one of {sorted(self.stripe_plans)}.", code="unknown_plan"
+            )
+        return self.stripe_plans[plan_id]
+
+    def plan_for_price(self, price_id: str | None) -> StripePlan | None:
+        return next((p for p in self.stripe_plans.values() if p.price == price_id), None)
+
+    def ssl_package(self, package_id: str) -> SslPackage:
+        if package_id not in self.ssl_packages:
+            raise BadRequest(
+                f"No SSLCommerz package {package_id!r}; choose one of {sorted(self.ssl_packages)}.",
+                code="unknown_package",
+            )
+        return self.ssl_packages[package_id]
+
+
+@lru_cache(maxsize=4)
+def load_billing_config(path: Path) -> BillingConfig:
+    data = tomllib.loads(path.read_text())
+    stripe = data.get("stripe", {})
+    ssl = data.get("sslcommerz", {})
+    return BillingConfig(
+        stripe_packages={
+            k: StripePackage(k, v["price"], int(v["credits"]), v["currency"].lower(), int(v["amount_minor"]))
+            for k, v in stripe.get("packages", {}).items()
+        },
+        stripe_plans={
+            k: StripePlan(k, v["price"], int(v["monthly_credits"]))
+            for k, v in stripe.get("plans", {}).items()
+        },
+        ssl_packages={
+            k: SslPackage(k, int(v["credits"]), v["currency"].upper(), Decimal(str(v["amount"])))
+            for k, v in ssl.get("packages", {}).items()
+        },
+    )

@@ -1,0 +1,210 @@
+"""What each Stripe event does.
+
+The event is already verified and claimed (shared/purchases/webhook_events.py).
+
+Payments are keyed by their PaymentIntent id (the session, the charge and the dispute all name it), so
+a refund or dispute finds the purchase whatever order the events come in. The wallet of a payment comes
+from the metadata our Checkout Sessions set (`wallet_id`, also copied onto the PaymentIntent and the
+subscription): a user's wallet, or a workspace's `ws-{id}`, whose payments land on its shard 0 and are
+spread over its shards (shared/purchases/funding.py). A subscription's allotment expires at the end of the
+invoice's period; top-ups don't expire. A dispute closed as won gives back what it clawed back, once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+
+from google.cloud import firestore
+
+from shared.ledger.wallet_ids import ledger_wallet
+from shared.purchases.disputes import Disputes
+from shared.purchases.funding import Funding
+from shared.purchases.price_list import BillingConfig
+from shared.purchases.repository import BillingRepository
+
+log = logging.getLogger("billing.stripe")
+
+PROVIDER = "stripe"
+
+
+def _meta(obj: dict[str, Any]) -> dict[str, str]:
+    meta = obj.get("metadata") or {}
+    return {str(k): str(v) for k, v in meta.items()}
+
+
+def _id(value: Any) -> str | None:
+    """A Stripe reference: an id string, or an expanded object with an id."""
+    if isinstance(value, dict):
+        value = value.get("id")
+    return str(value) if value else None
+
+
+class StripeEvents:
+    def __init__(
+        self, db: firestore.AsyncClient, config: BillingConfig, funding: Funding | None = None
+    ) -> None:
+        self._config = config
+        self._funding = funding or Funding(db)
+        self._disputes = Disputes(db)
+        self._repo = BillingRepository(db)
+
+    async def handle(self, event: dict[str, Any]) -> str:
+        """Apply one event; return a short outcome for the event record and the logs."""
+        kind = str(event.get("type", ""))
+        obj: dict[str, Any] = (event.get("data") or {}).get("object") or {}
+        handler = {
+            "checkout.session.completed": self._session_completed,
+            "checkout.session.async_payment_succeeded": self._session_completed,
+            "invoice.paid": self._invoice_paid,
+            "customer.subscription.created": self._subscription,
+            "customer.subscription.updated": self._subscription,
+            "customer.subscription.deleted": self._subscription,
+            "charge.refunded": self._charge_refunded,
+            "charge.dispute.created": self._dispute_created,
+            "charge.dispute.closed": self._dispute_closed,
+        }.get(kind)
+        if handler is None:
+            return "ignored"
+        return await handler(obj, int(event.get("created") or 0))
+
+    async def _session_completed(self, session: dict[str, Any], created: int) -> str:
+        meta = _meta(session)
+        wallet_id = meta.get("wallet_id") or session.get("client_reference_id")
+        if not wallet_id:
+            return "no_wallet"
+        customer = _id(session.get("customer"))
+        if customer:
+            await self._repo.set_customer(wallet_id, PROVIDER, customer)
+        if session.get("mode") == "subscription":
+            subscription = _id(session.get("subscription"))
+            if subscription:
+                await self._repo.link_subscription(
+                    subscription, ledger_wallet(wallet_id), meta.get("plan"), customer
+                )
+            return "subscription_started"  # its allotments come with invoice.paid
+        if session.get("payment_status") != "paid":
+            return "awaiting_payment"  # async methods finish with checkout.session.async_payment_succeeded
+        package = self._config.stripe_packages.get(meta.get("package", ""))
+        if package is None:
+            log.error("paid session names no known package", extra={"session": session.get("id")})
+            return "unknown_package"
+        payment_id = _id(session.get("payment_intent")) or str(session["id"])
+        outcome = await self._funding.purchase(
+            PROVIDER,
+            payment_id,
+            wallet_id,
+            package.credits,
+            int(session.get("amount_total") or package.amount_minor),
+            str(session.get("currency") or package.currency),
+        )
+        return "granted" if outcome.applied else "already_granted"
+
+    async def _invoice_paid(self, invoice: dict[str, Any], created: int) -> str:
+        subscription = _id(invoice.get("subscription")) or _id(
+            ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription")
+        )
+        record = await self._repo.subscription(subscription) if subscription else None
+        meta = _meta((invoice.get("parent") or {}).get("subscription_details") or {})
+        meta |= _meta(invoice.get("subscription_details") or {})
+        wallet_id = (record or {}).get("wallet_id") or meta.get("wallet_id")
+        price, seats, period_end = _first_line(invoice)
+        plan = self._config.plan_for_price(price)
+        if not wallet_id or plan is None:
+            log.error("paid invoice with no wallet or plan", extra={"invoice": invoice.get("id")})
+            return "no_wallet_or_plan"
+        paid = int(invoice.get("amount_paid") or 0)
+        if paid <= 0:
+            return "nothing_paid"
+        payment_id = _id(invoice.get("payment_intent")) or str(invoice["id"])
+        outcome = await self._funding.purchase(
+            PROVIDER,
+            payment_id,
+            wallet_id,
+            plan.monthly_credits * seats,
+            paid,
+            str(invoice.get("currency")),
+            expires_at=period_end,
+        )
+        return "allotment_granted" if outcome.applied else "already_granted"
+
+    async def _subscription(self, sub: dict[str, Any], created: int) -> str:
+        price, seats = _subscription_item(sub)
+        plan = self._config.plan_for_price(price)
+        fields = {
+            "customer": _id(sub.get("customer")),
+            "status": sub.get("status") or "canceled",
+            "plan": plan.id if plan else None,
+            "price": price,
+            "seats": seats,
+            "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
+            "current_period_end": sub.get("current_period_end"),
+        }
+        hint = _meta(sub).get("wallet_id")
+        wallet_hint = ledger_wallet(hint) if hint else None
+        applied = await self._repo.update_subscription(str(sub["id"]), fields, created, wallet_hint)
+        return "subscription_recorded" if applied else "subscription_stale"
+
+    async def _charge_refunded(self, charge: dict[str, Any], created: int) -> str:
+        refunded = int(charge.get("amount_refunded") or 0)
+        if refunded <= 0:
+            return "nothing_refunded"
+        charge_id = str(charge["id"])
+        outcome = await self._funding.claw_back(
+            PROVIDER,
+            _id(charge.get("payment_intent")) or charge_id,
+            f"{charge_id}:refunded:{refunded}",
+            f"refund:{charge_id}",
+            refunded,
+            wallet_hint=_meta(charge).get("wallet_id"),
+        )
+        return f"clawback_{outcome.state}" if outcome.applied else "clawback_replayed"
+
+    async def _dispute_created(self, dispute: dict[str, Any], created: int) -> str:
+        dispute_id = str(dispute["id"])
+        outcome = await self._funding.claw_back(
+            PROVIDER,
+            _dispute_payment(dispute),
+            dispute_id,
+            f"dispute:{dispute_id}",
+            int(dispute.get("amount") or 0),
+            wallet_hint=_meta(dispute).get("wallet_id"),
+        )
+        return f"clawback_{outcome.state}" if outcome.applied else "clawback_replayed"
+
+    async def _dispute_closed(self, dispute: dict[str, Any], created: int) -> str:
+        """Won: what the dispute clawed back comes back, once. Lost (or any other end): nothing changes,
+        the clawback stands."""
+        status = str(dispute.get("status") or "unknown")
+        if status != "won":
+            return f"dispute_{status}"
+        reversal = await self._disputes.won(PROVIDER, _dispute_payment(dispute), str(dispute["id"]))
+        return f"dispute_won_{reversal.state}"
+
+
+def _dispute_payment(dispute: dict[str, Any]) -> str:
+    """The payment a dispute is about, named as its purchase was (the PaymentIntent when there is one)."""
+    return _id(dispute.get("payment_intent")) or _id(dispute.get("charge")) or str(dispute["id"])
+
+
+def _first_line(invoice: dict[str, Any]) -> tuple[str | None, int, dt.datetime | None]:
+    """The price, quantity and period end of an invoice's first line, in the older and the newer API
+    shapes."""
+    lines = (invoice.get("lines") or {}).get("data") or []
+    if not lines:
+        return None, 1, None
+    line = lines[0]
+    price = _id(line.get("price")) or _id(
+        ((line.get("pricing") or {}).get("price_details") or {}).get("price")
+    )
+    end = (line.get("period") or {}).get("end")
+    period_end = dt.datetime.fromtimestamp(int(end), dt.UTC) if end else None
+    return price, max(int(line.get("quantity") or 1), 1), period_end
+
+
+def _subscription_item(sub: dict[str, Any]) -> tuple[str | None, int]:
+    items = (sub.get("items") or {}).get("data") or []
+    if not items:
+        return None, int(sub.get("quantity") or 1)
+    return _id(items[0].get("price")), max(int(items[0].get("quantity") or 1), 1)

@@ -1,0 +1,80 @@
+"""Who pays for a call: the caller's own wallet, or their workspace's sharded wallet.
+
+Every metered feature (chat, jobs, speech to text) reserves, settles and voids through a Payer instead of
+the ledger directly. The wallet id says which: a personal wallet is one ledger wallet; a workspace wallet
+is `ws-{id}` and its holds live on one of its shards `ws-{id}~{k}` (shared/ledger/shards.py). A
+workspace reservation goes through WorkspaceSpending, which also counts it against the member's monthly
+limit. Settle and void take the hold's own wallet id (`Hold.wallet_id`, the shard for a workspace), so
+they go straight to the right document.
+"""
+
+from __future__ import annotations
+
+from google.cloud import firestore
+
+from shared.errors import AppError
+from shared.ledger.ledger import Ledger
+from shared.ledger.schemas import Hold
+from shared.ledger.shards import ShardedWallets
+from shared.ledger.wallet_ids import shard_of, workspace_of
+from shared.spending.members import WorkspaceSpending
+
+
+class Payer:
+    def __init__(self, ledger: Ledger, workspaces: WorkspaceSpending | None = None) -> None:
+        self.ledger = ledger
+        self.workspaces = workspaces
+
+    async def reserve(
+        self,
+        wallet_id: str,
+        hold_id: str,
+        want: int,
+        minimum: int,
+        ttl_s: int | None = None,
+        ref: str | None = None,
+        *,
+        spender: str | None = None,
+    ) -> Hold:
+        """Hold up to `want` credits (at least `minimum`). `spender` (the member's user id) is required on a
+        workspace wallet: the reservation counts against their monthly limit there."""
+        workspace = workspace_of(wallet_id)
+        if workspace is None:
+            return await self.ledger.reserve(
+                wallet_id, hold_id, want=want, minimum=minimum, ttl_s=ttl_s, ref=ref
+            )
+        return await self._spending().reserve(
+            workspace, self._spender(spender), hold_id, want, minimum, ttl_s, ref
+        )
+
+    async def settle(self, wallet_id: str, hold_id: str, amount: int) -> Hold:
+        workspace = workspace_of(wallet_id)
+        if workspace is None:
+            return await self.ledger.settle(wallet_id, hold_id, amount)
+        return await self._spending().settle(workspace, hold_id, amount, shard_of(wallet_id))
+
+    async def void(self, wallet_id: str, hold_id: str) -> Hold:
+        workspace = workspace_of(wallet_id)
+        if workspace is None:
+            return await self.ledger.void(wallet_id, hold_id)
+        return await self._spending().void(workspace, hold_id, shard_of(wallet_id))
+
+    def _spending(self) -> WorkspaceSpending:
+        if self.workspaces is None:
+            raise AppError(
+                "Workspace wallets are not available on this instance.", code="workspaces_unavailable"
+            )
+        return self.workspaces
+
+    @staticmethod
+    def _spender(spender: str | None) -> str:
+        if not spender:
+            raise AppError("A workspace reservation needs the spending member.", code="spender_missing")
+        return spender
+
+
+def build_payer(db: firestore.AsyncClient, ledger: Ledger | Payer) -> Payer:
+    """A payer for both kinds of wallet; a payer passed in is used as it is."""
+    if isinstance(ledger, Payer):
+        return ledger
+    return Payer(ledger, WorkspaceSpending(db, ShardedWallets(db, ledger)))
