@@ -17,16 +17,12 @@ from typing import Any
 import flask
 import functions_framework
 
-from functions.jobs.loop import LoopThread
-from shared.adapters.firestore import async_client
 from shared.adapters.oidc import OidcVerifier
-from shared.adapters.secrets import secret_source
-from shared.catalog.catalog import Catalog
+from shared.bootstrap import Jobs, WorkerServices, build_worker
 from shared.errors import AppError
 from shared.gateway.images import ImageGenerator
-from shared.jobs.bootstrap import Jobs, build_jobs
-from shared.ledger.ledger import Ledger
 from shared.logs import configure_logging
+from shared.loop_thread import LoopThread
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("jobs.worker")
@@ -42,12 +38,11 @@ class Worker:
         self.settings = settings
         self.verifier = OidcVerifier.for_jobs(settings)
         self.loop = LoopThread()
-        self.jobs: Jobs = self.loop.run(self._build(images))
+        self.services: WorkerServices = self.loop.run(self._build(images))
+        self.jobs: Jobs = self.services.jobs
 
-    async def _build(self, images: ImageGenerator | None) -> Jobs:
-        db = async_client(self.settings)
-        catalog = Catalog.load(self.settings, secret_source(self.settings))
-        return build_jobs(self.settings, db, Ledger(db, self.settings), catalog, images)
+    async def _build(self, images: ImageGenerator | None) -> WorkerServices:
+        return build_worker(self.settings, images)
 
     def handle(self, request: flask.Request) -> flask.Response:
         try:

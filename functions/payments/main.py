@@ -8,41 +8,52 @@ GET|POST /sslcommerz/success     the buyer's browser back from SSLCommerz: confi
 
 from __future__ import annotations
 
-import asyncio
-import functools
-from collections.abc import Awaitable, Callable
+import threading
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import flask
 import functions_framework
 
-from shared.adapters.firestore import async_client
-from shared.adapters.secrets import SecretSource, secret_source
+from shared.bootstrap import Payments, build_payments
 from shared.logs import configure_logging
+from shared.loop_thread import LoopThread
 from shared.purchases.webhooks import Answer, PaymentWebhooks
 from shared.settings import Settings, get_settings
 
 
-@functools.cache
-def _instance() -> tuple[Settings, SecretSource]:
-    settings = get_settings()
-    configure_logging(settings.log_level)
-    return settings, secret_source(settings)
+class Instance:
+    """One serving instance: its event loop and the payment services built in it, once."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = LoopThread()
+        self.payments: Payments = self.loop.run(_build(settings))
+
+    def run(self, call: Callable[[PaymentWebhooks], Coroutine[Any, Any, Answer]]) -> Answer:
+        return self.loop.run(call(self.payments.buying.webhooks))
 
 
-def _run(call: Callable[[PaymentWebhooks], Awaitable[Answer]]) -> Answer:
-    """Run one handler in a fresh event loop, with a Firestore client that lives in it."""
-    settings, secrets = _instance()
+async def _build(settings: Settings) -> Payments:
+    return build_payments(settings)
 
-    async def go() -> Answer:
-        db = async_client(settings)
-        try:
-            return await call(PaymentWebhooks(db, settings, secrets))
-        finally:
-            db.close()
-            await db._firestore_api.transport.close()
 
-    return asyncio.run(go())
+_instance: Instance | None = None
+_lock = threading.Lock()
+
+
+def instance() -> Instance:
+    global _instance
+    with _lock:
+        if _instance is None:
+            settings = get_settings()
+            configure_logging(settings.log_level)
+            _instance = Instance(settings)
+        return _instance
+
+
+def _run(call: Callable[[PaymentWebhooks], Coroutine[Any, Any, Answer]]) -> Answer:
+    return instance().run(call)
 
 
 def _json(answer: Answer) -> flask.Response:
@@ -53,7 +64,7 @@ def _json(answer: Answer) -> flask.Response:
 
 
 def _redirect(outcome: str) -> Any:
-    settings, _ = _instance()
+    settings = instance().settings
     return flask.redirect(f"{settings.billing_return_url}?checkout={outcome}", code=303)
 
 

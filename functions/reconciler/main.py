@@ -4,75 +4,77 @@ those past their deadline (releasing their credits once) and re-drives steps who
 re-validates SSLCommerz orders whose validation call failed.
 
 Cloud Scheduler calls it over HTTP every minute; `python -m functions.reconciler.main` runs one
-sweep from a shell.
+sweep from a shell. An instance builds its clients once (shared/bootstrap) in its own event loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import threading
 
 import flask
 import functions_framework
 
-from shared.adapters.firestore import async_client
-from shared.jobs.bootstrap import sweep_once
-from shared.ledger.ledger import Ledger
+from shared.bootstrap import Reconciler, build_reconciler
 from shared.logs import configure_logging
-from shared.purchases.reconcile import recheck_orders
+from shared.loop_thread import LoopThread
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("reconciler")
 
 
-@functools.cache
-def _configure(level: str) -> None:
-    configure_logging(level)
+class Instance:
+    """One serving instance: its event loop and the reconciler built in it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.loop = LoopThread()
+        self.reconciler: Reconciler = self.loop.run(_build(settings))
+
+    def sweep(self) -> dict[str, int]:
+        done = self.loop.run(self.reconciler.sweep_all())
+        log.info("reconcile sweep done", extra={**done, "batch": self.settings.reconcile_batch})
+        return done
 
 
-async def sweep(settings: Settings) -> tuple[int, int]:
-    """Expire one batch of due holds, then one batch of wallets' due lots: (holds, lots) expired.
-    The client lives in this event loop only."""
-    db = async_client(settings)
-    try:
-        ledger = Ledger(db, settings)
-        holds = await ledger.expire_due(settings.reconcile_batch)
-        return holds, await ledger.expire_lots(settings.reconcile_batch)
-    finally:
-        db.close()
-        # AsyncClient.close() leaves the gRPC channel open; close it while its event loop runs.
-        await db._firestore_api.transport.close()
+async def _build(settings: Settings) -> Reconciler:
+    return build_reconciler(settings)
 
 
-async def sweep_all(settings: Settings) -> dict[str, int]:
-    expired, lots_expired = await sweep(settings)
-    jobs = await sweep_once(settings)
-    orders = await recheck_orders(settings)
-    return {
-        "expired": expired,
-        "lots_expired": lots_expired,
-        "jobs_expired": jobs.expired,
-        "jobs_redriven": jobs.redriven,
-        **{f"orders_{state}": count for state, count in orders.items()},
-    }
+_instance: Instance | None = None
+_lock = threading.Lock()
 
 
-def run_once() -> dict[str, int]:
-    settings = get_settings()
-    _configure(settings.log_level)
-    done = asyncio.run(sweep_all(settings))
-    log.info("reconcile sweep done", extra={**done, "batch": settings.reconcile_batch})
-    return done
+def instance() -> Instance:
+    global _instance
+    with _lock:
+        if _instance is None:
+            settings = get_settings()
+            configure_logging(settings.log_level)
+            _instance = Instance(settings)
+        return _instance
 
 
 @functions_framework.http
 def reconcile(request: flask.Request) -> flask.Response:
-    return flask.jsonify(run_once())
+    return flask.jsonify(instance().sweep())
+
+
+async def _sweep_once(settings: Settings) -> dict[str, int]:
+    reconciler = build_reconciler(settings)
+    try:
+        return await reconciler.sweep_all()
+    finally:
+        await reconciler.close()
 
 
 def main() -> None:
-    run_once()
+    """One sweep from a shell, in a loop of its own."""
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    done = asyncio.run(_sweep_once(settings))
+    log.info("reconcile sweep done", extra={**done, "batch": settings.reconcile_batch})
 
 
 if __name__ == "__main__":

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, Request
 
 from shared.auth.schemas import Principal
-from shared.bootstrap import Services
+from shared.bootstrap import Services, Workspaces
 from shared.errors import Unauthorized
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.ratelimit.service import RateLimits, RateLimitState
-from shared.plans.limits import plans_for
-from shared.workspaces.bootstrap import Workspaces, build_workspaces
 from shared.workspaces.errors import WorkspaceNotFound
 
 WORKSPACE_HEADER = "x-workspace-id"
@@ -42,19 +40,8 @@ async def get_principal(request: Request, services: ServicesDep) -> Principal:
 CurrentPrincipal = Annotated[Principal, Depends(get_principal)]
 
 
-def workspaces_of(state: Any, services: Services) -> Workspaces:
-    """The instance's workspace services (kept on the app's state), built on first use."""
-    built: Workspaces | None = getattr(state, "workspaces", None)
-    if built is None:
-        built = build_workspaces(
-            services.settings, services.db, services.ledger, services.secrets, services.chat.payer.workspaces
-        )
-        state.workspaces = built
-    return built
-
-
-def get_workspaces(request: Request, services: ServicesDep) -> Workspaces:
-    return workspaces_of(request.app.state, services)
+def get_workspaces(services: ServicesDep) -> Workspaces:
+    return services.workspaces
 
 
 WorkspacesDep = Annotated[Workspaces, Depends(get_workspaces)]
@@ -67,7 +54,7 @@ async def get_spender(request: Request, principal: CurrentPrincipal, services: S
     workspace_id = request.headers.get(WORKSPACE_HEADER, "").strip()
     if not workspace_id:
         return principal
-    return await spending_as(workspaces_of(request.app.state, services), principal, workspace_id)
+    return await spending_as(services.workspaces, principal, workspace_id)
 
 
 async def spending_as(workspaces: Workspaces, principal: Principal, workspace_id: str) -> Principal:
@@ -89,18 +76,8 @@ async def spending_as(workspaces: Workspaces, principal: Principal, workspace_id
 Spender = Annotated[Principal, Depends(get_spender)]
 
 
-def get_rate_limits(request: Request) -> RateLimits:
-    """The instance's rate limits: `services.rate_limits` once bootstrap wires it, else built on first use
-    from the services' Redis and the plans file."""
-    services = get_services(request)
-    wired: RateLimits | None = getattr(services, "rate_limits", None)
-    if wired is not None:
-        return wired
-    limits: RateLimits | None = getattr(request.app.state, "rate_limits", None)
-    if limits is None:
-        limits = RateLimits(services.redis, plans_for(services.settings))
-        request.app.state.rate_limits = limits
-    return limits
+def get_rate_limits(services: ServicesDep) -> RateLimits:
+    return services.rate_limits
 
 
 async def rate_limit(

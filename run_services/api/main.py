@@ -39,9 +39,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
-            jobs = getattr(app.state, "jobs", None)  # built on first use by routes/jobs.py
-            if jobs is not None:
-                await jobs.close()
             await close_services(app.state.services)
 
     app = FastAPI(title="AI backend", version="0.1.0", lifespan=lifespan)

@@ -26,27 +26,21 @@ from collections import defaultdict
 from typing import Any
 
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared import clock
 from shared.errors import BadRequest
-from shared.ids import stable_id
 from shared.ledger.errors import HoldNotFound, InsufficientCredits, PaymentDebt
 from shared.ledger.lots import check_expiry, lot_id, lot_order
 from shared.ledger.records import (
     DEBIT_KINDS,
-    ENTRIES,
     EXPIRY_KINDS,
     HOLD_KINDS,
-    HOLDS,
-    WALLETS,
     WalletState,
-    Written,
     entry_from_doc,
     hold_from_doc,
 )
 from shared.ledger.schemas import Balance, EntryPage, ExpiringCredits, Hold, HoldState
-from shared.ledger.transactions import WalletTransactions
+from shared.ledger.wallet_docs import WalletDocs
 from shared.settings import Settings
 
 log = logging.getLogger("credits.ledger")
@@ -59,13 +53,13 @@ _FINISH_KIND: dict[HoldState, str] = {"settled": "settle", "voided": "void", "ex
 
 class Ledger:
     def __init__(self, db: firestore.AsyncClient, settings: Settings) -> None:
-        self._db = db
         self._settings = settings
-        self._tx = WalletTransactions(db)
+        self._tx = WalletDocs(db)
 
     @property
-    def transactions(self) -> WalletTransactions:
-        """The per-wallet transaction runner, for operations built on the ledger (shard transfers)."""
+    def docs(self) -> WalletDocs:
+        """The wallet documents' one writer, for operations built on the ledger (shard transfers,
+        purchases, disputes): they run their transactions through it, under the same per-wallet turns."""
         return self._tx
 
     # Writes.
@@ -92,8 +86,8 @@ class Ledger:
         if not external_id:
             raise BadRequest("A grant needs the external id that makes it idempotent.")
         check_expiry(expires_at)
-        wallet_ref = self._wallet_ref(wallet_id)
-        entry_ref = self._entry_ref(wallet_id, kind, external_id)
+        wallet_ref = self._tx.wallet(wallet_id)
+        entry_ref = self._tx.entry(wallet_id, kind, external_id)
 
         async def body(tx: Any) -> bool:
             wallet_snap, entry_snap = await self._tx.read(tx, wallet_ref, entry_ref)
@@ -105,13 +99,15 @@ class Ledger:
             wallet.available += amount
             wallet.granted += amount
             extra = {} if expires_at is None else {"expires_at": expires_at}
-            tx.set(entry_ref, wallet.entry(kind, amount, external_id, at, **extra))
-            paid = self._pay_debt(tx, wallet_id, wallet, f"{kind}:{external_id}", at)
+            self._tx.add_entry(
+                tx, wallet_id, kind, external_id, wallet.entry(kind, amount, external_id, at, **extra)
+            )
+            paid = self._tx.pay_debt(tx, wallet_id, wallet, f"{kind}:{external_id}", at)
             if expires_at is not None:
                 wallet.add_lot(lot_id(kind, external_id), amount - paid, expires_at)
                 written += wallet.expire_lots(at)
-            self._write(tx, wallet_id, written)
-            tx.set(wallet_ref, wallet.to_doc(at))
+            self._tx.add_entries(tx, wallet_id, written)
+            self._tx.set_wallet(tx, wallet_id, wallet, at)
             return True
 
         applied = await self._tx.run(wallet_id, body)
@@ -139,9 +135,8 @@ class Ledger:
         if not 0 < minimum <= want:
             raise BadRequest(f"A reservation needs 0 < minimum <= want (got minimum={minimum}, want={want}).")
         ttl = dt.timedelta(seconds=ttl_s or self._settings.hold_ttl_s)
-        wallet_ref = self._wallet_ref(wallet_id)
-        hold_ref = self._hold_ref(wallet_id, hold_id)
-        entry_ref = self._entry_ref(wallet_id, "reserve", hold_id)
+        wallet_ref = self._tx.wallet(wallet_id)
+        hold_ref = self._tx.hold(wallet_id, hold_id)
 
         async def body(tx: Any) -> Hold:
             hold_snap, wallet_snap = await self._tx.read(tx, hold_ref, wallet_ref)
@@ -167,10 +162,12 @@ class Ledger:
                 "ref": ref,
                 "drawn": drawn,
             }
-            tx.set(hold_ref, hold)
-            tx.set(entry_ref, wallet.entry("reserve", -amount, hold_id, at))
-            self._write(tx, wallet_id, written)
-            tx.set(wallet_ref, wallet.to_doc(at))
+            self._tx.set_hold(tx, wallet_id, hold_id, hold)
+            self._tx.add_entry(
+                tx, wallet_id, "reserve", hold_id, wallet.entry("reserve", -amount, hold_id, at)
+            )
+            self._tx.add_entries(tx, wallet_id, written)
+            self._tx.set_wallet(tx, wallet_id, wallet, at)
             return hold_from_doc(hold_id, hold)
 
         return await self._tx.run(wallet_id, body)
@@ -206,15 +203,9 @@ class Ledger:
         the wallet document). A hold that fails is logged and left for the next sweep.
         """
         limit = limit or self._settings.reconcile_batch
-        query = (
-            self._db.collection_group(HOLDS)
-            .where(filter=FieldFilter("state", "==", "pending"))
-            .where(filter=FieldFilter("expires_at", "<=", clock.now()))
-            .limit(limit)
-        )
         due: dict[str, list[str]] = defaultdict(list)
-        async for snap in query.stream():
-            due[snap.reference.parent.parent.id].append(snap.id)
+        async for wallet_id, hold_id in self._tx.due_holds(clock.now(), limit):
+            due[wallet_id].append(hold_id)
         gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
 
         async def sweep(wallet_id: str, hold_ids: list[str]) -> int:
@@ -236,12 +227,7 @@ class Ledger:
         """Expire the due lots of up to `limit` wallets (those whose next_lot_expiry has passed), each
         wallet in one transaction; return how many lots expired with credits in them."""
         limit = limit or self._settings.reconcile_batch
-        query = (
-            self._db.collection(WALLETS)
-            .where(filter=FieldFilter("next_lot_expiry", "<=", clock.now()))
-            .limit(limit)
-        )
-        wallet_ids = [snap.id async for snap in query.stream()]
+        wallet_ids = await self._tx.with_due_lots(clock.now(), limit)
         gate = asyncio.Semaphore(SWEEP_CONCURRENCY)
 
         async def sweep(wallet_id: str) -> int:
@@ -256,7 +242,7 @@ class Ledger:
 
     async def expire_wallet_lots(self, wallet_id: str) -> int:
         """Remove the wallet's lots due now; how many of them still held credits (0 for a replay)."""
-        wallet_ref = self._wallet_ref(wallet_id)
+        wallet_ref = self._tx.wallet(wallet_id)
 
         async def body(tx: Any) -> int:
             (wallet_snap,) = await self._tx.read(tx, wallet_ref)
@@ -266,8 +252,8 @@ class Ledger:
             written = wallet.expire_lots(at)
             if len(wallet.lots) == before:
                 return 0
-            self._write(tx, wallet_id, written)
-            tx.set(wallet_ref, wallet.to_doc(at))
+            self._tx.add_entries(tx, wallet_id, written)
+            self._tx.set_wallet(tx, wallet_id, wallet, at)
             return len(written)
 
         expired = await self._tx.run(wallet_id, body)
@@ -277,17 +263,19 @@ class Ledger:
 
     # Reads.
 
+    async def state(self, wallet_id: str) -> WalletState:
+        """The wallet's counters as stored (debt, clawed_back, lots...), for other domains to read."""
+        return await self._tx.state(wallet_id)
+
     async def balance(self, wallet_id: str) -> Balance:
         """What the wallet can spend now: lots past their expiry are not counted, swept or not."""
-        snap = await self._wallet_ref(wallet_id).get()
-        wallet = WalletState.from_doc(snap.to_dict())
+        wallet = await self._tx.state(wallet_id)
         return Balance(available=wallet.spendable(clock.now()), reserved=wallet.reserved)
 
     async def expiring(self, wallet_id: str) -> list[ExpiringCredits]:
         """The wallet's spendable credits that will expire, soonest first (the rest never expires)."""
-        snap = await self._wallet_ref(wallet_id).get()
         at = clock.now()
-        lots = sorted(WalletState.from_doc(snap.to_dict()).lots, key=lot_order)
+        lots = sorted((await self._tx.state(wallet_id)).lots, key=lot_order)
         return [
             ExpiringCredits(amount=lot.left, expires_at=lot.expires_at)
             for lot in lots
@@ -298,25 +286,18 @@ class Ledger:
         """Newest first. `cursor` is the next_cursor of the previous page."""
         if not 1 <= limit <= MAX_PAGE:
             raise BadRequest(f"limit must be between 1 and {MAX_PAGE}.", code="invalid_limit")
-        query = (
-            self._wallet_ref(wallet_id)
-            .collection(ENTRIES)
-            .order_by("seq", direction=firestore.Query.DESCENDING)
-        )
-        if cursor is not None:
-            if not _CURSOR.match(cursor):
-                raise BadRequest(
-                    "cursor is not one this API returned; pass next_cursor as is.", code="invalid_cursor"
-                )
-            query = query.where(filter=FieldFilter("seq", "<", int(cursor)))
-        snaps = [snap async for snap in query.limit(limit + 1).stream()]
-        data = [entry_from_doc(snap.id, snap.to_dict()) for snap in snaps[:limit]]
-        next_cursor = str(data[-1].seq) if len(snaps) > limit else None
+        if cursor is not None and not _CURSOR.match(cursor):
+            raise BadRequest(
+                "cursor is not one this API returned; pass next_cursor as is.", code="invalid_cursor"
+            )
+        docs = await self._tx.entry_docs(wallet_id, limit + 1, None if cursor is None else int(cursor))
+        data = [entry_from_doc(entry_id, doc) for entry_id, doc in docs[:limit]]
+        next_cursor = str(data[-1].seq) if len(docs) > limit else None
         return EntryPage(data=data, next_cursor=next_cursor)
 
     async def hold(self, wallet_id: str, hold_id: str) -> Hold | None:
-        snap = await self._hold_ref(wallet_id, hold_id).get()
-        return hold_from_doc(hold_id, snap.to_dict()) if snap.exists else None
+        doc = await self._tx.hold_doc(wallet_id, hold_id)
+        return hold_from_doc(hold_id, doc) if doc is not None else None
 
     # Internals.
 
@@ -325,9 +306,8 @@ class Ledger:
     ) -> tuple[Hold | None, bool]:
         """Move a pending hold to `state`, charging min(charge, hold); (hold, whether it changed)."""
         kind = _FINISH_KIND[state]
-        wallet_ref = self._wallet_ref(wallet_id)
-        hold_ref = self._hold_ref(wallet_id, hold_id)
-        entry_ref = self._entry_ref(wallet_id, kind, hold_id)
+        wallet_ref = self._tx.wallet(wallet_id)
+        hold_ref = self._tx.hold(wallet_id, hold_id)
 
         async def body(tx: Any) -> tuple[Hold | None, bool]:
             hold_snap, wallet_snap = await self._tx.read(tx, hold_ref, wallet_ref)
@@ -345,12 +325,16 @@ class Ledger:
             gone = wallet.release(hold_doc.get("drawn") or {}, hold.amount, charged)
             wallet.reserved -= hold.amount
             wallet.settled += charged
-            tx.update(hold_ref, {"state": state, "charged": charged, "finished_at": at})
-            tx.set(entry_ref, wallet.entry(kind, released, hold_id, at, charged=charged))
+            self._tx.finish_hold(
+                tx, wallet_id, hold_id, {"state": state, "charged": charged, "finished_at": at}
+            )
+            self._tx.add_entry(
+                tx, wallet_id, kind, hold_id, wallet.entry(kind, released, hold_id, at, charged=charged)
+            )
             written += wallet.expire_returned(hold_id, gone, at)
-            self._pay_debt(tx, wallet_id, wallet, f"{kind}:{hold_id}", at)
-            self._write(tx, wallet_id, written)
-            tx.set(wallet_ref, wallet.to_doc(at))
+            self._tx.pay_debt(tx, wallet_id, wallet, f"{kind}:{hold_id}", at)
+            self._tx.add_entries(tx, wallet_id, written)
+            self._tx.set_wallet(tx, wallet_id, wallet, at)
             return hold.model_copy(update={"state": state, "charged": charged}), True
 
         hold, changed = await self._tx.run(wallet_id, body)
@@ -365,24 +349,3 @@ class Ledger:
                 },
             )
         return hold, changed
-
-    def _pay_debt(self, tx: Any, wallet_id: str, wallet: WalletState, ref: str, at: dt.datetime) -> int:
-        """Credits just came in: if the wallet owes, they pay the debt first. Return what was paid."""
-        paid = wallet.pay_debt(ref, at)
-        if paid is None:
-            return 0
-        tx.set(self._entry_ref(wallet_id, "debt_paid", ref), paid)
-        return -int(paid["amount"])
-
-    def _write(self, tx: Any, wallet_id: str, written: Written) -> None:
-        for kind, ref, doc in written:
-            tx.set(self._entry_ref(wallet_id, kind, ref), doc)
-
-    def _wallet_ref(self, wallet_id: str) -> Any:
-        return self._db.collection(WALLETS).document(wallet_id)
-
-    def _hold_ref(self, wallet_id: str, hold_id: str) -> Any:
-        return self._wallet_ref(wallet_id).collection(HOLDS).document(hold_id)
-
-    def _entry_ref(self, wallet_id: str, kind: str, external_id: str) -> Any:
-        return self._wallet_ref(wallet_id).collection(ENTRIES).document(stable_id(kind, external_id))

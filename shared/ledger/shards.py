@@ -30,16 +30,14 @@ import logging
 import random
 from typing import Any
 
-from google.cloud import firestore
-
 from shared import clock
 from shared.errors import BadRequest
 from shared.ids import new_id, stable_id
 from shared.ledger.errors import HoldNotFound, InsufficientCredits
 from shared.ledger.ledger import Ledger
-from shared.ledger.records import ENTRIES, HOLDS, WALLETS, WalletState, Written, hold_from_doc
+from shared.ledger.records import WalletState, hold_from_doc
 from shared.ledger.schemas import Balance, Hold
-from shared.ledger.transactions import WalletTransactions
+from shared.ledger.wallet_docs import WalletDocs
 from shared.ledger.wallet_ids import shard_wallets
 
 log = logging.getLogger("credits.shards")
@@ -47,6 +45,11 @@ log = logging.getLogger("credits.shards")
 TRANSFER_KIND = "transfer"
 REBALANCE_ROUNDS = 4
 DEFAULT_WINDOW = 4
+
+
+def split(amount: int, count: int) -> list[int]:
+    """`amount` in `count` parts as equal as integers allow, the larger parts first (they sum to it)."""
+    return [amount // count + (1 if k < amount % count else 0) for k in range(count)]
 
 
 def start_shard(hold_id: str, count: int, home: int = 0, window: int = 0) -> int:
@@ -65,24 +68,18 @@ class ShardedWallets:
     window is short, and settles go wherever the hold is.
     """
 
-    def __init__(
-        self, db: firestore.AsyncClient, ledger: Ledger, home: int | None = None, window: int = DEFAULT_WINDOW
-    ) -> None:
-        self._db = db
-        self._ledger = ledger
-        # The ledger's own transaction runner: a transfer into a shard then takes its turn with the
-        # reservations and settles of this instance on that shard instead of contending with them in
-        # Firestore. (Ledger should expose it; until then it is read here.)
-        self._tx: WalletTransactions = ledger.transactions
+    def __init__(self, ledger: Ledger, home: int | None = None, window: int = DEFAULT_WINDOW) -> None:
+        self.ledger = ledger
+        # The ledger's wallet documents: a transfer into a shard then takes its turn with the reservations
+        # and settles of this instance on that shard instead of contending with them in Firestore.
+        self._tx: WalletDocs = ledger.docs
         self._home = random.randrange(1 << 30) if home is None else home
         self._window = window
         self._outside: dict[str, asyncio.Lock] = {}
 
     async def balances(self, base: str, count: int) -> list[Balance]:
         """Every shard's balance, read in one batch (one consistent read)."""
-        refs = [self._db.collection(WALLETS).document(w) for w in shard_wallets(base, count)]
-        found = {snap.id: snap.to_dict() async for snap in self._db.get_all(refs)}
-        states = [WalletState.from_doc(found.get(ref.id)) for ref in refs]
+        states = await self._tx.states(shard_wallets(base, count))
         at = clock.now()
         return [Balance(available=s.spendable(at), reserved=s.reserved) for s in states]
 
@@ -104,9 +101,8 @@ class ShardedWallets:
         if amount <= 0:
             raise BadRequest(f"A grant must be a positive number of credits, not {amount}.")
         added = 0
-        for k, wallet_id in enumerate(shard_wallets(base, count)):
-            part = amount // count + (1 if k < amount % count else 0)
-            if part > 0 and await self._ledger.grant(
+        for wallet_id, part in zip(shard_wallets(base, count), split(amount, count), strict=True):
+            if part > 0 and await self.ledger.grant(
                 wallet_id, part, external_id, kind, expires_at=expires_at
             ):
                 added += part
@@ -114,14 +110,8 @@ class ShardedWallets:
 
     async def find(self, base: str, count: int, hold_id: str) -> Hold | None:
         """The hold, in whichever shard holds it (one batch read)."""
-        refs = [
-            self._db.collection(WALLETS).document(w).collection(HOLDS).document(hold_id)
-            for w in shard_wallets(base, count)
-        ]
-        for snap in [s async for s in self._db.get_all(refs)]:
-            if snap.exists:
-                return hold_from_doc(hold_id, snap.to_dict())
-        return None
+        doc = await self._tx.find_hold(shard_wallets(base, count), hold_id)
+        return None if doc is None else hold_from_doc(hold_id, doc)
 
     async def reserve(
         self,
@@ -141,7 +131,7 @@ class ShardedWallets:
         wallets = shard_wallets(base, count)
         start = start_shard(hold_id, count, self._home, self._window)
         try:  # the common case: the first shard can hold all of it
-            return await self._ledger.reserve(wallets[start], hold_id, want, want, ttl_s, ref)
+            return await self.ledger.reserve(wallets[start], hold_id, want, want, ttl_s, ref)
         except InsufficientCredits:
             pass
         total = 0
@@ -161,11 +151,11 @@ class ShardedWallets:
                         break
                     target = await self._outside_target(base, count, window, min(want, total), shards)
                     try:
-                        return await self._ledger.reserve(wallets[target], hold_id, want, minimum, ttl_s, ref)
+                        return await self.ledger.reserve(wallets[target], hold_id, want, minimum, ttl_s, ref)
                     except InsufficientCredits:
                         continue
             try:
-                return await self._ledger.reserve(wallets[ready[0]], hold_id, want, minimum, ttl_s, ref)
+                return await self.ledger.reserve(wallets[ready[0]], hold_id, want, minimum, ttl_s, ref)
             except InsufficientCredits:
                 continue
         raise InsufficientCredits(minimum, total)
@@ -189,11 +179,11 @@ class ShardedWallets:
         self, base: str, count: int, hold_id: str, amount: int, wallet_id: str | None = None
     ) -> Hold:
         wallet_id = wallet_id or await self._shard_of(base, count, hold_id)
-        return await self._ledger.settle(wallet_id, hold_id, amount)
+        return await self.ledger.settle(wallet_id, hold_id, amount)
 
     async def void(self, base: str, count: int, hold_id: str, wallet_id: str | None = None) -> Hold:
         wallet_id = wallet_id or await self._shard_of(base, count, hold_id)
-        return await self._ledger.void(wallet_id, hold_id)
+        return await self.ledger.void(wallet_id, hold_id)
 
     async def rebalance(self, base: str, count: int, target: int, need: int) -> bool:
         """Bring shard `target` to at least max(need, an equal share), taking from the richest shards
@@ -230,10 +220,9 @@ class ShardedWallets:
         Returns how many credits moved (what the first call moved, for a replay)."""
         if amount <= 0 or source == dest:
             raise BadRequest("A transfer needs a positive amount and two different wallets.")
-        src_ref = self._db.collection(WALLETS).document(source)
-        dst_ref = self._db.collection(WALLETS).document(dest)
+        docs = self._tx
         hold_id = f"{TRANSFER_KIND}-{transfer_id}"
-        hold_ref = src_ref.collection(HOLDS).document(hold_id)
+        src_ref, dst_ref, hold_ref = docs.wallet(source), docs.wallet(dest), docs.hold(source, hold_id)
 
         async def body(tx: Any) -> int:
             src_snap, dst_snap, hold_snap = await self._tx.read(tx, src_ref, dst_ref, hold_ref)
@@ -257,20 +246,16 @@ class ShardedWallets:
             dst.granted += moved
             for lot_key, n in drawn.items():
                 dst.add_lot(lot_key, n, expiry[lot_key])
-            tx.set(hold_ref, _transfer_hold(source, moved, dest, at) | {"drawn": drawn})
-            tx.set(self._entry_ref(source, "reserve", hold_id), reserve_entry)
-            tx.set(self._entry_ref(source, "settle", hold_id), settle_entry)
-            tx.set(
-                self._entry_ref(dest, TRANSFER_KIND, transfer_id),
-                dst.entry(TRANSFER_KIND, moved, transfer_id, at, transfer_from=source, lots=drawn),
-            )
-            paid = dst.pay_debt(f"{TRANSFER_KIND}:{transfer_id}", at)
-            if paid is not None:
-                tx.set(self._entry_ref(dest, "debt_paid", f"{TRANSFER_KIND}:{transfer_id}"), paid)
-            self._write(tx, source, src_written)
-            self._write(tx, dest, dst_written)
-            tx.set(src_ref, src.to_doc(at))
-            tx.set(dst_ref, dst.to_doc(at))
+            docs.set_hold(tx, source, hold_id, _transfer_hold(source, moved, dest, at) | {"drawn": drawn})
+            docs.add_entry(tx, source, "reserve", hold_id, reserve_entry)
+            docs.add_entry(tx, source, "settle", hold_id, settle_entry)
+            received = dst.entry(TRANSFER_KIND, moved, transfer_id, at, transfer_from=source, lots=drawn)
+            docs.add_entry(tx, dest, TRANSFER_KIND, transfer_id, received)
+            docs.pay_debt(tx, dest, dst, f"{TRANSFER_KIND}:{transfer_id}", at)
+            docs.add_entries(tx, source, src_written)
+            docs.add_entries(tx, dest, dst_written)
+            docs.set_wallet(tx, source, src, at)
+            docs.set_wallet(tx, dest, dst, at)
             return moved
 
         return await self._tx.run(dest, body)
@@ -280,14 +265,6 @@ class ShardedWallets:
         if hold is None:
             raise HoldNotFound(hold_id)
         return hold.wallet_id
-
-    def _write(self, tx: Any, wallet_id: str, written: Written) -> None:
-        for kind, ref, entry in written:
-            tx.set(self._entry_ref(wallet_id, kind, ref), entry)
-
-    def _entry_ref(self, wallet_id: str, kind: str, ref: str) -> Any:
-        wallet_ref = self._db.collection(WALLETS).document(wallet_id)
-        return wallet_ref.collection(ENTRIES).document(stable_id(kind, ref))
 
 
 def _transfer_hold(source: str, amount: int, dest: str, at: Any) -> dict[str, Any]:

@@ -23,10 +23,10 @@ from google.cloud import firestore
 
 from shared import clock
 from shared.errors import BadRequest
-from shared.ids import stable_id
+from shared.ledger.ledger import Ledger
 from shared.ledger.lots import lot_id
-from shared.ledger.records import ENTRIES, WALLETS, WalletState
-from shared.ledger.transactions import WalletTransactions
+from shared.ledger.records import WalletState
+from shared.ledger.wallet_docs import WalletDocs
 from shared.purchases.payments import PAYMENTS, payment_key
 
 log = logging.getLogger("credits.disputes")
@@ -46,9 +46,10 @@ class Reversal:
 
 
 class Disputes:
-    def __init__(self, db: firestore.AsyncClient) -> None:
+    def __init__(self, db: firestore.AsyncClient, ledger: Ledger) -> None:
         self._db = db
-        self._tx = WalletTransactions(db)
+        # The wallet documents are the ledger's: written through its one writer.
+        self._tx: WalletDocs = ledger.docs
 
     async def won(self, provider: str, payment_id: str, dispute_id: str) -> Reversal:
         """Give back, once per dispute, what the dispute `dispute_id` of the payment clawed back."""
@@ -81,18 +82,16 @@ class Disputes:
                 tx.set(pay_ref, doc)
                 return Reversal(True, "recorded", doc.get("wallet_id"))
             wallet_id = str(doc["wallet_id"])
-            wallet_ref = self._db.collection(WALLETS).document(wallet_id)
-            purchase_ref = self._entry(wallet_id, "purchase", f"{provider}:{payment_id}")
+            wallet_ref = self._tx.wallet(wallet_id)
+            purchase_ref = self._tx.entry(wallet_id, "purchase", f"{provider}:{payment_id}")
             wallet_snap, purchase_snap = await self._tx.read(tx, wallet_ref, purchase_ref)
             wallet = WalletState.from_doc(wallet_snap.to_dict())
             written = wallet.expire_lots(at)
             wallet.available += credits
             wallet.granted += credits
-            tx.set(self._entry(wallet_id, KIND, dispute_id), wallet.entry(KIND, credits, dispute_id, at))
+            self._tx.add_entry(tx, wallet_id, KIND, dispute_id, wallet.entry(KIND, credits, dispute_id, at))
             debt_before = wallet.debt
-            paid = wallet.pay_debt(f"{KIND}:{dispute_id}", at)
-            if paid is not None:
-                tx.set(self._entry(wallet_id, "debt_paid", f"{KIND}:{dispute_id}"), paid)
+            self._tx.pay_debt(tx, wallet_id, wallet, f"{KIND}:{dispute_id}", at)
             expires_at = (purchase_snap.to_dict() or {}).get("expires_at")
             if expires_at is not None:  # an expiring purchase's credits come back expiring, as they were
                 ref = f"{provider}:{payment_id}"
@@ -102,11 +101,10 @@ class Disputes:
                     expires_at,
                 )
                 written += wallet.expire_lots(at)  # at once, if its period is over
-            for kind, ref, entry in written:
-                tx.set(self._entry(wallet_id, kind, ref), entry)
+            self._tx.add_entries(tx, wallet_id, written)
             doc["clawed"] = int(doc.get("clawed", 0)) - credits
             tx.set(pay_ref, doc)
-            tx.set(wallet_ref, wallet.to_doc(at))
+            self._tx.set_wallet(tx, wallet_id, wallet, at)
             return Reversal(True, "reversed", wallet_id, credits, debt_before - wallet.debt)
 
         outcome = await self._tx.run(key, body)
@@ -121,7 +119,3 @@ class Disputes:
             },
         )
         return outcome
-
-    def _entry(self, wallet_id: str, kind: str, ref: str) -> Any:
-        wallet_ref = self._db.collection(WALLETS).document(wallet_id)
-        return wallet_ref.collection(ENTRIES).document(stable_id(kind, ref))

@@ -1,6 +1,6 @@
 """Payments into the wallet they were for: a user's own wallet, or a workspace's sharded wallet.
 
-A workspace's payment is one PaymentLedger purchase on its shard 0 (`ws-{id}~0`), so it is granted
+A workspace's payment is one Purchases purchase on its shard 0 (`ws-{id}~0`), so it is granted
 exactly once and pays the workspace's debt first, like any purchase. Then the rest is spread over the
 shards by transfers whose ids derive from the payment id: a replay moves nothing twice, and a crash
 between the purchase and the spread only leaves credits on shard 0, where reservations that their own
@@ -16,33 +16,27 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from google.cloud import firestore
-
 from shared.ids import stable_id
-from shared.ledger.ledger import Ledger
-from shared.ledger.shards import ShardedWallets
+from shared.ledger.shards import ShardedWallets, split
 from shared.ledger.wallet_ids import ledger_wallet, shard_wallet, workspace_of, workspace_wallet_base
 from shared.purchases.payments import PaymentOutcome, Purchases, share
-from shared.settings import get_settings
-from shared.workspaces.repository import WORKSPACES
 
 log = logging.getLogger("billing.funding")
 
 
-class Funding:
-    def __init__(self, db: firestore.AsyncClient, ledger: Ledger | None = None) -> None:
-        self._db = db
-        self._ledger = ledger
-        self._sharded: ShardedWallets | None = None
-        self.purchases = Purchases(db)
+# A workspace's shard count (1 when the workspace is gone: its credits stay on shard 0). The workspace
+# service answers it; funding does not read workspace documents itself.
+ShardCount = Callable[[str], Awaitable[int]]
 
-    def _wallets(self) -> ShardedWallets:
-        if self._sharded is None:
-            ledger = self._ledger or Ledger(self._db, get_settings())
-            self._sharded = ShardedWallets(self._db, ledger)
-        return self._sharded
+
+class Funding:
+    def __init__(self, purchases: Purchases, wallets: ShardedWallets, shard_count: ShardCount) -> None:
+        self.purchases = purchases
+        self._wallets = wallets
+        self.shard_count = shard_count
 
     async def purchase(
         self,
@@ -76,7 +70,7 @@ class Funding:
         minor: int,
         wallet_hint: str | None = None,
     ) -> PaymentOutcome:
-        """PaymentLedger.claw_back, after gathering a workspace's credits into its shard 0."""
+        """Purchases.claw_back, after gathering a workspace's credits into its shard 0."""
         doc = await self.purchases.payment(provider, payment_id)
         if doc is not None and doc.get("state") == "granted" and minor > 0:
             seen = any(c.get("id") == clawback_id for c in doc.get("clawbacks", []))
@@ -86,21 +80,15 @@ class Funding:
         hint = ledger_wallet(wallet_hint) if wallet_hint else None
         return await self.purchases.claw_back(provider, payment_id, clawback_id, claim, minor, wallet_id=hint)
 
-    async def shard_count(self, workspace_id: str) -> int:
-        """The workspace's shard count (1 when the workspace is gone: its credits stay on shard 0)."""
-        snap = await self._db.collection(WORKSPACES).document(workspace_id).get()
-        return max(int((snap.to_dict() or {}).get("shards", 1)), 1)
-
     async def _spread(self, workspace_id: str, ref: str, credits: int) -> None:
         count = await self.shard_count(workspace_id)
         base = workspace_wallet_base(workspace_id)
         source = shard_wallet(base, 0)
         moved = 0
-        for k in range(1, count):
-            part = credits // count + (1 if k < credits % count else 0)
-            if part > 0:
+        for k, part in enumerate(split(credits, count)):
+            if k > 0 and part > 0:
                 transfer_id = stable_id("spread", ref, str(k))
-                moved += await self._wallets().transfer(source, shard_wallet(base, k), part, transfer_id)
+                moved += await self._wallets.transfer(source, shard_wallet(base, k), part, transfer_id)
         log.info("payment spread over shards", extra={"wallet_base": base, "payment": ref, "moved": moved})
 
     async def _gather(self, workspace_id: str, clawback_id: str, due: int) -> None:
@@ -109,7 +97,7 @@ class Funding:
             return
         count = await self.shard_count(workspace_id)
         base = workspace_wallet_base(workspace_id)
-        wallets = self._wallets()
+        wallets = self._wallets
         shards = await wallets.balances(base, count)
         missing = due - shards[0].available
         for k in sorted(range(1, count), key=lambda k: -shards[k].available):
@@ -122,7 +110,7 @@ class Funding:
 
 
 def _due(doc: dict[str, Any], claim: str, minor: int) -> int:
-    """What a new clawback `claim` of `minor` will take from a granted payment (as PaymentLedger counts)."""
+    """What a new clawback `claim` of `minor` will take from a granted payment (as Purchases counts)."""
     claims: dict[str, int] = {}
     for seen in doc.get("clawbacks", []):
         claims[seen["claim"]] = max(claims.get(seen["claim"], 0), int(seen["minor"]))

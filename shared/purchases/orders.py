@@ -37,12 +37,10 @@ def _decimal(value: Any) -> Decimal | None:
 
 
 class Orders:
-    def __init__(
-        self, db: firestore.AsyncClient, gateway: SslCommerz, funding: Funding | None = None
-    ) -> None:
+    def __init__(self, db: firestore.AsyncClient, gateway: SslCommerz, funding: Funding) -> None:
         self._db = db
         self._gateway = gateway
-        self._funding = funding or Funding(db)
+        self._funding = funding
 
     def _ref(self, tran_id: str) -> Any:
         return self._db.collection(ORDERS).document(tran_id)

@@ -29,9 +29,10 @@ from google.cloud import firestore
 from shared import clock
 from shared.errors import BadRequest
 from shared.ids import stable_id
+from shared.ledger.ledger import Ledger
 from shared.ledger.lots import check_expiry, lot_id
-from shared.ledger.records import ENTRIES, WALLETS, WalletState, Written
-from shared.ledger.transactions import WalletTransactions
+from shared.ledger.records import WalletState
+from shared.ledger.wallet_docs import WalletDocs
 
 log = logging.getLogger("credits.purchases")
 
@@ -64,9 +65,10 @@ def share(credits: int, claimed_minor: int, paid_minor: int) -> int:
 
 
 class Purchases:
-    def __init__(self, db: firestore.AsyncClient) -> None:
+    def __init__(self, db: firestore.AsyncClient, ledger: Ledger) -> None:
         self._db = db
-        self._tx = WalletTransactions(db)
+        # The wallet documents are the ledger's: written through its one writer, in its per-wallet turns.
+        self._tx: WalletDocs = ledger.docs
 
     async def purchase(
         self,
@@ -87,7 +89,7 @@ class Purchases:
         check_expiry(expires_at)
         key = payment_key(provider, payment_id)
         pay_ref = self._db.collection(PAYMENTS).document(key)
-        wallet_ref = self._db.collection(WALLETS).document(wallet_id)
+        wallet_ref = self._tx.wallet(wallet_id)
         ref = f"{provider}:{payment_id}"
 
         async def body(tx: Any) -> PaymentOutcome:
@@ -101,10 +103,10 @@ class Purchases:
             wallet.available += credits
             wallet.granted += credits
             extra = {} if expires_at is None else {"expires_at": expires_at}
-            tx.set(
-                self._entry(wallet_id, "purchase", ref), wallet.entry("purchase", credits, ref, at, **extra)
+            self._tx.add_entry(
+                tx, wallet_id, "purchase", ref, wallet.entry("purchase", credits, ref, at, **extra)
             )
-            paid = self._pay_debt(tx, wallet_id, wallet, f"purchase:{ref}", at)
+            paid = self._tx.pay_debt(tx, wallet_id, wallet, f"purchase:{ref}", at)
             if expires_at is not None:
                 doc["lot"] = lot_id("purchase", ref)
                 wallet.add_lot(doc["lot"], credits - paid, expires_at)
@@ -125,10 +127,10 @@ class Purchases:
                 t, d = self._claw(tx, doc, wallet, wallet_id, clawback, sum(claims.values()), at)
                 taken, debt = taken + t, debt + d
             written += wallet.expire_lots(at)
-            self._write(tx, wallet_id, written)
+            self._tx.add_entries(tx, wallet_id, written)
             doc["updated_at"] = at
             tx.set(pay_ref, doc)
-            tx.set(wallet_ref, wallet.to_doc(at))
+            self._tx.set_wallet(tx, wallet_id, wallet, at)
             return PaymentOutcome(True, "granted", wallet_id, credits, taken, debt)
 
         outcome = await self._tx.run(wallet_id, body)
@@ -173,15 +175,15 @@ class Purchases:
                 tx.set(pay_ref, doc)
                 return PaymentOutcome(True, "pending", owner)
             owner = str(doc["wallet_id"])  # a granted payment always has its wallet
-            (wallet_snap,) = await self._tx.read(tx, self._db.collection(WALLETS).document(owner))
+            (wallet_snap,) = await self._tx.read(tx, self._tx.wallet(owner))
             wallet = WalletState.from_doc(wallet_snap.to_dict())
-            self._write(tx, owner, wallet.expire_lots(at))
+            self._tx.add_entries(tx, owner, wallet.expire_lots(at))
             claims: dict[str, int] = {}
             for seen in doc["clawbacks"]:
                 claims[seen["claim"]] = max(claims.get(seen["claim"], 0), seen["minor"])
             taken, debt = self._claw(tx, doc, wallet, owner, clawback, sum(claims.values()), at)
             tx.set(pay_ref, doc)
-            tx.set(self._db.collection(WALLETS).document(owner), wallet.to_doc(at))
+            self._tx.set_wallet(tx, owner, wallet, at)
             return PaymentOutcome(True, "granted", owner, 0, taken, debt)
 
         outcome = await self._tx.run(wallet_id or key, body)
@@ -223,20 +225,5 @@ class Purchases:
         wallet.debt += due - taken
         doc["clawed"] = doc.get("clawed", 0) + due
         entry = wallet.entry("clawback", -taken, clawback["id"], at, claimed=due, debt_after=wallet.debt)
-        tx.set(self._entry(wallet_id, "clawback", clawback["id"]), entry)
+        self._tx.add_entry(tx, wallet_id, "clawback", clawback["id"], entry)
         return taken, due - taken
-
-    def _pay_debt(self, tx: Any, wallet_id: str, wallet: WalletState, ref: str, at: dt.datetime) -> int:
-        paid = wallet.pay_debt(ref, at)
-        if paid is None:
-            return 0
-        tx.set(self._entry(wallet_id, "debt_paid", ref), paid)
-        return -int(paid["amount"])
-
-    def _write(self, tx: Any, wallet_id: str, written: Written) -> None:
-        for kind, ref, entry in written:
-            tx.set(self._entry(wallet_id, kind, ref), entry)
-
-    def _entry(self, wallet_id: str, kind: str, ref: str) -> Any:
-        wallet_ref = self._db.collection(WALLETS).document(wallet_id)
-        return wallet_ref.collection(ENTRIES).document(stable_id(kind, ref))

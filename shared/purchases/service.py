@@ -10,15 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from google.cloud import firestore
-
 from shared.adapters.secrets import SecretSource
 from shared.errors import AppError, BadRequest
-from shared.ledger.records import WALLETS, WalletState
+from shared.ledger.ledger import Ledger
 from shared.ledger.wallet_ids import ledger_wallet, workspace_wallet_base
 from shared.purchases.errors import AlreadySubscribed, NoBillingAccount
 from shared.purchases.orders import Orders
-from shared.purchases.price_list import BillingConfig, load_billing_config
+from shared.purchases.price_list import BillingConfig
 from shared.purchases.repository import BillingRepository
 from shared.purchases.sslcommerz import SslCommerz
 from shared.purchases.stripe_api import StripeApi
@@ -42,15 +40,25 @@ class Buyer:
 
 
 class Billing:
-    def __init__(self, db: firestore.AsyncClient, settings: Settings, secrets: SecretSource) -> None:
-        self._db = db
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretSource,
+        config: BillingConfig,
+        repo: BillingRepository,
+        orders: Orders,
+        sslcommerz: SslCommerz,
+        workspaces: WorkspaceService,
+        ledger: Ledger,
+    ) -> None:
         self._settings = settings
         self._secrets = secrets
-        self.config: BillingConfig = load_billing_config(settings.billing_config_path)
-        self._repo = BillingRepository(db)
-        self._ssl = self._sslcommerz()
-        self.orders = Orders(db, self._ssl)
-        self._workspaces = WorkspaceService(db, settings)
+        self.config = config
+        self._repo = repo
+        self.orders = orders
+        self._ssl = sslcommerz
+        self._workspaces = workspaces
+        self._ledger = ledger
 
     async def buyer(self, user_id: str, own_wallet: str, workspace_id: str | None) -> Buyer:
         """Who pays for which wallet: the caller's own, or a workspace's when they are its owner or admin
@@ -65,13 +73,6 @@ class Billing:
         if not key:
             raise BillingNotConfigured("Stripe is not configured here: set STRIPE_SECRET_KEY.")
         return StripeApi(key, self._settings.stripe_api_base)
-
-    def _sslcommerz(self) -> SslCommerz:
-        s = self._settings
-        password = self._secrets.get("SSLCOMMERZ_STORE_PASSWORD") or ""
-        return SslCommerz(
-            s.sslcommerz_api_base, s.sslcommerz_store_id or "", password, s.sslcommerz_timeout_s
-        )
 
     async def checkout(
         self,
@@ -150,8 +151,7 @@ class Billing:
     async def account(self, wallet_id: str) -> dict[str, int | bool]:
         """What the wallet owes after refunds and disputes, and whether it has a Stripe customer (for a
         workspace: the debt on its shard 0, where clawbacks land)."""
-        snap = await self._db.collection(WALLETS).document(ledger_wallet(wallet_id)).get()
-        wallet = WalletState.from_doc(snap.to_dict())
+        wallet = await self._ledger.state(ledger_wallet(wallet_id))
         customer = await self._repo.customer(wallet_id, "stripe")
         return {
             "debt": wallet.debt,

@@ -16,8 +16,6 @@ import datetime as dt
 import logging
 from typing import Any
 
-from google.cloud import firestore
-
 from shared.ledger.wallet_ids import ledger_wallet
 from shared.purchases.disputes import Disputes
 from shared.purchases.funding import Funding
@@ -43,12 +41,12 @@ def _id(value: Any) -> str | None:
 
 class StripeEvents:
     def __init__(
-        self, db: firestore.AsyncClient, config: BillingConfig, funding: Funding | None = None
+        self, repo: BillingRepository, config: BillingConfig, funding: Funding, disputes: Disputes
     ) -> None:
         self._config = config
-        self._funding = funding or Funding(db)
-        self._disputes = Disputes(db)
-        self._repo = BillingRepository(db)
+        self._funding = funding
+        self._disputes = disputes
+        self._repo = repo
 
     async def handle(self, event: dict[str, Any]) -> str:
         """Apply one event; return a short outcome for the event record and the logs."""

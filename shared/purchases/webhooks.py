@@ -12,16 +12,10 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from google.cloud import firestore
-
 from shared.adapters.secrets import SecretSource
 from shared.errors import AppError, BadRequest
-from shared.ledger.ledger import Ledger
-from shared.purchases.funding import Funding
 from shared.purchases.orders import Orders
-from shared.purchases.price_list import load_billing_config
 from shared.purchases.signatures import verify_sslcommerz, verify_stripe
-from shared.purchases.sslcommerz import SslCommerz
 from shared.purchases.stripe_events import StripeEvents
 from shared.purchases.webhook_events import EventStore
 from shared.settings import Settings
@@ -32,21 +26,20 @@ Answer = tuple[int, dict[str, Any]]
 
 
 class PaymentWebhooks:
-    def __init__(self, db: firestore.AsyncClient, settings: Settings, secrets: SecretSource) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        secrets: SecretSource,
+        events: EventStore,
+        stripe: StripeEvents,
+        orders: Orders,
+    ) -> None:
         self._settings = settings
         self._secrets = secrets
-        self._events = EventStore(db, settings.payment_event_lease_s, settings.payment_event_retention_days)
-        funding = Funding(db, Ledger(db, settings))
-        self._stripe = StripeEvents(db, load_billing_config(settings.billing_config_path), funding)
-        password = secrets.get("SSLCOMMERZ_STORE_PASSWORD") or ""
-        self._ssl_password = password
-        gateway = SslCommerz(
-            settings.sslcommerz_api_base,
-            settings.sslcommerz_store_id or "",
-            password,
-            settings.sslcommerz_timeout_s,
-        )
-        self.orders = Orders(db, gateway, funding)
+        self._events = events
+        self._stripe = stripe
+        self._ssl_password = secrets.get("SSLCOMMERZ_STORE_PASSWORD") or ""
+        self.orders = orders
 
     async def stripe(self, headers: Mapping[str, str], body: bytes) -> Answer:
         secrets = [s.strip() for s in (self._secrets.get("STRIPE_WEBHOOK_SECRETS") or "").split(",")]

@@ -23,7 +23,6 @@ from google.cloud import firestore
 from shared.clock import now
 from shared.errors import AppError
 from shared.ledger.errors import PaymentDebt
-from shared.ledger.records import WALLETS
 from shared.ledger.schemas import Hold
 from shared.ledger.shards import ShardedWallets
 from shared.ledger.wallet_ids import shard_wallet, workspace_wallet_base
@@ -85,11 +84,11 @@ class WorkspaceSpending:
         base = workspace_wallet_base(workspace_id)
         member, shard0 = await asyncio.gather(
             self.repo.get(self.repo.member_ref(workspace_id, user_id)),
-            self.repo.get(self.repo.db.collection(WALLETS).document(shard_wallet(base, 0))),
+            self.wallets.ledger.state(shard_wallet(base, 0)),
         )
         if member is None:
             raise WorkspaceNotFound()
-        debt = int((shard0 or {}).get("debt", 0))
+        debt = shard0.debt
         if debt > 0:
             raise PaymentDebt(debt)
         shards = await self._shards(workspace_id)

@@ -77,4 +77,4 @@ def build_payer(db: firestore.AsyncClient, ledger: Ledger | Payer) -> Payer:
     """A payer for both kinds of wallet; a payer passed in is used as it is."""
     if isinstance(ledger, Payer):
         return ledger
-    return Payer(ledger, WorkspaceSpending(db, ShardedWallets(db, ledger)))
+    return Payer(ledger, WorkspaceSpending(db, ShardedWallets(ledger)))

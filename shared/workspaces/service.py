@@ -95,6 +95,12 @@ class WorkspaceService:
             raise RoleRequired(needed)
         return doc
 
+    async def shard_count(self, workspace_id: str) -> int:
+        """How many shards the workspace's wallet has (1 when the workspace is gone: its credits stay on
+        shard 0)."""
+        doc = await self.repo.get(self.repo.workspace_ref(workspace_id))
+        return max(int((doc or {}).get("shards", 1)), 1)
+
     async def get(self, user_id: str, workspace_id: str) -> WorkspaceOut:
         me = await self.membership(user_id, workspace_id)
         doc = await self.repo.get(self.repo.workspace_ref(workspace_id))

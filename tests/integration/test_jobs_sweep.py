@@ -12,7 +12,7 @@ from collections.abc import Callable
 import httpx
 from google.cloud import firestore
 
-from shared.jobs.bootstrap import sweep_once
+from shared.bootstrap import sweep_once
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job
 from shared.jobs.service import hold_id

@@ -13,9 +13,9 @@ from collections.abc import Callable
 import httpx
 from google.cloud import firestore
 
+from shared.bootstrap import sweep_once
 from shared.catalog.media import VideoModel
 from shared.gateway.video import LitellmVideos
-from shared.jobs.bootstrap import sweep_once
 from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job
 from shared.jobs.service import hold_id

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from google.cloud import firestore
 
+from shared.adapters.firestore import close_client as close_firestore
 from shared.errors import BadRequest
 from shared.ids import stable_id
 from shared.ledger.errors import HoldNotFound, InsufficientCredits
@@ -34,8 +35,7 @@ def ledger_settings(**overrides: Any) -> Settings:
 
 
 async def close_client(client: firestore.AsyncClient) -> None:
-    client.close()
-    await client._firestore_api.transport.close()
+    await close_firestore(client)
     # Let gRPC deliver the channel's last events while this test's event loop still runs.
     await asyncio.sleep(0.05)
 

@@ -182,7 +182,7 @@ async def test_sweep_expires_each_lot_once_even_concurrently(
 async def test_expiring_grant_pays_debt_before_forming_its_lot(
     db: firestore.AsyncClient, ledger: Ledger, clock: Clock
 ) -> None:
-    wallet, purchases, t0 = new_wallet(), Purchases(db), clock.at
+    wallet, purchases, t0 = new_wallet(), Purchases(db, ledger), clock.at
     await purchases.purchase("stripe", f"pi_{wallet}", wallet, 1_000, 1_000, "usd")
     await ledger.reserve(wallet, "spend", want=1_000, minimum=1_000)
     await ledger.settle(wallet, "spend", 1_000)
@@ -204,7 +204,7 @@ async def test_expiring_grant_pays_debt_before_forming_its_lot(
 async def test_clawback_takes_credits_that_never_expire_first(
     db: firestore.AsyncClient, ledger: Ledger, clock: Clock
 ) -> None:
-    wallet, purchases, t0 = new_wallet(), Purchases(db), clock.at
+    wallet, purchases, t0 = new_wallet(), Purchases(db, ledger), clock.at
     await purchases.purchase("stripe", f"pi_1_{wallet}", wallet, 1_000, 1_000, "usd")
     await ledger.grant(wallet, 400, "plan-a", expires_at=t0 + DAY)
     half = await purchases.claw_back("stripe", f"pi_1_{wallet}", "re_1", "refund", 500)
@@ -225,9 +225,9 @@ async def test_clawback_takes_credits_that_never_expire_first(
 
 
 async def test_expiring_purchase_forms_a_lot_and_its_refund_takes_it_first(
-    db: firestore.AsyncClient, clock: Clock
+    db: firestore.AsyncClient, ledger: Ledger, clock: Clock
 ) -> None:
-    wallet, purchases, t0 = new_wallet(), Purchases(db), clock.at
+    wallet, purchases, t0 = new_wallet(), Purchases(db, ledger), clock.at
     period_end = t0 + 30 * DAY
     lot = lot_id("purchase", f"stripe:in_{wallet}")
     # A refund that arrives before its payment is applied with it, from the payment's own lot.
@@ -273,5 +273,5 @@ async def test_expiry_input_is_checked(db: firestore.AsyncClient, ledger: Ledger
     with pytest.raises(BadRequest):
         await ledger.grant(wallet, 10, "e", kind="lot_expired")
     with pytest.raises(BadRequest):
-        await Purchases(db).purchase("stripe", "pi", wallet, 10, 10, "usd", expires_at=naive)
+        await Purchases(db, ledger).purchase("stripe", "pi", wallet, 10, 10, "usd", expires_at=naive)
     assert not (await db.collection("wallets").document(wallet).get()).exists

@@ -39,7 +39,7 @@ class Walk:
     def __init__(self, rng: random.Random, db: firestore.AsyncClient, clock: Clock) -> None:
         self.rng, self.db, self.clock = rng, db, clock
         self.ledger = Ledger(db, ledger_settings(hold_ttl_s=3600))
-        self.purchases = Purchases(db)
+        self.purchases = Purchases(db, self.ledger)
         self.wallet = f"w-lotwalk-{uuid.uuid4().hex}"
         self.payments: dict[str, int] = {}  # payment id -> amount paid (minor units)
         self.early: list[str] = []  # payments refunded or disputed before they were seen

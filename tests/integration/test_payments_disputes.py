@@ -213,7 +213,7 @@ def test_a_won_dispute_unblocks_a_workspace(function: Any, keys: Secrets, api_cl
     deliver(function, keys, "checkout.session.completed", session(f"ws-{ws}", payment))
 
     async def member_spends(db: Any) -> None:
-        spending = WorkspaceSpending(db, ShardedWallets(db, Ledger(db, ledger_settings())))
+        spending = WorkspaceSpending(db, ShardedWallets(Ledger(db, ledger_settings())))
         hold = "h-" + uuid.uuid4().hex
         await spending.reserve(ws, member.user_id, hold, 1_500_000, 1_500_000)
         await spending.settle(ws, hold, 1_500_000)

@@ -42,8 +42,8 @@ def ledger(db: firestore.AsyncClient) -> Ledger:
 
 
 @pytest.fixture
-def purchases(db: firestore.AsyncClient) -> Purchases:
-    return Purchases(db)
+def purchases(db: firestore.AsyncClient, ledger: Ledger) -> Purchases:
+    return Purchases(db, ledger)
 
 
 def pay_id() -> str:

@@ -11,9 +11,7 @@ from typing import Any
 
 import httpx
 
-from shared.purchases.orders import Orders
-from shared.purchases.reconcile import recheck_orders
-from shared.purchases.sslcommerz import SslCommerz
+from shared.bootstrap import build_reconciler
 from shared.settings import get_settings
 from tests.conftest import User
 from tests.fakes.sslcommerz import FakeSslCommerz
@@ -177,7 +175,7 @@ def test_the_reconciler_confirms_an_order_whose_validation_timed_out(
     function: Any,
     keys: Secrets,
 ) -> None:
-    fake, url = fake_ssl
+    fake, _ = fake_ssl
     tran_id = checkout(api_client, buyer, fake)
     form = fake.pay(tran_id)
     fake.stall.add(form["val_id"])
@@ -185,14 +183,15 @@ def test_the_reconciler_confirms_an_order_whose_validation_timed_out(
     assert (doc("orders", tran_id) or {})["val_id"] == form["val_id"]
     fake.stall.discard(form["val_id"])
 
-    assert asyncio.run(recheck_orders(get_settings())).get("paid", 0) >= 1  # what the reconciler runs
+    async def recheck() -> dict[str, int]:  # what the reconciler runs, wired as the reconciler is
+        reconciler = build_reconciler(get_settings())
+        try:
+            return await reconciler.recheck_orders()
+        finally:
+            await reconciler.close()
 
-    async def recheck(db: Any) -> dict[str, int]:
-        orders = Orders(db, SslCommerz(url, STORE_ID, keys.store_password, timeout_s=1))
-        again: dict[str, int] = await orders.recheck_pending()
-        return again
-
-    assert run(recheck).get("paid", 0) == 0  # nothing left to confirm
+    assert asyncio.run(recheck()).get("paid", 0) >= 1
+    assert asyncio.run(recheck()).get("paid", 0) == 0  # nothing left to confirm
     assert (doc("orders", tran_id) or {})["state"] == "paid"
     assert invariants(buyer.user_id)["available"] == WELCOME + PACKAGE_CREDITS
     assert ipn(function, form).get_json()["state"] == "paid"

@@ -318,7 +318,7 @@ def test_subscription_changes_show_on_the_workspace(
 
 def spend(ws: str, user_id: str, hold_id: str, amount: int) -> None:
     async def go(db: Any) -> None:
-        spending = WorkspaceSpending(db, ShardedWallets(db, Ledger(db, ledger_settings())))
+        spending = WorkspaceSpending(db, ShardedWallets(Ledger(db, ledger_settings())))
         await spending.reserve(ws, user_id, hold_id, amount, amount)
         await spending.settle(ws, hold_id, amount)
 
@@ -327,7 +327,7 @@ def spend(ws: str, user_id: str, hold_id: str, amount: int) -> None:
 
 def refused(ws: str, user_id: str) -> PaymentDebt:
     async def go(db: Any) -> PaymentDebt:
-        spending = WorkspaceSpending(db, ShardedWallets(db, Ledger(db, ledger_settings())))
+        spending = WorkspaceSpending(db, ShardedWallets(Ledger(db, ledger_settings())))
         with pytest.raises(PaymentDebt) as err:
             await spending.reserve(ws, user_id, "h-" + uuid.uuid4().hex, 10, 1)
         return err.value

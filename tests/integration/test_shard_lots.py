@@ -40,7 +40,7 @@ def ledger(db: firestore.AsyncClient) -> Ledger:
 
 @pytest.fixture
 def wallets(db: firestore.AsyncClient, ledger: Ledger) -> ShardedWallets:
-    return ShardedWallets(db, ledger, home=0, window=0)
+    return ShardedWallets(ledger, home=0, window=0)
 
 
 def new_base() -> str:
@@ -112,7 +112,7 @@ async def test_concurrent_spenders_while_the_allotment_expires(clock: Clock) -> 
     clients = [firestore.AsyncClient(project=os.environ["GOOGLE_CLOUD_PROJECT"]) for _ in range(2)]
     try:
         ledgers = [Ledger(c, ledger_settings()) for c in clients]
-        instances = [ShardedWallets(c, ledgers[i], home=2 * i, window=2) for i, c in enumerate(clients)]
+        instances = [ShardedWallets(ledgers[i], home=2 * i, window=2) for i, c in enumerate(clients)]
         base, ends = new_base(), clock.at + DAY
         await instances[0].grant(base, 4, 8_000, "in_1", kind="subscription", expires_at=ends)
         await instances[0].grant(base, 4, 2_000, "top-up")

@@ -35,7 +35,7 @@ async def db() -> AsyncIterator[firestore.AsyncClient]:
 
 @pytest.fixture
 def wallets(db: firestore.AsyncClient) -> ShardedWallets:
-    return ShardedWallets(db, Ledger(db, ledger_settings()), home=0, window=0)
+    return ShardedWallets(Ledger(db, ledger_settings()), home=0, window=0)
 
 
 def new_base() -> str:

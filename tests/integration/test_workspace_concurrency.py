@@ -71,7 +71,7 @@ async def run_spenders(clients: list[firestore.AsyncClient], grant: int) -> tupl
         await add_member(service, ws, user_id, PRICE if user_id in limited else None)
     window = SHARDS // len(clients)
     instances = [
-        WorkspaceSpending(c, ShardedWallets(c, Ledger(c, settings), home=window * i, window=window))
+        WorkspaceSpending(c, ShardedWallets(Ledger(c, settings), home=window * i, window=window))
         for i, c in enumerate(clients)
     ]
     base = workspace_wallet_base(ws)

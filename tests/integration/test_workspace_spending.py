@@ -79,7 +79,7 @@ async def test_member_monthly_limit(
     ws = (await service.create(owner, f"{owner}@example.com", "Limits")).id
     await add_member(service, ws, member)
     await service.update_member(owner, ws, member, None, 1_000, False)
-    wallets = ShardedWallets(db, Ledger(db, ledger_settings()))
+    wallets = ShardedWallets(Ledger(db, ledger_settings()))
     spending = WorkspaceSpending(db, wallets, clock=clock)
     base = workspace_wallet_base(ws)
     await wallets.grant(base, SHARDS, 100_000, "g")

@@ -104,7 +104,7 @@ def grant_credits(
         ledger = Ledger(client, settings)
         ref = f"test-grant-{uuid.uuid4().hex}"
         if shards:
-            await ShardedWallets(client, ledger).grant(wallet_id, shards, amount, ref, expires_at=expires_at)
+            await ShardedWallets(ledger).grant(wallet_id, shards, amount, ref, expires_at=expires_at)
         else:
             await ledger.grant(wallet_id, amount, ref, expires_at=expires_at)
         client.close()

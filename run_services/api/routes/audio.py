@@ -39,13 +39,12 @@ from fastapi import APIRouter, WebSocket
 from pydantic import ValidationError
 from starlette.websockets import WebSocketState
 
-from run_services.api.deps import WORKSPACE_HEADER, spending_as, workspaces_of
+from run_services.api.deps import WORKSPACE_HEADER, spending_as
 from shared.audio.stream import StartMessage, TranscriptionStream
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services
-from shared.catalog.audio import AudioCatalog
 from shared.errors import AppError, BadRequest, Unauthorized
-from shared.gateway.transcription import LitellmTranscriber, Transcriber, TranscriptionFailed
+from shared.gateway.transcription import TranscriptionFailed
 
 log = logging.getLogger("api.audio")
 router = APIRouter(tags=["audio"])
@@ -63,16 +62,6 @@ class IdleTimeout(AppError):
     status = 408
     type = "invalid_request_error"
     code = "idle_timeout"
-
-
-def _audio(websocket: WebSocket, services: Services) -> tuple[AudioCatalog, Transcriber]:
-    """The instance's audio catalog and transcriber, built on first use (tests may set the transcriber)."""
-    state = websocket.app.state
-    if getattr(state, "audio_catalog", None) is None:
-        state.audio_catalog = AudioCatalog.load(services.settings, services.catalog)
-    if getattr(state, "transcriber", None) is None:
-        state.transcriber = LitellmTranscriber(services.settings.provider_timeout_s)
-    return state.audio_catalog, state.transcriber
 
 
 @router.websocket("/v1/audio/transcriptions/stream")
@@ -93,7 +82,7 @@ async def transcription_stream(websocket: WebSocket) -> None:
     try:
         start = _parse_start(raw)
         await services.rate_limits.check_request(principal)
-        catalog, transcriber = _audio(websocket, services)
+        catalog, transcriber = services.audio, services.transcriber
         model = catalog.model(start.model)
         session_id = uuid.uuid4().hex
         stream = TranscriptionStream(
@@ -201,7 +190,7 @@ async def _authenticate(websocket: WebSocket, services: Services, raw: dict[str,
     principal = await services.auth.authenticate(credential.strip())
     workspace = websocket.headers.get(WORKSPACE_HEADER) or raw.get("workspace_id")
     if isinstance(workspace, str) and workspace.strip():
-        return await spending_as(workspaces_of(websocket.app.state, services), principal, workspace.strip())
+        return await spending_as(services.workspaces, principal, workspace.strip())
     return principal
 
 

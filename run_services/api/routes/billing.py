@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep
@@ -49,21 +49,16 @@ class AccountOut(BaseModel):
     stripe_customer: bool
 
 
-def get_billing(request: Request, services: ServicesDep) -> Billing:
-    """Built on first use from the instance's services."""
-    billing: Billing | None = getattr(request.app.state, "billing", None)
-    if billing is None:
-        billing = Billing(services.db, services.settings, services.secrets)
-        request.app.state.billing = billing
-    return billing
+def get_billing(services: ServicesDep) -> Billing:
+    return services.billing
+
+
+BillingDep = Annotated[Billing, Depends(get_billing)]
 
 
 @router.post("/checkout")
-async def checkout(
-    body: CheckoutRequest, principal: CurrentPrincipal, services: ServicesDep, request: Request
-) -> CheckoutOut:
+async def checkout(body: CheckoutRequest, principal: CurrentPrincipal, billing: BillingDep) -> CheckoutOut:
     """Start paying: send the buyer to the returned URL. Credits arrive when the provider confirms."""
-    billing = get_billing(request, services)
     buyer = await billing.buyer(principal.user_id, principal.wallet_id, body.workspace_id)
     url = await billing.checkout(buyer, body.provider, body.package, body.plan, body.seats)
     return CheckoutOut(provider=body.provider, url=url)
@@ -71,20 +66,18 @@ async def checkout(
 
 @router.post("/portal")
 async def portal(
-    principal: CurrentPrincipal, services: ServicesDep, request: Request, workspace_id: WorkspaceQuery = None
+    principal: CurrentPrincipal, billing: BillingDep, workspace_id: WorkspaceQuery = None
 ) -> PortalOut:
     """A Stripe customer-portal link (invoices, payment methods, subscription and its seats)."""
-    billing = get_billing(request, services)
     buyer = await billing.buyer(principal.user_id, principal.wallet_id, workspace_id)
     return PortalOut(url=await billing.portal(buyer.wallet_id))
 
 
 @router.get("")
 async def account(
-    principal: CurrentPrincipal, services: ServicesDep, request: Request, workspace_id: WorkspaceQuery = None
+    principal: CurrentPrincipal, billing: BillingDep, workspace_id: WorkspaceQuery = None
 ) -> AccountOut:
     """Your (or a workspace's) billing state: any debt left by refunds or disputes, and whether the
     portal is available."""
-    billing = get_billing(request, services)
     buyer = await billing.buyer(principal.user_id, principal.wallet_id, workspace_id)
     return AccountOut.model_validate(await billing.account(buyer.wallet_id))

@@ -15,13 +15,13 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 
 from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender
 from run_services.api.streaming import SSEResponse
 from shared.auth.schemas import Principal
+from shared.bootstrap import Jobs
 from shared.clock import now
-from shared.jobs.bootstrap import Jobs, build_jobs
 from shared.jobs.schemas import JobCreate, JobList, JobView
 from shared.jobs.service import MAX_LIST, JobService
 
@@ -31,13 +31,8 @@ KEEPALIVE_S = 15.0
 STREAM_GRACE_S = 60.0  # how long a stream may outlive the job's deadline
 
 
-def get_jobs(request: Request, services: ServicesDep) -> Jobs:
-    """The instance's jobs wiring, built on first use from the services (same clients, same loop)."""
-    jobs: Jobs | None = getattr(request.app.state, "jobs", None)
-    if jobs is None:
-        jobs = build_jobs(services.settings, services.db, services.chat.payer, services.catalog)
-        request.app.state.jobs = jobs
-    return jobs
+def get_jobs(services: ServicesDep) -> Jobs:
+    return services.jobs
 
 
 JobsDep = Annotated[Jobs, Depends(get_jobs)]

@@ -1,0 +1,168 @@
+"""The API service's wiring: every service a route uses, built once at start-up (FastAPI's lifespan) and
+handed to the routes through run_services/api/deps.py. Nothing is built later, on first use."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from google.cloud import firestore
+from redis.asyncio import Redis
+
+from shared.adapters.pubsub import PubSubPublisher
+from shared.adapters.secrets import SecretSource
+from shared.auth.service import AuthService
+from shared.auth.tokens import signing_secret
+from shared.bootstrap.clients import Clients, build_clients
+from shared.bootstrap.jobs import Jobs, build_jobs
+from shared.bootstrap.money import Money, build_buying, build_money
+from shared.cache.layered import build_cache
+from shared.cache.types import Embedder
+from shared.catalog.audio import AudioCatalog
+from shared.catalog.catalog import Catalog
+from shared.chat.service import ChatService
+from shared.chat.threads import ThreadService
+from shared.gateway.embeddings import LitellmEmbedder
+from shared.gateway.gateway import Gateway
+from shared.gateway.transcription import LitellmTranscriber, Transcriber
+from shared.ledger.ledger import Ledger
+from shared.ledger.schemas import Balance
+from shared.ledger.shards import ShardedWallets
+from shared.ledger.wallet_ids import workspace_wallet_base
+from shared.limits.budgets.service import Budgets
+from shared.limits.ratelimit.service import RateLimits
+from shared.purchases.service import Billing
+from shared.settings import Settings
+from shared.spending.members import WorkspaceSpending
+from shared.spending.payer import Payer
+from shared.usage.recorder import UsageRecorder
+from shared.workspaces.invitations import Invitations
+from shared.workspaces.invite_tokens import InviteTokens
+from shared.workspaces.service import WorkspaceService
+
+
+@dataclass
+class Workspaces:
+    service: WorkspaceService
+    invitations: Invitations
+    wallets: ShardedWallets
+    spending: WorkspaceSpending
+
+    async def balance(self, user_id: str, workspace_id: str) -> tuple[Balance, int]:
+        """The workspace wallet's balance (the sum of its shards) and its shard count; members only."""
+        await self.service.membership(user_id, workspace_id)
+        shards = await self.service.shard_count(workspace_id)
+        return await self.wallets.balance(workspace_wallet_base(workspace_id), shards), shards
+
+
+@dataclass
+class Services:
+    clients: Clients
+    money: Money
+    auth: AuthService
+    gateway: Gateway
+    chat: ChatService
+    threads: ThreadService
+    workspaces: Workspaces
+    jobs: Jobs
+    billing: Billing
+    audio: AudioCatalog
+    transcriber: Transcriber
+
+    # The clients and money objects routes reach most, by their plain names.
+    @property
+    def settings(self) -> Settings:
+        return self.clients.settings
+
+    @property
+    def db(self) -> firestore.AsyncClient:
+        return self.clients.db
+
+    @property
+    def redis(self) -> Redis:
+        return self.clients.redis
+
+    @property
+    def secrets(self) -> SecretSource:
+        return self.clients.secrets
+
+    @property
+    def events(self) -> PubSubPublisher:
+        return self.clients.publisher
+
+    @property
+    def catalog(self) -> Catalog:
+        return self.clients.catalog
+
+    @property
+    def ledger(self) -> Ledger:
+        return self.money.ledger
+
+    @property
+    def payer(self) -> Payer:
+        return self.money.payer
+
+    @property
+    def usage(self) -> UsageRecorder:
+        return self.money.usage
+
+    @property
+    def rate_limits(self) -> RateLimits:
+        return self.money.rate_limits
+
+    @property
+    def budgets(self) -> Budgets:
+        return self.money.budgets
+
+
+def build_services(settings: Settings, clients: Clients | None = None) -> Services:
+    clients = clients or build_clients(settings)
+    money = build_money(clients)
+    catalog = clients.catalog
+    gateway = Gateway(catalog, settings, clients.redis)
+    cache = build_cache(clients.redis, settings, _embedder(settings, catalog))
+    chat = ChatService(
+        clients.db,
+        money.payer,
+        catalog,
+        gateway,
+        settings,
+        cache=cache,
+        rate_limits=money.rate_limits,
+        budgets=money.budgets,
+    )
+    invite_secret = settings.workspace_invite_secret
+    secret = invite_secret.get_secret_value() if invite_secret else signing_secret(settings, clients.secrets)
+    workspaces = Workspaces(
+        service=money.workspaces,
+        invitations=Invitations(money.workspaces, InviteTokens(secret, settings.jwt_issuer)),
+        wallets=money.wallets,
+        spending=money.members,
+    )
+    return Services(
+        clients=clients,
+        money=money,
+        auth=AuthService(clients.db, clients.redis, money.ledger, settings, clients.secrets),
+        gateway=gateway,
+        chat=chat,
+        threads=ThreadService(clients.db, chat),
+        workspaces=workspaces,
+        jobs=build_jobs(clients, money.payer, money.usage, money.budgets, gateway),
+        billing=build_buying(clients, money).billing,
+        audio=AudioCatalog.load(settings, catalog),
+        transcriber=LitellmTranscriber(settings.provider_timeout_s),
+    )
+
+
+def _embedder(settings: Settings, catalog: Catalog) -> Embedder | None:
+    """The semantic cache's embedder, when it is switched on and its provider is configured."""
+    model = settings.semantic_cache_embedding_model
+    provider = catalog.providers.get(settings.semantic_cache_embedding_provider)
+    if not settings.semantic_cache_enabled or model is None or provider is None or not provider.available:
+        return None
+    return LitellmEmbedder(model, provider.api_key, provider.api_base, dimensions=256)
+
+
+async def close_services(services: Services) -> None:
+    await services.money.close()
+    await services.jobs.close()
+    await services.clients.close()

@@ -1,0 +1,107 @@
+"""The Cloud Functions' wiring: the jobs worker, the reconciler and the payments function each build
+their clients and services once per instance, in the event loop that serves them (shared/loop_thread.py),
+from the same pieces as the API."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.bootstrap.clients import Clients, build_clients
+from shared.bootstrap.jobs import Jobs, build_jobs
+from shared.bootstrap.money import Buying, Money, build_buying, build_money
+from shared.gateway.gateway import Gateway
+from shared.gateway.images import ImageGenerator
+from shared.gateway.video import VideoGenerator
+from shared.jobs.sweep import SweepReport
+from shared.purchases.reconcile import recheck_orders
+from shared.settings import Settings
+
+
+@dataclass
+class WorkerServices:
+    """What the jobs worker runs steps with (research steps call the gateway)."""
+
+    clients: Clients
+    money: Money
+    jobs: Jobs
+
+    async def close(self) -> None:
+        await self.money.close()
+        await self.jobs.close()
+        await self.clients.close()
+
+
+def build_worker(
+    settings: Settings, images: ImageGenerator | None = None, videos: VideoGenerator | None = None
+) -> WorkerServices:
+    clients = build_clients(settings)
+    money = build_money(clients)
+    gateway = Gateway(clients.catalog, settings, clients.redis)
+    jobs = build_jobs(clients, money.payer, money.usage, money.budgets, gateway, images, videos)
+    return WorkerServices(clients, money, jobs)
+
+
+@dataclass
+class Reconciler:
+    """One sweep: holds nobody finished, lots whose period ended, jobs past their deadline or whose step
+    was lost, and SSLCommerz orders whose validation failed when notified."""
+
+    worker: WorkerServices
+    buying: Buying
+
+    async def expire_holds(self) -> tuple[int, int]:
+        """Expire one batch of due holds, then one batch of wallets' due lots: (holds, lots) expired."""
+        ledger, batch = self.worker.money.ledger, self.worker.clients.settings.reconcile_batch
+        return await ledger.expire_due(batch), await ledger.expire_lots(batch)
+
+    async def sweep_jobs(self, limit: int | None = None) -> SweepReport:
+        return await self.worker.jobs.sweeper.sweep(limit)
+
+    async def recheck_orders(self) -> dict[str, int]:
+        return await recheck_orders(self.buying.pending_orders, self.worker.clients.settings.reconcile_batch)
+
+    async def sweep_all(self) -> dict[str, int]:
+        expired, lots_expired = await self.expire_holds()
+        jobs = await self.sweep_jobs()
+        orders = await self.recheck_orders()
+        return {
+            "expired": expired,
+            "lots_expired": lots_expired,
+            "jobs_expired": jobs.expired,
+            "jobs_redriven": jobs.redriven,
+            **{f"orders_{state}": count for state, count in orders.items()},
+        }
+
+    async def close(self) -> None:
+        await self.worker.close()
+
+
+def build_reconciler(settings: Settings) -> Reconciler:
+    worker = build_worker(settings)
+    return Reconciler(worker, build_buying(worker.clients, worker.money))
+
+
+@dataclass
+class Payments:
+    clients: Clients
+    money: Money
+    buying: Buying
+
+    async def close(self) -> None:
+        await self.money.close()
+        await self.clients.close()
+
+
+def build_payments(settings: Settings) -> Payments:
+    clients = build_clients(settings)
+    money = build_money(clients)
+    return Payments(clients, money, build_buying(clients, money))
+
+
+async def sweep_once(settings: Settings, limit: int | None = None) -> SweepReport:
+    """One jobs sweep with clients that live in the calling event loop only (tests, a shell)."""
+    reconciler = build_reconciler(settings)
+    try:
+        return await reconciler.sweep_jobs(limit)
+    finally:
+        await reconciler.close()

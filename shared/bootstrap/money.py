@@ -1,0 +1,98 @@
+"""The money of a process, wired once: the ledger and its one writer, who pays for a call, the caps, the
+usage records, and buying credits. Every feature of the process shares these objects (one sharded-wallet
+window per instance, one budget counter, one set of per-wallet transaction turns)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.bootstrap.clients import Clients
+from shared.ledger.ledger import Ledger
+from shared.ledger.shards import ShardedWallets
+from shared.limits.budgets.service import Budgets
+from shared.limits.ratelimit.service import RateLimits
+from shared.plans.limits import Plans, plans_for
+from shared.purchases.disputes import Disputes
+from shared.purchases.funding import Funding
+from shared.purchases.orders import Orders
+from shared.purchases.payments import Purchases
+from shared.purchases.price_list import BillingConfig, load_billing_config
+from shared.purchases.repository import BillingRepository
+from shared.purchases.service import Billing
+from shared.purchases.sslcommerz import SslCommerz
+from shared.purchases.stripe_events import StripeEvents
+from shared.purchases.webhook_events import EventStore
+from shared.purchases.webhooks import PaymentWebhooks
+from shared.spending.members import WorkspaceSpending
+from shared.spending.payer import Payer
+from shared.usage.recorder import UsageRecorder
+from shared.workspaces.service import WorkspaceService
+
+
+@dataclass
+class Money:
+    ledger: Ledger
+    wallets: ShardedWallets
+    members: WorkspaceSpending
+    payer: Payer
+    usage: UsageRecorder
+    plans: Plans
+    budgets: Budgets
+    rate_limits: RateLimits
+    workspaces: WorkspaceService
+
+    async def close(self) -> None:
+        await self.budgets.flush()
+
+
+def build_money(clients: Clients) -> Money:
+    settings, db = clients.settings, clients.db
+    ledger = Ledger(db, settings)
+    wallets = ShardedWallets(ledger)
+    members = WorkspaceSpending(db, wallets)
+    plans = plans_for(settings)
+    return Money(
+        ledger=ledger,
+        wallets=wallets,
+        members=members,
+        payer=Payer(ledger, members),
+        usage=UsageRecorder(db, settings.usage_retention_days),
+        plans=plans,
+        budgets=Budgets(clients.redis, plans, clients.publisher, settings),
+        rate_limits=RateLimits(clients.redis, plans),
+        workspaces=WorkspaceService(db, settings),
+    )
+
+
+@dataclass
+class Buying:
+    """Buying credits: checkout for the API, webhook handling for the payments function, and the orders
+    the reconciler re-checks (None when SSLCommerz is not configured here)."""
+
+    billing: Billing
+    webhooks: PaymentWebhooks
+    orders: Orders
+    pending_orders: Orders | None
+
+
+def build_buying(clients: Clients, money: Money) -> Buying:
+    settings, db, secrets = clients.settings, clients.db, clients.secrets
+    config: BillingConfig = load_billing_config(settings.billing_config_path)
+    repo = BillingRepository(db)
+    funding = Funding(Purchases(db, money.ledger), money.wallets, money.workspaces.shard_count)
+    password = secrets.get("SSLCOMMERZ_STORE_PASSWORD")
+    sslcommerz = SslCommerz(
+        settings.sslcommerz_api_base,
+        settings.sslcommerz_store_id or "",
+        password or "",
+        settings.sslcommerz_timeout_s,
+    )
+    orders = Orders(db, sslcommerz, funding)
+    stripe = StripeEvents(repo, config, funding, Disputes(db, money.ledger))
+    events = EventStore(db, settings.payment_event_lease_s, settings.payment_event_retention_days)
+    return Buying(
+        billing=Billing(settings, secrets, config, repo, orders, sslcommerz, money.workspaces, money.ledger),
+        webhooks=PaymentWebhooks(settings, secrets, events, stripe, orders),
+        orders=orders,
+        pending_orders=orders if settings.sslcommerz_store_id and password else None,
+    )
