@@ -29,9 +29,6 @@ from shared.ledger.wallet_ids import shard_wallet, workspace_wallet_base
 from shared.workspaces.errors import MemberLimitExceeded, WorkspaceNotFound
 from shared.workspaces.repository import WorkspaceRepository
 
-MONTHS = "months"
-HOLDS = "holds"
-
 
 def month_of(at: dt.datetime) -> str:
     return at.strftime("%Y-%m")
@@ -49,10 +46,10 @@ class WorkspaceSpending:
         self.clock = clock
 
     def _counter_ref(self, workspace_id: str, user_id: str, month: str) -> Any:
-        return self.repo.member_ref(workspace_id, user_id).collection(MONTHS).document(month)
+        return self.repo.month_ref(workspace_id, user_id, month)
 
     def _hold_ref(self, workspace_id: str, hold_id: str) -> Any:
-        return self.repo.workspace_ref(workspace_id).collection(HOLDS).document(hold_id)
+        return self.repo.spend_ref(workspace_id, hold_id)
 
     async def _shards(self, workspace_id: str) -> int:
         doc = await self.repo.get(self.repo.workspace_ref(workspace_id))

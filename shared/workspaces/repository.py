@@ -14,6 +14,8 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 WORKSPACES = "workspaces"
+MONTHS = "months"
+SPENDS = "holds"
 MEMBERS = "members"
 INVITES = "invites"
 
@@ -30,6 +32,24 @@ class WorkspaceRepository:
 
     def invite_ref(self, workspace_id: str, invite_id: str) -> Any:
         return self.workspace_ref(workspace_id).collection(INVITES).document(invite_id)
+
+    def month_ref(self, workspace_id: str, user_id: str, month: str) -> Any:
+        """A member's spending counter for one UTC month (shared/spending/members.py)."""
+        return self.member_ref(workspace_id, user_id).collection(MONTHS).document(month)
+
+    def spend_ref(self, workspace_id: str, hold_id: str) -> Any:
+        """A member's reservation on the workspace wallet, as the monthly limit counted it."""
+        return self.workspace_ref(workspace_id).collection(SPENDS).document(hold_id)
+
+    async def owners(self, tx: Any, workspace_id: str, limit: int) -> list[Any]:
+        """Up to `limit` owners' member documents, read inside the transaction."""
+        query = (
+            self.workspace_ref(workspace_id)
+            .collection(MEMBERS)
+            .where(filter=FieldFilter("role", "==", "owner"))
+            .limit(limit)
+        )
+        return [snap async for snap in await tx.get(query)]
 
     async def read(self, tx: Any, *refs: Any) -> list[dict[str, Any] | None]:
         """The documents of `refs` (None where absent), read inside the transaction, in order."""

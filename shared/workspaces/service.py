@@ -13,7 +13,6 @@ from collections.abc import Callable
 from typing import Any
 
 from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.clock import now
 from shared.errors import BadRequest
@@ -198,12 +197,6 @@ class WorkspaceService:
 
     async def _keep_an_owner(self, tx: Any, workspace_id: str) -> None:
         """Refuse a change that would leave the workspace without an owner (read inside the transaction)."""
-        query = (
-            self.repo.workspace_ref(workspace_id)
-            .collection("members")
-            .where(filter=FieldFilter("role", "==", "owner"))
-            .limit(2)
-        )
-        owners = [snap async for snap in await tx.get(query)]
+        owners = await self.repo.owners(tx, workspace_id, 2)
         if len(owners) < 2:
             raise LastOwner()

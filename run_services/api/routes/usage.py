@@ -37,9 +37,9 @@ async def get_usage(
     scope = f"user:{principal.user_id}"
     if workspace_id is not None:
         me = await workspaces.service.membership(principal.user_id, workspace_id)
-        doc = await workspaces.service.repo.get(workspaces.service.repo.workspace_ref(workspace_id)) or {}
+        shards = await workspaces.service.shard_count(workspace_id)
         base = workspace_wallet_base(workspace_id)  # free cache hits hold nothing: recorded on the base id
-        wallets = [base, *shard_wallets(base, int(doc.get("shards", 1)))]
+        wallets = [base, *shard_wallets(base, shards)]
         if at_least(me["role"], "admin"):
             user_id, scope = None, f"workspace:{workspace_id}"
         else:
