@@ -11,7 +11,6 @@ the tasks service account's OIDC token for settings.jobs_oidc_audience; locally 
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 import flask
@@ -21,9 +20,8 @@ from shared.adapters.oidc import OidcVerifier
 from shared.bootstrap import Jobs, WorkerServices, build_worker
 from shared.errors import AppError
 from shared.gateway.images import ImageGenerator
-from shared.logs import configure_logging
-from shared.loop_thread import LoopThread
-from shared.settings import Settings, get_settings
+from shared.loop_thread import LoopThread, Once
+from shared.settings import Settings
 
 log = logging.getLogger("jobs.worker")
 
@@ -97,18 +95,11 @@ def _answer(status: int, body: dict[str, Any]) -> flask.Response:
     return response
 
 
-_worker: Worker | None = None
-_lock = threading.Lock()
+_worker: Once[Worker] = Once(Worker)
 
 
 def worker() -> Worker:
-    global _worker
-    with _lock:
-        if _worker is None:
-            settings = get_settings()
-            configure_logging(settings.log_level)
-            _worker = Worker(settings)
-        return _worker
+    return _worker.get()
 
 
 @functions_framework.http

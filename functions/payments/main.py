@@ -8,7 +8,6 @@ GET|POST /sslcommerz/success     the buyer's browser back from SSLCommerz: confi
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -16,44 +15,15 @@ import flask
 import functions_framework
 
 from shared.bootstrap import Payments, build_payments
-from shared.logs import configure_logging
-from shared.loop_thread import LoopThread
+from shared.loop_thread import Once, Served
 from shared.purchases.webhooks import Answer, PaymentWebhooks
-from shared.settings import Settings, get_settings
 
-
-class Instance:
-    """One serving instance: its event loop and the payment services built in it, once."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.loop = LoopThread()
-        self.payments: Payments = self.loop.run(_build(settings))
-
-    def run(self, call: Callable[[PaymentWebhooks], Coroutine[Any, Any, Answer]]) -> Answer:
-        return self.loop.run(call(self.payments.buying.webhooks))
-
-
-async def _build(settings: Settings) -> Payments:
-    return build_payments(settings)
-
-
-_instance: Instance | None = None
-_lock = threading.Lock()
-
-
-def instance() -> Instance:
-    global _instance
-    with _lock:
-        if _instance is None:
-            settings = get_settings()
-            configure_logging(settings.log_level)
-            _instance = Instance(settings)
-        return _instance
+_instance: Once[Served[Payments]] = Once(lambda settings: Served(settings, build_payments))
 
 
 def _run(call: Callable[[PaymentWebhooks], Coroutine[Any, Any, Answer]]) -> Answer:
-    return instance().run(call)
+    served = _instance.get()
+    return served.loop.run(call(served.services.buying.webhooks))
 
 
 def _json(answer: Answer) -> flask.Response:
@@ -64,7 +34,7 @@ def _json(answer: Answer) -> flask.Response:
 
 
 def _redirect(outcome: str) -> Any:
-    settings = instance().settings
+    settings = _instance.get().settings
     return flask.redirect(f"{settings.billing_return_url}?checkout={outcome}", code=303)
 
 

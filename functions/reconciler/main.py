@@ -11,54 +11,30 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 
 import flask
 import functions_framework
 
 from shared.bootstrap import Reconciler, build_reconciler
 from shared.logs import configure_logging
-from shared.loop_thread import LoopThread
+from shared.loop_thread import Once, Served
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger("reconciler")
 
 
-class Instance:
-    """One serving instance: its event loop and the reconciler built in it."""
-
-    def __init__(self, settings: Settings) -> None:
-        self.settings = settings
-        self.loop = LoopThread()
-        self.reconciler: Reconciler = self.loop.run(_build(settings))
-
-    def sweep(self) -> dict[str, int]:
-        done = self.loop.run(self.reconciler.sweep_all())
-        log.info("reconcile sweep done", extra={**done, "batch": self.settings.reconcile_batch})
-        return done
+def _sweep(served: Served[Reconciler]) -> dict[str, int]:
+    done = served.loop.run(served.services.sweep_all())
+    log.info("reconcile sweep done", extra={**done, "batch": served.settings.reconcile_batch})
+    return done
 
 
-async def _build(settings: Settings) -> Reconciler:
-    return build_reconciler(settings)
-
-
-_instance: Instance | None = None
-_lock = threading.Lock()
-
-
-def instance() -> Instance:
-    global _instance
-    with _lock:
-        if _instance is None:
-            settings = get_settings()
-            configure_logging(settings.log_level)
-            _instance = Instance(settings)
-        return _instance
+_instance: Once[Served[Reconciler]] = Once(lambda settings: Served(settings, build_reconciler))
 
 
 @functions_framework.http
 def reconcile(request: flask.Request) -> flask.Response:
-    return flask.jsonify(instance().sweep())
+    return flask.jsonify(_sweep(_instance.get()))
 
 
 async def _sweep_once(settings: Settings) -> dict[str, int]:
