@@ -30,17 +30,8 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench import fallback, litellm_proxy, load, report
-from bench.procs import (
-    PY,
-    ROOT,
-    Child,
-    descendants,
-    free_port,
-    host_cpu_times,
-    listener_pid,
-    memory_mb,
-    stop_all,
-)
+from bench.procs import Child, descendants, host_cpu_times, listener_pid, memory_mb, stop_all
+from scripts.stack import PY, ROOT, free_port
 from tests.fakes.provider import FakeProvider
 
 RESULTS = ROOT / "bench" / "results" / "chat_overhead.json"

@@ -14,7 +14,8 @@ import sys
 import time
 from pathlib import Path
 
-from bench.procs import ROOT, Child
+from bench.procs import Child
+from scripts.stack import ROOT
 
 PIN = "litellm[proxy]==1.106.2"
 VENV = ROOT / ".bench" / "litellm-proxy-venv"

@@ -6,15 +6,13 @@ import contextlib
 import ctypes
 import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PY = sys.executable
+from scripts.stack import ROOT, reap_group, terminate_group
+
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 PR_SET_PDEATHSIG = 1
 
@@ -23,12 +21,6 @@ def _die_with_parent() -> None:
     """Runs in the child before exec: Linux sends it SIGKILL if the benchmark dies without cleaning up."""
     with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Child:
@@ -69,19 +61,11 @@ class Child:
         raise RuntimeError(f"{self.name} did not answer {url} within {timeout:.0f}s; see {self.log_path}")
 
     def terminate(self) -> None:
-        if self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(self.proc.pid, signal.SIGTERM)
+        terminate_group(self.proc)
 
     def stop(self) -> None:
         self.terminate()
-        if self.proc.poll() is None:
-            try:
-                self.proc.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(timeout=8)
+        reap_group(self.proc)
         self._log.close()
 
     def tail(self, lines: int = 20) -> str:

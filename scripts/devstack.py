@@ -11,26 +11,20 @@ Every child runs in its own process group and is stopped with it, so nothing out
 from __future__ import annotations
 
 import argparse
-import contextlib
-import functools
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from scripts.emulators import start_jobs_worker, start_storage, start_tasks
+from scripts.stack import PY, ROOT, Stack, free_port, http_ok, port_open
 
-ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".local"
-PY = sys.executable
 PUBSUB_EMULATORS = [
     "/usr/lib/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator",
     "/usr/share/google-cloud-sdk/platform/pubsub-emulator/bin/cloud-pubsub-emulator",
@@ -41,132 +35,35 @@ FIRESTORE_JARS = [
 ]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def port_open(port: int) -> bool:
-    with socket.socket() as s:
-        s.settimeout(0.2)
-        return s.connect_ex(("127.0.0.1", port)) == 0
-
-
-def http_ok(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(url, timeout=1) as response:
-            return bool(200 <= response.status < 500)
-    except Exception:
-        return False
-
-
-@dataclass
-class Stack:
-    log_dir: Path
-    procs: list[tuple[str, subprocess.Popen[bytes]]] = field(default_factory=list)
-    env: dict[str, str] = field(default_factory=dict)
-
-    def start(
-        self,
-        name: str,
-        cmd: list[str],
-        ready: Callable[[], bool],
-        timeout: float = 60,
-        to_terminal: bool = False,
-        extra_env: dict[str, str] | None = None,
-    ) -> None:
-        env = {**os.environ, **self.env, **(extra_env or {})}
-        out = None if to_terminal else open(self.log_dir / f"{name}.log", "wb")  # noqa: SIM115
-        proc = subprocess.Popen(
-            cmd,
-            cwd=ROOT,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT if out else None,
-            start_new_session=True,
-        )
-        self.procs.append((name, proc))
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                raise SystemExit(
-                    f"{name} exited with code {proc.returncode}; see {self.log_dir / (name + '.log')}"
-                )
-            if ready():
-                return
-            time.sleep(0.1)
-        raise SystemExit(
-            f"{name} did not become ready in {timeout:.0f}s; see {self.log_dir / (name + '.log')}"
-        )
-
-    def start_on_free_port(
-        self,
-        name: str,
-        cmd_for: Callable[[int], list[str]],
-        ready_on: Callable[[int], bool],
-        timeout: float = 60,
-        attempts: int = 3,
-    ) -> int:
-        """Start on a free port and return it. Another process may take the port between the check and
-        the server's bind (an emulator then hangs or exits): that is retried on another port."""
-        for attempt in range(1, attempts + 1):
-            port = free_port()
-            try:
-                self.start(name, cmd_for(port), functools.partial(ready_on, port), timeout=timeout)
-                return port
-            except SystemExit:
-                self._kill_last()
-                if attempt == attempts:
-                    raise
-                print(f"  {name} did not start on port {port}; trying another port", flush=True)
-        raise AssertionError("unreachable")
-
-    def _kill_last(self) -> None:
-        _name, proc = self.procs.pop()
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-
-    def stop(self) -> None:
-        for _name, proc in reversed(self.procs):
-            if proc.poll() is None:
-                try:
-                    os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    continue
-        for _name, proc in reversed(self.procs):
-            try:
-                proc.wait(timeout=8)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        self.procs.clear()
-
-
-def find_firestore_jar() -> str:
-    candidates = [os.environ.get("FIRESTORE_EMULATOR_JAR", ""), *FIRESTORE_JARS]
+def find_emulator(env_var: str, known: list[str], in_sdk: str, install: str) -> str:
+    """The emulator's file: from `env_var`, the Debian packages' places, or beside `gcloud` in its SDK."""
+    candidates = [os.environ.get(env_var, ""), *known]
     gcloud = shutil.which("gcloud")
     if gcloud:
-        sdk = Path(gcloud).resolve().parent.parent
-        candidates.append(str(sdk / "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar"))
+        candidates.append(str(Path(gcloud).resolve().parent.parent / in_sdk))
     for path in candidates:
         if path and Path(path).is_file():
             return path
-    raise SystemExit(
-        "Google's Firestore emulator was not found. Install it with "
-        "`gcloud components install cloud-firestore-emulator` (or the Debian package "
-        "google-cloud-cli-firestore-emulator) and Java 17+, or set FIRESTORE_EMULATOR_JAR."
-    )
+    raise SystemExit(f"{install}, or set {env_var}.")
+
+
+def need_java(emulator: str) -> None:
+    if not shutil.which("java"):
+        raise SystemExit(
+            f"Java 17+ is needed for the {emulator} emulator: install a JRE (e.g. openjdk-17-jre)."
+        )
 
 
 def start_firestore(stack: Stack) -> None:
-    if not shutil.which("java"):
-        raise SystemExit(
-            "Java 17+ is needed for the Firestore emulator: install a JRE (e.g. openjdk-17-jre)."
-        )
-    jar = find_firestore_jar()
+    need_java("Firestore")
+    jar = find_emulator(
+        "FIRESTORE_EMULATOR_JAR",
+        FIRESTORE_JARS,
+        "platform/cloud-firestore-emulator/cloud-firestore-emulator.jar",
+        "Google's Firestore emulator was not found. Install it with "
+        "`gcloud components install cloud-firestore-emulator` (or the Debian package "
+        "google-cloud-cli-firestore-emulator) and Java 17+",
+    )
 
     def cmd(port: int) -> list[str]:
         return [
@@ -184,26 +81,16 @@ def start_firestore(stack: Stack) -> None:
     stack.env["FIRESTORE_EMULATOR_HOST"] = f"127.0.0.1:{port}"
 
 
-def find_pubsub_emulator() -> str:
-    candidates = [os.environ.get("PUBSUB_EMULATOR_BIN", ""), *PUBSUB_EMULATORS]
-    gcloud = shutil.which("gcloud")
-    if gcloud:
-        sdk = Path(gcloud).resolve().parent.parent
-        candidates.append(str(sdk / "platform/pubsub-emulator/bin/cloud-pubsub-emulator"))
-    for path in candidates:
-        if path and Path(path).is_file():
-            return path
-    raise SystemExit(
+def start_pubsub(stack: Stack) -> None:
+    need_java("Pub/Sub")
+    emulator = find_emulator(
+        "PUBSUB_EMULATOR_BIN",
+        PUBSUB_EMULATORS,
+        "platform/pubsub-emulator/bin/cloud-pubsub-emulator",
         "Google's Pub/Sub emulator was not found. Install it with "
         "`gcloud components install pubsub-emulator` (or the Debian package "
-        "google-cloud-cli-pubsub-emulator) and Java 17+, or set PUBSUB_EMULATOR_BIN."
+        "google-cloud-cli-pubsub-emulator) and Java 17+",
     )
-
-
-def start_pubsub(stack: Stack) -> None:
-    if not shutil.which("java"):
-        raise SystemExit("Java 17+ is needed for the Pub/Sub emulator: install a JRE (e.g. openjdk-17-jre).")
-    emulator = find_pubsub_emulator()
     port = stack.start_on_free_port(
         "pubsub",
         lambda p: [emulator, "--host=127.0.0.1", f"--port={p}"],

