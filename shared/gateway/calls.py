@@ -14,16 +14,12 @@ total (the whole attempt). A timeout raises TimeoutError, which the router treat
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 import litellm
 
 from shared.catalog.catalog import Deployment, ModelSpec

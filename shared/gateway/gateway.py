@@ -7,16 +7,12 @@ in calls.py; nothing outside shared/gateway imports litellm.
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from redis.asyncio import Redis
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-
 import litellm
+from redis.asyncio import Redis
 
 from shared.catalog.catalog import Catalog, ModelSpec
 from shared.gateway.auto import AutoChoice, choose

@@ -8,10 +8,8 @@ ends with an error and nobody is charged.
 
 from __future__ import annotations
 
-import os
 from typing import Any, Protocol
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
 
 from shared.catalog.audio import TranscriptionModel

@@ -1,0 +1,53 @@
+"""The gateway is the one adapter over litellm and the OpenAI SDK, and litellm is never imported before
+LITELLM_LOCAL_MODEL_COST_MAP is set (or it fetches its price map from the network at import)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DEPLOYED = ("shared", "run_services", "functions")
+
+
+def _importers(module: str) -> set[str]:
+    pattern = re.compile(rf"^\s*(import {module}\b|from {module}\b)", re.MULTILINE)
+    return {
+        path.relative_to(ROOT).as_posix()
+        for top in DEPLOYED
+        for path in (ROOT / top).rglob("*.py")
+        if pattern.search(path.read_text())
+    }
+
+
+def test_only_the_gateway_imports_litellm() -> None:
+    # Every module under shared/gateway/ runs the package's __init__ first, which sets the variable.
+    assert {p for p in _importers("litellm") if not p.startswith("shared/gateway/")} == set()
+
+
+def test_only_one_adapter_imports_the_openai_sdk() -> None:
+    assert _importers("openai") == {"shared/gateway/openai_sdk.py"}
+
+
+def test_litellm_is_first_imported_with_the_local_cost_map_set() -> None:
+    # A finder that only watches: it notes the variable at the moment `litellm` is first looked for.
+    code = """
+import os, sys
+seen = []
+class Watch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "litellm":
+            seen.append(os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP"))
+sys.meta_path.insert(0, Watch())
+import shared.gateway.errors
+print(seen)
+"""
+    env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "['True']"
