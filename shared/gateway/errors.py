@@ -1,13 +1,31 @@
-"""Provider failures, translated once from litellm's exceptions into our typed errors."""
+"""Provider failures, translated once from litellm's exceptions into our typed errors, and the error of a
+failed media call (images, video)."""
 
 from __future__ import annotations
 
 import asyncio
+from typing import Self
 
 import httpx
 from litellm import exceptions as lx
 
 from shared.errors import AppError, BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from shared.gateway.retry import classify
+
+
+class MediaFailed(UpstreamError):
+    """A media provider call of a job step failed. `retryable` (the classifier's verdict) tells the job
+    whether delivering the step again may help; `kind` names the failure for logs and the job's error."""
+
+    def __init__(self, message: str, *, retryable: bool, kind: str = "other") -> None:
+        super().__init__(message)
+        self.retryable = retryable
+        self.kind = kind
+
+    @classmethod
+    def classified(cls, exc: BaseException, message: str) -> Self:
+        failure = classify(exc)
+        return cls(f"{message} ({failure.kind}).", retryable=failure.retryable, kind=failure.kind)
 
 
 def translate(exc: BaseException, provider: str) -> AppError:

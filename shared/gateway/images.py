@@ -9,29 +9,20 @@ a URL instead of base64 are fetched once.
 from __future__ import annotations
 
 import base64
-import os
 from typing import Any, Protocol
 
 import httpx
-import openai
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
 
 from shared.catalog.media import ImageModel
-from shared.errors import UpstreamError
-from shared.gateway.retry import classify
+from shared.gateway.errors import MediaFailed
+from shared.gateway.openai_sdk import NoRetryOpenAI
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
-class ImageFailed(UpstreamError):
+class ImageFailed(MediaFailed):
     code = "image_generation_failed"
-
-    def __init__(self, message: str, *, retryable: bool, kind: str = "other") -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.kind = kind
 
 
 class ImageGenerator(Protocol):
@@ -40,36 +31,20 @@ class ImageGenerator(Protocol):
         ...
 
 
-class _NoRetryOpenAI(openai.AsyncOpenAI):
-    """litellm 1.106.2 drops `max_retries` for image calls and sets the client's to 2, so the OpenAI SDK
-    would try every step three times: this client's retry count stays 0 whatever is set."""
-
-    @property  # type: ignore[override]
-    def max_retries(self) -> int:
-        return 0
-
-    @max_retries.setter
-    def max_retries(self, _value: int) -> None:
-        pass
-
-
 class LitellmImages:
     def __init__(self, timeout_s: float = 120.0) -> None:
         self._timeout_s = timeout_s
-        self._clients: dict[tuple[str | None, str | None], openai.AsyncOpenAI] = {}
+        self._clients: dict[tuple[str | None, str | None], NoRetryOpenAI] = {}
 
-    def _openai_client(self, model: ImageModel) -> openai.AsyncOpenAI:
+    def _openai_client(self, model: ImageModel) -> NoRetryOpenAI:
         """A client that never retries by itself; a failed step is retried by Cloud Tasks instead, which
         counts the attempts and stops at settings.jobs_max_attempts."""
         key = (model.api_base, model.api_key)
         client = self._clients.get(key)
         if client is None:
-            client = _NoRetryOpenAI(
-                api_key=model.api_key or os.environ.get("OPENAI_API_KEY") or "unset",
-                base_url=model.api_base,
-                max_retries=0,
-                timeout=self._timeout_s,
-            )
+            # The key is the provider's, read through the secret source by the catalog; a provider
+            # without one (an open endpoint) still needs a non-empty string for the SDK.
+            client = NoRetryOpenAI(model.api_key or "unset", model.api_base, self._timeout_s)
             self._clients[key] = client
         return client
 
@@ -96,10 +71,7 @@ class LitellmImages:
         except ImageFailed:
             raise
         except Exception as exc:
-            failure = classify(exc)
-            raise ImageFailed(
-                f"The image provider failed ({failure.kind}).", retryable=failure.retryable, kind=failure.kind
-            ) from exc
+            raise ImageFailed.classified(exc, "The image provider failed") from exc
 
     async def _bytes(self, item: Any) -> bytes:
         b64 = item.get("b64_json") if isinstance(item, dict) else getattr(item, "b64_json", None)

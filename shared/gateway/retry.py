@@ -20,7 +20,6 @@ from __future__ import annotations
 import datetime as dt
 import email.utils
 import math
-import os
 import random
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -28,12 +27,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
-import openai
-
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from litellm import exceptions as lx
 
 from shared.errors import AppError, BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from shared.gateway.openai_sdk import APIConnectionError, APITimeoutError
 
 Kind = Literal[
     "rate_limited",
@@ -94,9 +91,9 @@ def classify(exc: BaseException, *, clock: Callable[[], float] = time.time) -> F
     if isinstance(exc, lx.ContextWindowExceededError):
         return Failure(False, None, "context_window", 400)
     # litellm.Timeout is an openai.APITimeoutError, itself an openai.APIConnectionError: timeouts first.
-    if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException | TimeoutError):
+    if isinstance(exc, APITimeoutError | httpx.TimeoutException | TimeoutError):
         return Failure(True, retry_after, "timeout", _status(exc))
-    if isinstance(exc, openai.APIConnectionError | httpx.NetworkError | httpx.RemoteProtocolError):
+    if isinstance(exc, APIConnectionError | httpx.NetworkError | httpx.RemoteProtocolError):
         return Failure(True, retry_after, "connection", None)
     if isinstance(exc, httpx.ProxyError | ConnectionError):
         return Failure(True, retry_after, "connection", None)

@@ -13,29 +13,21 @@ timeouts, 5xx: retry; refusals, bad requests, bad keys: do not).
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
 
 from shared.catalog.media import VideoModel
-from shared.errors import UpstreamError
-from shared.gateway.retry import classify
+from shared.gateway.errors import MediaFailed
 
 VideoState = Literal["pending", "completed", "failed"]
 DONE = {"completed", "succeeded"}
 FAILED = {"failed", "cancelled", "canceled", "expired"}
 
 
-class VideoFailed(UpstreamError):
+class VideoFailed(MediaFailed):
     code = "video_generation_failed"
-
-    def __init__(self, message: str, *, retryable: bool, kind: str = "other") -> None:
-        super().__init__(message)
-        self.retryable = retryable
-        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -109,12 +101,7 @@ class LitellmVideos:
 
 
 def _failed(exc: Exception, doing: str) -> VideoFailed:
-    failure = classify(exc)
-    return VideoFailed(
-        f"The video provider failed while {doing} ({failure.kind}).",
-        retryable=failure.retryable,
-        kind=failure.kind,
-    )
+    return VideoFailed.classified(exc, f"The video provider failed while {doing}")
 
 
 def _reason(error: dict[str, Any] | None) -> str:
