@@ -35,6 +35,7 @@ from collections.abc import Callable
 from typing import Literal, cast
 
 from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
 State = Literal["closed", "open", "half_open"]
@@ -147,14 +148,7 @@ class Breaker:
 
     async def success(self, deployment_id: str) -> None:
         """A call to the deployment completed: closes a half-open breaker and forgets counted failures."""
-        try:
-            after, before = await self._success(keys=self.keys(deployment_id), args=[])
-        except RedisError as exc:
-            log.warning(
-                "circuit breaker unavailable", extra={"deployment": deployment_id, "error": repr(exc)}
-            )
-            return
-        self._transition(deployment_id, _text(before), _text(after))
+        await self._report(self._success, deployment_id, [])
 
     async def failure(self, deployment_id: str) -> None:
         """A call failed by the provider's fault (see the module docstring for which failures count)."""
@@ -167,8 +161,12 @@ class Breaker:
             math.ceil(self._window_s * 1000),
             self._state_ttl_ms,
         ]
+        await self._report(self._failure, deployment_id, args)
+
+    async def _report(self, script: AsyncScript, deployment_id: str, args: list[str | int]) -> None:
+        """Run a state-changing script; a Redis outage only loses the report (the call is already done)."""
         try:
-            after, before = await self._failure(keys=self.keys(deployment_id), args=args)
+            after, before = await script(keys=self.keys(deployment_id), args=args)
         except RedisError as exc:
             log.warning(
                 "circuit breaker unavailable", extra={"deployment": deployment_id, "error": repr(exc)}
