@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from shared.catalog.catalog import Catalog, UnknownModel
+from shared.catalog.media import provider_fields
 from shared.settings import Settings
 
 
@@ -55,7 +56,6 @@ class AudioCatalog:
 
 
 def _model(conf: dict[str, Any], catalog: Catalog) -> TranscriptionModel:
-    provider = catalog.providers.get(conf["provider"])
     price = int(conf["price_per_second"])
     if price <= 0:
         raise ValueError(f"transcription model {conf['id']} needs a positive price_per_second")
@@ -64,8 +64,5 @@ def _model(conf: dict[str, Any], catalog: Catalog) -> TranscriptionModel:
         provider=conf["provider"],
         litellm_model=conf["litellm_model"],
         price_per_second=price,
-        available=bool(provider and provider.available),
-        api_base=conf.get("api_base") or (provider.api_base if provider else None),
-        api_key=conf.get("api_key") or (provider.api_key if provider else None),
-        params=provider.params if provider else (),
+        **provider_fields(conf, catalog),
     )

@@ -14,7 +14,6 @@ configures the `auto` model (shared/gateway/auto.py).
 
 from __future__ import annotations
 
-import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -196,11 +195,12 @@ class Catalog:
 
 def _lookup(name: str, settings: Settings, secrets: SecretSource) -> str | None:
     # A name that is also a setting (LOCAL_MODEL_URL, VERTEX_PROJECT) is read from the settings object;
-    # any other from the environment, then from the secrets (OPENAI_COMPATIBLE_URL in Secret Manager).
+    # any other from the secret source (OPENAI_COMPATIBLE_URL: the environment locally, Secret Manager
+    # in the cloud, where an environment variable of that name still wins).
     if hasattr(settings, name.lower()):
         value = getattr(settings, name.lower())
         return None if value is None else str(value)
-    return os.environ.get(name) or secrets.get(name)
+    return secrets.get(name)
 
 
 def _provider(name: str, conf: dict[str, Any], settings: Settings, secrets: SecretSource) -> Provider:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypedDict, TypeVar
 
 from shared.catalog.catalog import Catalog, UnknownModel
 from shared.settings import Settings
@@ -71,43 +71,73 @@ class MediaCatalog:
 
     def video_model(self, name: str | None) -> VideoModel:
         """The video model for a name (or the default), if its provider is configured."""
-        name = name or self.default_video_model
-        if name is None:
-            name = next((m.id for m in self.videos.values() if m.available), None)
-        model = self.videos.get(name) if name else None
-        if model is None or not model.available:
-            offered = ", ".join(sorted(m.id for m in self.videos.values() if m.available))
-            if not offered:
-                raise UnknownModel(
-                    "No video model is enabled: set a video provider's key (OPENAI_API_KEY for Sora, "
-                    "GEMINI_API_KEY or Vertex AI's VERTEX_PROJECT for Veo) and restart; see README."
-                )
-            raise UnknownModel(
-                f"The video model '{name}' does not exist or is not enabled; choose one of {offered}."
-            )
-        return model
+        return _pick(
+            self.videos,
+            name or self.default_video_model,
+            "video",
+            "No video model is enabled: set a video provider's key (OPENAI_API_KEY for Sora, "
+            "GEMINI_API_KEY or Vertex AI's VERTEX_PROJECT for Veo) and restart; see README.",
+        )
 
     def image_model(self, name: str | None) -> ImageModel:
         """The image model for a name (or the default), if its provider is configured."""
-        name = name or self.default_image_model
-        if name is None:
-            name = next((m.id for m in self.images.values() if m.available), None)
-        model = self.images.get(name) if name else None
-        if model is None or not model.available:
-            offered = ", ".join(sorted(m.id for m in self.images.values() if m.available))
-            if not offered:
-                raise UnknownModel(
-                    "No image model is enabled: set an image provider's key (OPENAI_API_KEY, or Vertex AI's "
-                    "VERTEX_PROJECT and VERTEX_LOCATION) and restart; see README."
-                )
-            raise UnknownModel(
-                f"The image model '{name}' does not exist or is not enabled; choose one of {offered}."
-            )
-        return model
+        return _pick(
+            self.images,
+            name or self.default_image_model,
+            "image",
+            "No image model is enabled: set an image provider's key (OPENAI_API_KEY, or Vertex AI's "
+            "VERTEX_PROJECT and VERTEX_LOCATION) and restart; see README.",
+        )
+
+
+class _Offered(Protocol):
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def available(self) -> bool: ...
+
+
+M = TypeVar("M", bound=_Offered)
+
+
+def _pick(models: dict[str, M], name: str | None, kind: str, none_enabled: str) -> M:
+    """The named model (no name: the first available one), refused when it is unknown or not enabled."""
+    if name is None:
+        name = next((m.id for m in models.values() if m.available), None)
+    model = models.get(name) if name else None
+    if model is None or not model.available:
+        offered = ", ".join(sorted(m.id for m in models.values() if m.available))
+        if not offered:
+            raise UnknownModel(none_enabled)
+        raise UnknownModel(
+            f"The {kind} model '{name}' does not exist or is not enabled; choose one of {offered}."
+        )
+    return model
+
+
+class ProviderFields(TypedDict):
+    """What a media entry takes from its provider in the model catalog (keys are configured once)."""
+
+    available: bool
+    api_base: str | None
+    api_key: str | None
+    params: tuple[tuple[str, str], ...]
+
+
+def provider_fields(conf: dict[str, Any], catalog: Catalog) -> ProviderFields:
+    """The entry's provider's availability, api_base, key and litellm parameters; an entry's own
+    `api_base` / `api_key` win."""
+    provider = catalog.providers.get(conf["provider"])
+    return ProviderFields(
+        available=bool(provider and provider.available),
+        api_base=conf.get("api_base") or (provider.api_base if provider else None),
+        api_key=conf.get("api_key") or (provider.api_key if provider else None),
+        params=provider.params if provider else (),
+    )
 
 
 def _image(conf: dict[str, Any], catalog: Catalog) -> ImageModel:
-    provider = catalog.providers.get(conf["provider"])
     prices = tuple((str(size), int(price)) for size, price in conf["prices"].items())
     if not prices or any(price <= 0 for _, price in prices):
         raise ValueError(f"image model {conf['id']} needs positive prices per size")
@@ -117,15 +147,11 @@ def _image(conf: dict[str, Any], catalog: Catalog) -> ImageModel:
         litellm_model=conf["litellm_model"],
         prices=prices,
         max_n=int(conf.get("max_n", 1)),
-        available=bool(provider and provider.available),
-        api_base=conf.get("api_base") or (provider.api_base if provider else None),
-        api_key=conf.get("api_key") or (provider.api_key if provider else None),
-        params=provider.params if provider else (),
+        **provider_fields(conf, catalog),
     )
 
 
 def _video(conf: dict[str, Any], catalog: Catalog) -> VideoModel:
-    provider = catalog.providers.get(conf["provider"])
     price = int(conf["price_per_second"])
     seconds = tuple(int(n) for n in conf["seconds"])
     sizes = tuple(str(size) for size in conf["sizes"])
@@ -138,8 +164,5 @@ def _video(conf: dict[str, Any], catalog: Catalog) -> VideoModel:
         price_per_second=price,
         seconds=seconds,
         sizes=sizes,
-        available=bool(provider and provider.available),
-        api_base=conf.get("api_base") or (provider.api_base if provider else None),
-        api_key=conf.get("api_key") or (provider.api_key if provider else None),
-        params=provider.params if provider else (),
+        **provider_fields(conf, catalog),
     )

@@ -172,3 +172,13 @@ def test_shipped_catalog_enables_openai_compatible_and_vertex_only_when_configur
         Settings(), EnvSecrets({"ANTHROPIC_API_KEY": "a", "OPENAI_API_KEY": "o"}), DEFAULT_CATALOG
     )
     assert [m.id for m in claude.fallbacks(claude.models["claude-sonnet-4"])] == ["gpt-4.1"]
+
+
+def test_a_providers_url_is_read_through_the_secret_source_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The process environment reaches the catalog only through the secret source's env backend.
+    monkeypatch.setenv("OPENAI_COMPATIBLE_URL", "http://from-the-environment/v1")
+    secrets = EnvSecrets({"OPENAI_COMPATIBLE_API_KEY": "k", "OPENAI_COMPATIBLE_URL": "http://secret/v1"})
+    catalog = Catalog.load(Settings(), secrets, DEFAULT_CATALOG)
+    assert catalog.providers["openai_compatible"].api_base == "http://secret/v1"
+    unset = Catalog.load(Settings(), EnvSecrets({"OPENAI_COMPATIBLE_API_KEY": "k"}), DEFAULT_CATALOG)
+    assert not unset.providers["openai_compatible"].available
