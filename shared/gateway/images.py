@@ -17,6 +17,7 @@ import litellm
 from shared.catalog.media import ImageModel
 from shared.gateway.errors import MediaFailed
 from shared.gateway.openai_sdk import NoRetryOpenAI
+from shared.gateway.types import provider_args
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -49,11 +50,7 @@ class LitellmImages:
         return client
 
     async def generate(self, model: ImageModel, prompt: str, size: str) -> bytes:
-        kwargs: dict[str, Any] = {**dict(model.params), "drop_params": True}
-        if model.api_base:
-            kwargs["api_base"] = model.api_base
-        if model.api_key:
-            kwargs["api_key"] = model.api_key
+        kwargs: dict[str, Any] = {**provider_args(model), "drop_params": True}
         if model.litellm_model.startswith("openai/"):
             kwargs["client"] = self._openai_client(model)
         if not model.litellm_model.startswith("openai/gpt-image"):

@@ -15,6 +15,7 @@ import litellm
 from shared.catalog.audio import TranscriptionModel
 from shared.errors import UpstreamError
 from shared.gateway.retry import classify
+from shared.gateway.types import provider_args
 
 # One quick retry inside the call (the OpenAI client's backoff); the stream cannot wait for more.
 MAX_RETRIES = 1
@@ -39,11 +40,7 @@ class LitellmTranscriber:
         self._timeout_s = timeout_s
 
     async def transcribe(self, model: TranscriptionModel, wav: bytes, language: str | None) -> str:
-        kwargs: dict[str, Any] = {**dict(model.params), "drop_params": True}
-        if model.api_base:
-            kwargs["api_base"] = model.api_base
-        if model.api_key:
-            kwargs["api_key"] = model.api_key
+        kwargs: dict[str, Any] = {**provider_args(model), "drop_params": True}
         if language:
             kwargs["language"] = language
         try:

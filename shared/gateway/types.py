@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 from shared.catalog.catalog import Deployment, ModelSpec
 
@@ -51,3 +52,27 @@ class Completion:
 class Delta:
     text: str
     finish_reason: str | None = None
+
+
+class ProviderBound(Protocol):
+    """A media model (image, video, speech to text) as the catalog resolved it against its provider."""
+
+    @property
+    def api_base(self) -> str | None: ...
+
+    @property
+    def api_key(self) -> str | None: ...
+
+    @property
+    def params(self) -> tuple[tuple[str, str], ...]: ...
+
+
+def provider_args(model: ProviderBound) -> dict[str, Any]:
+    """litellm's arguments that point a media call at the model's provider: its extra parameters (Vertex
+    project and region), and its api_base and key when it has them."""
+    args: dict[str, Any] = dict(model.params)
+    if model.api_base:
+        args["api_base"] = model.api_base
+    if model.api_key:
+        args["api_key"] = model.api_key
+    return args

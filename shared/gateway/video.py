@@ -20,6 +20,7 @@ import litellm
 
 from shared.catalog.media import VideoModel
 from shared.gateway.errors import MediaFailed
+from shared.gateway.types import provider_args
 
 VideoState = Literal["pending", "completed", "failed"]
 DONE = {"completed", "succeeded"}
@@ -54,12 +55,7 @@ class LitellmVideos:
         self._timeout_s = timeout_s
 
     def _kwargs(self, model: VideoModel) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {**dict(model.params), "timeout": self._timeout_s}
-        if model.api_base:
-            kwargs["api_base"] = model.api_base
-        if model.api_key:
-            kwargs["api_key"] = model.api_key
-        return kwargs
+        return {**provider_args(model), "timeout": self._timeout_s}
 
     async def submit(self, model: VideoModel, prompt: str, seconds: int, size: str) -> str:
         try:
