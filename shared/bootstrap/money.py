@@ -12,6 +12,7 @@ from shared.ledger.shards import ShardedWallets
 from shared.limits.budgets.service import Budgets
 from shared.limits.ratelimit.service import RateLimits
 from shared.plans.limits import Plans, plans_for
+from shared.plans.offers import plan_offers
 from shared.purchases.disputes import Disputes
 from shared.purchases.funding import Funding
 from shared.purchases.orders import Orders
@@ -40,6 +41,7 @@ class Money:
     budgets: Budgets
     rate_limits: RateLimits
     workspaces: WorkspaceService
+    billing_records: BillingRepository  # customers and subscriptions, read by workspaces and buying
 
     async def close(self) -> None:
         await self.budgets.flush()
@@ -51,6 +53,7 @@ def build_money(clients: Clients) -> Money:
     wallets = ShardedWallets(ledger)
     members = WorkspaceSpending(db, wallets)
     plans = plans_for(settings)
+    billing_records = BillingRepository(db)
     return Money(
         ledger=ledger,
         wallets=wallets,
@@ -60,7 +63,8 @@ def build_money(clients: Clients) -> Money:
         plans=plans,
         budgets=Budgets(clients.redis, plans, clients.publisher, settings),
         rate_limits=RateLimits(clients.redis, plans),
-        workspaces=WorkspaceService(db, settings),
+        workspaces=WorkspaceService(db, settings, plan_offers(settings), billing_records),
+        billing_records=billing_records,
     )
 
 
@@ -78,7 +82,7 @@ class Buying:
 def build_buying(clients: Clients, money: Money) -> Buying:
     settings, db, secrets = clients.settings, clients.db, clients.secrets
     config: BillingConfig = load_billing_config(settings.billing_config_path)
-    repo = BillingRepository(db)
+    repo = money.billing_records
     funding = Funding(Purchases(db, money.ledger), money.wallets, money.workspaces.shard_count)
     password = secrets.get("SSLCOMMERZ_STORE_PASSWORD")
     sslcommerz = SslCommerz(

@@ -14,6 +14,7 @@ from shared.clock import now
 
 CUSTOMERS = "billing_customers"
 SUBSCRIPTIONS = "subscriptions"
+IN_FORCE = ("active", "trialing", "past_due")  # the plan and seats apply
 LIVE = ("active", "trialing", "past_due", "incomplete", "unpaid")
 
 
@@ -44,6 +45,15 @@ class BillingRepository:
             if (snap.to_dict() or {}).get("status") in LIVE:
                 return str(snap.id)
         return None
+
+    async def active_subscription(self, wallet_id: str) -> dict[str, Any] | None:
+        """The subscription record billing this wallet whose plan applies now (active, trialing or past
+        due), the newest by its event time; None without one."""
+        query = self._db.collection(SUBSCRIPTIONS).where(filter=FieldFilter("wallet_id", "==", wallet_id))
+        live = [
+            doc async for snap in query.stream() if (doc := snap.to_dict() or {}).get("status") in IN_FORCE
+        ]
+        return max(live, key=lambda d: int(d.get("event_created", 0))) if live else None
 
     async def link_subscription(
         self, subscription_id: str, wallet_id: str, plan: str | None, customer: str | None

@@ -137,7 +137,7 @@ class Billing:
             if seats not in (None, 1):
                 raise BadRequest("Seats are bought for a workspace: send workspace_id.", code="invalid_seats")
             return 1
-        offer = self._workspaces.catalog.get(plan)
+        offer = self._workspaces.offers.get(plan)
         if offer.name != plan:
             raise BadRequest(f"The plan {plan!r} is not offered to workspaces.", code="unknown_plan")
         wanted = offer.included_seats if seats is None else seats

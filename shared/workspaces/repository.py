@@ -88,13 +88,3 @@ class WorkspaceRepository:
     async def invites(self, workspace_id: str) -> list[dict[str, Any]]:
         query = self.workspace_ref(workspace_id).collection(INVITES).order_by("created_at")
         return [snap.to_dict() async for snap in query.stream()]
-
-    async def active_subscription(self, wallet_id: str) -> dict[str, Any] | None:
-        """The payments' `subscriptions/{id}` record billing this wallet, if one is live."""
-        query = self.db.collection("subscriptions").where(filter=FieldFilter("wallet_id", "==", wallet_id))
-        live = [
-            snap.to_dict()
-            async for snap in query.stream()
-            if (snap.to_dict() or {}).get("status") in ("active", "trialing", "past_due")
-        ]
-        return max(live, key=lambda d: int(d.get("event_created", 0))) if live else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from google.cloud import firestore
 
@@ -18,7 +18,7 @@ from shared.clock import now
 from shared.errors import BadRequest
 from shared.ids import new_id
 from shared.ledger.wallet_ids import shard_wallet, workspace_wallet_base
-from shared.plans.offers import PlanOffers, plan_offers
+from shared.plans.offers import PlanOffers
 from shared.settings import Settings
 from shared.workspaces.errors import LastOwner, MemberNotFound, RoleRequired, WorkspaceNotFound
 from shared.workspaces.repository import WorkspaceRepository
@@ -49,13 +49,26 @@ def to_member(doc: dict[str, Any]) -> Member:
     )
 
 
+class Subscriptions(Protocol):
+    """Where the payments record subscriptions (shared/purchases/repository.py): a workspace on a paid plan
+    takes its plan and seats from the subscription in force."""
+
+    async def active_subscription(self, wallet_id: str) -> dict[str, Any] | None: ...
+
+
 class WorkspaceService:
     def __init__(
-        self, db: firestore.AsyncClient, settings: Settings, clock: Callable[[], dt.datetime] = now
+        self,
+        db: firestore.AsyncClient,
+        settings: Settings,
+        offers: PlanOffers,
+        subscriptions: Subscriptions,
+        clock: Callable[[], dt.datetime] = now,
     ) -> None:
         self.repo = WorkspaceRepository(db)
+        self.subscriptions = subscriptions
         self.settings = settings
-        self.catalog: PlanOffers = plan_offers(settings)
+        self.offers = offers
         self.clock = clock
 
     async def create(self, user_id: str, email: str, name: str) -> WorkspaceOut:
@@ -64,7 +77,7 @@ class WorkspaceService:
             raise BadRequest("Give the workspace a name.", code="invalid_name")
         workspace_id = new_id()
         at = self.clock()
-        plan = self.catalog.get(self.settings.workspace_default_plan)
+        plan = self.offers.get(self.settings.workspace_default_plan)
         doc = {
             "name": name,
             "plan": plan.name,
@@ -111,9 +124,9 @@ class WorkspaceService:
     async def effective(self, workspace_id: str, doc: dict[str, Any]) -> Workspace:
         """The workspace with the plan and seats of its live subscription, when the payments recorded one."""
         workspace = to_workspace(workspace_id, doc)
-        sub = await self.repo.active_subscription(workspace.wallet_id)
+        sub = await self.subscriptions.active_subscription(workspace.wallet_id)
         if sub and sub.get("plan"):
-            offer = self.catalog.get(str(sub["plan"]))
+            offer = self.offers.get(str(sub["plan"]))
             seats = min(max(int(sub.get("seats") or 1), 1), offer.max_seats)
             workspace = workspace.model_copy(update={"plan": offer.name, "seats": seats})
         return workspace

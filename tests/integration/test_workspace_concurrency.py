@@ -30,6 +30,8 @@ from shared.ledger.errors import InsufficientCredits
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
 from shared.ledger.wallet_ids import shard_wallets, workspace_wallet_base
+from shared.plans.offers import plan_offers
+from shared.purchases.repository import BillingRepository
 from shared.spending.members import WorkspaceSpending
 from shared.workspaces.errors import MemberLimitExceeded
 from shared.workspaces.service import WorkspaceService
@@ -62,7 +64,7 @@ async def clients() -> AsyncIterator[list[firestore.AsyncClient]]:
 async def run_spenders(clients: list[firestore.AsyncClient], grant: int) -> tuple[Counter[str], int]:
     """50 spenders over `clients` (one instance each); (outcomes, credits left). Checks limits and sums."""
     settings = ledger_settings(workspace_wallet_shards=SHARDS)
-    service = WorkspaceService(clients[0], settings)
+    service = WorkspaceService(clients[0], settings, plan_offers(settings), BillingRepository(clients[0]))
     owner = "u-" + uuid.uuid4().hex
     ws = (await service.create(owner, f"{owner}@example.com", "Busy")).id
     members = [f"u-{uuid.uuid4().hex}" for _ in range(MEMBERS)]

@@ -14,6 +14,8 @@ from google.cloud import firestore
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
 from shared.ledger.wallet_ids import workspace_wallet_base
+from shared.plans.offers import plan_offers
+from shared.purchases.repository import BillingRepository
 from shared.spending.members import WorkspaceSpending
 from shared.workspaces.errors import InvalidInvitation, MemberLimitExceeded, SeatsFull, WorkspaceNotFound
 from shared.workspaces.invitations import Invitations
@@ -53,7 +55,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(db: firestore.AsyncClient, clock: Clock) -> WorkspaceService:
-    return WorkspaceService(db, ledger_settings(workspace_wallet_shards=SHARDS), clock=clock)
+    settings = ledger_settings(workspace_wallet_shards=SHARDS)
+    return WorkspaceService(db, settings, plan_offers(settings), BillingRepository(db), clock=clock)
 
 
 async def add_member(

@@ -64,7 +64,7 @@ async def _email(services: ServicesDep, user_id: str) -> str:
 @plans_router.get("")
 async def list_plans(workspaces: WorkspacesDep) -> PlanList:
     """The plans: credits per seat per month, seat price, seats, allowed models and rate limits."""
-    return PlanList(data=workspaces.service.catalog.all())
+    return PlanList(data=workspaces.service.offers.all())
 
 
 @router.post("", status_code=status.HTTP_201_CREATED)
