@@ -10,12 +10,10 @@ import secrets as pysecrets
 import time
 from typing import Protocol
 
-import redis.asyncio as redis
 from google.cloud import firestore
 from redis.exceptions import RedisError
 
 from shared import clock, ids
-from shared.adapters.secrets import SecretSource
 from shared.auth.api_keys import ApiKeyRepository
 from shared.auth.errors import (
     ApiKeyNotFound,
@@ -40,7 +38,7 @@ from shared.auth.schemas import (
     UserRecord,
 )
 from shared.auth.sessions import SessionRepository
-from shared.auth.tokens import AccessTokens, digest, new_api_key, new_refresh_token, signing_secret
+from shared.auth.tokens import AccessTokens, digest, new_api_key, new_refresh_token
 from shared.errors import RateLimited
 from shared.limits.ratelimit.buckets import Bucket, TokenBuckets
 from shared.limits.ratelimit.service import RateLimitState
@@ -62,25 +60,23 @@ class AuthService:
     def __init__(
         self,
         db: firestore.AsyncClient,
-        redis: redis.Redis,
         ledger: CreditGrants,
         settings: Settings,
-        secrets: SecretSource,
+        *,
+        access: AccessTokens,
+        google: GoogleVerifier,
+        limiter: TokenBuckets,
+        passwords: Passwords,
     ) -> None:
         self._settings = settings
         self._ledger = ledger
         self._users = UserRepository(db)
         self._sessions = SessionRepository(db)
         self._keys = ApiKeyRepository(db)
-        self._passwords = Passwords()
-        self._access = AccessTokens(
-            signing_secret(settings, secrets),
-            settings.jwt_issuer,
-            settings.jwt_audience,
-            settings.access_token_ttl_s,
-        )
-        self._google = GoogleVerifier(settings)
-        self._limiter = TokenBuckets(redis)
+        self._passwords = passwords
+        self._access = access
+        self._google = google
+        self._limiter = limiter
         self._plans: dict[str, tuple[float, str]] = {}  # user id -> (valid until, plan name)
 
     # -- unauthenticated entrypoints -------------------------------------------------------------------

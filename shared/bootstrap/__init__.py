@@ -10,7 +10,7 @@ Constructors below this package take their collaborators ready-made; tests hand 
 through the same functions.
 """
 
-from shared.bootstrap.api import Services, Workspaces, build_services, close_services
+from shared.bootstrap.api import Services, Workspaces, build_auth, build_services, close_services
 from shared.bootstrap.clients import Clients, build_clients
 from shared.bootstrap.functions import (
     Payments,
@@ -34,6 +34,7 @@ __all__ = [
     "Services",
     "WorkerServices",
     "Workspaces",
+    "build_auth",
     "build_buying",
     "build_clients",
     "build_jobs",

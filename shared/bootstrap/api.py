@@ -10,8 +10,10 @@ from redis.asyncio import Redis
 
 from shared.adapters.pubsub import PubSubPublisher
 from shared.adapters.secrets import SecretSource
+from shared.auth.google import GoogleVerifier
+from shared.auth.passwords import Passwords
 from shared.auth.service import AuthService
-from shared.auth.tokens import signing_secret
+from shared.auth.tokens import AccessTokens, signing_secret
 from shared.bootstrap.clients import Clients, build_clients
 from shared.bootstrap.jobs import Jobs, build_jobs
 from shared.bootstrap.money import Money, build_buying, build_money
@@ -29,6 +31,7 @@ from shared.ledger.schemas import Balance
 from shared.ledger.shards import ShardedWallets
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.budgets.service import Budgets
+from shared.limits.ratelimit.buckets import TokenBuckets
 from shared.limits.ratelimit.service import RateLimits
 from shared.purchases.service import Billing
 from shared.settings import Settings
@@ -141,7 +144,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
     return Services(
         clients=clients,
         money=money,
-        auth=AuthService(clients.db, clients.redis, money.ledger, settings, clients.secrets),
+        auth=build_auth(clients.db, clients.redis, money.ledger, settings, clients.secrets),
         gateway=gateway,
         chat=chat,
         threads=ThreadService(clients.db, chat),
@@ -150,6 +153,28 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         billing=build_buying(clients, money).billing,
         audio=AudioCatalog.load(settings, catalog),
         transcriber=LitellmTranscriber(settings.provider_timeout_s),
+    )
+
+
+def build_auth(
+    db: firestore.AsyncClient, redis: Redis, ledger: Ledger, settings: Settings, secrets: SecretSource
+) -> AuthService:
+    """Accounts and sign-in: tokens signed with the configured secret, Google's verifier, the per-address
+    limiter on the auth routes (on this Redis), Argon2id passwords; the ledger grants welcome credits."""
+    access = AccessTokens(
+        signing_secret(settings, secrets),
+        settings.jwt_issuer,
+        settings.jwt_audience,
+        settings.access_token_ttl_s,
+    )
+    return AuthService(
+        db,
+        ledger,
+        settings,
+        access=access,
+        google=GoogleVerifier(settings),
+        limiter=TokenBuckets(redis),
+        passwords=Passwords(),
     )
 
 

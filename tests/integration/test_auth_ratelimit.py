@@ -56,14 +56,14 @@ def test_the_limit_fails_open_when_redis_is_down(settings: Settings) -> None:
     from redis.asyncio import Redis
 
     from shared.adapters.secrets import EnvSecrets
-    from shared.auth.service import AuthService
+    from shared.bootstrap import build_auth
     from shared.ledger.ledger import Ledger
     from tests.conftest import free_port
 
     async def run() -> None:
         db = firestore.AsyncClient(project=settings.gcp_project)
         dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True)
-        auth = AuthService(db, dead, Ledger(db, settings), settings, EnvSecrets({}))
+        auth = build_auth(db, dead, Ledger(db, settings), settings, EnvSecrets({}))
         try:
             await auth.throttle("10.0.0.1")  # no exception: allowed
         finally:
