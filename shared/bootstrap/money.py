@@ -83,7 +83,8 @@ def build_buying(clients: Clients, money: Money) -> Buying:
     settings, db, secrets = clients.settings, clients.db, clients.secrets
     config: BillingConfig = load_billing_config(settings.billing_config_path)
     repo = money.billing_records
-    funding = Funding(Purchases(db, money.ledger), money.wallets, money.workspaces.shard_count)
+    purchases = Purchases(db, money.ledger)
+    funding = Funding(purchases, money.wallets, money.workspaces.shard_count)
     password = secrets.get("SSLCOMMERZ_STORE_PASSWORD")
     sslcommerz = SslCommerz(
         settings.sslcommerz_api_base,
@@ -92,7 +93,7 @@ def build_buying(clients: Clients, money: Money) -> Buying:
         settings.sslcommerz_timeout_s,
     )
     orders = Orders(db, sslcommerz, funding)
-    stripe = StripeEvents(repo, config, funding, Disputes(db, money.ledger))
+    stripe = StripeEvents(repo, config, funding, Disputes(purchases, money.ledger))
     events = EventStore(db, settings.payment_event_lease_s, settings.payment_event_retention_days)
     return Buying(
         billing=Billing(settings, secrets, config, repo, orders, sslcommerz, money.workspaces, money.ledger),

@@ -19,15 +19,13 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from google.cloud import firestore
-
 from shared import clock
 from shared.errors import BadRequest
 from shared.ledger.ledger import Ledger
 from shared.ledger.lots import lot_id
 from shared.ledger.records import WalletState
 from shared.ledger.wallet_docs import WalletDocs
-from shared.purchases.payments import PAYMENTS, payment_key
+from shared.purchases.payments import Purchases, payment_key
 
 log = logging.getLogger("credits.disputes")
 
@@ -46,9 +44,9 @@ class Reversal:
 
 
 class Disputes:
-    def __init__(self, db: firestore.AsyncClient, ledger: Ledger) -> None:
-        self._db = db
-        # The wallet documents are the ledger's: written through its one writer.
+    def __init__(self, purchases: Purchases, ledger: Ledger) -> None:
+        # The payment documents are the purchases'; the wallet documents the ledger's one writer's.
+        self._purchases = purchases
         self._tx: WalletDocs = ledger.docs
 
     async def won(self, provider: str, payment_id: str, dispute_id: str) -> Reversal:
@@ -56,7 +54,7 @@ class Disputes:
         if not payment_id or not dispute_id:
             raise BadRequest("A won dispute needs its payment id and its own id.")
         key = payment_key(provider, payment_id)
-        pay_ref = self._db.collection(PAYMENTS).document(key)
+        pay_ref = self._purchases.payment_ref(key)
 
         async def body(tx: Any) -> Reversal:
             (pay_snap,) = await self._tx.read(tx, pay_ref)

@@ -88,7 +88,7 @@ class Purchases:
             raise BadRequest("A purchase needs a payment id, a wallet, and positive credits and amount.")
         check_expiry(expires_at)
         key = payment_key(provider, payment_id)
-        pay_ref = self._db.collection(PAYMENTS).document(key)
+        pay_ref = self.payment_ref(key)
         wallet_ref = self._tx.wallet(wallet_id)
         ref = f"{provider}:{payment_id}"
 
@@ -158,7 +158,7 @@ class Purchases:
         if not clawback_id or not claim or minor <= 0:
             raise BadRequest("A clawback needs its own id, a claim name and a positive amount.")
         key = payment_key(provider, payment_id)
-        pay_ref = self._db.collection(PAYMENTS).document(key)
+        pay_ref = self.payment_ref(key)
 
         async def body(tx: Any) -> PaymentOutcome:
             (pay_snap,) = await self._tx.read(tx, pay_ref)
@@ -199,8 +199,12 @@ class Purchases:
         )
         return outcome
 
+    def payment_ref(self, key: str) -> Any:
+        """The payment document `payments/{key}` (key: payment_key(provider, payment id))."""
+        return self._db.collection(PAYMENTS).document(key)
+
     async def payment(self, provider: str, payment_id: str) -> dict[str, Any] | None:
-        snap = await self._db.collection(PAYMENTS).document(payment_key(provider, payment_id)).get()
+        snap = await self.payment_ref(payment_key(provider, payment_id)).get()
         return snap.to_dict() if snap.exists else None
 
     def _claw(

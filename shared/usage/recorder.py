@@ -12,10 +12,12 @@ from typing import Any
 
 from google.api_core.exceptions import AlreadyExists
 from google.cloud import firestore
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.clock import now
 
 COLLECTION = "usage"
+IN_LIMIT = 30  # Firestore's most values in one `in` filter
 DEFAULT_RETENTION_DAYS = 400
 
 
@@ -38,3 +40,25 @@ class UsageRecorder:
         except AlreadyExists:
             return False
         return True
+
+    async def records(
+        self, start: dt.date, end: dt.date, user_id: str | None = None, wallets: list[str] | None = None
+    ) -> list[dict[str, Any]]:
+        """The usage records of the UTC days start..end: of `user_id`, or charged to one of `wallets`, or
+        both (production needs the composite indexes (user_id, created_at) and (wallet_id, created_at))."""
+        lo = dt.datetime.combine(start, dt.time(), dt.UTC)
+        hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
+        base = (
+            self.db.collection(COLLECTION)
+            .where(filter=FieldFilter("created_at", ">=", lo))
+            .where(filter=FieldFilter("created_at", "<", hi))
+        )
+        if user_id is not None:
+            base = base.where(filter=FieldFilter("user_id", "==", user_id))
+        if wallets is None:
+            return [snap.to_dict() async for snap in base.stream()]
+        out: list[dict[str, Any]] = []
+        for i in range(0, len(wallets), IN_LIMIT):
+            query = base.where(filter=FieldFilter("wallet_id", "in", wallets[i : i + IN_LIMIT]))
+            out += [snap.to_dict() async for snap in query.stream()]
+        return out

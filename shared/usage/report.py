@@ -2,8 +2,8 @@
 created_at, outcome, ...): totals by UTC day, model, feature and member, as JSON or CSV rows.
 
 A member sees their own records; an admin of a workspace sees every record charged to the workspace's
-wallet shards. Records are read by one query per wallet group and date range (production needs the
-composite indexes (user_id, created_at) and (wallet_id, created_at) on `usage`).
+wallet shards. The records come from UsageRecorder.records (shared/usage/recorder.py); this module only
+adds them up.
 """
 
 from __future__ import annotations
@@ -15,14 +15,9 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from google.cloud import firestore
-from google.cloud.firestore_v1.base_query import FieldFilter
 from pydantic import BaseModel
 
 from shared.errors import BadRequest
-
-USAGE = "usage"
-IN_LIMIT = 30  # Firestore's most values in one `in` filter
 
 
 class Bucket(BaseModel):
@@ -55,38 +50,6 @@ def date_range(
     if (end - start).days + 1 > max_days:
         raise BadRequest(f"Ask for at most {max_days} days at a time.", code="range_too_long")
     return start, end
-
-
-def _bounds(start: dt.date, end: dt.date) -> tuple[dt.datetime, dt.datetime]:
-    return (
-        dt.datetime.combine(start, dt.time(), dt.UTC),
-        dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC),
-    )
-
-
-async def load(
-    db: firestore.AsyncClient,
-    start: dt.date,
-    end: dt.date,
-    user_id: str | None = None,
-    wallets: list[str] | None = None,
-) -> list[dict[str, Any]]:
-    """The usage records in the range: of `user_id`, or charged to one of `wallets`, or both."""
-    lo, hi = _bounds(start, end)
-    base = (
-        db.collection(USAGE)
-        .where(filter=FieldFilter("created_at", ">=", lo))
-        .where(filter=FieldFilter("created_at", "<", hi))
-    )
-    if user_id is not None:
-        base = base.where(filter=FieldFilter("user_id", "==", user_id))
-    if wallets is None:
-        return [snap.to_dict() async for snap in base.stream()]
-    out: list[dict[str, Any]] = []
-    for i in range(0, len(wallets), IN_LIMIT):
-        query = base.where(filter=FieldFilter("wallet_id", "in", wallets[i : i + IN_LIMIT]))
-        out += [snap.to_dict() async for snap in query.stream()]
-    return out
 
 
 def _feature(record: dict[str, Any]) -> str:

@@ -60,9 +60,14 @@ async def flow(ledger: Ledger, wallet_id: str, hold_id: str, want: int, spend: i
 
 
 async def run_flows(
-    ledgers: list[Ledger], wallets: list[str], rng: random.Random, flows: int = FLOWS
+    db: firestore.AsyncClient,
+    ledgers: list[Ledger],
+    wallets: list[str],
+    rng: random.Random,
+    flows: int = FLOWS,
 ) -> None:
-    """`flows` concurrent reserve+settle flows per wallet, all wallets at once; flow i: ledgers[i % len]."""
+    """`flows` concurrent reserve+settle flows per wallet, all wallets at once; flow i: ledgers[i % len].
+    `db` reads the wallets back for the invariants."""
     for wallet_id in wallets:
         assert await ledgers[0].grant(wallet_id, GRANT, "start")
     plans = {
@@ -78,7 +83,7 @@ async def run_flows(
         assert (hold.state, hold.charged) == ("settled", min(want, spend))
         charged[w] += hold.charged
     for wallet_id in wallets:
-        stored = await check_invariants(ledgers[0]._db, wallet_id)
+        stored = await check_invariants(db, wallet_id)
         assert (stored["available"], stored["reserved"]) == (GRANT - charged[wallet_id], 0)
         assert stored["seq"] == 1 + 2 * flows
 
@@ -86,13 +91,13 @@ async def run_flows(
 async def test_many_wallets_concurrent_flows_one_instance(clients: list[firestore.AsyncClient]) -> None:
     ledger = Ledger(clients[0], ledger_settings())
     wallets = [f"w-conc-{uuid.uuid4().hex}" for _ in range(20)]
-    await run_flows([ledger], wallets, random.Random(1))
+    await run_flows(clients[0], [ledger], wallets, random.Random(1))
 
 
 async def test_concurrent_flows_across_instances(clients: list[firestore.AsyncClient]) -> None:
     """Three instances, two flows each, on one wallet: six reserve+settle flows contending in Firestore."""
     ledgers = [Ledger(client, ledger_settings()) for client in clients[:3]]
-    await run_flows(ledgers, [f"w-inst-{uuid.uuid4().hex}"], random.Random(2), flows=6)
+    await run_flows(clients[0], ledgers, [f"w-inst-{uuid.uuid4().hex}"], random.Random(2), flows=6)
 
 
 async def test_concurrent_reserves_cannot_overspend(clients: list[firestore.AsyncClient]) -> None:

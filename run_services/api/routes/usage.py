@@ -44,7 +44,7 @@ async def get_usage(
             user_id, scope = None, f"workspace:{workspace_id}"
         else:
             scope = f"workspace:{workspace_id}:user:{principal.user_id}"
-    records = await usage_report.load(services.db, first, last, user_id=user_id, wallets=wallets)
+    records = await services.usage.records(first, last, user_id=user_id, wallets=wallets)
     if format == "csv" or (format is None and "text/csv" in accept):
         return Response(
             usage_report.to_csv(records),
