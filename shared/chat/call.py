@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
 
@@ -74,7 +74,7 @@ class Outcome:
         return bool(self.text) or (self.error is None and not self.was_cancelled)
 
     @property
-    def status(self) -> str:
+    def status(self) -> Literal["ok", "partial", "cancelled", "error"]:
         if self.was_cancelled:
             return "cancelled"
         if self.error is None:

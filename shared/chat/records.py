@@ -32,7 +32,7 @@ def chat_fields(
     error_code: str | None = None,
 ) -> dict[str, Any]:
     """The fields of a chat usage record. Prompt-cache tokens count only when the input was charged."""
-    cached = usage is not None and input_tokens > 0
+    cached = usage if input_tokens > 0 else None
     return {
         "user_id": principal.user_id,
         "wallet_id": wallet_id,
@@ -49,8 +49,8 @@ def chat_fields(
         "route_reason": route_reason,
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
-        "cache_read_tokens": usage.cache_read_tokens if usage is not None and cached else 0,
-        "cache_write_tokens": usage.cache_write_tokens if usage is not None and cached else 0,
+        "cache_read_tokens": cached.cache_read_tokens if cached is not None else 0,
+        "cache_write_tokens": cached.cache_write_tokens if cached is not None else 0,
         "usage_reported": usage.reported if usage is not None else False,
         "credits": credits,
         "latency_ms": latency_ms,

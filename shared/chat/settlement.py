@@ -83,7 +83,7 @@ class Settlement:
             input_tokens=usage.input_tokens if produced else 0,
             output_tokens=usage.output_tokens if produced else 0,
             credits=credits,
-            outcome=outcome.status,  # type: ignore[arg-type]
+            outcome=outcome.status,
             error=app_error.body()["error"] if app_error else None,
             route_reason=self.asked.route_reason,
         )
