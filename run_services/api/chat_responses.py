@@ -50,9 +50,10 @@ def _thread_event(result: CallResult | None, thread: bool) -> list[bytes]:
     return []
 
 
-async def _live(stream: ChatStream, include_usage: bool, thread: bool) -> AsyncIterator[bytes]:
-    call = stream.call
-    cid, created, model = f"chatcmpl-{call.hold_id}", call.created, call.spec.id
+async def _live(
+    call: ChatCall, stream: ChatStream, include_usage: bool, thread: bool
+) -> AsyncIterator[bytes]:
+    cid, created, model = call.id, call.asked.created, call.serving.spec.id
     yield fmt.chunk(cid, created, model, {"role": "assistant", "content": ""})
     async for delta in stream.deltas():
         if delta.text:
@@ -100,14 +101,15 @@ async def respond(
 ) -> Response:
     if isinstance(started, Replay):
         return _stored(started, stream, include_usage, thread)
-    cache = {"X-Cache": started.cache_plan.status if started.cache_plan else "bypass"}
+    cache = {"X-Cache": started.asked.cache_plan.status}
     if not stream:
         result = await services.chat.complete(started)
         return JSONResponse(_json(result, thread), headers={**result_headers(result), **cache})
     live = await services.chat.open_stream(started)
     # The first token is in, so the serving model and provider are known before the headers go.
-    headers = route_headers(started.spec.id, started.provider.name, started.route_reason)
-    return SSEResponse(_live(live, include_usage, thread), headers={**headers, **cache})
+    serving = started.serving
+    headers = route_headers(serving.spec.id, serving.provider.name, started.asked.route_reason)
+    return SSEResponse(_live(started, live, include_usage, thread), headers={**headers, **cache})
 
 
 def _stored(started: Replay, stream: bool, include_usage: bool, thread: bool) -> Response:

@@ -21,6 +21,8 @@ from shared.cache.layered import build_cache
 from shared.cache.types import Embedder
 from shared.catalog.audio import AudioCatalog
 from shared.catalog.catalog import Catalog
+from shared.chat.caching import ChatCache
+from shared.chat.idempotency import IdempotencyStore
 from shared.chat.service import ChatService
 from shared.chat.threads import ThreadService
 from shared.gateway.embeddings import LitellmEmbedder
@@ -33,6 +35,7 @@ from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.budgets.service import Budgets
 from shared.limits.ratelimit.buckets import TokenBuckets
 from shared.limits.ratelimit.service import RateLimits
+from shared.plans.offers import plan_offers
 from shared.purchases.service import Billing
 from shared.settings import Settings
 from shared.spending.members import WorkspaceSpending
@@ -124,12 +127,13 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
     gateway = Gateway(catalog, settings, clients.redis)
     cache = build_cache(clients.redis, settings, _embedder(settings, catalog))
     chat = ChatService(
-        clients.db,
-        money.payer,
-        catalog,
-        gateway,
-        settings,
-        cache=cache,
+        payer=money.payer,
+        idempotency=IdempotencyStore(clients.db, settings),
+        usage=money.usage,
+        cache=ChatCache(cache, money.payer, money.usage, settings),
+        plans=plan_offers(settings),
+        gateway=gateway,
+        catalog=catalog,
         rate_limits=money.rate_limits,
         budgets=money.budgets,
     )

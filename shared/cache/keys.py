@@ -6,7 +6,7 @@ requests that mean the same thing (absent vs null, `stop: "x"` vs `["x"]`, 0 vs 
 The tenant (wallet or workspace id) is both in the hash and in the Redis key
 `rc:<tenant>:<model>:<sha256>`, so no lookup can ever reach another tenant's entries.
 
-Who may use the cache (`decide`):
+Who may use the cache (`decide_for`, given the parsed `CacheDirectives`):
 - deterministic requests only: `temperature` 0; any other temperature (absent means the provider
   default, 1) needs the client's explicit opt-in, the request header `X-Cache: on`;
 - never with tools or function calling, or with more than one choice (`n` > 1);
@@ -134,6 +134,24 @@ class CacheDecision:
         return "miss" if self.read else "bypass"
 
 
+@dataclass(frozen=True)
+class CacheDirectives:
+    """What the client's `Cache-Control` asks of the cache: `no_store` neither reads nor writes,
+    `no_cache` (or `max-age=0`) skips the lookup but stores the fresh answer."""
+
+    no_store: bool = False
+    no_cache: bool = False
+
+    @classmethod
+    def parse(cls, cache_control: str | None) -> CacheDirectives:
+        directives = cache_directives(cache_control)
+        no_cache = "no-cache" in directives or directives.get("max-age") == "0"
+        return cls(no_store="no-store" in directives, no_cache=no_cache)
+
+
+NO_DIRECTIVES = CacheDirectives()
+
+
 def cache_directives(cache_control: str | None) -> dict[str, str]:
     """`Cache-Control: no-cache, max-age=0` -> {"no-cache": "", "max-age": "0"} (names lower-cased)."""
     out: dict[str, str] = {}
@@ -150,6 +168,11 @@ def opted_in(header: str | None) -> bool:
 
 
 def decide(params: Mapping[str, Any], opt_in: bool, cache_control: str | None) -> CacheDecision:
+    """`decide_for` on a raw `Cache-Control` header."""
+    return decide_for(params, opt_in, CacheDirectives.parse(cache_control))
+
+
+def decide_for(params: Mapping[str, Any], opt_in: bool, directives: CacheDirectives) -> CacheDecision:
     if any(params.get(name) for name in _TOOLS):
         return CacheDecision(False, False, "tools")
     if int(params.get("n") or 1) > 1:
@@ -158,10 +181,9 @@ def decide(params: Mapping[str, Any], opt_in: bool, cache_control: str | None) -
     deterministic = temperature is not None and float(temperature) == 0.0
     if not deterministic and not opt_in:
         return CacheDecision(False, False, "not_deterministic")
-    directives = cache_directives(cache_control)
-    if "no-store" in directives:
+    if directives.no_store:
         return CacheDecision(False, False, "no-store")
-    if "no-cache" in directives or directives.get("max-age") == "0":
+    if directives.no_cache:
         return CacheDecision(False, True, "no-cache")
     return CacheDecision(True, True, "deterministic" if deterministic else "opt_in")
 

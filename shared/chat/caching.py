@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.auth.schemas import Principal
-from shared.cache.keys import CacheDecision, CacheKey, cache_key, decide, storable
+from shared.cache.keys import CacheDecision, CacheDirectives, CacheKey, cache_key, decide_for, storable
 from shared.cache.pricing import cache_hit_credits
 from shared.cache.types import Cache, CachedAnswer
 from shared.catalog.catalog import ModelSpec
+from shared.chat import records
 from shared.chat.schemas import CallResult
-from shared.ledger.ledger import Ledger
 from shared.settings import Settings
 from shared.spending.payer import Payer
 from shared.usage.recorder import UsageRecorder
@@ -45,11 +45,9 @@ BYPASS = CachePlan(CacheDecision(read=False, write=False, reason="disabled"), No
 
 
 class ChatCache:
-    def __init__(
-        self, cache: Cache | None, payer: Payer | Ledger, usage: UsageRecorder, settings: Settings
-    ) -> None:
+    def __init__(self, cache: Cache | None, payer: Payer, usage: UsageRecorder, settings: Settings) -> None:
         self.cache = cache
-        self.payer = payer if isinstance(payer, Payer) else Payer(payer)
+        self.payer = payer
         self.usage = usage
         self.settings = settings
 
@@ -61,11 +59,11 @@ class ChatCache:
         params: dict[str, Any],
         max_tokens: int,
         opt_in: bool,
-        cache_control: str | None,
+        directives: CacheDirectives,
     ) -> CachePlan:
         if self.cache is None:
             return BYPASS
-        decision = decide(params, opt_in, cache_control)
+        decision = decide_for(params, opt_in, directives)
         if not (decision.read or decision.write):
             return CachePlan(decision, None)
         return CachePlan(decision, cache_key(principal.wallet_id, spec.id, messages, params, max_tokens))
@@ -102,42 +100,31 @@ class ChatCache:
             credits=charge,
             outcome="cache_hit",
         )
-        latency = round((time.perf_counter() - started) * 1000, 1)
-        fields = {
-            "user_id": principal.user_id,
-            "wallet_id": wallet,
-            "workspace_id": principal.workspace_id,
-            "feature": "chat",
-            "api_key_id": principal.key_id,
-            "request_id": request_id,
-            "hold_id": hold_id,
-            "model": answer.model,
-            "provider": answer.provider,
-            "requested_model": spec.id,
-            "deployment": None,
-            "attempts": 0,
-            "route_reason": None,
-            "input_tokens": answer.input_tokens,
-            "output_tokens": answer.output_tokens,
-            "cache_read_tokens": 0,
-            "cache_write_tokens": 0,
-            "usage_reported": False,
-            "credits": charge,
-            "latency_ms": latency,
-            "ttft_ms": latency,
-            "outcome": "cache_hit",
-            "error_code": None,
-            "cache_match": answer.match,
-            "cache_similarity": answer.similarity,
-            "cache_created": answer.created,
-        }
-        await self.usage.record(hold_id, **fields)
-        log.info("cache hit", extra={"usage": fields})
+        latency = records.ms_since(started, time.perf_counter())
+        fields = records.chat_fields(
+            principal,
+            request_id,
+            hold_id,
+            wallet,
+            requested=spec.id,
+            model=answer.model,
+            provider=answer.provider,
+            input_tokens=answer.input_tokens,
+            output_tokens=answer.output_tokens,
+            credits=charge,
+            latency_ms=latency,
+            ttft_ms=latency,
+            outcome="cache_hit",
+        )
+        fields.update(
+            cache_match=answer.match, cache_similarity=answer.similarity, cache_created=answer.created
+        )
+        await records.record(self.usage, log, "cache hit", fields)
         return result
 
-    async def store(self, plan: CachePlan | None, result: CallResult, requested: str, limited: bool) -> None:
+    async def store(self, plan: CachePlan, result: CallResult, requested: str, limited: bool) -> None:
         """Keep a complete answer of the requested model for the next identical request."""
-        if self.cache is None or plan is None or plan.key is None or not plan.decision.write:
+        if self.cache is None or plan.key is None or not plan.decision.write:
             return
         if result.model != requested or not storable(
             result.outcome, result.finish_reason, result.content, limited

@@ -1,8 +1,10 @@
-"""One attempt on one deployment, through litellm, under the attempt's timeouts.
+"""One attempt on one deployment, through litellm, under the attempt's timeouts; and token counts.
 
-This module and gateway.py are the only ones that import litellm. Errors are raised as litellm (or
-asyncio) raised them, so the router can classify them with the provider's status and Retry-After;
-the router translates them into our errors. A stream is returned only once its first delta has
+litellm is imported only inside shared/gateway/: here for chat attempts and token counts, in
+errors.py and retry.py for its exception types, and in embeddings.py, images.py, transcription.py
+and video.py for those endpoints. Errors are raised as litellm (or asyncio) raised them, so the
+router can classify them with the provider's status and Retry-After; the router translates them
+into our errors. A stream is returned only once its first delta has
 arrived (or the provider ended it without any), so "before the first token" is a clean boundary.
 
 Timeouts per attempt: connect (passed to the HTTP client as httpx.Timeout; litellm honours it for
@@ -24,7 +26,7 @@ import litellm
 
 from shared.catalog.catalog import Deployment, ModelSpec
 from shared.gateway.errors import translate
-from shared.gateway.types import Completion, Delta, Served, Usage
+from shared.gateway.types import Candidate, Completion, Delta, Served, Usage
 from shared.settings import Settings
 
 litellm.suppress_debug_info = True
@@ -33,6 +35,23 @@ litellm.telemetry = False
 
 # Sampling parameters passed through unchanged when the client sets them.
 PASSTHROUGH = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user")
+
+OnFailure = Callable[[BaseException], Awaitable[None]]
+
+
+def count_prompt(spec: ModelSpec, messages: list[dict[str, Any]]) -> int:
+    return int(litellm.token_counter(model=spec.litellm_model, messages=messages))
+
+
+def count_text(spec: ModelSpec, text: str) -> int:
+    if not text:
+        return 0
+    return int(litellm.token_counter(model=spec.litellm_model, text=text, count_response_tokens=True))
+
+
+def count_rough(text: str) -> int:
+    """One common tokenizer for every model: the `auto` rule's thresholds are rough sizes."""
+    return int(litellm.token_counter(text=text, count_response_tokens=True)) if text else 0
 
 
 @dataclass(frozen=True)
@@ -71,7 +90,8 @@ def usage_of(raw: Any) -> Usage | None:
 
 class ModelStream:
     """An open upstream stream whose first delta has already arrived. Iterate for deltas; `usage`
-    is set once the provider reports it. A failure while iterating is raised as our AppError."""
+    is set once the provider reports it. A failure while iterating is raised as our AppError, after
+    `on_failure` (given by whoever opened it: the router counts it against the deployment) has seen it."""
 
     def __init__(
         self,
@@ -79,7 +99,7 @@ class ModelStream:
         served: Served,
         limits: Limits,
         deadline: float,
-        on_failure: Callable[[BaseException], Awaitable[None]] | None = None,
+        on_failure: OnFailure | None = None,
     ) -> None:
         self._upstream = upstream
         self._iter = upstream.__aiter__()
@@ -90,7 +110,7 @@ class ModelStream:
         self._first_due = deadline - limits.total_s + limits.first_token_s
         self._first: Delta | None = None
         self._ended = False
-        self.on_failure = on_failure
+        self._on_failure = on_failure
         self.usage: Usage | None = None
 
     @property
@@ -134,8 +154,8 @@ class ModelStream:
             try:
                 delta = await self.next_raw()
             except Exception as exc:
-                if self.on_failure is not None:
-                    await self.on_failure(exc)
+                if self._on_failure is not None:
+                    await self._on_failure(exc)
                 raise translate(exc, self.provider) from exc
             if delta is None:
                 return
@@ -179,39 +199,34 @@ class Caller:
         return args
 
     async def complete(
-        self,
-        served: Served,
-        messages: list[dict[str, Any]],
-        max_tokens: int,
-        params: dict[str, Any],
-        count: Callable[[str], tuple[int, int]],
+        self, candidate: Candidate, served: Served, messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> Completion:
-        """One non-streaming attempt; `count(text)` estimates (input, output) if usage is missing."""
+        """One non-streaming attempt; usage the provider did not report is estimated (`reported` False)."""
         limits = Limits.for_model(served.spec, self.settings)
-        args = self.args(served.deployment, messages, max_tokens, params, limits)
+        args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
         response = await asyncio.wait_for(litellm.acompletion(**args), limits.total_s)
         choice = response.choices[0]
         text = choice.message.content or ""
         usage = usage_of(getattr(response, "usage", None))
         if usage is None:
-            estimated_in, estimated_out = count(text)
-            usage = Usage(estimated_in, estimated_out, False)
+            usage = Usage(candidate.input_tokens, count_text(served.spec, text), False)
         return Completion(text=text, finish_reason=choice.finish_reason, usage=usage, served=served)
 
     async def open_stream(
         self,
+        candidate: Candidate,
         served: Served,
         messages: list[dict[str, Any]],
-        max_tokens: int,
         params: dict[str, Any],
+        on_failure: OnFailure | None = None,
     ) -> ModelStream:
         """One streaming attempt, returned once its first delta is in (or it ended without one)."""
         limits = Limits.for_model(served.spec, self.settings)
         deadline = time.monotonic() + limits.total_s
-        args = self.args(served.deployment, messages, max_tokens, params, limits)
+        args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
         args.update(stream=True, stream_options={"include_usage": True})
         upstream = await asyncio.wait_for(litellm.acompletion(**args), limits.first_token_s)
-        stream = ModelStream(upstream, served, limits, deadline)
+        stream = ModelStream(upstream, served, limits, deadline, on_failure)
         try:
             await stream.prime()
         except BaseException:

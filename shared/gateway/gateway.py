@@ -1,7 +1,7 @@
 """The facade the chat service calls: token counting, the `auto` choice, and routed model calls.
 
 The routing (fallbacks, deployments, breaker, retries, timeouts) is in router.py, single attempts
-in calls.py; nothing outside shared/gateway imports litellm.
+and token counts in calls.py; nothing outside shared/gateway imports litellm.
 """
 
 from __future__ import annotations
@@ -11,25 +11,19 @@ import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import litellm
 from redis.asyncio import Redis
 
 from shared.catalog.catalog import Catalog, ModelSpec
 from shared.gateway.auto import AutoChoice, choose
 from shared.gateway.balancer import Balancer
 from shared.gateway.breaker import Breaker
-from shared.gateway.calls import Caller, ModelStream
+from shared.gateway.calls import Caller, ModelStream, count_prompt, count_rough, count_text
 from shared.gateway.retry import RetryPolicy
 from shared.gateway.router import Router
 from shared.gateway.types import Candidate, Completion
 from shared.settings import Settings
 
 __all__ = ["Gateway", "ModelStream"]
-
-
-def _count_tokens(text: str) -> int:
-    # The auto rule's thresholds are rough sizes: one common tokenizer for every model.
-    return int(litellm.token_counter(text=text, count_response_tokens=True)) if text else 0
 
 
 class Gateway:
@@ -58,18 +52,16 @@ class Gateway:
         )
 
     def count_prompt(self, spec: ModelSpec, messages: list[dict[str, Any]]) -> int:
-        return int(litellm.token_counter(model=spec.litellm_model, messages=messages))
+        return count_prompt(spec, messages)
 
     def count_text(self, spec: ModelSpec, text: str) -> int:
-        if not text:
-            return 0
-        return int(litellm.token_counter(model=spec.litellm_model, text=text, count_response_tokens=True))
+        return count_text(spec, text)
 
     def choose_auto(
         self, messages: list[dict[str, Any]], allowed: Callable[[str], bool] | None = None
     ) -> AutoChoice:
         """The model the `auto` model picks for these messages (among the `allowed` ones), and the reason."""
-        return choose(self.catalog, messages, _count_tokens, allowed)
+        return choose(self.catalog, messages, count_rough, allowed)
 
     def options(self, spec: ModelSpec) -> list[ModelSpec]:
         """The model, then its configured fallbacks: the models a request on `spec` may be served by."""
@@ -78,10 +70,7 @@ class Gateway:
     async def complete(
         self, chain: list[Candidate], messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> Completion:
-        def count(candidate: Candidate, text: str) -> tuple[int, int]:
-            return candidate.input_tokens, self.count_text(candidate.spec, text)
-
-        return await self.router.complete(chain, messages, params, count)
+        return await self.router.complete(chain, messages, params)
 
     async def open_stream(
         self, chain: list[Candidate], messages: list[dict[str, Any]], params: dict[str, Any]

@@ -1,6 +1,6 @@
 """The path from a request to a model: fallback chain, deployments, breaker, limits, retries.
 
-For a request on model M the chain is M, then M's fallbacks (the chat service builds it, see
+For a request on model M the chain is M, then M's fallbacks (shared/chat/chain.py builds it, see
 below). For each model of the chain, its configured deployments in the balancer's order; a
 deployment is skipped while its circuit breaker is open or when its RPM/TPM budget is spent. Each
 deployment gets up to `max_attempts` tries, with exponential backoff and full jitter between them
@@ -20,7 +20,7 @@ first token fails over like any call; once a stream is returned the client has i
 after that ends the stream (the chat service settles the partial usage). The balancer tracks a
 stream's in-flight time and latency up to its first token.
 
-Money (the chat service's side of it, in shared/chat/service.py): the hold is reserved at the
+Money (the chat service's side of it, in shared/chat/chain.py): the hold is reserved at the
 largest worst case over the chain (when the balance allows; the requested model's minimum is all
 that is required), and a fallback is kept in the chain only if its own worst case fits the hold
 that was granted. So the serving model's real cost never exceeds the hold, and settle's rule
@@ -98,16 +98,10 @@ class Router:
         self.rand = rand
 
     async def complete(
-        self,
-        chain: Sequence[Candidate],
-        messages: list[dict[str, Any]],
-        params: dict[str, Any],
-        count: Callable[[Candidate, str], tuple[int, int]],
+        self, chain: Sequence[Candidate], messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> Completion:
         async def attempt(candidate: Candidate, served: Served) -> Completion:
-            return await self.caller.complete(
-                served, messages, candidate.max_tokens, params, lambda text: count(candidate, text)
-            )
+            return await self.caller.complete(candidate, served, messages, params)
 
         return await self._route(chain, attempt, stream=False)
 
@@ -115,19 +109,23 @@ class Router:
         self, chain: Sequence[Candidate], messages: list[dict[str, Any]], params: dict[str, Any]
     ) -> ModelStream:
         async def attempt(candidate: Candidate, served: Served) -> ModelStream:
-            return await self.caller.open_stream(served, messages, candidate.max_tokens, params)
+            return await self.caller.open_stream(
+                candidate, served, messages, params, on_failure=self._after_first_token(served)
+            )
 
-        stream = await self._route(chain, attempt, stream=True)
-        deployment_id = stream.served.deployment.id
+        return await self._route(chain, attempt, stream=True)
 
-        async def after_first_token(exc: BaseException) -> None:
+    def _after_first_token(self, served: Served) -> Callable[[BaseException], Awaitable[None]]:
+        """What a stream that breaks after its first token reports: a log line, and the deployment's
+        breaker hears of a provider fault (the client already has the stream, so nothing fails over)."""
+
+        async def failed(exc: BaseException) -> None:
             failure = classify(exc)
-            _log(stream.served, stream.served.attempts, "failed_mid_stream", failure, None)
+            _log(served, served.attempts, "failed_mid_stream", failure, None)
             if failure.provider_fault:
-                await self.breaker.failure(deployment_id)
+                await self.breaker.failure(served.deployment.id)
 
-        stream.on_failure = after_first_token
-        return stream
+        return failed
 
     def _policy(self, candidate: Candidate) -> RetryPolicy:
         if candidate.spec.max_attempts is None:

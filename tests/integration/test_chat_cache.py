@@ -19,6 +19,7 @@ from shared.catalog.catalog import ModelSpec
 from shared.chat.caching import ChatCache
 from shared.ledger.ledger import Ledger
 from shared.settings import Settings
+from shared.spending.payer import Payer
 from shared.usage.recorder import UsageRecorder
 from tests.conftest import User
 from tests.fakes.provider import FakeProvider
@@ -158,7 +159,7 @@ async def test_hit_price_is_a_share_of_the_original_cost(settings: Settings, any
         wallet = f"w-cache-{uuid.uuid4().hex}"
         await ledger.grant(wallet, 10_000, "start")
         spec = ModelSpec("fake-echo", "fake", "openai/fake-echo", 100_000, 200_000, 8192, 2048)
-        cache = ChatCache(ResponseCache(redis, 60), ledger, UsageRecorder(db), priced)
+        cache = ChatCache(ResponseCache(redis, 60), Payer(ledger), UsageRecorder(db), priced)
         answer = CachedAnswer(
             text="alpha delta", finish_reason="stop", model="fake-echo", provider="fake",
             input_tokens=15, output_tokens=2, created=0,

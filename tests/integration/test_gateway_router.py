@@ -65,9 +65,7 @@ class Rig:
         return [Candidate(s, max_tokens, 10) for s in (spec, *self.catalog.fallbacks(spec))]
 
     async def complete(self, model: str, max_tokens: int = 4) -> Completion:
-        return await self.router.complete(
-            self.chain(model, max_tokens), MESSAGES, {}, lambda c, text: (c.input_tokens, len(text.split()))
-        )
+        return await self.router.complete(self.chain(model, max_tokens), MESSAGES, {})
 
     def calls(self, model: str, provider: str | None = None) -> int:
         return len(self.fake.calls_for(self.name(model), provider))

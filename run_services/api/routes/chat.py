@@ -9,7 +9,7 @@ from fastapi.responses import Response
 
 from run_services.api.chat_responses import respond
 from run_services.api.deps import RateLimitDep, ServicesDep, Spender, request_id
-from shared.cache.keys import opted_in
+from shared.cache.keys import CacheDirectives, opted_in
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import ChatCompletionRequest
 
@@ -39,7 +39,7 @@ async def chat_completions(
         idempotency_key=idempotency_key,
         fingerprint=fingerprint(body.model_dump(mode="json")),
         cache_opt_in=opted_in(x_cache),
-        cache_control=cache_control,
+        cache_directives=CacheDirectives.parse(cache_control),
     )
     response = await respond(services, started, stream=body.stream, include_usage=include_usage)
     response.headers.update(limits.headers())

@@ -1,0 +1,134 @@
+"""Closing a chat call, once: charge what was produced or give everything back, then record it.
+
+Order of work: settle or release the admission (hold, budget, token bucket) -> usage record ->
+store a complete answer in the response cache -> `on_finish` (a thread saves the exchange) ->
+complete (or free) the Idempotency-Key. Nothing is charged for a call that failed before any
+output; a cut or cancelled stream pays for what was produced. The settlement is handed to the
+stream wrapper, so nothing below the service calls back up into it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import replace
+
+from shared.catalog.catalog import ModelSpec
+from shared.chat import records
+from shared.chat.admission import ChatAdmission
+from shared.chat.caching import ChatCache
+from shared.chat.call import Asked, OnFinish, Outcome, Serving
+from shared.chat.idempotency import IdempotencyLock, IdempotencyStore
+from shared.chat.schemas import CallResult
+from shared.errors import AppError
+from shared.gateway.router import AllProvidersFailed
+from shared.gateway.types import Usage
+from shared.usage.recorder import UsageRecorder
+
+log = logging.getLogger("chat")
+
+CountText = Callable[[ModelSpec, str], int]
+
+
+class Settlement:
+    def __init__(
+        self,
+        asked: Asked,
+        admission: ChatAdmission,
+        lock: IdempotencyLock | None,
+        on_finish: OnFinish | None,
+        *,
+        count_text: CountText,
+        cache: ChatCache,
+        usage: UsageRecorder,
+        idempotency: IdempotencyStore,
+    ) -> None:
+        self.asked = asked
+        self.admission = admission
+        self.lock = lock
+        self.on_finish = on_finish
+        self._count_text = count_text
+        self._cache = cache
+        self._usage = usage
+        self._idempotency = idempotency
+        self.result: CallResult | None = None
+
+    async def __call__(self, serving: Serving, outcome: Outcome) -> CallResult:
+        """Settle the call served by `serving` as `outcome` ended it; a second call returns the result."""
+        if self.result is not None:
+            return self.result
+        error = outcome.error
+        if isinstance(error, AllProvidersFailed):
+            serving = replace(serving, attempts=error.attempts)
+        usage = outcome.usage
+        if usage is None or not usage.reported:
+            usage = Usage(serving.input_tokens, self._count_text(serving.spec, outcome.text), False)
+        produced = outcome.produced
+        if produced:
+            # At the serving model's price; the ledger charges at most the hold.
+            used = usage.input_tokens + usage.output_tokens
+            credits = await self.admission.settle(usage.cost(serving.spec), used)
+        else:
+            credits = 0
+            await self.admission.release()
+        app_error = _as_app_error(error)
+        result = CallResult(
+            id=f"chatcmpl-{self.admission.hold_id}",
+            created=self.asked.created,
+            model=serving.spec.id,
+            provider=serving.provider.name,
+            content=outcome.text,
+            finish_reason=outcome.finish_reason if error is None else "error",
+            input_tokens=usage.input_tokens if produced else 0,
+            output_tokens=usage.output_tokens if produced else 0,
+            credits=credits,
+            outcome=outcome.status,
+            error=app_error.body()["error"] if app_error else None,
+            route_reason=self.asked.route_reason,
+        )
+        self.result = result
+        await self._record(serving, result, usage)
+        if error is None and not outcome.was_cancelled:
+            await self._cache.store(self.asked.cache_plan, result, self.asked.spec.id, self.asked.limited)
+        if self.on_finish is not None and produced:
+            result.extra = await self.on_finish(result) or {}
+        if self.lock is not None:
+            if produced:
+                await self._idempotency.complete(self.lock, result)
+            else:
+                await self._idempotency.release(self.lock)
+        return result
+
+    async def _record(self, serving: Serving, result: CallResult, usage: Usage) -> None:
+        asked = self.asked
+        first = serving.first_token_at
+        fields = records.chat_fields(
+            asked.principal,
+            asked.request_id,
+            self.admission.hold_id,
+            self.admission.wallet_id,
+            requested=asked.spec.id,
+            model=result.model,
+            provider=result.provider,
+            deployment=serving.deployment.id if serving.deployment else None,
+            attempts=serving.attempts,
+            route_reason=asked.route_reason,
+            input_tokens=result.input_tokens,
+            output_tokens=result.output_tokens,
+            usage=usage,
+            credits=result.credits,
+            latency_ms=records.ms_since(asked.started, time.perf_counter()),
+            ttft_ms=None if first is None else records.ms_since(asked.started, first),
+            outcome=result.outcome,
+            error_code=result.error["code"] if result.error else None,
+        )
+        await records.record(self._usage, log, "model call", fields)
+
+
+def _as_app_error(error: BaseException | None) -> AppError | None:
+    if error is None or isinstance(error, AppError):
+        return error
+    if isinstance(error, Exception):
+        return AppError("The call failed on our side; nothing was charged.")
+    return None
