@@ -25,7 +25,6 @@ from shared.catalog.audio import TranscriptionModel
 from shared.errors import PaymentRequired
 from shared.gateway.transcription import Transcriber
 from shared.ledger.errors import InsufficientCredits
-from shared.ledger.ledger import Ledger
 from shared.limits.budgets.schemas import Admission, Budget
 from shared.limits.budgets.service import Budgets
 from shared.settings import Settings
@@ -71,7 +70,7 @@ class Charge:
 class TranscriptionStream:
     def __init__(
         self,
-        payer: Payer | Ledger,
+        payer: Payer,
         transcriber: Transcriber,
         model: TranscriptionModel,
         settings: Settings,
@@ -83,7 +82,7 @@ class TranscriptionStream:
         budgets: Budgets | None = None,
         budget: Budget | None = None,
     ) -> None:
-        self._payer = payer if isinstance(payer, Payer) else Payer(payer)
+        self._payer = payer
         self._spender = spender
         self._usage = usage
         self._budgets = budgets if budget is not None else None

@@ -26,7 +26,7 @@ from shared.chat.idempotency import IdempotencyStore
 from shared.chat.service import ChatService
 from shared.chat.threads import ThreadService
 from shared.gateway.embeddings import LitellmEmbedder
-from shared.gateway.gateway import Gateway
+from shared.gateway.gateway import Gateway, build_gateway
 from shared.gateway.transcription import LitellmTranscriber, Transcriber
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Balance
@@ -124,7 +124,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
     clients = clients or build_clients(settings)
     money = build_money(clients)
     catalog = clients.catalog
-    gateway = Gateway(catalog, settings, clients.redis)
+    gateway = build_gateway(catalog, settings, clients.redis)
     cache = build_cache(clients.redis, settings, _embedder(settings, catalog))
     chat = ChatService(
         payer=money.payer,

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from shared.bootstrap.clients import Clients, build_clients
 from shared.bootstrap.jobs import Jobs, build_jobs
 from shared.bootstrap.money import Buying, Money, build_buying, build_money
-from shared.gateway.gateway import Gateway
+from shared.gateway.gateway import build_gateway
 from shared.gateway.images import ImageGenerator
 from shared.gateway.video import VideoGenerator
 from shared.jobs.sweep import SweepReport
@@ -36,7 +36,7 @@ def build_worker(
 ) -> WorkerServices:
     clients = build_clients(settings)
     money = build_money(clients)
-    gateway = Gateway(clients.catalog, settings, clients.redis)
+    gateway = build_gateway(clients.catalog, settings, clients.redis)
     jobs = build_jobs(clients, money.payer, money.usage, money.budgets, gateway, images, videos)
     return WorkerServices(clients, money, jobs)
 

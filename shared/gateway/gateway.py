@@ -6,9 +6,7 @@ and token counts in calls.py; nothing outside shared/gateway imports litellm.
 
 from __future__ import annotations
 
-import asyncio
-import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -27,29 +25,9 @@ __all__ = ["Gateway", "ModelStream"]
 
 
 class Gateway:
-    def __init__(
-        self,
-        catalog: Catalog,
-        settings: Settings,
-        redis: Redis,
-        *,
-        caller: Caller | None = None,
-        policy: RetryPolicy | None = None,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-        rand: Callable[[], float] = random.random,
-    ) -> None:
+    def __init__(self, catalog: Catalog, router: Router) -> None:
         self.catalog = catalog
-        self.settings = settings
-        self.breaker = Breaker(
-            redis,
-            failure_threshold=settings.gateway_breaker_failures,
-            window_s=settings.gateway_breaker_window_s,
-            open_s=settings.gateway_breaker_open_s,
-        )
-        self.balancer = Balancer(redis, strategy=settings.gateway_balance)
-        self.router = Router(
-            catalog, settings, self.breaker, self.balancer, caller, policy=policy, sleep=sleep, rand=rand
-        )
+        self.router = router
 
     def count_prompt(self, spec: ModelSpec, messages: list[dict[str, Any]]) -> int:
         return count_prompt(spec, messages)
@@ -77,3 +55,23 @@ class Gateway:
     ) -> ModelStream:
         """An open stream whose first delta is in; `.served` says which model and deployment."""
         return await self.router.open_stream(chain, messages, params)
+
+
+def build_gateway(catalog: Catalog, settings: Settings, redis: Redis) -> Gateway:
+    """The gateway and its parts as the settings configure them: the breaker and the balancer keep their
+    state in this Redis (shared by every instance), the caller makes single attempts through litellm, and
+    the retry policy spaces the router's attempts."""
+    breaker = Breaker(
+        redis,
+        failure_threshold=settings.gateway_breaker_failures,
+        window_s=settings.gateway_breaker_window_s,
+        open_s=settings.gateway_breaker_open_s,
+    )
+    policy = RetryPolicy(
+        max_attempts=settings.gateway_max_attempts,
+        base_s=settings.gateway_retry_base_s,
+        cap_s=settings.gateway_retry_cap_s,
+        max_retry_after_s=settings.gateway_max_retry_after_s,
+    )
+    balancer = Balancer(redis, strategy=settings.gateway_balance)
+    return Gateway(catalog, Router(catalog, settings, breaker, balancer, Caller(settings), policy=policy))

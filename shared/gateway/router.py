@@ -77,9 +77,9 @@ class Router:
         settings: Settings,
         breaker: BreakerLike,
         balancer: BalancerLike,
-        caller: Caller | None = None,
+        caller: Caller,
         *,
-        policy: RetryPolicy | None = None,
+        policy: RetryPolicy,
         sleep: Sleep = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
@@ -87,13 +87,8 @@ class Router:
         self.settings = settings
         self.breaker = breaker
         self.balancer = balancer
-        self.caller = caller or Caller(settings)
-        self.policy = policy or RetryPolicy(
-            max_attempts=settings.gateway_max_attempts,
-            base_s=settings.gateway_retry_base_s,
-            cap_s=settings.gateway_retry_cap_s,
-            max_retry_after_s=settings.gateway_max_retry_after_s,
-        )
+        self.caller = caller
+        self.policy = policy
         self.sleep = sleep
         self.rand = rand
 

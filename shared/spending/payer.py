@@ -10,12 +10,9 @@ they go straight to the right document.
 
 from __future__ import annotations
 
-from google.cloud import firestore
-
 from shared.errors import AppError
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Hold
-from shared.ledger.shards import ShardedWallets
 from shared.ledger.wallet_ids import shard_of, workspace_of
 from shared.spending.members import WorkspaceSpending
 
@@ -71,10 +68,3 @@ class Payer:
         if not spender:
             raise AppError("A workspace reservation needs the spending member.", code="spender_missing")
         return spender
-
-
-def build_payer(db: firestore.AsyncClient, ledger: Ledger | Payer) -> Payer:
-    """A payer for both kinds of wallet; a payer passed in is used as it is."""
-    if isinstance(ledger, Payer):
-        return ledger
-    return Payer(ledger, WorkspaceSpending(db, ShardedWallets(ledger)))

@@ -18,6 +18,7 @@ from shared.catalog.catalog import Catalog, ModelSpec
 from shared.errors import AppError, BadRequest
 from shared.gateway.balancer import Balancer
 from shared.gateway.breaker import Breaker
+from shared.gateway.calls import Caller
 from shared.gateway.retry import RetryPolicy
 from shared.gateway.router import AllProvidersFailed, Router
 from shared.gateway.types import Candidate, Completion
@@ -117,7 +118,16 @@ def rig(tmp_path: Path, redis: Redis, fleet: FakeProvider) -> Rig:
     breaker = Breaker(redis, failure_threshold=3, window_s=60, open_s=30, clock=clock, prefix=f"cb:{tag}:")
     balancer = Balancer(redis, "least_inflight", prefix=f"lb:{tag}:")
     policy = RetryPolicy(max_attempts=3, base_s=0.25, cap_s=8.0, max_retry_after_s=20.0)
-    router = Router(catalog, Settings(), breaker, balancer, policy=policy, sleep=sleep, rand=lambda: 0.5)
+    router = Router(
+        catalog,
+        Settings(),
+        breaker,
+        balancer,
+        Caller(Settings()),
+        policy=policy,
+        sleep=sleep,
+        rand=lambda: 0.5,
+    )
     return Rig(router, catalog, fleet, clock, tag, sleeps)
 
 

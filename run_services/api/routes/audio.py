@@ -86,7 +86,7 @@ async def transcription_stream(websocket: WebSocket) -> None:
         model = catalog.model(start.model)
         session_id = uuid.uuid4().hex
         stream = TranscriptionStream(
-            services.chat.payer,
+            services.payer,
             transcriber,
             model,
             services.settings,
@@ -94,7 +94,7 @@ async def transcription_stream(websocket: WebSocket) -> None:
             session_id,
             start,
             spender=principal.user_id,
-            usage=services.chat.usage,
+            usage=services.usage,
             budgets=services.budgets,
             budget=services.budgets.for_user(principal),
         )
