@@ -8,6 +8,7 @@ from shared.adapters.storage import GcsStore
 from shared.adapters.tasks import TaskQueue
 from shared.bootstrap.clients import Clients
 from shared.catalog.media import MediaCatalog
+from shared.chat.threads import ThreadService
 from shared.export.sources import ExportSources
 from shared.gateway.gateway import Gateway
 from shared.gateway.images import ImageGenerator, LitellmImages
@@ -70,7 +71,7 @@ def build_jobs(
         "image": ImageJob(media, images or LitellmImages(timeout), store, settings.jobs_deadline_s),
         "video": VideoJob(media, videos or LitellmVideos(timeout), store, settings),
         "research": ResearchJob(catalog, media, gateway, search, reader, store, settings),
-        "export": ExportJob(ExportSources(clients.db, store), store, settings),
+        "export": ExportJob(ExportSources(ThreadService(clients.db), repo, store), store, settings),
     }
     service = JobService(repo, kinds, payer, queue, store, progress, settings, usage, budgets)
     runner = StepRunner(repo, kinds, payer, queue, progress, settings, usage, budgets)

@@ -46,9 +46,10 @@ class ThreadNotFound(NotFound):
 
 
 class ThreadService:
-    def __init__(self, db: firestore.AsyncClient, chat: Any) -> None:
+    """The threads' documents: the only code that reads or writes `threads/`."""
+
+    def __init__(self, db: firestore.AsyncClient) -> None:
         self.db = db
-        self.chat = chat
 
     def _ref(self, thread_id: str) -> firestore.AsyncDocumentReference:
         if not thread_id or "/" in thread_id or len(thread_id) > 128:
@@ -62,9 +63,13 @@ class ThreadService:
         return thread
 
     async def get(self, principal: Principal, thread_id: str) -> Thread:
+        return await self.owned(principal.user_id, thread_id)
+
+    async def owned(self, user_id: str, thread_id: str) -> Thread:
+        """The thread, if `user_id` owns it; ThreadNotFound otherwise (someone else's is not found)."""
         snap = await self._ref(thread_id).get()
         data = snap.to_dict() if snap.exists else None
-        if not data or data.get("user_id") != principal.user_id:
+        if not data or data.get("user_id") != user_id:
             raise ThreadNotFound("No such thread.")
         return Thread(
             id=snap.id, **{k: data[k] for k in ("title", "created_at", "updated_at", "message_count")}
@@ -95,6 +100,12 @@ class ThreadService:
         if after is not None:
             query = query.where(filter=firestore.FieldFilter("seq", ">", after))
         return [Message(id=s.id, **(s.to_dict() or {})) async for s in query.limit(limit).stream()]
+
+    async def transcript(self, user_id: str, thread_id: str, limit: int) -> list[dict[str, Any]]:
+        """Up to `limit` of the owner's thread's messages, first to last, as stored (for an export)."""
+        await self.owned(user_id, thread_id)
+        query = self._ref(thread_id).collection("messages").order_by("seq").limit(limit)
+        return [snap.to_dict() or {} async for snap in query.stream()]
 
     async def history(self, thread_id: str) -> list[dict[str, Any]]:
         """The last messages, oldest first, as model input."""

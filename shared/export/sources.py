@@ -7,14 +7,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from google.cloud import firestore
-
 from shared.adapters.storage import BlobStore
-from shared.chat.threads import ThreadNotFound
+from shared.chat.threads import Thread, ThreadNotFound, ThreadService
 from shared.errors import Conflict
 from shared.export.document import Document, from_markdown, from_thread, plain
 from shared.export.schemas import ResearchSource, ThreadSource
 from shared.jobs.errors import JobNotFound
+from shared.jobs.repository import JobRepository
 
 MAX_MESSAGES = 2000
 
@@ -24,8 +23,11 @@ class SourceNotReady(Conflict):
 
 
 class ExportSources:
-    def __init__(self, db: firestore.AsyncClient, store: BlobStore) -> None:
-        self._db = db
+    """Asks the threads and the jobs for what it renders; reads no document itself."""
+
+    def __init__(self, threads: ThreadService, jobs: JobRepository, store: BlobStore) -> None:
+        self._threads = threads
+        self._jobs = jobs
         self._store = store
 
     async def check(self, user_id: str, source: ThreadSource | ResearchSource) -> None:
@@ -38,8 +40,8 @@ class ExportSources:
     async def load(self, user_id: str, source: ThreadSource | ResearchSource, title: str | None) -> Document:
         if isinstance(source, ThreadSource):
             thread = await self._thread(user_id, source.thread_id)
-            messages = await self._messages(source.thread_id)
-            return from_thread(title or thread.get("title") or "Conversation", messages)
+            messages = await self._threads.transcript(user_id, source.thread_id, MAX_MESSAGES)
+            return from_thread(title or thread.title or "Conversation", messages)
         job = await self._research_job(user_id, source.job_id)
         report = await self.read_report(job, source.job_id)
         question = str(job.get("params", {}).get("question") or "Research report")
@@ -57,29 +59,19 @@ class ExportSources:
 
     # Internals.
 
-    async def _thread(self, user_id: str, thread_id: str) -> dict[str, Any]:
-        snap = await self._db.collection("threads").document(thread_id).get()
-        data: dict[str, Any] | None = snap.to_dict() if snap.exists else None
-        if not data or data.get("user_id") != user_id:
-            raise ThreadNotFound(f"No thread {thread_id!r} exists for you; GET /v1/threads lists yours.")
-        return data
-
-    async def _messages(self, thread_id: str) -> list[dict[str, Any]]:
-        query = (
-            self._db.collection("threads")
-            .document(thread_id)
-            .collection("messages")
-            .order_by("seq")
-            .limit(MAX_MESSAGES)
-        )
-        return [snap.to_dict() or {} async for snap in query.stream()]
+    async def _thread(self, user_id: str, thread_id: str) -> Thread:
+        try:
+            return await self._threads.owned(user_id, thread_id)
+        except ThreadNotFound:
+            raise ThreadNotFound(
+                f"No thread {thread_id!r} exists for you; GET /v1/threads lists yours."
+            ) from None
 
     async def _research_job(self, user_id: str, job_id: str) -> dict[str, Any]:
-        snap = await self._db.collection("jobs").document(job_id).get()
-        data: dict[str, Any] | None = snap.to_dict() if snap.exists else None
-        if not data or data.get("user_id") != user_id or data.get("type") != "research":
+        job = await self._jobs.get(job_id)
+        if job is None or job.user_id != user_id or job.type != "research":
             raise JobNotFound(job_id)
-        return data
+        return job.model_dump()
 
     def _report_result(self, job: dict[str, Any], job_id: str) -> dict[str, Any]:
         if job.get("state") != "succeeded":
