@@ -17,6 +17,7 @@ from shared.gateway.video import LitellmVideos, VideoGenerator
 from shared.jobs.export_job import ExportJob
 from shared.jobs.image_job import ImageJob
 from shared.jobs.kinds import JobKind
+from shared.jobs.parts import JobParts
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.research.job import ResearchJob
@@ -73,7 +74,8 @@ def build_jobs(
         "research": ResearchJob(catalog, media, gateway, search, reader, store, settings),
         "export": ExportJob(ExportSources(ThreadService(clients.db), repo, store), store, settings),
     }
-    service = JobService(repo, kinds, payer, queue, store, progress, settings, usage, budgets)
-    runner = StepRunner(repo, kinds, payer, queue, progress, settings, usage, budgets)
-    sweeper = JobSweeper(repo, payer, queue, progress, settings, usage, budgets)
+    parts = JobParts(repo, payer, queue, progress, settings, usage, budgets)
+    service = JobService(parts, kinds, store)
+    runner = StepRunner(parts, kinds)
+    sweeper = JobSweeper(parts)
     return Jobs(service, runner, sweeper, repo, queue, store)

@@ -20,17 +20,10 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from shared.adapters.tasks import Queue
-from shared.jobs.charges import close_hold
 from shared.jobs.errors import StepFailed
 from shared.jobs.kinds import JobKind, StepResult, Wait
-from shared.jobs.progress import ProgressEvents
-from shared.jobs.repository import JobRepository
+from shared.jobs.parts import JobParts
 from shared.jobs.schemas import Job, JobError, step_payload, task_id
-from shared.limits.budgets.service import Budgets
-from shared.settings import Settings
-from shared.spending.payer import Payer
-from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("jobs.runner")
 
@@ -45,35 +38,23 @@ class Outcome:
 class StepRunner:
     def __init__(
         self,
-        repo: JobRepository,
+        parts: JobParts,
         kinds: dict[str, JobKind],
-        payer: Payer,
-        queue: Queue,
-        progress: ProgressEvents,
-        settings: Settings,
-        usage: UsageRecorder | None = None,
-        budgets: Budgets | None = None,
     ) -> None:
-        self._repo = repo
+        self._p = parts
         self._kinds = kinds
-        self._payer = payer
-        self._usage = usage
-        self._budgets = budgets
-        self._queue = queue
-        self._progress = progress
-        self._settings = settings
 
     async def run(self, job_id: str, step: int, attempt: int, poll: int = 0) -> Outcome:
         """Run `step` of `job_id` (its `poll`-th scheduled re-run); `attempt` counts deliveries of this
         task from 1."""
-        started = await self._repo.begin_step(job_id, step, self._settings.jobs_step_lease_s, poll)
+        started = await self._p.repo.begin_step(job_id, step, self._p.settings.jobs_step_lease_s, poll)
         job = started.job
         if started.status == "missing" or job is None:
             log.warning("step for an unknown job", extra={"job_id": job_id, "step": step})
             return Outcome(200, "missing")
         if started.status == "finished":
             # A no-op unless an earlier delivery died before it.
-            await close_hold(self._payer, job, self._usage, self._budgets)
+            await self._p.close_hold(job)
             return Outcome(200, "finished", job.state)
         if started.status == "stale":
             await self._ensure_next(job)
@@ -85,7 +66,7 @@ class StepRunner:
                 job, JobError(code="deadline_exceeded", message="The job ran past its deadline.")
             )
         if started.first:
-            await self._progress.publish(job)
+            await self._p.progress.publish(job)
         try:
             result = await self._kinds[job.type].run_step(job, step)
         except StepFailed as exc:
@@ -100,14 +81,14 @@ class StepRunner:
         return await self._checkpoint(job, step, result)
 
     async def _wait(self, job: Job, step: int, wait: Wait) -> Outcome:
-        waiting = await self._repo.wait(job.id, step, wait.operation, wait.at, wait.progress)
+        waiting = await self._p.repo.wait(job.id, step, wait.operation, wait.at, wait.progress)
         if waiting is None:
             log.info("step wait discarded", extra={"job_id": job.id, "step": step})
             return Outcome(200, "discarded")
         name = task_id(job.id, step, poll=waiting.polls)
-        await self._queue.enqueue(name, step_payload(job.id, step, waiting.polls), schedule_at=wait.at)
+        await self._p.queue.enqueue(name, step_payload(job.id, step, waiting.polls), schedule_at=wait.at)
         if waiting.progress != job.progress:
-            await self._progress.publish(waiting)
+            await self._p.progress.publish(waiting)
         log.info(
             "step waits",
             extra={"job_id": job.id, "step": step, "poll": waiting.polls, "at": wait.at.isoformat()},
@@ -115,7 +96,7 @@ class StepRunner:
         return Outcome(200, "waiting", waiting.state)
 
     async def _checkpoint(self, job: Job, step: int, result: StepResult) -> Outcome:
-        done = await self._repo.checkpoint(
+        done = await self._p.repo.checkpoint(
             job.id, step, result.results, result.cost, result.data, result.steps
         )
         if done is None:
@@ -128,33 +109,33 @@ class StepRunner:
         )
         if done.finished:
             # First: whoever hears "succeeded" sees the charge.
-            await close_hold(self._payer, done, self._usage, self._budgets)
-            await self._progress.publish(done)
+            await self._p.close_hold(done)
+            await self._p.progress.publish(done)
             return Outcome(200, "succeeded", done.state)
-        await self._progress.publish(done)
+        await self._p.progress.publish(done)
         await self._enqueue(done, done.step)
         return Outcome(200, "next", done.state)
 
     async def _failed_attempt(
         self, job: Job, step: int, token: str, attempt: int, exc: StepFailed
     ) -> Outcome:
-        final = attempt >= self._settings.jobs_max_attempts
+        final = attempt >= self._p.settings.jobs_max_attempts
         extra = {"job_id": job.id, "step": step, "attempt": attempt, "code": exc.code}
         if exc.retryable and not final:
             log.warning("step failed, will retry", extra=extra)
-            await self._repo.release(job.id, step, token)
+            await self._p.repo.release(job.id, step, token)
             return Outcome(500, "retry", job.state)
         log.warning("step failed for good", extra=extra)
         reason = exc.message if not exc.retryable else f"{exc.message} (gave up after {attempt} attempts)"
         return await self._fail(job, JobError(code=exc.code, message=reason))
 
     async def _fail(self, job: Job, error: JobError) -> Outcome:
-        failed, changed = await self._repo.finish(job.id, "failed", error)
+        failed, changed = await self._p.repo.finish(job.id, "failed", error)
         if failed is None:
             return Outcome(200, "missing")
-        await close_hold(self._payer, failed, self._usage, self._budgets)
+        await self._p.close_hold(failed)
         if changed:
-            await self._progress.publish(failed)
+            await self._p.progress.publish(failed)
         return Outcome(200, "failed", failed.state)
 
     async def _ensure_next(self, job: Job) -> None:
@@ -163,5 +144,5 @@ class StepRunner:
             await self._enqueue(job, job.step)
 
     async def _enqueue(self, job: Job, step: int) -> None:
-        await self._queue.enqueue(task_id(job.id, step), step_payload(job.id, step))
-        await self._repo.mark_enqueued(job.id, step)
+        await self._p.queue.enqueue(task_id(job.id, step), step_payload(job.id, step))
+        await self._p.repo.mark_enqueued(job.id, step)

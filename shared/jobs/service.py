@@ -12,22 +12,16 @@ import datetime as dt
 import logging
 
 from shared.adapters.storage import BlobStore
-from shared.adapters.tasks import EnqueueFailed, Queue
+from shared.adapters.tasks import EnqueueFailed
 from shared.auth.schemas import Principal
 from shared.clock import now
 from shared.errors import Conflict
 from shared.ids import new_id, stable_id
-from shared.jobs.charges import close_hold
 from shared.jobs.errors import JobNotFound
 from shared.jobs.kinds import JobKind
-from shared.jobs.progress import ProgressEvents
-from shared.jobs.repository import JobRepository
+from shared.jobs.parts import JobParts
 from shared.jobs.schemas import Job, JobCreate, JobError, JobView, task_id
 from shared.limits.budgets.schemas import Admission
-from shared.limits.budgets.service import Budgets
-from shared.settings import Settings
-from shared.spending.payer import Payer
-from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("jobs.service")
 
@@ -43,25 +37,13 @@ def hold_id(job_id: str) -> str:
 class JobService:
     def __init__(
         self,
-        repo: JobRepository,
+        parts: JobParts,
         kinds: dict[str, JobKind],
-        payer: Payer,
-        queue: Queue,
         store: BlobStore,
-        progress: ProgressEvents,
-        settings: Settings,
-        usage: UsageRecorder | None = None,
-        budgets: Budgets | None = None,
     ) -> None:
-        self._repo = repo
+        self._p = parts
         self._kinds = kinds
-        self._payer = payer
-        self._usage = usage
-        self._budgets = budgets
-        self._queue = queue
         self._store = store
-        self._progress = progress
-        self._settings = settings
 
     async def create(
         self, principal: Principal, request: JobCreate, idempotency_key: str | None = None
@@ -75,7 +57,7 @@ class JobService:
         at = now()
         admission = await self._admit(principal, plan.price)
         try:
-            hold = await self._payer.reserve(
+            hold = await self._p.payer.reserve(
                 principal.wallet_id,
                 hold_id(job_id),
                 want=plan.price,
@@ -102,7 +84,7 @@ class JobService:
             created_at=at,
             updated_at=at,
         )
-        job, created = await self._repo.create(job)
+        job, created = await self._p.repo.create(job)
         if not created:
             await self._release(admission)  # a replay: the job created first holds its own admission
         if not created and (job.type != request.type or job.params != plan.params):
@@ -113,52 +95,52 @@ class JobService:
         if job.finished or job.enqueued >= 0:
             return job
         try:
-            await self._queue.enqueue(task_id(job.id, 0), {"job_id": job.id, "step": 0})
+            await self._p.queue.enqueue(task_id(job.id, 0), {"job_id": job.id, "step": 0})
         except EnqueueFailed:
-            failed, _ = await self._repo.finish(
+            failed, _ = await self._p.repo.finish(
                 job.id, "failed", JobError(code="enqueue_failed", message="The job could not be queued.")
             )
             if failed is not None:
-                await close_hold(self._payer, failed, self._usage, self._budgets)
+                await self._p.close_hold(failed)
             raise
-        await self._repo.mark_enqueued(job.id, 0)
+        await self._p.repo.mark_enqueued(job.id, 0)
         log.info(
             "job created" if created else "job create replayed",
             extra={"job_id": job.id, "type": job.type, "reserved": job.reserved, "steps": job.steps},
         )
-        await self._progress.publish(job)
+        await self._p.progress.publish(job)
         return job
 
     async def _admit(self, principal: Principal, price: int) -> Admission | None:
         """The job's worst case against the caller's spend budget (402 budget_exceeded when it passes)."""
-        if self._budgets is None:
+        if self._p.budgets is None:
             return None
-        return await self._budgets.admit(self._budgets.for_user(principal), price)
+        return await self._p.budgets.admit(self._p.budgets.for_user(principal), price)
 
     async def _release(self, admission: Admission | None) -> None:
-        if admission is not None and self._budgets is not None:
-            await self._budgets.release(admission)
+        if admission is not None and self._p.budgets is not None:
+            await self._p.budgets.release(admission)
 
     async def get(self, principal: Principal, job_id: str) -> Job:
-        job = await self._repo.get(job_id)
+        job = await self._p.repo.get(job_id)
         if job is None or job.user_id != principal.user_id:
             raise JobNotFound(job_id)  # another user's job does not exist, as far as the caller can tell
         return job
 
     async def list(self, principal: Principal, limit: int = 20) -> list[Job]:
-        return await self._repo.list_for_user(principal.user_id, min(max(limit, 1), MAX_LIST))
+        return await self._p.repo.list_for_user(principal.user_id, min(max(limit, 1), MAX_LIST))
 
     async def cancel(self, principal: Principal, job_id: str) -> Job:
         """Stop the job: no further step runs or is charged; the unspent credits go back once."""
         await self.get(principal, job_id)
-        job, changed = await self._repo.finish(job_id, "cancelled")
+        job, changed = await self._p.repo.finish(job_id, "cancelled")
         if job is None:
             raise JobNotFound(job_id)
         if job.state == "cancelled":
-            await close_hold(self._payer, job, self._usage, self._budgets)
+            await self._p.close_hold(job)
         if changed:
             log.info("job cancelled", extra={"job_id": job_id, "spent": job.spent})
-            await self._progress.publish(job)
+            await self._p.progress.publish(job)
         return job
 
     async def view(self, job: Job, sign: bool = True) -> JobView:

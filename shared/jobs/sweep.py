@@ -15,16 +15,9 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
-from shared.adapters.tasks import Queue
 from shared.clock import now
-from shared.jobs.charges import close_hold
-from shared.jobs.progress import ProgressEvents
-from shared.jobs.repository import JobRepository
+from shared.jobs.parts import JobParts
 from shared.jobs.schemas import Job, JobError, step_payload, task_id
-from shared.limits.budgets.service import Budgets
-from shared.settings import Settings
-from shared.spending.payer import Payer
-from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("jobs.sweep")
 
@@ -40,33 +33,21 @@ class SweepReport:
 class JobSweeper:
     def __init__(
         self,
-        repo: JobRepository,
-        payer: Payer,
-        queue: Queue,
-        progress: ProgressEvents,
-        settings: Settings,
-        usage: UsageRecorder | None = None,
-        budgets: Budgets | None = None,
+        parts: JobParts,
     ) -> None:
-        self._repo = repo
-        self._payer = payer
-        self._usage = usage
-        self._budgets = budgets
-        self._queue = queue
-        self._progress = progress
-        self._settings = settings
+        self._p = parts
 
     async def sweep(self, limit: int | None = None) -> SweepReport:
-        limit = limit or self._settings.reconcile_batch
+        limit = limit or self._p.settings.reconcile_batch
         report = SweepReport()
         at = now()
-        for job in await self._repo.unfinished("deadline", at, limit):
+        for job in await self._p.repo.unfinished("deadline", at, limit):
             try:
                 report.expired += await self._expire(job)
             except Exception:  # one broken job must not stop the sweep of the others
                 log.exception("job expiry failed; left for the next sweep", extra={"job_id": job.id})
-        quiet_since = at - dt.timedelta(seconds=self._settings.jobs_step_lease_s)
-        for job in await self._repo.unfinished("updated_at", quiet_since, limit):
+        quiet_since = at - dt.timedelta(seconds=self._p.settings.jobs_step_lease_s)
+        for job in await self._p.repo.unfinished("updated_at", quiet_since, limit):
             if job.deadline <= at:
                 continue  # failed above, or next time
             try:
@@ -78,21 +59,21 @@ class JobSweeper:
         return report
 
     async def _expire(self, job: Job) -> int:
-        failed, changed = await self._repo.finish(job.id, "failed", DEADLINE)
+        failed, changed = await self._p.repo.finish(job.id, "failed", DEADLINE)
         if failed is None or failed.state != "failed":
             return 0
-        await close_hold(self._payer, failed, self._usage, self._budgets)
+        await self._p.close_hold(failed)
         if not changed:
             return 0
-        await self._progress.publish(failed)
+        await self._p.progress.publish(failed)
         return 1
 
     async def _redrive(self, job: Job, quiet_since: dt.datetime) -> int:
-        count = await self._repo.claim_redrive(job.id, job.step, quiet_since)
+        count = await self._p.repo.claim_redrive(job.id, job.step, quiet_since)
         if count is None:
             return 0
         name = task_id(job.id, job.step, count, job.polls)
-        await self._queue.enqueue(name, step_payload(job.id, job.step, job.polls))
-        await self._repo.mark_enqueued(job.id, job.step)
+        await self._p.queue.enqueue(name, step_payload(job.id, job.step, job.polls))
+        await self._p.repo.mark_enqueued(job.id, job.step)
         log.info("job step re-driven", extra={"job_id": job.id, "step": job.step, "redrive": count})
         return 1

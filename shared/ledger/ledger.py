@@ -30,7 +30,7 @@ from google.cloud import firestore
 from shared import clock
 from shared.errors import BadRequest
 from shared.ledger.errors import HoldNotFound, InsufficientCredits, PaymentDebt
-from shared.ledger.lots import check_expiry, lot_id, lot_order
+from shared.ledger.lots import check_expiry, lot_order
 from shared.ledger.records import (
     DEBIT_KINDS,
     EXPIRY_KINDS,
@@ -96,15 +96,8 @@ class Ledger:
             at = clock.now()
             wallet = WalletState.from_doc(wallet_snap.to_dict())
             written = wallet.expire_lots(at)
-            wallet.available += amount
-            wallet.granted += amount
-            extra = {} if expires_at is None else {"expires_at": expires_at}
-            self._tx.add_entry(
-                tx, wallet_id, kind, external_id, wallet.entry(kind, amount, external_id, at, **extra)
-            )
-            paid = self._tx.pay_debt(tx, wallet_id, wallet, f"{kind}:{external_id}", at)
+            self._tx.credit(tx, wallet_id, wallet, kind, amount, external_id, at, expires_at)
             if expires_at is not None:
-                wallet.add_lot(lot_id(kind, external_id), amount - paid, expires_at)
                 written += wallet.expire_lots(at)
             self._tx.add_entries(tx, wallet_id, written)
             self._tx.set_wallet(tx, wallet_id, wallet, at)

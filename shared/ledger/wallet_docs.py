@@ -18,6 +18,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.ids import stable_id
+from shared.ledger.lots import lot_id
 from shared.ledger.records import ENTRIES, HOLDS, WALLETS, WalletState, Written
 from shared.ledger.transactions import WalletTransactions
 
@@ -63,6 +64,27 @@ class WalletDocs(WalletTransactions):
             return 0
         self.add_entry(tx, wallet_id, "debt_paid", ref, paid)
         return -int(paid["amount"])
+
+    def credit(
+        self,
+        tx: Any,
+        wallet_id: str,
+        wallet: WalletState,
+        kind: str,
+        amount: int,
+        ref: str,
+        at: dt.datetime,
+        expires_at: dt.datetime | None = None,
+    ) -> None:
+        """Credits come in (a grant, a purchase): counted as granted, recorded as an entry of `kind`, paying
+        the wallet's debt first; with `expires_at`, what is left forms the lot lot_id(kind, ref)."""
+        wallet.available += amount
+        wallet.granted += amount
+        extra = {} if expires_at is None else {"expires_at": expires_at}
+        self.add_entry(tx, wallet_id, kind, ref, wallet.entry(kind, amount, ref, at, **extra))
+        paid = self.pay_debt(tx, wallet_id, wallet, f"{kind}:{ref}", at)
+        if expires_at is not None:
+            wallet.add_lot(lot_id(kind, ref), amount - paid, expires_at)
 
     # Reads outside a transaction.
 

@@ -100,16 +100,9 @@ class Purchases:
             at = clock.now()
             wallet = WalletState.from_doc(wallet_snap.to_dict())
             written = wallet.expire_lots(at)
-            wallet.available += credits
-            wallet.granted += credits
-            extra = {} if expires_at is None else {"expires_at": expires_at}
-            self._tx.add_entry(
-                tx, wallet_id, "purchase", ref, wallet.entry("purchase", credits, ref, at, **extra)
-            )
-            paid = self._tx.pay_debt(tx, wallet_id, wallet, f"purchase:{ref}", at)
+            self._tx.credit(tx, wallet_id, wallet, "purchase", credits, ref, at, expires_at)
             if expires_at is not None:
                 doc["lot"] = lot_id("purchase", ref)
-                wallet.add_lot(doc["lot"], credits - paid, expires_at)
             doc.update(
                 provider=provider,
                 payment_id=payment_id,
