@@ -9,7 +9,6 @@ import threading
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from redis.asyncio import Redis
 from scripts.stack import free_port
 from shared.settings import Settings
 from tests.fakes.provider import FakeProvider
+from tests.support.helpers import User
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("GOOGLE_CLOUD_PROJECT", "demo-test")
@@ -65,6 +65,12 @@ class ServerThread:
     def __exit__(self, *exc: object) -> None:
         self.server.should_exit = True
         self.thread.join(timeout=10)
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """The async tests (`pytest.mark.anyio`) run on asyncio only: the code under test is asyncio code."""
+    return "asyncio"
 
 
 @pytest.fixture(scope="session")
@@ -126,19 +132,6 @@ def api(settings: Settings) -> Iterator[str]:
 def client(api: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=api, timeout=60) as c:
         yield c
-
-
-@dataclass
-class User:
-    user_id: str
-    email: str
-    password: str
-    access_token: str
-    refresh_token: str
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.access_token}"}
 
 
 @pytest.fixture

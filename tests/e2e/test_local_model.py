@@ -9,8 +9,7 @@ import httpx
 import pytest
 
 from shared.catalog.catalog import ModelSpec
-from tests.conftest import User
-from tests.support.helpers import balance, rid, sse_events, usage_for, wait_settled
+from tests.support.helpers import User, balance, rid, sse_events, usage_for, wait_settled
 
 pytestmark = pytest.mark.model
 LOCAL = ModelSpec("smollm2", "local", "openai/smollm2", 1000, 2000, 2048, 1024)

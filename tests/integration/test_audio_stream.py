@@ -13,57 +13,14 @@ from typing import Any
 
 import httpx
 import pytest
-from websockets.exceptions import ConnectionClosed
-from websockets.sync.client import ClientConnection, connect
 
 from shared.settings import Settings
-from tests.conftest import ServerThread, User
+from tests.conftest import ServerThread
 from tests.fakes.transcription import FakeTranscription, pcm_seconds, text_for
-from tests.support.helpers import balance, db, drain_to, wait_settled
+from tests.support.audio import PRICE, open_stream, recv, rest, send_audio, start
+from tests.support.helpers import User, balance, db, drain_to, wait_settled
 
 WELCOME = 1_000_000
-PRICE = 100  # credits per second of the test model
-
-
-@pytest.fixture(scope="module")
-def fake_stt() -> Iterator[FakeTranscription]:
-    fake = FakeTranscription()
-    with ServerThread(fake.app) as server:
-        fake.base_url = f"{server.url}/v1"
-        yield fake
-
-
-@pytest.fixture(scope="module")
-def stt_settings(
-    settings: Settings, fake_stt: FakeTranscription, tmp_path_factory: pytest.TempPathFactory
-) -> Settings:
-    path = tmp_path_factory.mktemp("audio") / "media.toml"
-    path.write_text(
-        f"""
-[[transcription]]
-id = "fake-stt"
-provider = "fake"
-litellm_model = "openai/fake-stt"
-api_base = "{fake_stt.base_url}"
-price_per_second = {PRICE}
-
-[[transcription]]
-id = "fake-stt-broken"
-provider = "fake"
-litellm_model = "openai/broken"
-api_base = "{fake_stt.base_url}"
-price_per_second = {PRICE}
-"""
-    )
-    return settings.model_copy(
-        update={
-            "media_catalog_path": path,
-            "stt_partial_every_s": 1.0,
-            "stt_min_seconds": 2,
-            "stt_max_seconds": 60,
-            "stt_idle_timeout_s": 20.0,
-        }
-    )
 
 
 @pytest.fixture(scope="module")
@@ -94,44 +51,6 @@ def stt_user(stt_client: httpx.Client) -> Callable[[], User]:
         return User(body["user"]["id"], email, "", body["access_token"], body["refresh_token"])
 
     return make
-
-
-def open_stream(api: str, headers: dict[str, str] | None = None) -> ClientConnection:
-    url = api.replace("http://", "ws://") + "/v1/audio/transcriptions/stream"
-    return connect(url, additional_headers=headers or {}, open_timeout=10, close_timeout=5)
-
-
-def start(ws: ClientConnection, **fields: Any) -> dict[str, Any]:
-    ws.send(
-        json.dumps(
-            {"type": "start", "model": "fake-stt", "encoding": "pcm16", "sample_rate": 16000, **fields}
-        )
-    )
-    return recv(ws)
-
-
-def recv(ws: ClientConnection) -> dict[str, Any]:
-    message = ws.recv(timeout=20)
-    assert isinstance(message, str)
-    value: dict[str, Any] = json.loads(message)
-    return value
-
-
-def rest(ws: ClientConnection) -> tuple[list[dict[str, Any]], int | None]:
-    """Every message until the server closes, and its close code."""
-    messages = []
-    try:
-        while True:
-            messages.append(recv(ws))
-    except ConnectionClosed as closed:
-        return messages, closed.rcvd.code if closed.rcvd else None
-
-
-def send_audio(ws: ClientConnection, seconds: float, chunk_s: float = 0.25) -> None:
-    audio = pcm_seconds(seconds)
-    step = int(chunk_s * 16000) * 2
-    for i in range(0, len(audio), step):
-        ws.send(audio[i : i + step])
 
 
 def stt_holds(wallet_id: str) -> list[dict[str, Any]]:

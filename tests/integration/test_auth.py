@@ -9,21 +9,13 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 
 from shared.settings import Settings
-from tests.conftest import User
+from tests.support.helpers import User, assert_error
 
 PASSWORD = "correct horse battery staple"
 
 
 def new_email() -> str:
     return f"u{uuid.uuid4().hex[:12]}@example.com"
-
-
-def assert_error(response: httpx.Response, status: int, code: str) -> None:
-    assert response.status_code == status, response.text
-    error = response.json()["error"]
-    assert error["code"] == code
-    assert error["type"]
-    assert error["message"]
 
 
 def test_register_returns_tokens_that_work(client: httpx.Client) -> None:

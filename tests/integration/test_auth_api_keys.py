@@ -6,8 +6,7 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import User
-from tests.integration.test_auth import assert_error
+from tests.support.helpers import User, assert_error
 
 
 def bearer(credential: str) -> dict[str, str]:

@@ -12,8 +12,7 @@ import jwt
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import User
-from tests.integration.test_auth import assert_error
+from tests.support.helpers import User, assert_error
 
 
 def b64(data: dict[str, Any]) -> str:

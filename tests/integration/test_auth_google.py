@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import ServerThread, User
+from tests.conftest import ServerThread
 from tests.fakes.google_certs import FakeGoogle
-from tests.integration.test_auth import assert_error
+from tests.support.helpers import User, assert_error
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import pytest
 
 from shared.settings import Settings
 from tests.conftest import ServerThread
-from tests.integration.test_auth import assert_error
+from tests.support.helpers import assert_error
 
 LIMIT = 3
 

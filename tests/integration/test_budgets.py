@@ -31,11 +31,6 @@ pytestmark = pytest.mark.anyio
 PLANS = Plans.parse("[plans.capped]\ndaily_budget = 1000\nmonthly_budget = 5000\n", default="capped")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Clock:
     def __init__(self, at: dt.datetime) -> None:
         self.at = at

@@ -20,28 +20,10 @@ from shared.limits.budgets.schemas import Budget
 from shared.limits.budgets.service import Budgets
 from shared.plans.limits import plans_for
 from shared.settings import Settings
-from tests.conftest import ServerThread, User
-from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
-    IMAGE_PRICE,
-    JobsStack,
-    finished,
-    fixture_fake_images,
-    fixture_jobs_client,
-    fixture_jobs_stack,
-    fixture_jobs_user,
-    fixture_media_file,
-    wait_for_job,
-)
-from tests.integration.test_audio_stream import (  # noqa: F401 - fixtures
-    PRICE,
-    fake_stt,
-    open_stream,
-    rest,
-    send_audio,
-    start,
-)
-from tests.integration.test_audio_stream import stt_settings as stt_settings
-from tests.support.helpers import balance, db, wait_settled
+from tests.conftest import ServerThread
+from tests.support.audio import PRICE, open_stream, rest, send_audio, start
+from tests.support.helpers import User, balance, db, wait_settled
+from tests.support.jobs import IMAGE_PRICE, finished, wait_for_job
 
 DAILY = 5 * PRICE  # the audio plan's daily budget: five seconds of the test model
 

@@ -51,11 +51,6 @@ class FakeEmbeddings:
         )
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def fake() -> Iterator[tuple[FakeEmbeddings, str]]:
     service = FakeEmbeddings()

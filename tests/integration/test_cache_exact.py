@@ -23,11 +23,6 @@ pytestmark = pytest.mark.anyio
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(params=[True, False], ids=["decoded", "bytes"])
 async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
     url = os.environ.get("REDIS_URL")

@@ -55,11 +55,6 @@ def overlap(a: str, b: str) -> float:
     return dot / math.sqrt(sum(v * v for v in ca.values()) * sum(v * v for v in cb.values()))
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(params=[True, False], ids=["decoded", "bytes"])
 async def redis(request: pytest.FixtureRequest) -> AsyncIterator[Redis]:
     url = os.environ.get("REDIS_URL")

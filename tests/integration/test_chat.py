@@ -10,9 +10,8 @@ import httpx
 import pytest
 
 from shared.catalog.catalog import ModelSpec
-from tests.conftest import User
 from tests.fakes.provider import INPUT_PRICE, OUTPUT_PRICE, FakeProvider, prompt_tokens, reply_words
-from tests.support.helpers import balance, drain_to, rid, sse_events, usage_for, wait_settled
+from tests.support.helpers import User, balance, drain_to, rid, sse_events, usage_for, wait_settled
 
 PRICE = ModelSpec("fake", "fake", "openai/fake", INPUT_PRICE, OUTPUT_PRICE, 8192, 2048)
 MESSAGES = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "say something nice"}]

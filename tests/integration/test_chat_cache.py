@@ -21,9 +21,8 @@ from shared.ledger.ledger import Ledger
 from shared.settings import Settings
 from shared.spending.payer import Payer
 from shared.usage.recorder import UsageRecorder
-from tests.conftest import User
 from tests.fakes.provider import FakeProvider
-from tests.support.helpers import balance, rid, sse_events, usage_for, wait_settled
+from tests.support.helpers import User, balance, rid, sse_events, usage_for, wait_settled
 
 
 def ask(

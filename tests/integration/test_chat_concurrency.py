@@ -7,8 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from tests.conftest import User
-from tests.support.helpers import balance, drain_to, usage_for, wait_settled
+from tests.support.helpers import User, balance, drain_to, usage_for, wait_settled
 
 USERS = 8
 PER_USER = 5

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from tests.conftest import User
+from tests.support.helpers import User
 
 
 def test_new_account_has_the_welcome_grant(client: httpx.Client, user: User) -> None:

@@ -18,11 +18,6 @@ from tests.conftest import free_port
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(autouse=True)
 def _emulator() -> None:
     if not os.environ.get("PUBSUB_EMULATOR_HOST"):

@@ -10,9 +10,8 @@ import httpx
 
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.settings import Settings
-from tests.conftest import User
-from tests.integration.test_workspaces_api import create
-from tests.support.helpers import grant_credits
+from tests.support.helpers import User, grant_credits
+from tests.support.workspaces import create
 
 Make = Callable[..., User]
 

@@ -21,11 +21,6 @@ from shared.gateway.balancer import Balancer
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass(frozen=True)
 class Dep:
     id: str

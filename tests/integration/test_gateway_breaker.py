@@ -17,11 +17,6 @@ pytestmark = pytest.mark.anyio
 T0 = 1_800_000_000.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Clock:
     def __init__(self, now: float = T0) -> None:
         self.now = now

@@ -19,7 +19,6 @@ from google.cloud import firestore
 from shared.catalog.catalog import ModelSpec
 from shared.ledger.ledger import Ledger
 from shared.settings import Settings
-from tests.conftest import User
 from tests.fakes.provider import (
     FLEET_PRICES,
     INPUT_PRICE,
@@ -29,7 +28,7 @@ from tests.fakes.provider import (
     prompt_tokens,
     reply_words,
 )
-from tests.support.helpers import balance, drain_to, rid, sse_events, usage_for, wait_settled
+from tests.support.helpers import User, balance, drain_to, rid, sse_events, usage_for, wait_settled
 
 MESSAGES = [{"role": "user", "content": "say something nice"}]
 

@@ -8,7 +8,6 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.conftest import User
 from tests.fakes.provider import (
     CACHE_READ_PRICE,
     CACHE_WRITE_PRICE,
@@ -17,7 +16,7 @@ from tests.fakes.provider import (
     FakeProvider,
     prompt_tokens,
 )
-from tests.support.helpers import balance, rid, sse_events, usage_for, wait_settled
+from tests.support.helpers import User, balance, rid, sse_events, usage_for, wait_settled
 
 LONG = "alpha " * 40
 MESSAGES: list[dict[str, Any]] = [

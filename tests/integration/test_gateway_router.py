@@ -31,11 +31,6 @@ MESSAGES = [{"role": "user", "content": "say something"}]
 T0 = 1_800_000_000.0
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 class Clock:
     def __init__(self) -> None:
         self.now = T0

@@ -12,22 +12,9 @@ from typing import Any
 import httpx
 import openai
 
-from tests.conftest import User
 from tests.fakes.images import PNG, FakeImages
-from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
-    IMAGE_PRICE,
-    WELCOME,
-    JobsStack,
-    finished,
-    fixture_fake_images,
-    fixture_jobs_client,
-    fixture_jobs_stack,
-    fixture_jobs_user,
-    fixture_media_file,
-    hold_of,
-    wait_for_job,
-)
-from tests.support.helpers import db, wait_settled
+from tests.support.helpers import User, db, wait_settled
+from tests.support.jobs import IMAGE_PRICE, WELCOME, JobsStack, finished, hold_of, wait_for_job
 
 
 def word() -> str:

@@ -16,22 +16,16 @@ import httpx
 import pypdfium2 as pdfium
 
 from shared.export.to_pdf import find_font
-from tests.conftest import User
-from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
+from tests.support.helpers import User, balance, db, wait_settled
+from tests.support.jobs import (
     EXPORT_PRICE,
     WELCOME,
     JobsStack,
     finished,
-    fixture_fake_images,
-    fixture_jobs_client,
-    fixture_jobs_stack,
-    fixture_jobs_user,
-    fixture_media_file,
     hold_of,
     storage_client,
     wait_for_job,
 )
-from tests.support.helpers import balance, db, wait_settled
 
 ANSWER = """# Itinerary
 

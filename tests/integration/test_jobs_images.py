@@ -13,23 +13,17 @@ from typing import Any
 import httpx
 
 from shared.settings import Settings
-from tests.conftest import User
 from tests.fakes.images import PNG, FakeImages
-from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
+from tests.support.helpers import User, balance, db, drain_to, wait_settled
+from tests.support.jobs import (
     IMAGE_PRICE,
     WELCOME,
     JobsStack,
     finished,
-    fixture_fake_images,
-    fixture_jobs_client,
-    fixture_jobs_stack,
-    fixture_jobs_user,
-    fixture_media_file,
     hold_of,
     storage_client,
     wait_for_job,
 )
-from tests.support.helpers import balance, db, drain_to, wait_settled
 
 
 def word() -> str:

@@ -13,25 +13,18 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import User
 from tests.fakes.provider import INPUT_PRICE, OUTPUT_PRICE, FakeProvider, prompt_tokens
 from tests.fakes.search import FakeSearch, fact, slug
-from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
+from tests.support.helpers import User, db, wait_settled
+from tests.support.jobs import (
     SEARCH_PRICE,
     WELCOME,
     JobsStack,
     finished,
-    fixture_fake_images,
-    fixture_fake_search,
-    fixture_jobs_client,
-    fixture_jobs_stack,
-    fixture_jobs_user,
-    fixture_media_file,
     hold_of,
     storage_client,
     wait_for_job,
 )
-from tests.support.helpers import db, wait_settled
 
 
 def word() -> str:

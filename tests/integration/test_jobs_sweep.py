@@ -18,22 +18,9 @@ from shared.jobs.schemas import Job
 from shared.jobs.service import hold_id
 from shared.jobs.sweep import SweepReport
 from shared.ledger.ledger import Ledger
-from tests.conftest import User
 from tests.fakes.images import FakeImages
-from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
-    IMAGE_PRICE,
-    WELCOME,
-    JobsStack,
-    finished,
-    fixture_fake_images,
-    fixture_jobs_client,
-    fixture_jobs_stack,
-    fixture_jobs_user,
-    fixture_media_file,
-    hold_of,
-    wait_for_job,
-)
-from tests.support.helpers import wait_settled
+from tests.support.helpers import User, wait_settled
+from tests.support.jobs import IMAGE_PRICE, WELCOME, JobsStack, finished, hold_of, wait_for_job
 
 
 def orphan_job(

@@ -12,26 +12,19 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import User
 from tests.fakes.video import MP4, FakeVideos
-from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
+from tests.support.helpers import User, db, wait_settled
+from tests.support.jobs import (
     VIDEO_POLL_S,
     VIDEO_SECOND_PRICE,
     WELCOME,
     JobsStack,
     Subscription,
     finished,
-    fixture_fake_images,
-    fixture_fake_videos,
-    fixture_jobs_client,
-    fixture_jobs_stack,
-    fixture_jobs_user,
-    fixture_media_file,
     hold_of,
     storage_client,
     wait_for_job,
 )
-from tests.support.helpers import db, wait_settled
 
 
 def word() -> str:

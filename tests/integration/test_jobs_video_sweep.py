@@ -20,23 +20,9 @@ from shared.jobs.repository import JobRepository
 from shared.jobs.schemas import Job
 from shared.jobs.service import hold_id
 from shared.ledger.ledger import Ledger
-from tests.conftest import User
 from tests.fakes.video import FakeVideos
-from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
-    VIDEO_SECOND_PRICE,
-    WELCOME,
-    JobsStack,
-    finished,
-    fixture_fake_images,
-    fixture_fake_videos,
-    fixture_jobs_client,
-    fixture_jobs_stack,
-    fixture_jobs_user,
-    fixture_media_file,
-    hold_of,
-    wait_for_job,
-)
-from tests.support.helpers import wait_settled
+from tests.support.helpers import User, wait_settled
+from tests.support.jobs import VIDEO_SECOND_PRICE, WELCOME, JobsStack, finished, hold_of, wait_for_job
 
 
 def waiting_job(stack: JobsStack, user: User, fake: FakeVideos, prompt: str, price: int) -> str:

@@ -21,17 +21,12 @@ from google.cloud import firestore
 from shared.ledger.errors import InsufficientCredits, LedgerBusy
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Hold
-from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
+from tests.support.ledger import check_invariants, close_client, ledger_settings
 
 pytestmark = pytest.mark.anyio
 
 GRANT = 10_000
 FLOWS = 5
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

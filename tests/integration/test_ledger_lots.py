@@ -8,7 +8,6 @@ import asyncio
 import datetime as dt
 import os
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from google.cloud import firestore
@@ -18,33 +17,12 @@ from shared.ledger.errors import InsufficientCredits
 from shared.ledger.ledger import Ledger
 from shared.ledger.lots import lot_id
 from shared.purchases.payments import Purchases
-from tests.integration.lots_fixtures import (  # noqa: F401 - fixtures
-    DAY,
-    HOUR,
-    Clock,
-    entry_kinds,
-    fake_clock,
-    hold_drawn,
-    lots_of,
-    wallet_doc,
-)
-from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
+from tests.support.ledger import check_invariants, close_client, ledger_settings
+from tests.support.lots import DAY, HOUR, Clock, entry_kinds, hold_drawn, lots_of, wallet_doc
 
 pytestmark = pytest.mark.anyio
 
 A, B = lot_id("grant", "plan-a"), lot_id("grant", "plan-b")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[firestore.AsyncClient]:
-    client = firestore.AsyncClient(project=os.environ["GOOGLE_CLOUD_PROJECT"])
-    yield client
-    await close_client(client)
 
 
 @pytest.fixture

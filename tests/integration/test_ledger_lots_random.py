@@ -17,17 +17,12 @@ from google.cloud import firestore
 from shared.ledger.errors import InsufficientCredits, PaymentDebt
 from shared.ledger.ledger import Ledger
 from shared.purchases.payments import Purchases
-from tests.integration.lots_fixtures import Clock, fake_clock, wallet_doc  # noqa: F401 - fixtures
-from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
+from tests.support.ledger import check_invariants, close_client, ledger_settings
+from tests.support.lots import Clock, wallet_doc
 
 pytestmark = pytest.mark.anyio
 
 OPERATIONS = 120
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 def spendable(doc: dict[str, Any], at: dt.datetime) -> int:

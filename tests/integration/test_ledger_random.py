@@ -17,19 +17,14 @@ from shared.ledger.errors import HoldNotFound, InsufficientCredits
 from shared.ledger.ledger import Ledger
 from shared.ledger.lots import lot_id
 from shared.ledger.schemas import Hold
-from tests.integration.lots_fixtures import Clock, fake_clock, wallet_doc  # noqa: F401 - fixtures
-from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
+from tests.support.ledger import check_invariants, close_client, ledger_settings
+from tests.support.lots import Clock, wallet_doc
 
 pytestmark = pytest.mark.anyio
 
 OPERATIONS = 150
 TTL_S = 3600
 GONE = dt.datetime.min.replace(tzinfo=dt.UTC)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @dataclass

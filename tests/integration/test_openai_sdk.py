@@ -6,8 +6,8 @@ import httpx
 import openai
 import pytest
 
-from tests.conftest import User
 from tests.fakes.provider import reply_words
+from tests.support.helpers import User
 
 
 @pytest.fixture

@@ -9,25 +9,10 @@ from typing import Any
 import httpx
 
 from shared.ledger.ledger import Ledger
-from tests.conftest import User
 from tests.fakes.stripe_api import FakeStripe
-from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
-    Secrets,
-    fixture_api_client,
-    fixture_billing_api,
-    fixture_buyer,
-    fixture_fake_ssl,
-    fixture_fake_stripe,
-    fixture_function,
-    fixture_keys,
-    fixture_payments_env,
-    invariants,
-    post_event,
-    run,
-    sign,
-    stripe_event,
-)
-from tests.integration.test_ledger_invariants import ledger_settings
+from tests.support.helpers import User
+from tests.support.ledger import ledger_settings
+from tests.support.payments import Secrets, invariants, post_event, run, sign, stripe_event
 
 
 def test_top_up_checkout_returns_the_session_url(

@@ -16,18 +16,12 @@ import pytest
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
 from shared.spending.members import WorkspaceSpending
-from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
+from tests.support.ledger import ledger_settings
+from tests.support.payments import (
     Secrets,
     create_workspace,
     doc,
     entries,
-    fixture_api_client,
-    fixture_billing_api,
-    fixture_fake_ssl,
-    fixture_fake_stripe,
-    fixture_function,
-    fixture_keys,
-    fixture_payments_env,
     invariants,
     join,
     payment_doc,
@@ -38,7 +32,6 @@ from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
     sign,
     stripe_event,
 )
-from tests.integration.test_ledger_invariants import ledger_settings
 
 CREDITS = 5_000_000  # credits-5, 500 cents
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from google.cloud import firestore
@@ -14,26 +13,13 @@ from shared.errors import BadRequest
 from shared.ledger.errors import PaymentDebt
 from shared.ledger.ledger import Ledger
 from shared.purchases.payments import Purchases, share
-from tests.integration.test_ledger_invariants import (
+from tests.support.ledger import (
     check_invariants,
-    close_client,
     ledger_settings,
     new_wallet,
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[firestore.AsyncClient]:
-    client = firestore.AsyncClient(project=ledger_settings().gcp_project)
-    yield client
-    await close_client(client)
 
 
 @pytest.fixture

@@ -13,24 +13,9 @@ import httpx
 
 from shared.bootstrap import build_reconciler
 from shared.settings import get_settings
-from tests.conftest import User
 from tests.fakes.sslcommerz import FakeSslCommerz
-from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
-    STORE_ID,
-    Secrets,
-    doc,
-    entries,
-    fixture_api_client,
-    fixture_billing_api,
-    fixture_buyer,
-    fixture_fake_ssl,
-    fixture_fake_stripe,
-    fixture_function,
-    fixture_keys,
-    fixture_payments_env,
-    invariants,
-    run,
-)
+from tests.support.helpers import User
+from tests.support.payments import STORE_ID, Secrets, doc, entries, invariants, run
 
 WELCOME = 1_000_000
 PACKAGE = "credits-500-bdt"

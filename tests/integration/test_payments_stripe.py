@@ -17,15 +17,11 @@ import pytest
 from shared.ids import stable_id
 from shared.ledger.errors import PaymentDebt
 from shared.ledger.ledger import Ledger
-from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
+from tests.support.ledger import ledger_settings
+from tests.support.payments import (
     Secrets,
     doc,
     entries,
-    fixture_fake_ssl,
-    fixture_fake_stripe,
-    fixture_function,
-    fixture_keys,
-    fixture_payments_env,
     invariants,
     payment_doc,
     post_event,
@@ -33,7 +29,6 @@ from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
     sign,
     stripe_event,
 )
-from tests.integration.test_ledger_invariants import ledger_settings
 
 PACKAGE_CREDITS = 5_000_000  # credits-5 in shared/purchases/packages.toml, 500 cents
 

@@ -19,22 +19,16 @@ from shared.ledger.ledger import Ledger
 from shared.ledger.lots import lot_id
 from shared.ledger.shards import ShardedWallets
 from shared.spending.members import WorkspaceSpending
-from tests.conftest import User
 from tests.fakes.sslcommerz import FakeSslCommerz
 from tests.fakes.stripe_api import FakeStripe
-from tests.integration.lots_fixtures import DAY, Clock, fake_clock  # noqa: F401 - fixture
-from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
+from tests.support.helpers import User
+from tests.support.ledger import ledger_settings
+from tests.support.lots import DAY, Clock
+from tests.support.payments import (
     Secrets,
     create_workspace,
     doc,
     entries,
-    fixture_api_client,
-    fixture_billing_api,
-    fixture_fake_ssl,
-    fixture_fake_stripe,
-    fixture_function,
-    fixture_keys,
-    fixture_payments_env,
     join,
     payment_doc,
     post_event,
@@ -46,7 +40,6 @@ from tests.integration.payments_fixtures import (  # noqa: F401 - fixtures
     stripe_event,
     where,
 )
-from tests.integration.test_ledger_invariants import ledger_settings
 
 TEAM_CREDITS = 25_000_000  # per seat per month: [plan_billing.team] and [stripe.plans.team]
 

@@ -14,8 +14,7 @@ import pytest
 from shared.settings import DEFAULT_CATALOG, Settings
 from tests.conftest import ServerThread
 from tests.fakes.provider import FakeProvider, Fault
-from tests.integration.test_ratelimit_api import register
-from tests.support.helpers import balance
+from tests.support.helpers import balance, register
 
 SHIPPED = Path(__file__).parent.parent.parent / "shared" / "plans" / "plans.toml"
 PLANS = """

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,8 +19,7 @@ from shared.limits.ratelimit.service import RateLimits
 from shared.plans.limits import Plans
 from shared.settings import Settings
 from tests.conftest import ServerThread
-from tests.integration.test_auth import assert_error
-from tests.support.helpers import db
+from tests.support.helpers import assert_error, db, register
 
 PLANS_FILE = Path(__file__).parent / "ratelimit_plans.toml"
 CHAT = {"model": "fake-echo", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}
@@ -51,18 +49,6 @@ def limited_api(limited_settings: Settings) -> Iterator[str]:
 def limited(limited_api: str) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=limited_api, timeout=60) as c:
         yield c
-
-
-def register(client: httpx.Client) -> tuple[str, dict[str, str]]:
-    # Each registration comes from its own address so the per-IP auth limit never interferes.
-    response = client.post(
-        "/v1/auth/register",
-        json={"email": f"rl{uuid.uuid4().hex[:12]}@example.com", "password": "correct horse battery staple"},
-        headers={"X-Forwarded-For": f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"},
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return body["user"]["id"], {"Authorization": f"Bearer {body['access_token']}"}
 
 
 def chat(client: httpx.Client, headers: dict[str, str], **extra: Any) -> httpx.Response:

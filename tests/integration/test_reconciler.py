@@ -5,11 +5,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +19,12 @@ from google.cloud import firestore
 
 from shared.ledger.ledger import Ledger
 from shared.settings import get_settings
-from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
+from tests.support.ledger import check_invariants, ledger_settings
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "functions" / "reconciler" / "main.py"
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture
@@ -41,13 +35,6 @@ def reconciler() -> Iterator[Any]:
     yield functions_framework.create_app(target="reconcile", source=str(SOURCE)).test_client()
     root.handlers[:] = handlers
     root.setLevel(level)
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[firestore.AsyncClient]:
-    client = firestore.AsyncClient(project=os.environ["GOOGLE_CLOUD_PROJECT"])
-    yield client
-    await close_client(client)
 
 
 async def state(ledger: Ledger, wallet_id: str, hold_id: str) -> str:

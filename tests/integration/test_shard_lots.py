@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from google.cloud import firestore
@@ -15,22 +14,10 @@ from shared.ledger.ledger import Ledger
 from shared.ledger.lots import lot_id
 from shared.ledger.shards import ShardedWallets
 from shared.ledger.wallet_ids import shard_wallet, shard_wallets
-from tests.integration.lots_fixtures import DAY, Clock, fake_clock, hold_drawn, lots_of  # noqa: F401
-from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
+from tests.support.ledger import check_invariants, close_client, ledger_settings
+from tests.support.lots import DAY, Clock, hold_drawn, lots_of
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[firestore.AsyncClient]:
-    client = firestore.AsyncClient(project=os.environ["GOOGLE_CLOUD_PROJECT"])
-    yield client
-    await close_client(client)
 
 
 @pytest.fixture

@@ -6,9 +6,8 @@ from typing import Any
 
 import httpx
 
-from tests.conftest import User
 from tests.fakes.provider import reply_words
-from tests.support.helpers import balance, sse_events, wait_settled
+from tests.support.helpers import User, balance, sse_events, wait_settled
 
 
 def post(client: httpx.Client, user: User, thread_id: str, content: str, **extra: Any) -> list[Any]:

@@ -5,24 +5,15 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import os
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
-import pytest
 from google.cloud import firestore
 
-from tests.conftest import User
-from tests.integration.test_workspaces_api import code, create, join
+from tests.support.helpers import User
+from tests.support.workspaces import code, create, join
 
 Make = Callable[..., User]
-
-
-@pytest.fixture
-def db() -> Iterator[firestore.Client]:
-    client = firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"])
-    yield client
-    client.close()
 
 
 def record(
@@ -42,18 +33,20 @@ def record(
     db.collection("usage").document().set(doc)
 
 
-def test_usage_by_member_and_workspace(client: httpx.Client, make_user: Make, db: firestore.Client) -> None:
+def test_usage_by_member_and_workspace(
+    client: httpx.Client, make_user: Make, sync_db: firestore.Client
+) -> None:
     owner, member = make_user(), make_user()
     ws = create(client, owner)
     join(client, owner, ws["id"], member)
     today = dt.datetime.now(dt.UTC).date()
     yesterday = today - dt.timedelta(days=1)
     shard1 = f"ws-{ws['id']}~1"
-    record(db, member, shard1, "gpt-4o-mini", 300, today)
-    record(db, member, shard1, "gpt-4o-mini", 200, yesterday)
-    record(db, owner, ws["wallet_id"], "claude-sonnet-4", 1_000, today, feature="images")
-    record(db, member, f"user-wallet-{member.user_id}", "smollm2", 7, today)
-    record(db, member, shard1, "gpt-4o-mini", 9_999, today - dt.timedelta(days=60))  # out of range
+    record(sync_db, member, shard1, "gpt-4o-mini", 300, today)
+    record(sync_db, member, shard1, "gpt-4o-mini", 200, yesterday)
+    record(sync_db, owner, ws["wallet_id"], "claude-sonnet-4", 1_000, today, feature="images")
+    record(sync_db, member, f"user-wallet-{member.user_id}", "smollm2", 7, today)
+    record(sync_db, member, shard1, "gpt-4o-mini", 9_999, today - dt.timedelta(days=60))  # out of range
 
     mine = client.get("/v1/usage", headers=member.headers).json()
     assert (mine["requests"], mine["credits"]) == (3, 507)

@@ -4,9 +4,7 @@ several instances neither overspend nor stall."""
 
 from __future__ import annotations
 
-import os
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from google.cloud import firestore
@@ -16,21 +14,9 @@ from shared.ledger.errors import InsufficientCredits
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets, start_shard
 from shared.ledger.wallet_ids import shard_wallet, shard_wallets
-from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
+from tests.support.ledger import check_invariants, ledger_settings
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[firestore.AsyncClient]:
-    client = firestore.AsyncClient(project=os.environ["GOOGLE_CLOUD_PROJECT"])
-    yield client
-    await close_client(client)
 
 
 @pytest.fixture

@@ -14,20 +14,9 @@ import httpx
 
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.settings import Settings
-from tests.conftest import User
-from tests.integration.jobs_fixtures import (  # noqa: F401 - fixtures
-    IMAGE_PRICE,
-    JobsStack,
-    finished,
-    fixture_fake_images,
-    fixture_jobs_client,
-    fixture_jobs_stack,
-    fixture_jobs_user,
-    fixture_media_file,
-    wait_for_job,
-)
-from tests.integration.test_workspaces_api import create, join
-from tests.support.helpers import balance, db, grant_credits, rid, usage_for
+from tests.support.helpers import User, balance, db, grant_credits, rid, usage_for
+from tests.support.jobs import IMAGE_PRICE, JobsStack, finished, wait_for_job
+from tests.support.workspaces import create, join
 
 Make = Callable[..., User]
 CHAT = {"model": "fake-echo", "max_tokens": 5, "messages": [{"role": "user", "content": "hello there"}]}

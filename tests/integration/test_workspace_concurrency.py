@@ -35,8 +35,8 @@ from shared.purchases.repository import BillingRepository
 from shared.spending.members import WorkspaceSpending
 from shared.workspaces.errors import MemberLimitExceeded
 from shared.workspaces.service import WorkspaceService
-from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
-from tests.integration.test_workspace_spending import add_member
+from tests.support.ledger import check_invariants, close_client, ledger_settings
+from tests.support.workspaces import add_member
 
 pytestmark = pytest.mark.anyio
 
@@ -46,11 +46,6 @@ SPENDERS = 50  # two requests per member
 LIMITED = 5  # members whose monthly limit is one request
 PRICE = 1_000
 NOT_STALLED_S = 120  # a guard against a hang, not a measurement
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ with an injected clock."""
 from __future__ import annotations
 
 import datetime as dt
-import os
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from google.cloud import firestore
@@ -21,7 +19,8 @@ from shared.workspaces.errors import InvalidInvitation, MemberLimitExceeded, Sea
 from shared.workspaces.invitations import Invitations
 from shared.workspaces.invite_tokens import InviteTokens
 from shared.workspaces.service import WorkspaceService
-from tests.integration.test_ledger_invariants import check_invariants, close_client, ledger_settings
+from tests.support.ledger import check_invariants, ledger_settings
+from tests.support.workspaces import add_member
 
 pytestmark = pytest.mark.anyio
 
@@ -37,18 +36,6 @@ class Clock:
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-async def db() -> AsyncIterator[firestore.AsyncClient]:
-    client = firestore.AsyncClient(project=os.environ["GOOGLE_CLOUD_PROJECT"])
-    yield client
-    await close_client(client)
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 
@@ -57,22 +44,6 @@ def clock() -> Clock:
 def service(db: firestore.AsyncClient, clock: Clock) -> WorkspaceService:
     settings = ledger_settings(workspace_wallet_shards=SHARDS)
     return WorkspaceService(db, settings, plan_offers(settings), BillingRepository(db), clock=clock)
-
-
-async def add_member(
-    service: WorkspaceService, workspace_id: str, user_id: str, limit: int | None = None
-) -> None:
-    """A member as an accepted invitation leaves one (the invitation flow is tested over HTTP)."""
-    await service.repo.member_ref(workspace_id, user_id).set(
-        {
-            "user_id": user_id,
-            "workspace_id": workspace_id,
-            "email": f"{user_id}@example.com",
-            "role": "member",
-            "monthly_limit": limit,
-            "joined_at": service.clock(),
-        }
-    )
 
 
 async def test_member_monthly_limit(

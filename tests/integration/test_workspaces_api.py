@@ -2,50 +2,15 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
 import httpx
-import pytest
 from google.cloud import firestore
 
-from tests.conftest import User
+from tests.support.helpers import User
+from tests.support.workspaces import code, create, invite, join
 
 Make = Callable[..., User]
-
-
-@pytest.fixture
-def db() -> Iterator[firestore.Client]:
-    client = firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"])
-    yield client
-    client.close()
-
-
-def create(client: httpx.Client, owner: User, name: str = "Acme") -> dict[str, Any]:
-    response = client.post("/v1/workspaces", json={"name": name}, headers=owner.headers)
-    assert response.status_code == 201, response.text
-    body: dict[str, Any] = response.json()
-    return body
-
-
-def invite(client: httpx.Client, by: User, ws: str, email: str, role: str = "member") -> httpx.Response:
-    return client.post(
-        f"/v1/workspaces/{ws}/invitations", json={"email": email, "role": role}, headers=by.headers
-    )
-
-
-def join(client: httpx.Client, by: User, ws: str, who: User, role: str = "member") -> None:
-    sent = invite(client, by, ws, who.email, role)
-    assert sent.status_code == 201, sent.text
-    accepted = client.post(
-        "/v1/workspaces/invitations/accept", json={"token": sent.json()["token"]}, headers=who.headers
-    )
-    assert accepted.status_code == 200, accepted.text
-
-
-def code(response: httpx.Response) -> tuple[int, str]:
-    return response.status_code, response.json()["error"]["code"]
 
 
 def test_create_get_list(client: httpx.Client, make_user: Make) -> None:
@@ -175,7 +140,7 @@ def test_roles(client: httpx.Client, make_user: Make) -> None:
 
 
 def test_seats_limit_members_and_invitations(
-    client: httpx.Client, make_user: Make, db: firestore.Client
+    client: httpx.Client, make_user: Make, sync_db: firestore.Client
 ) -> None:
     owner, a, b, c = make_user(), make_user(), make_user(), make_user()
     created = create(client, owner)
@@ -186,7 +151,7 @@ def test_seats_limit_members_and_invitations(
     assert code(full) == (409, "seats_exhausted")
     assert "3 seats" in full.json()["error"]["message"]
     # A subscription recorded by the payments for the workspace wallet brings more seats.
-    db.collection("subscriptions").document(f"sub_{ws}").set(
+    sync_db.collection("subscriptions").document(f"sub_{ws}").set(
         {
             "wallet_id": created["wallet_id"],
             "status": "active",

@@ -1,4 +1,5 @@
-"""Test helpers: reading balances and usage records, draining a wallet, parsing SSE."""
+"""Test helpers: a registered user, API errors, reading balances and usage records, draining a wallet,
+parsing SSE."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import json
 import os
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -17,6 +19,20 @@ from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
 from shared.settings import Settings
 
+
+@dataclass
+class User:
+    user_id: str
+    email: str
+    password: str
+    access_token: str
+    refresh_token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.access_token}"}
+
+
 _db: firestore.Client | None = None
 
 
@@ -25,6 +41,28 @@ def db() -> firestore.Client:
     if _db is None:
         _db = firestore.Client(project=os.environ["GOOGLE_CLOUD_PROJECT"])
     return _db
+
+
+def assert_error(response: httpx.Response, status: int, code: str) -> None:
+    """The API's error body: the status, the code, and a type and message."""
+    assert response.status_code == status, response.text
+    error = response.json()["error"]
+    assert error["code"] == code
+    assert error["type"]
+    assert error["message"]
+
+
+def register(client: httpx.Client) -> tuple[str, dict[str, str]]:
+    """A new account, registered from an address of its own so the per-IP auth limit never interferes:
+    (user id, auth headers)."""
+    response = client.post(
+        "/v1/auth/register",
+        json={"email": f"rl{uuid.uuid4().hex[:12]}@example.com", "password": "correct horse battery staple"},
+        headers={"X-Forwarded-For": f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"},
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["user"]["id"], {"Authorization": f"Bearer {body['access_token']}"}
 
 
 def balance(client: httpx.Client, headers: dict[str, str]) -> dict[str, int]:

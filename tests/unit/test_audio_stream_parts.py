@@ -97,11 +97,6 @@ class EchoTranscriber:
             return f"[{reader.getnframes()}]"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_a_stream_too_big_for_one_upload_ends_with_its_windows_texts(
     monkeypatch: pytest.MonkeyPatch,

@@ -19,11 +19,6 @@ pytestmark = pytest.mark.anyio
 CLIENT_ID = "unit-client.apps.googleusercontent.com"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def google() -> Iterator[FakeGoogle]:
     with FakeGoogle(CLIENT_ID).serve() as fake:

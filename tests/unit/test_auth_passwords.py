@@ -11,11 +11,6 @@ from shared.auth.passwords import Passwords, check_password_policy, normalise_em
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.parametrize(
     ("raw", "expected"),
     [

@@ -24,8 +24,8 @@ from shared.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from shared.gateway.errors import translate
 from shared.gateway.retry import Failure, RetryPolicy, classify, parse_retry_after
+from tests.support.gateway import translated
 
 litellm.suppress_debug_info = True
 
@@ -38,14 +38,6 @@ def with_headers(exc: E, headers: dict[str, str]) -> E:
     """What litellm's exception_type() does: the provider's headers kept on the mapped exception."""
     exc.litellm_response_headers = httpx.Headers(headers)  # type: ignore[attr-defined]
     return exc
-
-
-def translated(exc: Exception) -> BaseException:
-    """Our typed error as the gateway raises it: translate(exc) from exc."""
-    try:
-        raise translate(exc, "prov") from exc
-    except Exception as err:
-        return err
 
 
 ANTHROPIC_OVERLOADED = (

@@ -23,7 +23,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import litellm
 
 from shared.gateway.retry import classify
-from tests.unit.test_gateway_retry import translated
+from tests.support.gateway import translated
 
 litellm.suppress_debug_info = True
 
@@ -81,11 +81,6 @@ def scripted_provider() -> Iterator[str]:
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     thread.join(timeout=10)
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.mark.anyio

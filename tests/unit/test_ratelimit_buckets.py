@@ -21,11 +21,6 @@ T0 = 1_800_000_000_000  # an arbitrary injected "now", in ms
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 def buckets(redis: Redis) -> TokenBuckets:
     return TokenBuckets(redis, prefix=f"test:{uuid.uuid4().hex}:")
 

@@ -16,11 +16,6 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
 async def limiter() -> AsyncIterator[RateLimiter]:
     url = os.environ.get("REDIS_URL")
     if not url:

@@ -1,32 +1,28 @@
-"""Fixtures for the payments tests: secrets generated per run, the local Stripe and SSLCommerz fakes, the
-API configured to use them, the payments function's test client, Stripe events built with the stripe
-library and signed like Stripe signs them, and the invariant checks run after each test."""
+"""Helpers of the payments tests: the secrets of a run, Stripe events built with the stripe library and
+signed like Stripe signs them, posting them to the payments function, reading what was stored, the
+invariant checks, and workspaces paid for. The fixtures (fakes, API, function) are in
+tests/integration/conftest.py."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 import stripe
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.purchases.payments import payment_key
-from shared.settings import Settings, get_settings
-from tests.conftest import ServerThread, User
-from tests.fakes.sslcommerz import FakeSslCommerz
-from tests.fakes.stripe_api import FakeStripe
-from tests.integration.test_ledger_invariants import check_invariants, close_client
+from tests.support.helpers import User
+from tests.support.ledger import check_invariants, close_client
 
 ROOT = Path(__file__).resolve().parents[2]
 SOURCE = ROOT / "functions" / "payments" / "main.py"
@@ -39,98 +35,6 @@ class Secrets:
         self.webhook_old = "whsec_" + secrets.token_hex(16)
         self.webhook_new = "whsec_" + secrets.token_hex(16)
         self.store_password = secrets.token_hex(10)
-
-
-@pytest.fixture(scope="module", name="keys")
-def fixture_keys() -> Secrets:
-    return Secrets()
-
-
-@pytest.fixture(scope="module", name="fake_stripe")
-def fixture_fake_stripe(keys: Secrets) -> Iterator[tuple[FakeStripe, str]]:
-    fake = FakeStripe(keys.stripe_key)
-    with ServerThread(fake.app) as server:
-        yield fake, server.url
-
-
-@pytest.fixture(scope="module", name="fake_ssl")
-def fixture_fake_ssl(keys: Secrets) -> Iterator[tuple[FakeSslCommerz, str]]:
-    fake = FakeSslCommerz(STORE_ID, keys.store_password)
-    with ServerThread(fake.app) as server:
-        yield fake, server.url
-
-
-@pytest.fixture(scope="module", name="payments_env")
-def fixture_payments_env(
-    keys: Secrets, fake_stripe: tuple[FakeStripe, str], fake_ssl: tuple[FakeSslCommerz, str]
-) -> Iterator[dict[str, str]]:
-    """The environment both the API and the function read their billing settings and secrets from."""
-    env = {
-        "STRIPE_SECRET_KEY": keys.stripe_key,
-        "STRIPE_WEBHOOK_SECRETS": f"{keys.webhook_old},{keys.webhook_new}",
-        "STRIPE_API_BASE": fake_stripe[1],
-        "SSLCOMMERZ_STORE_PASSWORD": keys.store_password,
-        "SSLCOMMERZ_STORE_ID": STORE_ID,
-        "SSLCOMMERZ_API_BASE": fake_ssl[1],
-        "SSLCOMMERZ_TIMEOUT_S": "1",
-        "PAYMENTS_URL": "http://payments.test",
-        "BILLING_RETURN_URL": "http://app.test/billing",
-    }
-    with pytest.MonkeyPatch.context() as mp:
-        for name, value in env.items():
-            mp.setenv(name, value)
-        get_settings.cache_clear()
-        yield env
-    get_settings.cache_clear()
-
-
-@pytest.fixture(scope="module", name="billing_api")
-def fixture_billing_api(settings: Settings, payments_env: dict[str, str]) -> Iterator[str]:
-    from run_services.api.main import create_app
-
-    configured = settings.model_copy(
-        update={
-            "stripe_api_base": payments_env["STRIPE_API_BASE"],
-            "sslcommerz_api_base": payments_env["SSLCOMMERZ_API_BASE"],
-            "sslcommerz_store_id": STORE_ID,
-            "sslcommerz_timeout_s": 1.0,
-            "payments_url": payments_env["PAYMENTS_URL"],
-            "billing_return_url": payments_env["BILLING_RETURN_URL"],
-        }
-    )
-    with ServerThread(create_app(configured)) as server:
-        yield server.url
-
-
-@pytest.fixture(name="api_client")
-def fixture_api_client(billing_api: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=billing_api, timeout=30) as c:
-        yield c
-
-
-@pytest.fixture(name="buyer")
-def fixture_buyer(api_client: httpx.Client) -> User:
-    email = f"b{uuid.uuid4().hex[:12]}@example.com"
-    response = api_client.post(
-        "/v1/auth/register", json={"email": email, "password": "correct horse battery"}
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return User(
-        body["user"]["id"], email, "correct horse battery", body["access_token"], body["refresh_token"]
-    )
-
-
-@pytest.fixture(name="function")
-def fixture_function(payments_env: dict[str, str]) -> Iterator[Any]:
-    """The payments function's Flask app (its own module instance); root logging restored after."""
-    import functions_framework
-
-    root = logging.getLogger()
-    handlers, level = root.handlers[:], root.level
-    yield functions_framework.create_app(target="payments", source=str(SOURCE))
-    root.handlers[:] = handlers
-    root.setLevel(level)
 
 
 def stripe_event(kind: str, obj: dict[str, Any], created: int | None = None) -> str:

@@ -1,18 +1,15 @@
 """A controlled clock for the expiring-credit tests, and a look at a wallet's lots.
 
-The ledger reads the time through `shared.clock.now`; the `clock` fixture replaces it for one test with
-a clock that only moves when the test says so (whole seconds, so Firestore's microseconds change
-nothing)."""
+The ledger reads the time through `shared.clock.now`; the `clock` fixture (tests/integration/conftest.py)
+replaces it for one test with a `Clock` that only moves when the test says so (whole seconds, so
+Firestore's microseconds change nothing)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Any
 
-import pytest
 from google.cloud import firestore
-
-from shared import clock as shared_clock
 
 DAY = dt.timedelta(days=1)
 HOUR = dt.timedelta(hours=1)
@@ -28,13 +25,6 @@ class Clock:
     def advance(self, delta: dt.timedelta) -> dt.datetime:
         self.at += delta
         return self.at
-
-
-@pytest.fixture(name="clock")
-def fake_clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    fake = Clock()
-    monkeypatch.setattr(shared_clock, "now", fake)
-    return fake
 
 
 async def wallet_doc(db: firestore.AsyncClient, wallet_id: str) -> dict[str, Any]:
