@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
@@ -16,15 +14,8 @@ pytestmark = pytest.mark.anyio
 
 
 @pytest.fixture
-async def limiter() -> AsyncIterator[RateLimiter]:
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        pytest.exit("REDIS_URL is not set: run the tests with `make test` (it starts Redis).", returncode=3)
-    redis = Redis.from_url(url, decode_responses=True)
-    try:
-        yield RateLimiter(redis)
-    finally:
-        await redis.aclose()
+def limiter(redis: Redis) -> RateLimiter:
+    return RateLimiter(redis)
 
 
 def key() -> str:
