@@ -23,7 +23,6 @@ from tests.support.payments import (
     doc,
     entries,
     invariants,
-    join,
     payment_doc,
     post_event,
     register,
@@ -32,6 +31,7 @@ from tests.support.payments import (
     sign,
     stripe_event,
 )
+from tests.support.workspaces import join
 
 CREDITS = 5_000_000  # credits-5, 500 cents
 

@@ -29,7 +29,6 @@ from tests.support.payments import (
     create_workspace,
     doc,
     entries,
-    join,
     payment_doc,
     post_event,
     register,
@@ -40,6 +39,7 @@ from tests.support.payments import (
     stripe_event,
     where,
 )
+from tests.support.workspaces import join
 
 TEAM_CREDITS = 25_000_000  # per seat per month: [plan_billing.team] and [stripe.plans.team]
 

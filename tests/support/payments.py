@@ -132,19 +132,6 @@ def create_workspace(api_client: httpx.Client, owner: User) -> dict[str, Any]:
     return body
 
 
-def join(api_client: httpx.Client, owner: User, workspace_id: str, who: User, role: str = "member") -> None:
-    sent = api_client.post(
-        f"/v1/workspaces/{workspace_id}/invitations",
-        json={"email": who.email, "role": role},
-        headers=owner.headers,
-    )
-    assert sent.status_code == 201, sent.text
-    accepted = api_client.post(
-        "/v1/workspaces/invitations/accept", json={"token": sent.json()["token"]}, headers=who.headers
-    )
-    assert accepted.status_code == 200, accepted.text
-
-
 def shard_ids(workspace_id: str) -> list[str]:
     count = int((doc("workspaces", workspace_id) or {})["shards"])
     return [f"ws-{workspace_id}~{k}" for k in range(count)]
