@@ -15,7 +15,7 @@ from shared.bootstrap import build_reconciler
 from shared.settings import get_settings
 from tests.fakes.sslcommerz import FakeSslCommerz
 from tests.support.helpers import User
-from tests.support.payments import STORE_ID, Secrets, doc, entries, invariants, run
+from tests.support.payments import Secrets, doc, entries, invariants
 
 WELCOME = 1_000_000
 PACKAGE = "credits-500-bdt"

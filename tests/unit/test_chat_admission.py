@@ -18,11 +18,6 @@ pytestmark = pytest.mark.anyio
 PRINCIPAL = Principal(user_id="u1", wallet_id="w1", auth="jwt")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @dataclass
 class Log:
     events: list[tuple[Any, ...]] = field(default_factory=list)
