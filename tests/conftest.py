@@ -5,22 +5,17 @@ The API runs in-process under a real uvicorn server on a free port, so every tes
 from __future__ import annotations
 
 import os
-import threading
-import time
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from redis.asyncio import Redis
 
-from scripts.stack import free_port
 from shared.settings import Settings
 from tests.fakes.provider import FakeProvider
 from tests.support.helpers import User
+from tests.support.servers import ServerThread
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("GOOGLE_CLOUD_PROJECT", "demo-test")
@@ -35,36 +30,6 @@ def _need(var: str) -> str:
             f"{var} is not set: run the tests with `make test` (it starts the emulators).", returncode=3
         )
     return value
-
-
-class ServerThread:
-    """A uvicorn server for an ASGI app, in a thread of this process, on a free port."""
-
-    def __init__(self, app: Any) -> None:
-        self.port = free_port()
-        self.server = uvicorn.Server(
-            uvicorn.Config(
-                app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on", access_log=False
-            )
-        )
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> ServerThread:
-        self.thread.start()
-        deadline = time.monotonic() + 60
-        while not self.server.started:
-            if not self.thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("test server did not start")
-            time.sleep(0.02)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
 
 
 @pytest.fixture
@@ -151,42 +116,3 @@ def make_user(client: httpx.Client) -> Callable[..., User]:
 @pytest.fixture
 def user(make_user: Callable[..., User]) -> User:
     return make_user()
-
-
-@pytest.fixture
-def fleet(fake_provider: FakeProvider) -> Iterator[FakeProvider]:
-    """The fake provider fleet with its call log emptied before the test, and its scripted faults and
-    the router's Redis state of the fleet models (breakers, RPM/TPM buckets) cleared after it."""
-    import redis
-
-    fake_provider.calls.clear()
-    yield fake_provider
-    fake_provider.reset()
-    r = redis.Redis.from_url(_need("REDIS_URL"))
-    try:
-        for pattern in ("cb:*fleet-*", "lb:*fleet-*"):
-            keys = list(r.scan_iter(match=pattern))
-            if keys:
-                r.delete(*keys)
-    finally:
-        r.close()
-
-
-@pytest.fixture
-async def redis() -> AsyncIterator[Redis]:
-    """A client of the test Redis (decoded replies), closed after the test (anyio tests only)."""
-    client = Redis.from_url(_need("REDIS_URL"), decode_responses=True)
-    try:
-        yield client
-    finally:
-        await client.aclose()
-
-
-@pytest.fixture
-async def other_redis() -> AsyncIterator[Redis]:
-    """A second connection pool, as another Cloud Run instance would have (and bytes replies)."""
-    client = Redis.from_url(_need("REDIS_URL"), decode_responses=False)
-    try:
-        yield client
-    finally:
-        await client.aclose()

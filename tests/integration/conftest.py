@@ -32,13 +32,15 @@ import flask
 import httpx
 import pytest
 from google.cloud import firestore
+from redis.asyncio import Redis
 from werkzeug.serving import make_server
 
 from functions.jobs.main import Worker
+from scripts.stack import free_port
 from shared import clock as shared_clock
 from shared.settings import Settings, get_settings
-from tests.conftest import ServerThread, free_port
 from tests.fakes.images import FakeImages
+from tests.fakes.provider import FakeProvider
 from tests.fakes.search import KEY as SEARCH_KEY
 from tests.fakes.search import FakeSearch
 from tests.fakes.sslcommerz import FakeSslCommerz
@@ -59,6 +61,7 @@ from tests.support.jobs import (
 from tests.support.ledger import close_client
 from tests.support.lots import Clock
 from tests.support.payments import SOURCE, STORE_ID, Secrets
+from tests.support.servers import ServerThread
 
 _fakes: dict[str, Any] = {}
 
@@ -369,3 +372,42 @@ def function(payments_env: dict[str, str]) -> Iterator[Any]:
     yield functions_framework.create_app(target="payments", source=str(SOURCE))
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+@pytest.fixture
+def fleet(fake_provider: FakeProvider) -> Iterator[FakeProvider]:
+    """The fake provider fleet with its call log emptied before the test, and its scripted faults and
+    the router's Redis state of the fleet models (breakers, RPM/TPM buckets) cleared after it."""
+    import redis
+
+    fake_provider.calls.clear()
+    yield fake_provider
+    fake_provider.reset()
+    r = redis.Redis.from_url(_need("REDIS_URL"))
+    try:
+        for pattern in ("cb:*fleet-*", "lb:*fleet-*"):
+            keys = list(r.scan_iter(match=pattern))
+            if keys:
+                r.delete(*keys)
+    finally:
+        r.close()
+
+
+@pytest.fixture
+async def redis() -> AsyncIterator[Redis]:
+    """A client of the test Redis (decoded replies), closed after the test (anyio tests only)."""
+    client = Redis.from_url(_need("REDIS_URL"), decode_responses=True)
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def other_redis() -> AsyncIterator[Redis]:
+    """A second connection pool, as another Cloud Run instance would have (and bytes replies)."""
+    client = Redis.from_url(_need("REDIS_URL"), decode_responses=False)
+    try:
+        yield client
+    finally:
+        await client.aclose()

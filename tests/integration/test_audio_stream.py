@@ -15,10 +15,10 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import ServerThread
 from tests.fakes.transcription import FakeTranscription, pcm_seconds, text_for
 from tests.support.audio import PRICE, open_stream, recv, rest, send_audio, start
 from tests.support.helpers import User, balance, db, drain_to, wait_settled
+from tests.support.servers import ServerThread
 
 WELCOME = 1_000_000
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import ServerThread
 from tests.fakes.google_certs import FakeGoogle
 from tests.support.helpers import User, assert_error
+from tests.support.servers import ServerThread
 
 
 @pytest.fixture(scope="module")

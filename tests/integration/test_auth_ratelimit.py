@@ -10,8 +10,8 @@ import httpx
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import ServerThread
 from tests.support.helpers import assert_error
+from tests.support.servers import ServerThread
 
 LIMIT = 3
 
@@ -55,10 +55,10 @@ def test_the_limit_fails_open_when_redis_is_down(settings: Settings) -> None:
     from google.cloud import firestore
     from redis.asyncio import Redis
 
+    from scripts.stack import free_port
     from shared.adapters.secrets import EnvSecrets
     from shared.bootstrap import build_auth
     from shared.ledger.ledger import Ledger
-    from tests.conftest import free_port
 
     async def run() -> None:
         db = firestore.AsyncClient(project=settings.gcp_project)

@@ -20,10 +20,10 @@ from shared.limits.budgets.schemas import Budget
 from shared.limits.budgets.service import Budgets
 from shared.plans.limits import plans_for
 from shared.settings import Settings
-from tests.conftest import ServerThread
 from tests.support.audio import PRICE, open_stream, rest, send_audio, start
 from tests.support.helpers import User, balance, db, wait_settled
 from tests.support.jobs import IMAGE_PRICE, finished, wait_for_job
+from tests.support.servers import ServerThread
 
 DAILY = 5 * PRICE  # the audio plan's daily budget: five seconds of the test model
 

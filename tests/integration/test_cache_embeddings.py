@@ -14,7 +14,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared.gateway.embeddings import EmbeddingError, LitellmEmbedder
-from tests.conftest import ServerThread
+from tests.support.servers import ServerThread
 
 pytestmark = pytest.mark.anyio
 

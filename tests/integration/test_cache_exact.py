@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 
+from scripts.stack import free_port
 from shared.cache.exact import ResponseCache
 from shared.cache.keys import CacheKey, cache_key
 from shared.cache.layered import LayeredCache, build_cache
 from shared.cache.types import CachedAnswer
 from shared.settings import Settings
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -11,9 +11,9 @@ import uuid
 import pytest
 from google.cloud import pubsub_v1
 
+from scripts.stack import free_port
 from shared.adapters.pubsub import PublishFailed, PubSubPublisher
 from shared.settings import Settings
-from tests.conftest import free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from shared.settings import DEFAULT_CATALOG, Settings
-from tests.conftest import ServerThread
 from tests.fakes.provider import FakeProvider, Fault
 from tests.support.helpers import balance, register
+from tests.support.servers import ServerThread
 
 SHIPPED = Path(__file__).parent.parent.parent / "shared" / "plans" / "plans.toml"
 PLANS = """

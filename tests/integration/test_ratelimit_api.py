@@ -18,8 +18,8 @@ from shared.chat.service import ChatService
 from shared.limits.ratelimit.service import RateLimits
 from shared.plans.limits import Plans
 from shared.settings import Settings
-from tests.conftest import ServerThread
 from tests.support.helpers import assert_error, db, register
+from tests.support.servers import ServerThread
 
 PLANS_FILE = Path(__file__).parent / "ratelimit_plans.toml"
 CHAT = {"model": "fake-echo", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}

@@ -195,7 +195,7 @@ async def test_a_plan_without_limits_takes_nothing(redis: Redis) -> None:
 
 
 async def test_redis_down_lets_calls_through() -> None:
-    from tests.conftest import free_port
+    from scripts.stack import free_port
 
     dead = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", decode_responses=True)
     try:

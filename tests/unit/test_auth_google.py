@@ -8,11 +8,11 @@ from collections.abc import Iterator
 import jwt
 import pytest
 
+from scripts.stack import free_port
 from shared.auth.errors import GoogleSignInDisabled, InvalidToken
 from shared.auth.google import GoogleVerifier
 from shared.errors import UpstreamUnavailable
 from shared.settings import Settings
-from tests.conftest import free_port
 from tests.fakes.google_certs import FakeGoogle
 
 pytestmark = pytest.mark.anyio

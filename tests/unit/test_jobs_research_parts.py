@@ -26,7 +26,7 @@ from shared.jobs.research import prompts
 from shared.jobs.research.job import _pick_sources
 from shared.jobs.research.reader import PageReader, clip, html_text
 from shared.settings import Settings
-from tests.conftest import ServerThread
+from tests.support.servers import ServerThread
 
 
 def test_queries_start_with_the_question_and_drop_bullets_and_repeats() -> None:
