@@ -19,7 +19,7 @@ from google.auth import exceptions as google_exceptions
 from google.auth.transport import requests as google_requests
 from google.oauth2 import id_token
 
-from shared.auth.google import CLOCK_SKEW_S, ISSUERS, CachingRequest
+from shared.adapters.google_certs import CLOCK_SKEW_S, ISSUERS, CachingRequest
 from shared.errors import Unauthorized
 from shared.settings import Settings
 

@@ -4,9 +4,6 @@ is built once per instance, and the certs are cached for as long as Google's Cac
 
 from __future__ import annotations
 
-import re
-import threading
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -18,55 +15,16 @@ from google.auth import exceptions as google_exceptions
 from google.auth.transport import requests as google_requests
 from google.oauth2 import id_token
 
+from shared.adapters.google_certs import CLOCK_SKEW_S, ISSUERS, CachingRequest
 from shared.auth.errors import GoogleSignInDisabled, InvalidToken
 from shared.errors import UpstreamUnavailable
 from shared.settings import Settings
-
-ISSUERS = frozenset({"accounts.google.com", "https://accounts.google.com"})
-CLOCK_SKEW_S = 10
-_MAX_AGE = re.compile(r"max-age=(\d+)")
 
 
 @dataclass(frozen=True)
 class GoogleIdentity:
     sub: str
     email: str
-
-
-class CachingRequest:
-    """A google-auth transport that remembers GET responses (the certs) for their max-age, at most max_ttl_s.
-    Without it every sign-in would fetch Google's certs again."""
-
-    def __init__(self, inner: Any, timeout_s: float = 5.0, max_ttl_s: float = 6 * 3600) -> None:
-        self._inner = inner
-        self._timeout_s = timeout_s
-        self._max_ttl_s = max_ttl_s
-        self._cache: dict[str, tuple[float, Any]] = {}
-        self._lock = threading.Lock()
-
-    def __call__(
-        self,
-        url: str,
-        method: str = "GET",
-        body: Any = None,
-        headers: Any = None,
-        timeout: float | None = None,
-        **kwargs: Any,
-    ) -> Any:
-        timeout = timeout or self._timeout_s
-        if method != "GET":
-            return self._inner(url, method=method, body=body, headers=headers, timeout=timeout, **kwargs)
-        with self._lock:
-            cached = self._cache.get(url)
-        if cached and cached[0] > time.monotonic():
-            return cached[1]
-        response = self._inner(url, method="GET", headers=headers, timeout=timeout, **kwargs)
-        found = _MAX_AGE.search(str(response.headers.get("cache-control", "")))
-        if response.status == 200 and found:
-            ttl = min(float(found.group(1)), self._max_ttl_s)
-            with self._lock:
-                self._cache[url] = (time.monotonic() + ttl, response)
-        return response
 
 
 class GoogleVerifier:

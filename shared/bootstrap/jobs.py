@@ -9,12 +9,12 @@ from shared.adapters.tasks import TaskQueue
 from shared.bootstrap.clients import Clients
 from shared.catalog.media import MediaCatalog
 from shared.chat.threads import ThreadService
-from shared.export.sources import ExportSources
 from shared.gateway.gateway import Gateway
 from shared.gateway.images import ImageGenerator, LitellmImages
 from shared.gateway.search import search_provider
 from shared.gateway.video import LitellmVideos, VideoGenerator
 from shared.jobs.export_job import ExportJob
+from shared.jobs.export_sources import ExportSources
 from shared.jobs.image_job import ImageJob
 from shared.jobs.kinds import JobKind
 from shared.jobs.parts import JobParts

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 import anyio
 
@@ -19,10 +19,9 @@ from shared.chat.caching import CachePlan
 from shared.chat.schemas import CallResult
 from shared.gateway.types import Candidate, Usage
 
-if TYPE_CHECKING:
-    from shared.chat.settlement import Settlement
-
 OnFinish = Callable[[CallResult], Awaitable[dict[str, Any] | None]]
+# Closes a call served by `Serving` as `Outcome` ended it, once; later calls return the same result.
+Finish = Callable[["Serving", "Outcome"], Awaitable[CallResult]]
 
 
 @dataclass(frozen=True)
@@ -90,7 +89,7 @@ class ChatCall:
     chain: list[Candidate]  # the models that may serve it, the requested one first
     admission: ChatAdmission
     serving: Serving
-    finish: Settlement
+    finish: Finish  # shared/chat/settlement.py's Settlement
 
     @property
     def id(self) -> str:

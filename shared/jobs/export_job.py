@@ -20,8 +20,8 @@ from shared.errors import AppError
 from shared.export.document import Document
 from shared.export.fonts import find_font
 from shared.export.schemas import ExportInput
-from shared.export.sources import ExportSources
 from shared.jobs.errors import InvalidJob, StepFailed
+from shared.jobs.export_sources import ExportSources
 from shared.jobs.kinds import Plan, StepResult
 from shared.jobs.schemas import Job, JobCreate, JobResult
 from shared.settings import Settings

@@ -31,11 +31,11 @@ from redis.exceptions import RedisError
 
 from shared import clock
 from shared.adapters.pubsub import Publisher
-from shared.auth.schemas import Principal
 from shared.limits.budgets import periods
 from shared.limits.budgets.errors import BudgetExceeded
 from shared.limits.budgets.repository import BudgetRepository, Refusal
 from shared.limits.budgets.schemas import Admission, Alert, Budget, Period
+from shared.limits.caller import Caller
 from shared.plans.limits import Plans
 from shared.settings import Settings
 
@@ -59,7 +59,7 @@ class Budgets:
         self._now = now
         self._pending: set[asyncio.Task[bool]] = set()
 
-    def for_user(self, principal: Principal) -> Budget:
+    def for_user(self, principal: Caller) -> Budget:
         plan = self._plans.get(principal.plan)
         return Budget(f"user:{principal.user_id}", plan.daily_budget, plan.monthly_budget)
 

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from shared.auth.schemas import Principal
+from shared.limits.caller import Caller
 from shared.limits.ratelimit.buckets import Bucket, BucketState, Mode, Taken, TokenBuckets, seconds_header
 from shared.limits.ratelimit.errors import RequestsRateLimited, TokensRateLimited
 from shared.plans.limits import Plan, Plans
@@ -64,10 +64,10 @@ class RateLimits:
         self._buckets = TokenBuckets(redis)
         self._plans = plans
 
-    def plan(self, principal: Principal) -> Plan:
+    def plan(self, principal: Caller) -> Plan:
         return self._plans.get(principal.plan)
 
-    async def check_request(self, principal: Principal, now_ms: int | None = None) -> RateLimitState:
+    async def check_request(self, principal: Caller, now_ms: int | None = None) -> RateLimitState:
         """Take one request; raises RequestsRateLimited (429) when a request or token bucket is empty."""
         plan = self.plan(principal)
         buckets = _requests(principal, plan, 1) + _tokens(principal, plan, 0)
@@ -83,7 +83,7 @@ class RateLimits:
             )
         return state
 
-    async def admit_tokens(self, principal: Principal, estimate: int, now_ms: int | None = None) -> None:
+    async def admit_tokens(self, principal: Caller, estimate: int, now_ms: int | None = None) -> None:
         """Take the estimated tokens of a call (prompt + expected output) before the provider is called.
 
         Raises TokensRateLimited (429). A call larger than the plan's whole minute runs once the bucket is
@@ -99,7 +99,7 @@ class RateLimits:
             headers={**_state(taken).headers(), "Retry-After": wait},
         )
 
-    async def record_tokens(self, principal: Principal, extra: int, now_ms: int | None = None) -> None:
+    async def record_tokens(self, principal: Caller, extra: int, now_ms: int | None = None) -> None:
         """Charge `extra` more tokens after the call (real usage minus the estimate; negative gives back)."""
         if extra == 0:
             return
@@ -117,7 +117,7 @@ class RateLimits:
 
 # Every bucket of a user (and of the user's keys) carries the user's hash tag, so one script call's keys
 # live in one slot of a Redis Cluster.
-def _requests(principal: Principal, plan: Plan, cost: int) -> list[Bucket]:
+def _requests(principal: Caller, plan: Plan, cost: int) -> list[Bucket]:
     buckets = []
     tag = f"{{u:{principal.user_id}}}"
     if plan.requests_per_minute:
@@ -127,7 +127,7 @@ def _requests(principal: Principal, plan: Plan, cost: int) -> list[Bucket]:
     return buckets
 
 
-def _tokens(principal: Principal, plan: Plan, cost: int) -> list[Bucket]:
+def _tokens(principal: Caller, plan: Plan, cost: int) -> list[Bucket]:
     buckets = []
     tag = f"{{u:{principal.user_id}}}"
     if plan.tokens_per_minute:
