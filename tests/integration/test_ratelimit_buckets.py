@@ -108,6 +108,19 @@ async def test_concurrent_takes_never_exceed_the_capacity(buckets: TokenBuckets)
     assert sum(r.allowed for r in results) == 7
 
 
+async def test_a_larger_capacity_adds_its_difference_at_once_and_a_smaller_one_caps(
+    buckets: TokenBuckets,
+) -> None:
+    assert (await buckets.take([Bucket("up", 3, 3)], now_ms=T0)).allowed
+    assert not (await buckets.take([Bucket("up", 3, 1)], now_ms=T0)).allowed
+    upgraded = await buckets.take([Bucket("up", 100, 1)], now_ms=T0)  # same instant: no refill
+    assert upgraded.allowed and upgraded.states[0].remaining == 96
+    downgraded = await buckets.take([Bucket("up", 10, 1)], now_ms=T0)
+    assert downgraded.allowed and downgraded.states[0].remaining == 9
+    again = await buckets.take([Bucket("up", 10, 1)], now_ms=T0)  # the same capacity adds nothing
+    assert again.states[0].remaining == 8
+
+
 async def test_arguments_are_checked(buckets: TokenBuckets) -> None:
     with pytest.raises(ValueError, match="capacity"):
         await buckets.take([Bucket("x", 0, 1)])

@@ -12,6 +12,10 @@ Modes:
 - force: always takes the cost (a negative cost gives tokens back, up to the capacity). Used to charge
          the tokens a call really used once it is known.
 
+A bucket remembers its capacity: when a call brings a larger one (the plan was upgraded), the difference
+is added at once, so an upgrade applies to the very next request instead of after a refill; a smaller one
+(a downgrade) only caps what is left.
+
 Time is the Redis server's clock, so instances with skewed clocks agree; tests pass `now_ms` instead.
 """
 
@@ -44,10 +48,12 @@ for i = 1, n do
   local cap = tonumber(ARGV[1 + 2 * i])
   local cost = tonumber(ARGV[2 + 2 * i])
   local rate = cap / 60000.0
-  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts')
-  local tk, ts = tonumber(state[1]), tonumber(state[2])
+  local state = redis.call('HMGET', KEYS[i], 'tokens', 'ts', 'cap')
+  local tk, ts, was = tonumber(state[1]), tonumber(state[2]), tonumber(state[3])
   if tk == nil or ts == nil then
     tk, ts = cap, now
+  elseif was ~= nil and cap > was then
+    tk = tk + (cap - was)
   end
   tk = math.min(cap, tk + math.max(0, now - ts) * rate)
   local need = cost
@@ -63,7 +69,7 @@ for i = 1, n do
   local tk = tokens[i]
   if allowed == 1 then tk = math.min(caps[i], tk - costs[i]) end
   local full = math.ceil((caps[i] - tk) / (caps[i] / 60000.0))
-  redis.call('HSET', KEYS[i], 'tokens', tostring(tk), 'ts', tostring(now))
+  redis.call('HSET', KEYS[i], 'tokens', tostring(tk), 'ts', tostring(now), 'cap', tostring(caps[i]))
   redis.call('PEXPIRE', KEYS[i], full + 1000)
   out[#out + 1] = math.floor(tk)
   out[#out + 1] = full
