@@ -49,6 +49,7 @@ SWEEP_CONCURRENCY = 16
 MAX_PAGE = 200
 _CURSOR = re.compile(r"^[0-9]{1,18}$")
 _FINISH_KIND: dict[HoldState, str] = {"settled": "settle", "voided": "void", "expired": "expire"}
+LATE_KIND = "late_charge"  # a settle after the hold expired: taken like a clawback, the rest is debt
 
 
 class Ledger:
@@ -309,6 +310,8 @@ class Ledger:
             hold_doc = hold_snap.to_dict()
             hold = hold_from_doc(hold_id, hold_doc)
             at = clock.now()
+            if state == "settled" and hold.state == "expired" and charge > 0:
+                return self._charge_late(tx, wallet_id, hold, hold_doc, charge, wallet_snap, at)
             if hold.state != "pending" or (state == "expired" and hold.expires_at > at):
                 return hold, False
             charged = min(charge, hold.amount)
@@ -331,7 +334,13 @@ class Ledger:
             return hold.model_copy(update={"state": state, "charged": charged}), True
 
         hold, changed = await self._tx.run(wallet_id, body)
-        if changed and hold is not None:
+        if changed and hold is not None and hold.state == "expired" and state == "settled":
+            # The reconciler released these credits before the spend ended: worth an alert.
+            log.error(
+                "hold settled after it expired",
+                extra={"wallet_id": wallet_id, "hold_id": hold_id, "late_charged": hold.charged},
+            )
+        elif changed and hold is not None:
             log.info(
                 f"hold {state}",
                 extra={
@@ -342,3 +351,32 @@ class Ledger:
                 },
             )
         return hold, changed
+
+    def _charge_late(
+        self,
+        tx: Any,
+        wallet_id: str,
+        hold: Hold,
+        hold_doc: dict[str, Any],
+        charge: int,
+        wallet_snap: Any,
+        at: dt.datetime,
+    ) -> tuple[Hold, bool]:
+        """A settle that arrives after the reconciler expired the hold still charges what was used (at most
+        the hold, as any settle): from what is available, the rest as debt, like a clawback. The hold stays
+        expired and records `late_charged`, so a replay charges nothing twice."""
+        if "late_charged" in hold_doc:
+            return hold, False
+        used = min(charge, hold.amount)
+        wallet = WalletState.from_doc(wallet_snap.to_dict())
+        written = wallet.expire_lots(at)
+        taken = min(wallet.available, used)
+        wallet.take(taken, lots_first=True)
+        wallet.clawed_back += taken
+        wallet.debt += used - taken
+        entry = wallet.entry(LATE_KIND, -taken, hold.id, at, claimed=used, debt_after=wallet.debt)
+        self._tx.add_entry(tx, wallet_id, LATE_KIND, hold.id, entry)
+        self._tx.finish_hold(tx, wallet_id, hold.id, {"late_charged": used, "late_at": at})
+        self._tx.add_entries(tx, wallet_id, written)
+        self._tx.set_wallet(tx, wallet_id, wallet, at)
+        return hold.model_copy(update={"charged": used}), True

@@ -16,7 +16,7 @@ ENTRIES = "entries"
 # Entry kinds written by the hold lifecycle; by clawbacks (credits taken back, the rest owed as debt)
 # and debt payments; by expiring credits; any other kind is a grant (credits coming in).
 HOLD_KINDS = frozenset({"reserve", "settle", "void", "expire"})
-DEBIT_KINDS = frozenset({"clawback", "debt_paid"})
+DEBIT_KINDS = frozenset({"clawback", "debt_paid", "late_charge"})
 LOT_EXPIRED = "lot_expired"
 EXPIRY_KINDS = frozenset({LOT_EXPIRED})
 TERMINAL = frozenset({"settled", "voided", "expired"})
@@ -165,7 +165,8 @@ def hold_from_doc(hold_id: str, data: dict[str, Any]) -> Hold:
         wallet_id=data["wallet_id"],
         amount=data["amount"],
         state=data["state"],
-        charged=data.get("charged", 0),
+        # An expired hold settled late reports what that charge took (`late_charged`, ledger._charge_late).
+        charged=data.get("late_charged", data.get("charged", 0)),
         expires_at=data["expires_at"],
     )
 

@@ -168,7 +168,7 @@ async def test_unknown_hold(db: firestore.AsyncClient, ledger: Ledger) -> None:
     assert w["seq"] == 1
 
 
-async def test_expire_only_when_due_and_late_settle_charges_nothing(
+async def test_expire_only_when_due_and_late_settle_charges_what_was_used(
     db: firestore.AsyncClient, ledger: Ledger
 ) -> None:
     wallet = new_wallet()
@@ -183,11 +183,11 @@ async def test_expire_only_when_due_and_late_settle_charges_nothing(
     w = await check_invariants(db, wallet)
     assert (w["available"], w["reserved"]) == (900, 100)
 
-    late = await ledger.settle(wallet, "due", 200)
-    assert (late.state, late.charged) == ("expired", 0)
+    late = await ledger.settle(wallet, "due", 200)  # shared/ledger/ledger.py `_charge_late`
+    assert (late.state, late.charged) == ("expired", 200)
     assert (await ledger.void(wallet, "due")).state == "expired"
     w = await check_invariants(db, wallet)
-    assert (w["available"], w["reserved"], w["settled"]) == (900, 100, 0)
+    assert (w["available"], w["reserved"], w["settled"], w["clawed_back"]) == (700, 100, 0, 200)
 
 
 async def test_pending_hold_past_expiry_can_still_settle(db: firestore.AsyncClient, ledger: Ledger) -> None:

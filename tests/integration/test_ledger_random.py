@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import pytest
 from google.cloud import firestore
 
-from shared.ledger.errors import HoldNotFound, InsufficientCredits
+from shared.ledger.errors import HoldNotFound, InsufficientCredits, PaymentDebt
 from shared.ledger.ledger import Ledger
 from shared.ledger.lots import lot_id
 from shared.ledger.schemas import Hold
@@ -34,6 +34,7 @@ class ModelHold:
     drawn: dict[str, int]
     state: str = "pending"
     charged: int = 0
+    late: int | None = None  # what a settle after the hold expired charged
 
 
 @dataclass
@@ -43,6 +44,7 @@ class ModelWallet:
     available: int = 0
     reserved: int = 0
     expired: int = 0
+    debt: int = 0
     lots: dict[str, tuple[int, dt.datetime]] = field(default_factory=dict)
     grants: set[str] = field(default_factory=set)
     holds: dict[str, ModelHold] = field(default_factory=dict)
@@ -62,6 +64,17 @@ class ModelWallet:
             self.expired += left
             with_credits += left > 0
         return with_credits
+
+    def take(self, amount: int) -> None:
+        """Out of `available`, soonest-expiring lots first."""
+        self.draw(amount)
+        self.available -= amount
+
+    def pay_debt(self) -> int:
+        paid = min(self.available, self.debt)
+        self.take(paid)
+        self.debt -= paid
+        return paid
 
     def draw(self, amount: int) -> dict[str, int]:
         drawn: dict[str, int] = {}
@@ -123,8 +136,9 @@ class Walk:
             m.grants.add(ext)
             m.expire(self.clock.at)
             m.available += amount
-            if ends is not None:
-                m.lots[lot_id("grant", ext)] = (amount, ends)
+            paid = m.pay_debt()
+            if ends is not None and amount > paid:
+                m.lots[lot_id("grant", ext)] = (amount - paid, ends)
                 m.expire(self.clock.at)
         return f"grant({ext}, {amount}, expires_at={ends}) -> {applied}"
 
@@ -151,6 +165,10 @@ class Walk:
         call = f"reserve({hold_id}, want={want}, minimum={minimum}, due={due})"
         existing = m.holds.get(hold_id)
         at = self.clock.at
+        if existing is None and m.debt > 0:
+            with pytest.raises(PaymentDebt):
+                await self.ledger.reserve(wallet_id, hold_id, want, minimum, ttl_s=ttl)
+            return f"{call} -> owes {m.debt}"
         if existing is None and m.spendable(at) < minimum:
             with pytest.raises(InsufficientCredits):
                 await self.ledger.reserve(wallet_id, hold_id, want, minimum, ttl_s=ttl)
@@ -174,7 +192,14 @@ class Walk:
                 await self.ledger.settle(wallet_id, hold_id, amount)
             return f"settle({hold_id}) -> not found"
         hold = await self.ledger.settle(wallet_id, hold_id, amount)
-        self.finish(m, hold_id, "settled", min(amount, m.holds[hold_id].amount))
+        held = m.holds[hold_id]
+        if held.state == "expired" and amount > 0 and held.late is None:  # charged late, once
+            held.late = min(amount, held.amount)
+            m.expire(self.clock.at)
+            taken = min(m.available, held.late)
+            m.take(taken)
+            m.debt += held.late - taken
+        self.finish(m, hold_id, "settled", min(amount, held.amount))
         self.same(hold, m.holds[hold_id])
         return f"settle({hold_id}, {amount}) -> {hold.state}/{hold.charged}"
 
@@ -211,10 +236,12 @@ class Walk:
         m.expire(self.clock.at)
         held.state, held.charged = state, charged
         m.give_back(held)
+        m.pay_debt()  # credits a hold gives back pay what the wallet owes first
 
     @staticmethod
     def same(hold: Hold, held: ModelHold) -> None:
-        assert (hold.amount, hold.state, hold.charged) == (held.amount, held.state, held.charged)
+        charged = held.charged if held.late is None else held.late
+        assert (hold.amount, hold.state, hold.charged) == (held.amount, held.state, charged)
 
 
 async def test_random_operations_match_the_model(clock: Clock) -> None:
@@ -232,10 +259,11 @@ async def test_random_operations_match_the_model(clock: Clock) -> None:
             balance = await walk.ledger.balance(wallet_id)
             assert (balance.available, balance.reserved) == (m.spendable(clock.at), m.reserved)
             stored = await check_invariants(db, wallet_id)
-            assert (stored["available"], stored["reserved"], stored["expired"]) == (
+            assert (stored["available"], stored["reserved"], stored["expired"], stored["debt"]) == (
                 m.available,
                 m.reserved,
                 m.expired,
+                m.debt,
             )
             lots = (await wallet_doc(db, wallet_id)).get("lots", [])
             assert {lot["id"]: (lot["left"], lot["expires_at"]) for lot in lots} == m.lots

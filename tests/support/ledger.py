@@ -75,7 +75,7 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
     available = reserved = granted = clawed_back = debt = expired = 0
     for e in ordered:
         available += e["amount"]
-        if e["kind"] == "clawback":  # took -amount, and owes what it could not take
+        if e["kind"] in ("clawback", "late_charge"):  # took -amount, and owes what it could not take
             assert 0 <= -e["amount"] <= e["claimed"], e
             clawed_back -= e["amount"]
             debt += e["claimed"] + e["amount"]
@@ -110,6 +110,12 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
         assert all(n > 0 for n in drawn.values()) and sum(drawn.values()) <= h["amount"], h
         if h["state"] != "settled":
             assert h["charged"] == 0, h
+        if "late_charged" in h:  # settled after it expired: one late_charge entry for what was used
+            assert h["state"] == "expired" and 0 < h["late_charged"] <= h["amount"], h
+            late = entries[stable_id("late_charge", hold_id)]
+            assert late["claimed"] == h["late_charged"], (h, late)
+        else:
+            assert keys[("late_charge", hold_id)] == 0, hold_id
         assert keys[("reserve", hold_id)] == 1, hold_id
         finished = [k for k in ("settle", "void", "expire") if keys[(k, hold_id)]]
         assert finished == ([] if h["state"] == "pending" else [TERMINAL_KIND[h["state"]]]), (hold_id, h)
