@@ -225,14 +225,17 @@ def test_subscription_start_renewals_and_updates(function: Any, keys: Secrets) -
     )
     assert deliver(function, keys, "checkout.session.completed", start)["outcome"] == "subscription_started"
 
+    period = {"start": int(time.time()), "end": int(time.time()) + 30 * 86400}
+
     def invoice(invoice_id: str) -> dict[str, Any]:
         return {
             "id": invoice_id,
             "object": "invoice",
             "subscription": sub_id,
-            "amount_paid": 2000,
+            "billing_reason": "subscription_cycle",
+            "amount_paid": 9000,  # 3 seats of team, 3000 cents each
             "currency": "usd",
-            "lines": {"data": [{"price": {"id": "price_team_monthly"}, "quantity": 3}]},
+            "lines": {"data": [{"price": {"id": "price_team_monthly"}, "quantity": 3, "period": period}]},
         }
 
     first = invoice("in_" + uuid.uuid4().hex)
