@@ -1,7 +1,9 @@
 """SSLCommerz orders: `orders/{tran_id}` is written when checkout starts, and confirmed once.
 
 Confirming asks the validation API (outside any transaction), then grants only when the status is
-VALID or VALIDATED and the tran_id, amount (exact Decimal) and currency equal the stored order. The IPN
+VALID or VALIDATED and the tran_id, amount (exact Decimal) and currency equal the stored order. A payment
+SSLCommerz flags as risky (`risk_level` "1") is held: the order's state is `review`, nothing is granted,
+and no redelivery grants it (a person decides). The IPN
 and the browser's redirect both confirm; the purchase is keyed by the tran_id, so they credit once. An
 order for a workspace (`wallet_id` `ws-{id}`) is credited to its sharded wallet (shared/purchases/funding.py).
 """
@@ -27,6 +29,7 @@ log = logging.getLogger("billing.orders")
 ORDERS = "orders"
 PROVIDER = "sslcommerz"
 PAID = frozenset({"VALID", "VALIDATED"})
+RISKY = "1"  # the validation answer's risk_level: SSLCommerz asks the merchant to verify before delivering
 
 
 def _decimal(value: Any) -> Decimal | None:
@@ -69,15 +72,15 @@ class Orders:
         return snap.to_dict() if snap.exists else None
 
     async def confirm(self, tran_id: str, val_id: str) -> str:
-        """The order's state after checking `val_id`: paid, mismatched, failed or unknown.
+        """The order's state after checking `val_id`: paid, review, mismatched, failed or unknown.
 
         A validation API timeout raises ProviderUnavailable and leaves the order pending.
         """
         order = await self.get(tran_id)
         if order is None:
             return "unknown"
-        if order["state"] == "paid":
-            return "paid"
+        if order["state"] in ("paid", "review"):
+            return str(order["state"])  # a held payment is released by a person, not by a redelivery
         if order.get("val_id") != val_id:  # remembered for the reconciler, should validation fail now
             await self._ref(tran_id).update({"val_id": val_id})
         answer = await self._gateway.validate(val_id)
@@ -99,6 +102,15 @@ class Orders:
             )
             await self._mark(tran_id, "mismatched", val_id, "amount, currency or tran_id differ")
             return "mismatched"
+        if str(answer.get("risk_level", "0")) == RISKY:
+            log.warning(
+                "sslcommerz payment flagged risky: held for review, nothing granted",
+                extra={"tran_id": tran_id, "val_id": val_id, "risk_title": answer.get("risk_title")},
+            )
+            await self._mark(
+                tran_id, "review", val_id, f"risk_level 1: {answer.get('risk_title') or 'risky'}"
+            )
+            return "review"
         minor = int(Decimal(order["amount"]) * 100)
         await self._funding.purchase(
             PROVIDER, tran_id, order["wallet_id"], int(order["credits"]), minor, order["currency"]

@@ -22,9 +22,13 @@ class StripePackage:
 
 @dataclass(frozen=True)
 class StripePlan:
+    """A plan's Stripe price: `amount_minor` a seat a month in `currency`, for `monthly_credits` a seat."""
+
     id: str
     price: str
     monthly_credits: int
+    amount_minor: int
+    currency: str
 
 
 @dataclass(frozen=True)
@@ -79,7 +83,9 @@ def load_billing_config(path: Path) -> BillingConfig:
             for k, v in stripe.get("packages", {}).items()
         },
         stripe_plans={
-            k: StripePlan(k, v["price"], int(v["monthly_credits"]))
+            k: StripePlan(
+                k, v["price"], int(v["monthly_credits"]), int(v["amount_minor"]), v["currency"].lower()
+            )
             for k, v in stripe.get("plans", {}).items()
         },
         ssl_packages={

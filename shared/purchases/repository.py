@@ -63,6 +63,20 @@ class BillingRepository:
             fields["plan_requested"] = plan
         await self._db.collection(SUBSCRIPTIONS).document(subscription_id).set(fields, merge=True)
 
+    async def record_period(self, subscription_id: str, start: int, end: int, seats: int) -> None:
+        """The period a paid invoice opened and the seats it paid for, unless a later period is recorded:
+        what a proration within that period is measured against."""
+        ref = self._db.collection(SUBSCRIPTIONS).document(subscription_id)
+
+        @firestore.async_transactional
+        async def body(tx: Any) -> None:
+            snap = await ref.get(transaction=tx)
+            if int((snap.to_dict() or {}).get("period_end") or 0) <= end:
+                fields = {"period_start": start, "period_end": end, "seats_paid": seats, "updated_at": now()}
+                tx.set(ref, fields, merge=True)
+
+        await body(self._db.transaction())
+
     async def update_subscription(
         self, subscription_id: str, fields: dict[str, Any], event_created: int, wallet_hint: str | None
     ) -> bool:

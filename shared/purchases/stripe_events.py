@@ -19,12 +19,25 @@ from typing import Any
 from shared.ledger.wallet_ids import ledger_wallet
 from shared.purchases.disputes import Disputes
 from shared.purchases.funding import Funding
+from shared.purchases.invoices import Refusal, worth
 from shared.purchases.price_list import BillingConfig
 from shared.purchases.repository import BillingRepository
 
 log = logging.getLogger("billing.stripe")
 
 PROVIDER = "stripe"
+
+# Outcomes that refuse a payment (nothing granted): recorded on the event as `refused` for a person to see.
+REFUSED = frozenset(
+    {
+        "amount_mismatch",
+        "not_a_period_invoice",
+        "no_plan_line",
+        "unknown_price",
+        "no_seats_added",
+        "unknown_package",
+    }
+)
 
 
 def _meta(obj: dict[str, Any]) -> dict[str, str]:
@@ -89,43 +102,62 @@ class StripeEvents:
             log.error("paid session names no known package", extra={"session": session.get("id")})
             return "unknown_package"
         payment_id = _id(session.get("payment_intent")) or str(session["id"])
+        paid, currency = session.get("amount_total"), str(session.get("currency") or "").lower()
+        if paid != package.amount_minor or currency != package.currency:
+            log.warning(
+                "paid session does not match its package: nothing granted",
+                extra={
+                    "session": session.get("id"),
+                    "package": package.id,
+                    "paid": paid,
+                    "currency": currency,
+                },
+            )
+            return "amount_mismatch"
         outcome = await self._funding.purchase(
-            PROVIDER,
-            payment_id,
-            wallet_id,
-            package.credits,
-            int(session.get("amount_total") or package.amount_minor),
-            str(session.get("currency") or package.currency),
+            PROVIDER, payment_id, wallet_id, package.credits, package.amount_minor, package.currency
         )
         return "granted" if outcome.applied else "already_granted"
 
     async def _invoice_paid(self, invoice: dict[str, Any], created: int) -> str:
+        """A subscription's paid invoice: what it is worth (shared/purchases/invoices.py), granted once
+        under its payment, expiring at the end of its period."""
         subscription = _id(invoice.get("subscription")) or _id(
             ((invoice.get("parent") or {}).get("subscription_details") or {}).get("subscription")
         )
-        record = await self._repo.subscription(subscription) if subscription else None
+        record = (await self._repo.subscription(subscription) if subscription else None) or {}
         meta = _meta((invoice.get("parent") or {}).get("subscription_details") or {})
         meta |= _meta(invoice.get("subscription_details") or {})
-        wallet_id = (record or {}).get("wallet_id") or meta.get("wallet_id")
-        price, seats, period_end = _first_line(invoice)
-        plan = self._config.plan_for_price(price)
-        if not wallet_id or plan is None:
-            log.error("paid invoice with no wallet or plan", extra={"invoice": invoice.get("id")})
+        wallet_id = record.get("wallet_id") or meta.get("wallet_id")
+        invoice_id = str(invoice["id"])
+        if not wallet_id:
+            log.error("paid invoice with no wallet", extra={"invoice": invoice_id})
             return "no_wallet_or_plan"
         paid = int(invoice.get("amount_paid") or 0)
         if paid <= 0:
-            return "nothing_paid"
-        payment_id = _id(invoice.get("payment_intent")) or str(invoice["id"])
+            return "nothing_paid"  # a trial, a full discount, or a decrease (a credit on the balance)
+        value = worth(invoice, self._config, _known_periods(record))
+        if isinstance(value, Refusal):
+            log.warning(
+                "paid invoice refused: nothing granted",
+                extra={"invoice": invoice_id, "code": value.code, "detail": value.detail},
+            )
+            return value.code
+        payment_id = _id(invoice.get("payment_intent")) or invoice_id
         outcome = await self._funding.purchase(
             PROVIDER,
             payment_id,
             wallet_id,
-            plan.monthly_credits * seats,
+            value.credits,
             paid,
-            str(invoice.get("currency")),
-            expires_at=period_end,
+            str(invoice.get("currency")).lower(),
+            expires_at=dt.datetime.fromtimestamp(value.end, dt.UTC),
         )
-        return "allotment_granted" if outcome.applied else "already_granted"
+        if value.seats is not None and value.start is not None and subscription:
+            await self._repo.record_period(subscription, value.start, value.end, value.seats)
+        if not outcome.applied:
+            return "already_granted"
+        return "allotment_granted" if value.seats is not None else "seats_granted"
 
     async def _subscription(self, sub: dict[str, Any], created: int) -> str:
         price, seats = _subscription_item(sub)
@@ -137,7 +169,8 @@ class StripeEvents:
             "price": price,
             "seats": seats,
             "cancel_at_period_end": bool(sub.get("cancel_at_period_end")),
-            "current_period_end": sub.get("current_period_end"),
+            "current_period_start": _period(sub, "current_period_start"),
+            "current_period_end": _period(sub, "current_period_end"),
         }
         hint = _meta(sub).get("wallet_id")
         wallet_hint = ledger_wallet(hint) if hint else None
@@ -186,19 +219,16 @@ def _dispute_payment(dispute: dict[str, Any]) -> str:
     return _id(dispute.get("payment_intent")) or _id(dispute.get("charge")) or str(dispute["id"])
 
 
-def _first_line(invoice: dict[str, Any]) -> tuple[str | None, int, dt.datetime | None]:
-    """The price, quantity and period end of an invoice's first line, in the older and the newer API
-    shapes."""
-    lines = (invoice.get("lines") or {}).get("data") or []
-    if not lines:
-        return None, 1, None
-    line = lines[0]
-    price = _id(line.get("price")) or _id(
-        ((line.get("pricing") or {}).get("price_details") or {}).get("price")
-    )
-    end = (line.get("period") or {}).get("end")
-    period_end = dt.datetime.fromtimestamp(int(end), dt.UTC) if end else None
-    return price, max(int(line.get("quantity") or 1), 1), period_end
+def _period(sub: dict[str, Any], field: str) -> Any:
+    """A subscription's period bound: on the subscription (older API versions) or on its item (newer)."""
+    items = (sub.get("items") or {}).get("data") or []
+    return sub.get(field) or (items[0].get(field) if items else None)
+
+
+def _known_periods(record: dict[str, Any]) -> list[tuple[int, int]]:
+    """The subscription's periods as recorded: by its last period invoice, and by its last event."""
+    pairs = (("period_start", "period_end"), ("current_period_start", "current_period_end"))
+    return [(int(record[a]), int(record[b])) for a, b in pairs if record.get(a) and record.get(b)]
 
 
 def _subscription_item(sub: dict[str, Any]) -> tuple[str | None, int]:

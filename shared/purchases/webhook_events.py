@@ -66,10 +66,13 @@ class EventStore:
             return "duplicate"
         return "handle"
 
-    async def done(self, provider: str, event_id: str, outcome: str) -> None:
-        await self._ref(provider, event_id).update(
-            {"state": "handled", "outcome": outcome, "handled_at": now()}
-        )
+    async def done(self, provider: str, event_id: str, outcome: str, refused: bool = False) -> None:
+        """Handled. `refused`: the event was a payment we granted nothing for (`refused` holds its code,
+        for a person to look at); a redelivery is still a duplicate."""
+        fields = {"state": "handled", "outcome": outcome, "handled_at": now()}
+        if refused:
+            fields["refused"] = outcome
+        await self._ref(provider, event_id).update(fields)
 
     async def release(self, provider: str, event_id: str) -> None:
         """Handling failed: let the provider's retry take it at once."""

@@ -16,7 +16,7 @@ from shared.adapters.secrets import SecretSource
 from shared.errors import AppError, BadRequest
 from shared.purchases.orders import Orders
 from shared.purchases.signatures import verify_sslcommerz, verify_stripe
-from shared.purchases.stripe_events import StripeEvents
+from shared.purchases.stripe_events import REFUSED, StripeEvents
 from shared.purchases.webhook_events import EventStore
 from shared.settings import Settings
 
@@ -67,8 +67,12 @@ class PaymentWebhooks:
             log.exception("stripe event failed", extra={"event_id": event_id, "type": kind})
             await self._events.release("stripe", event_id)
             return 500, {"error": "handling failed; Stripe will retry"}
-        await self._events.done("stripe", event_id, outcome)
-        log.info("stripe event handled", extra={"event_id": event_id, "type": kind, "outcome": outcome})
+        refused = outcome in REFUSED
+        await self._events.done("stripe", event_id, outcome, refused=refused)
+        (log.warning if refused else log.info)(
+            "stripe payment refused: nothing granted" if refused else "stripe event handled",
+            extra={"event_id": event_id, "type": kind, "outcome": outcome},
+        )
         return 200, {"received": True, "outcome": outcome}
 
     async def sslcommerz(self, form: Mapping[str, str]) -> Answer:

@@ -54,9 +54,12 @@ class FakeSslCommerz:
             await asyncio.sleep(2)  # the tests give the client 1 s
         return self.validations.get(val_id, {"status": "INVALID_TRANSACTION"})
 
-    def pay(self, tran_id: str, amount: str | None = None, currency: str | None = None) -> dict[str, str]:
-        """Script a payment of a session (paid as asked unless amount/currency say otherwise) and return
-        the IPN form SSLCommerz would post, signed with the store password."""
+    def pay(
+        self, tran_id: str, amount: str | None = None, currency: str | None = None, risk_level: str = "0"
+    ) -> dict[str, str]:
+        """Script a payment of a session (paid as asked unless amount/currency say otherwise; `risk_level`
+        "1" is a payment SSLCommerz flags as risky) and return the IPN form SSLCommerz would post, signed
+        with the store password."""
         session = self.sessions[tran_id]
         val_id = "val_" + uuid.uuid4().hex[:16]
         paid_amount = amount or session["total_amount"]
@@ -69,6 +72,8 @@ class FakeSslCommerz:
             "currency": paid_currency,
             "currency_type": paid_currency,
             "currency_amount": paid_amount,
+            "risk_level": risk_level,
+            "risk_title": "Safe" if risk_level == "0" else "Risky transaction, verify before delivering",
         }
         form = {
             "status": "VALID",

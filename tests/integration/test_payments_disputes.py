@@ -235,6 +235,7 @@ def test_a_won_dispute_of_an_allotment_gives_it_back_expiring_as_it_was(function
         "object": "invoice",
         "subscription_details": {"metadata": {"wallet_id": w, "plan": "pro"}},
         "payment_intent": payment,
+        "billing_reason": "subscription_create",
         "amount_paid": 2000,
         "currency": "usd",
         "lines": {

@@ -181,3 +181,24 @@ def test_the_reconciler_confirms_an_order_whose_validation_timed_out(
     assert invariants(buyer.user_id)["available"] == WELCOME + PACKAGE_CREDITS
     assert ipn(function, form).get_json()["state"] == "paid"
     assert invariants(buyer.user_id)["available"] == WELCOME + PACKAGE_CREDITS
+
+
+def test_a_risky_payment_is_held_for_review_not_granted(
+    api_client: httpx.Client, buyer: User, fake_ssl: tuple[FakeSslCommerz, str], function: Any
+) -> None:
+    fake = fake_ssl[0]
+    tran_id = checkout(api_client, buyer, fake)
+    form = fake.pay(tran_id, risk_level="1")
+    answer = ipn(function, form)
+    assert (answer.status_code, answer.get_json()["state"]) == (200, "review")
+    order = doc("orders", tran_id) or {}
+    assert (order["state"], order["val_id"]) == ("review", form["val_id"])
+    assert "risk" in order["reason"]
+    redirect = function.test_client().post("/sslcommerz/success", data=form)
+    assert redirect.status_code == 303
+    assert invariants(buyer.user_id)["available"] == WELCOME
+    assert purchases(buyer.user_id) == []
+    # A safe payment of another order still grants as before.
+    tran_id = checkout(api_client, buyer, fake)
+    assert ipn(function, fake.pay(tran_id, risk_level="0")).get_json()["state"] == "paid"
+    assert invariants(buyer.user_id)["available"] == WELCOME + PACKAGE_CREDITS

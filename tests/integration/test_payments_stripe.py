@@ -225,14 +225,17 @@ def test_subscription_start_renewals_and_updates(function: Any, keys: Secrets) -
     )
     assert deliver(function, keys, "checkout.session.completed", start)["outcome"] == "subscription_started"
 
+    period = {"start": int(time.time()), "end": int(time.time()) + 30 * 86400}
+
     def invoice(invoice_id: str) -> dict[str, Any]:
         return {
             "id": invoice_id,
             "object": "invoice",
             "subscription": sub_id,
-            "amount_paid": 2000,
+            "billing_reason": "subscription_cycle",
+            "amount_paid": 9000,  # 3 seats of team, 3000 cents each
             "currency": "usd",
-            "lines": {"data": [{"price": {"id": "price_team_monthly"}, "quantity": 3}]},
+            "lines": {"data": [{"price": {"id": "price_team_monthly"}, "quantity": 3, "period": period}]},
         }
 
     first = invoice("in_" + uuid.uuid4().hex)
@@ -274,3 +277,20 @@ def test_unknown_events_are_acknowledged(function: Any, keys: Secrets) -> None:
         deliver(function, keys, "customer.created", {"id": "cus_1", "object": "customer"})["outcome"]
         == "ignored"
     )
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency"), [(50, "usd"), (500, "eur"), (None, "usd")], ids=["cents", "currency", "none"]
+)
+def test_a_checkout_paying_other_than_its_package_grants_nothing(
+    function: Any, keys: Secrets, amount: int | None, currency: str
+) -> None:
+    w, payment = wallet(), pi()
+    paid = session(w, payment, amount_total=amount, currency=currency)
+    payload = stripe_event("checkout.session.completed", paid)
+    response = post_event(function, payload, sign(payload, keys.webhook_new))
+    assert (response.status_code, response.get_json()["outcome"]) == (200, "amount_mismatch")
+    record = doc("payment_events", stable_id("stripe", json.loads(payload)["id"])) or {}
+    assert (record["state"], record["refused"]) == ("handled", "amount_mismatch")
+    assert doc("wallets", w) is None
+    assert payment_doc("stripe", payment) is None

@@ -202,6 +202,7 @@ def invoice(sub_id: str, seats: int, period_end: int) -> dict[str, Any]:
         "object": "invoice",
         "subscription": sub_id,
         "payment_intent": "pi_" + uuid.uuid4().hex,
+        "billing_reason": "subscription_cycle",
         "amount_paid": 3000 * seats,
         "currency": "usd",
         "lines": {
