@@ -13,6 +13,7 @@ from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, S
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import CallResult
 from shared.chat.threads import check_content
+from shared.errors import Conflict
 
 router = APIRouter(tags=["threads"])
 
@@ -33,6 +34,12 @@ class NewMessage(BaseModel):
 async def create_thread(
     principal: CurrentPrincipal, services: ServicesDep, body: NewThread | None = None
 ) -> dict[str, Any]:
+    limit = services.settings.max_threads
+    if await services.threads.count_for_user(principal.user_id) >= limit:
+        raise Conflict(
+            f"You already have {limit} threads, the most an account may keep; continue one of them.",
+            code="too_many_threads",
+        )
     thread = await services.threads.create(principal, body.title if body else None)
     return {"object": "thread", **thread.model_dump(mode="json")}
 
