@@ -160,3 +160,18 @@ def test_speech_sessions_past_the_cap_are_refused_at_start(small_stt: str, sync_
     while sync_redis.zcard(key) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert sync_redis.zcard(key) == 0
+
+
+def test_a_streamed_thread_reply_counts_against_the_open_streams(
+    small: httpx.Client, sync_redis: redis.Redis
+) -> None:
+    user_id, headers = register(small)
+    thread = small.post("/v1/threads", headers=headers).json()["id"]
+    key = f"{{u:{user_id}}}:open:streams"
+    sync_redis.zadd(key, {"another-instance": time.time() + 600})
+    message = {"content": "hi", "model": "fake-echo", "max_tokens": 3}
+    refused = small.post(f"/v1/threads/{thread}/messages", json=message, headers=headers)
+    assert code(refused) == (429, "too_many_streams")
+    assert small.get(f"/v1/threads/{thread}/messages", headers=headers).json()["data"] == []
+    sync_redis.zrem(key, "another-instance")
+    assert small.post(f"/v1/threads/{thread}/messages", json=message, headers=headers).status_code == 200

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from run_services.api.chat_responses import respond
@@ -14,6 +14,7 @@ from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import CallResult
 from shared.chat.threads import check_content
 from shared.errors import Conflict
+from shared.limits.concurrency import released_after
 
 router = APIRouter(tags=["threads"])
 
@@ -90,18 +91,30 @@ async def post_message(
         return await services.threads.append_exchange(thread_id, content, result)
 
     params = {"temperature": body.temperature} if body.temperature is not None else {}
-    started = await services.chat.begin(
-        principal,
-        request_id(request),
-        body.model,
-        messages,
-        body.max_tokens,
-        params,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint(body.model_dump(mode="json")),
-        scope=f"thread:{thread_id}",
-        on_finish=store,
+    concurrency = services.open_limits.concurrency  # a streamed reply counts against the open streams
+    lease = (
+        await concurrency.acquire(services.open_limits.streams, principal.user_id) if body.stream else None
     )
-    response = await respond(services, started, stream=body.stream, include_usage=True, thread=True)
+    try:
+        started = await services.chat.begin(
+            principal,
+            request_id(request),
+            body.model,
+            messages,
+            body.max_tokens,
+            params,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint(body.model_dump(mode="json")),
+            scope=f"thread:{thread_id}",
+            on_finish=store,
+        )
+        response = await respond(services, started, stream=body.stream, include_usage=True, thread=True)
+    except BaseException:
+        await concurrency.release(lease)
+        raise
+    if isinstance(response, StreamingResponse):
+        response.body_iterator = released_after(response.body_iterator, concurrency, lease)
+    else:
+        await concurrency.release(lease)
     response.headers.update(limits.headers())
     return response
