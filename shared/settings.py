@@ -155,11 +155,23 @@ class Settings(BaseSettings):
     # at creation).
     workspace_invite_secret: SecretStr | None = None
     workspace_invite_ttl_s: int = Field(7 * 24 * 3600, ge=60)
-    workspace_default_plan: str = "team"
+    # A new workspace's plan until a subscription pays for more: one that costs nothing to give.
+    workspace_default_plan: str = "free"
     workspace_wallet_shards: int = Field(16, ge=1, le=64)
     usage_max_days: int = Field(366, ge=1)
     # Usage records are deleted by Firestore's TTL policy this many days after they are written.
     usage_retention_days: int = Field(400, ge=1)
+
+    # Quotas per account (issue 11, item 6): past a count 409, past a concurrency cap 429, each with its
+    # own code. Concurrency leases (shared/limits/concurrency.py) expire after concurrency_lease_ttl_s
+    # when an instance dies without releasing them.
+    max_api_keys: int = Field(20, ge=1)
+    max_workspaces_owned: int = Field(10, ge=1)
+    max_threads: int = Field(1_000, ge=1)
+    max_stored_jobs: int = Field(1_000, ge=1)
+    max_open_streams: int = Field(8, ge=1)
+    max_speech_sessions: int = Field(2, ge=1)
+    concurrency_lease_ttl_s: int = Field(3_600, ge=60)
 
 
 @lru_cache(maxsize=1)

@@ -82,6 +82,9 @@ def settings(catalog_file: Path, plans_file: Path) -> Settings:
         google_client_id="test-client-id.apps.googleusercontent.com",
         auth_rate_per_minute=10_000,
         plans_path=plans_file,
+        # The workspace tests invite members without a subscription: team's three seats. The shipped
+        # default (the free plan) is checked by tests/integration/test_plan_models_everywhere.py.
+        workspace_default_plan="team",
     )
 
 

@@ -56,6 +56,16 @@ class ApiKeyRepository:
         records = [_record(snap.to_dict() or {}) async for snap in query.stream()]
         return sorted((r for r in records if r.revoked_at is None), key=lambda r: r.created_at)
 
+    async def count_active(self, user_id: str) -> int:
+        """How many of the user's keys are not revoked (an aggregation query: no documents are read)."""
+        query = (
+            self._db.collection(API_KEYS)
+            .where(filter=FieldFilter("user_id", "==", user_id))
+            .where(filter=FieldFilter("revoked_at", "==", None))
+        )
+        result = await query.count().get()
+        return int(result[0][0].value)
+
     async def revoke(self, user_id: str, key_id: str, at: dt.datetime) -> bool:
         """Revoke the caller's key with this public id; False if there is none (or it is someone else's)."""
         query = (

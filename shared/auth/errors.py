@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
 
 
 def _bearer(error: str) -> dict[str, str]:
@@ -72,3 +72,24 @@ class GoogleSignInDisabled(NotFound):
 
     def __init__(self) -> None:
         super().__init__("Google sign-in is not configured on this server.")
+
+
+class SessionRequired(Forbidden):
+    """A leaked API key must not be able to mint, list or revoke keys (and so outlive its own revocation)."""
+
+    code = "session_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "API keys are managed from a signed-in session: use an access token from /v1/auth/login, "
+            "not an API key."
+        )
+
+
+class TooManyApiKeys(Conflict):
+    code = "too_many_api_keys"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You already have {limit} API keys, the most an account may have; delete one first."
+        )

@@ -22,7 +22,9 @@ from shared.auth.errors import (
     InvalidEmail,
     InvalidToken,
     RefreshTokenReused,
+    SessionRequired,
     TokenExpired,
+    TooManyApiKeys,
 )
 from shared.auth.google import GoogleVerifier
 from shared.auth.passwords import Passwords, check_password_policy, normalise_email
@@ -189,7 +191,17 @@ class AuthService:
 
     # -- API keys --------------------------------------------------------------------------------------
 
+    @staticmethod
+    def _session_only(principal: Principal) -> None:
+        if principal.auth != "jwt":
+            raise SessionRequired()
+
     async def create_api_key(self, principal: Principal, name: str = "") -> ApiKeyCreated:
+        """A new key, shown once; only from a signed-in session, and at most settings.max_api_keys live."""
+        self._session_only(principal)
+        limit = self._settings.max_api_keys
+        if await self._keys.count_active(principal.user_id) >= limit:
+            raise TooManyApiKeys(limit)
         key = new_api_key()
         record = ApiKeyRecord(
             id="key_" + pysecrets.token_hex(6),
@@ -205,10 +217,12 @@ class AuthService:
         return ApiKeyCreated(**ApiKeyOut.of(record).model_dump(), key=key)
 
     async def list_api_keys(self, principal: Principal) -> ApiKeyList:
+        self._session_only(principal)
         records = await self._keys.active_for(principal.user_id)
         return ApiKeyList(data=[ApiKeyOut.of(r) for r in records])
 
     async def delete_api_key(self, principal: Principal, key_id: str) -> None:
+        self._session_only(principal)
         if not await self._keys.revoke(principal.user_id, key_id, clock.now()):
             raise ApiKeyNotFound()
         log.info("api key deleted", extra={"user_id": principal.user_id, "key_id": key_id})

@@ -33,9 +33,10 @@ from shared.ledger.schemas import Balance
 from shared.ledger.shards import ShardedWallets
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.budgets.service import Budgets
+from shared.limits.concurrency import Cap, Concurrency, OpenLimits
 from shared.limits.ratelimit.buckets import TokenBuckets
 from shared.limits.ratelimit.service import RateLimits
-from shared.plans.offers import plan_offers
+from shared.plans.offers import PlanOffers, plan_offers
 from shared.purchases.service import Billing
 from shared.settings import Settings
 from shared.spending.members import WorkspaceSpending
@@ -73,6 +74,8 @@ class Services:
     billing: Billing
     audio: AudioCatalog
     transcriber: Transcriber
+    offers: PlanOffers  # what each plan includes: the models it may call
+    open_limits: OpenLimits  # chat streams and speech sessions a user may keep open at once
 
     # The clients and money objects routes reach most, by their plain names.
     @property
@@ -157,6 +160,16 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         billing=build_buying(clients, money).billing,
         audio=AudioCatalog.load(settings, catalog),
         transcriber=LitellmTranscriber(settings.provider_timeout_s),
+        offers=plan_offers(settings),
+        open_limits=build_open_limits(clients.redis, settings),
+    )
+
+
+def build_open_limits(redis: Redis, settings: Settings) -> OpenLimits:
+    return OpenLimits(
+        Concurrency(redis, settings.concurrency_lease_ttl_s),
+        streams=Cap("chat streams", "streams", "too_many_streams", settings.max_open_streams),
+        speech=Cap("speech sessions", "speech", "too_many_speech_sessions", settings.max_speech_sessions),
     )
 
 

@@ -27,6 +27,7 @@ from shared.jobs.service import JobService
 from shared.jobs.sweep import JobSweeper
 from shared.jobs.video_job import VideoJob
 from shared.limits.budgets.service import Budgets
+from shared.plans.offers import plan_offers
 from shared.spending.payer import Payer
 from shared.usage.recorder import UsageRecorder
 
@@ -75,7 +76,7 @@ def build_jobs(
         "export": ExportJob(ExportSources(ThreadService(clients.db), repo, store), store, settings),
     }
     parts = JobParts(repo, payer, queue, progress, settings, usage, budgets)
-    service = JobService(parts, kinds, store)
+    service = JobService(parts, kinds, store, plan_offers(settings))
     runner = StepRunner(parts, kinds)
     sweeper = JobSweeper(parts)
     return Jobs(service, runner, sweeper, repo, queue, store)

@@ -62,6 +62,12 @@ class ThreadService:
         await self._ref(thread.id).create({**thread.model_dump(exclude={"id"}), "user_id": principal.user_id})
         return thread
 
+    async def count_for_user(self, user_id: str) -> int:
+        """How many threads the user has (an aggregation query: no documents are read)."""
+        query = self.db.collection("threads").where(filter=firestore.FieldFilter("user_id", "==", user_id))
+        result = await query.count().get()
+        return int(result[0][0].value)
+
     async def get(self, principal: Principal, thread_id: str) -> Thread:
         return await self.owned(principal.user_id, thread_id)
 

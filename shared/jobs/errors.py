@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.errors import AppError, BadRequest, NotFound
+from shared.errors import AppError, BadRequest, Conflict, NotFound
 
 
 class JobNotFound(NotFound):
@@ -10,6 +10,16 @@ class JobNotFound(NotFound):
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"No job {job_id!r} exists for you; GET /v1/jobs lists yours.")
+
+
+class TooManyJobs(Conflict):
+    code = "too_many_jobs"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"Your account already stores {limit} jobs, the most it may keep; contact support to raise "
+            "the quota. Nothing was reserved."
+        )
 
 
 class InvalidJob(BadRequest):

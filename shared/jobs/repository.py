@@ -69,6 +69,12 @@ class JobRepository:
         )
         return [Job.from_doc(snap.id, snap.to_dict()) async for snap in query.stream()]
 
+    async def count_for_user(self, user_id: str) -> int:
+        """How many jobs the user has stored (an aggregation query: no documents are read)."""
+        query = self._db.collection(JOBS).where(filter=FieldFilter("user_id", "==", user_id))
+        result = await query.count().get()
+        return int(result[0][0].value)
+
     async def unfinished(self, field: str, before: dt.datetime, limit: int) -> list[Job]:
         """Queued or running jobs whose `field` (updated_at or deadline) is at or before `before`."""
         query = (

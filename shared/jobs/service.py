@@ -1,6 +1,8 @@
 """The API's side of jobs: create (reserve, write, enqueue), read, list and cancel.
 
-Creating a job validates and prices it first (bad input changes nothing), then reserves the worst case
+Creating a job validates and prices it first (bad input changes nothing; a model the caller's plan does not
+include is 403 model_not_in_plan; past settings.max_stored_jobs jobs it is 409 too_many_jobs), then reserves
+the worst case
 under the hold `job:{job_id}` (402 when the balance cannot cover it: no job is written), then writes the
 job document and enqueues step 0. With an Idempotency-Key the job id is derived from the caller and the
 key, so a retried create finds the same hold and the same job and changes nothing.
@@ -17,11 +19,12 @@ from shared.auth.schemas import Principal
 from shared.clock import now
 from shared.errors import Conflict
 from shared.ids import new_id, stable_id
-from shared.jobs.errors import JobNotFound
+from shared.jobs.errors import JobNotFound, TooManyJobs
 from shared.jobs.kinds import JobKind
 from shared.jobs.parts import JobParts
 from shared.jobs.schemas import Job, JobCreate, JobError, JobView, task_id
 from shared.limits.budgets.schemas import Admission
+from shared.plans.offers import PlanOffers, ensure_model_allowed
 
 log = logging.getLogger("jobs.service")
 
@@ -40,20 +43,26 @@ class JobService:
         parts: JobParts,
         kinds: dict[str, JobKind],
         store: BlobStore,
+        offers: PlanOffers,
     ) -> None:
         self._p = parts
         self._kinds = kinds
         self._store = store
+        self._offers = offers
 
     async def create(
         self, principal: Principal, request: JobCreate, idempotency_key: str | None = None
     ) -> Job:
         kind = self._kinds[request.type]
         plan = kind.plan(request)
+        model = plan.params.get("model")
+        if model is not None:  # the plan the caller spends under (a workspace's, with X-Workspace-ID)
+            ensure_model_allowed(self._offers.get(principal.plan), str(model))
         check = getattr(kind, "check", None)  # a kind reading the caller's data (export) checks access first
         if check is not None:
             await check(principal, request)
         job_id = stable_id("job", principal.user_id, idempotency_key) if idempotency_key else new_id()
+        await self._within_quota(principal, job_id)
         at = now()
         admission = await self._admit(principal, plan.price)
         try:
@@ -110,6 +119,15 @@ class JobService:
         )
         await self._p.progress.publish(job)
         return job
+
+    async def _within_quota(self, principal: Principal, job_id: str) -> None:
+        """At most settings.max_stored_jobs jobs per user (a replayed create is not a new job)."""
+        limit = self._p.settings.max_stored_jobs
+        if await self._p.repo.count_for_user(principal.user_id) < limit:
+            return
+        existing = await self._p.repo.get(job_id)
+        if existing is None or existing.user_id != principal.user_id:
+            raise TooManyJobs(limit)
 
     async def _admit(self, principal: Principal, price: int) -> Admission | None:
         """The job's worst case against the caller's spend budget (402 budget_exceeded when it passes)."""

@@ -30,6 +30,28 @@ class RoleRequired(Forbidden):
         super().__init__(f"Only a workspace {needed} can do this; ask one of them.")
 
 
+class OwnLimit(Forbidden):
+    """A member who could set their own limit could lift the cap meant for them."""
+
+    code = "cannot_change_own_limit"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Nobody changes their own monthly limit; ask another admin (or an owner, for an admin's or "
+            "owner's limit) to change it."
+        )
+
+
+class TooManyWorkspaces(Conflict):
+    code = "too_many_workspaces"
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(
+            f"You already own {limit} workspaces, the most one account may; use one of them, or hand one "
+            "to another owner and leave it."
+        )
+
+
 class LastOwner(Conflict):
     code = "last_owner"
 

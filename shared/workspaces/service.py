@@ -2,7 +2,8 @@
 
 Every call names the caller; a caller who is not a member of the workspace gets WorkspaceNotFound (404)
 whatever the workspace, so nobody learns which workspaces exist. Role rules: members read; admins invite,
-remove members and set limits; only owners make or unmake owners and admins, or remove them.
+remove members and set members' limits; only owners make or unmake owners and admins, remove them or set
+their limits. Nobody sets their own limit.
 """
 
 from __future__ import annotations
@@ -20,7 +21,14 @@ from shared.ids import new_id
 from shared.ledger.wallet_ids import shard_wallet, workspace_wallet_base
 from shared.plans.offers import PlanOffers
 from shared.settings import Settings
-from shared.workspaces.errors import LastOwner, MemberNotFound, RoleRequired, WorkspaceNotFound
+from shared.workspaces.errors import (
+    LastOwner,
+    MemberNotFound,
+    OwnLimit,
+    RoleRequired,
+    TooManyWorkspaces,
+    WorkspaceNotFound,
+)
 from shared.workspaces.repository import WorkspaceRepository
 from shared.workspaces.schemas import Member, Role, Workspace, WorkspaceOut, at_least
 
@@ -75,6 +83,10 @@ class WorkspaceService:
         name = name.strip()
         if not name:
             raise BadRequest("Give the workspace a name.", code="invalid_name")
+        limit = self.settings.max_workspaces_owned
+        owned = sum(1 for m in await self.repo.memberships(user_id) if m.get("role") == "owner")
+        if owned >= limit:
+            raise TooManyWorkspaces(limit)
         workspace_id = new_id()
         at = self.clock()
         plan = self.offers.get(self.settings.workspace_default_plan)
@@ -155,10 +167,14 @@ class WorkspaceService:
         monthly_limit: int | None,
         clear_limit: bool,
     ) -> Member:
-        """Change a member's role or monthly limit. Admins set limits and make members; owners do the rest."""
+        """Change a member's role or monthly limit. Admins set members' limits and make members; owners do
+        the rest; nobody changes their own limit."""
         if role is None and monthly_limit is None and not clear_limit:
             raise BadRequest("Send a role, a monthly_limit or clear_limit.", code="nothing_to_change")
         me = await self.membership(user_id, workspace_id, "admin")
+        sets_limit = monthly_limit is not None or clear_limit
+        if sets_limit and target_id == user_id:
+            raise OwnLimit()
         repo = self.repo
         ws_ref, target_ref = repo.workspace_ref(workspace_id), repo.member_ref(workspace_id, target_id)
 
@@ -170,12 +186,14 @@ class WorkspaceService:
             touches_admin = role in ("owner", "admin") or target["role"] in ("owner", "admin")
             if role is not None and role != target["role"] and touches_admin and me["role"] != "owner":
                 raise RoleRequired("owner")
+            if sets_limit and target["role"] != "member" and me["role"] != "owner":
+                raise RoleRequired("owner")
             if target["role"] == "owner" and role not in (None, "owner"):
                 await self._keep_an_owner(tx, workspace_id)
             changes: dict[str, Any] = {}
             if role is not None:
                 changes["role"] = role
-            if monthly_limit is not None or clear_limit:
+            if sets_limit:
                 changes["monthly_limit"] = None if clear_limit else monthly_limit
             tx.update(target_ref, changes)
             tx.update(ws_ref, {"updated_at": self.clock()})

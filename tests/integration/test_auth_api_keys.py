@@ -34,11 +34,15 @@ def test_create_list_and_use(client: httpx.Client, user: User) -> None:
     assert "key" not in listing["data"][0]
     assert created["key"] not in str(listing)
 
-    # The key authenticates as its owner, and can manage keys itself.
-    by_key = client.get("/v1/api-keys", headers=bearer(created["key"]))
-    assert by_key.status_code == 200, by_key.text
-    assert by_key.json() == listing
-    second = client.post("/v1/api-keys", headers=bearer(created["key"]))  # no body: the name is optional
+    # The key authenticates as its owner (it reads the balance) but cannot manage keys: a leaked key
+    # must not mint another one that outlives its revocation, list the others or revoke them.
+    assert client.get("/v1/credits", headers=bearer(created["key"])).status_code == 200
+    key = bearer(created["key"])
+    assert_error(client.get("/v1/api-keys", headers=key), 403, "session_required")
+    assert_error(client.post("/v1/api-keys", headers=key), 403, "session_required")
+    assert_error(client.delete(f"/v1/api-keys/{created['id']}", headers=key), 403, "session_required")
+    assert client.get("/v1/api-keys", headers=user.headers).json() == listing  # nothing changed
+    second = client.post("/v1/api-keys", headers=user.headers)  # no body: the name is optional
     assert second.status_code == 201, second.text
     assert second.json()["name"] == ""
     assert len(client.get("/v1/api-keys", headers=user.headers).json()["data"]) == 2
@@ -59,7 +63,10 @@ def test_another_users_key_is_404_and_untouched(client: httpx.Client, make_user:
     created = create_key(client, owner)
     response = client.delete(f"/v1/api-keys/{created['id']}", headers=intruder.headers)
     assert_error(response, 404, "api_key_not_found")
-    assert client.get("/v1/api-keys", headers=bearer(created["key"])).status_code == 200
+    assert client.get("/v1/credits", headers=bearer(created["key"])).status_code == 200  # still works
+    assert [k["id"] for k in client.get("/v1/api-keys", headers=owner.headers).json()["data"]] == [
+        created["id"]
+    ]
     assert client.get("/v1/api-keys", headers=intruder.headers).json()["data"] == []
     assert_error(
         client.delete("/v1/api-keys/key_000000000000", headers=owner.headers), 404, "api_key_not_found"

@@ -17,6 +17,7 @@ from tests.support.helpers import balance, register
 from tests.support.servers import ServerThread
 
 SHIPPED = Path(__file__).parent.parent.parent / "shared" / "plans" / "plans.toml"
+MEDIA = Path(__file__).parent.parent.parent / "shared" / "catalog" / "media.toml"
 PLANS = """
 [plans.narrow]
 requests_per_minute = 1000
@@ -87,7 +88,9 @@ def test_a_fallback_outside_the_plan_never_serves(narrow: httpx.Client, fake_pro
 def test_the_shipped_plans_name_only_catalog_models() -> None:
     plans = tomllib.loads(SHIPPED.read_text())
     catalog = tomllib.loads(DEFAULT_CATALOG.read_text())
+    media = tomllib.loads(MEDIA.read_text())
     ids = {m["id"] for m in catalog["models"]}
+    ids |= {m["id"] for kind in ("images", "videos", "transcription") for m in media[kind]}
     for name, offer in plans["plan_billing"].items():
         unknown = set(offer.get("allowed_models", [])) - ids
         assert not unknown, f"plan {name} allows models the catalog does not have: {sorted(unknown)}"

@@ -42,7 +42,8 @@ def clock() -> Clock:
 
 @pytest.fixture
 def service(db: firestore.AsyncClient, clock: Clock) -> WorkspaceService:
-    settings = ledger_settings(workspace_wallet_shards=SHARDS)
+    # team: three seats without a subscription (a new workspace's default plan, free, has one)
+    settings = ledger_settings(workspace_wallet_shards=SHARDS, workspace_default_plan="team")
     return WorkspaceService(db, settings, plan_offers(settings), BillingRepository(db), clock=clock)
 
 

@@ -1,4 +1,5 @@
-"""API keys: create (the key is shown once), list, delete. Any valid credential (JWT or key) manages them."""
+"""API keys: create (the key is shown once), list, delete. Only a signed-in session (an access token)
+manages them: with an API key they answer 403 session_required, so a leaked key cannot mint others."""
 
 from __future__ import annotations
 

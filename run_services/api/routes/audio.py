@@ -18,12 +18,14 @@ Protocol (JSON text messages, audio as binary messages):
    `{"type": "final", "text", "seconds", "credits"}`, then closes (1000).
 
 Failures answer `{"type": "error", "code", "message"}` and close with 4000 + the HTTP status of the
-error (4400 bad start message or audio, 4402 not enough credits, 4404 unknown model, 4413 the stream
-passed its reserved maximum (after the final message for the audio up to it), 4429 rate limited, 4502
-provider failure, 4408 nothing received for settings.stt_idle_timeout_s); a missing or bad credential
-closes with 1008 (policy violation). Charging: the seconds of audio received, at the model's
-price_per_second; a client that disconnects pays for the seconds already transcribed; nothing is
-charged when the provider fails or nothing was transcribed.
+error (4400 bad start message or audio, 4402 not enough credits, 4403 a model the plan does not include
+(model_not_in_plan), 4404 unknown model, 4413 the stream passed its reserved maximum (after the final
+message for the audio up to it), 4429 rate limited or too many sessions open (too_many_speech_sessions,
+settings.max_speech_sessions per user), 4502 provider failure, 4408 nothing received for
+settings.stt_idle_timeout_s); a missing or bad credential closes with 1008 (policy violation).
+Charging: the seconds of audio received, at the model's price_per_second; a client that disconnects pays
+for the seconds already transcribed; nothing is charged when the provider fails or nothing was
+transcribed.
 """
 
 from __future__ import annotations
@@ -45,6 +47,8 @@ from shared.auth.schemas import Principal
 from shared.bootstrap import Services
 from shared.errors import AppError, BadRequest, Unauthorized
 from shared.gateway.transcription import TranscriptionFailed
+from shared.limits.concurrency import Lease
+from shared.plans.offers import ensure_model_allowed
 
 log = logging.getLogger("api.audio")
 router = APIRouter(tags=["audio"])
@@ -79,11 +83,15 @@ async def transcription_stream(websocket: WebSocket) -> None:
         await _end(websocket, exc)
         return
     stream: TranscriptionStream | None = None
+    open_limits = services.open_limits
+    lease: Lease | None = None
     try:
         start = _parse_start(raw)
         await services.rate_limits.check_request(principal)
         catalog, transcriber = services.audio, services.transcriber
         model = catalog.model(start.model)
+        ensure_model_allowed(services.offers.get(principal.plan), model.id)
+        lease = await open_limits.concurrency.acquire(open_limits.speech, principal.user_id)
         session_id = uuid.uuid4().hex
         stream = TranscriptionStream(
             services.payer,
@@ -121,6 +129,7 @@ async def transcription_stream(websocket: WebSocket) -> None:
     finally:
         if stream is not None and not stream.closed:  # disconnected, cancelled or crashed
             await asyncio.shield(stream.abandon())
+        await open_limits.concurrency.release(lease)
 
 
 async def _run(websocket: WebSocket, stream: TranscriptionStream, idle_s: float) -> None:

@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 
 from run_services.api.chat_responses import respond
 from run_services.api.deps import RateLimitDep, ServicesDep, Spender, request_id
 from shared.cache.keys import CacheDirectives, opted_in
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import ChatCompletionRequest
+from shared.limits.concurrency import released_after
 
 router = APIRouter(tags=["chat"])
 
@@ -29,18 +30,29 @@ async def chat_completions(
 ) -> Response:
     body.check_supported()
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
-    started = await services.chat.begin(
-        principal,
-        request_id(request),
-        body.model,
-        body.wire_messages(),
-        body.requested_max_tokens(),
-        body.sampling(),
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint(body.model_dump(mode="json")),
-        cache_opt_in=opted_in(x_cache),
-        cache_directives=CacheDirectives.parse(cache_control),
-    )
-    response = await respond(services, started, stream=body.stream, include_usage=include_usage)
+    open_limits = services.open_limits
+    concurrency = open_limits.concurrency
+    lease = await concurrency.acquire(open_limits.streams, principal.user_id) if body.stream else None
+    try:
+        started = await services.chat.begin(
+            principal,
+            request_id(request),
+            body.model,
+            body.wire_messages(),
+            body.requested_max_tokens(),
+            body.sampling(),
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint(body.model_dump(mode="json")),
+            cache_opt_in=opted_in(x_cache),
+            cache_directives=CacheDirectives.parse(cache_control),
+        )
+        response = await respond(services, started, stream=body.stream, include_usage=include_usage)
+    except BaseException:
+        await concurrency.release(lease)
+        raise
+    if isinstance(response, StreamingResponse):  # the slot is freed when the stream ends, however it ends
+        response.body_iterator = released_after(response.body_iterator, concurrency, lease)
+    else:
+        await concurrency.release(lease)
     response.headers.update(limits.headers())
     return response

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from run_services.api.chat_responses import respond
@@ -13,6 +13,8 @@ from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, S
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import CallResult
 from shared.chat.threads import check_content
+from shared.errors import Conflict
+from shared.limits.concurrency import released_after
 
 router = APIRouter(tags=["threads"])
 
@@ -33,6 +35,12 @@ class NewMessage(BaseModel):
 async def create_thread(
     principal: CurrentPrincipal, services: ServicesDep, body: NewThread | None = None
 ) -> dict[str, Any]:
+    limit = services.settings.max_threads
+    if await services.threads.count_for_user(principal.user_id) >= limit:
+        raise Conflict(
+            f"You already have {limit} threads, the most an account may keep; continue one of them.",
+            code="too_many_threads",
+        )
     thread = await services.threads.create(principal, body.title if body else None)
     return {"object": "thread", **thread.model_dump(mode="json")}
 
@@ -83,18 +91,30 @@ async def post_message(
         return await services.threads.append_exchange(thread_id, content, result)
 
     params = {"temperature": body.temperature} if body.temperature is not None else {}
-    started = await services.chat.begin(
-        principal,
-        request_id(request),
-        body.model,
-        messages,
-        body.max_tokens,
-        params,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint(body.model_dump(mode="json")),
-        scope=f"thread:{thread_id}",
-        on_finish=store,
+    concurrency = services.open_limits.concurrency  # a streamed reply counts against the open streams
+    lease = (
+        await concurrency.acquire(services.open_limits.streams, principal.user_id) if body.stream else None
     )
-    response = await respond(services, started, stream=body.stream, include_usage=True, thread=True)
+    try:
+        started = await services.chat.begin(
+            principal,
+            request_id(request),
+            body.model,
+            messages,
+            body.max_tokens,
+            params,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint(body.model_dump(mode="json")),
+            scope=f"thread:{thread_id}",
+            on_finish=store,
+        )
+        response = await respond(services, started, stream=body.stream, include_usage=True, thread=True)
+    except BaseException:
+        await concurrency.release(lease)
+        raise
+    if isinstance(response, StreamingResponse):
+        response.body_iterator = released_after(response.body_iterator, concurrency, lease)
+    else:
+        await concurrency.release(lease)
     response.headers.update(limits.headers())
     return response
