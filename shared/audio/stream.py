@@ -15,6 +15,8 @@ instance's hold expires through the reconciler after its TTL.
 from __future__ import annotations
 
 import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -22,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.audio.pcm import Encoding, PcmBuffer
 from shared.catalog.audio import TranscriptionModel
-from shared.errors import PaymentRequired
+from shared.errors import AppError, PaymentRequired
 from shared.gateway.transcription import Transcriber
 from shared.ledger.errors import InsufficientCredits
 from shared.limits.budgets.schemas import Admission, Budget
@@ -57,6 +59,12 @@ class StartMessage(BaseModel):
         return self
 
 
+class SessionTimeLimit(AppError):
+    status = 408
+    type = "invalid_request_error"
+    code = "session_time_limit"
+
+
 class StreamTooShort(PaymentRequired):
     code = "insufficient_credits"
 
@@ -81,12 +89,15 @@ class TranscriptionStream:
         usage: UsageRecorder | None = None,
         budgets: Budgets | None = None,
         budget: Budget | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._payer = payer
         self._spender = spender
         self._usage = usage
         self._budgets = budgets if budget is not None else None
         self._budget = budget
+        self._clock = clock
+        self.ends_at = float("inf")  # the wall-clock end of the session, set by open()
         self._admission: Admission | None = None
         self._transcriber = transcriber
         self.model = model
@@ -110,12 +121,13 @@ class TranscriptionStream:
             self._admission = await self._budgets.admit(self._budget, want, minimum)
             want = self._admission.amount
         try:
+            ttl = self._settings.stt_max_seconds + int(self._settings.stt_idle_timeout_s) + HOLD_MARGIN_S
             hold = await self._payer.reserve(
                 self._wallet_id,
                 self.hold_id,
                 want=want,
                 minimum=minimum,
-                ttl_s=self._settings.stt_max_seconds + int(self._settings.stt_idle_timeout_s) + HOLD_MARGIN_S,
+                ttl_s=ttl,
                 ref="audio:transcription",
                 spender=self._spender,
             )
@@ -129,11 +141,19 @@ class TranscriptionStream:
                 f"audio ({minimum} credits) but only {exc.available} are available. Top up and retry."
             ) from exc
         self.max_seconds = hold.amount // price
+        # However slowly the audio comes (a socket kept alive with tiny chunks), the session ends well
+        # before the reconciler could release its hold.
+        self.ends_at = self._clock() + ttl - HOLD_MARGIN_S // 2
         self._wallet_id = hold.wallet_id  # a workspace hold lives on one shard of its wallet
 
     async def add(self, chunk: bytes) -> tuple[list[str], bool]:
         """Take a chunk of audio: (the partial transcripts it completed, whether the hold's maximum was
         passed, in which case the audio past it was dropped and the stream must end)."""
+        if self._clock() > self.ends_at:
+            raise SessionTimeLimit(
+                "This transcription session reached its time limit; what was transcribed is charged. "
+                "Start a new session for more audio."
+            )
         self.audio.feed(chunk)
         fmt = self.audio.format
         if fmt is None:

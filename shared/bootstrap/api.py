@@ -139,6 +139,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         catalog=catalog,
         rate_limits=money.rate_limits,
         budgets=money.budgets,
+        hold_ttl_s=settings.hold_ttl_s,
     )
     invite_secret = settings.workspace_invite_secret
     secret = invite_secret.get_secret_value() if invite_secret else signing_secret(settings, clients.secrets)

@@ -91,6 +91,11 @@ class ChatAdmission:
         """The wallet holding the credits: the caller's own, or a shard of their workspace's wallet."""
         return self._hold.wallet_id if self._hold is not None else ""
 
+    async def keep_alive(self, ttl_s: int) -> None:
+        """A heartbeat while the call streams: its hold expires no sooner than `ttl_s` from now."""
+        if self._hold is not None:
+            await self._payer.extend(self._hold.wallet_id, self.hold_id, ttl_s)
+
     async def release(self) -> None:
         """Give back everything taken: the call produced nothing, so nothing is charged."""
         if self._hold is not None:

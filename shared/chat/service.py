@@ -30,7 +30,7 @@ from shared.chat.chain import output_limit, plan_chain
 from shared.chat.idempotency import IdempotencyLock, IdempotencyStore
 from shared.chat.schemas import CallResult
 from shared.chat.settlement import Settlement
-from shared.chat.stream import ChatStream
+from shared.chat.stream import ChatStream, Heartbeat
 from shared.gateway.auto import AUTO
 from shared.gateway.gateway import Gateway, ModelStream
 from shared.gateway.types import Candidate, Delta, Served
@@ -58,7 +58,9 @@ class ChatService:
         catalog: Catalog,
         rate_limits: RateLimits | None = None,
         budgets: Budgets | None = None,
+        hold_ttl_s: int = 900,
     ) -> None:
+        self._hold_ttl_s = hold_ttl_s  # the ledger's hold TTL: a stream's heartbeat renews it
         self.payer = payer
         self.idempotency = idempotency
         self.usage = usage
@@ -227,4 +229,6 @@ class ChatService:
                 await call.finish(call.serving, Outcome(error=exc))
             raise
         call.serving = self._answered(call, upstream.served)
-        return ChatStream(upstream, deltas, first, partial(call.finish, call.serving))
+        ttl = self._hold_ttl_s
+        heartbeat = Heartbeat(partial(call.admission.keep_alive, ttl), every_s=ttl / 3)
+        return ChatStream(upstream, deltas, first, partial(call.finish, call.serving), heartbeat)

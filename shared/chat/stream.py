@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 
 import anyio
 
@@ -12,7 +15,32 @@ from shared.errors import AppError
 from shared.gateway.gateway import ModelStream
 from shared.gateway.types import Delta
 
+log = logging.getLogger("chat.stream")
+
 Finish = Callable[[Outcome], Awaitable[CallResult]]
+
+
+@dataclass
+class Heartbeat:
+    """Extends the call's hold every `every_s` seconds while deltas flow, so a stream that outlives the
+    hold's TTL (a slow reader) is never released by the reconciler underneath it."""
+
+    beat: Callable[[], Awaitable[None]]
+    every_s: float
+    clock: Callable[[], float] = time.monotonic
+    last: float = field(default=0.0)
+
+    def __post_init__(self) -> None:
+        self.last = self.clock()
+
+    async def maybe(self) -> None:
+        if self.clock() - self.last < self.every_s:
+            return
+        self.last = self.clock()
+        try:
+            await self.beat()
+        except Exception:  # a missed beat is retried at the next delta; the late settle is the backstop
+            log.warning("hold heartbeat failed", exc_info=True)
 
 
 class ChatStream:
@@ -20,9 +48,15 @@ class ChatStream:
     stream is handed it when opened and knows nothing else of the call."""
 
     def __init__(
-        self, upstream: ModelStream, deltas: AsyncIterator[Delta], first: Delta | None, finish: Finish
+        self,
+        upstream: ModelStream,
+        deltas: AsyncIterator[Delta],
+        first: Delta | None,
+        finish: Finish,
+        heartbeat: Heartbeat | None = None,
     ) -> None:
         self._upstream = upstream
+        self._heartbeat = heartbeat
         self._deltas = deltas
         self._first = first
         self._finish = finish
@@ -43,6 +77,8 @@ class ChatStream:
                 self._text.append(delta.text)
                 if delta.finish_reason:
                     self._finish_reason = delta.finish_reason
+                if self._heartbeat is not None:
+                    await self._heartbeat.maybe()
                 yield delta
             cancelled = False
         except AppError as exc:

@@ -182,6 +182,26 @@ class Ledger:
             raise HoldNotFound(hold_id)
         return hold
 
+    async def extend(self, wallet_id: str, hold_id: str, ttl_s: int) -> Hold:
+        """A heartbeat of a long spend: a pending hold now expires no sooner than `ttl_s` from now, so the
+        reconciler does not release credits a live stream is still using. A finished hold is unchanged."""
+        if ttl_s <= 0:
+            raise BadRequest(f"A hold is extended by a positive number of seconds, not {ttl_s}.")
+        hold_ref = self._tx.hold(wallet_id, hold_id)
+
+        async def body(tx: Any) -> Hold:
+            (hold_snap,) = await self._tx.read(tx, hold_ref)
+            if not hold_snap.exists:
+                raise HoldNotFound(hold_id)
+            hold = hold_from_doc(hold_id, hold_snap.to_dict())
+            until = clock.now() + dt.timedelta(seconds=ttl_s)
+            if hold.state != "pending" or hold.expires_at >= until:
+                return hold
+            self._tx.update_hold(tx, wallet_id, hold_id, {"expires_at": until})
+            return hold.model_copy(update={"expires_at": until})
+
+        return await self._tx.run(wallet_id, body)
+
     async def expire(self, wallet_id: str, hold_id: str) -> bool:
         """Release a pending hold past its expires_at; True if this call expired it.
 
@@ -321,7 +341,7 @@ class Ledger:
             gone = wallet.release(hold_doc.get("drawn") or {}, hold.amount, charged)
             wallet.reserved -= hold.amount
             wallet.settled += charged
-            self._tx.finish_hold(
+            self._tx.update_hold(
                 tx, wallet_id, hold_id, {"state": state, "charged": charged, "finished_at": at}
             )
             self._tx.add_entry(
@@ -376,7 +396,7 @@ class Ledger:
         wallet.debt += used - taken
         entry = wallet.entry(LATE_KIND, -taken, hold.id, at, claimed=used, debt_after=wallet.debt)
         self._tx.add_entry(tx, wallet_id, LATE_KIND, hold.id, entry)
-        self._tx.finish_hold(tx, wallet_id, hold.id, {"late_charged": used, "late_at": at})
+        self._tx.update_hold(tx, wallet_id, hold.id, {"late_charged": used, "late_at": at})
         self._tx.add_entries(tx, wallet_id, written)
         self._tx.set_wallet(tx, wallet_id, wallet, at)
         return hold.model_copy(update={"charged": used}), True

@@ -46,7 +46,7 @@ class WalletDocs(WalletTransactions):
     def set_hold(self, tx: Any, wallet_id: str, hold_id: str, doc: dict[str, Any]) -> None:
         tx.set(self.hold(wallet_id, hold_id), doc)
 
-    def finish_hold(self, tx: Any, wallet_id: str, hold_id: str, fields: dict[str, Any]) -> None:
+    def update_hold(self, tx: Any, wallet_id: str, hold_id: str, fields: dict[str, Any]) -> None:
         tx.update(self.hold(wallet_id, hold_id), fields)
 
     def add_entry(self, tx: Any, wallet_id: str, kind: str, external_id: str, doc: dict[str, Any]) -> None:

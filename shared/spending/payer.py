@@ -56,6 +56,11 @@ class Payer:
             return await self.ledger.void(wallet_id, hold_id)
         return await self._spending().void(workspace, hold_id, shard_of(wallet_id))
 
+    async def extend(self, wallet_id: str, hold_id: str, ttl_s: int) -> Hold:
+        """Keep a live spend's hold from expiring for `ttl_s` more seconds (a heartbeat). `wallet_id` is
+        the hold's own wallet (`Hold.wallet_id`: the shard for a workspace)."""
+        return await self.ledger.extend(wallet_id, hold_id, ttl_s)
+
     def _spending(self) -> WorkspaceSpending:
         if self.workspaces is None:
             raise AppError(

@@ -6,7 +6,9 @@ from __future__ import annotations
 import pytest
 from google.cloud import firestore
 
-from shared.ledger.errors import PaymentDebt
+from shared import clock
+from shared.errors import BadRequest
+from shared.ledger.errors import HoldNotFound, PaymentDebt
 from shared.ledger.ledger import Ledger
 from tests.support.ledger import check_invariants, ledger_settings, new_wallet
 
@@ -69,3 +71,21 @@ async def test_a_void_or_a_zero_settle_after_expiry_charges_nothing(
     assert (await ledger.void(wallet, "h1")).charged == 0
     assert (await ledger.settle(wallet, "h1", 0)).charged == 0
     assert (await check_invariants(db, wallet))["available"] == 100
+
+
+async def test_a_heartbeat_keeps_a_live_hold_from_expiring(db: firestore.AsyncClient, ledger: Ledger) -> None:
+    wallet = new_wallet()
+    await ledger.grant(wallet, 100, "start")
+    await ledger.reserve(wallet, "live", want=50, minimum=1, ttl_s=-1)  # already due
+    extended = await ledger.extend(wallet, "live", 900)
+    assert extended.state == "pending" and extended.expires_at > clock.now()
+    assert not await ledger.expire(wallet, "live")  # the reconciler leaves it alone now
+    assert (await ledger.settle(wallet, "live", 30)).charged == 30
+    finished = await ledger.extend(wallet, "live", 900)  # a beat after the end changes nothing
+    assert (finished.state, finished.charged) == ("settled", 30)
+    with pytest.raises(HoldNotFound):
+        await ledger.extend(wallet, "missing", 900)
+    with pytest.raises(BadRequest):
+        await ledger.extend(wallet, "live", 0)
+    w = await check_invariants(db, wallet)
+    assert (w["available"], w["reserved"]) == (70, 0)

@@ -3,6 +3,7 @@ the per-second charge (exact, in frames, rounded up to a whole credit)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import wave
 from typing import Any, cast
@@ -11,9 +12,12 @@ import pytest
 from pydantic import ValidationError
 
 from shared.audio.pcm import BadAudio, PcmBuffer
-from shared.audio.stream import StartMessage, TranscriptionStream
+from shared.audio.stream import HOLD_MARGIN_S, SessionTimeLimit, StartMessage, TranscriptionStream
 from shared.catalog.audio import TranscriptionModel
+from shared.ledger.schemas import Hold
 from shared.settings import Settings
+
+NOW = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
 
 
 def wav_file(frames: int, rate: int = 8000, channels: int = 1) -> bytes:
@@ -119,3 +123,29 @@ async def test_a_stream_too_big_for_one_upload_ends_with_its_windows_texts(
     monkeypatch.setattr(stream_module, "MAX_UPLOAD_BYTES", 10**9)
     text, _ = await stream.finish()
     assert text == "[20000]"
+
+
+class HoldingPayer:
+    """Reserves whatever is asked (no ledger here: only the session's clock is checked)."""
+
+    async def reserve(self, wallet_id: str, hold_id: str, want: int, minimum: int, **_: Any) -> Hold:
+        return Hold(id=hold_id, wallet_id=wallet_id, amount=want, state="pending", charged=0, expires_at=NOW)
+
+
+@pytest.mark.anyio
+async def test_a_session_ends_before_its_hold_could_expire_however_slowly_audio_comes() -> None:
+    model = TranscriptionModel("m", "p", "openai/m", price_per_second=100, available=True)
+    start = StartMessage.model_validate({"encoding": "pcm16", "sample_rate": 8000})
+    settings = Settings(stt_max_seconds=60, stt_idle_timeout_s=30.0)
+    now = [1_000.0]
+    stream = TranscriptionStream(
+        cast(Any, HoldingPayer()), EchoTranscriber(), model, settings, "w", "s", start, clock=lambda: now[0]
+    )
+    await stream.open()
+    hold_ttl = 60 + 30 + HOLD_MARGIN_S
+    assert stream.ends_at < now[0] + hold_ttl  # the session ends first
+    now[0] = stream.ends_at - 1
+    await stream.add(b"\x00\x00" * 10)  # a tiny keep-alive chunk is still taken
+    now[0] = stream.ends_at + 1
+    with pytest.raises(SessionTimeLimit):
+        await stream.add(b"\x00\x00" * 10)
