@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import httpcore
+import httpx
 import pytest
 from httpcore._backends.auto import AutoBackend
 from starlette.applications import Starlette
@@ -185,6 +186,30 @@ def test_the_system_resolver_is_asked_once_per_hop(
     page = asyncio.run(PageReader(5, 10_000, SystemResolver()).read(f"http://rebind.test:{port}/page/ok"))
     assert page is not None and page.title == "Ok"
     assert len(asked) == 1 and network == [PUBLIC]
+
+
+def test_https_connects_to_the_ip_while_tls_and_the_host_header_keep_the_name(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """httpcore verifies the certificate against the `sni_hostname` extension when there is one; each
+    checked address is tried in turn when a connection fails."""
+    sent: list[httpx.Request] = []
+
+    async def send(self: httpx.AsyncClient, request: httpx.Request, **kwargs: Any) -> httpx.Response:
+        sent.append(request)
+        raise httpx.ConnectError("no route", request=request)
+
+    monkeypatch.setattr(httpx.AsyncClient, "send", send)
+    name = "xn--bcher-kva.example"
+    resolver = Resolver({name: [["2606:4700:4700::1111", "::ffff:93.184.216.34"]]})
+    assert asyncio.run(PageReader(5, 1000, resolver).read("https://Bücher.example:8443/a?b=1")) is None
+    assert resolver.asked == [(name, 8443)]
+    assert [str(r.url) for r in sent] == [
+        "https://[2606:4700:4700::1111]:8443/a?b=1",
+        f"https://{PUBLIC}:8443/a?b=1",
+    ]
+    for request in sent:
+        assert request.headers["host"] == f"{name}:8443" and request.extensions["sni_hostname"] == name
 
 
 def test_a_host_with_any_private_address_is_refused_before_connecting(
