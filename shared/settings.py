@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     research_report_max_tokens: int = Field(2000, ge=100)
     research_allow_private_urls: bool = False
 
+    # Issue 11 item 11 (the research reader, shared/jobs/research/html_text.py): how long turning one page's
+    # HTML into text may take (in a worker thread); a page cut short keeps the words read so far.
+    research_parse_budget_s: float = Field(2.0, gt=0, le=30)
+
     # Speech to text over WebSocket (run_services/api/routes/audio.py, shared/audio/) and export jobs
     # (shared/export/). A stream reserves stt_max_seconds of audio up front (at least stt_min_seconds, or it
     # is refused) and gets a partial transcript every stt_partial_every_s seconds of audio. export_font_path:

@@ -20,6 +20,7 @@ from shared.jobs.kinds import JobKind
 from shared.jobs.parts import JobParts
 from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
+from shared.jobs.research.addresses import SystemResolver
 from shared.jobs.research.job import ResearchJob
 from shared.jobs.research.reader import PageReader
 from shared.jobs.runner import StepRunner
@@ -65,7 +66,9 @@ def build_jobs(
     reader = PageReader(
         settings.research_fetch_timeout_s,
         settings.research_fetch_max_bytes,
+        SystemResolver(),
         settings.research_allow_private_urls,
+        settings.research_parse_budget_s,
     )
     search = search_provider(settings, clients.secrets)
     timeout = settings.provider_timeout_s

@@ -23,8 +23,10 @@ from shared.gateway.search import (
     search_provider,
 )
 from shared.jobs.research import prompts
+from shared.jobs.research.addresses import SystemResolver
+from shared.jobs.research.html_text import html_text
 from shared.jobs.research.job import _pick_sources
-from shared.jobs.research.reader import PageReader, clip, html_text
+from shared.jobs.research.reader import PageReader, clip
 from shared.settings import Settings
 from tests.support.servers import ServerThread
 
@@ -153,7 +155,7 @@ def test_the_reader_is_bounded_and_refuses_private_addresses(server: tuple[str, 
     base, _ = server
 
     async def run() -> None:
-        local = PageReader(5, 1000, allow_private=True)
+        local = PageReader(5, 1000, SystemResolver(), allow_private=True)
         big = await local.read(f"{base}/page/big")
         assert big is not None and len(big.text) <= 1000
         hop = await local.read(f"{base}/page/hop")
@@ -161,7 +163,7 @@ def test_the_reader_is_bounded_and_refuses_private_addresses(server: tuple[str, 
         assert await local.read(f"{base}/page/binary") is None
         assert await local.read("file:///etc/passwd") is None
         assert await local.read("http://[not-a-host/") is None
-        strict = PageReader(5, 1000)
+        strict = PageReader(5, 1000, SystemResolver())
         for url in (f"{base}/page/ok", "http://169.254.169.254/computeMetadata/v1/", "http://[::1]/"):
             assert await strict.read(url) is None
 

@@ -1,35 +1,34 @@
 """Reading a source: fetch one web page with httpx, bounded in time and size, and keep its text.
 
-Only http(s) URLs; unless settings.research_allow_private_urls, a host that resolves to a private,
-loopback, link-local or otherwise non-public address is refused (the metadata server is not a source),
-and redirects are followed by hand (at most MAX_REDIRECTS) so each target is checked the same way.
-HTML is turned into text simply: the head, title, scripts, styles and tags dropped, entities decoded,
-whitespace folded.
+Only http(s) URLs. Each hop (the URL, then each redirect, at most MAX_REDIRECTS, followed by hand) resolves
+its host once through the injected resolver; unless settings.research_allow_private_urls, every address
+it resolves to must be public (addresses.is_public), and the request is then sent to that checked
+address itself: the URL's host is replaced by the IP while the Host header and TLS (SNI and certificate
+check, through httpcore's `sni_hostname` request extension) keep the name. httpx never resolves the name
+again, so a DNS answer that changes between the check and the connection (rebinding) cannot reach a
+private address. Proxies from the environment are ignored (trust_env=False): they would connect instead.
+A fresh client per hop keeps a connection opened for one name from being reused for another.
+HTML is turned into text by html_text.html_text in a worker thread, within a time budget.
 A page that cannot be read yields None: the report then uses the search snippet instead.
 """
 
 from __future__ import annotations
 
 import asyncio
-import html
-import ipaddress
 import logging
-import re
-import socket
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
+import anyio
 import httpx
+
+from shared.jobs.research.addresses import Resolver, connect_form, is_public, parse
+from shared.jobs.research.html_text import DEFAULT_BUDGET_S, fold, html_text
 
 log = logging.getLogger("jobs.research.reader")
 
 MAX_REDIRECTS = 3
 TEXT_TYPES = ("text/html", "text/plain", "application/xhtml+xml", "text/markdown")
-_DROP = re.compile(r"<(head|title|script|style|noscript|template|svg)\b.*?</\1\s*>", re.I | re.S)
-_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_TAG = re.compile(r"<[^>]+>")
-_SPACE = re.compile(r"\s+")
-_TITLE = re.compile(r"<title[^>]*>(.*?)</title\s*>", re.I | re.S)
 
 
 @dataclass(frozen=True)
@@ -39,39 +38,47 @@ class Page:
     text: str
 
 
+class Refused(Exception):
+    """The URL's scheme or one of its host's addresses is not one the reader may fetch."""
+
+
 def clip(text: str, max_bytes: int) -> str:
     """`text` cut to at most `max_bytes` UTF-8 bytes (never inside a character)."""
     return text.encode()[:max_bytes].decode(errors="ignore")
 
 
-def html_text(body: str) -> tuple[str, str]:
-    """(title, text) of an HTML page."""
-    found = _TITLE.search(body)
-    title = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", found.group(1)))).strip() if found else ""
-    body = _COMMENT.sub(" ", _DROP.sub(" ", body))
-    return title, _SPACE.sub(" ", html.unescape(_TAG.sub(" ", body))).strip()
-
-
 class PageReader:
-    def __init__(self, timeout_s: float, max_bytes: int, allow_private: bool = False) -> None:
+    def __init__(
+        self,
+        timeout_s: float,
+        max_bytes: int,
+        resolver: Resolver,
+        allow_private: bool = False,
+        parse_budget_s: float = DEFAULT_BUDGET_S,
+    ) -> None:
         self._timeout_s = timeout_s
         self._max_bytes = max_bytes
+        self._resolver = resolver
         self._allow_private = allow_private
+        self._parse_budget_s = parse_budget_s
 
     async def read(self, url: str) -> Page | None:
         try:
             return await asyncio.wait_for(self._read(url), self._timeout_s)
+        except Refused as exc:
+            log.info("source refused", extra={"url": url, "reason": str(exc)})
+            return None
         except Exception as exc:  # a source that cannot be read is skipped, never a failed step
             log.info("source not read", extra={"url": url, "error": type(exc).__name__})
             return None
 
     async def _read(self, url: str) -> Page | None:
-        async with httpx.AsyncClient(timeout=self._timeout_s, follow_redirects=False) as client:
-            for _ in range(MAX_REDIRECTS + 1):
-                if not await self._allowed(url):
-                    log.info("source refused", extra={"url": url})
-                    return None
-                async with client.stream("GET", url, headers={"Accept": "text/html, text/plain"}) as response:
+        for _ in range(MAX_REDIRECTS + 1):
+            target = httpx.URL(url)
+            addresses = await self._addresses(target)
+            async with httpx.AsyncClient(timeout=self._timeout_s, trust_env=False) as client:
+                response = await self._send(client, target, addresses)
+                try:
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
                         continue
@@ -81,8 +88,45 @@ class PageReader:
                     if kind and kind not in TEXT_TYPES:
                         return None
                     body = await self._body(response)
-                return self._page(url, body, response.encoding or "utf-8", kind)
+                finally:
+                    await response.aclose()
+            return await self._page(url, body, response.encoding or "utf-8", kind)
         return None
+
+    async def _addresses(self, target: httpx.URL) -> list[str]:
+        """The addresses to connect to for `target`, resolved once and (unless allowed) all public."""
+        if target.scheme not in ("http", "https") or not target.host:
+            raise Refused("not an http(s) URL")
+        port = target.port or (443 if target.scheme == "https" else 80)
+        literal = parse(target.host)
+        found = [target.host] if literal else await self._resolver.resolve(target.raw_host.decode(), port)
+        if not found:
+            raise Refused("no address")
+        if not self._allow_private:
+            for address in found:
+                parsed = parse(address)
+                if parsed is None or not is_public(parsed):
+                    raise Refused(f"{address} is not a public address")
+        return found
+
+    async def _send(
+        self, client: httpx.AsyncClient, target: httpx.URL, addresses: list[str]
+    ) -> httpx.Response:
+        """GET `target` from the first of `addresses` that accepts a connection (a stream to read)."""
+        extensions: dict[str, str] = {}
+        if target.scheme == "https" and parse(target.host) is None:
+            extensions["sni_hostname"] = target.raw_host.decode()
+        headers = {"Host": target.netloc.decode(), "Accept": "text/html, text/plain"}
+        failure: httpx.ConnectError | None = None
+        for address in addresses:
+            pinned = target.copy_with(host=connect_form(address))
+            request = client.build_request("GET", pinned, headers=headers, extensions=extensions)
+            try:
+                return await client.send(request, stream=True)
+            except httpx.ConnectError as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
 
     async def _body(self, response: httpx.Response) -> bytes:
         chunks: list[bytes] = []
@@ -94,20 +138,9 @@ class PageReader:
                 break
         return b"".join(chunks)[: self._max_bytes]
 
-    def _page(self, url: str, body: bytes, encoding: str, kind: str) -> Page:
+    async def _page(self, url: str, body: bytes, encoding: str, kind: str) -> Page:
         text = body.decode(encoding, errors="replace")
         if kind in ("text/plain", "text/markdown"):
-            return Page(url, "", _SPACE.sub(" ", text).strip())
-        title, plain = html_text(text)
+            return Page(url, "", fold(text))
+        title, plain = await anyio.to_thread.run_sync(html_text, text, self._parse_budget_s)
         return Page(url, title, plain)
-
-    async def _allowed(self, url: str) -> bool:
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            return False
-        if self._allow_private:
-            return True
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = await asyncio.get_running_loop().getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-        addresses = {str(info[4][0]) for info in infos}
-        return bool(addresses) and all(ipaddress.ip_address(a.split("%")[0]).is_global for a in addresses)
