@@ -175,6 +175,10 @@ class Settings(BaseSettings):
     max_stored_jobs: int = Field(1_000, ge=1)
     max_open_streams: int = Field(8, ge=1)
     max_speech_sessions: int = Field(2, ge=1)
+    # Job event streams (GET /v1/jobs/{id}/events) open at once per user; a quiet job is polled less and
+    # less often, up to jobs_events_poll_max_s (issue 11, item 10).
+    max_job_event_streams: int = Field(10, ge=1)
+    jobs_events_poll_max_s: float = Field(5.0, gt=0)
     concurrency_lease_ttl_s: int = Field(3_600, ge=60)
 
 

@@ -171,6 +171,9 @@ def build_open_limits(redis: Redis, settings: Settings) -> OpenLimits:
         Concurrency(redis, settings.concurrency_lease_ttl_s),
         streams=Cap("chat streams", "streams", "too_many_streams", settings.max_open_streams),
         speech=Cap("speech sessions", "speech", "too_many_speech_sessions", settings.max_speech_sessions),
+        job_events=Cap(
+            "job event streams", "job-events", "too_many_event_streams", settings.max_job_event_streams
+        ),
     )
 
 

@@ -100,6 +100,7 @@ class OpenLimits:
     concurrency: Concurrency
     streams: Cap
     speech: Cap
+    job_events: Cap
 
 
 async def released_after(

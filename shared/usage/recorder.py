@@ -8,6 +8,7 @@ forever. Usage reports cover at most `usage_max_days`, which must stay below the
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists
@@ -42,10 +43,16 @@ class UsageRecorder:
         return True
 
     async def records(
-        self, start: dt.date, end: dt.date, user_id: str | None = None, wallets: list[str] | None = None
-    ) -> list[dict[str, Any]]:
+        self,
+        start: dt.date,
+        end: dt.date,
+        user_id: str | None = None,
+        wallets: list[str] | None = None,
+        fields: list[str] | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
         """The usage records of the UTC days start..end: of `user_id`, or charged to one of `wallets`, or
-        both (production needs the composite indexes (user_id, created_at) and (wallet_id, created_at))."""
+        both, streamed (only `fields` when given), so a caller can add them up without holding them all.
+        Production needs the composite indexes (user_id, created_at) and (wallet_id, created_at)."""
         lo = dt.datetime.combine(start, dt.time(), dt.UTC)
         hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time(), dt.UTC)
         base = (
@@ -55,10 +62,14 @@ class UsageRecorder:
         )
         if user_id is not None:
             base = base.where(filter=FieldFilter("user_id", "==", user_id))
-        if wallets is None:
-            return [snap.to_dict() async for snap in base.stream()]
-        out: list[dict[str, Any]] = []
-        for i in range(0, len(wallets), IN_LIMIT):
-            query = base.where(filter=FieldFilter("wallet_id", "in", wallets[i : i + IN_LIMIT]))
-            out += [snap.to_dict() async for snap in query.stream()]
-        return out
+        if fields is not None:
+            base = base.select(fields)
+        groups = (
+            [None]
+            if wallets is None
+            else [wallets[i : i + IN_LIMIT] for i in range(0, len(wallets), IN_LIMIT)]
+        )
+        for group in groups:
+            query = base if group is None else base.where(filter=FieldFilter("wallet_id", "in", group))
+            async for snap in query.stream():
+                yield snap.to_dict() or {}

@@ -61,43 +61,67 @@ def _day(record: dict[str, Any]) -> str:
     return at.astimezone(dt.UTC).date().isoformat()
 
 
-def _buckets(records: Iterable[dict[str, Any]], key: Any) -> list[Bucket]:
-    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for record in records:
-        sums[key(record)][0] += 1
-        sums[key(record)][1] += int(record.get("credits") or 0)
-    return [Bucket(key=k, requests=v[0], credits=v[1]) for k, v in sorted(sums.items())]
+class Totals:
+    """The report's sums, taken one record at a time: memory grows with the groups (days, models,
+    features, members), never with how many records the range holds."""
 
+    def __init__(self) -> None:
+        self.requests = 0
+        self.credits = 0
+        self._by: dict[str, dict[str, list[int]]] = {
+            name: defaultdict(lambda: [0, 0]) for name in ("day", "model", "feature", "member")
+        }
+        self._rows: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
 
-def summarise(records: list[dict[str, Any]], scope: str, start: dt.date, end: dt.date) -> UsageReport:
-    return UsageReport(
-        scope=scope,
-        start=start,
-        end=end,
-        requests=len(records),
-        credits=sum(int(r.get("credits") or 0) for r in records),
-        by_day=_buckets(records, _day),
-        by_model=_buckets(records, lambda r: str(r.get("model"))),
-        by_feature=_buckets(records, _feature),
-        by_member=_buckets(records, lambda r: str(r.get("user_id"))),
-    )
+    def add(self, record: dict[str, Any]) -> None:
+        credits = int(record.get("credits") or 0)
+        day, model, feature = _day(record), str(record.get("model")), _feature(record)
+        member = str(record.get("user_id"))
+        self.requests += 1
+        self.credits += credits
+        for name, key in (("day", day), ("model", model), ("feature", feature), ("member", member)):
+            self._by[name][key][0] += 1
+            self._by[name][key][1] += credits
+        row = self._rows[(day, member, model, feature)]
+        row[0] += 1
+        row[1] += credits
+        row[2] += int(record.get("input_tokens") or 0)
+        row[3] += int(record.get("output_tokens") or 0)
+
+    def _buckets(self, name: str) -> list[Bucket]:
+        return [Bucket(key=k, requests=v[0], credits=v[1]) for k, v in sorted(self._by[name].items())]
+
+    def report(self, scope: str, start: dt.date, end: dt.date) -> UsageReport:
+        return UsageReport(
+            scope=scope,
+            start=start,
+            end=end,
+            requests=self.requests,
+            credits=self.credits,
+            by_day=self._buckets("day"),
+            by_model=self._buckets("model"),
+            by_feature=self._buckets("feature"),
+            by_member=self._buckets("member"),
+        )
+
+    def csv(self) -> str:
+        """One row per day, member, model and feature."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow(CSV_COLUMNS)
+        for key in sorted(self._rows):
+            writer.writerow([*key, *self._rows[key]])
+        return out.getvalue()
 
 
 CSV_COLUMNS = ["day", "user_id", "model", "feature", "requests", "credits", "input_tokens", "output_tokens"]
+# The fields a report reads: the query asks for these only.
+FIELDS = ["created_at", "credits", "model", "feature", "user_id", "input_tokens", "output_tokens"]
 
 
-def to_csv(records: list[dict[str, Any]]) -> str:
-    """One row per day, member, model and feature."""
-    rows: dict[tuple[str, str, str, str], list[int]] = defaultdict(lambda: [0, 0, 0, 0])
-    for r in records:
-        row = rows[(_day(r), str(r.get("user_id")), str(r.get("model")), _feature(r))]
-        row[0] += 1
-        row[1] += int(r.get("credits") or 0)
-        row[2] += int(r.get("input_tokens") or 0)
-        row[3] += int(r.get("output_tokens") or 0)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(CSV_COLUMNS)
-    for key in sorted(rows):
-        writer.writerow([*key, *rows[key]])
-    return out.getvalue()
+def totals(records: Iterable[dict[str, Any]]) -> Totals:
+    """The sums of `records`, read once (a generator is fine)."""
+    out = Totals()
+    for record in records:
+        out.add(record)
+    return out

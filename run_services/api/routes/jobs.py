@@ -24,6 +24,7 @@ from shared.bootstrap import Jobs
 from shared.clock import now
 from shared.jobs.schemas import JobCreate, JobList, JobView
 from shared.jobs.service import MAX_LIST, JobService
+from shared.limits.concurrency import released_after
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 
@@ -81,12 +82,20 @@ async def job_events(
     """Server-sent events: `queued`, `running` (step, progress), then `succeeded` (results), `failed`
     (error) or `cancelled`; the stream ends after the final one."""
     await jobs.service.get(principal, job_id)  # 404 before the stream starts
-    return SSEResponse(_events(jobs.service, principal, job_id, services.settings.jobs_events_poll_s))
+    limits, settings = services.open_limits, services.settings
+    lease = await limits.concurrency.acquire(limits.job_events, principal.user_id)  # 429 past the cap
+    events = _events(
+        jobs.service, principal, job_id, settings.jobs_events_poll_s, settings.jobs_events_poll_max_s
+    )
+    return SSEResponse(released_after(events, limits.concurrency, lease))
 
 
 async def _events(
-    service: JobService, principal: Principal, job_id: str, poll_s: float
+    service: JobService, principal: Principal, job_id: str, poll_s: float, max_poll_s: float
 ) -> AsyncIterator[bytes]:
+    """Reads the job document again after `poll_s`, doubling the wait while nothing changes (up to
+    `max_poll_s`) and going back to `poll_s` when something does: a quiet job costs few reads."""
+    wait = poll_s
     last: tuple[str, int, int] | None = None
     quiet_since = time.monotonic()
     while True:
@@ -94,6 +103,7 @@ async def _events(
         seen = (job.state, job.step, job.progress)
         if seen != last:
             last = seen
+            wait = poll_s
             quiet_since = time.monotonic()
             view = await service.view(job)
             payload = view.model_dump(
@@ -105,4 +115,5 @@ async def _events(
         if time.monotonic() - quiet_since > KEEPALIVE_S:
             quiet_since = time.monotonic()
             yield b": keep-alive\n\n"
-        await asyncio.sleep(poll_s)
+        await asyncio.sleep(wait)
+        wait = min(wait * 2, max_poll_s)

@@ -44,11 +44,13 @@ async def get_usage(
             user_id, scope = None, f"workspace:{workspace_id}"
         else:
             scope = f"workspace:{workspace_id}:user:{principal.user_id}"
-    records = await services.usage.records(first, last, user_id=user_id, wallets=wallets)
+    sums = usage_report.Totals()
+    async for record in services.usage.records(first, last, user_id, wallets, usage_report.FIELDS):
+        sums.add(record)
     if format == "csv" or (format is None and "text/csv" in accept):
         return Response(
-            usage_report.to_csv(records),
+            sums.csv(),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="usage-{first}-{last}.csv"'},
         )
-    return usage_report.summarise(records, scope, first, last)
+    return sums.report(scope, first, last)
