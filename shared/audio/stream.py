@@ -159,7 +159,8 @@ class TranscriptionStream:
         if fmt is None:
             return [], False
         limit = self.max_seconds * fmt.sample_rate
-        over = self.audio.frames > limit
+        self.audio.max_frames = limit  # nothing past what the hold covers is kept in memory
+        over = self.audio.overflowed or self.audio.frames > limit
         if over:
             self.audio.truncate(limit)
         window = max(1, int(self._settings.stt_partial_every_s * fmt.sample_rate))

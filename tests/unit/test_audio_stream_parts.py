@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import sys
 import wave
+from array import array
 from typing import Any, cast
 
 import pytest
@@ -35,10 +37,41 @@ def test_pcm16_counts_frames_and_wraps_windows_in_wav() -> None:
     audio.feed(b"\x00\x01" * 2 * 16000)  # one second of stereo
     audio.feed(b"\x00\x01" * 3)  # and a frame and a half
     assert audio.frames == 16001 and audio.seconds() == pytest.approx(16001 / 16000)
-    with wave.open(io.BytesIO(audio.wav(0, 8000)), "rb") as reader:
-        assert (reader.getnframes(), reader.getnchannels(), reader.getframerate()) == (8000, 2, 16000)
+    with wave.open(io.BytesIO(audio.wav(0, 8000)), "rb") as reader:  # kept as mono
+        assert (reader.getnframes(), reader.getnchannels(), reader.getframerate()) == (8000, 1, 16000)
+    audio.feed(b"\x00\x01")  # the second half of the cut frame completes it
+    assert audio.frames == 16002
     audio.truncate(100)
     assert audio.frames == 100
+
+
+def samples(*values: int) -> bytes:
+    """16-bit little-endian PCM of `values`."""
+    a = array("h", values)
+    if sys.byteorder == "big":
+        a.byteswap()
+    return a.tobytes()
+
+
+def test_48khz_stereo_is_kept_as_16khz_mono_averaged_so_a_session_stays_small() -> None:
+    audio = PcmBuffer("pcm16", 48000, channels=2)
+    # Three stereo frames make one stored sample: the mean of their six values.
+    audio.feed(samples(10, 20, 30, 40, 50, 60, -6, -6, -6, -6, -6, -6))
+    assert audio.format is not None and (audio.format.sample_rate, audio.format.channels) == (16000, 1)
+    assert bytes(audio.pcm) == samples(35, -6)
+    second = b"\x00\x00" * 2 * 48000  # one second of 48 kHz stereo: 192 KB in, 32 KB kept
+    audio.feed(second)
+    assert audio.frames == 2 + 16000 and len(audio.pcm) == 2 * audio.frames
+    with wave.open(io.BytesIO(audio.wav()), "rb") as reader:
+        assert (reader.getnchannels(), reader.getframerate()) == (1, 16000)
+
+
+def test_44100_hz_halves_and_audio_past_the_cap_is_not_kept() -> None:
+    audio = PcmBuffer("pcm16", 44100, channels=1)
+    assert audio.format is not None and audio.format.sample_rate == 22050
+    audio.max_frames = 22050  # one second is all the hold pays for
+    audio.feed(b"\x00\x00" * 44100 * 30)  # thirty seconds in one chunk
+    assert audio.overflowed and audio.frames <= 22051  # memory bounded by the cap, not by what came
 
 
 def test_wav_header_may_arrive_in_pieces() -> None:
