@@ -126,14 +126,17 @@ def _code(response: httpx.Response) -> str:
     return str(error.get("code", "")) if isinstance(error, dict) else ""
 
 
-def _order(operation: Any) -> tuple[bool, str, str]:
-    """Deleting (a key, a member, the job) and leaving come last, so the operations before them reach
-    things that still exist."""
-    destructive = operation.method.upper() == "DELETE" or operation.path.endswith("/leave")
-    return destructive, operation.path, operation.method
+def _order(operation: Any) -> tuple[int, str, str]:
+    """Deleting (a key, a member, the job) comes last, so the operations before them reach things that
+    still exist; leaving the workspace (possible once a fuzzed PATCH made the member an owner) is last
+    of all."""
+    rank = 2 if operation.path.endswith("/leave") else int(operation.method.upper() == "DELETE")
+    return rank, operation.path, operation.method
 
 
-def _allowed(path: str, response: Any) -> bool:
+def _allowed(path: str, response: schemathesis.Response) -> bool:
+    if response.status_code < 500:
+        return False
     code = _code(httpx.Response(response.status_code, content=response.content))
     return any(
         path.startswith(prefix) and response.status_code == status and code == allowed
@@ -155,17 +158,20 @@ CHECKS = [not_a_server_error, response_schema_conformance]
 
 
 def fuzz(operation: Any, account: Account) -> Counter[int]:
-    """EXAMPLES generated requests to one operation, the account's real ids in its path: each answer is
-    no 5xx (but the allowed ones) and matches the operation's documented response schema."""
+    """EXAMPLES generated requests to one operation: each answer is no 5xx (but the allowed ones) and
+    matches the operation's documented response schema. Returns how many answers had each status."""
 
     statuses: Counter[int] = Counter()
 
     @BOUNDED
     @given(case=operation.as_strategy())
     def run(case: Any) -> None:
-        for name in case.path_parameters or {}:
-            if name in account.ids:
-                case.path_parameters[name] = account.ids[name]
+        # Two examples in three name the account's things; the third keeps the generated ids (of the
+        # documented shape, so nobody's), whose answer is the route's 404.
+        if statuses.total() % 3 != 2:
+            for name in case.path_parameters or {}:
+                if name in account.ids:
+                    case.path_parameters[name] = account.ids[name]
         response = case.call(headers=account.headers, timeout=30)
         statuses[response.status_code] += 1
         if not _allowed(operation.path, response):
@@ -185,7 +191,8 @@ def test_the_openapi_document_fuzzed(fuzzed: Fuzzed, account: Account) -> None:
     for operation in operations:
         try:
             answered[operation.label] = fuzz(operation, account)
-        except Exception as exc:  # every operation's failure is collected and reported together
+        # Schemathesis raises a FailureGroup, a BaseExceptionGroup; each operation's is collected.
+        except (Exception, BaseExceptionGroup) as exc:
             failures.append(f"{operation.label}: {str(exc)[:1500]}")
     elapsed = time.monotonic() - started
     # The real ids were used: no operation with an id in its path answered only "not found".
