@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import Annotated
+import inspect
+import re
+from collections.abc import Callable
+from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 
+from shared.auth.errors import ApiKeyNotFound
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services, Workspaces
-from shared.errors import Unauthorized
+from shared.chat.threads import ThreadNotFound
+from shared.errors import NotFound, Unauthorized
+from shared.jobs.errors import JobNotFound
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.ratelimit.service import RateLimits, RateLimitState
-from shared.workspaces.errors import WorkspaceNotFound
+from shared.workspaces.errors import MemberNotFound, WorkspaceNotFound
 
 WORKSPACE_HEADER = "x-workspace-id"
 
@@ -104,3 +110,53 @@ def client_ip(request: Request) -> str:
 def request_id(request: Request) -> str:
     rid: str = request.scope.get("state", {}).get("request_id", "")
     return rid
+
+
+# Path ids (issue 11, item 13). Every id in a path is checked against the shape our ids have before
+# any store is asked: Firestore raises (a 500) on ids it reserves (`__main__`, `..`, over 1,500 bytes,
+# a `/`), and anything else of the wrong shape cannot exist anyway, so both answer the route's 404.
+# new_id() makes 32 hex digits (users, threads, jobs, workspaces, invitations), stable_id() 40 (a job
+# created with an Idempotency-Key); API keys are `key_` and 12 hex digits (shared/auth/service.py).
+HEX_ID = r"[0-9a-f]{32}(?:[0-9a-f]{8})?"
+API_KEY_ID = r"key_[0-9a-f]{12}"
+
+
+class InvitationNotFound(NotFound):
+    code = "invitation_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No such invitation in this workspace; list its invitations to see them.")
+
+
+def path_id(name: str, shape: str, not_found: Callable[[str], NotFound], description: str) -> Any:
+    """A dependency declaring the path parameter `name` (documented with its pattern) that answers
+    `not_found(value)` for a value of another shape. Its signature is built because FastAPI reads the
+    parameter's name from it, and one function serves every id."""
+    pattern = re.compile(shape)
+
+    async def check(**path: str) -> str:
+        value = path[name]
+        if pattern.fullmatch(value) is None:
+            raise not_found(value[:64])
+        return value
+
+    declared = Annotated[str, Path(description=description, json_schema_extra={"pattern": f"^{shape}$"})]
+    parameter = inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=declared)
+    setattr(check, "__signature__", inspect.Signature([parameter], return_annotation=str))  # noqa: B010
+    return Depends(check)
+
+
+JobId = Annotated[str, path_id("job_id", HEX_ID, JobNotFound, "A job's id.")]
+ThreadId = Annotated[
+    str, path_id("thread_id", HEX_ID, lambda _: ThreadNotFound("No such thread."), "A thread's id.")
+]
+WorkspaceId = Annotated[
+    str, path_id("workspace_id", HEX_ID, lambda _: WorkspaceNotFound(), "A workspace's id.")
+]
+MemberId = Annotated[str, path_id("user_id", HEX_ID, lambda _: MemberNotFound(), "A member's user id.")]
+InvitationId = Annotated[
+    str, path_id("invite_id", HEX_ID, lambda _: InvitationNotFound(), "An invitation's id.")
+]
+ApiKeyId = Annotated[
+    str, path_id("key_id", API_KEY_ID, lambda _: ApiKeyNotFound(), "An API key's id (`key_…`).")
+]

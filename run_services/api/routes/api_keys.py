@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Response, status
 
-from run_services.api.deps import CurrentPrincipal, ServicesDep
+from run_services.api.deps import ApiKeyId, CurrentPrincipal, ServicesDep
 from shared.auth.schemas import ApiKeyCreate, ApiKeyCreated, ApiKeyList
 
 router = APIRouter(prefix="/v1/api-keys", tags=["api-keys"])
@@ -24,6 +24,6 @@ async def list_api_keys(principal: CurrentPrincipal, services: ServicesDep) -> A
 
 
 @router.delete("/{key_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_api_key(key_id: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
+async def delete_api_key(key_id: ApiKeyId, principal: CurrentPrincipal, services: ServicesDep) -> Response:
     await services.auth.delete_api_key(principal, key_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

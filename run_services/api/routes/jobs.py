@@ -17,7 +17,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Response
 
-from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender
+from run_services.api.deps import CurrentPrincipal, JobId, RateLimitDep, ServicesDep, Spender
 from run_services.api.streaming import SSEResponse
 from shared.auth.schemas import Principal
 from shared.bootstrap import Jobs
@@ -65,19 +65,19 @@ async def list_jobs(
 
 
 @router.get("/{job_id}")
-async def get_job(job_id: str, principal: CurrentPrincipal, jobs: JobsDep) -> JobView:
+async def get_job(job_id: JobId, principal: CurrentPrincipal, jobs: JobsDep) -> JobView:
     return await jobs.service.view(await jobs.service.get(principal, job_id))
 
 
 @router.delete("/{job_id}")
-async def cancel_job(job_id: str, principal: CurrentPrincipal, jobs: JobsDep) -> JobView:
+async def cancel_job(job_id: JobId, principal: CurrentPrincipal, jobs: JobsDep) -> JobView:
     """Cancel: no further step runs, and the credits not spent yet go back to your balance."""
     return await jobs.service.view(await jobs.service.cancel(principal, job_id))
 
 
 @router.get("/{job_id}/events", response_model=None)
 async def job_events(
-    job_id: str, principal: CurrentPrincipal, jobs: JobsDep, services: ServicesDep
+    job_id: JobId, principal: CurrentPrincipal, jobs: JobsDep, services: ServicesDep
 ) -> SSEResponse:
     """Server-sent events: `queued`, `running` (step, progress), then `succeeded` (results), `failed`
     (error) or `cancelled`; the stream ends after the final one."""

@@ -9,7 +9,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from run_services.api.chat_responses import respond
-from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender, request_id
+from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender, ThreadId, request_id
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import CallResult
 from shared.chat.threads import check_content
@@ -54,14 +54,16 @@ async def list_threads(
 
 
 @router.get("/v1/threads/{thread_id}")
-async def get_thread(thread_id: str, principal: CurrentPrincipal, services: ServicesDep) -> dict[str, Any]:
+async def get_thread(
+    thread_id: ThreadId, principal: CurrentPrincipal, services: ServicesDep
+) -> dict[str, Any]:
     thread = await services.threads.get(principal, thread_id)
     return {"object": "thread", **thread.model_dump(mode="json")}
 
 
 @router.get("/v1/threads/{thread_id}/messages")
 async def list_messages(
-    thread_id: str,
+    thread_id: ThreadId,
     principal: CurrentPrincipal,
     services: ServicesDep,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
@@ -75,7 +77,7 @@ async def list_messages(
 
 @router.post("/v1/threads/{thread_id}/messages", response_model=None)
 async def post_message(
-    thread_id: str,
+    thread_id: ThreadId,
     body: NewMessage,
     request: Request,
     principal: Spender,

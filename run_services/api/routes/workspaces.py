@@ -12,7 +12,14 @@ from typing import Literal
 from fastapi import APIRouter, Response, status
 from pydantic import BaseModel
 
-from run_services.api.deps import CurrentPrincipal, ServicesDep, WorkspacesDep
+from run_services.api.deps import (
+    CurrentPrincipal,
+    InvitationId,
+    MemberId,
+    ServicesDep,
+    WorkspaceId,
+    WorkspacesDep,
+)
 from shared.auth.repository import UserRepository
 from shared.errors import Unauthorized
 from shared.ledger.schemas import ExpiringCredits
@@ -92,14 +99,14 @@ async def accept_invitation(
 
 @router.get("/{workspace_id}")
 async def get_workspace(
-    workspace_id: str, principal: CurrentPrincipal, workspaces: WorkspacesDep
+    workspace_id: WorkspaceId, principal: CurrentPrincipal, workspaces: WorkspacesDep
 ) -> WorkspaceOut:
     return await workspaces.service.get(principal.user_id, workspace_id)
 
 
 @router.get("/{workspace_id}/wallet")
 async def get_wallet(
-    workspace_id: str, principal: CurrentPrincipal, workspaces: WorkspacesDep, services: ServicesDep
+    workspace_id: WorkspaceId, principal: CurrentPrincipal, workspaces: WorkspacesDep, services: ServicesDep
 ) -> WalletView:
     """The workspace's credits (the sum of its wallet shards), your monthly limit and what you used."""
     balance, shards = await workspaces.balance(principal.user_id, workspace_id)
@@ -122,15 +129,15 @@ async def get_wallet(
 
 @router.get("/{workspace_id}/members")
 async def list_members(
-    workspace_id: str, principal: CurrentPrincipal, workspaces: WorkspacesDep
+    workspace_id: WorkspaceId, principal: CurrentPrincipal, workspaces: WorkspacesDep
 ) -> MemberList:
     return MemberList(data=await workspaces.service.members(principal.user_id, workspace_id))
 
 
 @router.patch("/{workspace_id}/members/{user_id}")
 async def update_member(
-    workspace_id: str,
-    user_id: str,
+    workspace_id: WorkspaceId,
+    user_id: MemberId,
     body: MemberUpdate,
     principal: CurrentPrincipal,
     workspaces: WorkspacesDep,
@@ -143,7 +150,7 @@ async def update_member(
 
 @router.delete("/{workspace_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
 async def remove_member(
-    workspace_id: str, user_id: str, principal: CurrentPrincipal, workspaces: WorkspacesDep
+    workspace_id: WorkspaceId, user_id: MemberId, principal: CurrentPrincipal, workspaces: WorkspacesDep
 ) -> Response:
     await workspaces.service.remove(principal.user_id, workspace_id, user_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -151,7 +158,7 @@ async def remove_member(
 
 @router.post("/{workspace_id}/leave", status_code=status.HTTP_204_NO_CONTENT)
 async def leave_workspace(
-    workspace_id: str, principal: CurrentPrincipal, workspaces: WorkspacesDep
+    workspace_id: WorkspaceId, principal: CurrentPrincipal, workspaces: WorkspacesDep
 ) -> Response:
     """Leave the workspace. The last owner cannot: make someone else an owner first."""
     await workspaces.service.remove(principal.user_id, workspace_id, principal.user_id)
@@ -160,7 +167,7 @@ async def leave_workspace(
 
 @router.post("/{workspace_id}/invitations", status_code=status.HTTP_201_CREATED)
 async def invite(
-    workspace_id: str, body: InviteCreate, principal: CurrentPrincipal, workspaces: WorkspacesDep
+    workspace_id: WorkspaceId, body: InviteCreate, principal: CurrentPrincipal, workspaces: WorkspacesDep
 ) -> InvitationCreated:
     """Invite someone by email (admins). The token in the answer is shown once; it expires and works once."""
     return await workspaces.invitations.invite(principal.user_id, workspace_id, body.email, body.role)
@@ -168,14 +175,14 @@ async def invite(
 
 @router.get("/{workspace_id}/invitations")
 async def list_invitations(
-    workspace_id: str, principal: CurrentPrincipal, workspaces: WorkspacesDep
+    workspace_id: WorkspaceId, principal: CurrentPrincipal, workspaces: WorkspacesDep
 ) -> InvitationList:
     return InvitationList(data=await workspaces.invitations.list(principal.user_id, workspace_id))
 
 
 @router.delete("/{workspace_id}/invitations/{invite_id}")
 async def revoke_invitation(
-    workspace_id: str, invite_id: str, principal: CurrentPrincipal, workspaces: WorkspacesDep
+    workspace_id: WorkspaceId, invite_id: InvitationId, principal: CurrentPrincipal, workspaces: WorkspacesDep
 ) -> Invitation:
     return await workspaces.invitations.revoke(principal.user_id, workspace_id, invite_id)
 

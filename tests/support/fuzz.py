@@ -1,0 +1,86 @@
+"""Helpers of the API fuzz (tests/integration/test_api_fuzz.py): a plan without limits for the fuzzing
+account, and one of everything a path can name, created through the API so that every operation of the
+OpenAPI document is reached with ids that exist."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+FUZZ_PLAN = "fuzz"
+PASSWORD = "correct horse battery staple"
+
+
+def unlimited_plans(shipped: Path, dest: Path) -> Path:
+    """The shipped plans plus `fuzz`, a plan with no rate limit and no budget (absent means none), so a
+    fuzzing account that makes hundreds of calls a minute is never refused with a 429."""
+    dest.write_text(shipped.read_text() + f"\n[plans.{FUZZ_PLAN}]\n")
+    return dest
+
+
+@dataclass
+class Account:
+    """A registered user, their bearer headers, and the id of one thing of each kind they own, keyed by
+    the name of the path parameter that names it."""
+
+    user_id: str
+    email: str
+    headers: dict[str, str]
+    ids: dict[str, str] = field(default_factory=dict)
+
+
+def _ok(response: httpx.Response, *statuses: int) -> dict[str, object]:
+    assert response.status_code in statuses, (
+        f"{response.request.method} {response.request.url}: {response.text}"
+    )
+    body: dict[str, object] = response.json()
+    return body
+
+
+def register(client: httpx.Client) -> Account:
+    email = f"fz{uuid.uuid4().hex[:12]}@example.com"
+    body = _ok(client.post("/v1/auth/register", json={"email": email, "password": PASSWORD}), 201)
+    user = body["user"]
+    assert isinstance(user, dict)
+    return Account(str(user["id"]), str(user["email"]), {"Authorization": f"Bearer {body['access_token']}"})
+
+
+def _invite(client: httpx.Client, account: Account, email: str) -> dict[str, object]:
+    workspace_id = account.ids["workspace_id"]
+    body = {"email": email, "role": "member"}
+    return _ok(
+        client.post(f"/v1/workspaces/{workspace_id}/invitations", json=body, headers=account.headers), 201
+    )
+
+
+def seed(client: httpx.Client) -> Account:
+    """A user with a thread, a workspace with a second member (whose id fills `user_id`, so changing and
+    removing a member are reached) and a pending invitation, an API key and a job. The job is cancelled
+    at once, so its events stream ends after one event."""
+    account = register(client)
+    h = account.headers
+    thread = _ok(client.post("/v1/threads", json={"title": "fuzz"}, headers=h), 201)
+    account.ids["thread_id"] = str(thread["id"])
+    workspace = _ok(client.post("/v1/workspaces", json={"name": "fuzz"}, headers=h), 201)
+    account.ids["workspace_id"] = str(workspace["id"])
+    member = register(client)
+    token = _invite(client, account, member.email)["token"]
+    _ok(client.post("/v1/workspaces/invitations/accept", json={"token": token}, headers=member.headers), 200)
+    account.ids["user_id"] = member.user_id
+    account.ids["invite_id"] = str(_invite(client, account, f"fz{uuid.uuid4().hex[:12]}@example.com")["id"])
+    key = _ok(client.post("/v1/api-keys", json={"name": "fuzz"}, headers=h), 201)
+    account.ids["key_id"] = str(key["id"])
+    job = _ok(
+        client.post(
+            "/v1/jobs",
+            json={"type": "export", "input": {"source": {"thread_id": thread["id"]}, "formats": ["pdf"]}},
+            headers=h,
+        ),
+        202,
+    )
+    account.ids["job_id"] = str(job["id"])
+    _ok(client.delete(f"/v1/jobs/{job['id']}", headers=h), 200)
+    return account
