@@ -4,6 +4,7 @@ failed media call (images, video)."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Self
 
 import httpx
@@ -11,6 +12,8 @@ from litellm import exceptions as lx
 
 from shared.errors import AppError, BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
 from shared.gateway.retry import classify
+
+log = logging.getLogger("gateway.errors")
 
 
 class MediaFailed(UpstreamError):
@@ -29,8 +32,14 @@ class MediaFailed(UpstreamError):
 
 
 def translate(exc: BaseException, provider: str) -> AppError:
+    """Our error for a provider's failure. The provider's own text (which may name its internals, our
+    account or echo the prompt) goes to the log only; clients get a stable message and code."""
     if isinstance(exc, AppError):
         return exc
+    log.warning(
+        "provider error",
+        extra={"provider": provider, "error_type": type(exc).__name__, "provider_error": _short(exc)},
+    )
     name = f"The provider '{provider}'"
     if isinstance(exc, lx.Timeout | asyncio.TimeoutError | httpx.TimeoutException):
         return UpstreamTimeout(
@@ -57,7 +66,11 @@ def translate(exc: BaseException, provider: str) -> AppError:
             code="provider_auth_failed",
         )
     if isinstance(exc, lx.BadRequestError):
-        return BadRequest(f"{name} rejected the request: {_short(exc)}", code="provider_rejected_request")
+        return BadRequest(
+            f"{name} rejected the request as invalid; nothing was charged. Check the parameters and "
+            "the messages, or pick another model.",
+            code="provider_rejected_request",
+        )
     if isinstance(exc, lx.ServiceUnavailableError):
         return UpstreamUnavailable(f"{name} is unavailable; nothing was charged. Retry later.")
     return UpstreamError(
@@ -67,4 +80,4 @@ def translate(exc: BaseException, provider: str) -> AppError:
 
 def _short(exc: BaseException) -> str:
     text = str(exc)
-    return text if len(text) < 300 else text[:297] + "..."
+    return text if len(text) < 2000 else text[:1997] + "..."
