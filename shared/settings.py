@@ -181,6 +181,13 @@ class Settings(BaseSettings):
     jobs_events_poll_max_s: float = Field(5.0, gt=0)
     concurrency_lease_ttl_s: int = Field(3_600, ge=60)
 
+    # Issue 11, items 8 and 12 (run_services/api/middleware.py, main.py, shared/chat/schemas.py): the body
+    # limit (max_request_bytes, above) counts bytes as they arrive, chunked or not; one chat message holds at
+    # most max_message_chars characters. /docs, /redoc and /openapi.json are off in production unless
+    # api_docs_enabled; Strict-Transport-Security is sent outside local and test environments.
+    max_message_chars: int = Field(200_000, ge=1)
+    api_docs_enabled: bool = False
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

@@ -41,9 +41,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await close_services(app.state.services)
 
-    app = FastAPI(title="AI backend", version="0.1.0", lifespan=lifespan)
+    # The docs describe every route to anyone: off in production unless a setting turns them on.
+    docs = settings.environment != "production" or settings.api_docs_enabled
+    app = FastAPI(
+        title="AI backend",
+        version="0.1.0",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.add_middleware(
-        RequestContextMiddleware, project=settings.gcp_project, max_body=settings.max_request_bytes
+        RequestContextMiddleware,
+        project=settings.gcp_project,
+        max_body=settings.max_request_bytes,
+        hsts=settings.environment not in ("local", "test"),
     )
     install_error_handlers(app)
     for module in (health, auth, api_keys, credits, models, chat, threads, jobs, images, audio):

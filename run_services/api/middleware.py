@@ -1,4 +1,11 @@
-"""Pure ASGI middleware (it does not buffer streams): request id, trace, access log, body size limit."""
+"""Pure ASGI middleware (it does not buffer streams): request id, trace, access log, body size limit and
+security headers.
+
+The body limit counts bytes as `receive` hands them over, so a chunked body (no Content-Length) is
+refused as soon as it passes the limit, like a declared one, and the rest is never read. Once the limit
+is passed the client gets our 413 whatever the app then tries to send (a route that turned the refusal
+into a 400 must not hide it).
+"""
 
 from __future__ import annotations
 
@@ -9,19 +16,40 @@ import time
 import uuid
 from typing import Any
 
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logs import request_id_var, trace_from_headers, trace_var
 
 log = logging.getLogger("api.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+HSTS = b"max-age=63072000; includeSubDomains"
+# Responses of these routes carry passwords' results, tokens or API keys: never stored by any cache.
+NO_STORE_PREFIXES = ("/v1/auth", "/v1/api-keys")
+
+
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` past the limit. An HTTPException, so FastAPI's body parsing lets it through
+    unchanged instead of calling it a malformed body."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is larger than {limit} bytes; send a smaller one.")
+
+
+def security_headers(hsts: bool) -> list[tuple[bytes, bytes]]:
+    """Headers every response gets; Cache-Control is added by the caller only where none is set."""
+    headers = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+    if hsts:
+        headers.append((b"strict-transport-security", HSTS))
+    return headers
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, project: str, max_body: int) -> None:
+    def __init__(self, app: ASGIApp, project: str, max_body: int, hsts: bool = False) -> None:
         self.app = app
         self.project = project
         self.max_body = max_body
+        self.hsts = hsts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -35,23 +63,62 @@ class RequestContextMiddleware:
         trace_token = trace_var.set(trace_from_headers(headers, self.project))
         started = time.perf_counter()
         status = {"code": 500}
+        extra_headers = security_headers(self.hsts)
+        no_store = scope["path"].startswith(NO_STORE_PREFIXES)
 
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > self.max_body:
-            await self._too_large(send, request_id)
+            await self._too_large(send, request_id, extra_headers)
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)
             return
 
+        received = 0
+        refused = False
+        answered = False
+
+        async def limited_receive() -> Message:
+            nonlocal received, refused
+            if refused:
+                raise BodyTooLarge(self.max_body)
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    refused = True
+                    raise BodyTooLarge(self.max_body)
+            return message
+
         async def send_wrapper(message: Message) -> None:
+            nonlocal answered
+            if refused:  # whatever the app answers, the client learns its body was too large
+                if not answered:
+                    answered = True
+                    status["code"] = 413
+                    await self._too_large(send, request_id, extra_headers)
+                return
             if message["type"] == "http.response.start":
+                answered = True
                 status["code"] = message["status"]
-                message.setdefault("headers", [])
-                message["headers"].append((b"x-request-id", request_id.encode()))
+                out = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if not (no_store and k.lower() == b"cache-control")
+                ]
+                if no_store or not any(k.lower() == b"cache-control" for k, _ in out):
+                    out.append((b"cache-control", b"no-store"))
+                out.extend(extra_headers)
+                out.append((b"x-request-id", request_id.encode()))
+                message = {**message, "headers": out}
             await send(message)
 
         try:
-            await self.app(scope, receive, send_wrapper)
+            await self.app(scope, limited_receive, send_wrapper)
+        except BodyTooLarge:
+            if not answered:
+                answered = True
+                status["code"] = 413
+                await self._too_large(send, request_id, extra_headers)
         finally:
             extra: dict[str, Any] = {
                 "httpRequest": {
@@ -65,21 +132,28 @@ class RequestContextMiddleware:
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)
 
-    async def _too_large(self, send: Send, request_id: str) -> None:
+    async def _too_large(self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]]) -> None:
         body = json.dumps(
             {
                 "error": {
                     "type": "invalid_request_error",
                     "code": "request_too_large",
-                    "message": f"The request body is larger than {self.max_body} bytes.",
+                    "message": f"The request body is larger than {self.max_body} bytes; send a smaller one.",
                 }
             }
-        )
+        ).encode()
         await send(
             {
                 "type": "http.response.start",
                 "status": 413,
-                "headers": [(b"content-type", b"application/json"), (b"x-request-id", request_id.encode())],
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"),
+                    (b"connection", b"close"),
+                    *extra,
+                    (b"x-request-id", request_id.encode()),
+                ],
             }
         )
-        await send({"type": "http.response.body", "body": body.encode()})
+        await send({"type": "http.response.body", "body": body})

@@ -76,6 +76,20 @@ class ChatCompletionRequest(BaseModel):
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     user: str | None = Field(None, max_length=256)
 
+    def check_sizes(self, max_message_chars: int) -> None:
+        """Refuse a message longer than the cap before anything counts its tokens (issue 11, item 8)."""
+        for index, message in enumerate(self.messages):
+            if isinstance(message.content, str):
+                chars = len(message.content)
+            else:
+                chars = sum(len(part.text or "") for part in message.content)
+            if chars > max_message_chars:
+                raise BadRequest(
+                    f"messages[{index}] has {chars} characters; a message may have at most "
+                    f"{max_message_chars}. Shorten it or split the text over several requests.",
+                    code="message_too_long",
+                )
+
     def check_supported(self) -> None:
         extra = self.model_extra or {}
         for name in UNSUPPORTED:

@@ -13,9 +13,10 @@ stored result instead of calling the model again.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -41,6 +42,30 @@ from shared.spending.payer import Payer
 from shared.usage.recorder import UsageRecorder
 
 __all__ = ["ChatCall", "ChatService", "ChatStream", "Replay"]
+
+T = TypeVar("T")
+# litellm's tokenizer takes ~0.15 ms per 1,000 characters: a prompt above this size is counted in a
+# worker thread so other requests keep being served; a smaller one inline, where the thread hop
+# (and a slot of anyio's thread limiter) would cost more than the count.
+OFF_LOOP_CHARS = 16_000
+
+
+def prompt_chars(messages: list[dict[str, Any]]) -> int:
+    total = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            total += len(content)
+        elif isinstance(content, list):
+            total += sum(len(str(part.get("text") or "")) for part in content if isinstance(part, dict))
+    return total
+
+
+async def count_off_loop(messages: list[dict[str, Any]], count: Callable[[], T]) -> T:
+    """Run `count` (token counting of `messages`) off the event loop when the prompt is big."""
+    if prompt_chars(messages) < OFF_LOOP_CHARS:
+        return count()
+    return await anyio.to_thread.run_sync(count)
 
 
 class ChatService:
@@ -91,12 +116,11 @@ class ChatService:
         Raises before anything is charged."""
         started = time.perf_counter()
         offer = self.plans.get(principal.plan)
-        spec, provider, route_reason = self._model(model, messages, offer)
-        ensure_model_allowed(offer, spec.id)
-        prompt_tokens = self.gateway.count_prompt(spec, messages)
+        spec, provider, route_reason, prompt_tokens, counts = await count_off_loop(
+            messages, partial(self._choose_and_count, model, messages, offer)
+        )
         wanted = output_limit(spec, prompt_tokens, max_tokens)
         fallbacks = self.gateway.options(spec)[1:]
-        counts = {other.id: self.gateway.count_prompt(other, messages) for other in fallbacks}
         chain = plan_chain(Candidate(spec, wanted, prompt_tokens), fallbacks, counts, offer.allows)
         plan = self.cache.plan(principal, spec, messages, params, wanted, cache_opt_in, cache_directives)
         lock: IdempotencyLock | None = None
@@ -146,6 +170,17 @@ class ChatService:
             idempotency=self.idempotency,
         )
         return ChatCall(asked, candidates, admission, Serving(spec, provider, prompt_tokens), settlement)
+
+    def _choose_and_count(
+        self, model: str | None, messages: list[dict[str, Any]], offer: PlanOffer
+    ) -> tuple[ModelSpec, Provider, str | None, int, dict[str, int]]:
+        """The model (`auto` counts tokens to choose), its prompt's tokens and each fallback's."""
+        spec, provider, route_reason = self._model(model, messages, offer)
+        ensure_model_allowed(offer, spec.id)
+        prompt_tokens = self.gateway.count_prompt(spec, messages)
+        fallbacks = self.gateway.options(spec)[1:]
+        counts = {other.id: self.gateway.count_prompt(other, messages) for other in fallbacks}
+        return spec, provider, route_reason, prompt_tokens, counts
 
     def _model(
         self, model: str | None, messages: list[dict[str, Any]], offer: PlanOffer

@@ -28,6 +28,7 @@ async def chat_completions(
     cache_control: Annotated[str | None, Header(alias="Cache-Control")] = None,
     x_cache: Annotated[str | None, Header(alias="X-Cache")] = None,
 ) -> Response:
+    body.check_sizes(services.settings.max_message_chars)
     body.check_supported()
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     open_limits = services.open_limits
