@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import Any
 
@@ -12,6 +13,8 @@ from shared.purchases.errors import ProviderUnavailable
 
 SESSION_PATH = "/gwprocess/v4/api.php"
 VALIDATION_PATH = "/validator/api/validationserverAPI.php"
+
+log = logging.getLogger("billing.sslcommerz")
 
 
 class SslCommerz:
@@ -41,8 +44,10 @@ class SslCommerz:
         body = await self._call("POST", SESSION_PATH, data=form)
         url = body.get("GatewayPageURL")
         if body.get("status") != "SUCCESS" or not url:
+            # The provider's own words go to the logs, not to the buyer (they may name store settings).
+            log.warning("sslcommerz refused a session", extra={"reason": str(body.get("failedreason"))[:500]})
             raise UpstreamError(
-                f"SSLCommerz refused the payment session: {body.get('failedreason') or 'no reason given'}.",
+                "SSLCommerz could not start the payment; try again later or pay with another method.",
                 code="payment_provider_error",
             )
         return str(url)

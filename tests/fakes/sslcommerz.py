@@ -29,6 +29,7 @@ class FakeSslCommerz:
         self.validations: dict[str, dict[str, Any]] = {}  # val_id -> the validation answer
         self.stall: set[str] = set()  # val_ids whose validation never answers in time
         self.validation_calls: list[str] = []
+        self.refuse_sessions = False  # answer every session request FAILED, with the provider's reason
         self.app = FastAPI()
         self.app.post("/gwprocess/v4/api.php")(self._session)
         self.app.get("/validator/api/validationserverAPI.php")(self._validate)
@@ -38,7 +39,7 @@ class FakeSslCommerz:
 
     async def _session(self, request: Request) -> Any:
         form = dict(parse_qsl((await request.body()).decode(), keep_blank_values=True))
-        if not self._credentials_ok(form.get("store_id"), form.get("store_passwd")):
+        if self.refuse_sessions or not self._credentials_ok(form.get("store_id"), form.get("store_passwd")):
             return {"status": "FAILED", "failedreason": "Store Credential Error Or Store is De-active"}
         self.sessions[form["tran_id"]] = form
         key = uuid.uuid4().hex

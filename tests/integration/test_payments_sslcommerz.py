@@ -60,6 +60,21 @@ def test_checkout_stores_the_order_and_starts_a_session(
     assert (unknown.status_code, unknown.json()["error"]["code"]) == (400, "unknown_package")
 
 
+def test_a_refused_session_does_not_show_the_providers_reason(
+    api_client: httpx.Client, buyer: User, fake_ssl: tuple[FakeSslCommerz, str]
+) -> None:
+    fake, _ = fake_ssl
+    fake.refuse_sessions = True
+    try:
+        response = api_client.post(
+            "/v1/billing/checkout", headers=buyer.headers, json={"provider": "sslcommerz", "package": PACKAGE}
+        )
+    finally:
+        fake.refuse_sessions = False
+    assert response.status_code >= 500 and response.json()["error"]["code"] == "payment_provider_error"
+    assert "Store Credential" not in response.text  # logged for us, never shown to the buyer
+
+
 def test_the_ipn_and_the_redirect_at_once_credit_once(
     api_client: httpx.Client, buyer: User, fake_ssl: tuple[FakeSslCommerz, str], function: Any
 ) -> None:
