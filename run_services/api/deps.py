@@ -18,7 +18,7 @@ from shared.errors import NotFound, Unauthorized
 from shared.jobs.errors import JobNotFound
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.ratelimit.service import RateLimits, RateLimitState
-from shared.workspaces.errors import MemberNotFound, WorkspaceNotFound
+from shared.workspaces.errors import InvitationNotFound, MemberNotFound, WorkspaceNotFound
 
 WORKSPACE_HEADER = "x-workspace-id"
 
@@ -119,13 +119,6 @@ def request_id(request: Request) -> str:
 # created with an Idempotency-Key); API keys are `key_` and 12 hex digits (shared/auth/service.py).
 HEX_ID = r"[0-9a-f]{32}(?:[0-9a-f]{8})?"
 API_KEY_ID = r"key_[0-9a-f]{12}"
-
-
-class InvitationNotFound(NotFound):
-    code = "invitation_not_found"
-
-    def __init__(self) -> None:
-        super().__init__("No such invitation in this workspace; list its invitations to see them.")
 
 
 def path_id(name: str, shape: str, not_found: Callable[[str], NotFound], description: str) -> Any:

@@ -23,6 +23,13 @@ class MemberNotFound(NotFound):
         super().__init__("That user is not a member of this workspace; list the members to see who is.")
 
 
+class InvitationNotFound(NotFound):
+    code = "invitation_not_found"
+
+    def __init__(self) -> None:
+        super().__init__("No such invitation in this workspace; list its invitations to see them.")
+
+
 class RoleRequired(Forbidden):
     code = "role_required"
 

@@ -21,6 +21,7 @@ from shared.workspaces.errors import (
     AlreadyMember,
     InvalidInvitation,
     InvitationEmailMismatch,
+    InvitationNotFound,
     RoleRequired,
     SeatsFull,
     WorkspaceNotFound,
@@ -107,7 +108,7 @@ class Invitations:
         async def body(tx: Any) -> dict[str, Any]:
             (doc,) = await self.repo.read(tx, ref)
             if doc is None:
-                raise InvalidInvitation("there is no such invitation")
+                raise InvitationNotFound()
             if doc["state"] == "pending":
                 doc["state"] = "revoked"
                 tx.update(ref, {"state": "revoked", "revoked_by": user_id})

@@ -70,6 +70,8 @@ def test_revoked_invitation_cannot_be_accepted(client: httpx.Client, make_user: 
     )
     assert code(answer) == (400, "invalid_invitation")
     assert "revoked" in answer.json()["error"]["message"]
+    unknown = client.delete(f"/v1/workspaces/{ws}/invitations/{'0' * 32}", headers=owner.headers)
+    assert code(unknown) == (404, "invitation_not_found")
 
 
 def test_a_non_member_gets_404_for_everything(client: httpx.Client, make_user: Make) -> None:
