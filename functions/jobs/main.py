@@ -3,7 +3,9 @@ re-run of a step that waits on a long-running operation), and it runs that step.
 
 What it answers is the retry decision (see shared/jobs/runner.py): 2xx acknowledges (done, duplicate,
 or failed for good), 409 and 5xx make Cloud Tasks deliver again. In the cloud the request must carry
-the tasks service account's OIDC token for settings.jobs_oidc_audience; locally the check is off.
+the tasks service account's OIDC token for settings.jobs_oidc_audience; locally the check is off. With
+ENVIRONMENT=production and no JOBS_OIDC_AUDIENCE (or TASKS_SERVICE_ACCOUNT) the module refuses to load, so
+the instance never starts (shared/adapters/oidc.py, require_jobs_oidc).
 
 `python -m functions_framework --source functions/jobs/main.py --target run_step` serves it.
 """
@@ -16,17 +18,20 @@ from typing import Any
 import flask
 import functions_framework
 
-from shared.adapters.oidc import OidcVerifier
+from shared.adapters.oidc import OidcVerifier, require_jobs_oidc
 from shared.bootstrap import Jobs, WorkerServices, build_worker
 from shared.errors import AppError
 from shared.gateway.images import ImageGenerator
 from shared.loop_thread import LoopThread, Once
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 
 log = logging.getLogger("jobs.worker")
 
 RETRY_COUNT = "X-CloudTasks-TaskRetryCount"
 TASK_NAME = "X-CloudTasks-TaskName"
+
+# At import, so a misconfigured production instance fails its startup instead of its first step.
+require_jobs_oidc(get_settings())
 
 
 class Worker:

@@ -28,6 +28,28 @@ class InvalidCaller(Unauthorized):
     code = "invalid_oidc_token"
 
 
+class MissingOidcSettings(RuntimeError):
+    """A startup error: the worker would accept unauthenticated steps."""
+
+
+def require_jobs_oidc(settings: Settings) -> None:
+    """Refuse to start a production worker that would not check its callers (local runs and tests, which
+    have no OIDC tokens, are unchanged)."""
+    if settings.environment != "production":
+        return
+    needed = {
+        "JOBS_OIDC_AUDIENCE": settings.jobs_oidc_audience,
+        "TASKS_SERVICE_ACCOUNT": settings.tasks_service_account,
+    }
+    missing = [name for name, value in needed.items() if not value]
+    if missing:
+        raise MissingOidcSettings(
+            f"{' and '.join(missing)} must be set in production: the jobs worker checks every task's OIDC "
+            "token against JOBS_OIDC_AUDIENCE (the worker's own URL) and TASKS_SERVICE_ACCOUNT (the account "
+            "Cloud Tasks signs as). Set them (Terraform's jobs_env does) and deploy again."
+        )
+
+
 class OidcVerifier:
     def __init__(
         self,
@@ -42,6 +64,7 @@ class OidcVerifier:
 
     @classmethod
     def for_jobs(cls, settings: Settings) -> OidcVerifier:
+        require_jobs_oidc(settings)
         return cls(settings.jobs_oidc_audience, settings.tasks_service_account, settings.google_certs_url)
 
     @property
