@@ -180,3 +180,44 @@ def test_task_and_schedule_targets_accept_only_their_callers():
     assert module.variables["ingress"]["default"] == "ALLOW_INTERNAL_ONLY"
     assert module.variables["public"]["default"] is False
     assert CALLS["payments_function"]["ingress"] == "ALLOW_ALL"
+
+
+_MEMBERS = r'\[((?:\s*local\.sa\["[\w-]+"\]\s*,?)*)\]'
+_GRANT = re.compile(r'"([a-z-]+)"\s*=\s*' + _MEMBERS)
+_SA = re.compile(r'local\.sa\["([\w-]+)"\]')
+
+
+def _secret_readers() -> dict[str, set[str]]:
+    """Each secret of the secrets module call mapped to the workloads that may read it."""
+    text = str(CALLS["secrets"]["secrets"])
+    grants = {sid: set(_SA.findall(members)) for sid, members in _GRANT.findall(text)}
+    provider_keys = re.search(r"for id in local\.provider_key_secrets : id => " + _MEMBERS, text)
+    assert provider_keys, "provider key secrets are granted in one for expression"
+    for sid in PLATFORM.locals["provider_key_secrets"]:
+        grants[sid] = set(_SA.findall(provider_keys.group(1)))
+    return grants
+
+
+def test_each_secret_is_read_only_by_the_workloads_whose_code_reads_it():
+    """Least privilege from the code: the Stripe API key is read by checkout and the customer portal
+    (shared/purchases/service.py, the API); the payments function only verifies webhooks."""
+    readers = _secret_readers()
+    assert readers["stripe-secret-key"] == {"api"}, "payments never calls Stripe's API: no access to its key"
+    assert readers["stripe-webhook-secrets"] == {"payments"}
+    assert readers["jwt-secret"] == {"api"}
+    assert readers["sslcommerz-store-password"] == {"api", "payments", "reconciler"}
+    assert readers["openai-api-key"] == {"api", "jobs-worker"}
+
+
+def test_the_api_only_reads_the_media_bucket():
+    """The API reads job outputs and signs GET URLs (shared/adapters/storage.py: read, signed_url); only the
+    worker writes them. objectAdmin would let a compromised API overwrite or delete every user's files."""
+    media = CALLS["media_bucket"]
+    assert media["object_admins"] == ['${local.sa["jobs-worker"]}']
+    assert media["object_viewers"] == ['${local.sa["api"]}']
+    bucket = parse(TERRAFORM / "modules" / "storage_bucket")
+    roles = {name: body["role"] for name, body in bucket.of_type("google_storage_bucket_iam_member")}
+    assert roles == {
+        "object_admins": "roles/storage.objectAdmin",
+        "object_viewers": "roles/storage.objectViewer",
+    }

@@ -73,6 +73,9 @@ resource "google_service_account_iam_member" "deployer_act_as" {
   member             = local.sa["cloudbuild-deployer"]
 }
 
+# Who reads which secret, from what the code reads: the Stripe API key only where checkout and the customer
+# portal call Stripe (the API: shared/purchases/service.py); the payments function verifies webhooks with
+# stripe-webhook-secrets and never calls Stripe's API.
 module "secrets" {
   source     = "../secrets"
   depends_on = [module.project_services]
@@ -84,7 +87,7 @@ module "secrets" {
     {
       "jwt-secret"                = [local.sa["api"]]
       "workspace-invite-secret"   = [local.sa["api"]]
-      "stripe-secret-key"         = [local.sa["api"], local.sa["payments"]]
+      "stripe-secret-key"         = [local.sa["api"]]
       "stripe-webhook-secrets"    = [local.sa["payments"]]
       "sslcommerz-store-password" = [local.sa["api"], local.sa["payments"], local.sa["reconciler"]]
     },

@@ -6,8 +6,11 @@ module "media_bucket" {
   name              = local.media_bucket
   location          = var.region
   delete_after_days = var.media_retention_days
-  object_admins     = [local.sa["api"], local.sa["jobs-worker"]]
-  labels            = local.labels
+  # The worker writes job outputs (create-if-absent); the API only reads them and signs GET URLs with its
+  # own account (shared/adapters/storage.py), so it gets objectViewer, not objectAdmin: no writes or deletes.
+  object_admins  = [local.sa["jobs-worker"]]
+  object_viewers = [local.sa["api"]]
+  labels         = local.labels
 }
 
 module "source_bucket" {
