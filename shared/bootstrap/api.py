@@ -133,7 +133,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         payer=money.payer,
         idempotency=IdempotencyStore(clients.db, settings),
         usage=money.usage,
-        cache=ChatCache(cache, money.payer, money.usage, settings),
+        cache=ChatCache(cache, money.payer, money.usage, settings, sharing=money.workspaces),
         plans=plan_offers(settings),
         gateway=gateway,
         catalog=catalog,

@@ -3,8 +3,9 @@
 The key is the sha256 of a canonical JSON form of the request: the model id after alias resolution,
 the messages with their exact content, and the sampling parameters with defaults made explicit, so
 requests that mean the same thing (absent vs null, `stop: "x"` vs `["x"]`, 0 vs 0.0) share one key.
-The tenant (wallet or workspace id) is both in the hash and in the Redis key
-`rc:<tenant>:<model>:<sha256>`, so no lookup can ever reach another tenant's entries.
+The tenant (`cache_tenant`: the wallet, or the member within a workspace wallet) is both in the hash and
+in the Redis key `rc:<tenant>:<model>:<sha256>`, so no lookup can ever reach another tenant's entries.
+Members of a workspace each have their own tenant unless the workspace shares its cache.
 
 Who may use the cache (`decide_for`, given the parsed `CacheDirectives`):
 - deterministic requests only: `temperature` 0; any other temperature (absent means the provider
@@ -58,6 +59,18 @@ class CacheKey:
 
     def __str__(self) -> str:
         return self.redis_key
+
+
+def cache_tenant(wallet_id: str, user_id: str, workspace_id: str | None, shared: bool) -> str:
+    """Whose cached answers a request reads and writes. A personal wallet is its own tenant; so is a
+    workspace wallet whose workspace shares its cache (`share_response_cache`). Otherwise each member of a
+    workspace is a tenant of their own inside its wallet (`ws-{id}/{user_id}`): members never read each
+    other's answers."""
+    if not wallet_id or not user_id:
+        raise ValueError("a cache tenant needs a wallet and a user")
+    if workspace_id is None or shared:
+        return wallet_id
+    return f"{wallet_id}/{user_id}"
 
 
 def key_part(value: str) -> str:

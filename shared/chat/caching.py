@@ -5,6 +5,10 @@ A hit never reserves the worst case and never reaches a provider: it is charged
 recorded as a usage record with outcome "cache_hit", and completes the Idempotency-Key like any
 answer. Only a complete answer from the requested model itself is stored (not a fallback's, not an
 error, a cut or a cancelled stream, not one cut short by the caller's balance).
+
+Whose cache: the caller's wallet, or inside a workspace wallet the member's own part of it, unless the
+workspace shares its cache (`share_response_cache`, read from the workspace for each cacheable request so
+an admin's change applies at once). Both the exact and the semantic layer key by that tenant.
 """
 
 from __future__ import annotations
@@ -13,10 +17,18 @@ import logging
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from shared.auth.schemas import Principal
-from shared.cache.keys import CacheDecision, CacheDirectives, CacheKey, cache_key, decide_for, storable
+from shared.cache.keys import (
+    CacheDecision,
+    CacheDirectives,
+    CacheKey,
+    cache_key,
+    cache_tenant,
+    decide_for,
+    storable,
+)
 from shared.cache.pricing import cache_hit_credits
 from shared.cache.types import Cache, CachedAnswer
 from shared.catalog.catalog import ModelSpec
@@ -44,14 +56,36 @@ class CachePlan:
 BYPASS = CachePlan(CacheDecision(read=False, write=False, reason="disabled"), None)
 
 
+class CacheSharing(Protocol):
+    """Whether a workspace's members share the response cache (shared/workspaces/service.py)."""
+
+    async def shares_response_cache(self, workspace_id: str) -> bool: ...
+
+
 class ChatCache:
-    def __init__(self, cache: Cache | None, payer: Payer, usage: UsageRecorder, settings: Settings) -> None:
+    def __init__(
+        self,
+        cache: Cache | None,
+        payer: Payer,
+        usage: UsageRecorder,
+        settings: Settings,
+        sharing: CacheSharing | None = None,
+    ) -> None:
+        """Without `sharing`, no workspace shares its cache: every member keeps their own."""
         self.cache = cache
         self.payer = payer
         self.usage = usage
         self.settings = settings
+        self.sharing = sharing
 
-    def plan(
+    async def tenant(self, principal: Principal) -> str:
+        workspace = principal.workspace_id
+        shared = False
+        if workspace is not None and self.sharing is not None:
+            shared = await self.sharing.shares_response_cache(workspace)
+        return cache_tenant(principal.wallet_id, principal.user_id, workspace, shared)
+
+    async def plan(
         self,
         principal: Principal,
         spec: ModelSpec,
@@ -66,7 +100,8 @@ class ChatCache:
         decision = decide_for(params, opt_in, directives)
         if not (decision.read or decision.write):
             return CachePlan(decision, None)
-        return CachePlan(decision, cache_key(principal.wallet_id, spec.id, messages, params, max_tokens))
+        tenant = await self.tenant(principal)
+        return CachePlan(decision, cache_key(tenant, spec.id, messages, params, max_tokens))
 
     async def lookup(self, plan: CachePlan) -> CachedAnswer | None:
         if self.cache is None or plan.key is None or not plan.decision.read:

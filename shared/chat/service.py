@@ -122,7 +122,9 @@ class ChatService:
         wanted = output_limit(spec, prompt_tokens, max_tokens)
         fallbacks = self.gateway.options(spec)[1:]
         chain = plan_chain(Candidate(spec, wanted, prompt_tokens), fallbacks, counts, offer.allows)
-        plan = self.cache.plan(principal, spec, messages, params, wanted, cache_opt_in, cache_directives)
+        plan = await self.cache.plan(
+            principal, spec, messages, params, wanted, cache_opt_in, cache_directives
+        )
         lock: IdempotencyLock | None = None
         if idempotency_key is not None:
             claimed = await self.idempotency.begin(principal.user_id, scope, idempotency_key, fingerprint)

@@ -23,6 +23,10 @@ class Workspace(BaseModel):
     wallet_id: str = Field(description="The wallet payments credit (the workspace's first wallet shard).")
     created_by: str
     created_at: dt.datetime
+    share_response_cache: bool = Field(
+        False,
+        description="Members are served each other's cached answers (false: each keeps their own).",
+    )
 
 
 class Member(BaseModel):
@@ -44,6 +48,19 @@ class Invitation(BaseModel):
 # Requests.
 class WorkspaceCreate(BaseModel):
     name: str = Field(min_length=1, max_length=100)
+
+
+class WorkspaceUpdate(BaseModel):
+    """The workspace's settings (owners and admins). Absent fields stay as they are."""
+
+    share_response_cache: bool | None = Field(
+        None,
+        strict=True,
+        description=(
+            "Let members be served each other's cached answers. Off by default: a member never reads "
+            "another member's answers from the response cache."
+        ),
+    )
 
 
 class InviteCreate(BaseModel):

@@ -3,7 +3,8 @@
 Every call names the caller; a caller who is not a member of the workspace gets WorkspaceNotFound (404)
 whatever the workspace, so nobody learns which workspaces exist. Role rules: members read; admins invite,
 remove members and set members' limits; only owners make or unmake owners and admins, remove them or set
-their limits. Nobody sets their own limit.
+their limits. Nobody sets their own limit. Owners and admins change the workspace's settings (`update`):
+whether members share the response cache (`share_response_cache`, off by default).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def to_workspace(workspace_id: str, doc: dict[str, Any]) -> Workspace:
         wallet_id=shard_wallet(workspace_wallet_base(workspace_id), 0),
         created_by=doc["created_by"],
         created_at=doc["created_at"],
+        share_response_cache=bool(doc.get("share_response_cache", False)),
     )
 
 
@@ -142,6 +144,39 @@ class WorkspaceService:
             seats = min(max(int(sub.get("seats") or 1), 1), offer.max_seats)
             workspace = workspace.model_copy(update={"plan": offer.name, "seats": seats})
         return workspace
+
+    async def update(
+        self, user_id: str, workspace_id: str, share_response_cache: bool | None
+    ) -> WorkspaceOut:
+        """Change the workspace's settings (owners and admins: 403 role_required for a member, 404 for a
+        non-member; nothing changes on a refusal)."""
+        if share_response_cache is None:
+            raise BadRequest("Send share_response_cache (true or false).", code="nothing_to_change")
+        if not workspace_id or "/" in workspace_id:
+            raise WorkspaceNotFound()
+        repo = self.repo
+        ws_ref, me_ref = repo.workspace_ref(workspace_id), repo.member_ref(workspace_id, user_id)
+
+        @firestore.async_transactional
+        async def body(tx: Any) -> None:
+            ws, me = await repo.read(tx, ws_ref, me_ref)
+            if ws is None or me is None:
+                raise WorkspaceNotFound()
+            if not at_least(me["role"], "admin"):
+                raise RoleRequired("admin")
+            tx.update(ws_ref, {"share_response_cache": share_response_cache, "updated_at": self.clock()})
+
+        await body(repo.db.transaction())
+        log.info(
+            "workspace updated",
+            extra={"workspace_id": workspace_id, "by": user_id, "share_response_cache": share_response_cache},
+        )
+        return await self.get(user_id, workspace_id)
+
+    async def shares_response_cache(self, workspace_id: str) -> bool:
+        """Whether the workspace's members are served each other's cached answers (shared/chat/caching.py)."""
+        doc = await self.repo.get(self.repo.workspace_ref(workspace_id))
+        return bool((doc or {}).get("share_response_cache", False))
 
     async def list_mine(self, user_id: str) -> list[WorkspaceOut]:
         out = []

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from shared.cache.exact import replay_chunks
-from shared.cache.keys import cache_key, cacheable, decide, opted_in, storable
+from shared.cache.keys import cache_key, cache_tenant, cacheable, decide, opted_in, storable
 from shared.cache.pricing import cache_hit_credits
 from shared.settings import Settings
 
@@ -206,3 +206,18 @@ def test_settings_defaults() -> None:
     assert settings.cache_hit_price_percent == 0
     assert settings.semantic_cache_enabled is False
     assert settings.semantic_cache_threshold == 0.95
+
+
+def test_the_cache_tenant_is_the_wallet_or_the_member_inside_a_workspace() -> None:
+    """Personal wallets keep the key they always had; a workspace wallet's members are tenants of their own
+    unless the workspace shares its cache (issue 11, item 12)."""
+    assert cache_tenant("u1", "u1", None, shared=False) == "u1"
+    assert cache_tenant("u1", "u1", None, shared=True) == "u1"
+    assert cache_tenant("ws-w1", "u1", "w1", shared=False) == "ws-w1/u1"
+    assert cache_tenant("ws-w1", "u2", "w1", shared=False) == "ws-w1/u2"
+    assert cache_tenant("ws-w1", "u1", "w1", shared=True) == "ws-w1"
+    one, two = (cache_key(cache_tenant("ws-w1", u, "w1", False), "m", MESSAGES, {}, 10) for u in ("u1", "u2"))
+    assert one.redis_key != two.redis_key and one.scope != two.scope
+    assert one.redis_key.startswith("rc:ws-w1%2Fu1:")
+    with pytest.raises(ValueError):
+        cache_tenant("ws-w1", "", "w1", shared=False)

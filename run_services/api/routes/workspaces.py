@@ -36,6 +36,7 @@ from shared.workspaces.schemas import (
     WorkspaceCreate,
     WorkspaceList,
     WorkspaceOut,
+    WorkspaceUpdate,
 )
 
 router = APIRouter(prefix="/v1/workspaces", tags=["workspaces"])
@@ -102,6 +103,15 @@ async def get_workspace(
     workspace_id: WorkspaceId, principal: CurrentPrincipal, workspaces: WorkspacesDep
 ) -> WorkspaceOut:
     return await workspaces.service.get(principal.user_id, workspace_id)
+
+
+@router.patch("/{workspace_id}")
+async def update_workspace(
+    workspace_id: WorkspaceId, body: WorkspaceUpdate, principal: CurrentPrincipal, workspaces: WorkspacesDep
+) -> WorkspaceOut:
+    """Change the workspace's settings (owners and admins): `share_response_cache` lets members be served
+    each other's cached answers (off by default)."""
+    return await workspaces.service.update(principal.user_id, workspace_id, body.share_response_cache)
 
 
 @router.get("/{workspace_id}/wallet")
