@@ -188,6 +188,17 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(200_000, ge=1)
     api_docs_enabled: bool = False
 
+    # Issue 11, item 12: Redis AUTH and TLS (shared/adapters/redis.py). REDIS_URL may be rediss:// (TLS: the
+    # server's certificate is always verified, against redis_ca_cert (PEM text) or redis_ca_cert_path (a PEM
+    # file) when set, else the system's CAs). redis_password_secret names the secret holding the AUTH
+    # password, read through the secret source (locally: the environment variable of that name); a named
+    # secret without a value stops the process at startup. redis_tls_check_hostname also matches the
+    # certificate to the host; Terraform turns it off for Memorystore, whose CA is the instance's own.
+    redis_password_secret: str | None = None
+    redis_ca_cert: str | None = None
+    redis_ca_cert_path: Path | None = None
+    redis_tls_check_hostname: bool = True
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:

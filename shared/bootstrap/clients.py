@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from shared.adapters.firestore import async_client, close_client
 from shared.adapters.pubsub import PubSubPublisher
+from shared.adapters.redis import redis_client
 from shared.adapters.secrets import SecretSource, secret_source
 from shared.catalog.catalog import Catalog
 from shared.settings import Settings
@@ -36,7 +37,7 @@ def build_clients(settings: Settings, secrets: SecretSource | None = None) -> Cl
     return Clients(
         settings=settings,
         db=async_client(settings),
-        redis=Redis.from_url(settings.redis_url, decode_responses=True),
+        redis=redis_client(settings, secrets),
         secrets=secrets,
         publisher=PubSubPublisher.from_settings(settings),
         catalog=Catalog.load(settings, secrets),
