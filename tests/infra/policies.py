@@ -15,7 +15,7 @@ PUBLIC_MEMBERS = ("allUsers", "allAuthenticatedUsers")
 WORKLOAD_MODULES = ("cloud_run_service", "cloud_function")
 SECRET_NAME = re.compile(r"KEY|SECRET|PASSWORD|TOKEN|CREDENTIAL|PRIVATE")
 # Settings that name where secrets come from, not secret values.
-NOT_SECRETS = {"SECRET_SOURCE"}
+NOT_SECRETS = {"SECRET_SOURCE", "REDIS_PASSWORD_SECRET"}
 ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
 _SA_KEY = re.compile(r"""emails\["([\w-]+)"\]""")
 _MEMBER_KEY = re.compile(r"""local\.sa\["([\w-]+)"\]""")

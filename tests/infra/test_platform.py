@@ -49,6 +49,7 @@ def test_secrets_are_the_ids_the_code_reads_and_grants_are_per_secret():
         "stripe-secret-key",
         "stripe-webhook-secrets",
         "sslcommerz-store-password",
+        "redis-auth-string",
     }
     assert ids == expected, ids ^ expected
     assert '"stripe-webhook-secrets" = [local.sa["payments"]]' in secrets
@@ -207,6 +208,9 @@ def test_each_secret_is_read_only_by_the_workloads_whose_code_reads_it():
     assert readers["jwt-secret"] == {"api"}
     assert readers["sslcommerz-store-password"] == {"api", "payments", "reconciler"}
     assert readers["openai-api-key"] == {"api", "jobs-worker"}
+    redis_users = {body["name"] for body in CALLS.values() if "local.jobs_env" in str(body.get("env", ""))}
+    assert redis_users == {"api", "jobs-worker", "reconciler"}
+    assert readers["redis-auth-string"] == redis_users, "the AUTH string: only the services that use Redis"
 
 
 def test_the_api_only_reads_the_media_bucket():
@@ -221,3 +225,27 @@ def test_the_api_only_reads_the_media_bucket():
         "object_admins": "roles/storage.objectAdmin",
         "object_viewers": "roles/storage.objectViewer",
     }
+
+
+def test_redis_requires_auth_and_tls_and_the_services_use_both():
+    redis = parse(TERRAFORM / "modules" / "redis")
+    ((_, instance),) = redis.of_type("google_redis_instance")
+    assert instance["auth_enabled"] is True
+    assert instance["transit_encryption_mode"] == "SERVER_AUTHENTICATION"
+    ((_, version),) = redis.of_type("google_secret_manager_secret_version")
+    assert version["secret_data"] == "${google_redis_instance.this.auth_string}"
+    assert version["secret"] == "projects/${var.project_id}/secrets/${var.auth_secret_id}"
+    url = redis.outputs["url"]
+    assert url["value"] == (
+        "rediss://${google_redis_instance.this.host}:${google_redis_instance.this.port}/0"
+    ), "TLS, on the port the instance reports (6378 with in-transit encryption)"
+    assert "google_secret_manager_secret_version.auth_string" in _text(url["depends_on"])
+    assert "google_redis_instance.this.server_ca_certs[*].cert" in redis.outputs["ca_certs"]["value"]
+    call = CALLS["redis"]
+    assert call["auth_secret_id"] == '${module.secrets.secret_ids["redis-auth-string"]}'
+    env = PLATFORM.locals["jobs_env"]
+    assert env["REDIS_URL"] == "${module.redis.url}"
+    assert env["REDIS_CA_CERT"] == "${module.redis.ca_certs}"
+    assert env["REDIS_TLS_CHECK_HOSTNAME"] == "false", "Memorystore's CA is the instance's own"
+    # The code reads the secret REDIS_PASSWORD_SECRET names as Secret Manager's lower-case, dashed id.
+    assert env["REDIS_PASSWORD_SECRET"].lower().replace("_", "-") == "redis-auth-string"

@@ -6,17 +6,24 @@ locals {
     LOG_LEVEL            = var.log_level
   }
 
-  # What the API, the worker and the reconciler need to create and check job tasks.
+  # What the API, the worker and the reconciler need to create and check job tasks, and to reach Redis:
+  # rediss:// with the AUTH string from the secret redis-auth-string (REDIS_PASSWORD_SECRET names it; the
+  # code reads REDIS_AUTH_STRING as Secret Manager's redis-auth-string), the server verified against the
+  # instance's own CA. Memorystore's certificate is not checked against the address (its CA is unique to
+  # the instance, so the chain already authenticates the server).
   jobs_env = {
-    REDIS_URL             = module.redis.url
-    JOBS_WORKER_URL       = local.function_url["jobs-worker"]
-    JOBS_OIDC_AUDIENCE    = local.function_url["jobs-worker"]
-    TASKS_SERVICE_ACCOUNT = module.service_accounts.emails["tasks-invoker"]
-    TASKS_LOCATION        = var.region
-    JOBS_QUEUE            = module.jobs_queue.name
-    JOBS_BUCKET           = module.media_bucket.name
-    JOBS_TOPIC            = module.job_events_topic.topic_name
-    BUDGET_ALERTS_TOPIC   = module.budget_alerts_topic.topic_name
+    REDIS_URL                = module.redis.url
+    REDIS_PASSWORD_SECRET    = "REDIS_AUTH_STRING"
+    REDIS_CA_CERT            = module.redis.ca_certs
+    REDIS_TLS_CHECK_HOSTNAME = "false"
+    JOBS_WORKER_URL          = local.function_url["jobs-worker"]
+    JOBS_OIDC_AUDIENCE       = local.function_url["jobs-worker"]
+    TASKS_SERVICE_ACCOUNT    = module.service_accounts.emails["tasks-invoker"]
+    TASKS_LOCATION           = var.region
+    JOBS_QUEUE               = module.jobs_queue.name
+    JOBS_BUCKET              = module.media_bucket.name
+    JOBS_TOPIC               = module.job_events_topic.topic_name
+    BUDGET_ALERTS_TOPIC      = module.budget_alerts_topic.topic_name
   }
 
   billing_env = {

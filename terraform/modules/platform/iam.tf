@@ -75,7 +75,8 @@ resource "google_service_account_iam_member" "deployer_act_as" {
 
 # Who reads which secret, from what the code reads: the Stripe API key only where checkout and the customer
 # portal call Stripe (the API: shared/purchases/service.py); the payments function verifies webhooks with
-# stripe-webhook-secrets and never calls Stripe's API.
+# stripe-webhook-secrets and never calls Stripe's API. The Redis AUTH string: the three workloads that get
+# jobs_env (REDIS_URL); payments never connects to Redis.
 module "secrets" {
   source     = "../secrets"
   depends_on = [module.project_services]
@@ -90,6 +91,8 @@ module "secrets" {
       "stripe-secret-key"         = [local.sa["api"]]
       "stripe-webhook-secrets"    = [local.sa["payments"]]
       "sslcommerz-store-password" = [local.sa["api"], local.sa["payments"], local.sa["reconciler"]]
+      # Memorystore's AUTH string (its value comes from the redis module): the services that use Redis.
+      "redis-auth-string" = [local.sa["api"], local.sa["jobs-worker"], local.sa["reconciler"]]
     },
   )
 }

@@ -74,6 +74,7 @@ module "redis" {
   tier           = var.redis_tier
   memory_size_gb = var.redis_memory_gb
   network_id     = module.network.network_id
+  auth_secret_id = module.secrets.secret_ids["redis-auth-string"]
   labels         = local.labels
 }
 

@@ -45,3 +45,8 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "auth_secret_id" {
+  description = "Id of the (existing, empty) Secret Manager secret that receives the instance's AUTH string."
+  type        = string
+}
