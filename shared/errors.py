@@ -76,6 +76,14 @@ class RateLimited(AppError):
     code = "rate_limited"
 
 
+class ServiceUnavailable(AppError):
+    """One of our own backing services is down; nothing was changed. Retry later."""
+
+    status = 503
+    type = "api_error"
+    code = "service_unavailable"
+
+
 class UpstreamError(AppError):
     """The model provider failed; nothing was charged."""
 

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog" / "models.toml"
@@ -33,6 +33,33 @@ class Settings(BaseSettings):
     google_client_id: str | None = None
     google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
     auth_rate_per_minute: int = 20
+
+    # Issue 11, items 1 and 7 (shared/auth/signup.py, shared/auth/limits.py, shared/adapters/mail.py).
+    # Sign-ups per address (an IPv6 address counts as its /64) and in all per hour; a verification link is
+    # valid email_verify_ttl_s and resent at most verify_resend_per_hour times an hour. Password sign-ins of
+    # one account (whatever the address) get login_free_failures tries per login_failure_window_s, then
+    # each try waits login_backoff_base_s, doubling up to login_backoff_max_s. auth_auto_verify_email marks
+    # new accounts verified at once (tests only; refused in production).
+    signup_per_address_per_hour: int = Field(5, ge=1)
+    signup_global_per_hour: int = Field(1000, ge=1)
+    email_verify_ttl_s: int = Field(48 * 3600, ge=60)
+    verify_resend_per_hour: int = Field(3, ge=1)
+    login_free_failures: int = Field(5, ge=1)
+    login_failure_window_s: int = Field(900, ge=1)
+    login_backoff_base_s: float = Field(1.0, gt=0)
+    login_backoff_max_s: float = Field(900.0, gt=0)
+    auth_auto_verify_email: bool = False
+    # Links in emails point at public_api_url. Mail goes out through SMTP at smtp_host (required in
+    # production; elsewhere, without it, messages are only logged); smtp_security is starttls (port 587),
+    # ssl (port 465) or none (a local catcher). The password: SMTP_PASSWORD from the secret source.
+    public_api_url: str = "http://127.0.0.1:8080"
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_user: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_timeout_s: float = Field(10.0, gt=0)
+    mail_from: str = "AI backend <no-reply@localhost>"
 
     # Credits: 1 credit = 1 micro-USD, so 1,000,000 credits = 1 USD.
     welcome_credits: int = 1_000_000
@@ -198,6 +225,15 @@ class Settings(BaseSettings):
     redis_ca_cert: str | None = None
     redis_ca_cert_path: Path | None = None
     redis_tls_check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _no_shortcuts_in_production(self) -> Settings:
+        if self.environment == "production" and self.auth_auto_verify_email:
+            raise ValueError(
+                "AUTH_AUTO_VERIFY_EMAIL is for local runs and tests only: unset it in production, where "
+                "welcome credits need a verified email."
+            )
+        return self
 
 
 @lru_cache(maxsize=1)

@@ -60,6 +60,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     for module in (health, auth, api_keys, credits, models, chat, threads, jobs, images, audio):
         app.include_router(module.router)
+    app.include_router(auth.me_router)
     app.include_router(billing_routes.router)
     app.include_router(workspace_routes.routes)
     app.include_router(usage_routes.router)

@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from shared.errors import Conflict, Forbidden, NotFound, Unauthorized, Unprocessable
+from shared.errors import (
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    RateLimited,
+    ServiceUnavailable,
+    Unauthorized,
+    Unprocessable,
+)
 
 
 def _bearer(error: str) -> dict[str, str]:
@@ -92,4 +101,85 @@ class TooManyApiKeys(Conflict):
     def __init__(self, limit: int) -> None:
         super().__init__(
             f"You already have {limit} API keys, the most an account may have; delete one first."
+        )
+
+
+class RateLimiterUnavailable(ServiceUnavailable):
+    """Sign-up and sign-in fail closed while Redis (their rate limits) is down, instead of unlimited."""
+
+    code = "rate_limiter_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Sign-up and sign-in are paused because their rate limiter is unavailable; retry in a minute.",
+            headers={"Retry-After": "30"},
+        )
+
+
+class TooManySignUps(RateLimited):
+    code = "too_many_sign_ups"
+
+    def __init__(self, seconds: int, scope: str) -> None:
+        super().__init__(
+            f"Too many accounts were created {scope} recently; retry in {seconds} s.",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+class LoginBackoff(RateLimited):
+    """Too many failed passwords for one account, from wherever they came."""
+
+    code = "too_many_login_attempts"
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(
+            f"Too many failed sign-ins for this account; wait {seconds} s before trying again.",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+class TooManyVerificationEmails(RateLimited):
+    code = "too_many_verification_emails"
+
+    def __init__(self, seconds: int) -> None:
+        super().__init__(
+            f"A verification email was sent recently; check your inbox (and spam), or retry in {seconds} s.",
+            headers={"Retry-After": str(seconds)},
+        )
+
+
+class InvalidVerificationToken(BadRequest):
+    code = "invalid_verification_token"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This verification link is not valid; sign in and ask for a new one "
+            "(POST /v1/auth/verify-email/resend)."
+        )
+
+
+class VerificationTokenExpired(BadRequest):
+    code = "verification_token_expired"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This verification link has expired; sign in and ask for a new one "
+            "(POST /v1/auth/verify-email/resend)."
+        )
+
+
+class EmailAlreadyVerified(Conflict):
+    code = "email_already_verified"
+
+    def __init__(self) -> None:
+        super().__init__("Your email address is already verified; there is nothing to resend.")
+
+
+class EmailNotVerified(Forbidden):
+    code = "email_not_verified"
+
+    def __init__(self, action: str) -> None:
+        super().__init__(
+            f"Verify your email address before you {action}: click the link we sent you, or ask for a new "
+            "one (POST /v1/auth/verify-email/resend)."
         )

@@ -25,11 +25,18 @@ def _user(user_id: str, data: dict[str, Any]) -> UserRecord:
         google_sub=data.get("google_sub"),
         welcome_granted=bool(data.get("welcome_granted")),
         plan=data.get("plan"),
+        # Accounts from before verification existed have no field: Google's are verified, others not.
+        email_verified=bool(data.get("email_verified", data.get("google_sub") is not None)),
     )
 
 
 def _new_user(
-    email: str, password_hash: str | None, google_sub: str | None, at: dt.datetime, plan: str
+    email: str,
+    password_hash: str | None,
+    google_sub: str | None,
+    at: dt.datetime,
+    plan: str,
+    email_verified: bool,
 ) -> dict[str, Any]:
     return {
         "email": email,
@@ -38,6 +45,8 @@ def _new_user(
         "created_at": at,
         "welcome_granted": False,
         "plan": plan,
+        "email_verified": email_verified,
+        "email_verified_at": at if email_verified else None,
     }
 
 
@@ -46,10 +55,17 @@ class UserRepository:
         self._db = db
 
     async def create(
-        self, user_id: str, email: str, password_hash: str, at: dt.datetime, plan: str = "free"
+        self,
+        user_id: str,
+        email: str,
+        password_hash: str,
+        at: dt.datetime,
+        plan: str = "free",
+        *,
+        email_verified: bool = False,
     ) -> UserRecord:
         """Create a password account; raises EmailTaken if the email already belongs to an account."""
-        data = _new_user(email, password_hash, None, at, plan)
+        data = _new_user(email, password_hash, None, at, plan, email_verified)
         if not await self._claim(email, user_id, data):
             raise EmailTaken()
         return _user(user_id, data)
@@ -75,7 +91,7 @@ class UserRepository:
         identity_ref = self._db.collection(IDENTITIES).document(f"google:{sub}")
         if linked := await self._linked(identity_ref):
             return linked, False
-        data = _new_user(email, None, sub, at, plan)
+        data = _new_user(email, None, sub, at, plan, email_verified=True)  # Google verified it
         identity_doc = {"user_id": new_user_id, "email": email, "created_at": at}
         if await self._claim(email, new_user_id, data, (identity_ref, identity_doc)):
             return _user(new_user_id, data), True
@@ -122,6 +138,13 @@ class UserRepository:
 
     async def mark_welcome_granted(self, user_id: str) -> None:
         await self._db.collection(USERS).document(user_id).update({"welcome_granted": True})
+
+    async def mark_email_verified(self, user_id: str, at: dt.datetime) -> None:
+        await (
+            self._db.collection(USERS)
+            .document(user_id)
+            .update({"email_verified": True, "email_verified_at": at})
+        )
 
     async def set_password_hash(self, user_id: str, password_hash: str) -> None:
         await self._db.collection(USERS).document(user_id).update({"password_hash": password_hash})

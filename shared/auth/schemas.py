@@ -27,6 +27,7 @@ class UserRecord:
     google_sub: str | None
     welcome_granted: bool
     plan: str | None = None  # None: settings.default_plan
+    email_verified: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,39 @@ class ApiKeyCreate(BaseModel):
 class UserOut(BaseModel):
     id: str
     email: str
+    email_verified: bool
+
+
+class SignUpAccepted(BaseModel):
+    """The answer to every well-formed registration, new address or known: nothing tells them apart."""
+
+    status: Literal["verification_sent"] = "verification_sent"
+    message: str = (
+        "Check your inbox: we sent a link to verify your email address. Then sign in with your password "
+        "(POST /v1/auth/login); your welcome credits arrive when the address is verified."
+    )
+
+
+class VerificationSent(BaseModel):
+    status: Literal["verification_sent"] = "verification_sent"
+    message: str = "We sent a new verification link to your email address; the older links still work."
+
+
+class EmailVerified(BaseModel):
+    status: Literal["verified", "already_verified"]
+    message: str
+
+
+class Account(BaseModel):
+    """Who is signed in, and why they may have no credits yet."""
+
+    id: str
+    email: str
+    email_verified: bool
+    welcome_credits_granted: bool
+    notice: str | None = Field(
+        None, description="Set while something needs the user's action, e.g. verifying their email."
+    )
 
 
 class TokenResponse(BaseModel):

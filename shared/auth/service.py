@@ -5,15 +5,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import math
 import secrets as pysecrets
 import time
-from typing import Protocol
 
 from google.cloud import firestore
-from redis.exceptions import RedisError
 
 from shared import clock, ids
+from shared.adapters.mail import Mailer
 from shared.auth.api_keys import ApiKeyRepository
 from shared.auth.errors import (
     ApiKeyNotFound,
@@ -27,7 +25,8 @@ from shared.auth.errors import (
     TooManyApiKeys,
 )
 from shared.auth.google import GoogleVerifier
-from shared.auth.passwords import Passwords, check_password_policy, normalise_email
+from shared.auth.limits import AuthLimits
+from shared.auth.passwords import Passwords, normalise_email
 from shared.auth.repository import UserRepository
 from shared.auth.schemas import (
     ApiKeyCreated,
@@ -40,22 +39,15 @@ from shared.auth.schemas import (
     UserRecord,
 )
 from shared.auth.sessions import SessionRepository
+from shared.auth.signup import CreditGrants, SignUp, Welcome
 from shared.auth.tokens import AccessTokens, digest, new_api_key, new_refresh_token
-from shared.errors import RateLimited
-from shared.limits.ratelimit.buckets import Bucket, TokenBuckets
-from shared.limits.ratelimit.service import RateLimitState
+from shared.auth.verification import VerifyTokens
 from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "sk-"
 PLAN_CACHE_SIZE = 50_000
-
-
-class CreditGrants(Protocol):
-    """The part of the credits ledger that sign-up needs."""
-
-    async def grant(self, wallet_id: str, amount: int, external_id: str, kind: str = "grant") -> bool: ...
 
 
 class AuthService:
@@ -67,52 +59,35 @@ class AuthService:
         *,
         access: AccessTokens,
         google: GoogleVerifier,
-        limiter: TokenBuckets,
+        limits: AuthLimits,
         passwords: Passwords,
+        verify_tokens: VerifyTokens,
+        mailer: Mailer,
     ) -> None:
         self._settings = settings
-        self._ledger = ledger
         self._users = UserRepository(db)
         self._sessions = SessionRepository(db)
         self._keys = ApiKeyRepository(db)
         self._passwords = passwords
         self._access = access
         self._google = google
-        self._limiter = limiter
+        self.limits = limits
+        self._welcome = Welcome(ledger, self._users, settings.welcome_credits)
+        # Registering, verifying the email and resending the link (shared/auth/signup.py).
+        self.signup = SignUp(self._users, passwords, limits, verify_tokens, mailer, self._welcome, settings)
         self._plans: dict[str, tuple[float, str]] = {}  # user id -> (valid until, plan name)
 
     # -- unauthenticated entrypoints -------------------------------------------------------------------
 
-    async def throttle(self, client_ip: str) -> None:
-        """Per-address limit on the unauthenticated auth routes; raises RateLimited."""
-        try:
-            taken = await self._limiter.take(
-                [Bucket(f"auth:ip:{client_ip}", self._settings.auth_rate_per_minute, 1)]
-            )
-        except RedisError:
-            # Fail open: Argon2 still slows guessing, and sign-in staying up matters more than the limit.
-            log.warning("auth rate limit skipped: redis unavailable", exc_info=True)
-            return
-        if not taken.allowed:
-            seconds = max(1, math.ceil(taken.retry_after_s))
-            headers = RateLimitState(taken.states[0], None).headers()
-            raise RateLimited(
-                f"Too many sign-in attempts; retry in {seconds} s.",
-                headers={**headers, "Retry-After": str(seconds)},
-            )
-
-    async def register(self, email: str, password: str) -> TokenResponse:
-        email = normalise_email(email)
-        check_password_policy(password)
-        password_hash = await self._passwords.hash(password)
-        user = await self._users.create(
-            ids.new_id(), email, password_hash, clock.now(), self._settings.default_plan
-        )
-        log.info("user registered", extra={"user_id": user.id})
-        await self._welcome(user)
-        return await self._session(user)
+    async def throttle(self, client_ip: str, *, fail_closed: bool = True) -> None:
+        """Per-address limit on the unauthenticated auth routes; raises RateLimited (503 while Redis is
+        down when `fail_closed`)."""
+        await self.limits.throttle(client_ip, fail_closed=fail_closed)
 
     async def login(self, email: str, password: str) -> TokenResponse:
+        """Password sign-in; an unverified account may sign in (it has no credits until verified). Every
+        attempt counts against the account's backoff (known address or not); a success resets it."""
+        await self.limits.login_attempt(email)
         try:
             user = await self._users.by_email(normalise_email(email))
         except InvalidEmail:
@@ -120,9 +95,10 @@ class AuthService:
         password_hash = user.password_hash if user else None
         if not await self._passwords.verify(password_hash, password) or user is None:
             raise InvalidCredentials()
+        await self.limits.login_succeeded(email)
         if password_hash and self._passwords.needs_rehash(password_hash):
             await self._users.set_password_hash(user.id, await self._passwords.hash(password))
-        await self._welcome(user)
+        await self._welcome.grant(user)
         return await self._session(user)
 
     async def google_login(self, id_token: str) -> TokenResponse:
@@ -136,7 +112,7 @@ class AuthService:
         )
         if created:
             log.info("user registered with google", extra={"user_id": user.id})
-        await self._welcome(user)
+        await self._welcome.grant(user)
         return await self._session(user)
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
@@ -229,19 +205,6 @@ class AuthService:
 
     # -- helpers ---------------------------------------------------------------------------------------
 
-    async def _welcome(self, user: UserRecord) -> None:
-        """Grant the welcome credits once. Retried on later sign-ins if it failed: the grant is idempotent."""
-        amount = self._settings.welcome_credits
-        if user.welcome_granted or amount <= 0:
-            return
-        try:
-            await self._ledger.grant(user.id, amount, f"welcome:{user.id}")
-            await self._users.mark_welcome_granted(user.id)
-        except Exception:
-            log.exception(
-                "welcome credits not granted; retried at the next sign-in", extra={"user_id": user.id}
-            )
-
     async def _session(self, user: UserRecord) -> TokenResponse:
         now = clock.now()
         refresh_token = new_refresh_token()
@@ -254,7 +217,7 @@ class AuthService:
             access_token=access.token,
             expires_in=access.expires_in,
             refresh_token=refresh_token,
-            user=UserOut(id=user.id, email=user.email),
+            user=UserOut(id=user.id, email=user.email, email_verified=user.email_verified),
         )
 
     def _expiry(self, now: dt.datetime) -> dt.datetime:

@@ -8,12 +8,15 @@ from dataclasses import dataclass
 from google.cloud import firestore
 from redis.asyncio import Redis
 
+from shared.adapters.mail import build_mailer
 from shared.adapters.pubsub import PubSubPublisher
 from shared.adapters.secrets import SecretSource
 from shared.auth.google import GoogleVerifier
+from shared.auth.limits import AuthLimits
 from shared.auth.passwords import Passwords
 from shared.auth.service import AuthService
 from shared.auth.tokens import AccessTokens, signing_secret
+from shared.auth.verification import VerifyTokens
 from shared.bootstrap.clients import Clients, build_clients
 from shared.bootstrap.jobs import Jobs, build_jobs
 from shared.bootstrap.money import Money, build_buying, build_money
@@ -34,7 +37,6 @@ from shared.ledger.shards import ShardedWallets
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.budgets.service import Budgets
 from shared.limits.concurrency import Cap, Concurrency, OpenLimits
-from shared.limits.ratelimit.buckets import TokenBuckets
 from shared.limits.ratelimit.service import RateLimits
 from shared.plans.offers import PlanOffers, plan_offers
 from shared.purchases.service import Billing
@@ -180,22 +182,21 @@ def build_open_limits(redis: Redis, settings: Settings) -> OpenLimits:
 def build_auth(
     db: firestore.AsyncClient, redis: Redis, ledger: Ledger, settings: Settings, secrets: SecretSource
 ) -> AuthService:
-    """Accounts and sign-in: tokens signed with the configured secret, Google's verifier, the per-address
-    limiter on the auth routes (on this Redis), Argon2id passwords; the ledger grants welcome credits."""
-    access = AccessTokens(
-        signing_secret(settings, secrets),
-        settings.jwt_issuer,
-        settings.jwt_audience,
-        settings.access_token_ttl_s,
-    )
+    """Accounts and sign-in: tokens signed with the configured secret, Google's verifier, the limits on
+    the auth routes (on this Redis), Argon2id passwords, email verification links sent by the mailer;
+    the ledger grants welcome credits."""
+    secret = signing_secret(settings, secrets)
+    access = AccessTokens(secret, settings.jwt_issuer, settings.jwt_audience, settings.access_token_ttl_s)
     return AuthService(
         db,
         ledger,
         settings,
         access=access,
         google=GoogleVerifier(settings),
-        limiter=TokenBuckets(redis),
+        limits=AuthLimits(redis, settings),
         passwords=Passwords(),
+        verify_tokens=VerifyTokens(secret, settings.jwt_issuer, settings.email_verify_ttl_s),
+        mailer=build_mailer(settings, secrets),
     )
 
 

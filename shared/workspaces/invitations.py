@@ -14,6 +14,7 @@ from typing import Any
 
 from google.cloud import firestore
 
+from shared.auth.errors import EmailNotVerified
 from shared.auth.passwords import normalise_email
 from shared.errors import BadRequest
 from shared.ids import new_id
@@ -116,7 +117,13 @@ class Invitations:
 
         return to_invitation(await body(self.repo.db.transaction()))
 
-    async def accept(self, user_id: str, user_email: str, token: str) -> WorkspaceOut:
+    async def accept(
+        self, user_id: str, user_email: str, token: str, *, email_verified: bool
+    ) -> WorkspaceOut:
+        """Join with the token; the address must be verified (issue 11, item 12), checked before anything
+        is read or written: an invitation names an address, and an unverified one proves nobody owns it."""
+        if not email_verified:
+            raise EmailNotVerified("accept an invitation")
         at = self.workspaces.clock()
         claims = self.tokens.verify(token, at)
         if normalise_email(user_email) != claims.email:

@@ -107,9 +107,11 @@ async def test_invitation_expires(db: firestore.AsyncClient, service: WorkspaceS
         await invitations.invite(owner, ws, "c@example.com", "member")
     clock.at += dt.timedelta(seconds=service.settings.workspace_invite_ttl_s + 10)
     with pytest.raises(InvalidInvitation) as expired:
-        await invitations.accept("u-a", "a@example.com", a.token)
+        await invitations.accept("u-a", "a@example.com", a.token, email_verified=True)
     assert "expired" in expired.value.message
     # Expired invitations no longer hold seats.
     assert (await invitations.invite(owner, ws, "c@example.com", "member")).state == "pending"
     with pytest.raises(InvalidInvitation):  # signed with another key
-        await Invitations(service, InviteTokens("y" * 40, "test")).accept("u-a", "a@example.com", a.token)
+        await Invitations(service, InviteTokens("y" * 40, "test")).accept(
+            "u-a", "a@example.com", a.token, email_verified=True
+        )

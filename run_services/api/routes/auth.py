@@ -1,36 +1,83 @@
-"""Sign-up, sign-in, token refresh and logout. Unauthenticated, so each call is rate-limited per address."""
+"""Sign-up, email verification, sign-in, token refresh and logout. Unauthenticated (but for resending the
+verification link), so each call is rate-limited per address.
+
+Register, login and Google sign-in fail closed while Redis is down (503 rate_limiter_unavailable): they
+create accounts and sessions, and their limits are what stops sign-up farming and password guessing.
+Refresh and the verification link fail open: a refresh token and a verification token are signed or
+random secrets nobody can guess, and a signed-in user should stay signed in through a Redis outage.
+Logout is not limited: it can only ever revoke."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from run_services.api.deps import ServicesDep, client_ip
-from shared.auth.schemas import Credentials, GoogleSignIn, RefreshRequest, TokenResponse
+from run_services.api.deps import CurrentPrincipal, ServicesDep, client_ip
+from shared.auth.schemas import (
+    Account,
+    Credentials,
+    EmailVerified,
+    GoogleSignIn,
+    RefreshRequest,
+    SignUpAccepted,
+    TokenResponse,
+    VerificationSent,
+)
 
 
 async def throttle(request: Request, services: ServicesDep) -> None:
     await services.auth.throttle(client_ip(request))
 
 
+async def throttle_open(request: Request, services: ServicesDep) -> None:
+    await services.auth.throttle(client_ip(request), fail_closed=False)
+
+
 Throttled = Annotated[None, Depends(throttle)]
+ThrottledOpen = Annotated[None, Depends(throttle_open)]
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
+me_router = APIRouter(prefix="/v1/me", tags=["auth"])
 
 
-@router.post("/register", status_code=status.HTTP_201_CREATED)
-async def register(body: Credentials, services: ServicesDep, _: Throttled) -> TokenResponse:
-    return await services.auth.register(body.email, body.password)
+@router.post("/register", status_code=status.HTTP_202_ACCEPTED)
+async def register(
+    body: Credentials, request: Request, services: ServicesDep, _: Throttled
+) -> SignUpAccepted:
+    """Create an account and email a verification link. The answer is the same whether the address is new
+    or already has an account (whose owner is emailed instead), so it tells nobody which accounts exist;
+    no tokens are returned: sign in with POST /v1/auth/login (an unverified account may sign in, and gets
+    its welcome credits once the link is opened). 429 `too_many_sign_ups` past the sign-up limits."""
+    return await services.auth.signup.register(body.email, body.password, client_ip(request))
+
+
+@router.get("/verify-email")
+async def verify_email(
+    services: ServicesDep, _: ThrottledOpen, token: Annotated[str, Query(min_length=1, max_length=2048)]
+) -> EmailVerified:
+    """The link in the verification email: marks the address verified and grants the welcome credits
+    once. Opening it again answers `already_verified`. 400 `invalid_verification_token` or
+    `verification_token_expired` otherwise (ask for a new link)."""
+    return await services.auth.signup.verify(token)
+
+
+@router.post("/verify-email/resend", status_code=status.HTTP_202_ACCEPTED)
+async def resend_verification(principal: CurrentPrincipal, services: ServicesDep) -> VerificationSent:
+    """Email a new verification link to the signed-in user. 409 `email_already_verified`; 429
+    `too_many_verification_emails` past the hourly limit."""
+    return await services.auth.signup.resend(principal.user_id)
 
 
 @router.post("/login")
 async def login(body: Credentials, services: ServicesDep, _: Throttled) -> TokenResponse:
+    """Password sign-in. After several failed passwords for one account (from any address), each attempt
+    must wait longer: 429 `too_many_login_attempts` with Retry-After."""
     return await services.auth.login(body.email, body.password)
 
 
 @router.post("/refresh")
-async def refresh(body: RefreshRequest, services: ServicesDep, _: Throttled) -> TokenResponse:
+async def refresh(body: RefreshRequest, services: ServicesDep, _: ThrottledOpen) -> TokenResponse:
     return await services.auth.refresh(body.refresh_token)
 
 
@@ -43,3 +90,10 @@ async def google(body: GoogleSignIn, services: ServicesDep, _: Throttled) -> Tok
 async def logout(body: RefreshRequest, services: ServicesDep) -> Response:
     await services.auth.logout(body.refresh_token)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@me_router.get("")
+async def me(principal: CurrentPrincipal, services: ServicesDep) -> Account:
+    """The signed-in account: whether its email is verified and, while it is not, a `notice` saying the
+    welcome credits arrive once it is."""
+    return await services.auth.signup.account(principal.user_id)

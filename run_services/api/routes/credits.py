@@ -5,13 +5,21 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep
 from shared.ledger.ledger import MAX_PAGE
 from shared.ledger.schemas import Balance, Entry, ExpiringCredits
 
 router = APIRouter(prefix="/v1/credits", tags=["credits"])
+
+
+class CreditBalance(Balance):
+    email_verified: bool
+    notice: str | None = Field(
+        None,
+        description="Why the balance may be empty, e.g. the email is not verified yet (no welcome credits).",
+    )
 
 
 class ExpiringList(BaseModel):
@@ -26,9 +34,12 @@ class EntryList(BaseModel):
 
 
 @router.get("")
-async def get_balance(principal: CurrentPrincipal, services: ServicesDep) -> Balance:
-    """Credits you can spend now, and credits held by requests still running."""
-    return await services.ledger.balance(principal.wallet_id)
+async def get_balance(principal: CurrentPrincipal, services: ServicesDep) -> CreditBalance:
+    """Credits you can spend now, and credits held by requests still running; while your email is not
+    verified, `notice` says that the welcome credits arrive once it is."""
+    balance = await services.ledger.balance(principal.wallet_id)
+    account = await services.auth.signup.account(principal.user_id)
+    return CreditBalance(**balance.model_dump(), email_verified=account.email_verified, notice=account.notice)
 
 
 @router.get("/expiring")

@@ -21,6 +21,7 @@ from run_services.api.deps import (
     WorkspacesDep,
 )
 from shared.auth.repository import UserRepository
+from shared.auth.schemas import UserRecord
 from shared.errors import Unauthorized
 from shared.ledger.schemas import ExpiringCredits
 from shared.ledger.wallet_ids import shard_wallets, workspace_wallet_base
@@ -63,10 +64,14 @@ class PlanList(BaseModel):
 
 
 async def _email(services: ServicesDep, user_id: str) -> str:
+    return (await _user(services, user_id)).email
+
+
+async def _user(services: ServicesDep, user_id: str) -> UserRecord:
     user = await UserRepository(services.db).get(user_id)
     if user is None:
         raise Unauthorized("Your account no longer exists; sign in again.", code="unknown_user")
-    return user.email
+    return user
 
 
 @plans_router.get("")
@@ -94,8 +99,10 @@ async def accept_invitation(
     body: InviteAccept, principal: CurrentPrincipal, services: ServicesDep, workspaces: WorkspacesDep
 ) -> WorkspaceOut:
     """Join the workspace of an invitation sent to your email address."""
-    email = await _email(services, principal.user_id)
-    return await workspaces.invitations.accept(principal.user_id, email, body.token)
+    user = await _user(services, principal.user_id)
+    return await workspaces.invitations.accept(
+        user.id, user.email, body.token, email_verified=user.email_verified
+    )
 
 
 @router.get("/{workspace_id}")
