@@ -1,7 +1,8 @@
 """Start and stop the local stack: the Firestore and Pub/Sub emulators, Redis, the local model, the API
 and the functions.
 
-`python -m scripts.devstack run`   everything on 127.0.0.1 until Ctrl-C (what `make run` calls)
+`python -m scripts.devstack run`   everything on 127.0.0.1 until Ctrl-C (what `make run` calls), and a
+                                   mail catcher whose page lists the emails the API sends
 `python -m scripts.devstack test`  the backing services on free ports, then ruff, mypy and pytest
 `python -m scripts.devstack bench` the backing services, then the benchmarks
 
@@ -118,6 +119,18 @@ def start_redis(stack: Stack) -> None:
     stack.env["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
 
 
+def start_mail(stack: Stack) -> None:
+    """The mail catcher (scripts/mail_catcher.py): the API sends its emails there (SMTP_HOST/SMTP_PORT),
+    and its page at MAIL_CATCHER_URL lists them with their links."""
+    smtp_port, http_port = free_port(), free_port()
+    cmd = [PY, "-m", "scripts.mail_catcher", "--smtp-port", str(smtp_port), "--http-port", str(http_port)]
+    url = f"http://127.0.0.1:{http_port}"
+    stack.start("mail", cmd, lambda: http_ok(f"{url}/messages") and port_open(smtp_port), timeout=30)
+    stack.env.update(
+        SMTP_HOST="127.0.0.1", SMTP_PORT=str(smtp_port), SMTP_SECURITY="none", MAIL_CATCHER_URL=url
+    )
+
+
 def start_model(stack: Stack) -> None:
     port = free_port()
     cmd = [PY, "-m", "scripts.local_model", "--port", str(port)]
@@ -129,7 +142,8 @@ def backing_services(stack: Stack, model: bool = True) -> None:
     stack.env.setdefault("GOOGLE_CLOUD_PROJECT", "demo-local")
     stack.env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     jobs = (start_tasks, start_storage, start_jobs_worker)  # scripts/emulators.py
-    for start in (start_firestore, start_pubsub, start_redis, *([start_model] if model else []), *jobs):
+    services = (start_firestore, start_pubsub, start_redis, start_mail)
+    for start in (*services, *([start_model] if model else []), *jobs):
         t0 = time.monotonic()
         start(stack)
         print(
@@ -149,6 +163,7 @@ def run_stack(stack: Stack) -> int:
     backing_services(stack)
     stack.env.setdefault("ENVIRONMENT", "local")
     stack.env.setdefault("JWT_SECRET", local_jwt_secret())
+    stack.env.setdefault("PUBLIC_API_URL", f"http://127.0.0.1:{api_port}")  # the links in emails
     stack.start(
         "reconciler",
         [
@@ -196,12 +211,15 @@ The API is at http://127.0.0.1:{api_port}  (OpenAPI docs: http://127.0.0.1:{api_
   Pub/Sub emulator    {stack.env["PUBSUB_EMULATOR_HOST"]}
   Redis               {stack.env["REDIS_URL"]}
   Local model         {stack.env["LOCAL_MODEL_URL"]}
+  Mail catcher        {stack.env["MAIL_CATCHER_URL"]}  (every email the API sends, with its links)
   Reconciler function http://127.0.0.1:{fn_port}/  (called every 60 s, as Cloud Scheduler would)
   Payments function   http://127.0.0.1:{pay_port}/stripe  and  /sslcommerz/ipn
   Jobs worker         {stack.env["JOBS_WORKER_URL"]}  (Cloud Tasks {stack.env["TASKS_EMULATOR_HOST"]}, \
 Storage {stack.env["STORAGE_EMULATOR_HOST"]})
 Try:  curl -s -X POST http://127.0.0.1:{api_port}/v1/auth/register -H 'content-type: application/json' \\
         -d '{{"email":"me@example.com","password":"correct horse battery"}}'
+      then open the link in the mail catcher ({stack.env["MAIL_CATCHER_URL"]}) to verify the address
+      (and get the welcome credits), and sign in: the same request to /v1/auth/login -> access_token
 Press Ctrl-C to stop everything.""",
         flush=True,
     )
