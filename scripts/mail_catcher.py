@@ -140,7 +140,7 @@ async def _data(reader: asyncio.StreamReader) -> bytes:
 
 def http_handler(inbox: Inbox) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - the http.server naming
+        def do_GET(self) -> None:
             url = urlsplit(self.path)
             to = parse_qs(url.query).get("to", [None])[0]
             if url.path == "/messages":
@@ -150,7 +150,7 @@ def http_handler(inbox: Inbox) -> type[BaseHTTPRequestHandler]:
             else:
                 self._send(404, "text/plain", "not found")
 
-        def do_DELETE(self) -> None:  # noqa: N802
+        def do_DELETE(self) -> None:
             inbox.clear()
             self._send(204, "text/plain", "")
 
@@ -162,7 +162,7 @@ def http_handler(inbox: Inbox) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        def log_message(self, format: str, *args: Any) -> None:
             return
 
     return Handler
