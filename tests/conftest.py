@@ -14,7 +14,7 @@ import pytest
 
 from shared.settings import Settings
 from tests.fakes.provider import FakeProvider
-from tests.support.helpers import User
+from tests.support.helpers import User, sign_up
 from tests.support.servers import ServerThread
 
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -81,6 +81,13 @@ def settings(catalog_file: Path, plans_file: Path) -> Settings:
         welcome_credits=1_000_000,
         google_client_id="test-client-id.apps.googleusercontent.com",
         auth_rate_per_minute=10_000,
+        # Sign-up (issue 11, items 1 and 7): new accounts are verified at once, so the tests that need a
+        # credited user stay simple (tests/integration/test_auth_verify.py runs the real flow through the
+        # mail catcher), and the sign-up and login limits are out of the way (their own tests set them).
+        auth_auto_verify_email=True,
+        signup_per_address_per_hour=1_000_000,
+        signup_global_per_hour=1_000_000,
+        login_free_failures=1_000,
         plans_path=plans_file,
         # The workspace tests invite members without a subscription: team's three seats. The shipped
         # default (the free plan) is checked by tests/integration/test_plan_models_everywhere.py.
@@ -104,14 +111,10 @@ def client(api: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def make_user(client: httpx.Client) -> Callable[..., User]:
-    """Register a fresh account through the API and return its tokens."""
+    """Register a fresh account through the API, sign it in and return its tokens."""
 
     def make(password: str = "correct horse battery staple") -> User:
-        email = f"u{uuid.uuid4().hex[:12]}@example.com"
-        response = client.post("/v1/auth/register", json={"email": email, "password": password})
-        assert response.status_code == 201, response.text
-        body = response.json()
-        return User(body["user"]["id"], email, password, body["access_token"], body["refresh_token"])
+        return sign_up(client, password=password)
 
     return make
 

@@ -48,7 +48,7 @@ from tests.fakes.stripe_api import FakeStripe
 from tests.fakes.transcription import FakeTranscription
 from tests.fakes.video import FakeVideos
 from tests.support.audio import PRICE as STT_PRICE
-from tests.support.helpers import User
+from tests.support.helpers import User, sign_up
 from tests.support.jobs import (
     EXPORT_PRICE,
     IMAGE_PRICE,
@@ -269,12 +269,7 @@ def jobs_client(jobs_stack: JobsStack) -> Iterator[httpx.Client]:
 @pytest.fixture
 def jobs_user(jobs_client: httpx.Client) -> Callable[[], User]:
     def make() -> User:
-        email = f"j{uuid.uuid4().hex[:12]}@example.com"
-        password = "correct horse battery staple"
-        response = jobs_client.post("/v1/auth/register", json={"email": email, "password": password})
-        assert response.status_code == 201, response.text
-        body = response.json()
-        return User(body["user"]["id"], email, password, body["access_token"], body["refresh_token"])
+        return sign_up(jobs_client, f"j{uuid.uuid4().hex[:12]}@example.com")
 
     return make
 
@@ -351,15 +346,7 @@ def api_client(billing_api: str) -> Iterator[httpx.Client]:
 
 @pytest.fixture
 def buyer(api_client: httpx.Client) -> User:
-    email = f"b{uuid.uuid4().hex[:12]}@example.com"
-    response = api_client.post(
-        "/v1/auth/register", json={"email": email, "password": "correct horse battery"}
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return User(
-        body["user"]["id"], email, "correct horse battery", body["access_token"], body["refresh_token"]
-    )
+    return sign_up(api_client, f"b{uuid.uuid4().hex[:12]}@example.com", "correct horse battery")
 
 
 @pytest.fixture

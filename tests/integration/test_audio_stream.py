@@ -17,7 +17,7 @@ import pytest
 from shared.settings import Settings
 from tests.fakes.transcription import FakeTranscription, pcm_seconds, text_for
 from tests.support.audio import PRICE, open_stream, recv, rest, send_audio, start
-from tests.support.helpers import User, balance, db, drain_to, wait_settled
+from tests.support.helpers import User, balance, db, drain_to, sign_up, wait_settled
 from tests.support.servers import ServerThread
 
 WELCOME = 1_000_000
@@ -42,13 +42,7 @@ def stt_user(stt_client: httpx.Client) -> Callable[[], User]:
     import uuid
 
     def make() -> User:
-        email = f"a{uuid.uuid4().hex[:12]}@example.com"
-        response = stt_client.post(
-            "/v1/auth/register", json={"email": email, "password": "correct horse battery"}
-        )
-        assert response.status_code == 201, response.text
-        body = response.json()
-        return User(body["user"]["id"], email, "", body["access_token"], body["refresh_token"])
+        return sign_up(stt_client, f"a{uuid.uuid4().hex[:12]}@example.com", "correct horse battery")
 
     return make
 

@@ -21,7 +21,7 @@ from shared.limits.budgets.service import Budgets
 from shared.plans.limits import plans_for
 from shared.settings import Settings
 from tests.support.audio import PRICE, open_stream, rest, send_audio, start
-from tests.support.helpers import User, balance, db, wait_settled
+from tests.support.helpers import User, balance, db, sign_up, wait_settled
 from tests.support.jobs import IMAGE_PRICE, finished, wait_for_job
 from tests.support.servers import ServerThread
 
@@ -118,10 +118,8 @@ def test_a_transcription_stream_is_cut_to_the_budget_and_counts_what_it_charged(
 ) -> None:
     with httpx.Client(base_url=audio_budget_api, timeout=30) as client:
         email = f"b{uuid.uuid4().hex[:12]}@example.com"
-        registered = client.post("/v1/auth/register", json={"email": email, "password": "correct horse b"})
-        assert registered.status_code == 201, registered.text
-        user_id = registered.json()["user"]["id"]
-        headers = {"Authorization": f"Bearer {registered.json()['access_token']}"}
+        registered = sign_up(client, email, "correct horse b")
+        user_id, headers = registered.user_id, registered.headers
         with open_stream(audio_budget_api, headers) as ws:
             started = start(ws)
             assert started["type"] == "started"

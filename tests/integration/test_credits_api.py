@@ -8,7 +8,12 @@ from tests.support.helpers import User
 
 
 def test_new_account_has_the_welcome_grant(client: httpx.Client, user: User) -> None:
-    assert client.get("/v1/credits", headers=user.headers).json() == {"available": 1_000_000, "reserved": 0}
+    assert client.get("/v1/credits", headers=user.headers).json() == {
+        "available": 1_000_000,
+        "reserved": 0,
+        "email_verified": True,
+        "notice": None,
+    }
     entries = client.get("/v1/credits/ledger", headers=user.headers).json()
     assert entries["object"] == "list"
     assert [(e["kind"], e["amount"]) for e in entries["data"]] == [("grant", 1_000_000)]

@@ -42,7 +42,9 @@ def _ok(response: httpx.Response, *statuses: int) -> dict[str, object]:
 
 def register(client: httpx.Client) -> Account:
     email = f"fz{uuid.uuid4().hex[:12]}@example.com"
-    body = _ok(client.post("/v1/auth/register", json={"email": email, "password": PASSWORD}), 201)
+    credentials = {"email": email, "password": PASSWORD}
+    _ok(client.post("/v1/auth/register", json=credentials), 202)
+    body = _ok(client.post("/v1/auth/login", json=credentials), 200)
     user = body["user"]
     assert isinstance(user, dict)
     return Account(str(user["id"]), str(user["email"]), {"Authorization": f"Bearer {body['access_token']}"})

@@ -52,24 +52,39 @@ def assert_error(response: httpx.Response, status: int, code: str) -> None:
     assert error["message"]
 
 
+def sign_up(
+    client: httpx.Client,
+    email: str | None = None,
+    password: str = "correct horse battery staple",
+    headers: dict[str, str] | None = None,
+) -> User:
+    """A new account: registered (202, no tokens: issue 11, item 7), then signed in with its password.
+    With the test settings (auth_auto_verify_email) it is verified and has its welcome credits."""
+    email = email or f"u{uuid.uuid4().hex[:12]}@example.com"
+    body = {"email": email, "password": password}
+    registered = client.post("/v1/auth/register", json=body, headers=headers)
+    assert registered.status_code == 202, registered.text
+    assert registered.json()["status"] == "verification_sent"
+    login = client.post("/v1/auth/login", json=body, headers=headers)
+    assert login.status_code == 200, login.text
+    tokens = login.json()
+    return User(tokens["user"]["id"], email, password, tokens["access_token"], tokens["refresh_token"])
+
+
 def register(client: httpx.Client) -> tuple[str, dict[str, str]]:
     """A new account, registered from an address of its own so the per-IP auth limit never interferes:
     (user id, auth headers)."""
-    response = client.post(
-        "/v1/auth/register",
-        json={"email": f"rl{uuid.uuid4().hex[:12]}@example.com", "password": "correct horse battery staple"},
-        headers={"X-Forwarded-For": f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"},
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return body["user"]["id"], {"Authorization": f"Bearer {body['access_token']}"}
+    address = f"10.9.{uuid.uuid4().int % 250}.{uuid.uuid4().int % 250}"
+    user = sign_up(client, f"rl{uuid.uuid4().hex[:12]}@example.com", headers={"X-Forwarded-For": address})
+    return user.user_id, user.headers
 
 
 def balance(client: httpx.Client, headers: dict[str, str]) -> dict[str, int]:
+    """The money of GET /v1/credits (available, reserved), without its account fields."""
     response = client.get("/v1/credits", headers=headers)
     assert response.status_code == 200, response.text
-    body: dict[str, int] = response.json()
-    return body
+    body = response.json()
+    return {"available": body["available"], "reserved": body["reserved"]}
 
 
 def usage_for(request_id: str, timeout: float = 10) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.purchases.payments import payment_key
-from tests.support.helpers import User
+from tests.support.helpers import User, sign_up
 from tests.support.ledger import check_invariants, close_client
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,15 +114,7 @@ def entries(wallet_id: str) -> list[dict[str, Any]]:
 
 
 def register(api_client: httpx.Client) -> User:
-    email = f"m{uuid.uuid4().hex[:12]}@example.com"
-    response = api_client.post(
-        "/v1/auth/register", json={"email": email, "password": "correct horse battery"}
-    )
-    assert response.status_code == 201, response.text
-    body = response.json()
-    return User(
-        body["user"]["id"], email, "correct horse battery", body["access_token"], body["refresh_token"]
-    )
+    return sign_up(api_client, f"m{uuid.uuid4().hex[:12]}@example.com", "correct horse battery")
 
 
 def create_workspace(api_client: httpx.Client, owner: User) -> dict[str, Any]:

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from run_services.api.deps import get_principal, get_services
 from run_services.api.errors import install_error_handlers
 from run_services.api.routes import credits
-from shared.auth.schemas import Principal
+from shared.auth.schemas import Account, Principal
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Balance, Entry, EntryPage
 from shared.settings import Settings
@@ -53,7 +53,16 @@ def client(ledger: StubLedger) -> Iterator[TestClient]:
     install_error_handlers(app)
     app.include_router(credits.router)
     app.dependency_overrides[get_principal] = lambda: Principal(user_id="u1", wallet_id="w1", auth="jwt")
-    app.dependency_overrides[get_services] = lambda: SimpleNamespace(ledger=ledger)
+    account = Account(
+        id="u1", email="u1@example.com", email_verified=False, welcome_credits_granted=False, notice="verify"
+    )
+
+    async def account_of(user_id: str) -> Account:
+        assert user_id == "u1"
+        return account
+
+    auth = SimpleNamespace(signup=SimpleNamespace(account=account_of))
+    app.dependency_overrides[get_services] = lambda: SimpleNamespace(ledger=ledger, auth=auth)
     with TestClient(app) as c:
         yield c
 
@@ -61,7 +70,7 @@ def client(ledger: StubLedger) -> Iterator[TestClient]:
 def test_balance(client: TestClient, ledger: StubLedger) -> None:
     response = client.get("/v1/credits")
     assert response.status_code == 200
-    assert response.json() == {"available": 700, "reserved": 300}
+    assert response.json() == {"available": 700, "reserved": 300, "email_verified": False, "notice": "verify"}
     assert ledger.calls == [("balance", "w1")]
 
 
