@@ -38,6 +38,7 @@ def test_secrets_are_the_ids_the_code_reads_and_grants_are_per_secret():
     ids = set(PLATFORM.locals["provider_key_secrets"]) | set(re.findall(r'"([a-z-]+)" = ', secrets))
     expected = {
         "jwt-secret",
+        "smtp-password",
         "workspace-invite-secret",
         "openai-api-key",
         "anthropic-api-key",
@@ -78,7 +79,7 @@ def test_api_service_is_public_streams_and_leaves_deploys_to_cloud_build():
     api = CALLS["api"]
     assert api["name"] == "api" and api["public"] is True
     assert api["min_instances"] == "${var.api_min_instances}"
-    assert set(api["secret_env"]) == {"JWT_SECRET", "WORKSPACE_INVITE_SECRET"}
+    assert set(api["secret_env"]) == {"JWT_SECRET", "WORKSPACE_INVITE_SECRET", "SMTP_PASSWORD"}
     module = parse(TERRAFORM / "modules" / "cloud_run_service")
     assert module.variables["request_timeout_seconds"]["default"] == 3600
     assert module.variables["port"]["default"] == 8080
@@ -94,7 +95,8 @@ def test_api_service_is_public_streams_and_leaves_deploys_to_cloud_build():
 
 def test_runtime_environment_names_match_the_settings():
     env = _text(PLATFORM.locals["common_env"]) + _text(PLATFORM.locals["jobs_env"])
-    env += _text(PLATFORM.locals["billing_env"]) + _text(CALLS["api"]["env"])
+    env += _text(PLATFORM.locals["billing_env"]) + _text(PLATFORM.locals["mail_env"])
+    env += _text(CALLS["api"]["env"])
     for name in (
         "ENVIRONMENT",
         "GOOGLE_CLOUD_PROJECT",
@@ -114,6 +116,12 @@ def test_runtime_environment_names_match_the_settings():
         "SSLCOMMERZ_STORE_ID",
         "SSLCOMMERZ_API_BASE",
         "GOOGLE_CLIENT_ID",
+        "SMTP_HOST",
+        "SMTP_PORT",
+        "SMTP_SECURITY",
+        "SMTP_USER",
+        "MAIL_FROM",
+        "PUBLIC_API_URL",
     ):
         assert name in env, f"{name} is not set for the services"
     assert PLATFORM.locals["common_env"]["ENVIRONMENT"] == "production"

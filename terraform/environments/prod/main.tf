@@ -29,4 +29,10 @@ module "platform" {
   sslcommerz_store_id            = var.sslcommerz_store_id
   sslcommerz_api_base            = var.sslcommerz_api_base
   google_client_id               = var.google_client_id
+  public_api_url                 = var.public_api_url
+  smtp_host                      = var.smtp_host
+  smtp_port                      = var.smtp_port
+  smtp_security                  = var.smtp_security
+  smtp_user                      = var.smtp_user
+  mail_from                      = var.mail_from
 }

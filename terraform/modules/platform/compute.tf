@@ -26,6 +26,16 @@ locals {
     BUDGET_ALERTS_TOPIC      = module.budget_alerts_topic.topic_name
   }
 
+  # Sign-up emails (shared/adapters/mail.py): the SMTP relay and where the links in them point.
+  mail_env = {
+    SMTP_HOST      = var.smtp_host
+    SMTP_PORT      = tostring(var.smtp_port)
+    SMTP_SECURITY  = var.smtp_security
+    SMTP_USER      = var.smtp_user
+    MAIL_FROM      = var.mail_from
+    PUBLIC_API_URL = var.public_api_url
+  }
+
   billing_env = {
     PAYMENTS_URL        = local.function_url["payments"]
     BILLING_RETURN_URL  = var.billing_return_url
@@ -50,12 +60,13 @@ module "api" {
   subnet_name           = module.network.egress_subnet_name
   labels                = local.labels
 
-  env = merge(local.common_env, local.jobs_env, local.billing_env, {
+  env = merge(local.common_env, local.jobs_env, local.billing_env, local.mail_env, {
     GOOGLE_CLIENT_ID = var.google_client_id
   })
   secret_env = {
     JWT_SECRET              = module.secrets.secret_ids["jwt-secret"]
     WORKSPACE_INVITE_SECRET = module.secrets.secret_ids["workspace-invite-secret"]
+    SMTP_PASSWORD           = module.secrets.secret_ids["smtp-password"]
   }
 }
 

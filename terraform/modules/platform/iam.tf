@@ -87,6 +87,7 @@ module "secrets" {
     { for id in local.provider_key_secrets : id => [local.sa["api"], local.sa["jobs-worker"]] },
     {
       "jwt-secret"                = [local.sa["api"]]
+      "smtp-password"             = [local.sa["api"]]
       "workspace-invite-secret"   = [local.sa["api"]]
       "stripe-secret-key"         = [local.sa["api"]]
       "stripe-webhook-secrets"    = [local.sa["payments"]]

@@ -107,3 +107,35 @@ variable "google_client_id" {
   description = "GOOGLE_CLIENT_ID: the OAuth client id Google sign-in tokens are issued for."
   type        = string
 }
+
+variable "public_api_url" {
+  description = "PUBLIC_API_URL: the API's public https address; the links in sign-up emails point there."
+  type        = string
+}
+
+variable "smtp_host" {
+  description = "SMTP_HOST: the mail relay that sends sign-up emails (the password is the smtp-password secret)."
+  type        = string
+}
+
+variable "smtp_port" {
+  description = "SMTP_PORT: 587 with STARTTLS, 465 with implicit TLS."
+  type        = number
+  default     = 587
+}
+
+variable "smtp_security" {
+  description = "SMTP_SECURITY: starttls or ssl."
+  type        = string
+  default     = "starttls"
+}
+
+variable "smtp_user" {
+  description = "SMTP_USER: the relay's user name."
+  type        = string
+}
+
+variable "mail_from" {
+  description = "MAIL_FROM: the sender of sign-up emails, e.g. \"Example <no-reply@example.com>\"."
+  type        = string
+}
