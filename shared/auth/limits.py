@@ -32,6 +32,7 @@ from shared.settings import Settings
 log = logging.getLogger(__name__)
 
 HOUR_S = 3600
+KNOWN_NOTICES_PER_HOUR = 3  # "someone tried to create an account" emails to one address
 T = TypeVar("T")
 
 # KEYS[1] the account's record {f: attempts in the window, u: locked until, ms}. ARGV: free attempts,
@@ -116,6 +117,17 @@ class AuthLimits:
         if wait > 0:
             log.warning("global sign-up limit reached", extra={"limit": s.signup_global_per_hour})
             raise TooManySignUps(_seconds(wait), "on this service")
+
+    async def tell_owner(self, email: str) -> bool:
+        """Whether the owner of a known address may be emailed about another sign-up attempt: at most
+        KNOWN_NOTICES_PER_HOUR, so nobody can use sign-up to flood someone's inbox. Never raises: the
+        answer to the sign-up must not change (Redis down: no email)."""
+        counter = Counter(f"signup:known:{account_key(email)}", KNOWN_NOTICES_PER_HOUR)
+        try:
+            return await self._windows.hit([counter], HOUR_S) == 0
+        except RedisError:
+            log.warning("sign-up notice skipped: redis unavailable", exc_info=True)
+            return False
 
     async def login_attempt(self, email: str) -> None:
         """Count a password attempt for this email, or raise LoginBackoff while it must wait."""

@@ -96,8 +96,9 @@ class SignUp:
                 email_verified=verified,
             )
         except EmailTaken:
-            log.info("registration for an address that has an account: owner told")
-            await self._send(emails.account_exists(email))
+            if await self._limits.tell_owner(email):
+                log.info("registration for an address that has an account: owner told")
+                await self._send(emails.account_exists(email))
             return SignUpAccepted()
         log.info("user registered", extra={"user_id": user.id, "email_verified": verified})
         if verified:

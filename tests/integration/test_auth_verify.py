@@ -6,6 +6,7 @@ verified address (item 12)."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,6 +15,7 @@ import httpx
 import pytest
 from google.cloud import firestore
 
+from shared.auth.limits import KNOWN_NOTICES_PER_HOUR
 from shared.auth.verification import VerifyTokens
 from shared.settings import Settings
 from tests.conftest import TEST_JWT_SECRET
@@ -139,6 +141,15 @@ def test_the_owner_of_a_known_address_gets_an_email_instead(vclient: httpx.Clien
     assert "sign in with your password" in notice["text"]
     assert notice["links"] == []  # nothing in it to verify or take over
     assert len([m for m in mails_to(user.email) if "Verify" in m["subject"]]) == 1
+    # Nobody can flood an inbox through sign-up: a few such emails an hour, then the answer stays the
+    # same but nothing more is sent.
+    for _ in range(KNOWN_NOTICES_PER_HOUR + 2):
+        body = {"email": user.email, "password": "some other password"}
+        assert vclient.post("/v1/auth/register", json=body).status_code == 202
+    wait_for_mail(user.email, "Someone tried", count=KNOWN_NOTICES_PER_HOUR)
+    time.sleep(0.5)
+    tried = [m for m in mails_to(user.email) if "Someone tried" in m["subject"]]
+    assert len(tried) == KNOWN_NOTICES_PER_HOUR
 
 
 def test_bad_links_are_400_and_change_nothing(vclient: httpx.Client, verify_settings: Settings) -> None:
