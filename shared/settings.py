@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     login_backoff_base_s: float = Field(1.0, gt=0)
     login_backoff_max_s: float = Field(900.0, gt=0)
     auth_auto_verify_email: bool = False
+    # Every sign-up answer takes at least this long, so the time the email took (or a notice not sent)
+    # does not tell a known address from a new one.
+    signup_min_response_s: float = Field(1.0, ge=0, le=10)
     # Links in emails point at public_api_url. Mail goes out through SMTP at smtp_host (required in
     # production; elsewhere, without it, messages are only logged); smtp_security is starttls (port 587),
     # ssl (port 465) or none (a local catcher). The password: SMTP_PASSWORD from the secret source.

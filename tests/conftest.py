@@ -88,6 +88,7 @@ def settings(catalog_file: Path, plans_file: Path) -> Settings:
         signup_per_address_per_hour=1_000_000,
         signup_global_per_hour=1_000_000,
         login_free_failures=1_000,
+        signup_min_response_s=0.0,
         plans_path=plans_file,
         # The workspace tests invite members without a subscription: team's three seats. The shipped
         # default (the free plan) is checked by tests/integration/test_plan_models_everywhere.py.

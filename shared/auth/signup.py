@@ -12,7 +12,10 @@ user can ask for a new link once signed in."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import logging
+import time
 from typing import Protocol
 from urllib.parse import urlencode
 
@@ -84,6 +87,15 @@ class SignUp:
         email = normalise_email(email)
         check_password_policy(password)
         await self._limits.sign_up(client_ip)
+        started = time.monotonic()
+        try:
+            return await self._register(email, password)
+        finally:
+            # The same time for every answer: hashing, the email sent (or not), all under one floor.
+            floor = self._settings.signup_min_response_s
+            await asyncio.sleep(max(0.0, floor - (time.monotonic() - started)))
+
+    async def _register(self, email: str, password: str) -> SignUpAccepted:
         password_hash = await self._passwords.hash(password)  # for a known address too: the same time
         verified = self._settings.auth_auto_verify_email
         try:
@@ -116,17 +128,7 @@ class SignUp:
         if not already:
             await self._users.mark_email_verified(user.id, clock.now())
             log.info("email verified", extra={"user_id": user.id})
-        await self._welcome.grant(
-            UserRecord(
-                user.id,
-                user.email,
-                None,
-                user.google_sub,
-                user.welcome_granted,
-                user.plan,
-                email_verified=True,
-            )
-        )
+        await self._welcome.grant(dataclasses.replace(user, email_verified=True))
         if already:
             return EmailVerified(
                 status="already_verified", message="Your email address was already verified."
