@@ -85,9 +85,10 @@ class UserRepository:
     ) -> tuple[UserRecord, bool]:
         """The account linked to this Google subject, created on first sign-in: (user, created).
 
-        An email already claimed by another account is not linked automatically: our registrations do not
-        verify email ownership, so linking would hand a Google user's sign-ins to whoever pre-registered
-        their address (account pre-hijacking). That case raises EmailTaken."""
+        An email already claimed by another account is not linked automatically: a password account may
+        exist before its address is verified (or predate verification), so linking would hand a Google
+        user's sign-ins to whoever pre-registered their address (account pre-hijacking). That case raises
+        EmailTaken."""
         identity_ref = self._db.collection(IDENTITIES).document(f"google:{sub}")
         if linked := await self._linked(identity_ref):
             return linked, False
