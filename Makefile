@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench venv lint fmt lock clean
+.PHONY: run test bench sim venv lint fmt lock clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -26,6 +26,10 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m scripts.devstack bench $(ARGS)
+
+# The money simulator on its own emulator: SIM_SEED, SIM_OPS (default 10000), SIM_FAULTS (default 0.05).
+sim: $(STAMP)
+	$(PY) -m scripts.devstack sim
 
 lint: $(STAMP)
 	$(PY) -m ruff check . && $(PY) -m ruff format --check . && $(PY) -m mypy shared run_services functions scripts

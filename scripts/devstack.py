@@ -5,6 +5,7 @@ and the functions.
                                    mail catcher whose page lists the emails the API sends
 `python -m scripts.devstack test`  the backing services on free ports, then ruff, mypy and pytest
 `python -m scripts.devstack bench` the backing services, then the benchmarks
+`python -m scripts.devstack sim`   the Firestore emulator, then the money simulator (SIM_* settings)
 
 Every child runs in its own process group and is stopped with it, so nothing outlives us.
 """
@@ -292,6 +293,14 @@ def run_bench(stack: Stack, args: list[str]) -> int:
     return subprocess.call([PY, "-m", "bench.chat_overhead", *args], cwd=ROOT, env=env)
 
 
+def run_sim(stack: Stack) -> int:
+    print("Starting the Firestore emulator for the simulator:", flush=True)
+    start_firestore(stack)
+    stack.env.setdefault("GOOGLE_CLOUD_PROJECT", "demo-sim")
+    env = {**os.environ, **stack.env, "ENVIRONMENT": "test"}
+    return subprocess.call([PY, "-m", "tests.sim"], cwd=ROOT, env=env)
+
+
 def run_exec(stack: Stack, cmd: list[str]) -> int:
     """Run any command with the backing services up (handy for one test file: `exec -- pytest -x tests/x`)."""
     if cmd and cmd[0] == "--":
@@ -305,7 +314,7 @@ def run_exec(stack: Stack, cmd: list[str]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["run", "test", "bench", "exec"])
+    parser.add_argument("mode", choices=["run", "test", "bench", "sim", "exec"])
     parser.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args()
     log_dir = STATE / "logs"
@@ -326,6 +335,8 @@ def main() -> None:
             code = run_checks(stack, args.rest)
         elif args.mode == "bench":
             code = run_bench(stack, args.rest)
+        elif args.mode == "sim":
+            code = run_sim(stack)
         else:
             code = run_exec(stack, args.rest)
     except KeyboardInterrupt:

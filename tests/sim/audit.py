@@ -1,0 +1,55 @@
+"""The auditor: after every step, every wallet as stored against the model and the ledger's invariants;
+every so often (and at the end) the full check: every entry replayed, every hold against the model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from google.cloud import firestore
+
+from tests.sim.model import ModelWallet
+from tests.sim.world import Violation, World
+from tests.support.ledger import check_invariants
+
+
+def check_wallet(wallet_id: str, doc: dict[str, Any], m: ModelWallet) -> None:
+    stored = {k: int(doc.get(k, 0)) for k in m.counters()}
+    if stored != m.counters():
+        raise Violation(f"wallet {wallet_id} stores {stored}, the model expects {m.counters()}")
+    lots = {lot["id"]: (lot["left"], lot["expires_at"]) for lot in doc.get("lots", [])}
+    if lots != m.lots:
+        raise Violation(f"wallet {wallet_id} has lots {lots}, the model expects {m.lots}")
+    s = stored
+    if min(s["available"], s["reserved"], s["debt"], s["expired"], s["clawed_back"]) < 0:
+        raise Violation(f"wallet {wallet_id} has a negative counter: {s}")
+    if s["available"] + s["reserved"] != s["granted"] - s["settled"] - s["clawed_back"] - s["expired"]:
+        raise Violation(f"wallet {wallet_id} does not add up: {s}")
+    if s["debt"] > 0 and s["available"] > 0:
+        raise Violation(f"wallet {wallet_id} owes {s['debt']} while {s['available']} is available")
+
+
+async def after_step(db: firestore.AsyncClient, world: World) -> None:
+    refs = [db.collection("wallets").document(w) for w in sorted(world.model)]
+    docs = {snap.id: snap.to_dict() or {} async for snap in db.get_all(refs)}
+    for wallet_id, m in world.model.items():
+        check_wallet(wallet_id, docs.get(wallet_id, {}), m)
+
+
+async def full(db: firestore.AsyncClient, world: World) -> None:
+    for wallet_id, m in world.model.items():
+        try:
+            await check_invariants(db, wallet_id)
+        except AssertionError as exc:
+            raise Violation(f"ledger invariant broken in {wallet_id}: {exc}") from exc
+        holds_ref = db.collection("wallets").document(wallet_id).collection("holds")
+        stored = {s.id: s.to_dict() async for s in holds_ref.stream()}
+        if set(stored) != set(m.holds):
+            raise Violation(
+                f"wallet {wallet_id} holds {sorted(set(stored) ^ set(m.holds))} the model does not"
+            )
+        for hold_id, held in m.holds.items():
+            h = stored[hold_id]
+            got = (h["amount"], h["state"], h["charged"], h.get("late_charged"))
+            want = (held.amount, held.state, held.charged, held.late)
+            if got != want:
+                raise Violation(f"hold {hold_id} is {got}, the model expects {want}")

@@ -1,0 +1,77 @@
+"""One simulation run: a seed, a length and a fault rate in; operations, faults and violations out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import random
+import time
+import uuid
+from dataclasses import dataclass
+
+from shared import clock as shared_clock
+from shared.ledger.ledger import Ledger
+from shared.settings import Settings
+from tests.sim import audit
+from tests.sim.faults import FaultPlan, FaultyClient
+from tests.sim.world import Violation, World
+from tests.support.ledger import close_client
+from tests.support.lots import Clock
+
+TTL_S = 900
+WALLETS = 5
+FULL_AUDIT_EVERY = 1_000
+
+
+@dataclass
+class Result:
+    seed: int
+    operations: int
+    faults: int
+    violation: str | None
+    seconds: float
+    counts: dict[str, int]
+    fault_counts: dict[str, int]
+
+    def summary(self) -> str:
+        violations = 0 if self.violation is None else 1
+        return (
+            f"{self.operations} operations, {self.faults} faults injected, {violations} violations, "
+            f"seed {self.seed}"
+        )
+
+
+async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
+    """Run against the Firestore emulator named by the environment; the clock is ours for the run."""
+    rng = random.Random(seed)
+    plan = FaultPlan(random.Random(seed ^ 0x5EED), fault_rate)
+    project = os.environ["GOOGLE_CLOUD_PROJECT"]
+    db = FaultyClient(plan, project=project)
+    settings = Settings(GOOGLE_CLOUD_PROJECT=project, hold_ttl_s=TTL_S)
+    run_id = uuid.uuid4().hex[:8]
+    wallets = [f"w-sim-{run_id}-{i}" for i in range(WALLETS)]
+    clock = Clock()
+    world = World(
+        rng, plan, [Ledger(db, settings), Ledger(db, settings)], clock, wallets, dt.timedelta(seconds=TTL_S)
+    )
+    real_now = shared_clock.now
+    shared_clock.now = clock  # type: ignore[assignment]
+    started = time.monotonic()
+    done, violation = 0, None
+    try:
+        for done in range(1, operations + 1):
+            await world.step()
+            await audit.after_step(db, world)
+            if done % FULL_AUDIT_EVERY == 0:
+                await audit.full(db, world)
+        await world.drain()
+        await audit.after_step(db, world)
+        await audit.full(db, world)
+    except (Violation, AssertionError) as exc:
+        recent = "\n  ".join(world.recent)
+        replay = f"SIM_SEED={seed} SIM_OPS={operations} SIM_FAULTS={fault_rate} make sim"
+        violation = f"step {done}: {exc}\nlast operations:\n  {recent}\nreplay: {replay}"
+    finally:
+        shared_clock.now = real_now  # type: ignore[assignment]
+        await close_client(db)
+    return Result(seed, done, plan.total, violation, time.monotonic() - started, world.counts, plan.injected)
