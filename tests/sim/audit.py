@@ -7,8 +7,10 @@ from typing import Any
 
 from google.cloud import firestore
 
+from tests.sim.calls import Violation
 from tests.sim.model import ModelWallet
-from tests.sim.world import Violation, World
+from tests.sim.payments import PROVIDER
+from tests.sim.world import World
 from tests.support.ledger import check_invariants
 
 
@@ -53,3 +55,9 @@ async def full(db: firestore.AsyncClient, world: World) -> None:
             want = (held.amount, held.state, held.charged, held.late)
             if got != want:
                 raise Violation(f"hold {hold_id} is {got}, the model expects {want}")
+    for pid, p in world.pay.payments.items():
+        doc = await world.instances[0].purchases.payment(PROVIDER, pid) or {}
+        got_p = (doc.get("state"), doc.get("wallet_id"), doc.get("credits"), doc.get("clawed", 0))
+        want_p = (p.state, p.wallet, p.credits if p.state == "granted" else None, p.clawed)
+        if got_p != want_p or len(doc.get("clawbacks", [])) != len(p.clawbacks):
+            raise Violation(f"payment {pid} is {got_p} ({doc.get('clawbacks')}), the model expects {want_p}")

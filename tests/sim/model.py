@@ -55,13 +55,20 @@ class ModelWallet:
             return False
         self.grants.add(ext)
         self.expire(at)
+        self.credit("grant", ext, amount, ends)
+        if ends is not None:
+            self.expire(at)
+        return True
+
+    def credit(self, kind: str, ref: str, amount: int, ends: dt.datetime | None) -> None:
+        """Credits come in: debt is paid first, what is left of an expiring grant forms its lot."""
         self.available += amount
         self.granted += amount
         paid = self.pay_debt()
         if ends is not None and amount > paid:
-            self.lots[lot_id("grant", ext)] = (amount - paid, ends)
-            self.expire(at)
-        return True
+            key = lot_id(kind, ref)
+            left = self.lots[key][0] if key in self.lots else 0
+            self.lots[key] = (left + amount - paid, ends)
 
     def reserve(
         self, hold_id: str, want: int, minimum: int, at: dt.datetime, ttl: dt.timedelta
@@ -145,6 +152,22 @@ class ModelWallet:
         """Out of `available`, soonest-expiring lots first."""
         self.draw(amount)
         self.available -= amount
+
+    def take_others_first(self, amount: int) -> None:
+        """Out of `available`: credits that do not expire first, then lots, soonest-expiring first."""
+        in_lots = sum(left for left, _ in self.lots.values())
+        self.draw(max(amount - (self.available - in_lots), 0))
+        self.available -= amount
+
+    def take_lot(self, key: str, amount: int) -> int:
+        """Up to `amount` out of lot `key` only; how much it gave."""
+        if key not in self.lots:
+            return 0
+        left, ends = self.lots[key]
+        n = min(left, amount)
+        self.lots[key] = (left - n, ends)
+        self.available -= n
+        return n
 
     def pay_debt(self) -> int:
         paid = min(self.available, self.debt)

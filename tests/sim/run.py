@@ -11,10 +11,12 @@ from dataclasses import dataclass
 
 from shared import clock as shared_clock
 from shared.ledger.ledger import Ledger
+from shared.purchases.payments import Purchases
 from shared.settings import Settings
 from tests.sim import audit
+from tests.sim.calls import Violation
 from tests.sim.faults import FaultPlan, FaultyClient
-from tests.sim.world import Violation, World
+from tests.sim.world import Instance, World
 from tests.support.ledger import close_client
 from tests.support.lots import Clock
 
@@ -51,9 +53,11 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
     run_id = uuid.uuid4().hex[:8]
     wallets = [f"w-sim-{run_id}-{i}" for i in range(WALLETS)]
     clock = Clock()
-    world = World(
-        rng, plan, [Ledger(db, settings), Ledger(db, settings)], clock, wallets, dt.timedelta(seconds=TTL_S)
-    )
+    instances = []
+    for _ in range(2):
+        ledger = Ledger(db, settings)
+        instances.append(Instance(ledger, Purchases(db, ledger)))
+    world = World(rng, plan, instances, clock, wallets, dt.timedelta(seconds=TTL_S), run_id)
     real_now = shared_clock.now
     shared_clock.now = clock  # type: ignore[assignment]
     started = time.monotonic()

@@ -13,19 +13,20 @@ import asyncio
 import datetime as dt
 import random
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from shared.ledger.errors import HoldNotFound, InsufficientCredits, PaymentDebt
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Hold
+from shared.purchases.payments import Purchases
+from tests.sim import payments
+from tests.sim.calls import Action, Expect, Retry, Violation, shown
 from tests.sim.faults import CALLER_ERRORS, FaultPlan
 from tests.sim.model import ModelHold, ModelWallet
+from tests.sim.payments import ModelPayments
 from tests.support.lots import Clock
-
-Action = Callable[[Ledger], Awaitable[Any]]
-Expect = Callable[[], Any]
 
 # Operation weights: spends dominate, as in production; faults come from the plan, not from here.
 WEIGHTS = {
@@ -38,6 +39,9 @@ WEIGHTS = {
     "void_stream": 1,
     "abandon_stream": 1,
     "racing_settles": 0.25,
+    "purchase": 2,
+    "claw_back": 1,
+    "racing_purchases": 0.25,
     "retry": 3,
     "tick": 1,
     "sweep_holds": 1,
@@ -45,8 +49,12 @@ WEIGHTS = {
 }
 
 
-class Violation(AssertionError):
-    """The ledger did something the model says it must not."""
+@dataclass(frozen=True)
+class Instance:
+    """One Cloud Run instance or function: its own ledger (its own per-wallet turns) on the shared store."""
+
+    ledger: Ledger
+    purchases: Purchases
 
 
 @dataclass
@@ -59,26 +67,22 @@ class Stream:
     heartbeat: bool
 
 
-@dataclass
-class Retry:
-    what: str
-    wallet: str
-    action: Action
-    expect: Expect
-
-
 class World:
     def __init__(
         self,
         rng: random.Random,
         plan: FaultPlan,
-        ledgers: list[Ledger],
+        instances: list[Instance],
         clock: Clock,
         wallets: list[str],
         ttl: dt.timedelta,
+        tag: str,
     ) -> None:
-        self.rng, self.plan, self.ledgers, self.clock, self.ttl = rng, plan, ledgers, clock, ttl
+        self.rng, self.plan, self.instances, self.clock, self.ttl = rng, plan, instances, clock, ttl
+        self.ledger = instances[0].ledger  # for reads and the reconciler
         self.model = {w: ModelWallet() for w in wallets}
+        self.pay = ModelPayments(self.model)
+        self.tag = tag
         self.streams: list[Stream] = []
         self.retries: list[Retry] = []
         self.recent: deque[str] = deque(maxlen=15)
@@ -98,21 +102,24 @@ class World:
 
     # -- calling the ledger ---------------------------------------------------------------------------
 
-    async def call(self, what: str, wallet: str, action: Action, expect: Expect) -> tuple[str, Any]:
+    async def call(
+        self, what: str, wallet: str, action: Action, expect: Expect, view: Callable[[Any], Any] = lambda x: x
+    ) -> tuple[str, Any]:
         """Run `action` on one of the instances; predict with `expect` (which updates the model) and
         compare. A caller error queues the same call for a retry. Returns (outcome text, result)."""
         self.plan.start()
-        ledger = self.rng.choice(self.ledgers)
+        instance = self.rng.choice(self.instances)
         try:
-            got = await action(ledger)
+            got = await action(instance)
         except CALLER_ERRORS:
             if self.plan.committed_then_lost():
                 expect()  # the write happened; only its answer was lost
-            self.retries.append(Retry(what, wallet, action, expect))
+            self.retries.append(Retry(what, wallet, action, expect, view))
             return f"{what} -> error after {self.plan.current}", None
         except (HoldNotFound, InsufficientCredits, PaymentDebt) as exc:
             got = exc
         want = expect()
+        got = got if isinstance(got, Exception) else view(got)
         self.same(what, got, want)
         return f"{what} -> {shown(got)}", got
 
@@ -146,7 +153,7 @@ class World:
         text, _ = await self.call(
             f"grant({w[-4:]}, {ext}, {amount}, ends={ends})",
             w,
-            lambda ledger: ledger.grant(w, amount, ext, expires_at=ends),
+            lambda i: i.ledger.grant(w, amount, ext, expires_at=ends),
             lambda: m.grant(ext, amount, self.clock.at, ends),
         )
         return text
@@ -161,12 +168,12 @@ class World:
         ext, amount = self.new_id("race"), self.rng.randint(1, 2_000)
         self.plan.start()
         results = await asyncio.gather(
-            *(ledger.grant(w, amount, ext) for ledger in self.ledgers), return_exceptions=True
+            *(i.ledger.grant(w, amount, ext) for i in self.instances), return_exceptions=True
         )
         applied = [r for r in results if r is True]
         if len(applied) > 1:
             raise Violation(f"racing grant {ext} applied {len(applied)} times")
-        stored = await self.ledgers[0].docs.entry(w, "grant", ext).get()
+        stored = await self.ledger.docs.entry(w, "grant", ext).get()
         if stored.exists:
             m.grant(ext, amount, self.clock.at)
         else:
@@ -174,7 +181,7 @@ class World:
                 Retry(
                     f"grant({ext})",
                     w,
-                    lambda ledger: ledger.grant(w, amount, ext),
+                    lambda i: i.ledger.grant(w, amount, ext),
                     lambda: m.grant(ext, amount, self.clock.at),
                 )
             )
@@ -190,7 +197,7 @@ class World:
         text, got = await self.call(
             f"reserve({w[-4:]}, {hold_id}, {want}, min={minimum})",
             w,
-            lambda ledger: ledger.reserve(w, hold_id, want, minimum),
+            lambda i: i.ledger.reserve(w, hold_id, want, minimum),
             lambda: m.reserve(hold_id, want, minimum, self.clock.at, self.ttl),
         )
         if isinstance(got, Hold):
@@ -213,7 +220,7 @@ class World:
         text, _ = await self.call(
             f"extend({s.hold_id})",
             s.wallet,
-            lambda ledger: ledger.extend(s.wallet, s.hold_id, int(self.ttl.total_seconds())),
+            lambda i: i.ledger.extend(s.wallet, s.hold_id, int(self.ttl.total_seconds())),
             lambda: m.extend(s.hold_id, self.clock.at + self.ttl),
         )
         return text
@@ -228,7 +235,7 @@ class World:
         text, _ = await self.call(
             f"settle({s.hold_id}, {amount})",
             s.wallet,
-            lambda ledger: ledger.settle(s.wallet, s.hold_id, amount),
+            lambda i: i.ledger.settle(s.wallet, s.hold_id, amount),
             lambda: m.settle(s.hold_id, amount, self.clock.at),
         )
         return text
@@ -242,7 +249,7 @@ class World:
         text, _ = await self.call(
             f"void({s.hold_id})",
             s.wallet,
-            lambda ledger: ledger.void(s.wallet, s.hold_id),
+            lambda i: i.ledger.void(s.wallet, s.hold_id),
             lambda: m.void(s.hold_id, self.clock.at),
         )
         return text
@@ -265,9 +272,9 @@ class World:
         held = m.holds[s.hold_id]
         self.plan.start()
         results = await asyncio.gather(
-            *(ledger.settle(s.wallet, s.hold_id, amount) for ledger in self.ledgers), return_exceptions=True
+            *(i.ledger.settle(s.wallet, s.hold_id, amount) for i in self.instances), return_exceptions=True
         )
-        stored = await self.ledgers[0].hold(s.wallet, s.hold_id)
+        stored = await self.ledger.hold(s.wallet, s.hold_id)
         if stored is None:
             raise Violation(f"hold {s.hold_id} vanished")
         # Pending: applied once it is settled. Expired by the reconciler: applied once the late charge shows.
@@ -282,11 +289,22 @@ class World:
                 Retry(
                     f"settle({s.hold_id})",
                     s.wallet,
-                    lambda ledger: ledger.settle(s.wallet, s.hold_id, amount),
+                    lambda i: i.ledger.settle(s.wallet, s.hold_id, amount),
                     lambda: m.settle(s.hold_id, amount, self.clock.at),
                 )
             )
         return f"racing settles {s.hold_id} -> {[shown(r) for r in results]}"
+
+    # -- payments (tests/sim/payments.py) ------------------------------------------------------------------
+
+    async def purchase(self) -> str:
+        return await payments.purchase(self)
+
+    async def claw_back(self) -> str:
+        return await payments.claw_back(self)
+
+    async def racing_purchases(self) -> str:
+        return await payments.racing_purchases(self)
 
     # -- the platform -----------------------------------------------------------------------------------
 
@@ -295,7 +313,7 @@ class World:
         if not self.retries:
             return "retry: nothing to retry"
         r = self.retries.pop(self.rng.randrange(len(self.retries)))
-        text, _ = await self.call(f"{r.what} (again)", r.wallet, r.action, r.expect)
+        text, _ = await self.call(f"{r.what} (again)", r.wallet, r.action, r.expect, r.view)
         return text
 
     async def tick(self) -> str:
@@ -313,11 +331,11 @@ class World:
         the next sweep does it)."""
         at = self.clock.at
         self.plan.start()
-        await self.ledgers[0].expire_due()
+        await self.ledger.expire_due()
         expired = 0
         for w, m in self.model.items():
             for hold_id in m.due_holds(at):
-                stored = await self.ledgers[0].hold(w, hold_id)
+                stored = await self.ledger.hold(w, hold_id)
                 if stored is not None and stored.state == "expired":
                     expired += m.expire_hold(hold_id, at)
                 elif "unavailable" not in self.plan.current:
@@ -329,11 +347,11 @@ class World:
     async def sweep_lots(self) -> str:
         at = self.clock.at
         self.plan.start()
-        await self.ledgers[0].expire_lots()
+        await self.ledger.expire_lots()
         for w, m in self.model.items():
             if not m.due(at):
                 continue
-            doc = (await self.ledgers[0].docs.wallet(w).get()).to_dict() or {}
+            doc = (await self.ledger.docs.wallet(w).get()).to_dict() or {}
             if not any(lot["expires_at"] <= at for lot in doc.get("lots", [])):
                 m.expire(at)
             elif "unavailable" not in self.plan.current:
@@ -349,13 +367,3 @@ class World:
             self.recent.append(await self.finish_stream(s))
         self.clock.advance(self.ttl * 2)
         self.recent.append(await self.sweep_holds())
-
-
-def shown(value: Any) -> str:
-    if isinstance(value, Hold):
-        return f"Hold({value.amount}, {value.state}, charged={value.charged})"
-    if isinstance(value, ModelHold):
-        return f"Hold({value.amount}, {value.state}, charged={value.shown_charge})"
-    if isinstance(value, BaseException):
-        return type(value).__name__
-    return repr(value)
