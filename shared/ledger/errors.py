@@ -40,14 +40,16 @@ class LedgerBusy(AppError):
 
 
 class PaymentDebt(PaymentRequired):
-    """A refund or dispute took back more credits than were left: spending waits until it is paid."""
+    """A refund or dispute (or a spend settled after its hold expired) took more credits than were left:
+    spending waits until the debt is paid."""
 
     code = "payment_debt"
 
     def __init__(self, debt: int) -> None:
         super().__init__(
-            f"Your account owes {debt} credits because a payment was refunded or disputed after its "
-            "credits were spent. Buy credits (POST /v1/billing/checkout): the debt is paid first from "
+            f"Your account owes {debt} credits: a payment was refunded or disputed after its credits "
+            "were spent, or a spend finished after its reservation had lapsed. Buy credits "
+            "(POST /v1/billing/checkout): the debt is paid first from "
             "the purchase, and then you can spend again."
         )
         self.debt = debt

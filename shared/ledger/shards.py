@@ -33,7 +33,7 @@ from typing import Any
 from shared import clock
 from shared.errors import BadRequest
 from shared.ids import new_id, stable_id
-from shared.ledger.errors import HoldNotFound, InsufficientCredits
+from shared.ledger.errors import HoldNotFound, InsufficientCredits, PaymentDebt
 from shared.ledger.ledger import Ledger
 from shared.ledger.records import WalletState, hold_from_doc
 from shared.ledger.schemas import Balance, Hold
@@ -124,10 +124,19 @@ class ShardedWallets:
         ref: str | None = None,
     ) -> Hold:
         """Hold min(want, a shard's available) credits on one shard, or InsufficientCredits when the
-        shards together have fewer than `minimum`. A hold id seen before is returned as it is."""
-        existing = await self.find(base, count, hold_id)
+        shards together have fewer than `minimum`. A hold id seen before is returned as it is.
+
+        A workspace that owes credits (a settle that came after its hold expired left debt on one shard)
+        pays the debt from all its shards first, as one wallet would; PaymentDebt when they cannot."""
+        existing, states = await asyncio.gather(
+            self.find(base, count, hold_id), self._tx.states(shard_wallets(base, count))
+        )
         if existing is not None:
             return existing
+        if any(state.debt > 0 for state in states):
+            owed = await self.pay_debts(base, count)
+            if owed > 0:
+                raise PaymentDebt(owed)
         wallets = shard_wallets(base, count)
         start = start_shard(hold_id, count, self._home, self._window)
         try:  # the common case: the first shard can hold all of it
@@ -159,6 +168,25 @@ class ShardedWallets:
             except InsufficientCredits:
                 continue
         raise InsufficientCredits(minimum, total)
+
+    async def pay_debts(self, base: str, count: int) -> int:
+        """Pay each shard's debt from the other shards' credits (credits moved into a shard pay its debt
+        first); the debt left when the shards together had too little."""
+        wallets = shard_wallets(base, count)
+        states = await self._tx.states(wallets)
+        for k, owing in enumerate(states):
+            if owing.debt <= 0:
+                continue
+            at = clock.now()
+            shards = [Balance(available=s.spendable(at), reserved=s.reserved) for s in states]
+            await self._pull(base, count, k, shards[k].available + owing.debt, shards)
+            states = await self._tx.states(wallets)
+        owed = sum(state.debt for state in states)
+        if owed:
+            log.warning(
+                "workspace owes credits its shards cannot pay", extra={"wallet_base": base, "debt": owed}
+            )
+        return owed
 
     async def _outside_target(
         self, base: str, count: int, window: list[int], goal: int, shards: list[Balance]

@@ -13,7 +13,6 @@ never too low: a member is at worst refused early, never allowed past the limit.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import Callable
 from typing import Any
@@ -22,10 +21,9 @@ from google.cloud import firestore
 
 from shared.clock import now
 from shared.errors import AppError
-from shared.ledger.errors import PaymentDebt
 from shared.ledger.schemas import Hold
 from shared.ledger.shards import ShardedWallets
-from shared.ledger.wallet_ids import shard_wallet, workspace_wallet_base
+from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.workspaces.errors import MemberLimitExceeded, WorkspaceNotFound
 from shared.workspaces.repository import WorkspaceRepository
 
@@ -74,20 +72,15 @@ class WorkspaceSpending:
         """Count the credits against the member's limit, then hold them on the workspace wallet.
 
         Raises WorkspaceNotFound for a non-member, PaymentDebt (402 payment_debt) while the workspace owes
-        credits after a refund or dispute (the debt is on shard 0, whatever shard this would use),
+        more credits than all its shards have (after a refund, a dispute or a late settle; ShardedWallets
+        pays a debt from every shard first),
         MemberLimitExceeded (402 member_limit_exceeded) when fewer than `minimum` credits are left under
         the limit, and the ledger's errors otherwise.
         """
         base = workspace_wallet_base(workspace_id)
-        member, shard0 = await asyncio.gather(
-            self.repo.get(self.repo.member_ref(workspace_id, user_id)),
-            self.wallets.ledger.state(shard_wallet(base, 0)),
-        )
+        member = await self.repo.get(self.repo.member_ref(workspace_id, user_id))
         if member is None:
             raise WorkspaceNotFound()
-        debt = shard0.debt
-        if debt > 0:
-            raise PaymentDebt(debt)
         shards = await self._shards(workspace_id)
         limit = member.get("monthly_limit")
         month = month_of(self.clock())
