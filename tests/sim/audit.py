@@ -7,6 +7,7 @@ from typing import Any
 
 from google.cloud import firestore
 
+from shared.ledger.wallet_ids import shard_wallets
 from tests.sim.calls import Violation
 from tests.sim.model import ModelWallet
 from tests.sim.payments import PROVIDER
@@ -21,7 +22,10 @@ def check_wallet(wallet_id: str, doc: dict[str, Any], m: ModelWallet) -> None:
     lots = {lot["id"]: (lot["left"], lot["expires_at"]) for lot in doc.get("lots", [])}
     if lots != m.lots:
         raise Violation(f"wallet {wallet_id} has lots {lots}, the model expects {m.lots}")
-    s = stored
+    check_sums(wallet_id, stored)
+
+
+def check_sums(wallet_id: str, s: dict[str, int]) -> None:
     if min(s["available"], s["reserved"], s["debt"], s["expired"], s["clawed_back"]) < 0:
         raise Violation(f"wallet {wallet_id} has a negative counter: {s}")
     if s["available"] + s["reserved"] != s["granted"] - s["settled"] - s["clawed_back"] - s["expired"]:
@@ -30,11 +34,26 @@ def check_wallet(wallet_id: str, doc: dict[str, Any], m: ModelWallet) -> None:
         raise Violation(f"wallet {wallet_id} owes {s['debt']} while {s['available']} is available")
 
 
+def shard_ids(world: World) -> dict[str, list[str]]:
+    return {b: shard_wallets(b, m.count) for b, m in world.sharded.items()}
+
+
 async def after_step(db: firestore.AsyncClient, world: World) -> None:
-    refs = [db.collection("wallets").document(w) for w in sorted(world.model)]
+    shards = shard_ids(world)
+    names = sorted(world.model) + [w for ids in shards.values() for w in ids]
+    refs = [db.collection("wallets").document(w) for w in names]
     docs = {snap.id: snap.to_dict() or {} async for snap in db.get_all(refs)}
     for wallet_id, m in world.model.items():
         check_wallet(wallet_id, docs.get(wallet_id, {}), m)
+    for b, ids in shards.items():
+        counted = [{k: int(docs.get(w, {}).get(k, 0)) for k in ModelWallet().counters()} for w in ids]
+        for wallet_id, s in zip(ids, counted, strict=True):
+            check_sums(wallet_id, s)
+        net = sum(s["available"] - s["debt"] for s in counted)
+        total = (net, sum(s["reserved"] for s in counted))
+        want = (world.sharded[b].net, world.sharded[b].reserved)
+        if total != want:
+            raise Violation(f"workspace {b} has (net, reserved) {total}, the model expects {want}")
 
 
 async def full(db: firestore.AsyncClient, world: World) -> None:
@@ -55,6 +74,17 @@ async def full(db: firestore.AsyncClient, world: World) -> None:
             want = (held.amount, held.state, held.charged, held.late)
             if got != want:
                 raise Violation(f"hold {hold_id} is {got}, the model expects {want}")
+    for b, ids in shard_ids(world).items():
+        for wallet_id in ids:
+            try:
+                await check_invariants(db, wallet_id)
+            except AssertionError as exc:
+                raise Violation(f"ledger invariant broken in {wallet_id}: {exc}") from exc
+        for hold_id, held in world.sharded[b].holds.items():
+            found = await world.ledger_shards.find(b, len(ids), hold_id)
+            got_h = None if found is None else (found.amount, found.state, found.charged)
+            if got_h != (held.amount, held.state, held.shown_charge):
+                raise Violation(f"workspace hold {hold_id} is {got_h}, the model expects {held}")
     for pid, p in world.pay.payments.items():
         doc = await world.instances[0].purchases.payment(PROVIDER, pid) or {}
         got_p = (doc.get("state"), doc.get("wallet_id"), doc.get("credits"), doc.get("clawed", 0))

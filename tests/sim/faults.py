@@ -7,12 +7,15 @@ Every ledger write is one Firestore transaction, so a commit is where the outsid
 - `lost`: the commit is applied but its answer is lost (a deadline); the caller sees an error although
   the write happened, and its retry must change nothing.
 
-The plan draws from its own seeded generator, so a seed replays the same faults at the same commits.
+Which commit meets a fault is decided by the seed, the operation (the how-many-th `start`) and what the
+commit writes, not by the order commits arrive in: concurrent sweeps meet the same faults in any order, and
+a seed replays the same faults.
 """
 
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +24,9 @@ from google.cloud import firestore
 from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 
 KINDS = ("abort", "unavailable", "lost")
+# Ids that differ from run to run (the run's tag, random transfer ids, digests of them): left out of what
+# decides a fault, so that a seed replays.
+RANDOM_PART = re.compile(r"[0-9a-f]{8,}")
 WEIGHTS = (4, 3, 3)
 # What a caller sees when a commit fails outside our code (an injected or a real one).
 CALLER_ERRORS: tuple[type[Exception], ...] = (GoogleAPICallError,)
@@ -30,11 +36,13 @@ CALLER_ERRORS: tuple[type[Exception], ...] = (GoogleAPICallError,)
 class FaultPlan:
     """Which commits fail, and how; `rate` is the chance that one commit meets a fault."""
 
-    rng: random.Random
+    seed: int
     rate: float
     injected: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     current: list[str] = field(default_factory=list)  # the faults met since `start`
     enabled: bool = True
+    starts: int = 0
+    seen: dict[str, int] = field(default_factory=dict)  # commits of one operation, by what they write
 
     @property
     def total(self) -> int:
@@ -42,12 +50,17 @@ class FaultPlan:
 
     def start(self) -> None:
         """A new operation begins: forget the faults the last one met."""
-        self.current = []
+        self.current, self.seen = [], {}
+        self.starts += 1
 
-    def draw(self) -> str | None:
-        if not self.enabled or self.rng.random() >= self.rate:
+    def draw(self, writes: str) -> str | None:
+        if not self.enabled:
             return None
-        kind = self.rng.choices(KINDS, WEIGHTS)[0]
+        nth = self.seen[writes] = self.seen.get(writes, 0) + 1
+        rng = random.Random(f"{self.seed}:{self.starts}:{writes}:{nth}")
+        if rng.random() >= self.rate:
+            return None
+        kind = rng.choices(KINDS, WEIGHTS)[0]
         self.injected[kind] += 1
         self.current.append(kind)
         return kind
@@ -64,7 +77,8 @@ class FaultyTransaction(AsyncTransaction):  # type: ignore[misc]
         self._answered = True
 
     async def _commit(self) -> list[Any]:
-        fault = self._plan.draw()
+        names = " ".join(sorted(written(w) for w in self._write_pbs))
+        fault = self._plan.draw(RANDOM_PART.sub("#", names))
         if fault == "abort":
             await super()._rollback()  # free the documents, as an aborted transaction does
             raise Aborted("simulated contention")
@@ -92,3 +106,8 @@ class FaultyClient(firestore.AsyncClient):  # type: ignore[misc]
 
     def transaction(self, **kwargs: Any) -> FaultyTransaction:
         return FaultyTransaction(self, self.plan, **kwargs)
+
+
+def written(write: Any) -> str:
+    """The document a commit's write changes (a set/update, or a delete)."""
+    return str(write.update.name or write.delete)

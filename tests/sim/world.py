@@ -20,12 +20,14 @@ from typing import Any
 from shared.ledger.errors import HoldNotFound, InsufficientCredits, PaymentDebt
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Hold
+from shared.ledger.shards import ShardedWallets
 from shared.purchases.payments import Purchases
-from tests.sim import payments
+from tests.sim import payments, shards
 from tests.sim.calls import Action, Expect, Retry, Violation, shown
 from tests.sim.faults import CALLER_ERRORS, FaultPlan
 from tests.sim.model import ModelHold, ModelWallet
 from tests.sim.payments import ModelPayments
+from tests.sim.shards import ShardedModel
 from tests.support.lots import Clock
 
 # Operation weights: spends dominate, as in production; faults come from the plan, not from here.
@@ -42,6 +44,13 @@ WEIGHTS = {
     "purchase": 2,
     "claw_back": 1,
     "racing_purchases": 0.25,
+    "ws_grant": 2,
+    "ws_open_stream": 3,
+    "ws_progress": 2,
+    "ws_finish_stream": 3,
+    "ws_void_stream": 0.5,
+    "ws_abandon_stream": 0.5,
+    "ws_late_settle": 0.5,
     "retry": 3,
     "tick": 1,
     "sweep_holds": 1,
@@ -55,6 +64,7 @@ class Instance:
 
     ledger: Ledger
     purchases: Purchases
+    shards: ShardedWallets
 
 
 @dataclass
@@ -77,12 +87,16 @@ class World:
         wallets: list[str],
         ttl: dt.timedelta,
         tag: str,
+        workspaces: list[str],
     ) -> None:
         self.rng, self.plan, self.instances, self.clock, self.ttl = rng, plan, instances, clock, ttl
         self.ledger = instances[0].ledger  # for reads and the reconciler
         self.model = {w: ModelWallet() for w in wallets}
         self.pay = ModelPayments(self.model)
         self.tag = tag
+        self.sharded = {b: ShardedModel() for b in workspaces}
+        self.shard_streams: list[shards.ShardStream] = []
+        self.ledger_shards = instances[0].shards
         self.streams: list[Stream] = []
         self.retries: list[Retry] = []
         self.recent: deque[str] = deque(maxlen=15)
@@ -306,6 +320,29 @@ class World:
     async def racing_purchases(self) -> str:
         return await payments.racing_purchases(self)
 
+    # -- workspace wallets (tests/sim/shards.py) --------------------------------------------------------
+
+    async def ws_grant(self) -> str:
+        return await shards.grant(self)
+
+    async def ws_late_settle(self) -> str:
+        return await shards.late_settle(self)
+
+    async def ws_open_stream(self) -> str:
+        return await shards.open_stream(self)
+
+    async def ws_progress(self) -> str:
+        return await shards.progress(self)
+
+    async def ws_finish_stream(self) -> str:
+        return await shards.finish_stream(self)
+
+    async def ws_void_stream(self) -> str:
+        return await shards.void_stream(self)
+
+    async def ws_abandon_stream(self) -> str:
+        return await shards.abandon_stream(self)
+
     # -- the platform -----------------------------------------------------------------------------------
 
     async def retry(self) -> str:
@@ -323,6 +360,8 @@ class World:
         if delta >= self.ttl / 3:
             for s in [s for s in self.streams if s.heartbeat]:
                 await self.finish_stream(s)
+            for ws in list(self.shard_streams):
+                await shards.finish_stream(self, ws)
         self.clock.advance(delta)
         return f"tick {delta} -> {self.clock.at}"
 
@@ -342,6 +381,7 @@ class World:
                     raise Violation(
                         f"the sweep left due hold {hold_id} {shown(stored)} with no fault to excuse it"
                     )
+        await shards.swept(self, at)
         return f"sweep holds -> {expired} expired, faults {self.plan.current}"
 
     async def sweep_lots(self) -> str:
@@ -365,5 +405,7 @@ class World:
             self.recent.append(await self.retry())
         for s in list(self.streams):
             self.recent.append(await self.finish_stream(s))
+        for ws in list(self.shard_streams):
+            self.recent.append(await shards.finish_stream(self, ws))
         self.clock.advance(self.ttl * 2)
         self.recent.append(await self.sweep_holds())
