@@ -6,20 +6,18 @@ from __future__ import annotations
 import logging
 import secrets as pysecrets
 from dataclasses import dataclass
-from typing import Any
 
 import jwt
 
-from shared import clock, ids
+from shared import clock, ids, signed_tokens
 from shared.adapters.secrets import SecretSource
 from shared.auth.errors import InvalidToken, TokenExpired
 from shared.settings import Settings
+from shared.signed_tokens import ALGORITHM
 
 log = logging.getLogger(__name__)
 
-ALGORITHM = "HS256"
 MIN_SECRET_CHARS = 32  # RFC 7518 3.2: an HS256 key must be at least 256 bits.
-LEEWAY_S = 5  # clock skew between instances
 
 
 def signing_secret(settings: Settings, source: SecretSource) -> str:
@@ -65,15 +63,7 @@ class AccessTokens:
     def verify(self, token: str) -> str:
         """The user id (sub) of a valid access token; raises TokenExpired or InvalidToken."""
         try:
-            claims: dict[str, Any] = jwt.decode(
-                token,
-                self._secret,
-                algorithms=[ALGORITHM],
-                audience=self._audience,
-                issuer=self._issuer,
-                leeway=LEEWAY_S,
-                options={"require": ["exp", "iat", "sub", "iss", "aud"]},
-            )
+            claims = signed_tokens.decode(token, self._secret, audience=self._audience, issuer=self._issuer)
         except jwt.ExpiredSignatureError as exc:
             raise TokenExpired() from exc
         except jwt.InvalidTokenError as exc:

@@ -8,17 +8,15 @@ access token or an invitation, nor the other way round."""
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 from dataclasses import dataclass
 
 import jwt
 
+from shared import signed_tokens
 from shared.auth.errors import InvalidVerificationToken, VerificationTokenExpired
+from shared.signed_tokens import ALGORITHM
 
-ALGORITHM = "HS256"
 AUDIENCE = "email-verification"
-LEEWAY_S = 5
 
 
 @dataclass(frozen=True)
@@ -29,7 +27,7 @@ class VerifyClaims:
 
 class VerifyTokens:
     def __init__(self, secret: str, issuer: str, ttl_s: int) -> None:
-        self._key = hmac.new(secret.encode(), b"email-verification-v1", hashlib.sha256).hexdigest()
+        self._key = signed_tokens.purpose_key(secret, "email-verification-v1")
         self._issuer = issuer
         self._ttl_s = ttl_s
 
@@ -48,15 +46,7 @@ class VerifyTokens:
     def verify(self, token: str) -> VerifyClaims:
         """The claims of a token we issued; raises VerificationTokenExpired or InvalidVerificationToken."""
         try:
-            payload = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=self._issuer,
-                leeway=LEEWAY_S,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"]},
-            )
+            payload = signed_tokens.decode(token, self._key, audience=AUDIENCE, issuer=self._issuer)
         except jwt.ExpiredSignatureError as exc:
             raise VerificationTokenExpired() from exc
         except jwt.PyJWTError as exc:

@@ -8,17 +8,15 @@ purpose only, so an invitation can never pass as an access token or the other wa
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 from dataclasses import dataclass
 
 import jwt
 
+from shared import signed_tokens
+from shared.signed_tokens import ALGORITHM, LEEWAY_S
 from shared.workspaces.errors import InvalidInvitation
 
-ALGORITHM = "HS256"
 AUDIENCE = "workspace-invitation"
-LEEWAY_S = 5
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class InviteClaims:
 
 class InviteTokens:
     def __init__(self, secret: str, issuer: str) -> None:
-        self._key = hmac.new(secret.encode(), b"workspace-invitation-v1", hashlib.sha256).hexdigest()
+        self._key = signed_tokens.purpose_key(secret, "workspace-invitation-v1")
         self._issuer = issuer
 
     def issue(self, claims: InviteClaims, issued_at: dt.datetime, expires_at: dt.datetime) -> str:
@@ -47,14 +45,8 @@ class InviteTokens:
 
     def verify(self, token: str, at: dt.datetime) -> InviteClaims:
         try:
-            payload = jwt.decode(
-                token,
-                self._key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=self._issuer,
-                leeway=LEEWAY_S,
-                options={"require": ["exp", "iat", "sub", "aud", "iss"], "verify_exp": False},
+            payload = signed_tokens.decode(
+                token, self._key, audience=AUDIENCE, issuer=self._issuer, check_expiry=False
             )
         except jwt.PyJWTError as exc:
             raise InvalidInvitation("the token is not one we issued") from exc
