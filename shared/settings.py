@@ -10,6 +10,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog" / "models.toml"
+LOCAL_ORIGINS = ("http://localhost:3000", "http://localhost:5173")  # the usual web dev servers
 
 
 class Settings(BaseSettings):
@@ -217,6 +218,16 @@ class Settings(BaseSettings):
     # api_docs_enabled; Strict-Transport-Security is sent outside local and test environments.
     max_message_chars: int = Field(200_000, ge=1)
     api_docs_enabled: bool = False
+
+    # Issue 12, item 6 (run_services/api/cors.py): the browser origins allowed to call the API, comma-
+    # separated. Unset: the usual dev servers' origins locally and in tests, none in production (Terraform's
+    # cors_origins sets them there).
+    cors_origins: str | None = None
+
+    def allowed_origins(self) -> list[str]:
+        if self.cors_origins is None:
+            return list(LOCAL_ORIGINS) if self.environment != "production" else []
+        return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
     # Issue 11, item 12: Redis AUTH and TLS (shared/adapters/redis.py). REDIS_URL may be rediss:// (TLS: the
     # server's certificate is always verified, against redis_ca_cert (PEM text) or redis_ca_cert_path (a PEM

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from run_services.api.cors import add_cors
 from run_services.api.errors import install_error_handlers
 from run_services.api.middleware import RequestContextMiddleware
 from run_services.api.routes import (
@@ -57,6 +58,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body=settings.max_request_bytes,
         hsts=settings.environment not in ("local", "test"),
     )
+    add_cors(app, settings)
     install_error_handlers(app)
     for module in (health, auth, api_keys, credits, models, chat, threads, jobs, images, audio):
         app.include_router(module.router)

@@ -116,6 +116,7 @@ def test_runtime_environment_names_match_the_settings():
         "SSLCOMMERZ_STORE_ID",
         "SSLCOMMERZ_API_BASE",
         "GOOGLE_CLIENT_ID",
+        "CORS_ORIGINS",
         "SMTP_HOST",
         "SMTP_PORT",
         "SMTP_SECURITY",

@@ -35,4 +35,5 @@ module "platform" {
   smtp_security                  = var.smtp_security
   smtp_user                      = var.smtp_user
   mail_from                      = var.mail_from
+  cors_origins                   = var.cors_origins
 }

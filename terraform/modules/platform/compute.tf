@@ -62,6 +62,7 @@ module "api" {
 
   env = merge(local.common_env, local.jobs_env, local.billing_env, local.mail_env, {
     GOOGLE_CLIENT_ID = var.google_client_id
+    CORS_ORIGINS     = join(",", var.cors_origins)
   })
   secret_env = {
     JWT_SECRET              = module.secrets.secret_ids["jwt-secret"]

@@ -139,3 +139,9 @@ variable "mail_from" {
   description = "MAIL_FROM: the sender of sign-up emails, e.g. \"Example <no-reply@example.com>\"."
   type        = string
 }
+
+variable "cors_origins" {
+  description = "CORS_ORIGINS: the browser origins (https://app.example.com) allowed to call the API; none by default."
+  type        = list(string)
+  default     = []
+}
