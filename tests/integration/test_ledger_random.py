@@ -118,6 +118,10 @@ class Walk:
         assert expired == m.expire_hold(hold_id, self.clock.at)
         return f"expire({hold_id}) -> {expired}"
 
+    def covered(self) -> bool:
+        states = {h.state for m in self.model.values() for h in m.holds.values()}
+        return states >= {"pending", "settled"} and sum(m.expired for m in self.model.values()) > 0
+
     def _existing(self, m: ModelWallet) -> str:
         """Mostly a known hold (often a finished one: late and replayed calls), sometimes an unknown one."""
         if not m.holds or self.rng.random() < 0.05:
@@ -137,7 +141,9 @@ async def test_random_operations_match_the_model(clock: Clock) -> None:
     walk = Walk(rng, Ledger(db, ledger_settings(hold_ttl_s=TTL_S)), wallets, clock)
     done: list[str] = []
     try:
-        for _ in range(OPERATIONS):
+        # At least OPERATIONS steps, and more (up to 4x) until the walk has covered what it is for: an
+        # unlucky seed would otherwise end before any credits expired.
+        while len(done) < OPERATIONS or (not walk.covered() and len(done) < 4 * OPERATIONS):
             wallet_id = rng.choice(wallets)
             done.append(f"{wallet_id[-6:]}: {await walk.step(wallet_id)}")
             m = walk.model[wallet_id]
