@@ -25,6 +25,21 @@ from shared.settings import Settings
 
 PER_MILLION = 1_000_000
 
+# What a model accepts beyond text in and text out (`capabilities = [...]` in the catalog); a request
+# that needs one the model lacks is refused before anything is reserved.
+CAPABILITIES = frozenset(
+    {
+        "tools",  # tools / tool_choice / functions, assistant tool_calls and role "tool" messages
+        "parallel_tool_calls",  # several tool calls in one answer
+        "images",  # image_url content parts
+        "audio_in",  # input_audio content parts
+        "files",  # file content parts (PDF and the like)
+        "response_format",  # response_format json_object
+        "json_schema",  # response_format json_schema (strict)
+        "logprobs",  # logprobs / top_logprobs
+    }
+)
+
 
 @dataclass(frozen=True)
 class Provider:
@@ -80,6 +95,10 @@ class ModelSpec:
     fallbacks: tuple[str, ...] = ()
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_attempts: int | None = None
+    capabilities: frozenset[str] = frozenset()
+
+    def supports(self, capability: str) -> bool:
+        return capability in self.capabilities
 
     @property
     def read_price(self) -> int:
@@ -302,4 +321,13 @@ def _model(conf: dict[str, Any]) -> ModelSpec:
             total_s=t.get("total_s", conf.get("timeout_s")),
         ),
         max_attempts=_opt_int(conf.get("max_attempts")),
+        capabilities=_capabilities(conf),
     )
+
+
+def _capabilities(conf: dict[str, Any]) -> frozenset[str]:
+    names = frozenset(str(c) for c in conf.get("capabilities", ()))
+    unknown = names - CAPABILITIES
+    if unknown:
+        raise ValueError(f"model {conf.get('id')} names unknown capabilities {sorted(unknown)}")
+    return names

@@ -8,6 +8,8 @@ The model name picks the script:
   fake-hang   never answers (the caller's timeout fires)
   fake-cut    streams 5 chunks, then drops the connection without a usage chunk
   fake-stall  streams 3 chunks, then goes silent (the caller's idle timeout fires)
+  fake-basic  like echo, but its catalog entry has no capabilities (no tools, images, response_format)
+Every other fake model has every capability of the catalog (shared/catalog/catalog.py CAPABILITIES).
 Prompt tokens are counted as whitespace-separated words of every message, plus 3 per message.
 
 A fleet: the same app answers as several providers, `/v1/...` ("fake") and `/<name>/v1/...` for each
@@ -35,6 +37,8 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
+
+from shared.catalog.catalog import CAPABILITIES
 
 # Each is one token alone and after a space in common tokenizers, so estimated and reported counts agree.
 WORDS = [
@@ -64,7 +68,16 @@ WORDS = [
     "moon",
     "star",
 ]
-MODELS = ("fake-echo", "fake-slow", "fake-500", "fake-429", "fake-hang", "fake-cut", "fake-stall")
+MODELS = (
+    "fake-echo",
+    "fake-slow",
+    "fake-500",
+    "fake-429",
+    "fake-hang",
+    "fake-cut",
+    "fake-stall",
+    "fake-basic",
+)
 # The legacy scripted fault models fail on every request: one attempt each, no fallback.
 FAULT_MODELS = ("fake-500", "fake-429", "fake-hang", "fake-cut", "fake-stall")
 FLEET = ("fake_a", "fake_b")
@@ -151,6 +164,7 @@ LEGACY_FAULTS = {
     "fake-slow": Fault.slow(),
 }
 DIRECTIVE = re.compile(r"\[\[fault:([^\]]+)\]\]")
+ALL_CAPABILITIES = f"capabilities = {json.dumps(sorted(CAPABILITIES))}"
 INPUT_PRICE = 100_000
 OUTPUT_PRICE = 200_000
 
@@ -280,6 +294,8 @@ class FakeProvider:
             ]
             if name in FAULT_MODELS:
                 lines.append("max_attempts = 1")
+            if name != "fake-basic":
+                lines.append(ALL_CAPABILITIES)
         if local:
             lines += [
                 "",
@@ -321,6 +337,7 @@ class FakeProvider:
             f"fallbacks = {json.dumps(fallbacks)}",
             # Generous: a busy test machine must not turn a normal answer into a timeout.
             "timeouts = { connect_s = 5, first_token_s = 10, idle_s = 10, total_s = 30 }",
+            ALL_CAPABILITIES,
         ]
         if name == "fleet-cache":
             lines += [f"cache_read_price = {CACHE_READ_PRICE}", f"cache_write_price = {CACHE_WRITE_PRICE}"]

@@ -182,3 +182,26 @@ def test_a_providers_url_is_read_through_the_secret_source_only(monkeypatch: pyt
     assert catalog.providers["openai_compatible"].api_base == "http://secret/v1"
     unset = Catalog.load(Settings(), EnvSecrets({"OPENAI_COMPATIBLE_API_KEY": "k"}), DEFAULT_CATALOG)
     assert not unset.providers["openai_compatible"].available
+
+
+def test_capabilities_are_read_and_unknown_ones_refused(tmp_path: Path) -> None:
+    base = (
+        '[providers.p]\napi_key = "k"\n[[models]]\nid = "m"\nprovider = "p"\nlitellm_model = "openai/m"\n'
+        "input_price = 1\noutput_price = 1\ncontext_window = 10\nmax_output_tokens = 5\n"
+    )
+    good = tmp_path / "good.toml"
+    good.write_text(base + 'capabilities = ["tools", "images"]\n')
+    spec = Catalog.load(Settings(), EnvSecrets(), good).models["m"]
+    assert spec.supports("tools") and spec.supports("images")
+    assert not spec.supports("response_format")
+    bad = tmp_path / "bad.toml"
+    bad.write_text(base + 'capabilities = ["tools", "telepathy"]\n')
+    with pytest.raises(ValueError, match="telepathy"):
+        Catalog.load(Settings(), EnvSecrets(), bad)
+
+
+def test_the_shipped_catalog_names_only_known_capabilities() -> None:
+    catalog = Catalog.load(Settings(), EnvSecrets())
+    assert catalog.models["gpt-4o-mini"].supports("tools")
+    assert catalog.models["gemini-2.5-flash"].supports("audio_in")
+    assert not catalog.models["smollm2"].capabilities
