@@ -60,9 +60,9 @@ async def _live(
             yield fmt.chunk(cid, created, model, {"content": delta.text})
     result = stream.result
     if stream.error is not None:
-        yield fmt.error_event(stream.error.body()["error"])
+        yield fmt.error_event(stream.error.body()["error"], result)
     elif result is not None:
-        yield _with_provider(fmt.chunk(cid, created, model, {}, result.finish_reason), result.provider)
+        yield _with_provider(fmt.finish_chunk(result, include_usage), result.provider)
     if include_usage and result is not None:
         yield _with_provider(fmt.usage_chunk(result), result.provider)
     for event in _thread_event(result, thread):

@@ -24,6 +24,13 @@ from shared.errors import NotFound
 from shared.settings import Settings
 
 PER_MILLION = 1_000_000
+CREDITS_PER_USD = 1_000_000  # 1 credit = 1 micro-USD
+
+
+def usd(credits: int) -> float:
+    """The price in US dollars of `credits` (answers carry both, as OpenRouter's `usage.cost` does)."""
+    return credits / CREDITS_PER_USD
+
 
 # What a model accepts beyond text in and text out (`capabilities = [...]` in the catalog); a request
 # that needs one the model lacks is refused before anything is reserved.

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from shared.catalog.catalog import usd
 from shared.chat.schemas import CallResult
 
 
@@ -16,11 +17,14 @@ def sse(payload: dict[str, Any] | str) -> bytes:
 DONE = sse("[DONE]")
 
 
-def usage_body(result: CallResult) -> dict[str, int]:
+def usage_body(result: CallResult) -> dict[str, Any]:
+    """OpenAI's usage plus what the call cost: `credits` (the integer charged) and `cost` (its USD price)."""
     return {
         "prompt_tokens": result.input_tokens,
         "completion_tokens": result.output_tokens,
         "total_tokens": result.input_tokens + result.output_tokens,
+        "credits": result.credits,
+        "cost": usd(result.credits),
     }
 
 
@@ -44,17 +48,31 @@ def completion_body(result: CallResult) -> dict[str, Any]:
 
 
 def chunk(
-    cid: str, created: int, model: str, delta: dict[str, Any], finish_reason: str | None = None
+    cid: str,
+    created: int,
+    model: str,
+    delta: dict[str, Any],
+    finish_reason: str | None = None,
+    usage: dict[str, Any] | None = None,
 ) -> bytes:
-    return sse(
-        {
-            "id": cid,
-            "object": "chat.completion.chunk",
-            "created": created,
-            "model": model,
-            "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
-        }
-    )
+    payload: dict[str, Any] = {
+        "id": cid,
+        "object": "chat.completion.chunk",
+        "created": created,
+        "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    }
+    if usage is not None:
+        payload["usage"] = usage
+    return sse(payload)
+
+
+def finish_chunk(result: CallResult, include_usage: bool) -> bytes:
+    """The chunk with the finish reason. Without `stream_options.include_usage` it carries the usage
+    (and the charge) itself, so every stream ends by saying what it cost; with it, OpenAI's separate
+    usage chunk (empty `choices`) follows instead."""
+    usage = None if include_usage else usage_body(result)
+    return chunk(result.id, result.created, result.model, {}, result.finish_reason, usage)
 
 
 def usage_chunk(result: CallResult) -> bytes:
@@ -71,8 +89,11 @@ def usage_chunk(result: CallResult) -> bytes:
     )
 
 
-def error_event(error: dict[str, str]) -> bytes:
-    return sse({"error": error})
+def error_event(error: dict[str, str], result: CallResult | None = None) -> bytes:
+    """A stream cut by an error: the error, and what the part that reached the client cost."""
+    if result is None:
+        return sse({"error": error})
+    return sse({"error": error, "usage": usage_body(result), "credits": result.credits})
 
 
 def replay_chunks(result: CallResult, include_usage: bool, pieces: list[str] | None = None) -> list[bytes]:
@@ -82,9 +103,9 @@ def replay_chunks(result: CallResult, include_usage: bool, pieces: list[str] | N
         if piece:
             out.append(chunk(result.id, result.created, result.model, {"content": piece}))
     if result.error:
-        out.append(error_event(result.error))
+        out.append(error_event(result.error, result))
     else:
-        out.append(chunk(result.id, result.created, result.model, {}, result.finish_reason))
+        out.append(finish_chunk(result, include_usage))
     if include_usage:
         out.append(usage_chunk(result))
     out.append(DONE)

@@ -29,12 +29,14 @@ def test_completion_charges_exactly_the_reported_usage(client: httpx.Client, use
     body = response.json()
     assert body["object"] == "chat.completion"
     assert body["choices"][0]["message"]["content"] == "".join(reply_words(7))
+    expected = PRICE.cost(prompt_tokens(MESSAGES), 7)
     assert body["usage"] == {
         "prompt_tokens": prompt_tokens(MESSAGES),
         "completion_tokens": 7,
         "total_tokens": prompt_tokens(MESSAGES) + 7,
+        "credits": expected,
+        "cost": expected / 1_000_000,
     }
-    expected = PRICE.cost(prompt_tokens(MESSAGES), 7)
     assert body["credits"] == expected
     assert response.headers["x-credits-charged"] == str(expected)
     assert response.headers["x-model"] == "fake-echo"
@@ -73,6 +75,30 @@ def test_stream_sends_chunks_then_usage_then_done(client: httpx.Client, user: Us
     assert usage["choices"] == [] and usage["usage"]["completion_tokens"] == 5
     charged = PRICE.cost(prompt_tokens(MESSAGES), 5)
     assert usage["credits"] == charged
+    assert (usage["usage"]["credits"], usage["usage"]["cost"]) == (charged, charged / 1_000_000)
+    # OpenAI's shape: with include_usage the finish chunk itself carries no usage.
+    assert events[-3]["choices"][0]["finish_reason"] == "length" and "usage" not in events[-3]
+    assert wait_settled(client, user.headers)["available"] == before["available"] - charged
+
+
+def test_stream_without_include_usage_ends_with_the_charge_on_the_finish_chunk(
+    client: httpx.Client, user: User
+) -> None:
+    before = balance(client, user.headers)
+    with client.stream(
+        "POST",
+        "/v1/chat/completions",
+        headers={**user.headers, **rid()},
+        json={"model": "fake-echo", "messages": MESSAGES, "stream": True, "max_tokens": 3},
+    ) as response:
+        events = sse_events(list(response.iter_lines()))
+    assert events[-1] == "[DONE]"
+    assert all(e["choices"] for e in events[:-1]), "no empty-choices chunk unless include_usage asks"
+    final = events[-2]
+    assert final["choices"][0]["finish_reason"] == "length"
+    charged = PRICE.cost(prompt_tokens(MESSAGES), 3)
+    assert final["usage"]["completion_tokens"] == 3
+    assert (final["usage"]["credits"], final["usage"]["cost"]) == (charged, charged / 1_000_000)
     assert wait_settled(client, user.headers)["available"] == before["available"] - charged
 
 
@@ -140,12 +166,15 @@ def test_cut_stream_settles_only_the_partial_usage(
         if e != "[DONE]" and e.get("choices") and e["choices"][0]["delta"].get("content")
     ]
     assert words == reply_words(5)
-    assert any(isinstance(e, dict) and "error" in e for e in events), events
+    errors = [e for e in events if isinstance(e, dict) and "error" in e]
+    assert len(errors) == 1, events
     record = usage_for(headers["X-Request-ID"])
     assert record["outcome"] == "partial"
     assert record["output_tokens"] == 5 and not record["usage_reported"]
     assert 0 < record["credits"] < PRICE.cost(record["input_tokens"], 50)
     assert record["credits"] == PRICE.cost(record["input_tokens"], 5)
+    # The error event says what the part that arrived cost.
+    assert errors[0]["usage"]["credits"] == record["credits"] == errors[0]["credits"]
     assert wait_settled(client, user.headers)["available"] == before["available"] - record["credits"]
 
 
