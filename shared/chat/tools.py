@@ -92,12 +92,12 @@ class ToolOptions:
 
     def params(self) -> dict[str, Any]:
         """litellm's arguments (empty without tools, so a plain request is sent unchanged)."""
-        out: dict[str, Any] = {}
-        if self.tools:
-            out["tools"] = list(self.tools)
+        if not self.tools:  # a choice without tools means nothing (OpenAI would refuse it)
+            return {}
+        out: dict[str, Any] = {"tools": list(self.tools)}
         if self.choice is not None:
             out["tool_choice"] = self.choice
-        if self.parallel is not None and self.tools:
+        if self.parallel is not None:
             out["parallel_tool_calls"] = self.parallel
         return out
 
@@ -174,6 +174,11 @@ def _check_schema(index: int, function: FunctionDef) -> None:
         raise BadRequest(
             f"tools[{index}] ({function.name}): `parameters` is not a valid JSON Schema at {where}: "
             f"{exc.message}",
+            code="invalid_tool_schema",
+        ) from None
+    except Exception:  # e.g. a `$schema` that is not a string: not a schema either
+        raise BadRequest(
+            f"tools[{index}] ({function.name}): `parameters` is not a valid JSON Schema.",
             code="invalid_tool_schema",
         ) from None
     if schema.get("type", "object") != "object":
