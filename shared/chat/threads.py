@@ -151,7 +151,7 @@ class ThreadService:
             "credits": result.credits,
             "status": result.outcome,
         }
-        if result.tool_calls:
+        if result.tool_calls and result.outcome == "ok":  # a cut stream's calls are not whole: not stored
             reply["tool_calls"] = [call.model_dump() for call in result.tool_calls]
 
         @firestore.async_transactional

@@ -364,6 +364,8 @@ def test_the_fallback_chain_skips_models_without_tools(
         assert fake_provider.calls_for("tools-nocap") == []
         record = usage_for(response.headers["x-request-id"])
         assert record["model"] == "tools-backup" and record["requested_model"] == "tools-main"
+        usage = openai_whole("openai_single")["usage"]  # the failed attempt cost nothing
+        assert record["credits"] == PRICE.cost(usage["prompt_tokens"], usage["completion_tokens"])
         # Without tools the first fallback serves: the chain was narrowed by what the request needs.
         plain = client.post(
             "/v1/chat/completions",

@@ -103,3 +103,13 @@ def test_bad_tool_results_change_nothing(client: httpx.Client, user: User, make_
         headers=intruder.headers,
     )
     assert foreign.status_code == 404 and foreign.json()["error"]["code"] == "thread_not_found"
+
+
+def test_a_cut_reply_keeps_no_half_made_calls(client: httpx.Client, user: User) -> None:
+    thread_id = client.post("/v1/threads", headers=user.headers).json()["id"]
+    events = post(client, user, thread_id, content="[[tools:single]] [[fault:cut after=4]] weather?")
+    assert any(isinstance(e, dict) and "error" in e for e in events)
+    stored = messages(client, user, thread_id)
+    assert stored[1]["status"] == "partial" and "tool_calls" not in stored[1]
+    post(client, user, thread_id, content="try again later then")  # nothing is left waiting for a result
+    assert len(messages(client, user, thread_id)) == 4

@@ -124,3 +124,26 @@ def test_deltas_go_out_in_openai_shape_and_assemble() -> None:
     assembler.add(deltas)
     assert assembler.result() == (ToolCall("c1", "f", '{"a":1}'), ToolCall("c2", "g", "{}"))
     assert tools.calls_text(assembler.result()) == 'f{"a":1}g{}'
+
+
+def test_what_a_request_needs_of_its_model() -> None:
+    from shared.catalog.catalog import ModelSpec
+    from shared.chat.capabilities import ensure_supported
+
+    with_tools = {"tools": [{"type": "function", "function": {"name": "f"}}]}
+    assert tools.needs([USER], {}) == frozenset()
+    assert tools.needs([USER], with_tools) == {"tools"}
+    assert tools.needs([USER, ASSISTANT, result("c1"), result("c2")], {}) == {"tools"}  # history alone
+    assert tools.needs([USER], {**with_tools, "parallel_tool_calls": True}) == {
+        "tools",
+        "parallel_tool_calls",
+    }
+    assert tools.needs([USER], {**with_tools, "parallel_tool_calls": False}) == {"tools"}
+    base = ModelSpec("m", "p", "openai/m", 1, 1, 100, 10)
+    ensure_supported(base, frozenset())
+    assert code_of(lambda: ensure_supported(base, {"tools"})) == "tools_not_supported"
+    only_tools = ModelSpec("m", "p", "openai/m", 1, 1, 100, 10, capabilities=frozenset({"tools"}))
+    ensure_supported(only_tools, {"tools"})
+    assert code_of(lambda: ensure_supported(only_tools, {"tools", "parallel_tool_calls"})) == (
+        "parallel_tool_calls_not_supported"
+    )
