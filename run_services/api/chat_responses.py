@@ -39,8 +39,8 @@ def result_headers(result: CallResult, replayed: bool = False) -> dict[str, str]
     return headers
 
 
-def _json(result: CallResult, thread: bool) -> dict[str, Any]:
-    body = fmt.completion_body(result)
+def _json(result: CallResult, thread: bool, legacy: bool = False) -> dict[str, Any]:
+    body = fmt.completion_body(result, legacy)
     return {**body, **result.extra} if thread else body
 
 
@@ -51,18 +51,20 @@ def _thread_event(result: CallResult | None, thread: bool) -> list[bytes]:
 
 
 async def _live(
-    call: ChatCall, stream: ChatStream, include_usage: bool, thread: bool
+    call: ChatCall, stream: ChatStream, include_usage: bool, thread: bool, legacy: bool = False
 ) -> AsyncIterator[bytes]:
     cid, created, model = call.id, call.asked.created, call.serving.spec.id
     yield fmt.chunk(cid, created, model, {"role": "assistant", "content": ""})
     async for delta in stream.deltas():
         if delta.text:
             yield fmt.chunk(cid, created, model, {"content": delta.text})
+        if delta.tool_calls:  # forwarded as they come: the client assembles them as it would OpenAI's
+            yield fmt.chunk(cid, created, model, fmt.tool_delta(delta.tool_calls, legacy))
     result = stream.result
     if stream.error is not None:
         yield fmt.error_event(stream.error.body()["error"], result)
     elif result is not None:
-        yield _with_provider(fmt.finish_chunk(result, include_usage), result.provider)
+        yield _with_provider(fmt.finish_chunk(result, include_usage, legacy), result.provider)
     if include_usage and result is not None:
         yield _with_provider(fmt.usage_chunk(result), result.provider)
     for event in _thread_event(result, thread):
@@ -88,31 +90,42 @@ def _final_with_provider(event: bytes, provider: str) -> bytes:
 
 
 async def _replay(
-    result: CallResult, include_usage: bool, thread: bool, pieces: list[str] | None = None
+    result: CallResult,
+    include_usage: bool,
+    thread: bool,
+    pieces: list[str] | None = None,
+    legacy: bool = False,
 ) -> AsyncIterator[bytes]:
-    chunks = fmt.replay_chunks(result, include_usage, pieces)
+    chunks = fmt.replay_chunks(result, include_usage, pieces, legacy)
     parts = [_final_with_provider(p, result.provider) for p in chunks]
     for part in parts[:-1] + _thread_event(result, thread) + parts[-1:]:
         yield part
 
 
 async def respond(
-    services: Services, started: ChatCall | Replay, *, stream: bool, include_usage: bool, thread: bool = False
+    services: Services,
+    started: ChatCall | Replay,
+    *,
+    stream: bool,
+    include_usage: bool,
+    thread: bool = False,
+    legacy: bool = False,
 ) -> Response:
+    """`legacy`: the request used `functions`, so calls go back as `function_call`."""
     if isinstance(started, Replay):
-        return _stored(started, stream, include_usage, thread)
+        return _stored(started, stream, include_usage, thread, legacy)
     cache = {"X-Cache": started.asked.cache_plan.status}
     if not stream:
         result = await services.chat.complete(started)
-        return JSONResponse(_json(result, thread), headers={**result_headers(result), **cache})
+        return JSONResponse(_json(result, thread, legacy), headers={**result_headers(result), **cache})
     live = await services.chat.open_stream(started)
     # The first token is in, so the serving model and provider are known before the headers go.
     serving = started.serving
     headers = route_headers(serving.spec.id, serving.provider.name, started.asked.route_reason)
-    return SSEResponse(_live(started, live, include_usage, thread), headers={**headers, **cache})
+    return SSEResponse(_live(started, live, include_usage, thread, legacy), headers={**headers, **cache})
 
 
-def _stored(started: Replay, stream: bool, include_usage: bool, thread: bool) -> Response:
+def _stored(started: Replay, stream: bool, include_usage: bool, thread: bool, legacy: bool) -> Response:
     """An idempotent replay, or a response-cache hit (streamed back word by word)."""
     result = started.result
     pieces: list[str] | None = None
@@ -128,5 +141,5 @@ def _stored(started: Replay, stream: bool, include_usage: bool, thread: bool) ->
         }
         pieces = replay_chunks(result.content)
     if stream:
-        return SSEResponse(_replay(result, include_usage, thread, pieces), headers=headers)
-    return JSONResponse(_json(result, thread), headers=headers)
+        return SSEResponse(_replay(result, include_usage, thread, pieces, legacy), headers=headers)
+    return JSONResponse(_json(result, thread, legacy), headers=headers)

@@ -17,7 +17,7 @@ from shared.catalog.catalog import Deployment, ModelSpec, Provider
 from shared.chat.admission import ChatAdmission
 from shared.chat.caching import CachePlan
 from shared.chat.schemas import CallResult
-from shared.gateway.types import Candidate, Usage
+from shared.gateway.types import Candidate, ToolCall, Usage
 
 OnFinish = Callable[[CallResult], Awaitable[dict[str, Any] | None]]
 # Closes a call served by `Serving` as `Outcome` ended it, once; later calls return the same result.
@@ -62,6 +62,7 @@ class Outcome:
     usage: Usage | None = None
     error: BaseException | None = None
     cancelled: bool = False
+    tool_calls: tuple[ToolCall, ...] = ()  # the calls that reached us (a cut stream: what came)
 
     @property
     def was_cancelled(self) -> bool:
@@ -70,7 +71,7 @@ class Outcome:
     @property
     def produced(self) -> bool:
         """Pay for what was produced: a full answer, or the part of one that reached us."""
-        return bool(self.text) or (self.error is None and not self.was_cancelled)
+        return bool(self.text or self.tool_calls) or (self.error is None and not self.was_cancelled)
 
     @property
     def status(self) -> Literal["ok", "partial", "cancelled", "error"]:
@@ -78,7 +79,7 @@ class Outcome:
             return "cancelled"
         if self.error is None:
             return "ok"
-        return "partial" if self.text else "error"
+        return "partial" if self.text or self.tool_calls else "error"
 
 
 @dataclass

@@ -66,12 +66,14 @@ def plan_chain(
     fallbacks: Sequence[ModelSpec],
     prompt_tokens: Mapping[str, int],
     allowed: Callable[[str], bool],
+    needs: frozenset[str] = frozenset(),
 ) -> ChainPlan:
-    """`requested` at its wanted output; each fallback the plan allows and whose context takes the
-    prompt (`prompt_tokens[id]`, counted at its own tokenizer), at its own output limit."""
+    """`requested` at its wanted output; each fallback the plan allows, that has every capability the
+    request `needs` (tools, ...) and whose context takes the prompt (`prompt_tokens[id]`, counted at its
+    own tokenizer), at its own output limit."""
     options = []
     for spec in fallbacks:
-        if not allowed(spec.id):
+        if not allowed(spec.id) or not all(spec.supports(name) for name in needs):
             continue
         tokens = prompt_tokens[spec.id]
         limit = min(requested.max_tokens, spec.max_output_tokens, spec.context_window - tokens)

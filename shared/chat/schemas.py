@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.chat import tools
+from shared.chat.tools import (
+    CalledFunction,
+    FunctionCallChoice,
+    FunctionDef,
+    ToolCallPart,
+    ToolChoice,
+    ToolDef,
+    ToolOptions,
+)
 from shared.errors import BadRequest
 
 UNSUPPORTED = (
-    "tools",
-    "tool_choice",
-    "functions",
-    "function_call",
     "logprobs",
     "top_logprobs",
     "audio",
@@ -29,11 +35,25 @@ class ContentPart(BaseModel):
 
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["system", "developer", "user", "assistant"]
-    content: str | list[ContentPart]
+    role: Literal["system", "developer", "user", "assistant", "tool", "function"]
+    # Null only for an assistant message that carries tool calls.
+    content: str | list[ContentPart] | None = None
     name: str | None = Field(None, max_length=64)
+    tool_calls: list[ToolCallPart] | None = Field(None, max_length=tools.MAX_TOOL_CALLS)
+    tool_call_id: str | None = Field(None, max_length=256)  # role "tool": the call it answers
+    function_call: CalledFunction | None = None  # legacy assistant call
+
+    @model_validator(mode="after")
+    def _content_or_calls(self) -> ChatMessage:
+        if self.content is None and not (
+            self.role == "assistant" and (self.tool_calls or self.function_call)
+        ):
+            raise ValueError(f"a {self.role} message needs content")
+        return self
 
     def as_text(self) -> str:
+        if self.content is None:
+            return ""
         if isinstance(self.content, str):
             return self.content
         texts = []
@@ -46,9 +66,11 @@ class ChatMessage(BaseModel):
             texts.append(part.text)
         return "".join(texts)
 
-    def wire_content(self) -> str | list[dict[str, Any]]:
+    def wire_content(self) -> str | list[dict[str, Any]] | None:
         """Text, or the text parts unchanged when they carry provider options such as Anthropic's
-        `cache_control` (prompt caching), which flattening would lose."""
+        `cache_control` (prompt caching), which flattening would lose; None beside tool calls."""
+        if self.content is None:
+            return None
         text = self.as_text()
         if isinstance(self.content, list) and any(part.model_extra for part in self.content):
             return [part.model_dump(exclude_none=True) for part in self.content]
@@ -75,6 +97,17 @@ class ChatCompletionRequest(BaseModel):
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
     user: str | None = Field(None, max_length=256)
+    tools: list[ToolDef] | None = Field(None, max_length=10_000)
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+    functions: list[FunctionDef] | None = Field(None, max_length=10_000, description="legacy: use tools")
+    function_call: FunctionCallChoice | None = Field(None, description="legacy: use tool_choice")
+
+    def tool_options(self) -> ToolOptions:
+        """The tools checked (shared/chat/tools.py), legacy functions translated; raises BadRequest."""
+        return tools.check_options(
+            self.tools, self.tool_choice, self.parallel_tool_calls, self.functions, self.function_call
+        )
 
     def check_sizes(self, max_message_chars: int) -> None:
         """Refuse a message longer than the cap before anything counts its tokens (issue 11, item 8)."""
@@ -82,7 +115,7 @@ class ChatCompletionRequest(BaseModel):
             if isinstance(message.content, str):
                 chars = len(message.content)
             else:
-                chars = sum(len(part.text or "") for part in message.content)
+                chars = sum(len(part.text or "") for part in message.content or ())
             if chars > max_message_chars:
                 raise BadRequest(
                     f"messages[{index}] has {chars} characters; a message may have at most "
@@ -107,7 +140,16 @@ class ChatCompletionRequest(BaseModel):
             }
             if m.name:
                 msg["name"] = m.name
+            if m.tool_calls:
+                msg["tool_calls"] = [call.model_dump() for call in m.tool_calls]
+            if m.tool_call_id is not None:
+                msg["tool_call_id"] = m.tool_call_id
+            if m.function_call is not None:
+                msg["function_call"] = m.function_call.model_dump()
             out.append(msg)
+        if any(m.role == "function" or m.function_call for m in self.messages):
+            out = tools.legacy_history(out)
+        tools.check_history(out)
         return out
 
     def sampling(self) -> dict[str, Any]:
@@ -135,4 +177,5 @@ class CallResult(BaseModel):
     outcome: Literal["ok", "partial", "cancelled", "error", "cache_hit"]
     error: dict[str, str] | None = None
     route_reason: str | None = None  # why the `auto` model picked this model
+    tool_calls: list[ToolCallPart] | None = None  # the answer's function calls, whole
     extra: dict[str, Any] = Field(default_factory=dict)

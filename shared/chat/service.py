@@ -24,6 +24,7 @@ from shared.auth.schemas import Principal
 from shared.cache.keys import NO_DIRECTIVES, CacheDirectives
 from shared.cache.types import CachedAnswer
 from shared.catalog.catalog import Catalog, ModelSpec, Provider
+from shared.chat import capabilities, tools
 from shared.chat.admission import ChatAdmission
 from shared.chat.caching import ChatCache
 from shared.chat.call import Asked, ChatCall, OnFinish, Outcome, Replay, Serving
@@ -116,12 +117,14 @@ class ChatService:
         Raises before anything is charged."""
         started = time.perf_counter()
         offer = self.plans.get(principal.plan)
+        needs = tools.needs(messages, params)
         spec, provider, route_reason, prompt_tokens, counts = await count_off_loop(
-            messages, partial(self._choose_and_count, model, messages, offer)
+            messages, partial(self._choose_and_count, model, messages, offer, needs, params.get("tools"))
         )
         wanted = output_limit(spec, prompt_tokens, max_tokens)
         fallbacks = self.gateway.options(spec)[1:]
-        chain = plan_chain(Candidate(spec, wanted, prompt_tokens), fallbacks, counts, offer.allows)
+        requested = Candidate(spec, wanted, prompt_tokens)
+        chain = plan_chain(requested, fallbacks, counts, offer.allows, needs)
         plan = await self.cache.plan(
             principal, spec, messages, params, wanted, cache_opt_in, cache_directives
         )
@@ -174,22 +177,34 @@ class ChatService:
         return ChatCall(asked, candidates, admission, Serving(spec, provider, prompt_tokens), settlement)
 
     def _choose_and_count(
-        self, model: str | None, messages: list[dict[str, Any]], offer: PlanOffer
+        self,
+        model: str | None,
+        messages: list[dict[str, Any]],
+        offer: PlanOffer,
+        needs: frozenset[str],
+        tool_defs: list[dict[str, Any]] | None,
     ) -> tuple[ModelSpec, Provider, str | None, int, dict[str, int]]:
-        """The model (`auto` counts tokens to choose), its prompt's tokens and each fallback's."""
-        spec, provider, route_reason = self._model(model, messages, offer)
+        """The model (`auto` counts tokens to choose; it must have what the request `needs`), its
+        prompt's tokens (tool definitions included) and each fallback's."""
+        spec, provider, route_reason = self._model(model, messages, offer, needs)
         ensure_model_allowed(offer, spec.id)
-        prompt_tokens = self.gateway.count_prompt(spec, messages)
+        capabilities.ensure_supported(spec, needs)
+        prompt_tokens = self.gateway.count_prompt(spec, messages, tool_defs)
         fallbacks = self.gateway.options(spec)[1:]
-        counts = {other.id: self.gateway.count_prompt(other, messages) for other in fallbacks}
+        counts = {other.id: self.gateway.count_prompt(other, messages, tool_defs) for other in fallbacks}
         return spec, provider, route_reason, prompt_tokens, counts
 
     def _model(
-        self, model: str | None, messages: list[dict[str, Any]], offer: PlanOffer
+        self,
+        model: str | None,
+        messages: list[dict[str, Any]],
+        offer: PlanOffer,
+        needs: frozenset[str] = frozenset(),
     ) -> tuple[ModelSpec, Provider, str | None]:
         """The requested model (aliases resolved), or the one `auto` picks among the plan's, and why."""
         if model is not None and model.lower() == AUTO:
-            choice = self.gateway.choose_auto(messages, offer.allows)
+            allowed = capabilities.usable(self.catalog, offer.allows, needs)
+            choice = self.gateway.choose_auto(messages, allowed)
             return choice.spec, self.catalog.resolve(choice.spec.id)[1], choice.reason
         spec, provider = self.catalog.resolve(model)
         return spec, provider, None
@@ -247,7 +262,9 @@ class ChatService:
                 await call.finish(call.serving, Outcome(error=exc))
             raise
         call.serving = self._answered(call, completion.served)
-        outcome = Outcome(completion.text, completion.finish_reason, completion.usage)
+        outcome = Outcome(
+            completion.text, completion.finish_reason, completion.usage, tool_calls=completion.tool_calls
+        )
         return await call.finish(call.serving, outcome)
 
     async def open_stream(self, call: ChatCall) -> ChatStream:

@@ -21,6 +21,7 @@ from shared.chat.caching import ChatCache
 from shared.chat.call import Asked, OnFinish, Outcome, Serving
 from shared.chat.idempotency import IdempotencyLock, IdempotencyStore
 from shared.chat.schemas import CallResult
+from shared.chat.tools import ToolCallPart, calls_text
 from shared.errors import AppError
 from shared.gateway.router import AllProvidersFailed
 from shared.gateway.types import Usage
@@ -63,7 +64,9 @@ class Settlement:
             serving = replace(serving, attempts=error.attempts)
         usage = outcome.usage
         if usage is None or not usage.reported:
-            usage = Usage(serving.input_tokens, self._count_text(serving.spec, outcome.text), False)
+            # The output the provider never counted: the text and what it wrote for its tool calls.
+            written = outcome.text + calls_text(outcome.tool_calls)
+            usage = Usage(serving.input_tokens, self._count_text(serving.spec, written), False)
         produced = outcome.produced
         if produced:
             # At the serving model's price; the ledger charges at most the hold.
@@ -86,6 +89,7 @@ class Settlement:
             outcome=outcome.status,
             error=app_error.body()["error"] if app_error else None,
             route_reason=self.asked.route_reason,
+            tool_calls=[ToolCallPart.of(c) for c in outcome.tool_calls] or None,
         )
         self.result = result
         await self._record(serving, result, usage)

@@ -11,6 +11,7 @@ import anyio
 
 from shared.chat.call import Outcome
 from shared.chat.schemas import CallResult
+from shared.chat.tools import CallAssembler
 from shared.errors import AppError
 from shared.gateway.gateway import ModelStream
 from shared.gateway.types import Delta
@@ -61,6 +62,7 @@ class ChatStream:
         self._first = first
         self._finish = finish
         self._text: list[str] = []
+        self._calls = CallAssembler()
         self._finish_reason: str | None = None
         self.error: AppError | None = None
         self.result: CallResult | None = None
@@ -75,6 +77,7 @@ class ChatStream:
                 if delta is None:
                     break
                 self._text.append(delta.text)
+                self._calls.add(delta.tool_calls)
                 if delta.finish_reason:
                     self._finish_reason = delta.finish_reason
                 if self._heartbeat is not None:
@@ -88,6 +91,11 @@ class ChatStream:
             with anyio.CancelScope(shield=True):
                 await self._upstream.aclose()
                 outcome = Outcome(
-                    "".join(self._text), self._finish_reason, self._upstream.usage, self.error, cancelled
+                    "".join(self._text),
+                    self._finish_reason,
+                    self._upstream.usage,
+                    self.error,
+                    cancelled,
+                    self._calls.result(),
                 )
                 self.result = await self._finish(outcome)

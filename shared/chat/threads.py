@@ -1,8 +1,13 @@
 """Threads: a user's conversations. Messages are stored in order once the reply is done.
 
 threads/{thread_id}                  user_id, title, created_at, updated_at, message_count
-threads/{thread_id}/messages/{id}    seq, role, content, created_at, (assistant) model, usage, credits
+threads/{thread_id}/messages/{id}    seq, role, content, created_at, (assistant) model, usage, credits,
+                                     tool_calls; (role "tool") tool_call_id
 A thread is visible only to its owner; anyone else gets 404, never 403, so ids leak nothing.
+
+Tool calling: a reply that calls tools is stored with its `tool_calls`; the client posts the results
+(`tool_results`, stored as role "tool" messages) with the next message, and the history replays calls
+and results to the model in OpenAI's shape.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ class Message(BaseModel):
     model: str | None = None
     credits: int | None = None
     status: str | None = None
+    tool_calls: list[dict[str, Any]] | None = None
+    tool_call_id: str | None = None
 
 
 class ThreadNotFound(NotFound):
@@ -122,40 +129,63 @@ class ThreadService:
             .limit(HISTORY_LIMIT)
         )
         rows = [s.to_dict() or {} async for s in query.stream()]
-        return [{"role": r["role"], "content": r["content"]} for r in reversed(rows)]
+        rows.reverse()
+        while rows and rows[0]["role"] == "tool":  # the limit cut between a call and its results
+            rows.pop(0)
+        return [_as_input(r) for r in rows]
 
-    async def append_exchange(self, thread_id: str, user_content: str, result: CallResult) -> dict[str, Any]:
-        """Store the user's message and the reply, in order, in one transaction."""
+    async def append_exchange(
+        self, thread_id: str, inputs: list[dict[str, Any]], result: CallResult
+    ) -> dict[str, Any]:
+        """Store what was posted (tool results, then the user's message) and the reply, in order, in
+        one transaction."""
         ref = self._ref(thread_id)
         at = now()
-        user_id, reply_id = new_id(), new_id()
+        ids = [new_id() for _ in inputs]
+        reply_id = new_id()
+        reply: dict[str, Any] = {
+            "role": "assistant",
+            "content": result.content,
+            "created_at": at,
+            "model": result.model,
+            "credits": result.credits,
+            "status": result.outcome,
+        }
+        if result.tool_calls and result.outcome == "ok":  # a cut stream's calls are not whole: not stored
+            reply["tool_calls"] = [call.model_dump() for call in result.tool_calls]
 
         @firestore.async_transactional
         async def write(tx: firestore.AsyncTransaction) -> int:
             snap = await ref.get(transaction=tx)
             count = int((snap.to_dict() or {}).get("message_count", 0))
             messages = ref.collection("messages")
-            tx.set(
-                messages.document(user_id),
-                {"seq": count + 1, "role": "user", "content": user_content, "created_at": at},
-            )
-            tx.set(
-                messages.document(reply_id),
-                {
-                    "seq": count + 2,
-                    "role": "assistant",
-                    "content": result.content,
-                    "created_at": at,
-                    "model": result.model,
-                    "credits": result.credits,
-                    "status": result.outcome,
-                },
-            )
-            tx.update(ref, {"message_count": count + 2, "updated_at": at})
+            for n, (message_id, message) in enumerate(zip(ids, inputs, strict=True), start=1):
+                tx.set(messages.document(message_id), {"seq": count + n, **message, "created_at": at})
+            tx.set(messages.document(reply_id), {"seq": count + len(inputs) + 1, **reply})
+            tx.update(ref, {"message_count": count + len(inputs) + 1, "updated_at": at})
             return count
 
         await write(self.db.transaction(max_attempts=20))
-        return {"thread_id": thread_id, "user_message_id": user_id, "assistant_message_id": reply_id}
+        out: dict[str, Any] = {"thread_id": thread_id}
+        tool_ids = [i for i, m in zip(ids, inputs, strict=True) if m["role"] == "tool"]
+        user_ids = [i for i, m in zip(ids, inputs, strict=True) if m["role"] == "user"]
+        if user_ids:
+            out["user_message_id"] = user_ids[0]
+        if tool_ids:
+            out["tool_message_ids"] = tool_ids
+        out["assistant_message_id"] = reply_id
+        return out
+
+
+def _as_input(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored message as model input: tool calls and the call a result answers included."""
+    message: dict[str, Any] = {"role": row["role"], "content": row["content"]}
+    if row.get("tool_calls"):
+        message["tool_calls"] = row["tool_calls"]
+        message["content"] = row["content"] or None
+    if row.get("tool_call_id"):
+        message["tool_call_id"] = row["tool_call_id"]
+    return message
 
 
 def check_content(content: str) -> str:

@@ -26,7 +26,7 @@ import litellm
 
 from shared.catalog.catalog import Deployment, ModelSpec
 from shared.gateway.errors import translate
-from shared.gateway.types import Candidate, Completion, Delta, Served, Usage
+from shared.gateway.types import Candidate, Completion, Delta, Served, ToolCall, ToolCallDelta, Usage
 from shared.settings import Settings
 
 litellm.suppress_debug_info = True
@@ -35,12 +35,17 @@ litellm.telemetry = False
 
 # Sampling parameters passed through unchanged when the client sets them.
 PASSTHROUGH = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user")
+# Tool calling (shared/chat/tools.py checked them); litellm translates them for each provider.
+TOOL_PARAMS = ("tools", "tool_choice", "parallel_tool_calls")
 
 OnFailure = Callable[[BaseException], Awaitable[None]]
 
 
-def count_prompt(spec: ModelSpec, messages: list[dict[str, Any]]) -> int:
-    return int(litellm.token_counter(model=spec.litellm_model, messages=messages))
+def count_prompt(
+    spec: ModelSpec, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+) -> int:
+    """The prompt's tokens: messages (tool calls and results included) and the tool definitions."""
+    return int(litellm.token_counter(model=spec.litellm_model, messages=messages, tools=tools or None))
 
 
 def count_text(spec: ModelSpec, text: str) -> int:
@@ -86,6 +91,33 @@ def usage_of(raw: Any) -> Usage | None:
     read = int(getattr(raw, "cache_read_input_tokens", None) or 0) or cached
     write = int(getattr(raw, "cache_creation_input_tokens", None) or 0) or written
     return Usage(int(raw.prompt_tokens or 0), int(raw.completion_tokens), True, read, write)
+
+
+def tool_call_deltas(raw: Any) -> tuple[ToolCallDelta, ...]:
+    """litellm's streamed tool-call pieces as ours (id and name where the provider sent them)."""
+    out = []
+    for position, call in enumerate(raw or ()):
+        function = getattr(call, "function", None)
+        index = getattr(call, "index", None)
+        out.append(
+            ToolCallDelta(
+                index=position if index is None else int(index),
+                id=getattr(call, "id", None) or None,
+                name=getattr(function, "name", None) or None,
+                arguments=getattr(function, "arguments", None) or "",
+            )
+        )
+    return tuple(out)
+
+
+def whole_tool_calls(raw: Any) -> tuple[ToolCall, ...]:
+    """The calls of a whole (non-streamed) answer."""
+    out = []
+    for call in raw or ():
+        function = getattr(call, "function", None)
+        name = getattr(function, "name", None) or ""
+        out.append(ToolCall(str(call.id), name, getattr(function, "arguments", None) or ""))
+    return tuple(out)
 
 
 class ModelStream:
@@ -136,8 +168,9 @@ class ModelStream:
                 self.usage = usage
             for choice in chunk.choices or ():
                 text = getattr(choice.delta, "content", None) or ""
-                if text or choice.finish_reason:
-                    return Delta(text, choice.finish_reason)
+                calls = tool_call_deltas(getattr(choice.delta, "tool_calls", None))
+                if text or choice.finish_reason or calls:
+                    return Delta(text, choice.finish_reason, calls)
         return None
 
     async def prime(self) -> None:
@@ -148,8 +181,9 @@ class ModelStream:
         return self._deltas()
 
     async def _deltas(self) -> AsyncIterator[Delta]:
-        if self._first is not None and (self._first.text or self._first.finish_reason):
-            yield self._first
+        first = self._first
+        if first is not None and (first.text or first.finish_reason or first.tool_calls):
+            yield first
         while True:
             try:
                 delta = await self.next_raw()
@@ -196,6 +230,10 @@ class Caller:
             args["api_key"] = deployment.api_key or "no-key"
         args.update(dict(deployment.params))
         args.update({k: v for k, v in params.items() if k in PASSTHROUGH and v is not None})
+        tools = {k: params[k] for k in TOOL_PARAMS if params.get(k) is not None}
+        if tools:
+            # litellm imports its MCP gateway for any request with tools unless told not to; we have none.
+            args.update(tools, _skip_mcp_handler=True)
         return args
 
     async def complete(
@@ -207,10 +245,12 @@ class Caller:
         response = await asyncio.wait_for(litellm.acompletion(**args), limits.total_s)
         choice = response.choices[0]
         text = choice.message.content or ""
+        calls = whole_tool_calls(getattr(choice.message, "tool_calls", None))
         usage = usage_of(getattr(response, "usage", None))
         if usage is None:
-            usage = Usage(candidate.input_tokens, count_text(served.spec, text), False)
-        return Completion(text=text, finish_reason=choice.finish_reason, usage=usage, served=served)
+            written = text + "".join(c.name + c.arguments for c in calls)
+            usage = Usage(candidate.input_tokens, count_text(served.spec, written), False)
+        return Completion(text, choice.finish_reason, usage, served, calls)
 
     async def open_stream(
         self,

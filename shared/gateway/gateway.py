@@ -29,8 +29,11 @@ class Gateway:
         self.catalog = catalog
         self.router = router
 
-    def count_prompt(self, spec: ModelSpec, messages: list[dict[str, Any]]) -> int:
-        return count_prompt(spec, messages)
+    def count_prompt(
+        self, spec: ModelSpec, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
+    ) -> int:
+        """The prompt's tokens at `spec`'s tokenizer, tool definitions included."""
+        return count_prompt(spec, messages, tools)
 
     def count_text(self, spec: ModelSpec, text: str) -> int:
         return count_text(spec, text)

@@ -40,18 +40,40 @@ class Served:
     attempts: int = 1
 
 
+@dataclass(frozen=True)
+class ToolCall:
+    """One function call of an answer, whole."""
+
+    id: str
+    name: str
+    arguments: str  # JSON text, as the model wrote it
+
+
+@dataclass(frozen=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call, as the provider sent it: `id` and `name` come on the call's
+    first piece, argument fragments on it and the pieces after it."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
 @dataclass
 class Completion:
     text: str
     finish_reason: str | None
     usage: Usage
     served: Served | None = field(default=None)
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass
 class Delta:
     text: str
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCallDelta, ...] = ()
 
 
 class ProviderBound(Protocol):

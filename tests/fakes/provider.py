@@ -10,6 +10,9 @@ The model name picks the script:
   fake-stall  streams 3 chunks, then goes silent (the caller's idle timeout fires)
   fake-basic  like echo, but its catalog entry has no capabilities (no tools, images, response_format)
 Every other fake model has every capability of the catalog (shared/catalog/catalog.py CAPABILITIES).
+Tool calls: a request with `tools` and `[[tools:single]]` or `[[tools:parallel]]` in its last user message
+gets a recorded OpenAI tool-call stream (tests/fakes/tool_streams.py, which also serves the Anthropic- and
+Gemini-shaped endpoints and their catalog models: fake-claude, fake-gemini, tools-main/-nocap/-backup).
 Prompt tokens are counted as whitespace-separated words of every message, plus 3 per message.
 
 A fleet: the same app answers as several providers, `/v1/...` ("fake") and `/<name>/v1/...` for each
@@ -39,6 +42,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from shared.catalog.catalog import CAPABILITIES
+from tests.fakes.tool_streams import ShapeFakes, catalog_lines, script_of
 
 # Each is one token alone and after a space in common tokenizers, so estimated and reported counts agree.
 WORDS = [
@@ -208,11 +212,13 @@ class FakeProvider:
     persistent: dict[tuple[str | None, str], Fault] = field(default_factory=dict)
     # Prompt-cache usage to report per model: (cached tokens read, tokens written).
     cache_usage: dict[str, tuple[int, int]] = field(default_factory=dict)
+    shapes: ShapeFakes = field(default_factory=ShapeFakes)
 
     def __post_init__(self) -> None:
         routes = [
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
+            *self.shapes.routes(),
         ]
         for name in FLEET:
             routes.append(Route(f"/{name}/v1/chat/completions", self.chat, methods=["POST"]))
@@ -296,6 +302,7 @@ class FakeProvider:
                 lines.append("max_attempts = 1")
             if name != "fake-basic":
                 lines.append(ALL_CAPABILITIES)
+        lines += catalog_lines(root, ALL_CAPABILITIES)
         if local:
             lines += [
                 "",
@@ -367,6 +374,11 @@ class FakeProvider:
             return JSONResponse(error, status_code=fault.status, headers=headers)
         if fault is not None and fault.kind == "hang":
             await asyncio.sleep(3600)
+        script = script_of(body.get("messages", []), bool(body.get("tools")))
+        if script is not None:
+            call.finished = True
+            cut = fault.after if fault is not None and fault.kind == "cut" else None
+            return await self.shapes.openai(script, stream, cut)
         slow = fault is not None and fault.kind == "slow"
         words = reply_words(max_tokens, self.reply_limit if not slow else 4096)
         usage: dict[str, Any] = {

@@ -245,9 +245,15 @@ def test_max_tokens_is_clamped_to_what_the_balance_pays(
         ({"model": "no-such-model", "messages": MESSAGES}, 404, "model_not_found"),
         ({"model": "fake-echo", "messages": MESSAGES, "max_tokens": 0}, 422, "invalid_request"),
         (
-            {"model": "fake-echo", "messages": MESSAGES, "tools": [{"type": "function"}]},
+            {"model": "fake-echo", "messages": MESSAGES, "prediction": {"type": "content", "content": "x"}},
             400,
             "unsupported_parameter",
+        ),
+        # A tool without its function: a malformed body (tests/integration/test_chat_tools.py: the rest).
+        (
+            {"model": "fake-echo", "messages": MESSAGES, "tools": [{"type": "function"}]},
+            422,
+            "invalid_request",
         ),
         ({"model": "fake-echo", "messages": [{"role": "wizard", "content": "x"}]}, 422, "invalid_request"),
         ({"model": "fake-echo", "messages": MESSAGES, "temperature": 7}, 422, "invalid_request"),

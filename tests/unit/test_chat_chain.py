@@ -86,3 +86,13 @@ def test_the_requested_model_always_gets_at_least_one_token() -> None:
     plan = plan_chain(Candidate(MAIN, 100, 100), [], tokens(), everyone)
     assert plan.within(plan.minimum) == [Candidate(MAIN, 5, 100)]
     assert plan.within(1) == [Candidate(MAIN, 1, 100)]
+
+
+def test_fallbacks_without_a_needed_capability_are_dropped() -> None:
+    capable = ModelSpec(
+        "cheap", "b", "openai/cheap", 100_000, 200_000, 8192, 4096, capabilities=frozenset({"tools"})
+    )
+    plan = plan_chain(Candidate(MAIN, 100, 100), [DEAR, capable], tokens(), everyone, frozenset({"tools"}))
+    assert [c.spec.id for c in plan.fallbacks] == ["cheap"]
+    plain = plan_chain(Candidate(MAIN, 100, 100), [DEAR, capable], tokens(), everyone)
+    assert [c.spec.id for c in plain.fallbacks] == ["dear", "cheap"]

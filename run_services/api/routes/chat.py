@@ -30,6 +30,8 @@ async def chat_completions(
 ) -> Response:
     body.check_sizes(services.settings.max_message_chars)
     body.check_supported()
+    tool_options = body.tool_options()  # checked before anything is reserved
+    messages = body.wire_messages()
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
     open_limits = services.open_limits
     concurrency = open_limits.concurrency
@@ -39,15 +41,17 @@ async def chat_completions(
             principal,
             request_id(request),
             body.model,
-            body.wire_messages(),
+            messages,
             body.requested_max_tokens(),
-            body.sampling(),
+            {**body.sampling(), **tool_options.params()},
             idempotency_key=idempotency_key,
             fingerprint=fingerprint(body.model_dump(mode="json")),
             cache_opt_in=opted_in(x_cache),
             cache_directives=CacheDirectives.parse(cache_control),
         )
-        response = await respond(services, started, stream=body.stream, include_usage=include_usage)
+        response = await respond(
+            services, started, stream=body.stream, include_usage=include_usage, legacy=tool_options.legacy
+        )
     except BaseException:
         await concurrency.release(lease)
         raise

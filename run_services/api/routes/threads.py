@@ -10,10 +10,12 @@ from pydantic import BaseModel, Field
 
 from run_services.api.chat_responses import respond
 from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender, ThreadId, request_id
+from shared.chat import tools
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import CallResult
 from shared.chat.threads import check_content
-from shared.errors import Conflict
+from shared.chat.tools import ToolChoice, ToolDef
+from shared.errors import BadRequest, Conflict
 from shared.limits.concurrency import released_after
 
 router = APIRouter(tags=["threads"])
@@ -23,12 +25,38 @@ class NewThread(BaseModel):
     title: str | None = Field(None, max_length=200)
 
 
+class ToolResult(BaseModel):
+    """The result of a tool call the thread's last reply made."""
+
+    tool_call_id: str = Field(min_length=1, max_length=256)
+    content: str = Field(max_length=200_000)
+
+
 class NewMessage(BaseModel):
-    content: str = Field(min_length=1, max_length=200_000)
+    """A user message, or the results of the last reply's tool calls (then optionally a user message).
+    `tools`, `tool_choice` and `parallel_tool_calls` are sent with each message, as with chat."""
+
+    content: str | None = Field(None, min_length=1, max_length=200_000)
+    tool_results: list[ToolResult] | None = Field(None, min_length=1, max_length=tools.MAX_TOOL_CALLS)
     model: str | None = Field(None, max_length=200)
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     stream: bool = True
+    tools: list[ToolDef] | None = Field(None, max_length=10_000)
+    tool_choice: ToolChoice | None = None
+    parallel_tool_calls: bool | None = None
+
+    def inputs(self) -> list[dict[str, Any]]:
+        """What this post adds to the thread, in order: the tool results, then the user's message."""
+        out: list[dict[str, Any]] = [
+            {"role": "tool", "tool_call_id": r.tool_call_id, "content": r.content}
+            for r in self.tool_results or ()
+        ]
+        if self.content is not None:
+            out.append({"role": "user", "content": check_content(self.content)})
+        if not out:
+            raise BadRequest("Send `content`, `tool_results`, or both.", code="empty_message")
+        return out
 
 
 @router.post("/v1/threads", status_code=201)
@@ -86,13 +114,16 @@ async def post_message(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     await services.threads.get(principal, thread_id)
-    content = check_content(body.content)
-    messages = [*await services.threads.history(thread_id), {"role": "user", "content": content}]
+    inputs = body.inputs()
+    options = tools.check_options(body.tools, body.tool_choice, body.parallel_tool_calls)
+    messages = [*await services.threads.history(thread_id), *inputs]
+    tools.check_history(messages)  # a result answers a call of the last reply, each call is answered
 
     async def store(result: CallResult) -> dict[str, Any]:
-        return await services.threads.append_exchange(thread_id, content, result)
+        return await services.threads.append_exchange(thread_id, inputs, result)
 
-    params = {"temperature": body.temperature} if body.temperature is not None else {}
+    params: dict[str, Any] = {"temperature": body.temperature} if body.temperature is not None else {}
+    params.update(options.params())
     concurrency = services.open_limits.concurrency  # a streamed reply counts against the open streams
     lease = (
         await concurrency.acquire(services.open_limits.streams, principal.user_id) if body.stream else None
