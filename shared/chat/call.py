@@ -62,6 +62,7 @@ class Outcome:
     usage: Usage | None = None
     error: BaseException | None = None
     cancelled: bool = False
+    logprobs: dict[str, Any] | None = None
 
     @property
     def was_cancelled(self) -> bool:

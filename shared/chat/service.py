@@ -27,6 +27,7 @@ from shared.catalog.catalog import Catalog, ModelSpec, Provider
 from shared.chat.admission import ChatAdmission
 from shared.chat.caching import ChatCache
 from shared.chat.call import Asked, ChatCall, OnFinish, Outcome, Replay, Serving
+from shared.chat.capabilities import require, supports_all
 from shared.chat.chain import output_limit, plan_chain
 from shared.chat.idempotency import IdempotencyLock, IdempotencyStore
 from shared.chat.schemas import CallResult
@@ -110,17 +111,20 @@ class ChatService:
         on_finish: OnFinish | None = None,
         cache_opt_in: bool = False,
         cache_directives: CacheDirectives = NO_DIRECTIVES,
+        needs: frozenset[str] = frozenset(),
     ) -> ChatCall | Replay:
-        """Validate, claim the idempotency key, answer from the cache or admit the call.
+        """Validate, claim the idempotency key, answer from the cache or admit the call. `needs` are the
+        capabilities the request needs (images, response_format, ...): the model must have them, and
+        a fallback (or an `auto` choice) without them is not used.
 
         Raises before anything is charged."""
         started = time.perf_counter()
         offer = self.plans.get(principal.plan)
         spec, provider, route_reason, prompt_tokens, counts = await count_off_loop(
-            messages, partial(self._choose_and_count, model, messages, offer)
+            messages, partial(self._choose_and_count, model, messages, offer, needs)
         )
         wanted = output_limit(spec, prompt_tokens, max_tokens)
-        fallbacks = self.gateway.options(spec)[1:]
+        fallbacks = self._fallbacks(spec, needs)
         chain = plan_chain(Candidate(spec, wanted, prompt_tokens), fallbacks, counts, offer.allows)
         plan = await self.cache.plan(
             principal, spec, messages, params, wanted, cache_opt_in, cache_directives
@@ -174,22 +178,33 @@ class ChatService:
         return ChatCall(asked, candidates, admission, Serving(spec, provider, prompt_tokens), settlement)
 
     def _choose_and_count(
-        self, model: str | None, messages: list[dict[str, Any]], offer: PlanOffer
+        self, model: str | None, messages: list[dict[str, Any]], offer: PlanOffer, needs: frozenset[str]
     ) -> tuple[ModelSpec, Provider, str | None, int, dict[str, int]]:
         """The model (`auto` counts tokens to choose), its prompt's tokens and each fallback's."""
-        spec, provider, route_reason = self._model(model, messages, offer)
+        spec, provider, route_reason = self._model(model, messages, offer, needs)
         ensure_model_allowed(offer, spec.id)
+        require(spec, needs)
         prompt_tokens = self.gateway.count_prompt(spec, messages)
-        fallbacks = self.gateway.options(spec)[1:]
+        fallbacks = self._fallbacks(spec, needs)
         counts = {other.id: self.gateway.count_prompt(other, messages) for other in fallbacks}
         return spec, provider, route_reason, prompt_tokens, counts
 
+    def _fallbacks(self, spec: ModelSpec, needs: frozenset[str]) -> list[ModelSpec]:
+        """The model's fallbacks that take what the request needs (a text-only one cannot read an image)."""
+        return [other for other in self.gateway.options(spec)[1:] if supports_all(other, needs)]
+
     def _model(
-        self, model: str | None, messages: list[dict[str, Any]], offer: PlanOffer
+        self, model: str | None, messages: list[dict[str, Any]], offer: PlanOffer, needs: frozenset[str]
     ) -> tuple[ModelSpec, Provider, str | None]:
-        """The requested model (aliases resolved), or the one `auto` picks among the plan's, and why."""
+        """The requested model (aliases resolved), or the one `auto` picks among the plan's models that
+        take what the request needs, and why."""
         if model is not None and model.lower() == AUTO:
-            choice = self.gateway.choose_auto(messages, offer.allows)
+
+            def allowed(model_id: str) -> bool:
+                other = self.catalog.models.get(model_id)
+                return offer.allows(model_id) and other is not None and supports_all(other, needs)
+
+            choice = self.gateway.choose_auto(messages, allowed)
             return choice.spec, self.catalog.resolve(choice.spec.id)[1], choice.reason
         spec, provider = self.catalog.resolve(model)
         return spec, provider, None
@@ -247,7 +262,9 @@ class ChatService:
                 await call.finish(call.serving, Outcome(error=exc))
             raise
         call.serving = self._answered(call, completion.served)
-        outcome = Outcome(completion.text, completion.finish_reason, completion.usage)
+        outcome = Outcome(
+            completion.text, completion.finish_reason, completion.usage, logprobs=completion.logprobs
+        )
         return await call.finish(call.serving, outcome)
 
     async def open_stream(self, call: ChatCall) -> ChatStream:

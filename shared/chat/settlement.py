@@ -86,6 +86,7 @@ class Settlement:
             outcome=outcome.status,
             error=app_error.body()["error"] if app_error else None,
             route_reason=self.asked.route_reason,
+            logprobs=outcome.logprobs,
         )
         self.result = result
         await self._record(serving, result, usage)

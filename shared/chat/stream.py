@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 
@@ -61,6 +62,7 @@ class ChatStream:
         self._first = first
         self._finish = finish
         self._text: list[str] = []
+        self._logprobs: list[Any] = []  # the tokens' logprobs, when the client asked for them
         self._finish_reason: str | None = None
         self.error: AppError | None = None
         self.result: CallResult | None = None
@@ -75,6 +77,8 @@ class ChatStream:
                 if delta is None:
                     break
                 self._text.append(delta.text)
+                if delta.logprobs:
+                    self._logprobs.extend(delta.logprobs.get("content") or [])
                 if delta.finish_reason:
                     self._finish_reason = delta.finish_reason
                 if self._heartbeat is not None:
@@ -88,6 +92,11 @@ class ChatStream:
             with anyio.CancelScope(shield=True):
                 await self._upstream.aclose()
                 outcome = Outcome(
-                    "".join(self._text), self._finish_reason, self._upstream.usage, self.error, cancelled
+                    "".join(self._text),
+                    self._finish_reason,
+                    self._upstream.usage,
+                    self.error,
+                    cancelled,
+                    logprobs={"content": self._logprobs} if self._logprobs else None,
                 )
                 self.result = await self._finish(outcome)

@@ -26,6 +26,7 @@ import litellm
 
 from shared.catalog.catalog import Deployment, ModelSpec
 from shared.gateway.errors import translate
+from shared.gateway.parts import split_media
 from shared.gateway.types import Candidate, Completion, Delta, Served, Usage
 from shared.settings import Settings
 
@@ -33,14 +34,29 @@ litellm.suppress_debug_info = True
 litellm.drop_params = True
 litellm.telemetry = False
 
-# Sampling parameters passed through unchanged when the client sets them.
-PASSTHROUGH = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user")
+# Sampling and output parameters passed through unchanged when the client sets them (shared/chat/params.py
+# checks them and that the model supports them first).
+PASSTHROUGH = (
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "user",
+    "response_format",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+)
 
 OnFailure = Callable[[BaseException], Awaitable[None]]
 
 
 def count_prompt(spec: ModelSpec, messages: list[dict[str, Any]]) -> int:
-    return int(litellm.token_counter(model=spec.litellm_model, messages=messages))
+    """The prompt's text tokens plus an estimate for its images, audio and files (shared/gateway/parts.py)."""
+    text, media = split_media(spec, messages)
+    return int(litellm.token_counter(model=spec.litellm_model, messages=text)) + media
 
 
 def count_text(spec: ModelSpec, text: str) -> int:
@@ -86,6 +102,15 @@ def usage_of(raw: Any) -> Usage | None:
     read = int(getattr(raw, "cache_read_input_tokens", None) or 0) or cached
     write = int(getattr(raw, "cache_creation_input_tokens", None) or 0) or written
     return Usage(int(raw.prompt_tokens or 0), int(raw.completion_tokens), True, read, write)
+
+
+def logprobs_of(choice: Any) -> dict[str, Any] | None:
+    """A choice's `logprobs` as plain data (OpenAI's shape), or None when the provider sent none."""
+    raw = getattr(choice, "logprobs", None)
+    if raw is None:
+        return None
+    data = raw.model_dump() if hasattr(raw, "model_dump") else raw
+    return data if isinstance(data, dict) and any(data.values()) else None
 
 
 class ModelStream:
@@ -136,8 +161,9 @@ class ModelStream:
                 self.usage = usage
             for choice in chunk.choices or ():
                 text = getattr(choice.delta, "content", None) or ""
-                if text or choice.finish_reason:
-                    return Delta(text, choice.finish_reason)
+                logprobs = logprobs_of(choice)
+                if text or choice.finish_reason or logprobs:
+                    return Delta(text, choice.finish_reason, logprobs)
         return None
 
     async def prime(self) -> None:
@@ -210,7 +236,13 @@ class Caller:
         usage = usage_of(getattr(response, "usage", None))
         if usage is None:
             usage = Usage(candidate.input_tokens, count_text(served.spec, text), False)
-        return Completion(text=text, finish_reason=choice.finish_reason, usage=usage, served=served)
+        return Completion(
+            text=text,
+            finish_reason=choice.finish_reason,
+            usage=usage,
+            served=served,
+            logprobs=logprobs_of(choice),
+        )
 
     async def open_stream(
         self,

@@ -46,12 +46,14 @@ class Completion:
     finish_reason: str | None
     usage: Usage
     served: Served | None = field(default=None)
+    logprobs: dict[str, Any] | None = None  # the choice's logprobs when the client asked for them
 
 
 @dataclass
 class Delta:
     text: str
     finish_reason: str | None = None
+    logprobs: dict[str, Any] | None = None  # this chunk's logprobs when the client asked for them
 
 
 class ProviderBound(Protocol):
