@@ -314,6 +314,8 @@ class FakeProvider:
                 # does not turn a slow stream into a failure.
                 f"timeout_s = {2.0 if name in ('fake-hang', 'fake-stall') else 20.0}",
             ]
+            if name == "fake-echo":
+                lines.append('aliases = ["echo-latest"]')
             if name in FAULT_MODELS:
                 lines.append("max_attempts = 1")
             if name != "fake-basic":
