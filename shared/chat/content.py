@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared.errors import BadRequest
+from shared.gateway.parts import sniff_image
 from shared.settings import Settings
 
 TEXT = "text"
@@ -219,19 +220,6 @@ def _base64(text: str, where: str, max_bytes: int, too_large: str, offset: int =
         if not head:
             head = chunk[:16]
     return head
-
-
-def sniff_image(head: bytes) -> str | None:
-    """The image format its first bytes say, or None."""
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return "png"
-    if head.startswith(b"\xff\xd8\xff"):
-        return "jpeg"
-    if head.startswith((b"GIF87a", b"GIF89a")):
-        return "gif"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "webp"
-    return None
 
 
 def _bad(message: str, code: str) -> BadRequest:

@@ -26,6 +26,7 @@ import litellm
 
 from shared.catalog.catalog import Deployment, ModelSpec
 from shared.gateway.errors import translate
+from shared.gateway.inline import ImageInliner
 from shared.gateway.parts import split_media
 from shared.gateway.types import Candidate, Completion, Delta, Served, Usage
 from shared.settings import Settings
@@ -197,8 +198,11 @@ class ModelStream:
 class Caller:
     """Makes single attempts. The router decides which, how often and in what order."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, images: ImageInliner | None = None) -> None:
+        """`images` inlines https images for the providers that need their bytes (shared/gateway/inline.py);
+        without it such a provider answers 400 for an https image URL."""
         self.settings = settings
+        self.images = images or ImageInliner(None, settings.max_image_bytes)
 
     def args(
         self,
@@ -229,6 +233,7 @@ class Caller:
     ) -> Completion:
         """One non-streaming attempt; usage the provider did not report is estimated (`reported` False)."""
         limits = Limits.for_model(served.spec, self.settings)
+        messages = await self.images.prepare(served.deployment, messages)
         args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
         response = await asyncio.wait_for(litellm.acompletion(**args), limits.total_s)
         choice = response.choices[0]
@@ -254,6 +259,7 @@ class Caller:
     ) -> ModelStream:
         """One streaming attempt, returned once its first delta is in (or it ended without one)."""
         limits = Limits.for_model(served.spec, self.settings)
+        messages = await self.images.prepare(served.deployment, messages)
         deadline = time.monotonic() + limits.total_s
         args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
         args.update(stream=True, stream_options={"include_usage": True})

@@ -65,5 +65,18 @@ def has_media(messages: list[dict[str, Any]]) -> bool:
     )
 
 
+def sniff_image(head: bytes) -> str | None:
+    """The image format (png, jpeg, gif, webp) its first bytes say, or None."""
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpeg"
+    if head.startswith((b"GIF87a", b"GIF89a")):
+        return "gif"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
+
+
 def _is_text(part: Any) -> bool:
     return isinstance(part, dict) and part.get("type") == "text"
