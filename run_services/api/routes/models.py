@@ -71,7 +71,7 @@ async def list_models(_principal: CurrentPrincipal, services: ServicesDep) -> di
 
 @router.get("/v1/models/{model_id:path}")
 async def get_model(
-    model_id: Annotated[str, Path(max_length=200, description="A model id or alias, or `auto`.")],
+    model_id: Annotated[str, Path(description="A model id or alias, or `auto`.")],
     _principal: CurrentPrincipal,
     services: ServicesDep,
 ) -> dict[str, Any]:
