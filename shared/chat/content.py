@@ -90,7 +90,7 @@ def inspect(messages: Iterable[Any], limits: ContentLimits) -> Media:
     images = audio = files = 0
     for index, message in enumerate(messages):
         content = message.content
-        if isinstance(content, str):
+        if not isinstance(content, list):  # text, or no content (an assistant's tool calls)
             continue
         for number, part in enumerate(content):
             where = f"messages[{index}].content[{number}]"

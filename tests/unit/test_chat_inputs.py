@@ -310,3 +310,47 @@ async def test_the_chat_route_has_its_own_body_limit() -> None:
     assert await _run("/v1/chat/completions", 4000) == 200
     assert await _run("/v1/chat/completions", 9000) == 413
     assert await _run("/v1/auth/login", 4000) == 413
+
+
+def _service_over(*specs: ModelSpec, auto: dict[str, Any] | None = None) -> Any:
+    """A ChatService over a catalog of `specs` (the first falls back to the others), without I/O."""
+    from shared.catalog.catalog import Catalog, Provider
+    from shared.chat.service import ChatService
+    from shared.gateway.gateway import Gateway
+
+    fallbacks = tuple(s.id for s in specs[1:])
+    first = ModelSpec(**{**specs[0].__dict__, "fallbacks": fallbacks})
+    models = {s.id: s for s in (first, *specs[1:])}
+    catalog = Catalog({"p": Provider("p", None, "k", True)}, models, None, auto=auto or {})
+    service = ChatService.__new__(ChatService)
+    service.catalog, service.gateway = catalog, Gateway(catalog, router=None)  # type: ignore[arg-type]
+    return service
+
+
+def test_fallbacks_and_auto_only_use_models_that_take_the_request() -> None:
+    main = ModelSpec("main", "p", "openai/gpt-4o-mini", 1, 1, 8192, 2048, capabilities=CAPABILITIES)
+    text_only = ModelSpec("text-only", "p", "openai/gpt-4o-mini", 1, 1, 8192, 2048)
+    seeing = ModelSpec(
+        "seeing", "p", "openai/gpt-4o-mini", 1, 1, 8192, 2048, capabilities=frozenset({"images"})
+    )
+    service = _service_over(main, text_only, seeing, auto={"cheap": "text-only", "strong": "seeing"})
+    assert [s.id for s in service._fallbacks(service.catalog.models["main"], frozenset({"images"}))] == [
+        "seeing"
+    ]
+    assert [s.id for s in service._fallbacks(service.catalog.models["main"], frozenset())] == [
+        "text-only",
+        "seeing",
+    ]
+    messages = [{"role": "user", "content": [{"type": "text", "text": "hi"}, image("https://x.test/a.png")]}]
+
+    class Everything:
+        def allows(self, model: str) -> bool:
+            return True
+
+    offer = Everything()
+    spec, _, reason = service._model("auto", messages, offer, frozenset({"images"}))
+    assert (
+        spec.id == "seeing" and "text-only is not available" in reason
+    )  # the easy prompt's cheap model can't see
+    spec, _, reason = service._model("auto", messages, offer, frozenset())
+    assert (spec.id, reason) == ("text-only", "cheap: easy")
