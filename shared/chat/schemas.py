@@ -23,8 +23,15 @@ class ContentPart(BaseModel):
     """A text part, or an image_url, input_audio or file part (checked by shared/chat/content.py)."""
 
     model_config = ConfigDict(extra="allow")
-    type: str
+    type: str = Field(description="text, image_url, input_audio or file")
     text: str | None = None
+    image_url: Any = Field(
+        None, description='{"url": "https://..." or "data:image/png;base64,...", "detail": "auto|low|high"}'
+    )
+    input_audio: Any = Field(None, description='{"data": "<base64>", "format": "wav|mp3"}')
+    file: Any = Field(
+        None, description='{"file_data": "data:application/pdf;base64,...", "filename": "..."} or {"file_id"}'
+    )
 
 
 class ChatMessage(BaseModel):
