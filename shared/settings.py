@@ -219,6 +219,17 @@ class Settings(BaseSettings):
     max_message_chars: int = Field(200_000, ge=1)
     api_docs_enabled: bool = False
 
+    # Issue 12, item 2 (shared/chat/content.py): images, audio and files in chat messages. A chat request may
+    # be larger than other bodies (max_chat_request_bytes, counted like max_request_bytes as it arrives); a
+    # `data:` image decodes to at most max_image_bytes (5 MB: Anthropic's per-image limit, the smallest of
+    # the providers'), an audio clip or file to at most max_attachment_bytes; at most max_images_per_request
+    # image parts and max_attachments_per_request audio and file parts in all the messages of a request.
+    max_chat_request_bytes: int = Field(8_000_000, ge=1)
+    max_images_per_request: int = Field(16, ge=0)
+    max_image_bytes: int = Field(5_000_000, ge=1)
+    max_attachments_per_request: int = Field(4, ge=0)
+    max_attachment_bytes: int = Field(5_000_000, ge=1)
+
     # Issue 12, item 6 (run_services/api/cors.py): the browser origins allowed to call the API, comma-
     # separated. Unset: the usual dev servers' origins locally and in tests, none in production (Terraform's
     # cors_origins sets them there).

@@ -56,8 +56,8 @@ async def _live(
     cid, created, model = call.id, call.asked.created, call.serving.spec.id
     yield fmt.chunk(cid, created, model, {"role": "assistant", "content": ""})
     async for delta in stream.deltas():
-        if delta.text:
-            yield fmt.chunk(cid, created, model, {"content": delta.text})
+        if delta.text or delta.logprobs:
+            yield fmt.chunk(cid, created, model, {"content": delta.text}, logprobs=delta.logprobs)
         if delta.tool_calls:  # forwarded as they come: the client assembles them as it would OpenAI's
             yield fmt.chunk(cid, created, model, fmt.tool_delta(delta.tool_calls, legacy))
     result = stream.result

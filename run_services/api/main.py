@@ -57,6 +57,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         project=settings.gcp_project,
         max_body=settings.max_request_bytes,
         hsts=settings.environment not in ("local", "test"),
+        route_limits={
+            "/v1/chat/completions": max(settings.max_chat_request_bytes, settings.max_request_bytes)
+        },
     )
     add_cors(app, settings)
     install_error_handlers(app)

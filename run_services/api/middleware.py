@@ -4,7 +4,8 @@ security headers.
 The body limit counts bytes as `receive` hands them over, so a chunked body (no Content-Length) is
 refused as soon as it passes the limit, like a declared one, and the rest is never read. Once the limit
 is passed the client gets our 413 whatever the app then tries to send (a route that turned the refusal
-into a 400 must not hide it).
+into a 400 must not hide it). A route may have its own limit (`route_limits`, by exact path): chat
+completions take images, audio and files as data: URLs, so theirs is larger than everyone else's.
 """
 
 from __future__ import annotations
@@ -45,11 +46,19 @@ def security_headers(hsts: bool) -> list[tuple[bytes, bytes]]:
 
 
 class RequestContextMiddleware:
-    def __init__(self, app: ASGIApp, project: str, max_body: int, hsts: bool = False) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        project: str,
+        max_body: int,
+        hsts: bool = False,
+        route_limits: dict[str, int] | None = None,
+    ) -> None:
         self.app = app
         self.project = project
         self.max_body = max_body
         self.hsts = hsts
+        self.route_limits = route_limits or {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,10 +74,11 @@ class RequestContextMiddleware:
         status = {"code": 500}
         extra_headers = security_headers(self.hsts)
         no_store = scope["path"].startswith(NO_STORE_PREFIXES)
+        limit = self.route_limits.get(scope["path"].rstrip("/"), self.max_body)
 
         declared = headers.get("content-length")
-        if declared and declared.isdigit() and int(declared) > self.max_body:
-            await self._too_large(send, request_id, extra_headers)
+        if declared and declared.isdigit() and int(declared) > limit:
+            await self._too_large(send, request_id, extra_headers, limit)
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)
             return
@@ -80,13 +90,13 @@ class RequestContextMiddleware:
         async def limited_receive() -> Message:
             nonlocal received, refused
             if refused:
-                raise BodyTooLarge(self.max_body)
+                raise BodyTooLarge(limit)
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > limit:
                     refused = True
-                    raise BodyTooLarge(self.max_body)
+                    raise BodyTooLarge(limit)
             return message
 
         async def send_wrapper(message: Message) -> None:
@@ -95,7 +105,7 @@ class RequestContextMiddleware:
                 if not answered:
                     answered = True
                     status["code"] = 413
-                    await self._too_large(send, request_id, extra_headers)
+                    await self._too_large(send, request_id, extra_headers, limit)
                 return
             if message["type"] == "http.response.start":
                 answered = True
@@ -118,7 +128,7 @@ class RequestContextMiddleware:
             if not answered:
                 answered = True
                 status["code"] = 413
-                await self._too_large(send, request_id, extra_headers)
+                await self._too_large(send, request_id, extra_headers, limit)
         finally:
             extra: dict[str, Any] = {
                 "httpRequest": {
@@ -132,13 +142,15 @@ class RequestContextMiddleware:
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)
 
-    async def _too_large(self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]]) -> None:
+    async def _too_large(
+        self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]], limit: int
+    ) -> None:
         body = json.dumps(
             {
                 "error": {
                     "type": "invalid_request_error",
                     "code": "request_too_large",
-                    "message": f"The request body is larger than {self.max_body} bytes; send a smaller one.",
+                    "message": f"The request body is larger than {limit} bytes; send a smaller one.",
                 }
             }
         ).encode()

@@ -18,7 +18,7 @@ from shared.auth.service import AuthService
 from shared.auth.tokens import AccessTokens, signing_secret
 from shared.auth.verification import VerifyTokens
 from shared.bootstrap.clients import Clients, build_clients
-from shared.bootstrap.jobs import Jobs, build_jobs
+from shared.bootstrap.jobs import Jobs, build_jobs, guarded_reader
 from shared.bootstrap.money import Money, build_buying, build_money
 from shared.cache.layered import build_cache
 from shared.cache.types import Embedder
@@ -129,7 +129,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
     clients = clients or build_clients(settings)
     money = build_money(clients)
     catalog = clients.catalog
-    gateway = build_gateway(catalog, settings, clients.redis)
+    gateway = build_gateway(catalog, settings, clients.redis, guarded_reader(settings))
     cache = build_cache(clients.redis, settings, _embedder(settings, catalog))
     chat = ChatService(
         payer=money.payer,

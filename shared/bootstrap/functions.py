@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shared.bootstrap.clients import Clients, build_clients
-from shared.bootstrap.jobs import Jobs, build_jobs
+from shared.bootstrap.jobs import Jobs, build_jobs, guarded_reader
 from shared.bootstrap.money import Buying, Money, build_buying, build_money
 from shared.gateway.gateway import build_gateway
 from shared.gateway.images import ImageGenerator
@@ -36,7 +36,7 @@ def build_worker(
 ) -> WorkerServices:
     clients = build_clients(settings)
     money = build_money(clients)
-    gateway = build_gateway(clients.catalog, settings, clients.redis)
+    gateway = build_gateway(clients.catalog, settings, clients.redis, guarded_reader(settings))
     jobs = build_jobs(clients, money.payer, money.usage, money.budgets, gateway, images, videos)
     return WorkerServices(clients, money, jobs)
 

@@ -29,6 +29,7 @@ from shared.jobs.sweep import JobSweeper
 from shared.jobs.video_job import VideoJob
 from shared.limits.budgets.service import Budgets
 from shared.plans.offers import plan_offers
+from shared.settings import Settings
 from shared.spending.payer import Payer
 from shared.usage.recorder import UsageRecorder
 
@@ -44,6 +45,18 @@ class Jobs:
 
     async def close(self) -> None:
         await self.queue.close()
+
+
+def guarded_reader(settings: Settings) -> PageReader:
+    """The guarded fetcher: research reads its sources with it, and the gateway fetches the images of the
+    providers that need bytes (shared/gateway/inline.py)."""
+    return PageReader(
+        settings.research_fetch_timeout_s,
+        settings.research_fetch_max_bytes,
+        SystemResolver(),
+        settings.research_allow_private_urls,
+        settings.research_parse_budget_s,
+    )
 
 
 def build_jobs(
@@ -63,13 +76,7 @@ def build_jobs(
     store = GcsStore(settings)
     progress = ProgressEvents(clients.publisher, settings.jobs_topic)
     media = MediaCatalog.load(settings, catalog)
-    reader = PageReader(
-        settings.research_fetch_timeout_s,
-        settings.research_fetch_max_bytes,
-        SystemResolver(),
-        settings.research_allow_private_urls,
-        settings.research_parse_budget_s,
-    )
+    reader = guarded_reader(settings)
     search = search_provider(settings, clients.secrets)
     timeout = settings.provider_timeout_s
     kinds: dict[str, JobKind] = {

@@ -10,7 +10,10 @@ Members of a workspace each have their own tenant unless the workspace shares it
 Who may use the cache (`decide_for`, given the parsed `CacheDirectives`):
 - deterministic requests only: `temperature` 0; any other temperature (absent means the provider
   default, 1) needs the client's explicit opt-in, the request header `X-Cache: on`;
-- never with tools or function calling, or with more than one choice (`n` > 1);
+- never with tools or function calling, with more than one choice (`n` > 1), or with `logprobs` (a
+  stored answer keeps only its text);
+- the semantic layer never for a request with images, audio or files: its similarity is of text only
+  (the exact key hashes every part, data URLs included);
 - `Cache-Control: no-cache` (or `max-age=0`) skips the lookup but still stores the fresh answer;
   `Cache-Control: no-store` neither reads nor writes.
 """
@@ -126,7 +129,8 @@ def cache_key(
     digest = sha256(canonical_json({"v": FORMAT_VERSION, "tenant": tenant, **request}))
     last = messages[-1] if messages else None
     prompt = None
-    if last is not None and last.get("role") == "user" and isinstance(last.get("content"), str):
+    media = any(isinstance(m.get("content"), list) and _has_media(m["content"]) for m in messages)
+    if not media and last is not None and last.get("role") == "user" and isinstance(last.get("content"), str):
         prompt = str(last["content"])
     context = {**request, "messages": request["messages"][:-1] if prompt is not None else request["messages"]}
     scope = sha256(canonical_json({"v": FORMAT_VERSION, "tenant": tenant, **context}))
@@ -190,6 +194,8 @@ def decide_for(params: Mapping[str, Any], opt_in: bool, directives: CacheDirecti
         return CacheDecision(False, False, "tools")
     if int(params.get("n") or 1) > 1:
         return CacheDecision(False, False, "multiple_choices")
+    if params.get("logprobs"):
+        return CacheDecision(False, False, "logprobs")
     temperature = params.get("temperature")
     deterministic = temperature is not None and float(temperature) == 0.0
     if not deterministic and not opt_in:
@@ -215,6 +221,11 @@ def storable(outcome: str, finish_reason: str | None, text: str, limited_by_cred
     if finish_reason in ("content_filter", "error", "tool_calls", "function_call"):
         return False
     return not (finish_reason == "length" and limited_by_credits)
+
+
+def _has_media(parts: Sequence[Any]) -> bool:
+    """Whether content parts hold anything but text (an image, audio, a file)."""
+    return any(not isinstance(p, Mapping) or p.get("type") != "text" for p in parts)
 
 
 def _clean(value: Any) -> Any:

@@ -32,6 +32,12 @@ def usd(credits: int) -> float:
     return credits / CREDITS_PER_USD
 
 
+# What the hold counts for one image in the prompt when the catalog does not say (`image_input_tokens`):
+# about the most a provider charges for one full-size image. Anthropic: width x height / 750, about 1,600
+# for its largest unresized image (1.15 megapixels); OpenAI's high detail: 85 + 170 per 512-px tile, 765
+# for 1024x1024 and 1,105 for 2048x768; Gemini: 258 per 768x768 tile. Settling uses the provider's usage.
+DEFAULT_IMAGE_TOKENS = 1_600
+
 # What a model accepts beyond text in and text out (`capabilities = [...]` in the catalog); a request
 # that needs one the model lacks is refused before anything is reserved.
 CAPABILITIES = frozenset(
@@ -103,6 +109,7 @@ class ModelSpec:
     timeouts: Timeouts = field(default_factory=Timeouts)
     max_attempts: int | None = None
     capabilities: frozenset[str] = frozenset()
+    image_input_tokens: int = DEFAULT_IMAGE_TOKENS  # the hold's estimate per image in the prompt
 
     def supports(self, capability: str) -> bool:
         return capability in self.capabilities
@@ -329,6 +336,7 @@ def _model(conf: dict[str, Any]) -> ModelSpec:
         ),
         max_attempts=_opt_int(conf.get("max_attempts")),
         capabilities=_capabilities(conf),
+        image_input_tokens=int(conf.get("image_input_tokens", DEFAULT_IMAGE_TOKENS)),
     )
 
 

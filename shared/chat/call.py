@@ -63,6 +63,7 @@ class Outcome:
     error: BaseException | None = None
     cancelled: bool = False
     tool_calls: tuple[ToolCall, ...] = ()  # the calls that reached us (a cut stream: what came)
+    logprobs: dict[str, Any] | None = None
 
     @property
     def was_cancelled(self) -> bool:

@@ -1,7 +1,8 @@
 """What a request needs of the model serving it (the catalog's `capabilities`), checked before any hold.
 
-A model that lacks one answers 400 `<capability>_not_supported` (`tools_not_supported`, ...) before
-anything is reserved, and a fallback that lacks one is left out of the chain (shared/chat/chain.py).
+The requested model must have them all, else a 400 naming what it lacks (`tools_not_supported`,
+`images_not_supported`, ...) before anything is reserved; a fallback or an `auto` choice that lacks one
+is never used for the request (shared/chat/chain.py).
 """
 
 from __future__ import annotations
@@ -11,9 +12,16 @@ from collections.abc import Callable, Iterable
 from shared.catalog.catalog import Catalog, ModelSpec
 from shared.errors import BadRequest
 
-WHAT = {
-    "tools": "tool calling (tools, tool_choice, functions, tool messages)",
-    "parallel_tool_calls": "parallel tool calls (parallel_tool_calls: true)",
+# capability -> (error code, what the message calls it)
+REFUSAL = {
+    "tools": ("tools_not_supported", "tool calling (tools, tool_choice, functions, tool messages)"),
+    "parallel_tool_calls": ("parallel_tool_calls_not_supported", "parallel tool calls"),
+    "images": ("images_not_supported", "images"),
+    "audio_in": ("audio_not_supported", "audio input"),
+    "files": ("files_not_supported", "file inputs"),
+    "response_format": ("response_format_not_supported", "response_format json_object"),
+    "json_schema": ("response_format_not_supported", "response_format json_schema"),
+    "logprobs": ("logprobs_not_supported", "logprobs / top_logprobs"),
 }
 
 
@@ -22,13 +30,16 @@ def supports_all(spec: ModelSpec, needs: Iterable[str]) -> bool:
 
 
 def ensure_supported(spec: ModelSpec, needs: Iterable[str]) -> None:
+    """Refuse (400) a model that lacks one of the capabilities the request needs."""
     for name in sorted(needs):
-        if not spec.supports(name):
-            raise BadRequest(
-                f"{spec.id} does not support {WHAT.get(name, name)}; pick a model whose capabilities "
-                f"(GET /v1/models) include '{name}'.",
-                code=f"{name}_not_supported",
-            )
+        if spec.supports(name):
+            continue
+        code, what = REFUSAL.get(name, (f"{name}_not_supported", name))
+        raise BadRequest(
+            f"The model '{spec.id}' does not accept {what}; GET /v1/models/{spec.id} lists its capabilities. "
+            "Choose a model that does, or leave it out.",
+            code=code,
+        )
 
 
 def usable(catalog: Catalog, allowed: Callable[[str], bool], needs: frozenset[str]) -> Callable[[str], bool]:

@@ -70,6 +70,7 @@ def completion_body(result: CallResult, legacy: bool = False) -> dict[str, Any]:
             {
                 "index": 0,
                 "message": message_body(result, legacy),
+                "logprobs": result.logprobs,
                 "finish_reason": finish_reason(result.finish_reason, legacy),
             }
         ],
@@ -85,13 +86,17 @@ def chunk(
     delta: dict[str, Any],
     finish_reason: str | None = None,
     usage: dict[str, Any] | None = None,
+    logprobs: dict[str, Any] | None = None,
 ) -> bytes:
+    choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+    if logprobs is not None:  # only when the client asked for them (OpenAI sends null otherwise)
+        choice["logprobs"] = logprobs
     payload: dict[str, Any] = {
         "id": cid,
         "object": "chat.completion.chunk",
         "created": created,
         "model": model,
-        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+        "choices": [choice],
     }
     if usage is not None:
         payload["usage"] = usage

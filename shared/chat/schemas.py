@@ -19,8 +19,6 @@ from shared.chat.tools import (
 from shared.errors import BadRequest
 
 UNSUPPORTED = (
-    "logprobs",
-    "top_logprobs",
     "audio",
     "modalities",
     "prediction",
@@ -28,9 +26,18 @@ UNSUPPORTED = (
 
 
 class ContentPart(BaseModel):
+    """A text part, or an image_url, input_audio or file part (checked by shared/chat/content.py)."""
+
     model_config = ConfigDict(extra="allow")
-    type: str
+    type: str = Field(description="text, image_url, input_audio or file")
     text: str | None = None
+    image_url: Any = Field(
+        None, description='{"url": "https://..." or "data:image/png;base64,...", "detail": "auto|low|high"}'
+    )
+    input_audio: Any = Field(None, description='{"data": "<base64>", "format": "wav|mp3"}')
+    file: Any = Field(
+        None, description='{"file_data": "data:application/pdf;base64,...", "filename": "..."} or {"file_id"}'
+    )
 
 
 class ChatMessage(BaseModel):
@@ -52,29 +59,24 @@ class ChatMessage(BaseModel):
         return self
 
     def as_text(self) -> str:
+        """The message's text parts joined; images, audio and files are not text and add nothing."""
         if self.content is None:
             return ""
         if isinstance(self.content, str):
             return self.content
-        texts = []
-        for part in self.content:
-            if part.type != "text" or part.text is None:
-                raise BadRequest(
-                    f"Content parts of type '{part.type}' are not supported yet; send text.",
-                    code="unsupported_content",
-                )
-            texts.append(part.text)
-        return "".join(texts)
+        return "".join(part.text or "" for part in self.content if part.type == "text")
 
     def wire_content(self) -> str | list[dict[str, Any]] | None:
-        """Text, or the text parts unchanged when they carry provider options such as Anthropic's
-        `cache_control` (prompt caching), which flattening would lose; None beside tool calls."""
+        """Text, or the parts unchanged when some are not text (images, audio, files) or carry provider
+        options such as Anthropic's `cache_control` (prompt caching), which flattening would lose; None
+        beside tool calls."""
         if self.content is None:
             return None
-        text = self.as_text()
-        if isinstance(self.content, list) and any(part.model_extra for part in self.content):
+        if isinstance(self.content, list) and any(
+            part.type != "text" or part.model_extra for part in self.content
+        ):
             return [part.model_dump(exclude_none=True) for part in self.content]
-        return text
+        return self.as_text()
 
 
 class StreamOptions(BaseModel):
@@ -91,8 +93,8 @@ class ChatCompletionRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     top_p: float | None = Field(None, gt=0, le=1)
-    n: int | None = Field(None, ge=1, le=1)
-    stop: str | list[str] | None = None
+    n: int | None = Field(None, ge=1, description="Only 1 is served; more is a 400 naming `n`.")
+    stop: str | list[str] | None = Field(None, description="Up to 4 sequences.")
     seed: int | None = None
     presence_penalty: float | None = Field(None, ge=-2, le=2)
     frequency_penalty: float | None = Field(None, ge=-2, le=2)
@@ -102,6 +104,20 @@ class ChatCompletionRequest(BaseModel):
     parallel_tool_calls: bool | None = None
     functions: list[FunctionDef] | None = Field(None, max_length=10_000, description="legacy: use tools")
     function_call: FunctionCallChoice | None = Field(None, description="legacy: use tool_choice")
+
+    # Checked by shared/chat/params.py (400s naming the parameter), passed through to the provider.
+    response_format: dict[str, Any] | None = Field(
+        None,
+        description='{"type": "text"}, {"type": "json_object"} (models with the response_format capability) '
+        'or {"type": "json_schema", "json_schema": {"name", "schema", "strict", "description"}} (models '
+        "with json_schema); the schema must be valid JSON Schema.",
+        examples=[{"type": "json_schema", "json_schema": {"name": "city", "strict": True, "schema": {}}}],
+    )
+    logprobs: bool | None = Field(
+        None, description="Return the tokens' log probabilities (logprobs capability)."
+    )
+    top_logprobs: int | None = Field(None, ge=0, le=20, description="Alternatives per token; needs logprobs.")
+    logit_bias: dict[str, int] | None = Field(None, description="Token id -> bias from -100 to 100.")
 
     def tool_options(self) -> ToolOptions:
         """The tools checked (shared/chat/tools.py), legacy functions translated; raises BadRequest."""
@@ -154,7 +170,19 @@ class ChatCompletionRequest(BaseModel):
 
     def sampling(self) -> dict[str, Any]:
         return self.model_dump(
-            include={"temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user"},
+            include={
+                "temperature",
+                "top_p",
+                "stop",
+                "seed",
+                "presence_penalty",
+                "frequency_penalty",
+                "user",
+                "response_format",
+                "logprobs",
+                "top_logprobs",
+                "logit_bias",
+            },
             exclude_none=True,
         )
 
@@ -178,4 +206,5 @@ class CallResult(BaseModel):
     error: dict[str, str] | None = None
     route_reason: str | None = None  # why the `auto` model picked this model
     tool_calls: list[ToolCallPart] | None = None  # the answer's function calls, whole
+    logprobs: dict[str, Any] | None = None  # the choice's logprobs, when asked for
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -111,13 +111,16 @@ class ChatService:
         on_finish: OnFinish | None = None,
         cache_opt_in: bool = False,
         cache_directives: CacheDirectives = NO_DIRECTIVES,
+        needs: frozenset[str] = frozenset(),
     ) -> ChatCall | Replay:
-        """Validate, claim the idempotency key, answer from the cache or admit the call.
+        """Validate, claim the idempotency key, answer from the cache or admit the call. `needs` are the
+        capabilities the request needs (images, response_format, ...): the model must have them, and
+        a fallback (or an `auto` choice) without them is not used.
 
         Raises before anything is charged."""
         started = time.perf_counter()
         offer = self.plans.get(principal.plan)
-        needs = tools.needs(messages, params)
+        needs = needs | tools.needs(messages, params)
         spec, provider, route_reason, prompt_tokens, counts = await count_off_loop(
             messages, partial(self._choose_and_count, model, messages, offer, needs, params.get("tools"))
         )
@@ -201,7 +204,8 @@ class ChatService:
         offer: PlanOffer,
         needs: frozenset[str] = frozenset(),
     ) -> tuple[ModelSpec, Provider, str | None]:
-        """The requested model (aliases resolved), or the one `auto` picks among the plan's, and why."""
+        """The requested model (aliases resolved), or the one `auto` picks among the plan's models that
+        take what the request needs, and why."""
         if model is not None and model.lower() == AUTO:
             allowed = capabilities.usable(self.catalog, offer.allows, needs)
             choice = self.gateway.choose_auto(messages, allowed)
@@ -263,7 +267,11 @@ class ChatService:
             raise
         call.serving = self._answered(call, completion.served)
         outcome = Outcome(
-            completion.text, completion.finish_reason, completion.usage, tool_calls=completion.tool_calls
+            completion.text,
+            completion.finish_reason,
+            completion.usage,
+            tool_calls=completion.tool_calls,
+            logprobs=completion.logprobs,
         )
         return await call.finish(call.serving, outcome)
 

@@ -90,6 +90,7 @@ class Settlement:
             error=app_error.body()["error"] if app_error else None,
             route_reason=self.asked.route_reason,
             tool_calls=[ToolCallPart.of(c) for c in outcome.tool_calls] or None,
+            logprobs=outcome.logprobs,
         )
         self.result = result
         await self._record(serving, result, usage)

@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 
@@ -63,6 +64,7 @@ class ChatStream:
         self._finish = finish
         self._text: list[str] = []
         self._calls = CallAssembler()
+        self._logprobs: list[Any] = []  # the tokens' logprobs, when the client asked for them
         self._finish_reason: str | None = None
         self.error: AppError | None = None
         self.result: CallResult | None = None
@@ -78,6 +80,8 @@ class ChatStream:
                     break
                 self._text.append(delta.text)
                 self._calls.add(delta.tool_calls)
+                if delta.logprobs:
+                    self._logprobs.extend(delta.logprobs.get("content") or [])
                 if delta.finish_reason:
                     self._finish_reason = delta.finish_reason
                 if self._heartbeat is not None:
@@ -97,5 +101,6 @@ class ChatStream:
                     self.error,
                     cancelled,
                     self._calls.result(),
+                    logprobs={"content": self._logprobs} if self._logprobs else None,
                 )
                 self.result = await self._finish(outcome)

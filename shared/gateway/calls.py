@@ -26,6 +26,8 @@ import litellm
 
 from shared.catalog.catalog import Deployment, ModelSpec
 from shared.gateway.errors import translate
+from shared.gateway.inline import ImageInliner
+from shared.gateway.parts import split_media
 from shared.gateway.types import Candidate, Completion, Delta, Served, ToolCall, ToolCallDelta, Usage
 from shared.settings import Settings
 
@@ -33,8 +35,21 @@ litellm.suppress_debug_info = True
 litellm.drop_params = True
 litellm.telemetry = False
 
-# Sampling parameters passed through unchanged when the client sets them.
-PASSTHROUGH = ("temperature", "top_p", "stop", "seed", "presence_penalty", "frequency_penalty", "user")
+# Sampling and output parameters passed through unchanged when the client sets them (shared/chat/params.py
+# checks them and that the model supports them first).
+PASSTHROUGH = (
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "user",
+    "response_format",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+)
 # Tool calling (shared/chat/tools.py checked them); litellm translates them for each provider.
 TOOL_PARAMS = ("tools", "tool_choice", "parallel_tool_calls")
 
@@ -44,8 +59,10 @@ OnFailure = Callable[[BaseException], Awaitable[None]]
 def count_prompt(
     spec: ModelSpec, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None
 ) -> int:
-    """The prompt's tokens: messages (tool calls and results included) and the tool definitions."""
-    return int(litellm.token_counter(model=spec.litellm_model, messages=messages, tools=tools or None))
+    """The prompt's tokens: the text of its messages (tool calls and results included), the tool
+    definitions, plus an estimate for its images, audio and files (shared/gateway/parts.py)."""
+    text, media = split_media(spec, messages)
+    return int(litellm.token_counter(model=spec.litellm_model, messages=text, tools=tools or None)) + media
 
 
 def count_text(spec: ModelSpec, text: str) -> int:
@@ -120,6 +137,15 @@ def whole_tool_calls(raw: Any) -> tuple[ToolCall, ...]:
     return tuple(out)
 
 
+def logprobs_of(choice: Any) -> dict[str, Any] | None:
+    """A choice's `logprobs` as plain data (OpenAI's shape), or None when the provider sent none."""
+    raw = getattr(choice, "logprobs", None)
+    if raw is None:
+        return None
+    data = raw.model_dump() if hasattr(raw, "model_dump") else raw
+    return data if isinstance(data, dict) and any(data.values()) else None
+
+
 class ModelStream:
     """An open upstream stream whose first delta has already arrived. Iterate for deltas; `usage`
     is set once the provider reports it. A failure while iterating is raised as our AppError, after
@@ -169,8 +195,9 @@ class ModelStream:
             for choice in chunk.choices or ():
                 text = getattr(choice.delta, "content", None) or ""
                 calls = tool_call_deltas(getattr(choice.delta, "tool_calls", None))
-                if text or choice.finish_reason or calls:
-                    return Delta(text, choice.finish_reason, calls)
+                logprobs = logprobs_of(choice)
+                if text or choice.finish_reason or calls or logprobs:
+                    return Delta(text, choice.finish_reason, calls, logprobs)
         return None
 
     async def prime(self) -> None:
@@ -205,8 +232,11 @@ class ModelStream:
 class Caller:
     """Makes single attempts. The router decides which, how often and in what order."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, images: ImageInliner | None = None) -> None:
+        """`images` inlines https images for the providers that need their bytes (shared/gateway/inline.py);
+        without it such a provider answers 400 for an https image URL."""
         self.settings = settings
+        self.images = images or ImageInliner(None, settings.max_image_bytes)
 
     def args(
         self,
@@ -241,6 +271,7 @@ class Caller:
     ) -> Completion:
         """One non-streaming attempt; usage the provider did not report is estimated (`reported` False)."""
         limits = Limits.for_model(served.spec, self.settings)
+        messages = await self.images.prepare(served.deployment, messages)
         args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
         response = await asyncio.wait_for(litellm.acompletion(**args), limits.total_s)
         choice = response.choices[0]
@@ -250,7 +281,7 @@ class Caller:
         if usage is None:
             written = text + "".join(c.name + c.arguments for c in calls)
             usage = Usage(candidate.input_tokens, count_text(served.spec, written), False)
-        return Completion(text, choice.finish_reason, usage, served, calls)
+        return Completion(text, choice.finish_reason, usage, served, calls, logprobs_of(choice))
 
     async def open_stream(
         self,
@@ -262,6 +293,7 @@ class Caller:
     ) -> ModelStream:
         """One streaming attempt, returned once its first delta is in (or it ended without one)."""
         limits = Limits.for_model(served.spec, self.settings)
+        messages = await self.images.prepare(served.deployment, messages)
         deadline = time.monotonic() + limits.total_s
         args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
         args.update(stream=True, stream_options={"include_usage": True})

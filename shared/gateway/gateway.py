@@ -16,6 +16,7 @@ from shared.gateway.auto import AutoChoice, choose
 from shared.gateway.balancer import Balancer
 from shared.gateway.breaker import Breaker
 from shared.gateway.calls import Caller, ModelStream, count_prompt, count_rough, count_text
+from shared.gateway.inline import ImageFetcher, ImageInliner
 from shared.gateway.retry import RetryPolicy
 from shared.gateway.router import Router
 from shared.gateway.types import Candidate, Completion
@@ -60,10 +61,13 @@ class Gateway:
         return await self.router.open_stream(chain, messages, params)
 
 
-def build_gateway(catalog: Catalog, settings: Settings, redis: Redis) -> Gateway:
+def build_gateway(
+    catalog: Catalog, settings: Settings, redis: Redis, image_fetcher: ImageFetcher | None = None
+) -> Gateway:
     """The gateway and its parts as the settings configure them: the breaker and the balancer keep their
-    state in this Redis (shared by every instance), the caller makes single attempts through litellm, and
-    the retry policy spaces the router's attempts."""
+    state in this Redis (shared by every instance), the caller makes single attempts through litellm
+    (fetching images for the providers that need their bytes with `image_fetcher`), and the retry policy
+    spaces the router's attempts."""
     breaker = Breaker(
         redis,
         failure_threshold=settings.gateway_breaker_failures,
@@ -77,4 +81,5 @@ def build_gateway(catalog: Catalog, settings: Settings, redis: Redis) -> Gateway
         max_retry_after_s=settings.gateway_max_retry_after_s,
     )
     balancer = Balancer(redis, strategy=settings.gateway_balance)
-    return Gateway(catalog, Router(catalog, settings, breaker, balancer, Caller(settings), policy=policy))
+    caller = Caller(settings, ImageInliner(image_fetcher, settings.max_image_bytes))
+    return Gateway(catalog, Router(catalog, settings, breaker, balancer, caller, policy=policy))

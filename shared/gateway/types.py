@@ -67,6 +67,7 @@ class Completion:
     usage: Usage
     served: Served | None = field(default=None)
     tool_calls: tuple[ToolCall, ...] = ()
+    logprobs: dict[str, Any] | None = None  # the choice's logprobs when the client asked for them
 
 
 @dataclass
@@ -74,6 +75,7 @@ class Delta:
     text: str
     finish_reason: str | None = None
     tool_calls: tuple[ToolCallDelta, ...] = ()
+    logprobs: dict[str, Any] | None = None  # this chunk's logprobs when the client asked for them
 
 
 class ProviderBound(Protocol):

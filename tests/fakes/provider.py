@@ -13,7 +13,10 @@ Every other fake model has every capability of the catalog (shared/catalog/catal
 Tool calls: a request with `tools` and `[[tools:single]]` or `[[tools:parallel]]` in its last user message
 gets a recorded OpenAI tool-call stream (tests/fakes/tool_streams.py, which also serves the Anthropic- and
 Gemini-shaped endpoints and their catalog models: fake-claude, fake-gemini, tools-main/-nocap/-backup).
-Prompt tokens are counted as whitespace-separated words of every message, plus 3 per message.
+Prompt tokens are counted as whitespace-separated words of every message's text, plus 3 per message and
+IMAGE_TOKENS per image part. Every request's body is kept (`Call.body`), so a test can assert what the
+provider saw (image parts, response_format, logprobs, ...). With `logprobs: true` the answer carries
+OpenAI's logprobs for each word (`word_logprobs`), in the message and in each streamed chunk.
 
 A fleet: the same app answers as several providers, `/v1/...` ("fake") and `/<name>/v1/...` for each
 name in FLEET ("fake_a", "fake_b"), so one model can have deployments on two providers. Every call
@@ -171,6 +174,7 @@ DIRECTIVE = re.compile(r"\[\[fault:([^\]]+)\]\]")
 ALL_CAPABILITIES = f"capabilities = {json.dumps(sorted(CAPABILITIES))}"
 INPUT_PRICE = 100_000
 OUTPUT_PRICE = 200_000
+IMAGE_TOKENS = 85  # what the fake reports per image part (OpenAI's low-detail figure)
 
 
 def prompt_tokens(messages: list[dict[str, Any]]) -> int:
@@ -178,9 +182,27 @@ def prompt_tokens(messages: list[dict[str, Any]]) -> int:
     for message in messages:
         content = message.get("content") or ""
         if isinstance(content, list):
+            images = sum(1 for p in content if isinstance(p, dict) and p.get("type") == "image_url")
+            total += IMAGE_TOKENS * images
             content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
         total += len(str(content).split()) + 3
     return total
+
+
+def word_logprobs(word: str, index: int, top: int) -> dict[str, Any]:
+    """OpenAI's logprobs entry for one answered word, with `top` alternatives."""
+    logprob = -0.01 * (index + 1)
+    alternatives = [{"token": word, "logprob": logprob, "bytes": list(word.encode())}]
+    alternatives += [
+        {"token": f" alt{k}", "logprob": logprob - k, "bytes": list(f" alt{k}".encode())}
+        for k in range(1, top)
+    ]
+    return {
+        "token": word,
+        "logprob": logprob,
+        "bytes": list(word.encode()),
+        "top_logprobs": alternatives[:top],
+    }
 
 
 def reply_words(max_tokens: int, limit: int = 12) -> list[str]:
@@ -298,6 +320,8 @@ class FakeProvider:
                 # does not turn a slow stream into a failure.
                 f"timeout_s = {2.0 if name in ('fake-hang', 'fake-stall') else 20.0}",
             ]
+            if name == "fake-echo":
+                lines.append('aliases = ["echo-latest"]')
             if name in FAULT_MODELS:
                 lines.append("max_attempts = 1")
             if name != "fake-basic":
@@ -392,6 +416,10 @@ class FakeProvider:
             usage["cache_read_input_tokens"] = read
             usage["cache_creation_input_tokens"] = write
         finish = "length" if len(words) >= max_tokens else "stop"
+        logprobs = None
+        if body.get("logprobs"):
+            top = int(body.get("top_logprobs") or 0)
+            logprobs = {"content": [word_logprobs(w, i, top) for i, w in enumerate(words)], "refusal": None}
         if not stream:
             call.chunks_sent = len(words)
             call.finished = True
@@ -406,6 +434,7 @@ class FakeProvider:
                         {
                             "index": 0,
                             "message": {"role": "assistant", "content": "".join(words)},
+                            "logprobs": logprobs,
                             "finish_reason": finish,
                         }
                     ],
@@ -420,13 +449,18 @@ class FakeProvider:
     ) -> Any:
         cid = "chatcmpl-" + uuid.uuid4().hex
 
-        def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> str:
+        def chunk(
+            delta: dict[str, Any], finish_reason: str | None = None, logprobs: dict[str, Any] | None = None
+        ) -> str:
+            choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish_reason}
+            if logprobs is not None:
+                choice["logprobs"] = logprobs
             payload = {
                 "id": cid,
                 "object": "chat.completion.chunk",
                 "created": int(time.time()),
                 "model": call.model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+                "choices": [choice],
             }
             return f"data: {json.dumps(payload)}\n\n"
 
@@ -442,7 +476,10 @@ class FakeProvider:
                     await asyncio.sleep(3600)
                 if fault is not None and fault.kind == "slow":
                     await asyncio.sleep(self.slow_delay if call.model == "fake-slow" else fault.delay)
-                yield chunk({"content": word})
+                entry = None
+                if body.get("logprobs"):
+                    entry = {"content": [word_logprobs(word, i, int(body.get("top_logprobs") or 0))]}
+                yield chunk({"content": word}, logprobs=entry)
                 call.chunks_sent += 1
             yield chunk({}, finish)
             if (body.get("stream_options") or {}).get("include_usage"):

@@ -55,10 +55,11 @@ def test_a_chunked_chat_body_past_the_limit_is_refused_before_the_route(
     calls = len(fake_provider.calls)
     response = client.post(
         "/v1/chat/completions",
-        content=_chunks(2 * settings.max_request_bytes, [0]),
+        content=_chunks(settings.max_chat_request_bytes + 256 * 1024, [0]),
         headers={**user.headers, **rid(), "content-type": "application/json"},
     )
     assert_error(response, 413, "request_too_large")
+    assert str(settings.max_chat_request_bytes) in response.json()["error"]["message"]
     assert len(fake_provider.calls) == calls
 
 

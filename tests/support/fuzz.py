@@ -59,9 +59,9 @@ def _invite(client: httpx.Client, account: Account, email: str) -> dict[str, obj
 
 
 def seed(client: httpx.Client) -> Account:
-    """A user with a thread, a workspace with a second member (whose id fills `user_id`, so changing and
-    removing a member are reached) and a pending invitation, an API key and a job. The job is cancelled
-    at once, so its events stream ends after one event."""
+    """A model id, and a user with a thread, a workspace with a second member (whose id fills `user_id`,
+    so changing and removing a member are reached) and a pending invitation, an API key and a job. The job
+    is cancelled at once, so its events stream ends after one event."""
     account = register(client)
     h = account.headers
     thread = _ok(client.post("/v1/threads", json={"title": "fuzz"}, headers=h), 201)
@@ -84,5 +84,6 @@ def seed(client: httpx.Client) -> Account:
         202,
     )
     account.ids["job_id"] = str(job["id"])
+    account.ids["model_id"] = "fake-echo"  # a model of the test catalog (GET /v1/models/{model_id})
     _ok(client.delete(f"/v1/jobs/{job['id']}", headers=h), 200)
     return account

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import Response, StreamingResponse
 
 from run_services.api.chat_responses import respond
 from run_services.api.deps import RateLimitDep, ServicesDep, Spender, request_id
 from shared.cache.keys import CacheDirectives, opted_in
+from shared.chat.content import ContentLimits, inspect
 from shared.chat.idempotency import fingerprint
+from shared.chat.params import check_params
 from shared.chat.schemas import ChatCompletionRequest
 from shared.limits.concurrency import released_after
 
@@ -30,6 +33,14 @@ async def chat_completions(
 ) -> Response:
     body.check_sizes(services.settings.max_message_chars)
     body.check_supported()
+    # Parts and parameters are checked before anything is reserved; the model must take what they need.
+    # Decoding data: URLs takes milliseconds per megabyte: off the event loop when there are any.
+    content_limits = ContentLimits.from_settings(services.settings)
+    if any(isinstance(m.content, list) for m in body.messages):
+        media = await anyio.to_thread.run_sync(inspect, body.messages, content_limits)
+    else:
+        media = inspect(body.messages, content_limits)
+    needs = check_params(body) | media.needs
     tool_options = body.tool_options()  # checked before anything is reserved
     messages = body.wire_messages()
     include_usage = bool(body.stream_options and body.stream_options.include_usage)
@@ -48,6 +59,7 @@ async def chat_completions(
             fingerprint=fingerprint(body.model_dump(mode="json")),
             cache_opt_in=opted_in(x_cache),
             cache_directives=CacheDirectives.parse(cache_control),
+            needs=needs,
         )
         response = await respond(
             services, started, stream=body.stream, include_usage=include_usage, legacy=tool_options.legacy

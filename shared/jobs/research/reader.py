@@ -10,6 +10,8 @@ private address. Proxies from the environment are ignored (trust_env=False): the
 A fresh client per hop keeps a connection opened for one name from being reused for another.
 HTML is turned into text by html_text.html_text in a worker thread, within a time budget.
 A page that cannot be read yields None: the report then uses the search snippet instead.
+The same guarded fetch serves images for a chat provider that needs an image's bytes instead of its URL
+(`fetch_image`, used by shared/gateway/inline.py).
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ log = logging.getLogger("jobs.research.reader")
 
 MAX_REDIRECTS = 3
 TEXT_TYPES = ("text/html", "text/plain", "application/xhtml+xml", "text/markdown")
+IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 
 
 @dataclass(frozen=True)
@@ -36,6 +39,14 @@ class Page:
     url: str
     title: str
     text: str
+
+
+@dataclass(frozen=True)
+class Fetched:
+    url: str  # after redirects
+    body: bytes
+    encoding: str
+    kind: str  # the media type the server declared ("" when none)
 
 
 class Refused(Exception):
@@ -72,12 +83,39 @@ class PageReader:
             log.info("source not read", extra={"url": url, "error": type(exc).__name__})
             return None
 
+    async def fetch_image(self, url: str, max_bytes: int) -> bytes | None:
+        """The image at `url` (an https URL a client sent), fetched like a page: every hop's addresses
+        checked, within the timeout; None when it cannot be fetched, is not an image type or is larger
+        than `max_bytes`."""
+        try:
+            accept = "image/png, image/jpeg, image/gif, image/webp"
+            fetched = await asyncio.wait_for(
+                self._fetch(url, accept, IMAGE_TYPES, max_bytes + 1), self._timeout_s
+            )
+        except Refused as exc:
+            log.info("image refused", extra={"url": url[:300], "reason": str(exc)})
+            return None
+        except Exception as exc:
+            log.info("image not fetched", extra={"url": url[:300], "error": type(exc).__name__})
+            return None
+        if fetched is None or len(fetched.body) > max_bytes:
+            return None
+        return fetched.body
+
     async def _read(self, url: str) -> Page | None:
+        fetched = await self._fetch(url, "text/html, text/plain", TEXT_TYPES, self._max_bytes)
+        if fetched is None:
+            return None
+        return await self._page(fetched.url, fetched.body, fetched.encoding, fetched.kind)
+
+    async def _fetch(self, url: str, accept: str, kinds: tuple[str, ...], max_bytes: int) -> Fetched | None:
+        """GET `url` through at most MAX_REDIRECTS checked hops: the body (cut at `max_bytes`) when the
+        answer is a 200 of one of `kinds` (or of no declared type), else None."""
         for _ in range(MAX_REDIRECTS + 1):
             target = httpx.URL(url)
             addresses = await self._addresses(target)
             async with httpx.AsyncClient(timeout=self._timeout_s, trust_env=False) as client:
-                response = await self._send(client, target, addresses)
+                response = await self._send(client, target, addresses, accept)
                 try:
                     if response.is_redirect and "location" in response.headers:
                         url = urljoin(url, response.headers["location"])
@@ -85,12 +123,12 @@ class PageReader:
                     if response.status_code != 200:
                         return None
                     kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
-                    if kind and kind not in TEXT_TYPES:
+                    if kind and kind not in kinds:
                         return None
-                    body = await self._body(response)
+                    body = await self._body(response, max_bytes)
                 finally:
                     await response.aclose()
-            return await self._page(url, body, response.encoding or "utf-8", kind)
+            return Fetched(url, body, response.encoding or "utf-8", kind)
         return None
 
     async def _addresses(self, target: httpx.URL) -> list[str]:
@@ -110,13 +148,13 @@ class PageReader:
         return found
 
     async def _send(
-        self, client: httpx.AsyncClient, target: httpx.URL, addresses: list[str]
+        self, client: httpx.AsyncClient, target: httpx.URL, addresses: list[str], accept: str
     ) -> httpx.Response:
         """GET `target` from the first of `addresses` that accepts a connection (a stream to read)."""
         extensions: dict[str, str] = {}
         if target.scheme == "https" and parse(target.host) is None:
             extensions["sni_hostname"] = target.raw_host.decode()
-        headers = {"Host": target.netloc.decode(), "Accept": "text/html, text/plain"}
+        headers = {"Host": target.netloc.decode(), "Accept": accept}
         failure: httpx.ConnectError | None = None
         for address in addresses:
             pinned = target.copy_with(host=connect_form(address))
@@ -128,15 +166,15 @@ class PageReader:
         assert failure is not None
         raise failure
 
-    async def _body(self, response: httpx.Response) -> bytes:
+    async def _body(self, response: httpx.Response, max_bytes: int) -> bytes:
         chunks: list[bytes] = []
         size = 0
         async for chunk in response.aiter_bytes():
             chunks.append(chunk)
             size += len(chunk)
-            if size >= self._max_bytes:
+            if size >= max_bytes:
                 break
-        return b"".join(chunks)[: self._max_bytes]
+        return b"".join(chunks)[:max_bytes]
 
     async def _page(self, url: str, body: bytes, encoding: str, kind: str) -> Page:
         text = body.decode(encoding, errors="replace")
