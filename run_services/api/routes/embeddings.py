@@ -1,0 +1,34 @@
+"""POST /v1/embeddings, OpenAI-compatible, metered per input token like chat."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from run_services.api.deps import RateLimitDep, ServicesDep, Spender, request_id
+from shared.embeddings.schemas import EmbeddingRequest, EmbeddingResponse
+
+router = APIRouter(tags=["embeddings"])
+
+
+@router.post(
+    "/v1/embeddings",
+    response_model=None,
+    responses={200: {"model": EmbeddingResponse, "description": "One vector per input, in order."}},
+)
+async def create_embeddings(
+    body: EmbeddingRequest,
+    request: Request,
+    principal: Spender,
+    services: ServicesDep,
+    limits: RateLimitDep,
+) -> JSONResponse:
+    """Vectors of the inputs. `usage.credits` is what the call was charged (1 credit = 1 micro-USD) and
+    `usage.cost` the same in USD. Too many inputs, an input over the model's token limit, empty input or
+    token-id input: 400 and nothing is charged."""
+    result = await services.embeddings.create(principal, request_id(request), body)
+    # Serialized once here: a response model would validate every float of the vectors again.
+    response = JSONResponse(result.model_dump(mode="json"))
+    response.headers.update(limits.headers())
+    response.headers["X-Model"] = result.model
+    return response
