@@ -114,6 +114,16 @@ def test_the_openai_sdk_gets_floats_and_decodes_its_default_base64(api: str, use
     assert missing.value.status_code == 404
 
 
+def test_models_lists_the_embedding_models(client: httpx.Client, user: User) -> None:
+    listed = client.get("/v1/models", headers=user.headers).json()["data"]
+    entry = next(m for m in listed if m["id"] == "fake-embed")
+    assert entry["mode"] == "embedding" and entry["pricing"]["input"] == PRICE
+    assert entry["dimensions"] == 16 and entry["dimensions_adjustable"] is True
+    assert entry["max_inputs"] == MAX_INPUTS and entry["object"] == "model"
+    fixed = next(m for m in listed if m["id"] == "fake-embed-fixed")
+    assert fixed["dimensions_adjustable"] is False
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code"),
     [

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
 from run_services.api.deps import RateLimitDep, ServicesDep, Spender, request_id
+from shared.catalog.embeddings import EmbeddingCatalog
 from shared.embeddings.schemas import EmbeddingRequest, EmbeddingResponse
 
 router = APIRouter(tags=["embeddings"])
@@ -32,3 +35,24 @@ async def create_embeddings(
     response.headers.update(limits.headers())
     response.headers["X-Model"] = result.model
     return response
+
+
+def listed_embedding_models(catalog: EmbeddingCatalog) -> list[dict[str, Any]]:
+    """GET /v1/models' entries for the enabled embedding models (`mode: embedding`, as LiteLLM says)."""
+    return [
+        {
+            "id": m.id,
+            "object": "model",
+            "created": 0,
+            "owned_by": m.provider,
+            "mode": "embedding",
+            "description": m.description,
+            "dimensions": m.dimensions,
+            "dimensions_adjustable": m.dimensions_adjustable,
+            "max_input_tokens": m.max_input_tokens,
+            "max_inputs": m.max_inputs,
+            "pricing": {"unit": "credits per million tokens", "input": m.price},
+            "default": m.id == catalog.default_model,
+        }
+        for m in catalog.available()
+    ]

@@ -5,6 +5,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep
+from run_services.api.routes.embeddings import listed_embedding_models
 from shared.gateway.auto import AUTO
 
 router = APIRouter(tags=["models"])
@@ -50,4 +51,5 @@ async def list_models(_principal: CurrentPrincipal, services: ServicesDep) -> di
                 "default": False,
             }
         )
+    data += listed_embedding_models(services.embeddings.catalog)
     return {"object": "list", "data": data}
