@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import base64
 import struct
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,23 @@ import pytest
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.catalog.embeddings import EmbeddingModel
+from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.settings import Settings
 from tests.fakes.embeddings import MAX_INPUTS, PRICE, fake_vector, reported_tokens
 from tests.fakes.provider import FakeProvider
-from tests.support.helpers import User, assert_error, balance, db, drain_to, rid, sign_up, usage_for
+from tests.support.helpers import (
+    User,
+    assert_error,
+    balance,
+    db,
+    drain_to,
+    grant_credits,
+    rid,
+    sign_up,
+    usage_for,
+)
 from tests.support.servers import ServerThread
+from tests.support.workspaces import create, join
 
 FAKE = EmbeddingModel("fake-embed", "fake", "openai/fake-embed", PRICE, 50, 8, 16, True, True)
 TEXTS = ["red cat", "blue dog sun", "green moon star white"]
@@ -237,3 +250,54 @@ def test_tokens_per_minute_count_the_inputs(settings: Settings) -> None:
         assert refused.headers["x-ratelimit-limit-tokens"] == "60"
         assert balance(client, user.headers) == before
         assert usage_count(refused.headers["x-request-id"]) == 0
+
+
+def workspace_wallet(client: httpx.Client, user: User, workspace_id: str) -> dict[str, Any]:
+    """The workspace wallet once no hold is pending."""
+    deadline = time.monotonic() + 10
+    while True:
+        view: dict[str, Any] = client.get(
+            f"/v1/workspaces/{workspace_id}/wallet", headers=user.headers
+        ).json()
+        if view["reserved"] == 0 or time.monotonic() > deadline:
+            return view
+        time.sleep(0.05)
+
+
+def test_a_member_spends_the_workspace_wallet(
+    client: httpx.Client, make_user: Callable[..., User], settings: Settings
+) -> None:
+    owner, member = make_user(), make_user()
+    ws = create(client, owner)["id"]
+    join(client, owner, ws, member)
+    wallet = workspace_wallet_base(ws)
+    grant_credits(settings, wallet, 100_000, shards=settings.workspace_wallet_shards)
+    own_before = balance(client, member.headers)
+    response = embed(client, member, input=TEXTS, headers={"X-Workspace-ID": ws})
+    assert response.status_code == 200, response.text
+    credits = response.json()["usage"]["credits"]
+    record = usage_for(response.headers["x-request-id"])
+    assert record["wallet_id"].startswith(f"ws-{ws}~") and record["workspace_id"] == ws
+    assert record["credits"] == credits == FAKE.cost(reported_tokens(TEXTS))
+    view = workspace_wallet(client, member, ws)
+    assert view["available"] == 100_000 - credits and view["my_used_this_month"] == credits
+    assert balance(client, member.headers) == own_before
+    outsider = make_user()
+    refused = embed(client, outsider, input="red", headers={"X-Workspace-ID": ws})
+    assert_error(refused, 404, "workspace_not_found")
+
+
+def test_a_call_over_the_daily_budget_is_402_and_charges_nothing(settings: Settings) -> None:
+    from run_services.api.main import create_app
+
+    update = {"plans_path": LIMITED_PLANS, "default_plan": "budget", "plan_cache_s": 0}
+    app = create_app(settings.model_copy(update=update))
+    with ServerThread(app) as server, httpx.Client(base_url=server.url, timeout=60) as client:
+        user = sign_up(client)
+        before = balance(client, user.headers)
+        # 8 credits a day; 10 words at 1.3 credits a token need a hold of 19 and at least 13.
+        refused = embed(client, user, input="red cat dog sun moon star white black green blue")
+        assert_error(refused, 402, "budget_exceeded")
+        assert balance(client, user.headers) == before
+        assert usage_count(refused.headers["x-request-id"]) == 0
+        assert embed(client, user, input="red cat").status_code == 200  # 3 credits fit
