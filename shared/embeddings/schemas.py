@@ -12,7 +12,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.catalog.catalog import usd
 from shared.errors import BadRequest
+
+__all__ = ["EmbeddingRequest", "EmbeddingResponse", "encode", "usd"]
 
 MAX_USER_CHARS = 256
 
@@ -74,8 +77,3 @@ def encode(vector: list[float], encoding_format: str) -> list[float] | str:
     if encoding_format == "base64":
         return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode("ascii")
     return vector
-
-
-def usd(credits: int) -> float:
-    """1 credit = 1 micro-USD."""
-    return credits / 1_000_000

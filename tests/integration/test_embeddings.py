@@ -122,6 +122,7 @@ def test_the_openai_sdk_gets_floats_and_decodes_its_default_base64(api: str, use
         for item, text in zip(result.data, TEXTS, strict=True):
             assert close(item.embedding, fake_vector(text, 16))
         assert result.usage.prompt_tokens == reported_tokens(TEXTS)
+        assert result.usage.credits == FAKE.cost(reported_tokens(TEXTS))  # type: ignore[attr-defined]
     with pytest.raises(openai.NotFoundError) as missing:
         sdk.embeddings.create(model="no-such-embedder", input="hi")
     assert missing.value.status_code == 404
