@@ -139,12 +139,21 @@ def start_model(stack: Stack) -> None:
     stack.env["LOCAL_MODEL_URL"] = f"http://127.0.0.1:{port}/v1"
 
 
+def start_embedding_model(stack: Stack) -> None:
+    """all-MiniLM-L6-v2 under llama.cpp (scripts/local_embedding_model.py): the default embedding model."""
+    port = free_port()
+    cmd = [PY, "-m", "scripts.local_embedding_model", "--port", str(port)]
+    stack.start("embedding", cmd, lambda: http_ok(f"http://127.0.0.1:{port}/health"), timeout=120)
+    stack.env["LOCAL_EMBEDDING_URL"] = f"http://127.0.0.1:{port}/v1"
+
+
 def backing_services(stack: Stack, model: bool = True) -> None:
     stack.env.setdefault("GOOGLE_CLOUD_PROJECT", "demo-local")
     stack.env.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
     jobs = (start_tasks, start_storage, start_jobs_worker)  # scripts/emulators.py
     services = (start_firestore, start_pubsub, start_redis, start_mail)
-    for start in (*services, *([start_model] if model else []), *jobs):
+    models = (start_model, start_embedding_model) if model else ()
+    for start in (*services, *models, *jobs):
         t0 = time.monotonic()
         start(stack)
         print(
@@ -212,6 +221,7 @@ The API is at http://127.0.0.1:{api_port}  (OpenAPI docs: http://127.0.0.1:{api_
   Pub/Sub emulator    {stack.env["PUBSUB_EMULATOR_HOST"]}
   Redis               {stack.env["REDIS_URL"]}
   Local model         {stack.env["LOCAL_MODEL_URL"]}
+  Local embeddings    {stack.env["LOCAL_EMBEDDING_URL"]}  (all-MiniLM-L6-v2)
   Mail catcher        {stack.env["MAIL_CATCHER_URL"]}  (every email the API sends, with its links)
   Reconciler function http://127.0.0.1:{fn_port}/  (called every 60 s, as Cloud Scheduler would)
   Payments function   http://127.0.0.1:{pay_port}/stripe  and  /sslcommerz/ipn

@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     # Models.
     catalog_path: Path = Field(DEFAULT_CATALOG, validation_alias="MODEL_CATALOG")
     local_model_url: str | None = None
+    local_embedding_url: str | None = None  # the local embedding model (scripts/local_embedding_model.py)
     default_model: str | None = None
     provider_timeout_s: float = 120.0
 

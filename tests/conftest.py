@@ -77,6 +77,7 @@ def settings(catalog_file: Path, plans_file: Path) -> Settings:
         jwt_secret=TEST_JWT_SECRET,
         MODEL_CATALOG=catalog_file,
         local_model_url=os.environ.get("LOCAL_MODEL_URL"),
+        local_embedding_url=os.environ.get("LOCAL_EMBEDDING_URL"),
         default_model="fake-echo",
         welcome_credits=1_000_000,
         google_client_id="test-client-id.apps.googleusercontent.com",

@@ -16,6 +16,7 @@ from run_services.api.routes import (
     auth,
     chat,
     credits,
+    embeddings,
     health,
     images,
     jobs,
@@ -63,7 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     add_cors(app, settings)
     install_error_handlers(app)
-    for module in (health, auth, api_keys, credits, models, chat, threads, jobs, images, audio):
+    for module in (health, auth, api_keys, credits, models, chat, embeddings, threads, jobs, images, audio):
         app.include_router(module.router)
     app.include_router(auth.me_router)
     app.include_router(billing_routes.router)

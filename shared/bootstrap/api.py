@@ -24,11 +24,13 @@ from shared.cache.layered import build_cache
 from shared.cache.types import Embedder
 from shared.catalog.audio import AudioCatalog
 from shared.catalog.catalog import Catalog
+from shared.catalog.embeddings import EmbeddingCatalog
 from shared.chat.caching import ChatCache
 from shared.chat.idempotency import IdempotencyStore
 from shared.chat.service import ChatService
 from shared.chat.threads import ThreadService
-from shared.gateway.embeddings import LitellmEmbedder
+from shared.embeddings.service import EmbeddingService
+from shared.gateway.embeddings import EmbeddingCaller, LitellmEmbedder, count_tokens
 from shared.gateway.gateway import Gateway, build_gateway
 from shared.gateway.transcription import LitellmTranscriber, Transcriber
 from shared.ledger.ledger import Ledger
@@ -70,6 +72,7 @@ class Services:
     auth: AuthService
     gateway: Gateway
     chat: ChatService
+    embeddings: EmbeddingService
     threads: ThreadService
     workspaces: Workspaces
     jobs: Jobs
@@ -157,6 +160,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         auth=build_auth(clients.db, clients.redis, money.ledger, settings, clients.secrets),
         gateway=gateway,
         chat=chat,
+        embeddings=build_embeddings(clients, money),
         threads=ThreadService(clients.db),
         workspaces=workspaces,
         jobs=build_jobs(clients, money.payer, money.usage, money.budgets, gateway),
@@ -165,6 +169,20 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         transcriber=LitellmTranscriber(settings.provider_timeout_s),
         offers=plan_offers(settings),
         open_limits=build_open_limits(clients.redis, settings),
+    )
+
+
+def build_embeddings(clients: Clients, money: Money) -> EmbeddingService:
+    """POST /v1/embeddings: the embedding models of the catalog, metered like chat."""
+    return EmbeddingService(
+        catalog=EmbeddingCatalog.load(clients.settings, clients.catalog),
+        caller=EmbeddingCaller(),
+        count=count_tokens,
+        payer=money.payer,
+        usage=money.usage,
+        plans=plan_offers(clients.settings),
+        rate_limits=money.rate_limits,
+        budgets=money.budgets,
     )
 
 

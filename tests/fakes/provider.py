@@ -45,6 +45,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from shared.catalog.catalog import CAPABILITIES
+from tests.fakes.embeddings import FakeEmbeddings
 from tests.fakes.tool_streams import ShapeFakes, catalog_lines, script_of
 
 # Each is one token alone and after a space in common tokenizers, so estimated and reported counts agree.
@@ -235,10 +236,12 @@ class FakeProvider:
     # Prompt-cache usage to report per model: (cached tokens read, tokens written).
     cache_usage: dict[str, tuple[int, int]] = field(default_factory=dict)
     shapes: ShapeFakes = field(default_factory=ShapeFakes)
+    embeddings: FakeEmbeddings = field(default_factory=FakeEmbeddings)  # /v1/embeddings (its own file)
 
     def __post_init__(self) -> None:
         routes = [
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
+            Route("/v1/embeddings", self.embeddings.handle, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             *self.shapes.routes(),
         ]
@@ -340,6 +343,7 @@ class FakeProvider:
                 "context_window = 2048",
                 "max_output_tokens = 1024",
             ]
+        lines += self.embeddings.catalog_lines(local)
         return "\n".join(lines) + "\n"
 
     def _fleet_model(self, name: str) -> list[str]:

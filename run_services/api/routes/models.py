@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep
+from run_services.api.routes.embeddings import listed_embedding_models
 from shared.catalog.catalog import CAPABILITIES, Catalog, ModelSpec, UnknownModel
 from shared.gateway.auto import AUTO
 
@@ -66,6 +67,7 @@ async def list_models(_principal: CurrentPrincipal, services: ServicesDep) -> di
     auto = auto_object(catalog)
     if auto is not None:
         data.append(auto)
+    data += listed_embedding_models(services.embeddings.catalog)
     return {"object": "list", "data": data}
 
 
