@@ -29,7 +29,7 @@ from starlette.routing import Route
 CHUNKS = 4
 CHUNK_BYTES = 8192
 FAST_DELAY_S = 0.02
-SLOW_DELAY_S = 0.4
+SLOW_DELAY_S = 0.5
 MAGIC = {
     "mp3": b"ID3",
     "opus": b"OggS",

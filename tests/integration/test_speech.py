@@ -15,9 +15,18 @@ import httpx
 import openai
 import pytest
 
+from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.settings import Settings
-from tests.fakes.speech import CHUNKS, MAGIC, FakeSpeech, audio_for
-from tests.support.helpers import User, assert_error, balance, drain_to, sign_up, wait_settled
+from tests.fakes.speech import CHUNKS, MAGIC, SLOW_DELAY_S, FakeSpeech, audio_for
+from tests.support.helpers import (
+    User,
+    assert_error,
+    balance,
+    drain_to,
+    grant_credits,
+    sign_up,
+    wait_settled,
+)
 from tests.support.servers import ServerThread
 from tests.support.speech import (
     MAX_CHARS,
@@ -31,6 +40,7 @@ from tests.support.speech import (
     usage_of,
     wait_usage,
 )
+from tests.support.workspaces import create, join
 
 
 @pytest.fixture(scope="module")
@@ -98,9 +108,11 @@ def test_audio_streams_as_made_and_the_charge_is_the_same_everywhere(
     assert received == b"".join(audio_for(words, "mp3"))
     [call] = fake_speech.calls_for(words)
     assert call.finished is not None
-    # The first bytes were here while the fake still had three pieces (0.4 s apart) to send.
-    assert arrivals[0][0] < call.finished - 0.6
-    assert len(arrivals) >= CHUNKS - 1
+    # The first bytes were here while the fake still had three pieces (SLOW_DELAY_S apart) to send:
+    # buffered, they would arrive after its last one.
+    timeline = (call.started, [round(t - call.started, 3) for t, _ in arrivals], call.finished - call.started)
+    assert arrivals[0][0] < call.finished - SLOW_DELAY_S, timeline
+    assert len(arrivals) >= CHUNKS - 1, timeline
     assert call.body["model"] == "slow" and call.body["voice"] == "nova"
 
     assert headers["content-type"] == "audio/mpeg"
@@ -310,6 +322,36 @@ def test_a_client_leaving_mid_stream_pays_in_full_and_the_upstream_is_stopped(
     assert hold["state"] == "settled" and hold["charged"] == price
     [record] = wait_usage(user.user_id)
     assert record["outcome"] == "client_disconnected" and record["credits"] == price
-    time.sleep(CHUNKS * 0.4 + 0.5)  # long enough for the fake to have sent everything
+    time.sleep(CHUNKS * SLOW_DELAY_S + 0.5)  # long enough for the fake to have sent everything
     [call] = fake_speech.calls_for(words)
     assert call.finished is None and call.pieces_sent < CHUNKS
+
+
+def test_a_workspace_member_speaks_on_the_workspace_wallet(
+    api: httpx.Client, user: User, speech_settings: Settings
+) -> None:
+    member = sign_up(api, f"tts{uuid.uuid4().hex[:12]}@example.com")
+    ws = create(api, user)["id"]
+    join(api, user, ws, member)
+    grant_credits(
+        speech_settings, workspace_wallet_base(ws), 100_000, shards=speech_settings.workspace_wallet_shards
+    )
+    price = 40 * PER_CHAR
+    headers = {**member.headers, "X-Workspace-ID": ws}
+    response = api.post(
+        "/v1/audio/speech", json={"model": "fake-tts", "voice": "alloy", "input": text(40)}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["x-credits-charged"] == str(price)
+    [record] = wait_usage(member.user_id)
+    assert record["workspace_id"] == ws and record["credits"] == price
+    assert record["wallet_id"].startswith(workspace_wallet_base(ws))
+    [hold] = speech_holds(record["wallet_id"])
+    assert hold["state"] == "settled" and hold["charged"] == price
+    assert balance(api, member.headers) == {"available": WELCOME, "reserved": 0}  # their own: untouched
+    outsider = api.post(
+        "/v1/audio/speech",
+        json={"model": "fake-tts", "voice": "alloy", "input": "hi"},
+        headers={**sign_up(api).headers, "X-Workspace-ID": ws},
+    )
+    assert_error(outsider, 404, "workspace_not_found")

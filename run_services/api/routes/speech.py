@@ -14,6 +14,7 @@ from fastapi.responses import Response
 
 from run_services.api.deps import RateLimitDep, ServicesDep, Spender, request_id
 from run_services.api.streaming import WatchedStreamingResponse
+from shared.catalog.speech import CONTENT_TYPES
 from shared.limits.concurrency import released_after
 from shared.speech.schemas import SpeechBody
 
@@ -21,7 +22,7 @@ router = APIRouter(tags=["audio"])
 
 AUDIO = {
     "description": "The audio, streamed (chunked) as the provider produces it.",
-    "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in ("audio/mpeg", "audio/wav")},
+    "content": {t: {"schema": {"type": "string", "format": "binary"}} for t in CONTENT_TYPES.values()},
     "headers": {
         "X-Credits-Charged": {
             "description": "Credits charged (1 credit = 1 micro-USD).",
