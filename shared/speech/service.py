@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 
 import anyio
@@ -111,6 +111,26 @@ class SpeechService:
         return call
 
 
+class Body:
+    """The audio as the response reads it. Closing it ends the call even when it was never read (the
+    client left before the first write): an async generator closed before its start runs no cleanup."""
+
+    def __init__(self, call: SpeechCall, relay: AsyncGenerator[bytes]) -> None:
+        self._call = call
+        self._relay = relay
+
+    def __aiter__(self) -> Body:
+        return self
+
+    async def __anext__(self) -> bytes:
+        return await self._relay.__anext__()
+
+    async def aclose(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await self._relay.aclose()
+            await self._call.finish("client_disconnected", None)
+
+
 class SpeechCall:
     def __init__(
         self,
@@ -161,8 +181,11 @@ class SpeechCall:
             )
         self._first_at = time.perf_counter()
 
-    async def body(self) -> AsyncIterator[bytes]:
-        """The audio; settles the call when it ends, however it ends."""
+    def body(self) -> Body:
+        """The audio; settles the call when it ends, however it ends (closed unread too)."""
+        return Body(self, self._relay())
+
+    async def _relay(self) -> AsyncGenerator[bytes]:
         assert self._chunks is not None, "open() first"
         outcome, error = "client_disconnected", None  # unless the loop below ends or fails
         try:
