@@ -27,6 +27,7 @@ RESPONSE_HEADERS = [
     "X-Cache",
     "X-Cache-Match",
     "X-Credits-Charged",
+    "X-Cost-USD",
     "X-Job-ID",
     "X-Budget-Period",
     "X-Budget-Reset",

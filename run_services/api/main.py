@@ -21,6 +21,7 @@ from run_services.api.routes import (
     images,
     jobs,
     models,
+    speech,
     threads,
 )
 from run_services.api.routes import billing as billing_routes
@@ -64,7 +65,20 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     add_cors(app, settings)
     install_error_handlers(app)
-    for module in (health, auth, api_keys, credits, models, chat, embeddings, threads, jobs, images, audio):
+    for module in (
+        health,
+        auth,
+        api_keys,
+        credits,
+        models,
+        chat,
+        embeddings,
+        threads,
+        jobs,
+        images,
+        audio,
+        speech,
+    ):
         app.include_router(module.router)
     app.include_router(auth.me_router)
     app.include_router(billing_routes.router)

@@ -1,8 +1,8 @@
-"""Server-sent events that notice a client leaving.
+"""Streamed answers that notice a client leaving: server-sent events (chat, job progress) and audio.
 
 Starlette only notices a disconnect on its next write when the server speaks ASGI 2.4; a model can
-be silent for seconds between tokens, and generating for nobody costs money. This response always
-listens for `http.disconnect` beside the writer, cancels the writer when it comes, and closes the
+be silent for seconds between tokens, and generating for nobody costs money. These responses always
+listen for `http.disconnect` beside the writer, cancel the writer when it comes, and close the
 body iterator so its cleanup (closing the upstream, settling the hold) runs at once.
 """
 
@@ -18,11 +18,16 @@ from starlette.types import Receive, Scope, Send
 SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no", "Connection": "keep-alive"}
 
 
-class SSEResponse(StreamingResponse):
-    media_type = "text/event-stream"
+class WatchedStreamingResponse(StreamingResponse):
+    """A streamed body whose source is closed as soon as the client goes away."""
 
-    def __init__(self, content: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> None:
-        super().__init__(content, headers={**SSE_HEADERS, **(headers or {})})
+    def __init__(
+        self,
+        content: AsyncIterator[bytes],
+        headers: dict[str, str] | None = None,
+        media_type: str | None = None,
+    ) -> None:
+        super().__init__(content, headers=headers, media_type=media_type)
         self._source = content
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -45,3 +50,10 @@ class SSEResponse(StreamingResponse):
             if close is not None:
                 with anyio.CancelScope(shield=True):
                     await close()
+
+
+class SSEResponse(WatchedStreamingResponse):
+    media_type = "text/event-stream"
+
+    def __init__(self, content: AsyncIterator[bytes], headers: dict[str, str] | None = None) -> None:
+        super().__init__(content, headers={**SSE_HEADERS, **(headers or {})})

@@ -25,6 +25,7 @@ from shared.cache.types import Embedder
 from shared.catalog.audio import AudioCatalog
 from shared.catalog.catalog import Catalog
 from shared.catalog.embeddings import EmbeddingCatalog
+from shared.catalog.speech import SpeechCatalog
 from shared.chat.caching import ChatCache
 from shared.chat.idempotency import IdempotencyStore
 from shared.chat.service import ChatService
@@ -32,6 +33,7 @@ from shared.chat.threads import ThreadService
 from shared.embeddings.service import EmbeddingService
 from shared.gateway.embeddings import EmbeddingCaller, LitellmEmbedder, count_tokens
 from shared.gateway.gateway import Gateway, build_gateway
+from shared.gateway.speech import LitellmSpeech
 from shared.gateway.transcription import LitellmTranscriber, Transcriber
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Balance
@@ -43,6 +45,7 @@ from shared.limits.ratelimit.service import RateLimits
 from shared.plans.offers import PlanOffers, plan_offers
 from shared.purchases.service import Billing
 from shared.settings import Settings
+from shared.speech.service import SpeechService
 from shared.spending.members import WorkspaceSpending
 from shared.spending.payer import Payer
 from shared.usage.recorder import UsageRecorder
@@ -79,6 +82,7 @@ class Services:
     billing: Billing
     audio: AudioCatalog
     transcriber: Transcriber
+    speech: SpeechService  # text to speech (POST /v1/audio/speech)
     offers: PlanOffers  # what each plan includes: the models it may call
     open_limits: OpenLimits  # chat streams and speech sessions a user may keep open at once
 
@@ -167,6 +171,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         billing=build_buying(clients, money).billing,
         audio=AudioCatalog.load(settings, catalog),
         transcriber=LitellmTranscriber(settings.provider_timeout_s),
+        speech=build_speech(settings, catalog, money),
         offers=plan_offers(settings),
         open_limits=build_open_limits(clients.redis, settings),
     )
@@ -181,6 +186,23 @@ def build_embeddings(clients: Clients, money: Money) -> EmbeddingService:
         payer=money.payer,
         usage=money.usage,
         plans=plan_offers(clients.settings),
+        rate_limits=money.rate_limits,
+        budgets=money.budgets,
+    )
+
+
+def build_speech(settings: Settings, catalog: Catalog, money: Money) -> SpeechService:
+    """Text to speech: the speech models of the media catalog, litellm's speech calls with the gateway's
+    connect and idle timeouts, metered like chat (rate limits, budgets, the payer)."""
+    speaker = LitellmSpeech(
+        settings.gateway_connect_timeout_s, settings.gateway_idle_timeout_s, settings.provider_timeout_s
+    )
+    return SpeechService(
+        SpeechCatalog.load(settings, catalog),
+        speaker,
+        money.payer,
+        money.usage,
+        plan_offers(settings),
         rate_limits=money.rate_limits,
         budgets=money.budgets,
     )

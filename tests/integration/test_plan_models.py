@@ -90,7 +90,7 @@ def test_the_shipped_plans_name_only_catalog_models() -> None:
     catalog = tomllib.loads(DEFAULT_CATALOG.read_text())
     media = tomllib.loads(MEDIA.read_text())
     ids = {m["id"] for m in catalog["models"]} | {m["id"] for m in catalog["embeddings"]}
-    ids |= {m["id"] for kind in ("images", "videos", "transcription") for m in media[kind]}
+    ids |= {m["id"] for kind in ("images", "videos", "transcription", "speech") for m in media[kind]}
     for name, offer in plans["plan_billing"].items():
         unknown = set(offer.get("allowed_models", [])) - ids
         assert not unknown, f"plan {name} allows models the catalog does not have: {sorted(unknown)}"

@@ -66,6 +66,8 @@ def test_answers_expose_what_clients_read() -> None:
         "x-cache",
         "retry-after",
         "x-ratelimit-remaining-requests",
+        "x-credits-charged",
+        "x-cost-usd",
     }
     assert wanted <= exposed
 
