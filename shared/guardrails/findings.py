@@ -1,0 +1,34 @@
+"""What a recognizer found: a kind and a span, never the text itself.
+
+Recognizers may overlap (a card number also looks like a phone number, a JWT is also a high-entropy
+token); `resolve` keeps one finding per stretch of text, preferring the more specific kind.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """A span [start, end) of the scanned text that is of `kind` (e.g. "email", "card")."""
+
+    kind: str
+    start: int
+    end: int
+    priority: int = 0
+
+    def shifted(self, offset: int) -> Finding:
+        return Finding(self.kind, self.start + offset, self.end + offset, self.priority)
+
+
+def resolve(findings: Iterable[Finding]) -> list[Finding]:
+    """Non-overlapping findings in text order: higher priority first, then the longer span."""
+    ranked = sorted(findings, key=lambda f: (-f.priority, f.start - f.end, f.start))
+    kept: list[Finding] = []
+    for finding in ranked:
+        if all(finding.end <= k.start or finding.start >= k.end for k in kept):
+            kept.append(finding)
+    kept.sort(key=lambda f: f.start)
+    return kept

@@ -1,0 +1,70 @@
+"""Email addresses and phone numbers.
+
+Phone numbers are the hard part: plain digit runs are order numbers, dates, prices and ids far more
+often than phones. So a number counts as a phone when it has an international `+` prefix, or the
+grouping of a common national format (US `(555) 123-4567`, UK `020 7946 0958`, Bangladesh mobiles
+`01712-345678`), or when a word like "phone" or "call" stands just before it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+
+from shared.guardrails.findings import Finding
+from shared.guardrails.numbers import LOOKAROUND, Cluster, clusters, context_before
+
+EMAIL_MAX = 64 + 1 + 189 + 1 + 24
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,188})\.[A-Za-z]{2,24}(?![\w-])"
+)
+
+
+def find_emails(text: str, nums: Sequence[Cluster] | None = None) -> Iterator[Finding]:
+    # Look only around each "@": the local part is at most 64 characters before it.
+    at = text.find("@")
+    last_end = 0
+    while at != -1:
+        if at >= last_end:
+            window_end = min(len(text), at + EMAIL_MAX + LOOKAROUND)
+            for m in _EMAIL.finditer(text, max(last_end, at - 64), window_end):
+                if m.start() <= at < m.end():
+                    last_end = m.end()
+                    local = m.group().partition("@")[0]
+                    if not (local.startswith(".") or local.endswith(".") or ".." in m.group()):
+                        yield Finding("email", m.start(), m.end(), 20)
+                    break
+        at = text.find("@", at + 1)
+
+
+PHONE_MAX = 32
+# +<country code><number>, 8 to 15 digits in all (E.164), with the usual separators and one (area).
+_INTERNATIONAL = r"\+[1-9]\d{0,2}(?:[ .\-]?\(?\d{1,4}\)?){1,6}"
+_NATIONAL = "|".join(
+    (
+        r"\(\d{3}\)[ ]?\d{3}[ .\-]\d{4}",  # (555) 123-4567
+        r"\d{3}([.\-])\d{3}\1\d{4}",  # 555-123-4567, 555.123.4567
+        r"\d{3} \d{3} \d{4}",  # 555 123 4567
+        r"0\d{2,4} \d{3,4} ?\d{3,4}",  # UK and many trunk-prefix formats: 020 7946 0958, 01632 960001
+        r"01[3-9]\d{2}[ \-]?\d{6}",  # Bangladesh mobile: 01712-345678, 01712345678
+    )
+)
+_PHONE = re.compile(rf"(?<![\w+.\-/])(?:{_INTERNATIONAL}|{_NATIONAL})(?![\w\-/]|\.\d)")
+_BARE = re.compile(r"(?<![\w.\-])\d{7,15}(?![\w\-/]|\.\d)")
+_PHONE_WORDS = re.compile(
+    r"(?:phone|tel|telephone|mobile|cell|call|whatsapp|fax|sms|text me|ফোন|মোবাইল)\b[^\n\d]{0,16}$"
+)
+
+
+def find_phones(text: str, nums: Sequence[Cluster] | None = None) -> Iterator[Finding]:
+    for c in clusters(text) if nums is None else nums:
+        if not 7 <= c.digits <= 17:
+            continue
+        found = False
+        for m in _PHONE.finditer(text, c.start, min(len(text), c.end + LOOKAROUND)):
+            if 8 <= sum(ch.isdigit() for ch in m.group()) <= 15:
+                found = True
+                yield Finding("phone", m.start(), m.end(), 10)
+        if not found and c.digits <= 15 and context_before(text, c.start, _PHONE_WORDS):
+            for m in _BARE.finditer(text, c.start, min(len(text), c.end + LOOKAROUND)):
+                yield Finding("phone", m.start(), m.end(), 10)
