@@ -94,7 +94,7 @@ def main() -> None:
         (f"pre_call, plan {args.plan} (all default checks)", lambda: screen_input(messages, policy)),
         ("  injection score", lambda: injection.score(text)),
         ("  injection score, retrieved mode", lambda: injection.score(text, retrieved=True)),
-        ("  invisible unicode strip", lambda: invisible.strip(text)),
+        ("  invisible unicode strip", lambda: invisible.remove(text)),
         ("  secrets", lambda: recognizers.scan_secrets(text, min_length=24, threshold=4.0)),
         ("  digit clusters (shared by phone, card, ssn, bd_nid, ip)", lambda: numbers.clusters(text)),
         *[

@@ -21,8 +21,9 @@ MAX_PATTERN = 200
 MAX_PATTERNS = 50
 MAX_WORDS = 500
 TIMEOUT_S = 0.05
-# A group that ends in a quantifier and is itself quantified: (a+)+, (?:x*y?)*, (\w+\s?){2,}.
-_NESTED = re.compile(r"\((?:[^()\\]|\\.)*[+*}]\)[+*{]|\((?:[^()\\]|\\.)*[+*}]\)\?[+*{]")
+# A quantified group with a quantifier inside it: (a+)+, (?:x*y)*, (\w+\s?)*, (a|b+){2,}: the classic
+# catastrophic-backtracking shapes. Conservative (it also refuses some safe patterns, like (ab+c)+).
+_NESTED = re.compile(r"\((?:[^()\\]|\\.)*(?<!\\)[+*}](?:[^()\\]|\\.)*\)[+*{]")
 
 
 class PatternProblem(ValueError):

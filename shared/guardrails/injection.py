@@ -161,7 +161,7 @@ class InjectionScore:
 
 def _normalize(text: str) -> str:
     if not text.isascii():
-        text = unicodedata.normalize("NFKC", invisible.strip(text))
+        text = unicodedata.normalize("NFKC", invisible.remove(text))
     return text.lower()
 
 

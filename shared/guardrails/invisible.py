@@ -49,7 +49,7 @@ def inspect(text: str) -> Hidden:
     return Hidden(zero_width, tags, bidi, body.count("\u202d") + body.count("\u202e"))
 
 
-def strip(text: str) -> str:
+def remove(text: str) -> str:
     """The text without the invisible characters `inspect` counts (flag emoji kept whole)."""
     if not _has_candidates(text):
         return text

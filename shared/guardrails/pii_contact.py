@@ -58,13 +58,12 @@ _PHONE_WORDS = re.compile(
 
 def find_phones(text: str, nums: Sequence[Cluster] | None = None) -> Iterator[Finding]:
     for c in clusters(text) if nums is None else nums:
-        if not 7 <= c.digits <= 17:
+        if c.digits < 7:
             continue
-        found = False
-        for m in _PHONE.finditer(text, c.start, min(len(text), c.end + LOOKAROUND)):
+        end = min(len(text), c.end + LOOKAROUND)
+        for m in _PHONE.finditer(text, c.start, end):
             if 8 <= sum(ch.isdigit() for ch in m.group()) <= 15:
-                found = True
                 yield Finding("phone", m.start(), m.end(), 10)
-        if not found and c.digits <= 15 and context_before(text, c.start, _PHONE_WORDS):
-            for m in _BARE.finditer(text, c.start, min(len(text), c.end + LOOKAROUND)):
+        for m in _BARE.finditer(text, c.start, end):
+            if context_before(text, m.start(), _PHONE_WORDS):
                 yield Finding("phone", m.start(), m.end(), 10)

@@ -24,16 +24,29 @@ def find_cards(text: str, nums: Sequence[Cluster] | None = None) -> Iterator[Fin
     for m in (
         m
         for c in (clusters(text) if nums is None else nums)
-        if 13 <= c.digits <= 19 and not c.dots
+        if c.digits >= 13
         for m in _CARD.finditer(text, c.start, min(len(text), c.end + LOOKAROUND))
     ):
         raw = m.group()
         seps = {ch for ch in raw if not ch.isdigit()}
         if len(seps) > 1:
             continue  # 4242-4242 4242 4242 mixes separators: more likely something else
+        if seps and _in_longer_run(text, m.start(), m.end(), seps.pop()):
+            continue
         digits = raw.replace(" ", "").replace("-", "")
         if _ISSUER.match(digits) and luhn_ok(digits):
             yield Finding("card", m.start(), m.end(), 40)
+
+
+def _in_longer_run(text: str, start: int, end: int, sep: str) -> bool:
+    """True when grouped digits go on before or after with the same separator: "4242 4242 4242 4242
+    4242 4242" is one 24-digit number, not a card followed by more digits."""
+    before = text[max(0, start - 5) : start]
+    after = text[end : end + 6]
+    return bool(
+        (len(before) == 5 and before[-1] == sep and before[:4].isdigit())
+        or (after[:1] == sep and after[1:5].isdigit() and not after[5:6].isdigit())
+    )
 
 
 IBAN_MAX = 34 + 8

@@ -34,16 +34,15 @@ def ssn_ok(area: str, group: str, serial: str) -> bool:
 
 def find_ssns(text: str, nums: Sequence[Cluster] | None = None) -> Iterator[Finding]:
     for c in clusters(text) if nums is None else nums:
-        if c.digits < 9 or c.dots:
+        if c.digits < 9:
             continue
         end = min(len(text), c.end + LOOKAROUND)
         for m in _SSN.finditer(text, c.start, end):
             if ssn_ok(m.group(1), m.group(3), m.group(4)):
                 yield Finding("ssn", m.start(), m.end(), 30)
-        if c.digits == 9 and context_before(text, c.start, _SSN_WORDS):
-            for m in _SSN_BARE.finditer(text, c.start, end):
-                if ssn_ok(m.group(1), m.group(2), m.group(3)):
-                    yield Finding("ssn", m.start(), m.end(), 30)
+        for m in _SSN_BARE.finditer(text, c.start, end):
+            if ssn_ok(m.group(1), m.group(2), m.group(3)) and context_before(text, m.start(), _SSN_WORDS):
+                yield Finding("ssn", m.start(), m.end(), 30)
 
 
 # Bangladesh Bureau of Statistics district geo-codes (64 districts).
@@ -75,17 +74,14 @@ def nid_structure(digits: str) -> bool:
 
 def find_bd_nids(text: str, nums: Sequence[Cluster] | None = None) -> Iterator[Finding]:
     for c in clusters(text) if nums is None else nums:
-        if c.digits not in (10, 13, 17) or c.dots:
+        if c.digits < 10:
             continue
-        context: bool | None = None
         for m in _NID.finditer(text, c.start, min(len(text), c.end + LOOKAROUND)):
             digits = re.sub(r"[ \-]", "", m.group()).translate(_TO_ASCII)
             if nid_structure(digits) and " " not in m.group() and "-" not in m.group():
                 yield Finding("bd_nid", m.start(), m.end(), 35)
                 continue
-            if context is None:
-                context = context_before(text, c.start, _NID_WORDS)
-            if context and (
+            if context_before(text, m.start(), _NID_WORDS) and (
                 len(digits) == 10
                 or (len(digits) == 13 and digits[:2] in BD_DISTRICTS)
                 or nid_structure(digits)

@@ -36,11 +36,13 @@ def _findings(check: str, text: str, policy: Policy) -> list[Finding]:
     checks = policy.checks
     if check == "banned":
         return list(checks.banned.matcher.find(text))
-    if check == "secrets":
-        return recognizers.scan_secrets(
-            text, min_length=checks.secrets.min_length, threshold=checks.secrets.entropy_threshold
+    if check == "secrets":  # a prefixed key is also a high-entropy token: one finding per stretch
+        return resolve(
+            recognizers.scan_secrets(
+                text, min_length=checks.secrets.min_length, threshold=checks.secrets.entropy_threshold
+            )
         )
-    return recognizers.scan_pii(text, checks.pii.kinds)
+    return resolve(recognizers.scan_pii(text, checks.pii.kinds))
 
 
 def _limits(msgs: Sequence[Mapping[str, Any]], segs: Sequence[messages.Segment], policy: Policy) -> list[str]:
@@ -90,7 +92,7 @@ def screen_input(
         hits += _hits("injection", checks.injection.action, rules)
 
     strip = checks.injection.enabled and checks.injection.strip_invisible
-    texts = [invisible.strip(seg.text) if strip else seg.text for seg in segs]
+    texts = [invisible.remove(seg.text) if strip else seg.text for seg in segs]
     stripped = any(t is not seg.text and t != seg.text for t, seg in zip(texts, segs, strict=True))
     for text in texts:
         state.reserve(text)

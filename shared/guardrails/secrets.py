@@ -31,19 +31,35 @@ _PREFIXED = re.compile(
     r"|eyJ[A-Za-z0-9_\-]{8,1000}\.eyJ[A-Za-z0-9_\-]{8,2000}\.[A-Za-z0-9_\-]{8,1000}"
     r")(?![\w\-])"
 )
+PEM_END = re.compile(r"-----END (?:[A-Z0-9]+ ){0,3}PRIVATE KEY(?: BLOCK)?-----")
+# The whole block when its END line is there; otherwise the header and the base64 lines after it.
 _PEM = re.compile(
     r"-----BEGIN ((?:[A-Z0-9]+ ){0,3})PRIVATE KEY(?: BLOCK)?-----"
-    r"(?:[A-Za-z0-9+/=:,\-\s]{0,8192}?-----END \1PRIVATE KEY(?: BLOCK)?-----)?"
+    r"(?:[A-Za-z0-9+/=:,\-\s]{0,8192}?-----END \1PRIVATE KEY(?: BLOCK)?-----|[A-Za-z0-9+/=\r\n]{0,8192})"
 )
 # Maximal runs (finditer resumes after each run), so no look-behind, which would slow the scan down.
-_TOKEN = re.compile(r"[A-Za-z0-9+/_\-=]{16,256}")
+_TOKEN = re.compile(r"[A-Za-z0-9+/_\-]{16,254}={0,2}")
 _PREFIXES = ("sk-", "sk_", "rk_", "AKIA", "ASIA", "ABIA", "ACCA", "gh", "github_pat_", "xox", "AIza", "eyJ")
+
+
+def _is_word(segment: str) -> bool:
+    """A path segment that reads as a word ("src", "Main", "LICENSE"), not a slice of base64 ("HbkQfyy")."""
+    return (
+        len(segment) >= 3
+        and segment.isalpha()
+        and (segment.islower() or segment.istitle() or segment.isupper())
+    )
 
 
 def shannon_entropy(token: str) -> float:
     """Bits per character of the token's own character distribution."""
     n = len(token)
     return -sum(c / n * math.log2(c / n) for c in Counter(token).values())
+
+
+def is_open_pem(piece: str) -> bool:
+    """True for a PEM private key header found without its END line (a stream cut it, or it is long)."""
+    return piece.startswith("-----BEGIN") and "-----END" not in piece
 
 
 def find_secrets(text: str, *, min_length: int = 24, threshold: float = 4.0) -> Iterator[Finding]:
@@ -63,7 +79,7 @@ def find_secrets(text: str, *, min_length: int = 24, threshold: float = 4.0) -> 
             and any(c.isdigit() for c in token)
         ):
             continue
-        if "/" in token and sum(seg.isalpha() and len(seg) >= 3 for seg in token.split("/")) >= 2:
+        if "/" in token and sum(_is_word(seg) for seg in token.split("/")) >= 2:
             continue  # a path (src/Main/lib2): words between the slashes, not base64
         if shannon_entropy(token) >= threshold:
             yield Finding("secret", m.start(), m.end(), 5)
