@@ -6,6 +6,7 @@ token); `resolve` keeps one finding per stretch of text, preferring the more spe
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -24,11 +25,20 @@ class Finding:
 
 
 def resolve(findings: Iterable[Finding]) -> list[Finding]:
-    """Non-overlapping findings in text order: higher priority first, then the longer span."""
+    """Non-overlapping findings in text order: higher priority first, then the longer span.
+
+    O(n log n): the kept spans stay sorted by start, so a candidate only meets its two neighbours
+    (a text made of thousands of findings must not cost n squared).
+    """
     ranked = sorted(findings, key=lambda f: (-f.priority, f.start - f.end, f.start))
+    starts: list[int] = []
     kept: list[Finding] = []
     for finding in ranked:
-        if all(finding.end <= k.start or finding.start >= k.end for k in kept):
-            kept.append(finding)
-    kept.sort(key=lambda f: f.start)
+        i = bisect_left(starts, finding.start)
+        if i > 0 and kept[i - 1].end > finding.start:
+            continue
+        if i < len(kept) and kept[i].start < finding.end:
+            continue
+        starts.insert(i, finding.start)
+        kept.insert(i, finding)
     return kept

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 # Digits (any script) joined by at most two separators each: "(415) 555-2671", "4242 4242 4242 4242",
 # "192.168.0.1", "+880 1712-345678".
-_CLUSTER = re.compile(r"\d(?:[ \-.)/(]{0,2}\d)*")
+_CLUSTER = re.compile(r"\d(?:[ \-.)/(]{0,2}\d){3,}")  # every recognizer needs 4 digits or more
 LOOKAROUND = 2  # characters past a cluster a recognizer's look-ahead may need
 
 
