@@ -1,7 +1,9 @@
 """Reading and rewriting the text of chat messages in OpenAI's shape.
 
 `content` is a string, null (an assistant turn with only tool calls), or a list of parts of which the
-`{"type": "text", "text": ...}` ones carry text; other parts (images, audio, files) pass through. The
+`{"type": "text", "text": ...}` ones carry text (also the Responses API's `input_text`/`output_text`
+parts, and Anthropic's text blocks, which have the same shape); other parts (images, audio, files)
+pass through. The
 input is never modified: a message with changed text is a shallow copy.
 """
 
@@ -10,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+_TEXT_PARTS = frozenset({"text", "input_text", "output_text"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +37,7 @@ def segments(messages: Sequence[Mapping[str, Any]]) -> list[Segment]:
             for j, part in enumerate(content):
                 if (
                     isinstance(part, Mapping)
-                    and part.get("type") == "text"
+                    and part.get("type") in _TEXT_PARTS
                     and isinstance(part.get("text"), str)
                 ):
                     out.append(Segment(i, j, role, part["text"]))

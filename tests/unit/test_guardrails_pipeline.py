@@ -71,6 +71,9 @@ def test_text_parts_are_masked_and_other_parts_pass_through() -> None:
     verdict = screen_input(messages, free())
     assert verdict.messages[0]["content"] == [{"type": "text", "text": "card [CARD_1]"}, image]
     assert verdict.messages[0]["content"][1] is image
+    # The Responses API's input_text parts (and Anthropic's text blocks, shaped like OpenAI's) too.
+    responses = [{"role": "user", "content": [{"type": "input_text", "text": f"mail {EMAIL}"}]}]
+    assert screen_input(responses, free()).messages[0]["content"][0]["text"] == "mail [EMAIL_1]"
     # Content null (an assistant turn with tool calls) and odd shapes are left alone.
     odd = [{"role": "assistant", "content": None, "tool_calls": []}, {"role": "user", "content": [1, "x"]}]
     assert screen_input(odd, free()).messages == odd
