@@ -42,14 +42,19 @@ _OVERRIDE_VERB = r"(?:ignore|disregard|forget|override|bypass|skip|drop|abandon|
 _EARLIER = r"(?:previous|prior|above|earlier|preceding|former|initial|original|all|any|your|system|the|these|"
 _EARLIER += r"those|my|every)"
 _RULE_NOUN = r"(?:instructions?|prompts?|rules|directives?|guidelines|directions|commands|programming|"
-_RULE_NOUN += r"constraints|restrictions|guardrails|policies|safeguards|training)"
+_RULE_NOUN += r"constraints|restrictions|guardrails|policies|safeguards|training|guidance|orders|"
+_RULE_NOUN += r"(?:content |safety )?filters|safety (?:rules|measures|settings))"
+# An order, not a description: the verb starts the text, a sentence, a clause or a quote, or follows
+# "please", "you", "must", "to"... ("ignore all rules" yes; "user settings may override these rules" no).
+_ORDER = r"(?:^|[.!?:;,\n\"'(\[*>\-]\s*|\b(?:please|now|and|just|simply|then|must|should|will|shall|"
+_ORDER += r"to|always|kindly|you|also)\s+)"
 _AI = r"(?:ai|assistant|chatbot|language model|llm|gpt|claude|bot|agent|model)"
 
 # fmt: off
 _RULES: tuple[Rule, ...] = (
     _rule("override_instructions", 0.9,
           "ignor,disregard,forget,overrid,bypass,skip,drop,abandon,aside,discard",
-          rf"\b{_OVERRIDE_VERB}\b[^.\n]{{0,40}}?\b{_EARLIER}\b[^.\n]{{0,30}}?\b{_RULE_NOUN}\b"),
+          rf"{_ORDER}{_OVERRIDE_VERB}\b[^.\n]{{0,40}}?\b{_EARLIER}\b[^.\n]{{0,30}}?\b{_RULE_NOUN}\b"),
     _rule("ignore_above", 0.65, "ignor,disregard,forget",
           r"\b(?:ignore|disregard|forget)\b (?:all |everything |anything )?(?:of )?(?:the |what'?s |what is |"
           r"that |what you were told )?(?:above|previous|prior|before|said before|you were told)\b"
@@ -92,13 +97,22 @@ _RULES: tuple[Rule, ...] = (
           r"(?:instructions|password|key))",
           r"\bwhat (?:is|are|was|were) (?:your|the) (?:system prompt|initial instructions|instructions you "
           r"were given|original instructions)",
-          r"\b(?:what was|everything) (?:written|said) above\b"),
+          r"\b(?:what was|everything) (?:written|said) above\b",
+          r"\b(?:print|repeat|output|show|reveal|dump|recite)\b (?:me )?(?:everything|all|the text|"
+          r"whatever is|what'?s|what is) (?:written )?(?:above|before) (?:this|here)"),
     _rule("role_marker", 0.8, "<|,[inst,[/inst,<<sys,<system,</system,<sys_prompt,<system_prompt",
           r"<\|(?:im_start|im_end|system|assistant|user|endoftext|eot_id|start_header_id|end_header_id)\|>",
           r"\[/?inst\]|<</?sys>>|</?(?:system|sys_prompt|system_prompt)>"),
     _rule("system_header", 0.7, "system",
           r"(?:^|\n)[ \t]*(?:#{1,6}|\*\*|\[)[ \t]*system\b[^\n]{0,20}?[:\]*]"),
-    _rule("fake_system_turn", 0.7, "system", r"(?:^|\n)[ \t]*system[ \t]*:[ \t]*\S"),
+    # "System:" lines are also how prompt templates are written down; with orders in them they are not.
+    _rule("fake_system_turn", 0.5, "system", r"(?:^|\n)[ \t]*system[ \t]*:[ \t]*\S"),
+    _rule("fake_system_order", 0.7, "system",
+          r"(?:^|\n)[ \t]*system[ \t]*:[^\n]{0,80}\b(?:new|policy|rules|ignore|override|reveal|must|"
+          r"no longer|disabled|unrestricted|admin|grant|confidential|password|revoked)\b"),
+    _rule("fake_assistant_order", 0.7, "assistant,ai:,chatgpt",
+          r"(?:^|\n)[ \t]*(?:assistant|ai|chatgpt)[ \t]*:[^\n]{0,80}\b(?:ignore|override|no longer|"
+          r"unrestricted|jailbr\w*|my rules|secret|password|confidential)\b"),
     _rule("fake_turn", 0.4, "assistant,human,ai:,chatgpt,role",
           r"(?:^|\n)[ \t]*(?:assistant|human|ai|chatgpt)[ \t]*:[ \t]*\S",
           r"\"role\"\s*:\s*\"(?:system|assistant|tool)\""),
@@ -108,6 +122,9 @@ _RULES: tuple[Rule, ...] = (
           r"\b(?:system|admin|administrator|developer|root) (?:override|command|message|notice|alert|"
           r"instructions?)\s*[:\-!]",
           r"\bimportant (?:new )?instructions?\b"),
+    _rule("rules_do_not_apply", 0.6, "apply",
+          r"\b(?:rules|guidelines|restrictions|policies|filters|laws|ethics)\b[^.\n]{0,20}\b(?:don'?t|do not|"
+          r"no longer|doesn'?t|does not) apply\b"),
     _rule("jailbreak_word", 0.35, "jailbr", r"\bjailbr(?:eak|oken|eaking)\b"),
     _rule("stay_in_character", 0.35, "character",
           r"\b(?:stay|remain|keep) in character\b|\b(?:never|don'?t|do not) break character\b"),
@@ -124,28 +141,38 @@ _RULES: tuple[Rule, ...] = (
 
 _RETRIEVED_RULES: tuple[Rule, ...] = (
     _rule("addressed_to_assistant", 0.6, "ai,assistant,model,bot,agent,llm,gpt,claude,you",
-          rf"\b{_AI}s?\b[^.\n]{{0,30}}\b(?:must|should|need to|are instructed to|will now|please|have to)\b",
-          rf"\b(?:attention|note to|message to|instructions? (?:for|to))[: ]+(?:the |all |any )?{_AI}s?\b",
+          rf"\b{_AI}s? (?:reading|processing|viewing|seeing|summari[sz]ing|that reads?|who reads?) "
+          r"(?:this|these)\b",
+          rf"\b(?:dear|hey|hi|hello|attention|note to|message to|note for|instructions? (?:for|to))[,: ]+"
+          rf"(?:the |all |any )?{_AI}s?\b",
+          rf"\b{_AI}s?, (?:when|if|please|now|you|always|never|do|append|add|include|send|call|ignore|"
+          r"reply)\b",
           rf"\bif you are an? {_AI}\b",
           r"\b(?:when|if|once) (?:you|the assistant|the ai) (?:read|see|process|summari[sz]e|encounter|find)"
           r" this\b"),
+    _rule("orders_to_assistants", 0.5, "must,instructed,shall,required",
+          rf"\b(?:ai |the )?{_AI}s?\b (?:must|are instructed to|shall|are required to)\b"),
     _rule("hide_from_user", 0.7, "user",
           r"\b(?:do not|don'?t|never) (?:tell|inform|mention|reveal|show|let|alert|warn) (?:this |it |"
           r"anything )?(?:to )?(?:the )?user\b",
           r"\bwithout (?:telling|informing|alerting|notifying) the user\b",
-          r"\bthe user (?:must|should|need) not (?:know|see|be told)\b"),
+          r"\bthe user (?:must|should|need) not (?:know|see|be told)\b",
+          r"\b(?:do not|don'?t|without|never) (?:ask(?:ing)?|wait(?:ing)?) (?:the user )?for (?:confirmation|"
+          r"permission|approval|consent)\b"),
     _rule("exfiltrate", 0.6, "](http,send,forward,email,post,upload,exfiltrat,transmit,leak",
           r"!\[[^\]\n]{0,100}\]\(https?://[^)\s]{0,200}[?&][^)\s]{0,200}=",
           r"\b(?:send|forward|email|post|upload|exfiltrate|transmit|leak)\b[^.\n]{0,40}\b(?:conversation|"
           r"chat history|(?:the )?user'?s? (?:data|email|password|credentials|information|messages|files|"
-          r"previous messages|inbox)|api keys?|passwords?|credentials|previous messages)\b"),
-    _rule("instead_respond", 0.5, "instead,respond,reply,answer",
+          r"previous messages|inbox)|api keys?|passwords?|credentials|previous messages)\b"
+          r"[^.\n]{0,30}\bto\b"),
+    _rule("instead_respond", 0.4, "instead,respond,reply,answer",
           r"\binstead,? (?:you (?:should|must) )?(?:respond|reply|say|answer|output|write|tell|print)\b",
           r"\b(?:respond|reply|answer) (?:only |solely )?with\b"),
     _rule("use_tool", 0.45, "call,invoke,use,run,execute,visit,open,navigate,go to,click",
           r"\b(?:call|invoke|use|run|execute) (?:the )?(?:\w+ )?(?:tool|function|plugin|command)\b",
-          r"\b(?:visit|open|navigate to|go to|click)\b[^.\n]{0,20}https?://"),
-    _rule("you_must", 0.4, "you must,you are required,you need to,you will now",
+          r"\b(?:visit|open|navigate to|go to|click)\b[^.\n]{0,20}https?://",
+          r"\b(?:append|add|include|insert|embed)\b[^.\n]{0,40}https?://"),
+    _rule("you_must", 0.35, "you must,you are required,you need to,you will now",
           r"\byou (?:must|are required to|need to|will now)\b"),
 )
 # fmt: on

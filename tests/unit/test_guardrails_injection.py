@@ -11,8 +11,13 @@ import pytest
 from shared.guardrails import invisible
 from shared.guardrails.injection import score
 
-DATA = Path(__file__).parent.parent / "data" / "guardrails_injection.jsonl"
-ROWS = [json.loads(line) for line in DATA.read_text().splitlines() if line.strip()]
+DATA = Path(__file__).parent.parent / "data"
+ROWS = [
+    json.loads(line)
+    for name in ("guardrails_injection.jsonl", "guardrails_injection_holdout.jsonl")
+    for line in (DATA / name).read_text().splitlines()
+    if line.strip()
+]
 
 
 def _precision_recall(threshold: float) -> tuple[float, float]:
@@ -28,14 +33,16 @@ def _precision_recall(threshold: float) -> tuple[float, float]:
 
 def test_the_labelled_set_is_big_enough() -> None:
     labels = [row["label"] for row in ROWS]
-    assert labels.count("injection") >= 40 and labels.count("benign") >= 40
+    assert labels.count("injection") >= 60 and labels.count("benign") >= 60
     assert sum(row["mode"] == "retrieved" for row in ROWS) >= 10
 
 
 @pytest.mark.parametrize("threshold", [0.6, 0.7])
 def test_precision_and_recall(threshold: float) -> None:
-    # Measured on this set: precision 1.0 and recall 1.0 at 0.6 and 0.7 (0.96/1.0 at 0.5, 1.0/0.76 at
-    # 0.75). The set was written alongside the rules, so these are upper bounds, not field numbers.
+    # Measured on the 130 rows: precision 1.0 and recall 1.0 at 0.6 and 0.7 (0.98/1.0 at 0.5, 1.0/0.78
+    # at 0.75). The first file was written alongside the rules; the second ("holdout") was written after
+    # them and scored before any change: precision 1.0, recall 0.60 at 0.6. The rules were then widened
+    # (not to its exact strings), so both are now seen data: read these as upper bounds, not field numbers.
     precision, recall = _precision_recall(threshold)
     assert precision >= 0.95
     assert recall >= 0.95
