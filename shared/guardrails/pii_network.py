@@ -41,5 +41,5 @@ def find_ipv6(text: str, nums: Sequence[Cluster] | None = None) -> Iterator[Find
         except ValueError:
             continue
         groups = [g for g in raw.split(":") if g]
-        if len(groups) >= 3 or raw.startswith("::") or "." in raw:
+        if len(groups) >= 3 or (raw.startswith("::") and groups) or "." in raw:
             yield Finding("ip", m.start(), m.start() + len(raw), 15)

@@ -51,6 +51,14 @@ def _is_word(segment: str) -> bool:
     )
 
 
+_WORD = re.compile(r"[A-Z]?[a-z]{3,}")
+
+
+def _mostly_words(token: str) -> bool:
+    """True when words of three or more letters (CamelCase parts included) make up 60 % of the token."""
+    return sum(len(w) for w in _WORD.findall(token)) >= 0.6 * len(token)
+
+
 def shannon_entropy(token: str) -> float:
     """Bits per character of the token's own character distribution."""
     n = len(token)
@@ -81,5 +89,7 @@ def find_secrets(text: str, *, min_length: int = 24, threshold: float = 4.0) -> 
             continue
         if "/" in token and sum(_is_word(seg) for seg in token.split("/")) >= 2:
             continue  # a path (src/Main/lib2): words between the slashes, not base64
+        if _mostly_words(token):
+            continue  # an identifier (RateLimitHandlerV3, A2ACompletionBridge), not random
         if shannon_entropy(token) >= threshold:
             yield Finding("secret", m.start(), m.end(), 5)

@@ -194,6 +194,7 @@ def test_ip_at_the_end_of_a_sentence() -> None:
         "256.1.1.1",
         "version 1.2.3.4.5",
         "std::vector<int> and abc::def",
+        "a bare :: in code",
         "at 12:30:45",
         "1:2:3:4:5:6:7:8:9 too many groups",
         "2001:db8::g1",

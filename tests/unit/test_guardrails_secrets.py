@@ -75,3 +75,11 @@ def test_thresholds_are_tunable() -> None:
     assert list(find_secrets(token)) == []  # shorter than the default 24
     assert [f.kind for f in find_secrets(token, min_length=16, threshold=3.5)] == ["secret"]
     assert list(find_secrets("a8Fk29LmQz7Xp3RtYw6NvB1cDe", threshold=5.5)) == []
+
+
+@pytest.mark.parametrize(
+    "identifier",
+    ["_PROXY_DynamicRateLimitHandlerV3", "A2ACompletionBridgeTransformation", "getUserById2FactorAuth"],
+)
+def test_identifiers_are_not_secrets(identifier: str) -> None:
+    assert spans(f"class {identifier}:") == []
