@@ -32,11 +32,15 @@ ServicesDep = Annotated[Services, Depends(get_services)]
 
 
 async def get_principal(request: Request, services: ServicesDep) -> Principal:
+    """The caller, from `Authorization: Bearer <token or API key>`, or from `x-api-key: <API key>` as
+    Anthropic's SDKs and Claude Code send it."""
     header = request.headers.get("authorization", "")
     scheme, _, credential = header.partition(" ")
+    if not header and request.headers.get("x-api-key", "").strip():
+        scheme, credential = "bearer", request.headers["x-api-key"]
     if scheme.lower() != "bearer" or not credential.strip():
         raise Unauthorized(
-            "Send `Authorization: Bearer <access token or API key>`.",
+            "Send `Authorization: Bearer <access token or API key>` (or `x-api-key: <API key>`).",
             code="missing_credentials",
             headers={"WWW-Authenticate": "Bearer"},
         )

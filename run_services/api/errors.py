@@ -1,4 +1,5 @@
-"""One error shape for every failure: {"error": {"type", "code", "message"}}."""
+"""One error shape for every failure: {"error": {"type", "code", "message"}}; on Anthropic's door
+(`/v1/messages`), Anthropic's shape {"type": "error", "error": {"type", "message"}} with its statuses."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import AppError
+from shared.protocols import anthropic_response as anthropic
 
 log = logging.getLogger("api.errors")
 
@@ -24,9 +26,20 @@ _HTTP_CODES = {
 }
 
 
+ANTHROPIC_DOOR = "/v1/messages"
+
+
 def error_response(
-    status: int, type_: str, code: str, message: str, headers: dict[str, str] | None = None
+    status: int,
+    type_: str,
+    code: str,
+    message: str,
+    headers: dict[str, str] | None = None,
+    request: Request | None = None,
 ) -> JSONResponse:
+    if request is not None and request.url.path.startswith(ANTHROPIC_DOOR):
+        status = anthropic.error_status(status, code)
+        return JSONResponse(anthropic.error_body(status, message), status_code=status, headers=headers)
     return JSONResponse(
         {"error": {"type": type_, "code": code, "message": message}}, status_code=status, headers=headers
     )
@@ -42,26 +55,33 @@ def _describe(exc: RequestValidationError) -> str:
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def app_error(_request: Request, exc: AppError) -> JSONResponse:
+    async def app_error(request: Request, exc: AppError) -> JSONResponse:
         if exc.status >= 500:
             log.warning("request failed", extra={"code": exc.code, "status": exc.status})
-        return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
+        return error_response(exc.status, exc.type, exc.code, exc.message, exc.headers, request)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
-        return error_response(422, "invalid_request_error", "invalid_request", _describe(exc))
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # Anthropic answers a malformed request with 400; OpenAI-style routes keep FastAPI's 422.
+        status = 400 if request.url.path.startswith(ANTHROPIC_DOOR) else 422
+        return error_response(
+            status, "invalid_request_error", "invalid_request", _describe(exc), None, request
+        )
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         type_, code = _HTTP_CODES.get(exc.status_code, ("api_error", "http_error"))
-        return error_response(exc.status_code, type_, code, str(exc.detail), getattr(exc, "headers", None))
+        headers = getattr(exc, "headers", None)
+        return error_response(exc.status_code, type_, code, str(exc.detail), headers, request)
 
     @app.exception_handler(Exception)
-    async def unexpected(_request: Request, exc: Exception) -> JSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error")
         return error_response(
             500,
             "api_error",
             "internal_error",
             "Something went wrong on our side; retry later, and quote the X-Request-ID.",
+            None,
+            request,
         )
