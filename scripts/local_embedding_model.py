@@ -10,11 +10,10 @@ one batch, so the batch sizes equal the context: 512 tokens, the model's positio
 from __future__ import annotations
 
 import argparse
-import signal
-import threading
 from pathlib import Path
 
 from scripts.embedding_gguf import ensure_gguf
+from scripts.llama_server import serve_until_stopped
 
 STATE = Path(__file__).resolve().parent.parent / ".local" / "models"
 CONTEXT = 512
@@ -39,14 +38,7 @@ def main() -> None:
     params.cpuparams.n_threads = args.threads
     params.hostnames = [args.host]
     params.port = args.port
-    server = xllamacpp.Server(params)
-    print(f"local embedding model listening on http://{args.host}:{args.port}/v1", flush=True)
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    del server
+    serve_until_stopped(params, "local embedding model")
 
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
-import signal
 import sys
-import threading
+
+from scripts.llama_server import serve_until_stopped
 
 MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 
@@ -39,14 +39,7 @@ def main() -> None:
     params.cpuparams.n_threads = args.threads
     params.hostnames = [args.host]
     params.port = args.port
-    server = xllamacpp.Server(params)
-    print(f"local model listening on http://{args.host}:{args.port}/v1", flush=True)
-
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    stop.wait()
-    del server
+    serve_until_stopped(params, "local model")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """Chat parameters beyond sampling: structured output, logprobs, logit_bias, stop and `n`, checked up front.
 
-Passed through to the provider unchanged (shared/gateway/calls.py PASSTHROUGH) once they check out:
+Passed through to the provider unchanged (shared/gateway/types.py PASSTHROUGH) once they check out:
 - `response_format`: {"type": "text"}, {"type": "json_object"} (capability `response_format`) or
   {"type": "json_schema", "json_schema": {"name", "schema", "strict", "description"}} (capability
   `json_schema`); the schema must itself be valid JSON Schema (checked against its metaschema);

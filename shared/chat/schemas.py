@@ -17,6 +17,7 @@ from shared.chat.tools import (
     ToolOptions,
 )
 from shared.errors import BadRequest
+from shared.gateway.types import PASSTHROUGH
 
 UNSUPPORTED = (
     "audio",
@@ -169,22 +170,8 @@ class ChatCompletionRequest(BaseModel):
         return out
 
     def sampling(self) -> dict[str, Any]:
-        return self.model_dump(
-            include={
-                "temperature",
-                "top_p",
-                "stop",
-                "seed",
-                "presence_penalty",
-                "frequency_penalty",
-                "user",
-                "response_format",
-                "logprobs",
-                "top_logprobs",
-                "logit_bias",
-            },
-            exclude_none=True,
-        )
+        """The parameters passed through to the provider as the client set them."""
+        return self.model_dump(include=set(PASSTHROUGH), exclude_none=True)
 
     def requested_max_tokens(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens

@@ -28,28 +28,22 @@ from shared.catalog.catalog import Deployment, ModelSpec
 from shared.gateway.errors import translate
 from shared.gateway.inline import ImageInliner
 from shared.gateway.parts import split_media
-from shared.gateway.types import Candidate, Completion, Delta, Served, ToolCall, ToolCallDelta, Usage
+from shared.gateway.types import (
+    PASSTHROUGH,
+    Candidate,
+    Completion,
+    Delta,
+    Served,
+    ToolCall,
+    ToolCallDelta,
+    Usage,
+)
 from shared.settings import Settings
 
 litellm.suppress_debug_info = True
 litellm.drop_params = True
 litellm.telemetry = False
 
-# Sampling and output parameters passed through unchanged when the client sets them (shared/chat/params.py
-# checks them and that the model supports them first).
-PASSTHROUGH = (
-    "temperature",
-    "top_p",
-    "stop",
-    "seed",
-    "presence_penalty",
-    "frequency_penalty",
-    "user",
-    "response_format",
-    "logprobs",
-    "top_logprobs",
-    "logit_bias",
-)
 # Tool calling (shared/chat/tools.py checked them); litellm translates them for each provider.
 TOOL_PARAMS = ("tools", "tool_choice", "parallel_tool_calls")
 

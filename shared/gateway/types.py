@@ -7,6 +7,22 @@ from typing import Any, Protocol
 
 from shared.catalog.catalog import Deployment, ModelSpec
 
+# Sampling and output parameters passed through unchanged when the client sets them (shared/chat/params.py
+# checks them and that the model supports them first).
+PASSTHROUGH = (
+    "temperature",
+    "top_p",
+    "stop",
+    "seed",
+    "presence_penalty",
+    "frequency_penalty",
+    "user",
+    "response_format",
+    "logprobs",
+    "top_logprobs",
+    "logit_bias",
+)
+
 
 @dataclass
 class Usage:
