@@ -174,7 +174,7 @@ async def deliver(world: World, ev: Emitted, racing: bool = False) -> str:
     allowed = {again} | ({first} if first else set())
     if any(o not in allowed for o in handled) or (first != again and handled.count(first or "") > 1):
         raise Violation(f"{ev.kind} {ev.ref or p.pid} answered {handled}; the model says {first} / {again}")
-    if any(isinstance(a, tuple) and a[0] not in (200, 500) for a in answers):
+    if any(isinstance(a, tuple) and a[0] not in (200, 409, 500) for a in answers):
         raise Violation(f"{ev.kind} {ev.ref or p.pid}: a signed event was answered {answers}")
     if any(a == "crash" for a in answers):
         ev.not_before = world.clock.at + dt.timedelta(seconds=LEASE_S + 1)
