@@ -32,7 +32,7 @@ PROVIDER = "sslcommerz"
 GOOD = "good"
 # What the validation API says of a payment, by weight: paid as ordered, or an amount that differs,
 # a payment flagged risky, a failed one.
-ANSWERS = {GOOD: 0.85, "mismatch": 0.05, "risky": 0.05, "failed": 0.05}
+ANSWERS = {GOOD: 0.7, "mismatch": 0.1, "risky": 0.1, "failed": 0.1}
 END_STATES = {GOOD: "paid", "mismatch": "mismatched", "risky": "review", "failed": "failed"}
 
 
