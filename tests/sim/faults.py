@@ -10,8 +10,8 @@ Every ledger write is one Firestore transaction, so a commit is where the outsid
   or right after it; no handler of ours runs after that (no release, no answer), so the operation is
   abandoned between two of its writes and only the platform's retry finishes it.
 
-The outside systems other than Firestore meet faults here too: `provider_down` (a payment provider's
-API does not answer in time).
+The outside systems other than Firestore meet faults here too: `provider_down` (a provider's API does
+not answer in time, a job step's provider fails) and `task_lost` (a Cloud Task never delivered).
 
 Which commit meets a fault is decided by the seed, the operation (the how-many-th `start`) and what the
 commit writes, not by the order commits arrive in: concurrent sweeps meet the same faults in any order, and
@@ -32,6 +32,7 @@ from google.cloud.firestore_v1.async_transaction import AsyncTransaction
 KINDS = ("abort", "unavailable", "lost")
 CRASH = "crash"
 PROVIDER_DOWN = "provider_down"
+TASK_LOST = "task_lost"
 # Ids that differ from run to run (the run's tag, random transfer ids, digests of them): left out of what
 # decides a fault, so that a seed replays.
 RANDOM_PART = re.compile(r"[0-9a-f]{8,}")
@@ -46,7 +47,9 @@ class FaultPlan:
 
     seed: int
     rate: float
-    injected: dict[str, int] = field(default_factory=lambda: dict.fromkeys((*KINDS, CRASH, PROVIDER_DOWN), 0))
+    injected: dict[str, int] = field(
+        default_factory=lambda: dict.fromkeys((*KINDS, CRASH, PROVIDER_DOWN, TASK_LOST), 0)
+    )
     current: list[str] = field(default_factory=list)  # the faults met since `start`
     enabled: bool = True
     crashing: bool = False  # the current operation may crash at a commit
@@ -96,6 +99,18 @@ class FaultPlan:
             return False
         self.injected[PROVIDER_DOWN] += 1
         self.current.append(PROVIDER_DOWN)
+        return True
+
+    def lose(self, what: str) -> bool:
+        """Whether a Cloud Task is lost as it is created: never delivered (the commit fault rate)."""
+        if not self.enabled:
+            return False
+        key = f"lose:{what}"
+        nth = self.seen[key] = self.seen.get(key, 0) + 1
+        if random.Random(f"{self.seed}:{self.starts}:{key}:{nth}").random() >= self.rate:
+            return False
+        self.injected[TASK_LOST] += 1
+        self.current.append(TASK_LOST)
         return True
 
     def committed_then_lost(self) -> bool:

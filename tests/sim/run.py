@@ -10,13 +10,23 @@ import uuid
 from dataclasses import dataclass
 
 from shared import clock as shared_clock
+from shared.jobs import repository as jobs_repository
+from shared.jobs import sweep as jobs_sweep
+from shared.jobs.parts import JobParts
+from shared.jobs.progress import ProgressEvents
+from shared.jobs.repository import JobRepository
+from shared.jobs.runner import StepRunner
+from shared.jobs.sweep import JobSweeper
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
 from shared.purchases import orders as orders_module
 from shared.purchases import webhook_events
 from shared.purchases.payments import Purchases
 from shared.settings import Settings
-from tests.sim import audit, hooks
+from shared.spending.payer import Payer
+from shared.usage import recorder as usage_recorder
+from shared.usage.recorder import UsageRecorder
+from tests.sim import audit, hooks, jobs_sim
 from tests.sim.calls import Violation
 from tests.sim.faults import RANDOM_PART, FaultPlan, FaultyClient
 from tests.sim.shards import SHARDS
@@ -60,14 +70,19 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
     run_id = uuid.uuid4().hex[:8]
     wallets = [f"w-sim-{run_id}-{i}" for i in range(WALLETS)]
     clock = Clock()
-    keys, gateway = hooks.Keys(), hooks.Gateway(plan, {})
+    keys, gateway, tasks = hooks.Keys(), hooks.Gateway(plan, {}), jobs_sim.Tasks(plan)
     instances = []
     for home in (0, 2):  # two instances whose windows of shards differ
         ledger = Ledger(db, settings)
         purchases = Purchases(db, ledger)
         wallets_of = ShardedWallets(ledger, home, window=2)
         webhooks, orders = hooks.build(db, settings, ledger, purchases, wallets_of, keys, gateway, SHARDS)
-        instances.append(Instance(ledger, purchases, wallets_of, webhooks, orders))
+        progress = ProgressEvents(jobs_sim.NoPublisher(), settings.jobs_topic)
+        parts = JobParts(JobRepository(db), Payer(ledger), tasks, progress, settings, UsageRecorder(db))
+        runner = StepRunner(parts, {jobs_sim.KIND: jobs_sim.SimKind(plan)})  # type: ignore[dict-item]
+        instances.append(
+            Instance(ledger, purchases, wallets_of, webhooks, orders, parts, runner, JobSweeper(parts))
+        )
     workspaces = [f"ws-sim{run_id}{i}" for i in range(WORKSPACES)]
     world = World(
         rng,
@@ -81,9 +96,13 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         db,
         keys,
         gateway,
+        tasks,
     )
     # Every module that reads the time reads ours (some imported `now` by name).
-    patched = [(m, m.now) for m in (shared_clock, webhook_events, orders_module)]
+    patched = [
+        (m, m.now)
+        for m in (shared_clock, webhook_events, orders_module, jobs_repository, jobs_sweep, usage_recorder)
+    ]
     for module, _ in patched:
         setattr(module, "now", clock)  # noqa: B010
     started = time.monotonic()

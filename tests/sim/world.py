@@ -19,6 +19,9 @@ from typing import Any
 
 from google.cloud import firestore
 
+from shared.jobs.parts import JobParts
+from shared.jobs.runner import StepRunner
+from shared.jobs.sweep import JobSweeper
 from shared.ledger.errors import HoldNotFound, InsufficientCredits, PaymentDebt
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Hold
@@ -26,7 +29,7 @@ from shared.ledger.shards import ShardedWallets
 from shared.purchases.orders import Orders
 from shared.purchases.payments import Purchases
 from shared.purchases.webhooks import PaymentWebhooks
-from tests.sim import payments, shards, ssl_sim, stripe_sim
+from tests.sim import jobs_sim, payments, shards, ssl_sim, stripe_sim
 from tests.sim.calls import Action, Expect, Retry, Violation, shown
 from tests.sim.event_model import EventModel
 from tests.sim.faults import CALLER_ERRORS, FaultPlan
@@ -59,6 +62,11 @@ WEIGHTS = {
     "ssl_pay": 0.6,
     "ssl_renotify": 0.3,
     "ssl_recheck": 0.2,
+    "job_create": 0.6,
+    "job_deliver": 1.5,
+    "job_late": 0.2,
+    "job_cancel": 0.15,
+    "job_sweep": 0.3,
     "ws_grant": 2,
     "ws_open_stream": 3,
     "ws_progress": 2,
@@ -82,6 +90,9 @@ class Instance:
     shards: ShardedWallets
     hooks: PaymentWebhooks  # the payments function: Stripe events and SSLCommerz notifications
     orders: Orders
+    jobs: JobParts  # the jobs worker and the reconciler's job sweep
+    runner: StepRunner
+    sweeper: JobSweeper
 
 
 @dataclass
@@ -108,6 +119,7 @@ class World:
         db: firestore.AsyncClient,
         keys: Keys,
         gateway: Gateway,
+        tasks: jobs_sim.Tasks,
     ) -> None:
         self.rng, self.plan, self.instances, self.clock, self.ttl = rng, plan, instances, clock, ttl
         self.ledger = instances[0].ledger  # for reads and the reconciler
@@ -126,6 +138,8 @@ class World:
         self.events = EventModel(self.model, self.sharded)  # payments that arrive as provider events
         self.stripe = stripe_sim.StripeState()
         self.orders: dict[str, ssl_sim.Order] = {}
+        self.jobs: dict[str, jobs_sim.SimJob] = {}
+        self.tasks = tasks
 
     def new_id(self, prefix: str) -> str:
         self.n += 1
@@ -373,6 +387,23 @@ class World:
     async def ssl_recheck(self) -> str:
         return await ssl_sim.recheck(self)
 
+    # -- jobs (tests/sim/jobs_sim.py) ----------------------------------------------------------------------
+
+    async def job_create(self) -> str:
+        return await jobs_sim.create(self)
+
+    async def job_deliver(self) -> str:
+        return await jobs_sim.deliver(self)
+
+    async def job_late(self) -> str:
+        return await jobs_sim.late(self)
+
+    async def job_cancel(self) -> str:
+        return await jobs_sim.cancel(self)
+
+    async def job_sweep(self) -> str:
+        return await jobs_sim.sweep(self)
+
     # -- workspace wallets (tests/sim/shards.py) --------------------------------------------------------
 
     async def ws_grant(self) -> str:
@@ -462,5 +493,6 @@ class World:
             self.recent.append(await shards.finish_stream(self, ws))
         await stripe_sim.drain(self)
         await ssl_sim.drain(self)
+        await jobs_sim.drain(self)
         self.clock.advance(self.ttl * 2)
         self.recent.append(await self.sweep_holds())
