@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -84,15 +84,21 @@ class NoPublisher:
 
 
 class SimKind:
-    """Each step costs what the job's parameters list; now and then it fails and is retried."""
+    """Each step costs what the job's parameters list; now and then it fails and is retried. `meanwhile`,
+    when set, runs (once) while a step works: a slow step, outlived by its lease."""
 
     def __init__(self, plan: FaultPlan) -> None:
         self._plan = plan
+        self.meanwhile: Callable[[], Awaitable[str]] | None = None
+        self.happened = ""
 
     def plan(self, request: Any) -> Any:
         raise NotImplementedError("the simulator creates its jobs itself")
 
     async def run_step(self, job: Job, step: int) -> StepResult:
+        if self.meanwhile is not None:
+            meanwhile, self.meanwhile = self.meanwhile, None
+            self.happened = await meanwhile()
         if self._plan.provider_down("step"):
             raise StepFailed("simulated: the provider failed", code="step_error", retryable=True)
         return StepResult(cost=int(job.params["costs"][step]))
@@ -184,6 +190,31 @@ async def deliver(world: World, task: Task | None = None) -> str:
     await check(world, task.payload["job_id"])
     how = "together" if together else "in turn"
     return f"job task {task.name} x{copies} {how} -> {sorted(answers)} {world.plan.current}"
+
+
+async def slow(world: World) -> str:
+    """A step so slow that its lease runs out: Cloud Tasks delivers the task again meanwhile, that
+    delivery takes the lease and finishes the step; then the slow one's result comes and must change
+    nothing (the step is counted once)."""
+    if not world.tasks.queued:
+        return "job slow: nothing queued"
+    task = world.rng.choice(world.tasks.queued)
+
+    async def meanwhile() -> str:
+        world.clock.advance(dt.timedelta(seconds=world.instances[0].jobs.settings.jobs_step_lease_s + 1))
+        return await run_once(world, task)
+
+    world.kind.meanwhile = meanwhile
+    world.kind.happened = "(the step did not run)"
+    world.plan.start()
+    answer = await run_once(world, task)
+    world.kind.meanwhile = None
+    task.attempts += 2
+    if answer.startswith("200") and task in world.tasks.queued:
+        world.tasks.queued.remove(task)
+        world.tasks.done.append(task)
+    await check(world, task.payload["job_id"])
+    return f"job slow {task.name} -> {answer}, meanwhile {world.kind.happened} {world.plan.current}"
 
 
 async def late(world: World) -> str:

@@ -70,7 +70,12 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
     run_id = uuid.uuid4().hex[:8]
     wallets = [f"w-sim-{run_id}-{i}" for i in range(WALLETS)]
     clock = Clock()
-    keys, gateway, tasks = hooks.Keys(), hooks.Gateway(plan, {}), jobs_sim.Tasks(plan)
+    keys, gateway, tasks, kind = (
+        hooks.Keys(),
+        hooks.Gateway(plan, {}),
+        jobs_sim.Tasks(plan),
+        jobs_sim.SimKind(plan),
+    )
     instances = []
     for home in (0, 2):  # two instances whose windows of shards differ
         ledger = Ledger(db, settings)
@@ -79,7 +84,7 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         webhooks, orders = hooks.build(db, settings, ledger, purchases, wallets_of, keys, gateway, SHARDS)
         progress = ProgressEvents(jobs_sim.NoPublisher(), settings.jobs_topic)
         parts = JobParts(JobRepository(db), Payer(ledger), tasks, progress, settings, UsageRecorder(db))
-        runner = StepRunner(parts, {jobs_sim.KIND: jobs_sim.SimKind(plan)})  # type: ignore[dict-item]
+        runner = StepRunner(parts, {jobs_sim.KIND: kind})  # type: ignore[dict-item]
         instances.append(
             Instance(ledger, purchases, wallets_of, webhooks, orders, parts, runner, JobSweeper(parts))
         )
@@ -97,6 +102,7 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         keys,
         gateway,
         tasks,
+        kind,
     )
     # Every module that reads the time reads ours (some imported `now` by name).
     patched = [

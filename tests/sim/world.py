@@ -65,6 +65,7 @@ WEIGHTS = {
     "job_create": 0.6,
     "job_deliver": 1.5,
     "job_late": 0.2,
+    "job_slow": 0.15,
     "job_cancel": 0.15,
     "job_sweep": 0.3,
     "ws_grant": 2,
@@ -120,6 +121,7 @@ class World:
         keys: Keys,
         gateway: Gateway,
         tasks: jobs_sim.Tasks,
+        kind: jobs_sim.SimKind,
     ) -> None:
         self.rng, self.plan, self.instances, self.clock, self.ttl = rng, plan, instances, clock, ttl
         self.ledger = instances[0].ledger  # for reads and the reconciler
@@ -140,6 +142,7 @@ class World:
         self.orders: dict[str, ssl_sim.Order] = {}
         self.jobs: dict[str, jobs_sim.SimJob] = {}
         self.tasks = tasks
+        self.kind = kind
 
     def new_id(self, prefix: str) -> str:
         self.n += 1
@@ -394,6 +397,9 @@ class World:
 
     async def job_deliver(self) -> str:
         return await jobs_sim.deliver(self)
+
+    async def job_slow(self) -> str:
+        return await jobs_sim.slow(self)
 
     async def job_late(self) -> str:
         return await jobs_sim.late(self)
