@@ -28,7 +28,9 @@ from shared.jobs.schemas import Job
 from shared.jobs.service import HOLD_MARGIN_S, hold_id
 from shared.ledger.errors import LedgerBusy
 from shared.ledger.schemas import Hold
+from shared.limits.budgets.errors import BudgetExceeded
 from shared.usage.recorder import COLLECTION as USAGE
+from tests.sim import budgets_sim
 from tests.sim.calls import Violation, shown
 from tests.sim.faults import CALLER_ERRORS, Crash, FaultPlan
 from tests.sim.shards import until_done
@@ -52,6 +54,8 @@ class SimJob:
     wallet: str
     costs: list[int]
     reserved: int = 0
+    budget: dict[str, Any] | None = None  # its admission, when Redis counted it
+    closed: bool = False
 
 
 @dataclass
@@ -122,7 +126,15 @@ async def create(world: World) -> str:
         )
         return held
 
+    try:
+        admission = await budgets_sim.of(world.rng.choice(world.instances)).admit(
+            budgets_sim.budget(w), price
+        )
+    except BudgetExceeded:
+        return f"job create({job_id}, {costs}) -> over budget"
     got, failed = await until_done(world, reserve)
+    if not isinstance(got, Hold):
+        await budgets_sim.of(world.instances[0]).release(admission)
     world.same(
         f"job reserve({hid}, {price})",
         got,
@@ -141,6 +153,7 @@ async def create(world: World) -> str:
         steps=len(costs),
         hold_id=hid,
         reserved=got.amount,
+        budget=admission.to_doc() if admission.periods else None,
         deadline=at + dt.timedelta(seconds=deadline_s),
         created_at=at,
         updated_at=at,
@@ -149,7 +162,7 @@ async def create(world: World) -> str:
     await parts.repo.create(job)
     await parts.queue.enqueue(f"job-{job_id}-0", {"job_id": job_id, "step": 0})
     await until_done(world, lambda i: i.jobs.repo.mark_enqueued(job_id, 0))
-    world.jobs[job_id] = SimJob(w, costs, got.amount)
+    world.jobs[job_id] = SimJob(w, costs, got.amount, job.budget)
     return f"job create({job_id}, {costs}, reserved {got.amount}) after {failed} failed"
 
 
@@ -288,6 +301,9 @@ async def check(world: World, job_id: str) -> None:
             if job.spent > 0
             else m.void(job.hold_id, world.clock.at)
         )
+        sim.closed = True
+        if want is not None:
+            budgets_sim.charged(world, job_id, sim.budget, want.shown_charge)
         got = (doc["state"], doc.get("late_charged") if late else doc["charged"])
         if (
             want is None

@@ -19,6 +19,7 @@ from shared.jobs.runner import StepRunner
 from shared.jobs.sweep import JobSweeper
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
+from shared.limits.budgets.service import Budgets
 from shared.purchases import orders as orders_module
 from shared.purchases import webhook_events
 from shared.purchases.payments import Purchases
@@ -26,7 +27,7 @@ from shared.settings import Settings
 from shared.spending.payer import Payer
 from shared.usage import recorder as usage_recorder
 from shared.usage.recorder import UsageRecorder
-from tests.sim import audit, hooks, jobs_sim
+from tests.sim import audit, budgets_sim, hooks, jobs_sim
 from tests.sim.calls import Violation
 from tests.sim.faults import RANDOM_PART, FaultPlan, FaultyClient
 from tests.sim.shards import SHARDS
@@ -76,6 +77,8 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         jobs_sim.Tasks(plan),
         jobs_sim.SimKind(plan),
     )
+    ledgered = budgets_sim.Ledgered()
+    redis = budgets_sim.client(lambda: ledgered.down(clock.at))
     instances = []
     for home in (0, 2):  # two instances whose windows of shards differ
         ledger = Ledger(db, settings)
@@ -83,7 +86,9 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         wallets_of = ShardedWallets(ledger, home, window=2)
         webhooks, orders = hooks.build(db, settings, ledger, purchases, wallets_of, keys, gateway, SHARDS)
         progress = ProgressEvents(jobs_sim.NoPublisher(), settings.jobs_topic)
-        parts = JobParts(JobRepository(db), Payer(ledger), tasks, progress, settings, UsageRecorder(db))
+        budgets = Budgets(redis, None, None, settings, now=clock)  # type: ignore[arg-type] # no plans: caps given
+        payer = Payer(ledger)
+        parts = JobParts(JobRepository(db), payer, tasks, progress, settings, UsageRecorder(db), budgets)
         runner = StepRunner(parts, {jobs_sim.KIND: kind})  # type: ignore[dict-item]
         instances.append(
             Instance(ledger, purchases, wallets_of, webhooks, orders, parts, runner, JobSweeper(parts))
@@ -103,6 +108,8 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         gateway,
         tasks,
         kind,
+        redis,
+        ledgered,
     )
     # Every module that reads the time reads ours (some imported `now` by name).
     patched = [
@@ -133,5 +140,6 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         for module, real_now in patched:
             setattr(module, "now", real_now)  # noqa: B010
         await close_client(db)
+        await redis.aclose()
     seconds = time.monotonic() - started
     return Result(seed, done, plan.total, violation, seconds, world.counts, plan.injected, trace or [])

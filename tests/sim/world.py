@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from google.cloud import firestore
+from redis.asyncio import Redis
 
 from shared.jobs.parts import JobParts
 from shared.jobs.runner import StepRunner
@@ -29,7 +30,7 @@ from shared.ledger.shards import ShardedWallets
 from shared.purchases.orders import Orders
 from shared.purchases.payments import Purchases
 from shared.purchases.webhooks import PaymentWebhooks
-from tests.sim import jobs_sim, payments, shards, ssl_sim, stripe_sim
+from tests.sim import budgets_sim, jobs_sim, payments, shards, ssl_sim, stripe_sim
 from tests.sim.calls import Action, Expect, Retry, Violation, shown
 from tests.sim.event_model import EventModel
 from tests.sim.faults import CALLER_ERRORS, FaultPlan
@@ -68,6 +69,8 @@ WEIGHTS = {
     "job_slow": 0.15,
     "job_cancel": 0.15,
     "job_sweep": 0.3,
+    "redis_outage": 0.05,
+    "redis_flush": 0.03,
     "ws_grant": 2,
     "ws_open_stream": 3,
     "ws_progress": 2,
@@ -122,6 +125,8 @@ class World:
         gateway: Gateway,
         tasks: jobs_sim.Tasks,
         kind: jobs_sim.SimKind,
+        redis: Redis,
+        budgets: budgets_sim.Ledgered,
     ) -> None:
         self.rng, self.plan, self.instances, self.clock, self.ttl = rng, plan, instances, clock, ttl
         self.ledger = instances[0].ledger  # for reads and the reconciler
@@ -143,6 +148,7 @@ class World:
         self.jobs: dict[str, jobs_sim.SimJob] = {}
         self.tasks = tasks
         self.kind = kind
+        self.redis, self.budgets = redis, budgets
 
     def new_id(self, prefix: str) -> str:
         self.n += 1
@@ -400,6 +406,12 @@ class World:
 
     async def job_slow(self) -> str:
         return await jobs_sim.slow(self)
+
+    async def redis_outage(self) -> str:
+        return await budgets_sim.outage(self)
+
+    async def redis_flush(self) -> str:
+        return await budgets_sim.flush(self)
 
     async def job_late(self) -> str:
         return await jobs_sim.late(self)
