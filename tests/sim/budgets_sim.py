@@ -82,7 +82,7 @@ def budget(wallet: str) -> Budget:
 
 def taint_live_jobs(world: World) -> None:
     for job_id, sim in world.jobs.items():
-        if not sim.closed:
+        if not sim.counted:
             world.budgets.tainted_jobs.add(job_id)
     world.budgets.tainted.update(world.budgets.charged)
 

@@ -56,6 +56,7 @@ class SimJob:
     reserved: int = 0
     budget: dict[str, Any] | None = None  # its admission, when Redis counted it
     closed: bool = False
+    counted: bool = False  # its charge reached its budget (right after its usage record was written)
 
 
 @dataclass
@@ -302,8 +303,6 @@ async def check(world: World, job_id: str) -> None:
             else m.void(job.hold_id, world.clock.at)
         )
         sim.closed = True
-        if want is not None:
-            budgets_sim.charged(world, job_id, sim.budget, want.shown_charge)
         got = (doc["state"], doc.get("late_charged") if late else doc["charged"])
         if (
             want is None
@@ -311,6 +310,14 @@ async def check(world: World, job_id: str) -> None:
             or want.shown_charge != min(job.spent, held.amount)
         ):
             raise Violation(f"job {job_id} (spent {job.spent}): hold {got}, the model says {shown(want)}")
+
+    if sim.closed and not sim.counted:
+        usage = (await world.db.collection(USAGE).document(job.hold_id).get()).to_dict()
+        if usage is not None:  # close_hold wrote it, then settled the budget: nothing can fail between
+            sim.counted = True
+            budgets_sim.charged(world, job_id, sim.budget, int(usage["credits"]))
+        elif m.holds[job.hold_id].shown_charge == 0:
+            sim.counted = True  # nothing charged: no record, the admission released
 
 
 async def drain(world: World) -> None:
