@@ -1,7 +1,8 @@
 """What the reconciler does for jobs (call `JobSweeper.sweep` from its scheduled run):
 
 - a job past its deadline fails: its hold is settled for what its finished steps spent and the rest is
-  released, exactly once (the ledger finishes a hold once; the job's final state is set once);
+  released, exactly once (the ledger finishes a hold once; the job's final state is set once), and a
+  task `job-{id}-{step}-deadline` queued first finishes that if the sweep fails or dies half-way;
 - a job stuck on a step (no live lease and no change for settings.jobs_step_lease_s: its task was lost,
   say the instance died between the checkpoint and the enqueue) gets that step queued again, as the
   task `job-{id}-{step}-r{n}` (`job-{id}-{step}-p{k}-r{n}` with its poll number for a step waiting on
@@ -59,6 +60,12 @@ class JobSweeper:
         return report
 
     async def _expire(self, job: Job) -> int:
+        # First a task that finishes the work below should it fail or the process die: failing the job
+        # takes it out of the unfinished jobs this sweep reads, so no later sweep would close its hold
+        # (its spent never charged). Delivered, the task finds the job failed and closes the hold, or past
+        # its deadline and fails it; Cloud Tasks retries it until it goes through.
+        name = task_id(job.id, job.step, poll=job.polls) + "-deadline"
+        await self._p.queue.enqueue(name, step_payload(job.id, job.step, job.polls))
         failed, changed = await self._p.repo.finish(job.id, "failed", DEADLINE)
         if failed is None or failed.state != "failed":
             return 0

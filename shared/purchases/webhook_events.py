@@ -1,8 +1,11 @@
 """Webhook events stored under the provider's event id before they are handled.
 
 `claim` creates `payment_events/{id}` if absent and leases it to this delivery; a duplicate of an
-event already handled, or being handled under a live lease, is acknowledged and does nothing. A lease
-that ran out (the delivery that held it died) is taken over: handling is idempotent anyway.
+event already handled is acknowledged and does nothing. A duplicate of an event being handled under a
+live lease is `busy`: it must not be acknowledged, since the provider stops retrying an event once one
+delivery is answered 2xx, and the delivery holding the lease may still fail or die (then only a retry
+finishes the event). A lease that ran out (the delivery that held it died) is taken over: handling is
+idempotent anyway.
 
 Each record carries `expire_at`: Firestore's TTL policy deletes it after the retention (default 90
 days). Providers stop retrying long before that (Stripe: 3 days), and a very late duplicate would still
@@ -22,7 +25,7 @@ from shared.ids import stable_id
 
 EVENTS = "payment_events"
 
-Claim = Literal["handle", "duplicate"]
+Claim = Literal["handle", "duplicate", "busy"]
 
 
 class EventStore:
@@ -55,15 +58,17 @@ class EventStore:
             pass
         snap = await ref.get()
         doc = snap.to_dict() or {}
-        if doc.get("state") == "handled" or doc.get("lease_until", at) > at:
+        if doc.get("state") == "handled":
             return "duplicate"
+        if doc.get("lease_until", at) > at:
+            return "busy"
         try:  # take over a dead delivery's lease, unless another delivery just did
             await ref.update(
                 {"lease_until": at + self._lease, "attempts": doc.get("attempts", 1) + 1},
                 option=self._db.write_option(last_update_time=snap.update_time),
             )
         except (FailedPrecondition, Aborted):
-            return "duplicate"
+            return "busy"
         return "handle"
 
     async def done(self, provider: str, event_id: str, outcome: str, refused: bool = False) -> None:

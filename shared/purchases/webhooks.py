@@ -1,7 +1,8 @@
 """The payments function's work, one method per route: verify, store once, handle, answer.
 
-Answers are (HTTP status, JSON body). 4xx: the request is not genuine and nothing was recorded. 5xx:
-something we depend on failed and the provider should retry (Stripe and SSLCommerz both do).
+Answers are (HTTP status, JSON body). 4xx: the request is not genuine and nothing was recorded, except
+409: another delivery of the same Stripe event is being handled, retry later. 5xx: something we depend
+on failed and the provider should retry (Stripe and SSLCommerz both do).
 """
 
 from __future__ import annotations
@@ -59,8 +60,11 @@ class PaymentWebhooks:
             log.warning("stripe webhook refused", extra={"reason": str(exc)})
             return _refusal(exc)
         event_id, kind = str(event["id"]), str(event["type"])
-        if await self._events.claim("stripe", event_id, kind) == "duplicate":
+        claim = await self._events.claim("stripe", event_id, kind)
+        if claim == "duplicate":
             return 200, {"received": True, "duplicate": True}
+        if claim == "busy":  # not acknowledged: should that delivery fail, only Stripe's retry finishes it
+            return 409, {"error": "another delivery of this event is being handled; Stripe will retry"}
         try:
             outcome = await self._stripe.handle(event)
         except Exception:
@@ -89,7 +93,9 @@ class PaymentWebhooks:
         except AppError as exc:
             log.warning("sslcommerz notification refused", extra={"reason": exc.message})
             return exc.status, exc.body()
-        if await self._events.claim("sslcommerz", val_id, "notification") == "duplicate":
+        # Being handled elsewhere: reported as it stands (the reconciler re-validates a notified order
+        # that stays pending, so this answer need not make SSLCommerz retry).
+        if await self._events.claim("sslcommerz", val_id, "notification") != "handle":
             order = await self.orders.get(tran_id)
             return (200 if order else 404), {
                 "tran_id": tran_id,

@@ -232,7 +232,7 @@ def test_invoice_paid_grants_the_seats_allotment_once_over_the_shards_until_the_
     header = sign(payload, keys.webhook_new)
     with ThreadPoolExecutor(3) as pool:
         answers = list(pool.map(lambda _: post_event(function, payload, header), range(3)))
-    assert [a.status_code for a in answers] == [200, 200, 200]
+    assert {a.status_code for a in answers} <= {200, 409}  # 409: another delivery is handling it
     outcomes = [str(a.get_json().get("outcome", "duplicate")) for a in answers]
     assert outcomes.count("allotment_granted") == 1, outcomes
     # The same invoice in another event (Stripe sends invoice.payment_succeeded-like twins): nothing more.

@@ -9,6 +9,7 @@ import logging
 import os
 import random
 import sys
+from pathlib import Path
 
 from tests.sim.run import simulate
 
@@ -20,6 +21,9 @@ def main() -> int:
     logging.disable(logging.CRITICAL)  # the ledger's own logs of injected faults would drown the report
     result = asyncio.run(simulate(seed, operations, rate))
     print(f"{result.seconds:.1f} s; operations by kind: {result.counts}", flush=True)
+    print(f"faults by kind: {result.fault_counts}", flush=True)
+    if os.environ.get("SIM_TRACE"):
+        Path(os.environ["SIM_TRACE"]).write_text("\n".join(result.trace) + "\n")
     if result.violation:
         print(f"VIOLATION at {result.violation}", flush=True)
     print(result.summary(), flush=True)

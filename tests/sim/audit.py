@@ -7,7 +7,8 @@ from typing import Any
 
 from google.cloud import firestore
 
-from shared.ledger.wallet_ids import shard_wallets
+from shared.ledger.wallet_ids import ledger_wallet, shard_wallets
+from tests.sim import budgets_sim
 from tests.sim.calls import Violation
 from tests.sim.model import ModelWallet
 from tests.sim.payments import PROVIDER
@@ -85,9 +86,28 @@ async def full(db: firestore.AsyncClient, world: World) -> None:
             got_h = None if found is None else (found.amount, found.state, found.charged)
             if got_h != (held.amount, held.state, held.shown_charge):
                 raise Violation(f"workspace hold {hold_id} is {got_h}, the model expects {held}")
+    await event_payments(world)
+    await budgets_sim.audit(world)
     for pid, p in world.pay.payments.items():
         doc = await world.instances[0].purchases.payment(PROVIDER, pid) or {}
         got_p = (doc.get("state"), doc.get("wallet_id"), doc.get("credits"), doc.get("clawed", 0))
         want_p = (p.state, p.wallet, p.credits if p.state == "granted" else None, p.clawed)
         if got_p != want_p or len(doc.get("clawbacks", [])) != len(p.clawbacks):
             raise Violation(f"payment {pid} is {got_p} ({doc.get('clawbacks')}), the model expects {want_p}")
+
+
+async def event_payments(world: World) -> None:
+    """Every payment that came as provider events, as stored against the model: granted once (its state,
+    credits and what its clawbacks took), every clawback recorded once with its state."""
+    for p in world.events.payments.values():
+        doc = await world.instances[0].purchases.payment(p.provider, p.pid) or {}
+        got: tuple[Any, ...] = (doc.get("state", "pending"), doc.get("clawed", 0))
+        if doc.get("state") == "granted":
+            got += (doc.get("wallet_id"), doc.get("credits"))
+        want = (p.state, p.clawed) + ((ledger_wallet(p.wallet), p.credits) if p.state == "granted" else ())
+        clawbacks = [(c["id"], c.get("state"), c.get("credits", 0)) for c in doc.get("clawbacks", [])]
+        want_c = [(c.id, c.state, c.credits) for c in p.clawbacks]
+        if got != want or clawbacks != want_c:
+            raise Violation(
+                f"payment {p.provider}:{p.pid} is {got} {clawbacks}, the model expects {want} {want_c}"
+            )

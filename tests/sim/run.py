@@ -10,13 +10,27 @@ import uuid
 from dataclasses import dataclass
 
 from shared import clock as shared_clock
+from shared.jobs import repository as jobs_repository
+from shared.jobs import sweep as jobs_sweep
+from shared.jobs.parts import JobParts
+from shared.jobs.progress import ProgressEvents
+from shared.jobs.repository import JobRepository
+from shared.jobs.runner import StepRunner
+from shared.jobs.sweep import JobSweeper
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
+from shared.limits.budgets.service import Budgets
+from shared.purchases import orders as orders_module
+from shared.purchases import webhook_events
 from shared.purchases.payments import Purchases
 from shared.settings import Settings
-from tests.sim import audit
+from shared.spending.payer import Payer
+from shared.usage import recorder as usage_recorder
+from shared.usage.recorder import UsageRecorder
+from tests.sim import audit, budgets_sim, hooks, jobs_sim
 from tests.sim.calls import Violation
-from tests.sim.faults import FaultPlan, FaultyClient
+from tests.sim.faults import RANDOM_PART, FaultPlan, FaultyClient
+from tests.sim.shards import SHARDS
 from tests.sim.world import Instance, World
 from tests.support.ledger import close_client
 from tests.support.lots import Clock
@@ -36,6 +50,7 @@ class Result:
     seconds: float
     counts: dict[str, int]
     fault_counts: dict[str, int]
+    trace: list[str]  # every step's outcome, with SIM_TRACE set (to diff two runs of a seed)
 
     def summary(self) -> str:
         violations = 0 if self.violation is None else 1
@@ -56,19 +71,61 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
     run_id = uuid.uuid4().hex[:8]
     wallets = [f"w-sim-{run_id}-{i}" for i in range(WALLETS)]
     clock = Clock()
+    keys, gateway, tasks, kind = (
+        hooks.Keys(),
+        hooks.Gateway(plan, {}),
+        jobs_sim.Tasks(plan),
+        jobs_sim.SimKind(plan),
+    )
+    ledgered = budgets_sim.Ledgered()
+    redis = budgets_sim.client(lambda: ledgered.down(clock.at))
     instances = []
     for home in (0, 2):  # two instances whose windows of shards differ
         ledger = Ledger(db, settings)
-        instances.append(Instance(ledger, Purchases(db, ledger), ShardedWallets(ledger, home, window=2)))
+        purchases = Purchases(db, ledger)
+        wallets_of = ShardedWallets(ledger, home, window=2)
+        webhooks, orders = hooks.build(db, settings, ledger, purchases, wallets_of, keys, gateway, SHARDS)
+        progress = ProgressEvents(jobs_sim.NoPublisher(), settings.jobs_topic)
+        budgets = Budgets(redis, None, None, settings, now=clock)  # type: ignore[arg-type] # no plans: caps given
+        payer = Payer(ledger)
+        parts = JobParts(JobRepository(db), payer, tasks, progress, settings, UsageRecorder(db), budgets)
+        runner = StepRunner(parts, {jobs_sim.KIND: kind})  # type: ignore[dict-item]
+        instances.append(
+            Instance(ledger, purchases, wallets_of, webhooks, orders, parts, runner, JobSweeper(parts))
+        )
     workspaces = [f"ws-sim{run_id}{i}" for i in range(WORKSPACES)]
-    world = World(rng, plan, instances, clock, wallets, dt.timedelta(seconds=TTL_S), run_id, workspaces)
-    real_now = shared_clock.now
-    shared_clock.now = clock  # type: ignore[assignment]
+    world = World(
+        rng,
+        plan,
+        instances,
+        clock,
+        wallets,
+        dt.timedelta(seconds=TTL_S),
+        run_id,
+        workspaces,
+        db,
+        keys,
+        gateway,
+        tasks,
+        kind,
+        redis,
+        ledgered,
+    )
+    # Every module that reads the time reads ours (some imported `now` by name).
+    patched = [
+        (m, m.now)
+        for m in (shared_clock, webhook_events, orders_module, jobs_repository, jobs_sweep, usage_recorder)
+    ]
+    for module, _ in patched:
+        setattr(module, "now", clock)  # noqa: B010
     started = time.monotonic()
+    trace: list[str] | None = [] if os.environ.get("SIM_TRACE") else None  # each step, to diff two runs
     done, violation = 0, None
     try:
         for done in range(1, operations + 1):
-            await world.step()
+            text = await world.step()
+            if trace is not None:
+                trace.append(f"{done} {RANDOM_PART.sub('#', text)}")
             await audit.after_step(db, world)
             if done % FULL_AUDIT_EVERY == 0:
                 await audit.full(db, world)
@@ -80,6 +137,9 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         replay = f"SIM_SEED={seed} SIM_OPS={operations} SIM_FAULTS={fault_rate} make sim"
         violation = f"step {done}: {exc}\nlast operations:\n  {recent}\nreplay: {replay}"
     finally:
-        shared_clock.now = real_now  # type: ignore[assignment]
+        for module, real_now in patched:
+            setattr(module, "now", real_now)  # noqa: B010
         await close_client(db)
-    return Result(seed, done, plan.total, violation, time.monotonic() - started, world.counts, plan.injected)
+        await redis.aclose()
+    seconds = time.monotonic() - started
+    return Result(seed, done, plan.total, violation, seconds, world.counts, plan.injected, trace or [])

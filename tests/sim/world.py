@@ -17,14 +17,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from google.cloud import firestore
+from redis.asyncio import Redis
+
+from shared.jobs.parts import JobParts
+from shared.jobs.runner import StepRunner
+from shared.jobs.sweep import JobSweeper
 from shared.ledger.errors import HoldNotFound, InsufficientCredits, PaymentDebt
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Hold
 from shared.ledger.shards import ShardedWallets
+from shared.purchases.orders import Orders
 from shared.purchases.payments import Purchases
-from tests.sim import payments, shards
+from shared.purchases.webhooks import PaymentWebhooks
+from tests.sim import budgets_sim, jobs_sim, payments, shards, ssl_sim, stripe_sim
 from tests.sim.calls import Action, Expect, Retry, Violation, shown
+from tests.sim.event_model import EventModel
 from tests.sim.faults import CALLER_ERRORS, FaultPlan
+from tests.sim.hooks import Gateway, Keys
 from tests.sim.model import ModelHold, ModelWallet
 from tests.sim.payments import ModelPayments
 from tests.sim.shards import ShardedModel
@@ -41,9 +51,26 @@ WEIGHTS = {
     "void_stream": 1,
     "abandon_stream": 1,
     "racing_settles": 0.1,
-    "purchase": 2,
-    "claw_back": 1,
+    "purchase": 1,
+    "claw_back": 0.5,
     "racing_purchases": 0.1,
+    "stripe_pay": 1,
+    "stripe_refund": 0.4,
+    "stripe_dispute": 0.5,
+    "stripe_redeliver": 1,
+    "stripe_racing": 0.1,
+    "stripe_late": 0.2,
+    "ssl_pay": 0.6,
+    "ssl_renotify": 0.3,
+    "ssl_recheck": 0.2,
+    "job_create": 0.6,
+    "job_deliver": 1.5,
+    "job_late": 0.2,
+    "job_slow": 0.15,
+    "job_cancel": 0.15,
+    "job_sweep": 0.3,
+    "redis_outage": 0.05,
+    "redis_flush": 0.03,
     "ws_grant": 2,
     "ws_open_stream": 3,
     "ws_progress": 2,
@@ -65,6 +92,11 @@ class Instance:
     ledger: Ledger
     purchases: Purchases
     shards: ShardedWallets
+    hooks: PaymentWebhooks  # the payments function: Stripe events and SSLCommerz notifications
+    orders: Orders
+    jobs: JobParts  # the jobs worker and the reconciler's job sweep
+    runner: StepRunner
+    sweeper: JobSweeper
 
 
 @dataclass
@@ -88,6 +120,13 @@ class World:
         ttl: dt.timedelta,
         tag: str,
         workspaces: list[str],
+        db: firestore.AsyncClient,
+        keys: Keys,
+        gateway: Gateway,
+        tasks: jobs_sim.Tasks,
+        kind: jobs_sim.SimKind,
+        redis: Redis,
+        budgets: budgets_sim.Ledgered,
     ) -> None:
         self.rng, self.plan, self.instances, self.clock, self.ttl = rng, plan, instances, clock, ttl
         self.ledger = instances[0].ledger  # for reads and the reconciler
@@ -102,6 +141,14 @@ class World:
         self.recent: deque[str] = deque(maxlen=15)
         self.counts: dict[str, int] = dict.fromkeys(WEIGHTS, 0)
         self.n = 0
+        self.db, self.keys, self.gateway = db, keys, gateway
+        self.events = EventModel(self.model, self.sharded)  # payments that arrive as provider events
+        self.stripe = stripe_sim.StripeState()
+        self.orders: dict[str, ssl_sim.Order] = {}
+        self.jobs: dict[str, jobs_sim.SimJob] = {}
+        self.tasks = tasks
+        self.kind = kind
+        self.redis, self.budgets = redis, budgets
 
     def new_id(self, prefix: str) -> str:
         self.n += 1
@@ -320,6 +367,61 @@ class World:
     async def racing_purchases(self) -> str:
         return await payments.racing_purchases(self)
 
+    # -- provider events through the payments function (tests/sim/stripe_sim.py, tests/sim/ssl_sim.py) -----
+
+    async def stripe_pay(self) -> str:
+        return await stripe_sim.pay(self)
+
+    async def stripe_refund(self) -> str:
+        return await stripe_sim.refund(self)
+
+    async def stripe_dispute(self) -> str:
+        return await stripe_sim.dispute(self)
+
+    async def stripe_redeliver(self) -> str:
+        return await stripe_sim.redeliver(self)
+
+    async def stripe_racing(self) -> str:
+        return await stripe_sim.racing(self)
+
+    async def stripe_late(self) -> str:
+        return await stripe_sim.late(self)
+
+    async def ssl_pay(self) -> str:
+        return await ssl_sim.pay(self)
+
+    async def ssl_renotify(self) -> str:
+        return await ssl_sim.renotify(self)
+
+    async def ssl_recheck(self) -> str:
+        return await ssl_sim.recheck(self)
+
+    # -- jobs (tests/sim/jobs_sim.py) ----------------------------------------------------------------------
+
+    async def job_create(self) -> str:
+        return await jobs_sim.create(self)
+
+    async def job_deliver(self) -> str:
+        return await jobs_sim.deliver(self)
+
+    async def job_slow(self) -> str:
+        return await jobs_sim.slow(self)
+
+    async def redis_outage(self) -> str:
+        return await budgets_sim.outage(self)
+
+    async def redis_flush(self) -> str:
+        return await budgets_sim.flush(self)
+
+    async def job_late(self) -> str:
+        return await jobs_sim.late(self)
+
+    async def job_cancel(self) -> str:
+        return await jobs_sim.cancel(self)
+
+    async def job_sweep(self) -> str:
+        return await jobs_sim.sweep(self)
+
     # -- workspace wallets (tests/sim/shards.py) --------------------------------------------------------
 
     async def ws_grant(self) -> str:
@@ -407,5 +509,8 @@ class World:
             self.recent.append(await self.finish_stream(s))
         for ws in list(self.shard_streams):
             self.recent.append(await shards.finish_stream(self, ws))
+        await stripe_sim.drain(self)
+        await ssl_sim.drain(self)
+        await jobs_sim.drain(self)
         self.clock.advance(self.ttl * 2)
         self.recent.append(await self.sweep_holds())
