@@ -92,13 +92,19 @@ def test_a_slow_token_count_does_not_stall_other_requests(
     request sent meanwhile still answers at once, because the count runs in a worker thread."""
     real = Gateway.count_prompt
 
-    def slow(self: Gateway, spec: ModelSpec, messages: list[dict[str, Any]]) -> int:
+    def slow(
+        self: Gateway,
+        spec: ModelSpec,
+        messages: list[dict[str, Any]],
+        tools: list[dict[str, Any]] | None = None,
+    ) -> int:
         time.sleep(1.0)  # blocks whichever thread runs it, as a long tokenization would
-        return real(self, spec, messages)
+        return real(self, spec, messages, tools)
 
     monkeypatch.setattr(Gateway, "count_prompt", slow)
     messages = [{"role": "user", "content": "alpha " * 5000}]
     waits: list[float] = []
+    answers: list[httpx.Response] = []
 
     def huge() -> None:
         with httpx.Client(base_url=str(client.base_url), timeout=60) as other:
@@ -107,7 +113,7 @@ def test_a_slow_token_count_does_not_stall_other_requests(
                 json={"model": "fake-echo", "max_tokens": 1, "messages": messages},
                 headers={**user.headers, **rid()},
             )
-            assert response.status_code == 200, response.text
+            answers.append(response)
 
     thread = threading.Thread(target=huge)
     thread.start()
@@ -117,6 +123,7 @@ def test_a_slow_token_count_does_not_stall_other_requests(
         assert client.get("/healthz").status_code == 200
         waits.append(time.perf_counter() - started)
     thread.join()
+    assert [a.status_code for a in answers] == [200], answers[0].text if answers else "no answer"
     assert max(waits) < 0.4, f"a trivial request waited {max(waits):.3f}s behind the token count"
 
 

@@ -25,7 +25,7 @@ def shipped(settings: Settings, env: dict[str, str]) -> EmbeddingCatalog:
 
 
 def test_shipped_models_are_offered_only_with_their_provider() -> None:
-    none = shipped(Settings(), {})
+    none = shipped(Settings(local_embedding_url=None), {})
     assert none.available() == []
     with pytest.raises(UnknownModel) as refused:
         none.model("text-embedding-3-small")
