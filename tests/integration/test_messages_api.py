@@ -415,3 +415,53 @@ def test_a_provider_cut_mid_stream_is_an_error_event_and_pays_what_came(
     assert text and record["outcome"] == "partial" and record["api"] == "messages"
     assert record["credits"] > 0
     assert wait_settled(client, user.headers)["available"] == before["available"] - record["credits"]
+
+
+def test_a_client_leaving_mid_stream_pays_for_what_was_produced(
+    api: str, user: User, client: httpx.Client, fake_provider: FakeProvider
+) -> None:
+    before = balance(client, user.headers)
+    headers = {**user.headers, **rid()}
+    calls_before = len(fake_provider.calls_for("fake-slow"))
+    body = {
+        "model": "fake-slow",
+        "max_tokens": 400,
+        "stream": True,
+        "messages": [{"role": "user", "content": "hi"}],
+    }
+    seen = 0
+    with client.stream("POST", "/v1/messages", json=body, headers=headers) as response:
+        for line in response.iter_lines():
+            seen += '"text_delta"' in line
+            if seen == 5:
+                break
+    record = usage_for(headers["X-Request-ID"])
+    call = fake_provider.calls_for("fake-slow")[calls_before]
+    deadline = time.monotonic() + 5
+    while not call.disconnected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert call.disconnected and call.chunks_sent < 100
+    assert record["outcome"] == "cancelled" and record["api"] == "messages"
+    assert 5 <= record["output_tokens"] < 400
+    assert record["credits"] == PRICE.cost(record["input_tokens"], record["output_tokens"])
+    assert wait_settled(client, user.headers)["available"] == before["available"] - record["credits"]
+
+
+def test_a_streamed_idempotent_retry_replays_the_same_message(
+    api: str, user: User, client: httpx.Client
+) -> None:
+    key = {"Idempotency-Key": f"msg-stream-{uuid.uuid4().hex}"}
+    before = balance(client, user.headers)
+    finals, requests = [], [rid(), rid()]
+    for request in requests:
+        with sdk(api, user.access_token, **key, **request).messages.stream(
+            model="fake-echo", max_tokens=200, tools=TOOLS, messages=ask("single")
+        ) as stream:
+            finals.append(stream.get_final_message())
+    first, again = finals
+    assert [b.type for b in again.content] == [b.type for b in first.content] == ["tool_use"]
+    assert again.content[0].input == first.content[0].input and again.id == first.id  # type: ignore[union-attr]
+    assert again.stop_reason == "tool_use" and again.usage.output_tokens == first.usage.output_tokens
+    record = usage_for(requests[0]["X-Request-ID"])
+    assert no_usage_record(requests[1]["X-Request-ID"])  # the replay wrote nothing and charged nothing
+    assert wait_settled(client, user.headers)["available"] == before["available"] - record["credits"]

@@ -156,8 +156,8 @@ async def _replayed(result: CallResult) -> AsyncIterator[bytes]:
     parts = events.start() + events.delta({"content": result.content})
     if result.tool_calls:
         parts += events.delta({"tool_calls": whole_deltas(result.tool_calls)})
-    if result.error:
-        status = anthropic.error_status(400 if result.outcome == "error" else 503, result.error["code"])
+    if result.error:  # a stream cut after some output (only answers that produced something are stored)
+        status = anthropic.error_status(503, result.error["code"])
         parts += events.error(status, result.error["message"])
     else:
         parts += events.finish(result.finish_reason, result.output_tokens, result.credits)
