@@ -20,6 +20,7 @@ from run_services.api.routes import (
     health,
     images,
     jobs,
+    messages,
     models,
     speech,
     threads,
@@ -60,7 +61,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body=settings.max_request_bytes,
         hsts=settings.environment not in ("local", "test"),
         route_limits={
-            "/v1/chat/completions": max(settings.max_chat_request_bytes, settings.max_request_bytes)
+            path: max(settings.max_chat_request_bytes, settings.max_request_bytes)
+            for path in ("/v1/chat/completions", "/v1/messages")
         },
     )
     add_cors(app, settings)
@@ -72,6 +74,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         credits,
         models,
         chat,
+        messages,
         embeddings,
         threads,
         jobs,

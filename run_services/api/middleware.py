@@ -21,6 +21,9 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logs import request_id_var, trace_from_headers, trace_var
+from shared.protocols import anthropic_response as anthropic
+
+ANTHROPIC_DOOR = "/v1/messages"
 
 log = logging.getLogger("api.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -78,7 +81,7 @@ class RequestContextMiddleware:
 
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:
-            await self._too_large(send, request_id, extra_headers, limit)
+            await self._too_large(send, request_id, extra_headers, limit, scope["path"])
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)
             return
@@ -105,7 +108,7 @@ class RequestContextMiddleware:
                 if not answered:
                     answered = True
                     status["code"] = 413
-                    await self._too_large(send, request_id, extra_headers, limit)
+                    await self._too_large(send, request_id, extra_headers, limit, scope["path"])
                 return
             if message["type"] == "http.response.start":
                 answered = True
@@ -128,7 +131,7 @@ class RequestContextMiddleware:
             if not answered:
                 answered = True
                 status["code"] = 413
-                await self._too_large(send, request_id, extra_headers, limit)
+                await self._too_large(send, request_id, extra_headers, limit, scope["path"])
         finally:
             extra: dict[str, Any] = {
                 "httpRequest": {
@@ -143,17 +146,16 @@ class RequestContextMiddleware:
             trace_var.reset(trace_token)
 
     async def _too_large(
-        self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]], limit: int
+        self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]], limit: int, path: str
     ) -> None:
-        body = json.dumps(
-            {
-                "error": {
-                    "type": "invalid_request_error",
-                    "code": "request_too_large",
-                    "message": f"The request body is larger than {limit} bytes; send a smaller one.",
-                }
-            }
-        ).encode()
+        message = f"The request body is larger than {limit} bytes; send a smaller one."
+        # Anthropic's door answers in Anthropic's shape (`request_too_large`), as its SDKs expect.
+        if path.startswith(ANTHROPIC_DOOR):
+            payload = anthropic.error_body(413, message)
+        else:
+            error = {"type": "invalid_request_error", "code": "request_too_large", "message": message}
+            payload = {"error": error}
+        body = json.dumps(payload).encode()
         await send(
             {
                 "type": "http.response.start",

@@ -109,7 +109,13 @@ class ChatCache:
         return await self.cache.get(plan.key)
 
     async def serve(
-        self, principal: Principal, request_id: str, spec: ModelSpec, answer: CachedAnswer, started: float
+        self,
+        principal: Principal,
+        request_id: str,
+        spec: ModelSpec,
+        answer: CachedAnswer,
+        started: float,
+        door: str = "chat",
     ) -> CallResult:
         """Charge the hit (free by default) and record it; the caller completes its idempotency lock."""
         hold_id = uuid.uuid4().hex
@@ -150,6 +156,7 @@ class ChatCache:
             latency_ms=latency,
             ttft_ms=latency,
             outcome="cache_hit",
+            api=door,
         )
         fields.update(
             cache_match=answer.match, cache_similarity=answer.similarity, cache_created=answer.created

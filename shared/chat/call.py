@@ -38,6 +38,7 @@ class Asked:
     limited: bool  # the balance cut the output limit below what the request asked for
     started: float  # time.perf_counter() when the request came in
     created: int  # unix seconds, the response's `created`
+    door: str = "chat"  # the API the call came through (chat, messages, responses): its usage record's `api`
 
 
 @dataclass(frozen=True)

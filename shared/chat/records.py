@@ -30,14 +30,17 @@ def chat_fields(
     attempts: int = 0,
     route_reason: str | None = None,
     error_code: str | None = None,
+    api: str = "chat",
 ) -> dict[str, Any]:
-    """The fields of a chat usage record. Prompt-cache tokens count only when the input was charged."""
+    """The fields of a chat usage record. Prompt-cache tokens count only when the input was charged.
+    `api` names the door the call came through (chat, messages, responses): one ledger behind them."""
     cached = usage if input_tokens > 0 else None
     return {
         "user_id": principal.user_id,
         "wallet_id": wallet_id,
         "workspace_id": principal.workspace_id,
         "feature": "chat",
+        "api": api,
         "api_key_id": principal.key_id,
         "request_id": request_id,
         "hold_id": hold_id,

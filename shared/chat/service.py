@@ -112,10 +112,12 @@ class ChatService:
         cache_opt_in: bool = False,
         cache_directives: CacheDirectives = NO_DIRECTIVES,
         needs: frozenset[str] = frozenset(),
+        door: str = "chat",
     ) -> ChatCall | Replay:
         """Validate, claim the idempotency key, answer from the cache or admit the call. `needs` are the
         capabilities the request needs (images, response_format, ...): the model must have them, and
-        a fallback (or an `auto` choice) without them is not used.
+        a fallback (or an `auto` choice) without them is not used. `door` names the API the call came
+        through (chat, messages, responses) in its usage record.
 
         Raises before anything is charged."""
         started = time.perf_counter()
@@ -138,7 +140,9 @@ class ChatService:
                 return Replay(claimed)
             lock = claimed
         if (answer := await self.cache.lookup(plan)) is not None:
-            return await self._serve_cached(principal, request_id, spec, answer, lock, on_finish, started)
+            return await self._serve_cached(
+                principal, request_id, spec, answer, lock, on_finish, started, door
+            )
         try:
             admission = await ChatAdmission.admit(
                 principal,
@@ -166,6 +170,7 @@ class ChatService:
             limited,
             started,
             int(time.time()),
+            door,
         )
         settlement = Settlement(
             asked,
@@ -222,9 +227,10 @@ class ChatService:
         lock: IdempotencyLock | None,
         on_finish: OnFinish | None,
         started: float,
+        door: str = "chat",
     ) -> Replay:
         try:
-            result = await self.cache.serve(principal, request_id, spec, answer, started)
+            result = await self.cache.serve(principal, request_id, spec, answer, started, door)
             if on_finish is not None:
                 result.extra = await on_finish(result) or {}
         except BaseException:

@@ -127,6 +127,7 @@ class Settlement:
             ttft_ms=None if first is None else records.ms_since(asked.started, first),
             outcome=result.outcome,
             error_code=result.error["code"] if result.error else None,
+            api=asked.door,
         )
         await records.record(self._usage, log, "model call", fields)
 

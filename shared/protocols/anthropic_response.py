@@ -175,13 +175,20 @@ class MessageEvents:
         return out
 
     def finish(
-        self, finish_reason: str | None, output_tokens: int, credits: int | None = None
+        self,
+        finish_reason: str | None,
+        output_tokens: int,
+        credits: int | None = None,
+        input_tokens: int | None = None,
     ) -> list[bytes]:
+        """`input_tokens`: what the call was charged for when it differs from the count at the start (the
+        provider reported its own), so the usage here is what the credits priced."""
         out = self._close_block()
+        counted = self.input_tokens if input_tokens is None else input_tokens
         tail = {
             "type": "message_delta",
             "delta": {"stop_reason": stop_reason(finish_reason) or "end_turn", "stop_sequence": None},
-            "usage": usage(self.input_tokens, output_tokens, credits),
+            "usage": usage(counted, output_tokens, credits),
         }
         out.append(event("message_delta", tail))
         out.append(event("message_stop", {"type": "message_stop"}))

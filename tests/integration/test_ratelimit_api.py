@@ -190,3 +190,20 @@ def test_a_call_that_would_pass_the_daily_budget_is_402(limited: httpx.Client) -
     credits = limited.get("/v1/credits", headers=headers).json()
     assert credits["reserved"] == 0
     assert credits["available"] == 1_000_000 - first.json()["credits"]
+
+
+def test_the_doors_share_one_request_budget_and_messages_floods_get_anthropics_429(
+    limited: httpx.Client,
+) -> None:
+    """Chat, /v1/messages and its count_tokens draw on the same per-minute requests (3 in `tiny`)."""
+    _, headers = register(limited)
+    message = {"model": "fake-echo", "max_tokens": 2, "messages": [{"role": "user", "content": "hi"}]}
+    assert chat(limited, headers).status_code == 200
+    assert limited.post("/v1/messages", json=message, headers=headers).status_code == 200
+    count = {k: v for k, v in message.items() if k != "max_tokens"}
+    counted = limited.post("/v1/messages/count_tokens", json=count, headers=headers)
+    assert counted.status_code == 200 and counted.json()["input_tokens"] > 0
+    refused = limited.post("/v1/messages", json=message, headers=headers)
+    assert refused.status_code == 429 and int(refused.headers["Retry-After"]) >= 1
+    assert refused.json()["error"]["type"] == "rate_limit_error"
+    assert_error(chat(limited, headers), 429, "requests_per_minute_exceeded")

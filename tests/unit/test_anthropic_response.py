@@ -132,3 +132,11 @@ def test_errors_take_anthropics_shape_and_statuses() -> None:
     assert error_status(503, "all_providers_failed") == 529
     assert error_body(529, "Overloaded")["error"]["type"] == "overloaded_error"
     assert error_status(503, "rate_limiter_unavailable") == 503
+
+
+def test_the_final_usage_is_what_the_call_was_charged_for() -> None:
+    """The provider may report other input tokens than the count at the start: the end says the charged."""
+    events = MessageEvents("chatcmpl-x", "m", 3)
+    seq = parse(events.start() + events.finish("stop", 2, credits=7, input_tokens=40))
+    assert seq[0][1]["message"]["usage"]["input_tokens"] == 3
+    assert seq[2][1]["usage"] == {"input_tokens": 40, "output_tokens": 2, "credits": 7, "cost": 7 / 1_000_000}

@@ -1,0 +1,101 @@
+"""One path from a chat completions request body to a response, for every door that speaks in front of
+the chat service (/v1/chat/completions, /v1/messages, /v1/responses): the same checks, admission, hold,
+router, fallbacks, limits and usage records, so a call costs the same whichever door it came through.
+
+A door translates its own request into a `ChatCompletionRequest` and hands `start_chat` a `Responder`
+that turns the started call (or an idempotent replay / cache hit) into its own wire format.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import anyio
+from fastapi import Request
+from fastapi.responses import Response, StreamingResponse
+
+from run_services.api.deps import request_id
+from shared.auth.schemas import Principal
+from shared.bootstrap import Services
+from shared.cache.keys import CacheDirectives, opted_in
+from shared.chat.content import ContentLimits, inspect
+from shared.chat.idempotency import fingerprint
+from shared.chat.params import check_params
+from shared.chat.schemas import ChatCompletionRequest
+from shared.chat.service import ChatCall, Replay
+from shared.limits.concurrency import released_after
+
+
+@dataclass(frozen=True)
+class Checked:
+    """What the checks learned that a door needs to answer: the legacy `functions` form (answer with
+    `function_call`) and whether the client asked for the separate usage chunk."""
+
+    legacy: bool
+    include_usage: bool
+
+
+# Turns the started call into the door's response (JSON, or a stream that settles as it ends).
+Responder = Callable[[ChatCall | Replay, Checked], Awaitable[Response]]
+
+
+async def start_chat(
+    body: ChatCompletionRequest,
+    request: Request,
+    principal: Principal,
+    services: Services,
+    respond: Responder,
+    *,
+    idempotency_key: str | None = None,
+    cache_control: str | None = None,
+    x_cache: str | None = None,
+    door: str = "chat",
+) -> Response:
+    """Check `body` (sizes, content parts, parameters, tools: all before anything is reserved), take a
+    stream slot when it streams, begin the call (`door` names the API in its usage record and scopes its
+    Idempotency-Keys) and answer with `respond`. The stream slot is freed when the stream ends, however
+    it ends. Raises the door's 4xx before any hold."""
+    body.check_sizes(services.settings.max_message_chars)
+    body.check_supported()
+    # Decoding data: URLs takes milliseconds per megabyte: off the event loop when there are any.
+    content_limits = ContentLimits.from_settings(services.settings)
+    if any(isinstance(m.content, list) for m in body.messages):
+        media = await anyio.to_thread.run_sync(inspect, body.messages, content_limits)
+    else:
+        media = inspect(body.messages, content_limits)
+    needs = check_params(body) | media.needs
+    tool_options = body.tool_options()  # checked before anything is reserved
+    messages = body.wire_messages()
+    checked = Checked(
+        legacy=tool_options.legacy,
+        include_usage=bool(body.stream_options and body.stream_options.include_usage),
+    )
+    open_limits = services.open_limits
+    concurrency = open_limits.concurrency
+    lease = await concurrency.acquire(open_limits.streams, principal.user_id) if body.stream else None
+    try:
+        started = await services.chat.begin(
+            principal,
+            request_id(request),
+            body.model,
+            messages,
+            body.requested_max_tokens(),
+            {**body.sampling(), **tool_options.params()},
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint(body.model_dump(mode="json")),
+            scope=door,
+            cache_opt_in=opted_in(x_cache),
+            cache_directives=CacheDirectives.parse(cache_control),
+            needs=needs,
+            door=door,
+        )
+        response = await respond(started, checked)
+    except BaseException:
+        await concurrency.release(lease)
+        raise
+    if isinstance(response, StreamingResponse):  # the slot is freed when the stream ends, however it ends
+        response.body_iterator = released_after(response.body_iterator, concurrency, lease)
+    else:
+        await concurrency.release(lease)
+    return response
