@@ -33,7 +33,7 @@ def test_shipped_models_are_offered_only_with_their_provider() -> None:
     local = shipped(Settings(local_embedding_url="http://127.0.0.1:1/v1"), {})
     assert [m.id for m in local.available()] == ["all-minilm-l6-v2"] == [local.default_model]
     assert local.model("all-minilm-l6-v2").api_base == "http://127.0.0.1:1/v1"
-    openai = shipped(Settings(), {"OPENAI_API_KEY": "sk-test"})
+    openai = shipped(Settings(local_embedding_url=None), {"OPENAI_API_KEY": "sk-test"})
     assert {m.id for m in openai.available()} == {"text-embedding-3-small", "text-embedding-3-large"}
     assert openai.model("text-embedding-3-small").api_key == "sk-test"
 
