@@ -26,9 +26,6 @@ _HTTP_CODES = {
 }
 
 
-ANTHROPIC_DOOR = "/v1/messages"
-
-
 def error_response(
     status: int,
     type_: str,
@@ -37,7 +34,7 @@ def error_response(
     headers: dict[str, str] | None = None,
     request: Request | None = None,
 ) -> JSONResponse:
-    if request is not None and request.url.path.startswith(ANTHROPIC_DOOR):
+    if request is not None and request.url.path.startswith(anthropic.DOOR_PATH):
         status = anthropic.error_status(status, code)
         return JSONResponse(anthropic.error_body(status, message), status_code=status, headers=headers)
     return JSONResponse(
@@ -63,7 +60,7 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # Anthropic answers a malformed request with 400; OpenAI-style routes keep FastAPI's 422.
-        status = 400 if request.url.path.startswith(ANTHROPIC_DOOR) else 422
+        status = 400 if request.url.path.startswith(anthropic.DOOR_PATH) else 422
         return error_response(
             status, "invalid_request_error", "invalid_request", _describe(exc), None, request
         )

@@ -23,8 +23,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.logs import request_id_var, trace_from_headers, trace_var
 from shared.protocols import anthropic_response as anthropic
 
-ANTHROPIC_DOOR = "/v1/messages"
-
 log = logging.getLogger("api.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 HSTS = b"max-age=63072000; includeSubDomains"
@@ -150,7 +148,7 @@ class RequestContextMiddleware:
     ) -> None:
         message = f"The request body is larger than {limit} bytes; send a smaller one."
         # Anthropic's door answers in Anthropic's shape (`request_too_large`), as its SDKs expect.
-        if path.startswith(ANTHROPIC_DOOR):
+        if path.startswith(anthropic.DOOR_PATH):
             payload = anthropic.error_body(413, message)
         else:
             error = {"type": "invalid_request_error", "code": "request_too_large", "message": message}

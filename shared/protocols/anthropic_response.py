@@ -17,6 +17,8 @@ from typing import Any
 
 log = logging.getLogger("protocols.anthropic")
 
+DOOR_PATH = "/v1/messages"  # requests under it are answered in Anthropic's shape, errors included
+
 STOP_REASONS = {
     "stop": "end_turn",
     "length": "max_tokens",
