@@ -250,7 +250,7 @@ def test_max_tokens_is_clamped_to_what_the_balance_pays(
             400,
             "unsupported_parameter",
         ),
-        # A tool without its function: a malformed body (tests/integration/test_chat_tools.py: the rest).
+        # A tool without its function: a malformed body (more: test_chat_tools_paths.py).
         (
             {"model": "fake-echo", "messages": MESSAGES, "tools": [{"type": "function"}]},
             422,

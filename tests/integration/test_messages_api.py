@@ -17,8 +17,8 @@ from shared.catalog.catalog import ModelSpec
 from shared.settings import Settings
 from tests.fakes.provider import INPUT_PRICE, OUTPUT_PRICE, FakeProvider, Fault
 from tests.fakes.tool_streams import TEXT_REPLY, TIME, WEATHER, anthropic_whole, openai_whole
-from tests.integration.test_chat_tools import no_usage_record
 from tests.support.helpers import User, balance, drain_to, grant_credits, rid, usage_for, wait_settled
+from tests.support.tool_calls import no_usage_record
 from tests.support.workspaces import create, join
 
 PRICE = ModelSpec("fake", "fake", "openai/fake", INPUT_PRICE, OUTPUT_PRICE, 8192, 2048)
