@@ -16,6 +16,17 @@ from typing import Any
 
 request_id_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 trace_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("trace", default=None)
+# The caller's address, for the audit trail only (never put in log lines).
+client_ip_var: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_ip", default=None)
+
+
+def caller_address(forwarded_for: str | None, peer: str | None) -> str:
+    """The caller's address. Cloud Run's front end appends the address it saw to X-Forwarded-For, so the
+    last hop is the one nobody can forge; earlier entries are whatever the client sent."""
+    if forwarded_for:
+        return forwarded_for.split(",")[-1].strip()
+    return peer or "unknown"
+
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 

@@ -18,6 +18,7 @@ from shared.errors import NotFound, Unauthorized
 from shared.jobs.errors import JobNotFound
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.ratelimit.service import RateLimits, RateLimitState
+from shared.logs import caller_address
 from shared.workspaces.errors import InvitationNotFound, MemberNotFound, WorkspaceNotFound
 
 WORKSPACE_HEADER = "x-workspace-id"
@@ -103,12 +104,10 @@ RateLimitDep = Annotated[RateLimitState, Depends(rate_limit)]
 
 
 def client_ip(request: Request) -> str:
-    """The caller's address. Cloud Run's front end appends the address it saw to X-Forwarded-For, so the
-    last hop is the one nobody can forge; earlier entries are whatever the client sent."""
-    forwarded = request.headers.get("x-forwarded-for")
-    if forwarded:
-        return forwarded.split(",")[-1].strip()
-    return request.client.host if request.client else "unknown"
+    """The caller's address (shared/logs.py caller_address)."""
+    return caller_address(
+        request.headers.get("x-forwarded-for"), request.client.host if request.client else None
+    )
 
 
 def request_id(request: Request) -> str:

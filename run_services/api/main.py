@@ -13,6 +13,7 @@ from run_services.api.middleware import RequestContextMiddleware
 from run_services.api.routes import (
     api_keys,
     audio,
+    audit,
     auth,
     chat,
     credits,
@@ -81,6 +82,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         images,
         audio,
         speech,
+        audit,
     ):
         app.include_router(module.router)
     app.include_router(auth.me_router)

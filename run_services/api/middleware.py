@@ -20,7 +20,7 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.logs import request_id_var, trace_from_headers, trace_var
+from shared.logs import caller_address, client_ip_var, request_id_var, trace_from_headers, trace_var
 from shared.protocols import anthropic_response as anthropic
 
 log = logging.getLogger("api.access")
@@ -71,6 +71,10 @@ class RequestContextMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         rid_token = request_id_var.set(request_id)
         trace_token = trace_var.set(trace_from_headers(headers, self.project))
+        peer = scope.get("client")
+        ip_token = client_ip_var.set(
+            caller_address(headers.get("x-forwarded-for"), peer[0] if peer else None)
+        )
         started = time.perf_counter()
         status = {"code": 500}
         extra_headers = security_headers(self.hsts)
@@ -82,6 +86,7 @@ class RequestContextMiddleware:
             await self._too_large(send, request_id, extra_headers, limit, scope["path"])
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)
+            client_ip_var.reset(ip_token)
             return
 
         received = 0
@@ -142,6 +147,7 @@ class RequestContextMiddleware:
             log.info("request", extra=extra)
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)
+            client_ip_var.reset(ip_token)
 
     async def _too_large(
         self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]], limit: int, path: str

@@ -12,6 +12,8 @@ from google.cloud import firestore
 
 from shared import clock, ids
 from shared.adapters.mail import Mailer
+from shared.audit import trail as audit
+from shared.audit.trail import AuditTrail
 from shared.auth.api_keys import ApiKeyRepository
 from shared.auth.errors import (
     ApiKeyNotFound,
@@ -19,6 +21,7 @@ from shared.auth.errors import (
     InvalidCredentials,
     InvalidEmail,
     InvalidToken,
+    LoginBackoff,
     RefreshTokenReused,
     SessionRequired,
     TokenExpired,
@@ -48,6 +51,7 @@ log = logging.getLogger(__name__)
 
 API_KEY_PREFIX = "sk-"
 PLAN_CACHE_SIZE = 50_000
+LOCKOUT_ENTRY_WINDOW_S = 900  # one `auth.sign_in_locked` entry per account per 15 minutes
 
 
 class AuthService:
@@ -76,6 +80,7 @@ class AuthService:
         # Registering, verifying the email and resending the link (shared/auth/signup.py).
         self.signup = SignUp(self._users, passwords, limits, verify_tokens, mailer, self._welcome, settings)
         self._plans: dict[str, tuple[float, str]] = {}  # user id -> (valid until, plan name)
+        self.audit = AuditTrail(db)
 
     # -- unauthenticated entrypoints -------------------------------------------------------------------
 
@@ -87,11 +92,12 @@ class AuthService:
     async def login(self, email: str, password: str) -> TokenResponse:
         """Password sign-in; an unverified account may sign in (it has no credits until verified). Every
         attempt counts against the account's backoff (known address or not); a success resets it."""
-        await self.limits.login_attempt(email)
         try:
-            user = await self._users.by_email(normalise_email(email))
-        except InvalidEmail:
-            user = None
+            await self.limits.login_attempt(email)
+        except LoginBackoff:
+            await self._audit_lockout(email)
+            raise
+        user = await self._user_by_email(email)
         password_hash = user.password_hash if user else None
         if not await self._passwords.verify(password_hash, password) or user is None:
             raise InvalidCredentials()
@@ -99,7 +105,26 @@ class AuthService:
         if password_hash and self._passwords.needs_rehash(password_hash):
             await self._users.set_password_hash(user.id, await self._passwords.hash(password))
         await self._welcome.grant(user)
+        await self.audit.write(
+            audit.entry("auth.sign_in", user.id, account=user.id, details={"method": "password"})
+        )
         return await self._session(user)
+
+    async def _user_by_email(self, email: str) -> UserRecord | None:
+        try:
+            return await self._users.by_email(normalise_email(email))
+        except InvalidEmail:
+            return None
+
+    async def _audit_lockout(self, email: str) -> None:
+        """A burst of failed passwords locked the account: one entry per account per window, whatever the
+        number of refused attempts (an unknown address has no account to write it to)."""
+        user = await self._user_by_email(email)
+        if user is None:
+            return
+        window = int(clock.now().timestamp()) // LOCKOUT_ENTRY_WINDOW_S
+        item = audit.entry("auth.sign_in_locked", user.id, key=f"{user.id}:{window}", account=user.id)
+        await self.audit.write(item)
 
     async def google_login(self, id_token: str) -> TokenResponse:
         identity = await self._google.verify(id_token)
@@ -113,6 +138,9 @@ class AuthService:
         if created:
             log.info("user registered with google", extra={"user_id": user.id})
         await self._welcome.grant(user)
+        await self.audit.write(
+            audit.entry("auth.sign_in", user.id, account=user.id, details={"method": "google"})
+        )
         return await self._session(user)
 
     async def refresh(self, refresh_token: str) -> TokenResponse:
@@ -123,6 +151,9 @@ class AuthService:
         )
         if rotation.outcome == "reused":
             log.warning("refresh token reused: family revoked", extra={"user_id": rotation.user_id})
+            if rotation.user_id is not None:
+                who = rotation.user_id
+                await self.audit.write(audit.entry("auth.refresh_token_reused", who, account=who))
             raise RefreshTokenReused()
         if rotation.outcome == "expired":
             raise TokenExpired("The refresh token has expired; sign in again.")
@@ -190,6 +221,8 @@ class AuthService:
         )
         await self._keys.add(digest(key), record)
         log.info("api key created", extra={"user_id": principal.user_id, "key_id": record.id})
+        who = principal.user_id
+        await self.audit.write(audit.entry("api_key.create", who, account=who, target=record.id))
         return ApiKeyCreated(**ApiKeyOut.of(record).model_dump(), key=key)
 
     async def list_api_keys(self, principal: Principal) -> ApiKeyList:
@@ -202,6 +235,8 @@ class AuthService:
         if not await self._keys.revoke(principal.user_id, key_id, clock.now()):
             raise ApiKeyNotFound()
         log.info("api key deleted", extra={"user_id": principal.user_id, "key_id": key_id})
+        who = principal.user_id
+        await self.audit.write(audit.entry("api_key.delete", who, account=who, target=key_id))
 
     # -- helpers ---------------------------------------------------------------------------------------
 

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from shared import clock
+from shared.audit import trail as audit
 from shared.errors import BadRequest
 from shared.ledger.ledger import Ledger
 from shared.ledger.lots import lot_id
@@ -103,9 +104,22 @@ class Disputes:
             doc["clawed"] = int(doc.get("clawed", 0)) - credits
             tx.set(pay_ref, doc)
             self._tx.set_wallet(tx, wallet_id, wallet, at)
+            item = audit.entry(
+                "dispute.won",
+                f"system:{provider}",
+                key=f"{key}:{dispute_id}",
+                wallet_id=wallet_id,
+                target=f"{provider}:{payment_id}",
+                details={"dispute": dispute_id, "credits": credits},
+            )
+            self._purchases.audit.add(tx, item)
+            entries.append(item)
             return Reversal(True, "reversed", wallet_id, credits, debt_before - wallet.debt)
 
+        entries: list[audit.AuditEntry] = []
         outcome = await self._tx.run(key, body)
+        for done in entries[-1:]:
+            audit.emit(done)
         log.info(
             "dispute won" if outcome.applied else "won dispute replayed",
             extra={

@@ -27,6 +27,8 @@ from typing import Any
 from google.cloud import firestore
 
 from shared import clock
+from shared.audit import trail as audit
+from shared.audit.trail import AuditTrail
 from shared.errors import BadRequest
 from shared.ids import stable_id
 from shared.ledger.ledger import Ledger
@@ -69,6 +71,7 @@ class Purchases:
         self._db = db
         # The wallet documents are the ledger's: written through its one writer, in its per-wallet turns.
         self._tx: WalletDocs = ledger.docs
+        self.audit = AuditTrail(db)
 
     async def purchase(
         self,
@@ -91,6 +94,14 @@ class Purchases:
         pay_ref = self.payment_ref(key)
         wallet_ref = self._tx.wallet(wallet_id)
         ref = f"{provider}:{payment_id}"
+        details: dict[str, audit.Detail] = {
+            "credits": credits,
+            "paid_minor": paid_minor,
+            "currency": currency,
+        }
+        item = audit.entry(
+            "payment.granted", f"system:{provider}", key=key, wallet_id=wallet_id, target=ref, details=details
+        )
 
         async def body(tx: Any) -> PaymentOutcome:
             pay_snap, wallet_snap = await self._tx.read(tx, pay_ref, wallet_ref)
@@ -124,9 +135,12 @@ class Purchases:
             doc["updated_at"] = at
             tx.set(pay_ref, doc)
             self._tx.set_wallet(tx, wallet_id, wallet, at)
+            self.audit.add(tx, item)
             return PaymentOutcome(True, "granted", wallet_id, credits, taken, debt)
 
         outcome = await self._tx.run(wallet_id, body)
+        if outcome.applied:
+            audit.emit(item)
         log.info(
             "purchase granted" if outcome.applied else "purchase replayed",
             extra={"wallet_id": wallet_id, "payment": ref, "credits": credits, "taken": outcome.taken},
@@ -177,9 +191,26 @@ class Purchases:
             taken, debt = self._claw(tx, doc, wallet, owner, clawback, sum(claims.values()), at)
             tx.set(pay_ref, doc)
             self._tx.set_wallet(tx, owner, wallet, at)
+            item = clawed(owner, taken, debt)
+            self.audit.add(tx, item)
+            entries.append(item)
             return PaymentOutcome(True, "granted", owner, 0, taken, debt)
 
+        def clawed(owner: str, taken: int, debt: int) -> audit.AuditEntry:
+            details: dict[str, audit.Detail] = {"claim": claim, "minor": minor, "taken": taken, "debt": debt}
+            return audit.entry(
+                "payment.clawback",
+                f"system:{provider}",
+                key=f"{key}:{clawback_id}",
+                wallet_id=owner,
+                target=f"{provider}:{payment_id}",
+                details=details,
+            )
+
+        entries: list[audit.AuditEntry] = []
         outcome = await self._tx.run(wallet_id or key, body)
+        for done in entries[-1:]:
+            audit.emit(done)
         log.info(
             "clawback applied" if outcome.applied else "clawback replayed",
             extra={

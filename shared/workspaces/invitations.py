@@ -14,6 +14,7 @@ from typing import Any
 
 from google.cloud import firestore
 
+from shared.audit import trail as audit
 from shared.auth.errors import EmailNotVerified
 from shared.auth.passwords import normalise_email
 from shared.errors import BadRequest
@@ -44,6 +45,7 @@ class Invitations:
     def __init__(self, workspaces: WorkspaceService, tokens: InviteTokens) -> None:
         self.workspaces = workspaces
         self.repo = workspaces.repo
+        self.audit = workspaces.audit
         self.tokens = tokens
 
     async def invite(self, user_id: str, workspace_id: str, email: str, role: Role) -> InvitationCreated:
@@ -89,8 +91,14 @@ class Invitations:
                 raise SeatsFull(seats)
             tx.create(self.repo.invite_ref(workspace_id, invite_id), doc)
             tx.update(ws_ref, {"updated_at": at})
+            self.audit.add(tx, item)
 
+        details: dict[str, audit.Detail] = {"role": role}  # the address stays out of the trail
+        item = audit.entry(
+            "workspace.invite", user_id, workspace_id=workspace_id, target=invite_id, details=details
+        )
         await body(self.repo.db.transaction())
+        audit.emit(item)
         token = self.tokens.issue(InviteClaims(workspace_id, invite_id, email), at, expires_at)
         log.info(
             "invitation sent", extra={"workspace_id": workspace_id, "invite_id": invite_id, "by": user_id}
@@ -113,9 +121,16 @@ class Invitations:
             if doc["state"] == "pending":
                 doc["state"] = "revoked"
                 tx.update(ref, {"state": "revoked", "revoked_by": user_id})
+                self.audit.add(tx, item)
+                revoked.append(item)
             return doc
 
-        return to_invitation(await body(self.repo.db.transaction()))
+        item = audit.entry("workspace.invite_revoke", user_id, workspace_id=workspace_id, target=invite_id)
+        revoked: list[audit.AuditEntry] = []
+        invitation = to_invitation(await body(self.repo.db.transaction()))
+        for done in revoked[-1:]:
+            audit.emit(done)
+        return invitation
 
     async def accept(
         self, user_id: str, user_email: str, token: str, *, email_verified: bool
@@ -163,7 +178,13 @@ class Invitations:
                 },
             )
             tx.update(ws_ref, {"member_count": int(ws["member_count"]) + 1, "updated_at": at})
+            self.audit.add(tx, item)
 
+        target = claims.invite_id
+        item = audit.entry(
+            "workspace.invite_accept", user_id, account=user_id, workspace_id=workspace_id, target=target
+        )
         await body(self.repo.db.transaction())
+        audit.emit(item)
         log.info("invitation accepted", extra={"workspace_id": workspace_id, "user_id": user_id})
         return await self.workspaces.get(user_id, workspace_id)

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from google.cloud import firestore
 
+from shared.audit import trail as audit
+from shared.audit.trail import AuditTrail
 from shared.clock import now
 from shared.errors import BadRequest
 from shared.ids import new_id
@@ -76,6 +78,7 @@ class WorkspaceService:
         clock: Callable[[], dt.datetime] = now,
     ) -> None:
         self.repo = WorkspaceRepository(db)
+        self.audit = AuditTrail(db)
         self.subscriptions = subscriptions
         self.settings = settings
         self.offers = offers
@@ -106,7 +109,10 @@ class WorkspaceService:
         batch = self.repo.db.batch()
         batch.create(self.repo.workspace_ref(workspace_id), doc)
         batch.create(self.repo.member_ref(workspace_id, user_id), member | {"joined_at": at})
+        item = audit.entry("workspace.create", user_id, workspace_id=workspace_id, target=workspace_id)
+        batch.create(self.audit.ref(item.id), item.to_doc())
         await batch.commit()
+        audit.emit(item)
         log.info("workspace created", extra={"workspace_id": workspace_id, "user_id": user_id})
         return WorkspaceOut(**to_workspace(workspace_id, doc).model_dump(), role="owner", members=1)
 
@@ -156,6 +162,13 @@ class WorkspaceService:
             raise WorkspaceNotFound()
         repo = self.repo
         ws_ref, me_ref = repo.workspace_ref(workspace_id), repo.member_ref(workspace_id, user_id)
+        item = audit.entry(
+            "workspace.update",
+            user_id,
+            workspace_id=workspace_id,
+            target=workspace_id,
+            details={"share_response_cache": share_response_cache},
+        )
 
         @firestore.async_transactional
         async def body(tx: Any) -> None:
@@ -165,8 +178,10 @@ class WorkspaceService:
             if not at_least(me["role"], "admin"):
                 raise RoleRequired("admin")
             tx.update(ws_ref, {"share_response_cache": share_response_cache, "updated_at": self.clock()})
+            self.audit.add(tx, item)
 
         await body(repo.db.transaction())
+        audit.emit(item)
         log.info(
             "workspace updated",
             extra={"workspace_id": workspace_id, "by": user_id, "share_response_cache": share_response_cache},
@@ -232,9 +247,19 @@ class WorkspaceService:
                 changes["monthly_limit"] = None if clear_limit else monthly_limit
             tx.update(target_ref, changes)
             tx.update(ws_ref, {"updated_at": self.clock()})
+            self.audit.add(tx, item)
             return target | changes
 
+        details: dict[str, audit.Detail] = {
+            "role": role,
+            "monthly_limit": monthly_limit,
+            "clear_limit": clear_limit,
+        }
+        item = audit.entry(
+            "workspace.member_update", user_id, workspace_id=workspace_id, target=target_id, details=details
+        )
         updated = await body(repo.db.transaction())
+        audit.emit(item)
         log.info("member updated", extra={"workspace_id": workspace_id, "member": target_id, "by": user_id})
         return to_member(updated)
 
@@ -257,8 +282,12 @@ class WorkspaceService:
                 await self._keep_an_owner(tx, workspace_id)
             tx.delete(target_ref)
             tx.update(ws_ref, {"member_count": int(ws["member_count"]) - 1, "updated_at": self.clock()})
+            self.audit.add(tx, item)
 
+        action = "workspace.member_leave" if target_id == user_id else "workspace.member_remove"
+        item = audit.entry(action, user_id, workspace_id=workspace_id, target=target_id)
         await body(repo.db.transaction())
+        audit.emit(item)
         log.info("member removed", extra={"workspace_id": workspace_id, "member": target_id, "by": user_id})
 
     async def _keep_an_owner(self, tx: Any, workspace_id: str) -> None:

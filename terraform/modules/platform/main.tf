@@ -97,6 +97,88 @@ module "firestore" {
 
   # One per query in shared/ and functions/ that needs more than single-field indexes.
   composite_indexes = {
+    # The audit trail (shared/audit/trail.py): a workspace's or an account's entries, newest first,
+    # optionally of one action and/or one actor.
+    audit_workspace_at = {
+      collection  = "audit"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "workspace_id", order = "ASCENDING" },
+        { field_path = "at", order = "DESCENDING" },
+        { field_path = "id", order = "DESCENDING" },
+      ]
+    }
+    audit_workspace_action_at = {
+      collection  = "audit"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "workspace_id", order = "ASCENDING" },
+        { field_path = "action", order = "ASCENDING" },
+        { field_path = "at", order = "DESCENDING" },
+        { field_path = "id", order = "DESCENDING" },
+      ]
+    }
+    audit_workspace_actor_at = {
+      collection  = "audit"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "workspace_id", order = "ASCENDING" },
+        { field_path = "actor", order = "ASCENDING" },
+        { field_path = "at", order = "DESCENDING" },
+        { field_path = "id", order = "DESCENDING" },
+      ]
+    }
+    audit_workspace_action_actor_at = {
+      collection  = "audit"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "workspace_id", order = "ASCENDING" },
+        { field_path = "action", order = "ASCENDING" },
+        { field_path = "actor", order = "ASCENDING" },
+        { field_path = "at", order = "DESCENDING" },
+        { field_path = "id", order = "DESCENDING" },
+      ]
+    }
+    audit_account_at = {
+      collection  = "audit"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "account", order = "ASCENDING" },
+        { field_path = "at", order = "DESCENDING" },
+        { field_path = "id", order = "DESCENDING" },
+      ]
+    }
+    audit_account_action_at = {
+      collection  = "audit"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "account", order = "ASCENDING" },
+        { field_path = "action", order = "ASCENDING" },
+        { field_path = "at", order = "DESCENDING" },
+        { field_path = "id", order = "DESCENDING" },
+      ]
+    }
+    audit_account_actor_at = {
+      collection  = "audit"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "account", order = "ASCENDING" },
+        { field_path = "actor", order = "ASCENDING" },
+        { field_path = "at", order = "DESCENDING" },
+        { field_path = "id", order = "DESCENDING" },
+      ]
+    }
+    audit_account_action_actor_at = {
+      collection  = "audit"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "account", order = "ASCENDING" },
+        { field_path = "action", order = "ASCENDING" },
+        { field_path = "actor", order = "ASCENDING" },
+        { field_path = "at", order = "DESCENDING" },
+        { field_path = "id", order = "DESCENDING" },
+      ]
+    }
     holds_state_expires = {
       collection  = "holds"
       query_scope = "COLLECTION_GROUP"
