@@ -10,6 +10,8 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.audit import trail as audit
+from shared.audit.trail import AuditTrail
 from shared.clock import now
 
 CUSTOMERS = "billing_customers"
@@ -21,6 +23,7 @@ LIVE = ("active", "trialing", "past_due", "incomplete", "unpaid")
 class BillingRepository:
     def __init__(self, db: firestore.AsyncClient) -> None:
         self._db = db
+        self._audit = AuditTrail(db)
 
     async def set_customer(self, wallet_id: str, provider: str, customer: str) -> None:
         await (
@@ -93,7 +96,38 @@ class BillingRepository:
             if not doc.get("wallet_id") and wallet_hint:
                 update["wallet_id"] = wallet_hint
             tx.set(ref, update, merge=True)
+            item = plan_change(subscription_id, doc, update, event_created)
+            if item is not None:
+                self._audit.add(tx, item)
+                changes.append(item)
             return True
 
+        changes: list[audit.AuditEntry] = []
         applied: bool = await body(self._db.transaction())
+        for item in changes[-1:]:
+            audit.emit(item)
         return applied
+
+
+PLAN_FIELDS = ("plan", "seats", "status")
+
+
+def plan_change(
+    subscription_id: str, before: dict[str, Any], after: dict[str, Any], event_created: int
+) -> audit.AuditEntry | None:
+    """A `plan.change` entry when a subscription's plan, seats or status changed; None when nothing did."""
+    old = {k: before.get(k) for k in PLAN_FIELDS}
+    new = {k: after.get(k, before.get(k)) for k in PLAN_FIELDS}
+    wallet_id = after.get("wallet_id") or before.get("wallet_id")
+    if old == new or not wallet_id:
+        return None
+    details: dict[str, audit.Detail] = {f"old_{k}": v for k, v in old.items()} | new
+    key = f"{subscription_id}:{event_created}:" + ":".join(str(v) for v in new.values())
+    return audit.entry(
+        "plan.change",
+        "system:stripe",
+        key=key,
+        wallet_id=str(wallet_id),
+        target=subscription_id,
+        details=details,
+    )

@@ -308,6 +308,14 @@ def test_subscription_changes_show_on_the_workspace(
     assert code(again) == (409, "already_subscribed")
     assert update(now + 2, 12, status="canceled") == "subscription_recorded"
     assert api_client.get(f"/v1/workspaces/{ws}", headers=admin.headers).json()["seats"] == 3
+    # Each change is one `plan.change` entry in the workspace's audit trail, a redelivery none.
+    assert update(now + 2, 12, status="canceled") == "subscription_recorded"
+    trail = api_client.get(
+        f"/v1/workspaces/{ws}/audit", params={"action": "plan.change"}, headers=owner.headers
+    ).json()["data"]
+    changes = [(e["details"]["seats"], e["details"]["status"]) for e in reversed(trail)]
+    assert changes[-3:] == [(7, "active"), (12, "active"), (12, "canceled")]
+    assert {e["actor"] for e in trail} == {"system:stripe"} and {e["target"] for e in trail} == {sub_id}
 
 
 def spend(ws: str, user_id: str, hold_id: str, amount: int) -> None:
