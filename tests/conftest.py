@@ -17,6 +17,9 @@ from tests.fakes.provider import FakeProvider
 from tests.support.helpers import User, sign_up
 from tests.support.servers import ServerThread
 
+# Every log line of the session is scanned for prompts, emails and secrets (tests/support/leaks.py).
+pytest_plugins = ["tests.support.leaks"]
+
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 os.environ.setdefault("GOOGLE_CLOUD_PROJECT", "demo-test")
 
