@@ -5,12 +5,14 @@ sure the canaries really travel the paths that could log them, errors included."
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import httpx
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from tests.fakes.provider import FakeProvider
-from tests.support.helpers import User, rid, sse_events
+from tests.support.helpers import User, db, rid, sse_events
 from tests.support.leaks import (
     CANARY_CARD,
     CANARY_EMAIL,
@@ -60,6 +62,17 @@ def test_canaries_travel_every_door(client: httpx.Client, user: User, fake_provi
         list(r.iter_lines())
     reached = [c for c in fake_provider.calls_for("fake-echo")[sent_before:] if CANARY_PROMPT in str(c.body)]
     assert len(reached) >= 4  # chat twice, messages, the thread: the provider saw the prompt each time
+    # Usage records and the audit trail keep counts, prices and ids: none of the content.
+    time.sleep(0.5)  # the last stream's record is written right after its answer
+    kept = [
+        d.to_dict()
+        for d in db().collection("usage").where(filter=FieldFilter("user_id", "==", user.user_id)).stream()
+    ]
+    kept += [
+        d.to_dict()
+        for d in db().collection("audit").where(filter=FieldFilter("account", "==", user.user_id)).stream()
+    ]
+    assert len(kept) >= 5 and not leaks_in(str(kept)), redact(str(kept))[:300]
 
 
 def test_canaries_in_refused_requests(client: httpx.Client, user: User) -> None:
