@@ -11,6 +11,7 @@ from run_services.api.cors import add_cors
 from run_services.api.errors import install_error_handlers
 from run_services.api.middleware import RequestContextMiddleware
 from run_services.api.routes import (
+    account,
     api_keys,
     audio,
     audit,
@@ -83,6 +84,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audio,
         speech,
         audit,
+        account,
     ):
         app.include_router(module.router)
     app.include_router(auth.me_router)

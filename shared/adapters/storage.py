@@ -36,6 +36,7 @@ class BlobStore(Protocol):
     async def put_if_absent(self, path: str, data: bytes, content_type: str) -> bool: ...
     async def read(self, path: str) -> bytes | None: ...
     async def signed_url(self, path: str, ttl_s: int | None = None) -> str: ...
+    async def delete_prefix(self, prefix: str) -> int: ...
 
 
 class GcsStore:
@@ -58,7 +59,21 @@ class GcsStore:
         ttl = dt.timedelta(seconds=ttl_s or self._settings.signed_url_ttl_s)
         return await anyio.to_thread.run_sync(self._sign, path, ttl)
 
+    async def delete_prefix(self, prefix: str) -> int:
+        """Delete every object under `prefix` (which must end with "/"); how many were deleted."""
+        if not prefix.endswith("/") or prefix.count("/") < 2:
+            raise ValueError(f"refusing to delete under {prefix!r}: give an owner's folder")
+        return await anyio.to_thread.run_sync(self._delete_prefix, prefix)
+
     # Blocking internals (worker threads).
+
+    def _delete_prefix(self, prefix: str) -> int:
+        deleted = 0
+        for blob in self._bucket().list_blobs(prefix=prefix):
+            with contextlib.suppress(NotFound):  # a concurrent delete got there first
+                blob.delete()
+                deleted += 1
+        return deleted
 
     def _bucket(self) -> storage.Bucket:
         with self._lock:

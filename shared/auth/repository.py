@@ -27,6 +27,7 @@ def _user(user_id: str, data: dict[str, Any]) -> UserRecord:
         plan=data.get("plan"),
         # Accounts from before verification existed have no field: Google's are verified, others not.
         email_verified=bool(data.get("email_verified", data.get("google_sub") is not None)),
+        state=str(data.get("state", "active")),
     )
 
 

@@ -28,6 +28,7 @@ class UserRecord:
     welcome_granted: bool
     plan: str | None = None  # None: settings.default_plan
     email_verified: bool = False
+    state: str = "active"  # "deleting" / "deleted": DELETE /v1/me (shared/account/deletion.py)
 
 
 @dataclass(frozen=True)

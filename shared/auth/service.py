@@ -190,11 +190,18 @@ class AuthService:
         if cached is not None and cached[0] > now:
             return cached[1]
         user = await self._users.get(user_id)
+        if user is not None and user.state != "active":
+            raise InvalidToken("This account has been deleted.")
         plan = (user.plan if user else None) or self._settings.default_plan
         if len(self._plans) >= PLAN_CACHE_SIZE:
             self._plans.clear()
         self._plans[user_id] = (now + self._settings.plan_cache_s, plan)
         return plan
+
+    def forget(self, user_id: str) -> None:
+        """Drop what this instance remembers of the account (its plan): the next call reads it again.
+        Other instances notice within plan_cache_s."""
+        self._plans.pop(user_id, None)
 
     # -- API keys --------------------------------------------------------------------------------------
 

@@ -1,0 +1,1 @@
+"""The account as a whole: deleting it (deletion.py)."""
