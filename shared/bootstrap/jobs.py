@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from shared.account.export_job import AccountExportJob
 from shared.adapters.storage import GcsStore
 from shared.adapters.tasks import TaskQueue
 from shared.bootstrap.clients import Clients
@@ -84,6 +85,7 @@ def build_jobs(
         "video": VideoJob(media, videos or LitellmVideos(timeout), store, settings),
         "research": ResearchJob(catalog, media, gateway, search, reader, store, settings),
         "export": ExportJob(ExportSources(ThreadService(clients.db), repo, store), store, settings),
+        "account_export": AccountExportJob(clients.db, store, settings.jobs_deadline_s),
     }
     parts = JobParts(repo, payer, queue, progress, settings, usage, budgets)
     service = JobService(parts, kinds, store, plan_offers(settings))

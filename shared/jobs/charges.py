@@ -23,9 +23,12 @@ log = logging.getLogger("jobs.billing")
 
 async def close_hold(
     payer: Payer, job: Job, usage: UsageRecorder | None = None, budgets: Budgets | None = None
-) -> Hold:
+) -> Hold | None:
     """Settle or void the job's hold, then (when it charged anything) write its usage record and count
-    the charge against the caller's spend budget, once: only the delivery that wrote the record counts it."""
+    the charge against the caller's spend budget, once: only the delivery that wrote the record counts it.
+    A free job (an account export) reserved nothing and has no hold: None."""
+    if job.reserved == 0:
+        return None
     if job.spent > 0:
         hold = await payer.settle(job.wallet_id, job.hold_id, job.spent)
     else:

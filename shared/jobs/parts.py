@@ -27,6 +27,6 @@ class JobParts:
     usage: UsageRecorder | None = None
     budgets: Budgets | None = None
 
-    async def close_hold(self, job: Job) -> Hold:
+    async def close_hold(self, job: Job) -> Hold | None:
         """Settle or void the job's hold once it ended (shared/jobs/charges.py)."""
         return await close_hold(self.payer, job, self.usage, self.budgets)

@@ -17,12 +17,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.export.schemas import ExportInput
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-JobType = Literal["image", "video", "research", "export"]
+JobType = Literal["image", "video", "research", "export", "account_export"]
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 MAX_PROMPT_CHARS = 4000
 MAX_IMAGES = 10
@@ -50,12 +50,19 @@ class ResearchInput(BaseModel):
     max_sources: int = Field(6, ge=1, le=MAX_SOURCES)
 
 
+class AccountExportInput(BaseModel):
+    """An account export takes no input: it is everything the account holds (POST /v1/me/export)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
 # The input each job type takes; a type missing here is refused (422) before anything happens.
 INPUTS: dict[str, type[BaseModel]] = {
     "image": ImageInput,
     "video": VideoInput,
     "research": ResearchInput,
     "export": ExportInput,
+    "account_export": AccountExportInput,
 }
 
 

@@ -64,30 +64,33 @@ class JobService:
         job_id = stable_id("job", principal.user_id, idempotency_key) if idempotency_key else new_id()
         await self._within_quota(principal, job_id)
         at = now()
-        admission = await self._admit(principal, plan.price)
-        try:
-            hold = await self._p.payer.reserve(
-                principal.wallet_id,
-                hold_id(job_id),
-                want=plan.price,
-                minimum=plan.price,
-                ttl_s=plan.deadline_s + HOLD_MARGIN_S,
-                ref=f"job:{request.type}",
-                spender=principal.user_id,
-            )
-        except BaseException:
-            await self._release(admission)
-            raise
+        admission = await self._admit(principal, plan.price) if plan.price > 0 else None
+        wallet_id, reserved = principal.wallet_id, 0  # a free job (an account export) holds nothing
+        if plan.price > 0:
+            try:
+                hold = await self._p.payer.reserve(
+                    principal.wallet_id,
+                    hold_id(job_id),
+                    want=plan.price,
+                    minimum=plan.price,
+                    ttl_s=plan.deadline_s + HOLD_MARGIN_S,
+                    ref=f"job:{request.type}",
+                    spender=principal.user_id,
+                )
+            except BaseException:
+                await self._release(admission)
+                raise
+            wallet_id, reserved = hold.wallet_id, hold.amount  # a workspace hold lives on one shard
         job = Job(
             id=job_id,
             type=request.type,
             state="queued",
             user_id=principal.user_id,
-            wallet_id=hold.wallet_id,  # a workspace hold lives on one shard of its wallet
+            wallet_id=wallet_id,
             params=plan.params,
             steps=plan.steps,
-            hold_id=hold.id,
-            reserved=hold.amount,
+            hold_id=hold_id(job_id),
+            reserved=reserved,
             budget=admission.to_doc() if admission is not None and admission.periods else None,
             deadline=at + dt.timedelta(seconds=plan.deadline_s),
             created_at=at,
