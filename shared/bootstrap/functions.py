@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from shared.bootstrap.clients import Clients, build_clients
 from shared.bootstrap.jobs import Jobs, build_jobs, guarded_reader
 from shared.bootstrap.money import Buying, Money, build_buying, build_money
+from shared.chat.threads import ThreadService
 from shared.gateway.gateway import build_gateway
 from shared.gateway.images import ImageGenerator
 from shared.gateway.video import VideoGenerator
@@ -57,6 +58,11 @@ class Reconciler:
     async def sweep_jobs(self, limit: int | None = None) -> SweepReport:
         return await self.worker.jobs.sweeper.sweep(limit)
 
+    async def expire_threads(self) -> int:
+        """One batch of threads whose plan's retention ran out, deleted with their messages."""
+        threads = ThreadService(self.worker.clients.db)
+        return await threads.delete_expired(self.worker.clients.settings.reconcile_batch)
+
     async def recheck_orders(self) -> dict[str, int]:
         return await recheck_orders(self.buying.pending_orders, self.worker.clients.settings.reconcile_batch)
 
@@ -64,7 +70,9 @@ class Reconciler:
         expired, lots_expired = await self.expire_holds()
         jobs = await self.sweep_jobs()
         orders = await self.recheck_orders()
+        threads = await self.expire_threads()
         return {
+            "threads_expired": threads,
             "expired": expired,
             "lots_expired": lots_expired,
             "jobs_expired": jobs.expired,

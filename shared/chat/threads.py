@@ -48,6 +48,11 @@ class Message(BaseModel):
     tool_call_id: str | None = None
 
 
+def expiry(at: dt.datetime, retention_days: int) -> dt.datetime | None:
+    """When a thread last written at `at` is deleted (None: kept until its owner deletes it)."""
+    return at + dt.timedelta(days=retention_days) if retention_days > 0 else None
+
+
 class ThreadNotFound(NotFound):
     code = "thread_not_found"
 
@@ -63,11 +68,27 @@ class ThreadService:
             raise ThreadNotFound("No such thread.")
         return self.db.collection("threads").document(thread_id)
 
-    async def create(self, principal: Principal, title: str | None) -> Thread:
+    async def create(self, principal: Principal, title: str | None, retention_days: int = 0) -> Thread:
         at = now()
         thread = Thread(id=new_id(), title=title, created_at=at, updated_at=at, message_count=0)
-        await self._ref(thread.id).create({**thread.model_dump(exclude={"id"}), "user_id": principal.user_id})
+        doc = {**thread.model_dump(exclude={"id"}), "user_id": principal.user_id}
+        await self._ref(thread.id).create(doc | {"expire_at": expiry(at, retention_days)})
         return thread
+
+    async def delete_expired(self, limit: int) -> int:
+        """Delete (with their messages) up to `limit` threads whose retention ran out: the reconciler's
+        sweep. A thread written to since it was read is kept (its `expire_at` moved on)."""
+        at = now()
+        query = self.db.collection("threads").where(filter=firestore.FieldFilter("expire_at", "<=", at))
+        deleted = 0
+        async for snap in query.limit(limit).stream():
+            fresh = await snap.reference.get()
+            expire_at = (fresh.to_dict() or {}).get("expire_at")
+            if expire_at is None or expire_at > at:
+                continue
+            await self.db.recursive_delete(snap.reference)
+            deleted += 1
+        return deleted
 
     async def count_for_user(self, user_id: str) -> int:
         """How many threads the user has (an aggregation query: no documents are read)."""
@@ -135,10 +156,10 @@ class ThreadService:
         return [_as_input(r) for r in rows]
 
     async def append_exchange(
-        self, thread_id: str, inputs: list[dict[str, Any]], result: CallResult
+        self, thread_id: str, inputs: list[dict[str, Any]], result: CallResult, retention_days: int = 0
     ) -> dict[str, Any]:
         """Store what was posted (tool results, then the user's message) and the reply, in order, in
-        one transaction."""
+        one transaction; the thread's retention counts again from now."""
         ref = self._ref(thread_id)
         at = now()
         ids = [new_id() for _ in inputs]
@@ -162,7 +183,14 @@ class ThreadService:
             for n, (message_id, message) in enumerate(zip(ids, inputs, strict=True), start=1):
                 tx.set(messages.document(message_id), {"seq": count + n, **message, "created_at": at})
             tx.set(messages.document(reply_id), {"seq": count + len(inputs) + 1, **reply})
-            tx.update(ref, {"message_count": count + len(inputs) + 1, "updated_at": at})
+            tx.update(
+                ref,
+                {
+                    "message_count": count + len(inputs) + 1,
+                    "updated_at": at,
+                    "expire_at": expiry(at, retention_days),
+                },
+            )
             return count
 
         await write(self.db.transaction(max_attempts=20))

@@ -30,6 +30,9 @@ class PlanOffer(BaseModel):
     included_seats: int = Field(1, ge=1, description="Seats without a subscription.")
     max_seats: int = Field(1, ge=1)
     allowed_models: tuple[str, ...] = Field((), description="Model ids this plan may call; empty: all.")
+    thread_retention_days: int = Field(
+        0, ge=0, description="Days a thread is kept after its last message (0: kept until deleted)."
+    )
     limits: Plan
 
     def allows(self, model: str) -> bool:

@@ -69,7 +69,8 @@ async def create_thread(
             f"You already have {limit} threads, the most an account may keep; continue one of them.",
             code="too_many_threads",
         )
-    thread = await services.threads.create(principal, body.title if body else None)
+    retention = services.offers.get(principal.plan).thread_retention_days
+    thread = await services.threads.create(principal, body.title if body else None, retention)
     return {"object": "thread", **thread.model_dump(mode="json")}
 
 
@@ -120,7 +121,8 @@ async def post_message(
     tools.check_history(messages)  # a result answers a call of the last reply, each call is answered
 
     async def store(result: CallResult) -> dict[str, Any]:
-        return await services.threads.append_exchange(thread_id, inputs, result)
+        retention = services.offers.get(principal.plan).thread_retention_days
+        return await services.threads.append_exchange(thread_id, inputs, result, retention)
 
     params: dict[str, Any] = {"temperature": body.temperature} if body.temperature is not None else {}
     params.update(options.params())
