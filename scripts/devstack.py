@@ -172,6 +172,7 @@ def run_stack(stack: Stack) -> int:
     print("Starting the local stack (logs in .local/logs):", flush=True)
     backing_services(stack)
     stack.env.setdefault("ENVIRONMENT", "local")
+    stack.env.setdefault("TRACE_EXPORTER", "console")  # one line per span on stderr
     stack.env.setdefault("JWT_SECRET", local_jwt_secret())
     stack.env.setdefault("PUBLIC_API_URL", f"http://127.0.0.1:{api_port}")  # the links in emails
     stack.start(

@@ -61,20 +61,3 @@ def configure_logging(level: str = "INFO") -> None:
     root.setLevel(level.upper())
     for noisy in ("LiteLLM", "litellm", "httpx", "httpcore", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-
-
-def trace_from_headers(headers: dict[str, str], project: str) -> str | None:
-    """The Cloud Logging trace name from X-Cloud-Trace-Context or W3C traceparent."""
-    raw = headers.get("x-cloud-trace-context")
-    trace_id = None
-    if raw:
-        trace_id = raw.split("/", 1)[0].strip()
-    else:
-        parent = headers.get("traceparent")
-        if parent:
-            parts = parent.split("-")
-            if len(parts) >= 2:
-                trace_id = parts[1]
-    if not trace_id or not all(c in "0123456789abcdefABCDEF" for c in trace_id) or len(trace_id) > 32:
-        return None
-    return f"projects/{project}/traces/{trace_id}"

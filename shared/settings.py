@@ -19,6 +19,9 @@ class Settings(BaseSettings):
     environment: Literal["local", "test", "production"] = "local"
     gcp_project: str = Field("demo-local", validation_alias="GOOGLE_CLOUD_PROJECT")
     log_level: str = "INFO"
+    # Traces (shared/telemetry/tracing.py): gcp (Cloud Trace), console (stderr, `make run`), memory (tests).
+    trace_exporter: Literal["none", "memory", "console", "gcp"] = "none"
+    service_name: str = "ai-backend-api"
 
     # Where secrets come from: the process environment (local, tests) or Secret Manager (cloud).
     secret_source: Literal["env", "secret-manager"] = "env"  # noqa: S105

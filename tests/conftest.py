@@ -75,6 +75,7 @@ def settings(catalog_file: Path, plans_file: Path) -> Settings:
     _need("FIRESTORE_EMULATOR_HOST")
     return Settings(
         environment="test",
+        trace_exporter="memory",  # the span trees are read back by tests/integration/test_traces.py
         GOOGLE_CLOUD_PROJECT=os.environ["GOOGLE_CLOUD_PROJECT"],
         redis_url=_need("REDIS_URL"),
         jwt_secret=TEST_JWT_SECRET,

@@ -17,6 +17,7 @@ from typing import Any
 
 import flask
 import functions_framework
+from opentelemetry.trace import SpanKind
 
 from shared.adapters.oidc import OidcVerifier, require_jobs_oidc
 from shared.bootstrap import Jobs, WorkerServices, build_worker
@@ -24,6 +25,7 @@ from shared.errors import AppError
 from shared.gateway.images import ImageGenerator
 from shared.loop_thread import LoopThread, Once
 from shared.settings import Settings, get_settings
+from shared.telemetry import tracing
 
 log = logging.getLogger("jobs.worker")
 
@@ -47,6 +49,19 @@ class Worker:
     async def _build(self, images: ImageGenerator | None) -> WorkerServices:
         return build_worker(self.settings, images)
 
+    async def _traced_step(self, job_id: str, step: int, attempt: int, poll: int, parent: Any) -> Any:
+        """The step in a span of the trace that queued it (the task's `traceparent`)."""
+        attributes: dict[str, tracing.Attr | None] = {
+            "job.id": job_id,
+            "job.step": step,
+            "job.attempt": attempt,
+            "job.poll": poll,
+        }
+        with tracing.span("job.step", parent, SpanKind.CONSUMER, **attributes) as current:
+            outcome = await self.jobs.runner.run(job_id, step, attempt, poll)
+            current.set_attribute("job.result", outcome.result)
+            return outcome
+
     def handle(self, request: flask.Request) -> flask.Response:
         try:
             self.verifier.verify(request.headers.get("Authorization"))
@@ -66,8 +81,11 @@ class Worker:
             "attempt": attempt,
             "task": request.headers.get(TASK_NAME),
         }
+        parent = tracing.parent_from(
+            {"traceparent": str((request.get_json(silent=True) or {}).get("traceparent", ""))}
+        )
         try:
-            outcome = self.loop.run(self.jobs.runner.run(job_id, step, attempt, poll))
+            outcome = self.loop.run(self._traced_step(job_id, step, attempt, poll, parent))
         except Exception:
             # Firestore, the ledger or the queue failed around the step: nothing was lost, try again.
             log.exception("step delivery failed", extra=extra)

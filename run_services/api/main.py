@@ -33,11 +33,13 @@ from run_services.api.routes import workspaces as workspace_routes
 from shared.bootstrap import build_services, close_services
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
+from shared.telemetry.tracing import configure_tracing
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    configure_tracing(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -56,6 +58,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url="/docs" if docs else None,
         redoc_url="/redoc" if docs else None,
         openapi_url="/openapi.json" if docs else None,
+        # FastAPI's native OpenTelemetry: a server span per request (shared/telemetry/tracing.py installs the
+        # provider and exporter). Its log records would carry validation errors' input: off.
+        telemetry={"logs": False},
     )
     app.add_middleware(
         RequestContextMiddleware,

@@ -20,8 +20,9 @@ from typing import Any
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from shared.logs import caller_address, client_ip_var, request_id_var, trace_from_headers, trace_var
+from shared.logs import caller_address, client_ip_var, request_id_var, trace_var
 from shared.protocols import anthropic_response as anthropic
+from shared.telemetry import tracing
 
 log = logging.getLogger("api.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -66,11 +67,20 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        # FastAPI's own span of this request (its native telemetry, continuing the caller's trace) is current:
+        # the log lines name its trace, and in the cloud its batch leaves before the instance is throttled.
+        try:
+            await self._handle(scope, receive, send, headers)
+        finally:
+            tracing.flush()
+
+    async def _handle(self, scope: Scope, receive: Receive, send: Send, headers: dict[str, str]) -> int:
         incoming = headers.get("x-request-id", "")
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         rid_token = request_id_var.set(request_id)
-        trace_token = trace_var.set(trace_from_headers(headers, self.project))
+        trace_id = tracing.trace_id_hex()
+        trace_token = trace_var.set(f"projects/{self.project}/traces/{trace_id}" if trace_id else None)
         peer = scope.get("client")
         ip_token = client_ip_var.set(
             caller_address(headers.get("x-forwarded-for"), peer[0] if peer else None)
@@ -87,7 +97,7 @@ class RequestContextMiddleware:
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)
             client_ip_var.reset(ip_token)
-            return
+            return 413
 
         received = 0
         refused = False
@@ -148,6 +158,7 @@ class RequestContextMiddleware:
             request_id_var.reset(rid_token)
             trace_var.reset(trace_token)
             client_ip_var.reset(ip_token)
+        return status["code"]
 
     async def _too_large(
         self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]], limit: int, path: str

@@ -19,6 +19,7 @@ from shared.limits.budgets.schemas import Admission as BudgetAdmission
 from shared.limits.budgets.service import Budgets
 from shared.limits.ratelimit.service import RateLimits
 from shared.spending.payer import Payer
+from shared.telemetry import tracing
 
 
 class ChatAdmission:
@@ -56,7 +57,8 @@ class ChatAdmission:
         Raises (rate limited, over budget, insufficient credits) with nothing left taken."""
         admission = cls(principal, payer, rate_limits, budgets)
         try:
-            await admission._take(tokens, want, minimum, ref)
+            with tracing.span("admission", tokens=tokens, want=want):
+                await admission._take(tokens, want, minimum, ref)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await admission.release()

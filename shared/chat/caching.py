@@ -36,6 +36,7 @@ from shared.chat import records
 from shared.chat.schemas import CallResult
 from shared.settings import Settings
 from shared.spending.payer import Payer
+from shared.telemetry import tracing
 from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("chat.cache")
@@ -106,7 +107,10 @@ class ChatCache:
     async def lookup(self, plan: CachePlan) -> CachedAnswer | None:
         if self.cache is None or plan.key is None or not plan.decision.read:
             return None
-        return await self.cache.get(plan.key)
+        with tracing.span("cache.lookup") as current:
+            found = await self.cache.get(plan.key)
+            current.set_attribute("cache.hit", found is not None)
+        return found
 
     async def serve(
         self,

@@ -11,6 +11,7 @@ from typing import Any
 
 from shared.adapters.pubsub import Publisher, PublishFailed
 from shared.jobs.schemas import Job
+from shared.telemetry import tracing
 
 log = logging.getLogger("jobs.progress")
 
@@ -35,7 +36,7 @@ class ProgressEvents:
         self._topic = topic
 
     async def publish(self, job: Job) -> None:
-        attributes = {"job_id": job.id, "state": job.state, "type": job.type}
+        attributes = {"job_id": job.id, "state": job.state, "type": job.type, **tracing.carrier()}
         try:
             await self._publisher.publish(self._topic, event(job), attributes)
         except PublishFailed:

@@ -20,6 +20,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.export.schemas import ExportInput
+from shared.telemetry import tracing
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
 JobType = Literal["image", "video", "research", "export", "account_export"]
@@ -182,5 +183,9 @@ def task_id(job_id: str, step: int, redrive: int = 0, poll: int = 0) -> str:
 
 
 def step_payload(job_id: str, step: int, poll: int = 0) -> dict[str, Any]:
-    """The body of a step's task; `poll` tells a scheduled re-run from a late duplicate of an older one."""
-    return {"job_id": job_id, "step": step, "poll": poll} if poll else {"job_id": job_id, "step": step}
+    """The body of a step's task; `poll` tells a scheduled re-run from a late duplicate of an older one.
+    `traceparent` carries the current trace, so the step joins the request (or step) that queued it."""
+    body: dict[str, Any] = (
+        {"job_id": job_id, "step": step, "poll": poll} if poll else {"job_id": job_id, "step": step}
+    )
+    return body | tracing.carrier()

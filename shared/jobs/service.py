@@ -22,7 +22,7 @@ from shared.ids import new_id, stable_id
 from shared.jobs.errors import JobNotFound, TooManyJobs
 from shared.jobs.kinds import JobKind
 from shared.jobs.parts import JobParts
-from shared.jobs.schemas import Job, JobCreate, JobError, JobView, task_id
+from shared.jobs.schemas import Job, JobCreate, JobError, JobView, step_payload, task_id
 from shared.limits.budgets.schemas import Admission
 from shared.plans.offers import PlanOffers, ensure_model_allowed
 
@@ -107,7 +107,7 @@ class JobService:
         if job.finished or job.enqueued >= 0:
             return job
         try:
-            await self._p.queue.enqueue(task_id(job.id, 0), {"job_id": job.id, "step": 0})
+            await self._p.queue.enqueue(task_id(job.id, 0), step_payload(job.id, 0))
         except EnqueueFailed:
             failed, _ = await self._p.repo.finish(
                 job.id, "failed", JobError(code="enqueue_failed", message="The job could not be queued.")

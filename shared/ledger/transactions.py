@@ -11,6 +11,7 @@ from google.cloud import firestore
 
 from shared.adapters.firestore import TransactionBusy, run_transaction
 from shared.ledger.errors import LedgerBusy
+from shared.telemetry import tracing
 
 T = TypeVar("T")
 
@@ -44,6 +45,9 @@ class WalletTransactions:
 
     async def _run(self, body: Callable[[Any], Awaitable[T]]) -> T:
         try:
-            return await run_transaction(self._db, body, BUSY_AFTER)
+            with tracing.span(
+                "ledger.transaction", operation=getattr(body, "__qualname__", "").split(".<locals>")[0]
+            ):
+                return await run_transaction(self._db, body, BUSY_AFTER)
         except TransactionBusy as exc:
             raise LedgerBusy() from exc.__cause__

@@ -10,9 +10,10 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.settings import Settings
-from tests.support.helpers import User, assert_error, sign_up
+from tests.support.helpers import User, assert_error, db, sign_up
 from tests.support.servers import ServerThread
 
 FREE = 3
@@ -63,6 +64,10 @@ def test_failures_from_many_addresses_slow_one_account(bclient: httpx.Client) ->
     # Another account is not slowed.
     other = sign_up(bclient)
     assert login(bclient, other.email, other.password).status_code == 200
+    # The lockout is one entry of the account's audit trail, however many attempts it refused.
+    locked = db().collection("audit").where(filter=FieldFilter("account", "==", user.user_id))
+    actions = [e.to_dict()["action"] for e in locked.stream()]
+    assert actions.count("auth.sign_in_locked") in (1, 2) and "auth.sign_in" in actions  # 2: a 15-min edge
 
     time.sleep(BASE_S + 0.2)
     assert_error(login(bclient, user.email, "wrong password!"), 401, "invalid_credentials")

@@ -4,6 +4,7 @@ locals {
     GOOGLE_CLOUD_PROJECT = var.project_id
     SECRET_SOURCE        = "secret-manager"
     LOG_LEVEL            = var.log_level
+    TRACE_EXPORTER       = "gcp" # spans to Cloud Trace (shared/telemetry/tracing.py)
   }
 
   # What the API, the worker and the reconciler need to create and check job tasks, and to reach Redis:

@@ -15,15 +15,15 @@ module "service_accounts" {
     }
     "payments" = {
       display_name  = "Payments webhook function"
-      project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
+      project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/cloudtrace.agent"]
     }
     "jobs-worker" = {
       display_name  = "Jobs worker function"
-      project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/monitoring.metricWriter"]
+      project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/monitoring.metricWriter", "roles/cloudtrace.agent"]
     }
     "reconciler" = {
       display_name  = "Reconciler function"
-      project_roles = ["roles/datastore.user", "roles/logging.logWriter"]
+      project_roles = ["roles/datastore.user", "roles/logging.logWriter", "roles/cloudtrace.agent"]
     }
     "tasks-invoker" = {
       display_name  = "Cloud Tasks OIDC caller of the jobs worker"
