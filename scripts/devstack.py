@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -173,6 +174,8 @@ def run_stack(stack: Stack) -> int:
     backing_services(stack)
     stack.env.setdefault("ENVIRONMENT", "local")
     stack.env.setdefault("TRACE_EXPORTER", "console")  # one line per span on stderr
+    stack.env.setdefault("METRICS_EXPORTER", "prometheus")  # GET /internal/metrics with METRICS_TOKEN
+    stack.env.setdefault("METRICS_TOKEN", secrets.token_urlsafe(18))
     stack.env.setdefault("JWT_SECRET", local_jwt_secret())
     stack.env.setdefault("PUBLIC_API_URL", f"http://127.0.0.1:{api_port}")  # the links in emails
     stack.start(
@@ -228,6 +231,8 @@ The API is at http://127.0.0.1:{api_port}  (OpenAPI docs: http://127.0.0.1:{api_
   Payments function   http://127.0.0.1:{pay_port}/stripe  and  /sslcommerz/ipn
   Jobs worker         {stack.env["JOBS_WORKER_URL"]}  (Cloud Tasks {stack.env["TASKS_EMULATOR_HOST"]}, \
 Storage {stack.env["STORAGE_EMULATOR_HOST"]})
+  Metrics             curl -H 'Authorization: Bearer {stack.env["METRICS_TOKEN"]}' \
+http://127.0.0.1:{api_port}/internal/metrics   (traces: one JSON line per span on stderr)
 Try:  curl -s -X POST http://127.0.0.1:{api_port}/v1/auth/register -H 'content-type: application/json' \\
         -d '{{"email":"me@example.com","password":"correct horse battery"}}'
       then open the link in the mail catcher ({stack.env["MAIL_CATCHER_URL"]}) to verify the address

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
+from shared.telemetry.metrics import configure_metrics
 from shared.telemetry.tracing import configure_tracing
 
 T = TypeVar("T")
@@ -48,6 +49,7 @@ class Once(Generic[T]):
                 settings = get_settings()
                 configure_logging(settings.log_level)
                 configure_tracing(settings)
+                configure_metrics(settings)
                 self._value = self._build(settings)
             return self._value
 

@@ -22,6 +22,10 @@ class Settings(BaseSettings):
     # Traces (shared/telemetry/tracing.py): gcp (Cloud Trace), console (stderr, `make run`), memory (tests).
     trace_exporter: Literal["none", "memory", "console", "gcp"] = "none"
     service_name: str = "ai-backend-api"
+    # Metrics (shared/telemetry/metrics.py): gcp (Cloud Monitoring) or prometheus (GET /internal/metrics
+    # with `Authorization: Bearer <METRICS_TOKEN>`; without a token the route does not exist).
+    metrics_exporter: Literal["none", "prometheus", "gcp"] = "none"
+    metrics_token: SecretStr | None = None
 
     # Where secrets come from: the process environment (local, tests) or Secret Manager (cloud).
     secret_source: Literal["env", "secret-manager"] = "env"  # noqa: S105

@@ -76,6 +76,8 @@ def settings(catalog_file: Path, plans_file: Path) -> Settings:
     return Settings(
         environment="test",
         trace_exporter="memory",  # the span trees are read back by tests/integration/test_traces.py
+        metrics_exporter="prometheus",  # read back at /internal/metrics (tests/integration/test_metrics.py)
+        metrics_token="test-metrics-token",
         GOOGLE_CLOUD_PROJECT=os.environ["GOOGLE_CLOUD_PROJECT"],
         redis_url=_need("REDIS_URL"),
         jwt_secret=TEST_JWT_SECRET,

@@ -13,6 +13,7 @@ the instance never starts (shared/adapters/oidc.py, require_jobs_oidc).
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import flask
@@ -25,7 +26,7 @@ from shared.errors import AppError
 from shared.gateway.images import ImageGenerator
 from shared.loop_thread import LoopThread, Once
 from shared.settings import Settings, get_settings
-from shared.telemetry import tracing
+from shared.telemetry import metrics, tracing
 
 log = logging.getLogger("jobs.worker")
 
@@ -57,10 +58,13 @@ class Worker:
             "job.attempt": attempt,
             "job.poll": poll,
         }
+        started = time.perf_counter()
         with tracing.span("job.step", parent, SpanKind.CONSUMER, **attributes) as current:
             outcome = await self.jobs.runner.run(job_id, step, attempt, poll)
             current.set_attribute("job.result", outcome.result)
-            return outcome
+        metrics.JOB_STEPS.add(1, {"result": outcome.result, "state": outcome.job_state or ""})
+        metrics.JOB_STEP_DURATION.record(time.perf_counter() - started, {"result": outcome.result})
+        return outcome
 
     def handle(self, request: flask.Request) -> flask.Response:
         try:

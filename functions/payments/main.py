@@ -17,13 +17,17 @@ import functions_framework
 from shared.bootstrap import Payments, build_payments
 from shared.loop_thread import Once, Served
 from shared.purchases.webhooks import Answer, PaymentWebhooks
+from shared.telemetry import metrics
 
 _instance: Once[Served[Payments]] = Once(lambda settings: Served(settings, build_payments))
 
 
-def _run(call: Callable[[PaymentWebhooks], Coroutine[Any, Any, Answer]]) -> Answer:
+def _run(provider: str, call: Callable[[PaymentWebhooks], Coroutine[Any, Any, Answer]]) -> Answer:
     served = _instance.get()
-    return served.loop.run(call(served.services.buying.webhooks))
+    status, body = served.loop.run(call(served.services.buying.webhooks))
+    outcome = str(body.get("outcome") or body.get("state") or (body.get("error") or {}).get("code") or status)
+    metrics.WEBHOOKS.add(1, {"provider": provider, "status": status, "outcome": outcome})
+    return status, body
 
 
 def _json(answer: Answer) -> flask.Response:
@@ -43,12 +47,12 @@ def payments(request: flask.Request) -> Any:
     path = request.path.rstrip("/")
     if path == "/stripe" and request.method == "POST":
         body, headers = request.get_data(), dict(request.headers)
-        return _json(_run(lambda hooks: hooks.stripe(headers, body)))
+        return _json(_run("stripe", lambda hooks: hooks.stripe(headers, body)))
     form = {**request.args.to_dict(), **request.form.to_dict()}
     if path == "/sslcommerz/ipn" and request.method == "POST":
-        return _json(_run(lambda hooks: hooks.sslcommerz(form)))
+        return _json(_run("sslcommerz", lambda hooks: hooks.sslcommerz(form)))
     if path == "/sslcommerz/success":
-        status, answer = _run(lambda hooks: hooks.sslcommerz(form))
+        status, answer = _run("sslcommerz", lambda hooks: hooks.sslcommerz(form))
         state = answer.get("state")
         refused = state in ("mismatched", "failed") or 400 <= status < 500
         return _redirect("success" if state == "paid" else "failed" if refused else "pending")

@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import AppError
 from shared.protocols import anthropic_response as anthropic
+from shared.telemetry import metrics
 
 log = logging.getLogger("api.errors")
 
@@ -34,6 +35,7 @@ def error_response(
     headers: dict[str, str] | None = None,
     request: Request | None = None,
 ) -> JSONResponse:
+    metrics.API_ERRORS.add(1, {"code": code, "status": status})
     if request is not None and request.url.path.startswith(anthropic.DOOR_PATH):
         status = anthropic.error_status(status, code)
         return JSONResponse(anthropic.error_body(status, message), status_code=status, headers=headers)

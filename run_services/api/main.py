@@ -23,6 +23,7 @@ from run_services.api.routes import (
     images,
     jobs,
     messages,
+    metrics,
     models,
     speech,
     threads,
@@ -33,6 +34,7 @@ from run_services.api.routes import workspaces as workspace_routes
 from shared.bootstrap import build_services, close_services
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
+from shared.telemetry.metrics import configure_metrics
 from shared.telemetry.tracing import configure_tracing
 
 
@@ -40,6 +42,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_level)
     configure_tracing(settings)
+    configure_metrics(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -90,6 +93,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         speech,
         audit,
         account,
+        metrics,
     ):
         app.include_router(module.router)
     app.include_router(auth.me_router)

@@ -36,7 +36,7 @@ from shared.chat import records
 from shared.chat.schemas import CallResult
 from shared.settings import Settings
 from shared.spending.payer import Payer
-from shared.telemetry import tracing
+from shared.telemetry import metrics, tracing
 from shared.usage.recorder import UsageRecorder
 
 log = logging.getLogger("chat.cache")
@@ -110,6 +110,7 @@ class ChatCache:
         with tracing.span("cache.lookup") as current:
             found = await self.cache.get(plan.key)
             current.set_attribute("cache.hit", found is not None)
+        metrics.CACHE_LOOKUPS.add(1, {"hit": found is not None})
         return found
 
     async def serve(

@@ -42,6 +42,7 @@ from shared.ledger.records import (
 from shared.ledger.schemas import Balance, EntryPage, ExpiringCredits, Hold, HoldState
 from shared.ledger.wallet_docs import WalletDocs
 from shared.settings import Settings
+from shared.telemetry import metrics
 
 log = logging.getLogger("credits.ledger")
 
@@ -162,9 +163,14 @@ class Ledger:
             )
             self._tx.add_entries(tx, wallet_id, written)
             self._tx.set_wallet(tx, wallet_id, wallet, at)
+            made.append(amount)
             return hold_from_doc(hold_id, hold)
 
-        return await self._tx.run(wallet_id, body)
+        made: list[int] = []
+        held = await self._tx.run(wallet_id, body)
+        if made:  # a new hold (not one found from an earlier call)
+            metrics.CREDITS.add(made[-1], {"op": "reserved"})
+        return held
 
     async def settle(self, wallet_id: str, hold_id: str, amount: int) -> Hold:
         """Charge min(amount, hold) and release the rest. A finished hold is returned unchanged."""
@@ -361,6 +367,8 @@ class Ledger:
                 extra={"wallet_id": wallet_id, "hold_id": hold_id, "late_charged": hold.charged},
             )
         elif changed and hold is not None:
+            metrics.CREDITS.add(hold.charged, {"op": "settled"})
+            metrics.CREDITS.add(hold.amount - hold.charged, {"op": "released"})
             log.info(
                 f"hold {state}",
                 extra={

@@ -11,7 +11,7 @@ from google.cloud import firestore
 
 from shared.adapters.firestore import TransactionBusy, run_transaction
 from shared.ledger.errors import LedgerBusy
-from shared.telemetry import tracing
+from shared.telemetry import metrics, tracing
 
 T = TypeVar("T")
 
@@ -50,4 +50,5 @@ class WalletTransactions:
             ):
                 return await run_transaction(self._db, body, BUSY_AFTER)
         except TransactionBusy as exc:
+            metrics.LEDGER_BUSY.add(1)
             raise LedgerBusy() from exc.__cause__

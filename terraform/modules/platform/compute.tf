@@ -5,6 +5,7 @@ locals {
     SECRET_SOURCE        = "secret-manager"
     LOG_LEVEL            = var.log_level
     TRACE_EXPORTER       = "gcp" # spans to Cloud Trace (shared/telemetry/tracing.py)
+    METRICS_EXPORTER     = "gcp" # metrics to Cloud Monitoring (shared/telemetry/metrics.py)
   }
 
   # What the API, the worker and the reconciler need to create and check job tasks, and to reach Redis:
