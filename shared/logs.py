@@ -49,7 +49,10 @@ class JsonFormatter(logging.Formatter):
             if key not in _RESERVED and not key.startswith("_"):
                 payload[key] = value
         if record.exc_info:
-            payload["exception"] = self.formatException(record.exc_info)
+            # An exception's message may quote what it was handling: personal data and secrets masked.
+            from shared.telemetry.scrub import mask
+
+            payload["exception"] = mask(self.formatException(record.exc_info))
         return json.dumps(payload, default=str)
 
 

@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
+from shared.telemetry.error_reports import configure_error_reports
 from shared.telemetry.metrics import configure_metrics
 from shared.telemetry.tracing import configure_tracing
 
@@ -50,6 +51,7 @@ class Once(Generic[T]):
                 configure_logging(settings.log_level)
                 configure_tracing(settings)
                 configure_metrics(settings)
+                configure_error_reports(settings)
                 self._value = self._build(settings)
             return self._value
 

@@ -26,6 +26,8 @@ class Settings(BaseSettings):
     # with `Authorization: Bearer <METRICS_TOKEN>`; without a token the route does not exist).
     metrics_exporter: Literal["none", "prometheus", "gcp"] = "none"
     metrics_token: SecretStr | None = None
+    # Error reports (shared/telemetry/error_reports.py): Sentry when a DSN is set, scrubbed of PII.
+    sentry_dsn: SecretStr | None = None
 
     # Where secrets come from: the process environment (local, tests) or Secret Manager (cloud).
     secret_source: Literal["env", "secret-manager"] = "env"  # noqa: S105

@@ -34,6 +34,7 @@ from run_services.api.routes import workspaces as workspace_routes
 from shared.bootstrap import build_services, close_services
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
+from shared.telemetry.error_reports import configure_error_reports
 from shared.telemetry.metrics import configure_metrics
 from shared.telemetry.tracing import configure_tracing
 
@@ -43,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     configure_logging(settings.log_level)
     configure_tracing(settings)
     configure_metrics(settings)
+    configure_error_reports(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

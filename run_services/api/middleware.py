@@ -22,7 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.logs import caller_address, client_ip_var, request_id_var, trace_var
 from shared.protocols import anthropic_response as anthropic
-from shared.telemetry import tracing
+from shared.telemetry import error_reports, metrics, tracing
 
 log = logging.getLogger("api.access")
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
@@ -79,6 +79,7 @@ class RequestContextMiddleware:
         request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
         rid_token = request_id_var.set(request_id)
+        error_reports.tag_request(request_id)
         trace_id = tracing.trace_id_hex()
         trace_token = trace_var.set(f"projects/{self.project}/traces/{trace_id}" if trace_id else None)
         peer = scope.get("client")
@@ -145,6 +146,15 @@ class RequestContextMiddleware:
                 answered = True
                 status["code"] = 413
                 await self._too_large(send, request_id, extra_headers, limit, scope["path"])
+        except Exception:
+            # Unexpected: answered here, inside the request's context, so the 500 carries the request id
+            # and the security headers like every other answer (the client quotes the id to support).
+            log.exception("unhandled error")
+            if answered:  # a stream already under way: nothing more can be said, the connection goes
+                raise
+            answered = True
+            status["code"] = 500
+            await self._internal_error(send, request_id, extra_headers, scope["path"])
         finally:
             extra: dict[str, Any] = {
                 "httpRequest": {
@@ -159,6 +169,31 @@ class RequestContextMiddleware:
             trace_var.reset(trace_token)
             client_ip_var.reset(ip_token)
         return status["code"]
+
+    async def _internal_error(
+        self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]], path: str
+    ) -> None:
+        message = "Something went wrong on our side; retry later, and quote the X-Request-ID."
+        error = {"type": "api_error", "code": "internal_error", "message": message}
+        payload = (
+            anthropic.error_body(500, message) if path.startswith(anthropic.DOOR_PATH) else {"error": error}
+        )
+        body = json.dumps(payload).encode()
+        metrics.API_ERRORS.add(1, {"code": "internal_error", "status": 500})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 500,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                    (b"cache-control", b"no-store"),
+                    *extra,
+                    (b"x-request-id", request_id.encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
 
     async def _too_large(
         self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]], limit: int, path: str
