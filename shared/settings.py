@@ -28,6 +28,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = None
     # Error reports (shared/telemetry/error_reports.py): Sentry when a DSN is set, scrubbed of PII.
     sentry_dsn: SecretStr | None = None
+    # LLM traces (shared/telemetry/llm_traces.py): Langfuse when both keys are set; no content is sent.
+    langfuse_public_key: str | None = None
+    langfuse_secret_key: SecretStr | None = None
+    langfuse_host: str = "https://cloud.langfuse.com"
 
     # Where secrets come from: the process environment (local, tests) or Secret Manager (cloud).
     secret_source: Literal["env", "secret-manager"] = "env"  # noqa: S105

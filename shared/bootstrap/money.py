@@ -26,6 +26,7 @@ from shared.purchases.webhook_events import EventStore
 from shared.purchases.webhooks import PaymentWebhooks
 from shared.spending.members import WorkspaceSpending
 from shared.spending.payer import Payer
+from shared.telemetry.llm_traces import LangfuseSink, build_sink
 from shared.usage.recorder import UsageRecorder
 from shared.workspaces.service import WorkspaceService
 
@@ -42,9 +43,12 @@ class Money:
     rate_limits: RateLimits
     workspaces: WorkspaceService
     billing_records: BillingRepository  # customers and subscriptions, read by workspaces and buying
+    llm_traces: LangfuseSink | None = None  # every usage record as a Langfuse trace, when configured
 
     async def close(self) -> None:
         await self.budgets.flush()
+        if self.llm_traces is not None:
+            await self.llm_traces.flush()
 
 
 def build_money(clients: Clients) -> Money:
@@ -54,17 +58,19 @@ def build_money(clients: Clients) -> Money:
     members = WorkspaceSpending(db, wallets)
     plans = plans_for(settings)
     billing_records = BillingRepository(db)
+    sink = build_sink(settings)
     return Money(
         ledger=ledger,
         wallets=wallets,
         members=members,
         payer=Payer(ledger, members),
-        usage=UsageRecorder(db, settings.usage_retention_days),
+        usage=UsageRecorder(db, settings.usage_retention_days, sink.record if sink else None),
         plans=plans,
         budgets=Budgets(clients.redis, plans, clients.publisher, settings),
         rate_limits=RateLimits(clients.redis, plans),
         workspaces=WorkspaceService(db, settings, plan_offers(settings), billing_records),
         billing_records=billing_records,
+        llm_traces=sink,
     )
 
 

@@ -8,7 +8,7 @@ forever. Usage reports cover at most `usage_max_days`, which must stay below the
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from google.api_core.exceptions import AlreadyExists
@@ -22,10 +22,20 @@ IN_LIMIT = 30  # Firestore's most values in one `in` filter
 DEFAULT_RETENTION_DAYS = 400
 
 
+# Told of every record written (its id and fields): LLM traces (shared/telemetry/llm_traces.py).
+Observer = Callable[[str, dict[str, Any]], None]
+
+
 class UsageRecorder:
-    def __init__(self, db: firestore.AsyncClient, retention_days: int = DEFAULT_RETENTION_DAYS) -> None:
+    def __init__(
+        self,
+        db: firestore.AsyncClient,
+        retention_days: int = DEFAULT_RETENTION_DAYS,
+        observer: Observer | None = None,
+    ) -> None:
         self.db = db
         self.retention = dt.timedelta(days=retention_days)
+        self.observer = observer
 
     def _stamped(self, fields: dict[str, Any]) -> dict[str, Any]:
         at = now()
@@ -33,6 +43,8 @@ class UsageRecorder:
 
     async def record(self, record_id: str, **fields: Any) -> None:
         await self.db.collection(COLLECTION).document(record_id).set(self._stamped(fields))
+        if self.observer is not None:
+            self.observer(record_id, fields)
 
     async def record_once(self, record_id: str, **fields: Any) -> bool:
         """Write the record unless it exists (a redelivered task closing the same job); True if written."""
@@ -40,6 +52,8 @@ class UsageRecorder:
             await self.db.collection(COLLECTION).document(record_id).create(self._stamped(fields))
         except AlreadyExists:
             return False
+        if self.observer is not None:
+            self.observer(record_id, fields)
         return True
 
     async def records(
