@@ -25,9 +25,21 @@ _instance: Once[Served[Payments]] = Once(lambda settings: Served(settings, build
 def _run(provider: str, call: Callable[[PaymentWebhooks], Coroutine[Any, Any, Answer]]) -> Answer:
     served = _instance.get()
     status, body = served.loop.run(call(served.services.buying.webhooks))
-    outcome = str(body.get("outcome") or body.get("state") or (body.get("error") or {}).get("code") or status)
-    metrics.WEBHOOKS.add(1, {"provider": provider, "status": status, "outcome": outcome})
+    metrics.WEBHOOKS.add(1, {"provider": provider, "status": status, "outcome": _outcome(status, body)})
     return status, body
+
+
+def _outcome(status: int, body: dict[str, Any]) -> str:
+    """A short name of what happened, for the webhooks metric (no ids)."""
+    if body.get("duplicate"):
+        return "duplicate"
+    for key in ("outcome", "state"):
+        if isinstance(body.get(key), str):
+            return str(body[key])
+    error = body.get("error")
+    if isinstance(error, dict) and isinstance(error.get("code"), str):
+        return str(error["code"])
+    return f"http_{status}"
 
 
 def _json(answer: Answer) -> flask.Response:

@@ -18,6 +18,8 @@ from shared.ids import stable_id
 from shared.ledger.errors import PaymentDebt
 from shared.ledger.ledger import Ledger
 from shared.purchases.webhook_events import EventStore
+from shared.settings import Settings
+from shared.telemetry.metrics import configure_metrics, prometheus_text
 from tests.support.ledger import ledger_settings
 from tests.support.payments import (
     Secrets,
@@ -87,7 +89,10 @@ def event_recorded(event_id: str) -> bool:
     return doc("payment_events", stable_id("stripe", event_id)) is not None
 
 
-def test_the_same_event_three_times_in_parallel_grants_once(function: Any, keys: Secrets) -> None:
+def test_the_same_event_three_times_in_parallel_grants_once(
+    function: Any, keys: Secrets, settings: Settings
+) -> None:
+    configure_metrics(settings)  # as the function's instance does with METRICS_EXPORTER set
     w = wallet()
     payload = stripe_event("checkout.session.completed", session(w, pi()))
     header = sign(payload, keys.webhook_new)
@@ -100,6 +105,9 @@ def test_the_same_event_three_times_in_parallel_grants_once(function: Any, keys:
     # And once more, later: acknowledged, nothing done.
     again = post_event(function, payload, sign(payload, keys.webhook_new))
     assert (again.status_code, again.get_json()["duplicate"]) == (200, True)
+    # The webhooks metric counts each delivery by provider, status and outcome (no ids).
+    text = prometheus_text().decode()
+    assert 'outcome="duplicate"' in text and 'provider="stripe"' in text and w not in text
     state = invariants(w)
     assert (state["available"], state["granted"]) == (PACKAGE_CREDITS, PACKAGE_CREDITS)
     assert [e["kind"] for e in entries(w)] == ["purchase"]
