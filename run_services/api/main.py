@@ -26,6 +26,7 @@ from run_services.api.routes import (
     metrics,
     models,
     speech,
+    templates,
     threads,
 )
 from run_services.api.routes import billing as billing_routes
@@ -96,6 +97,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         audit,
         account,
         metrics,
+        templates,
     ):
         app.include_router(module.router)
     app.include_router(auth.me_router)
