@@ -211,6 +211,9 @@ class Settings(BaseSettings):
     usage_max_days: int = Field(366, ge=1)
     # Usage records are deleted by Firestore's TTL policy this many days after they are written.
     usage_retention_days: int = Field(400, ge=1)
+    # Stored Responses (POST /v1/responses with `store: true`) are deleted this many days after they are
+    # written (OpenAI keeps them 30 days); threads are kept until deleted.
+    responses_retention_days: int = Field(30, ge=1)
 
     # Quotas per account (issue 11, item 6): past a count 409, past a concurrency cap 429, each with its
     # own code. Concurrency leases (shared/limits/concurrency.py) expire after concurrency_lease_ttl_s

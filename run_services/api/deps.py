@@ -13,12 +13,14 @@ from fastapi import Depends, Path, Request
 from shared.auth.errors import ApiKeyNotFound
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services, Workspaces
+from shared.chat.stored_responses import ResponseNotFound
 from shared.chat.threads import ThreadNotFound
 from shared.errors import NotFound, Unauthorized
 from shared.jobs.errors import JobNotFound
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.ratelimit.service import RateLimits, RateLimitState
 from shared.logs import caller_address
+from shared.templates.service import TemplateNotFound
 from shared.workspaces.errors import InvitationNotFound, MemberNotFound, WorkspaceNotFound
 
 WORKSPACE_HEADER = "x-workspace-id"
@@ -150,6 +152,18 @@ WorkspaceId = Annotated[
     str, path_id("workspace_id", HEX_ID, lambda _: WorkspaceNotFound(), "A workspace's id.")
 ]
 MemberId = Annotated[str, path_id("user_id", HEX_ID, lambda _: MemberNotFound(), "A member's user id.")]
+TemplateId = Annotated[
+    str, path_id("template_id", r"tpl_[a-z0-9_]{1,80}", lambda _: TemplateNotFound(), "A template's id.")
+]
+ResponseId = Annotated[
+    str,
+    path_id(
+        "response_id",
+        r"resp_[A-Za-z0-9_-]{1,100}",
+        lambda v: ResponseNotFound(f"Response with id '{v}' not found."),
+        "A stored response's id.",
+    ),
+]
 InvitationId = Annotated[
     str, path_id("invite_id", HEX_ID, lambda _: InvitationNotFound(), "An invitation's id.")
 ]

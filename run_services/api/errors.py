@@ -12,6 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.errors import AppError
 from shared.protocols import anthropic_response as anthropic
+from shared.protocols import openai_responses_response as responses_shape
 from shared.telemetry import metrics
 
 log = logging.getLogger("api.errors")
@@ -61,8 +62,10 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # Anthropic answers a malformed request with 400; OpenAI-style routes keep FastAPI's 422.
-        status = 400 if request.url.path.startswith(anthropic.DOOR_PATH) else 422
+        # Anthropic's Messages and OpenAI's Responses answer a malformed request with 400; the other
+        # routes keep FastAPI's 422.
+        path = request.url.path
+        status = 400 if path.startswith((anthropic.DOOR_PATH, responses_shape.DOOR_PATH)) else 422
         return error_response(
             status, "invalid_request_error", "invalid_request", _describe(exc), None, request
         )

@@ -25,6 +25,7 @@ from run_services.api.routes import (
     messages,
     metrics,
     models,
+    responses,
     speech,
     templates,
     threads,
@@ -75,7 +76,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         hsts=settings.environment not in ("local", "test"),
         route_limits={
             path: max(settings.max_chat_request_bytes, settings.max_request_bytes)
-            for path in ("/v1/chat/completions", "/v1/messages")
+            for path in ("/v1/chat/completions", "/v1/messages", "/v1/responses")
         },
     )
     add_cors(app, settings)
@@ -88,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models,
         chat,
         messages,
+        responses,
         embeddings,
         threads,
         jobs,

@@ -8,9 +8,9 @@ Then, in an order that a retry (a crash, a timeout) can run again from the start
 1. the user document is marked `deleting`: from here no credential of the account is accepted, so no new
    content arrives while the rest is removed;
 2. API keys revoked, every sign-in session (refresh-token family) revoked;
-3. unfinished jobs cancelled (their holds give back what they did not spend), then every job document
-   and thread (with its messages) deleted, and every object under `users/{id}/` in the bucket (job
-   results, exports);
+3. unfinished jobs cancelled (their holds give back what they did not spend), then every job document,
+   thread (with its messages) and stored Response deleted, and every object under `users/{id}/` in the
+   bucket (job results, exports);
 4. the account leaves every workspace it belongs to;
 5. the email and Google sign-in claims deleted (the address may sign up again), the user document
    replaced by a tombstone: no email (a placeholder that is no address), no password, no Google subject.
@@ -103,6 +103,7 @@ class AccountDeletion:
         sessions = await self._revoke_sessions(uid)
         jobs = await self._remove_jobs(principal)
         threads = await self._remove_threads(uid)
+        threads += await self._remove_responses(uid)
         objects = await self._store.delete_prefix(f"users/{uid}/")
         left = 0
         for member in memberships:
@@ -149,6 +150,19 @@ class AccountDeletion:
             for snap in snaps:
                 await self._db.recursive_delete(snap.reference)
                 removed += 1
+        return removed
+
+    async def _remove_responses(self, uid: str) -> int:
+        """Stored Responses (POST /v1/responses) and their inputs; counted with the threads."""
+        removed = 0
+        query = self._db.collection("responses").where(filter=FieldFilter("user_id", "==", uid))
+        while snaps := [s async for s in query.limit(PAGE).stream()]:
+            batch = self._db.batch()
+            for snap in snaps:
+                batch.delete(snap.reference)
+                batch.delete(self._db.collection("response_inputs").document(snap.id))
+            await batch.commit()
+            removed += len(snaps)
         return removed
 
     async def _tombstone(self, uid: str, done: Deleted) -> None:

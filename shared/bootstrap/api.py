@@ -29,6 +29,7 @@ from shared.catalog.speech import SpeechCatalog
 from shared.chat.caching import ChatCache
 from shared.chat.idempotency import IdempotencyStore
 from shared.chat.service import ChatService
+from shared.chat.stored_responses import StoredResponses
 from shared.chat.threads import ThreadService
 from shared.embeddings.service import EmbeddingService
 from shared.gateway.embeddings import EmbeddingCaller, LitellmEmbedder, count_tokens
@@ -77,6 +78,7 @@ class Services:
     chat: ChatService
     embeddings: EmbeddingService
     threads: ThreadService
+    responses: StoredResponses  # stored Responses (POST /v1/responses, `store: true`)
     workspaces: Workspaces
     jobs: Jobs
     billing: Billing
@@ -166,6 +168,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         chat=chat,
         embeddings=build_embeddings(clients, money),
         threads=ThreadService(clients.db),
+        responses=StoredResponses(clients.db, settings.responses_retention_days),
         workspaces=workspaces,
         jobs=build_jobs(clients, money.payer, money.usage, money.budgets, gateway),
         billing=build_buying(clients, money).billing,

@@ -59,9 +59,10 @@ def _invite(client: httpx.Client, account: Account, email: str) -> dict[str, obj
 
 
 def seed(client: httpx.Client) -> Account:
-    """A model id, and a user with a thread, a workspace with a second member (whose id fills `user_id`,
-    so changing and removing a member are reached) and a pending invitation, an API key and a job. The job
-    is cancelled at once, so its events stream ends after one event."""
+    """A model id, and a user with a thread, a template, a stored response, a workspace with a second
+    member (whose id fills `user_id`, so changing and removing a member are reached) and a pending
+    invitation, an API key and a job. The job is cancelled at once, so its events stream ends after one
+    event."""
     account = register(client)
     h = account.headers
     thread = _ok(client.post("/v1/threads", json={"title": "fuzz"}, headers=h), 201)
@@ -85,5 +86,9 @@ def seed(client: httpx.Client) -> Account:
     )
     account.ids["job_id"] = str(job["id"])
     account.ids["model_id"] = "fake-echo"  # a model of the test catalog (GET /v1/models/{model_id})
+    template = {"name": "fuzz", "body": "Say {{word}}.", "variables": {"word": "a word"}}
+    account.ids["template_id"] = str(_ok(client.post("/v1/templates", json=template, headers=h), 201)["id"])
+    stored = {"model": "fake-echo", "input": "fuzz", "max_output_tokens": 2}
+    account.ids["response_id"] = str(_ok(client.post("/v1/responses", json=stored, headers=h), 200)["id"])
     _ok(client.delete(f"/v1/jobs/{job['id']}", headers=h), 200)
     return account

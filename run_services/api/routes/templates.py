@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Response, status
 
-from run_services.api.deps import CurrentPrincipal, ServicesDep
+from run_services.api.deps import CurrentPrincipal, ServicesDep, TemplateId
 from shared.bootstrap import Services
 from shared.templates.schemas import Category, Rendered, RenderIn, Template, TemplateIn, TemplateList
 from shared.templates.service import TemplateService
@@ -54,13 +54,15 @@ async def create_template(
 
 
 @router.get("/{template_id}")
-async def get_template(template_id: str, principal: CurrentPrincipal, services: ServicesDep) -> Template:
+async def get_template(
+    template_id: TemplateId, principal: CurrentPrincipal, services: ServicesDep
+) -> Template:
     return await service(services).get(principal, template_id)
 
 
 @router.patch("/{template_id}")
 async def update_template(
-    template_id: str, body: TemplateIn, principal: CurrentPrincipal, services: ServicesDep
+    template_id: TemplateId, body: TemplateIn, principal: CurrentPrincipal, services: ServicesDep
 ) -> Template:
     """A new version: send the whole template. The one it replaces stays in /versions."""
     await services.rate_limits.check_request(principal)
@@ -69,14 +71,16 @@ async def update_template(
 
 @router.get("/{template_id}/versions")
 async def template_versions(
-    template_id: str, principal: CurrentPrincipal, services: ServicesDep
+    template_id: TemplateId, principal: CurrentPrincipal, services: ServicesDep
 ) -> TemplateList:
     """Every version, newest first."""
     return TemplateList(data=await service(services).versions(principal, template_id))
 
 
 @router.delete("/{template_id}", status_code=status.HTTP_204_NO_CONTENT)
-async def delete_template(template_id: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
+async def delete_template(
+    template_id: TemplateId, principal: CurrentPrincipal, services: ServicesDep
+) -> Response:
     await services.rate_limits.check_request(principal)
     await service(services).delete(principal, template_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -84,7 +88,7 @@ async def delete_template(template_id: str, principal: CurrentPrincipal, service
 
 @router.post("/{template_id}/render")
 async def render_template(
-    template_id: str, body: RenderIn, principal: CurrentPrincipal, services: ServicesDep
+    template_id: TemplateId, body: RenderIn, principal: CurrentPrincipal, services: ServicesDep
 ) -> Rendered:
     """The body with the variables filled in; a missing or unknown variable is a 400 naming it."""
     await services.rate_limits.check_request(principal)

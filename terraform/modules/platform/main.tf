@@ -253,11 +253,14 @@ module "firestore" {
 
   # Deletion TTLs. The code must write these fields as the time the document may go:
   # idempotency.expires_at (written today), usage.expire_at and payment_events.expire_at (retention of old
-  # usage records and processed payment events; to be written by the code). Holds' expires_at is NOT a
+  # usage records and processed payment events; to be written by the code), responses.expire_at and
+  # response_inputs.expire_at (stored Responses, responses_retention_days). Holds' expires_at is NOT a
   # TTL: it is when a pending hold lapses, and holds stay as ledger history.
   ttl_fields = {
-    idempotency_expires_at   = { collection = "idempotency", field = "expires_at" }
-    usage_expire_at          = { collection = "usage", field = "expire_at" }
-    payment_events_expire_at = { collection = "payment_events", field = "expire_at" }
+    idempotency_expires_at    = { collection = "idempotency", field = "expires_at" }
+    usage_expire_at           = { collection = "usage", field = "expire_at" }
+    payment_events_expire_at  = { collection = "payment_events", field = "expire_at" }
+    responses_expire_at       = { collection = "responses", field = "expire_at" }
+    response_inputs_expire_at = { collection = "response_inputs", field = "expire_at" }
   }
 }
