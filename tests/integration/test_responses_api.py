@@ -5,15 +5,18 @@ and every charge equal to the usage record; bad input is a 400 with nothing rese
 from __future__ import annotations
 
 import json
+import uuid
 from typing import Any
 
 import httpx
 import openai
 import pytest
 
+from shared.settings import Settings
 from tests.fakes.provider import FakeProvider, reply_words
 from tests.fakes.tool_streams import WEATHER, openai_whole
-from tests.support.helpers import User, balance, usage_for, wait_settled
+from tests.support.helpers import User, balance, grant_credits, usage_for, wait_settled
+from tests.support.workspaces import create, join
 
 TOOL = {"type": "function", **WEATHER["function"]}  # Responses' flat function tool
 
@@ -243,3 +246,39 @@ def test_a_flood_is_a_429(client: httpx.Client) -> None:
     body = {"model": "fake-echo", "input": "hi", "max_output_tokens": 1, "store": False}
     codes = [client.post("/v1/responses", json=body, headers=headers).status_code for _ in range(40)]
     assert codes[0] == 200 and 429 in codes
+
+
+def test_an_idempotency_key_replays_and_charges_once(api: str, user: User, client: httpx.Client) -> None:
+    key = {"Idempotency-Key": f"resp-{uuid.uuid4().hex}"}
+    before = balance(client, user.headers)
+    sdk = openai.OpenAI(base_url=f"{api}/v1", api_key=user.access_token, max_retries=0, default_headers=key)
+    first = sdk.responses.with_raw_response.create(model="fake-echo", input="hello", max_output_tokens=3)
+    again = sdk.responses.with_raw_response.create(model="fake-echo", input="hello", max_output_tokens=3)
+    assert again.headers["idempotent-replayed"] == "true"
+    assert again.parse().id == first.parse().id and again.parse().output_text == first.parse().output_text
+    charged = int(first.headers["x-credits-charged"])
+    assert wait_settled(client, user.headers)["available"] == before["available"] - charged
+
+
+def test_a_workspace_member_spends_the_workspace_wallet_and_keeps_the_response_there(
+    api: str, client: httpx.Client, make_user: Any, settings: Settings
+) -> None:
+    from shared.ledger.wallet_ids import workspace_wallet_base
+
+    owner, member = make_user(), make_user()
+    ws = create(client, owner)["id"]
+    join(client, owner, ws, member)
+    grant_credits(settings, workspace_wallet_base(ws), 500_000, shards=settings.workspace_wallet_shards)
+    own_before = balance(client, member.headers)
+    in_ws = {"X-Workspace-ID": ws}
+    sdk = openai.OpenAI(
+        base_url=f"{api}/v1", api_key=member.access_token, max_retries=0, default_headers=in_ws
+    )
+    raw = sdk.responses.with_raw_response.create(model="fake-echo", input="hi", max_output_tokens=3)
+    record = usage_for(raw.headers["x-request-id"])
+    assert record["workspace_id"] == ws and record["wallet_id"].startswith(f"ws-{ws}~")
+    assert record["api"] == "responses" and record["credits"] > 0
+    assert balance(client, member.headers) == own_before
+    stored = raw.parse().id
+    assert client.get(f"/v1/responses/{stored}", headers={**member.headers, **in_ws}).status_code == 200
+    assert client.get(f"/v1/responses/{stored}", headers=member.headers).status_code == 404  # another scope
