@@ -9,11 +9,10 @@ is read back (which of them committed is Firestore's choice) and what follows fr
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +29,7 @@ from shared.ledger.shards import ShardedWallets
 from shared.purchases.orders import Orders
 from shared.purchases.payments import Purchases
 from shared.purchases.webhooks import PaymentWebhooks
-from tests.sim import budgets_sim, jobs_sim, payments, shards, ssl_sim, stripe_sim
+from tests.sim import budgets_sim, jobs_sim, payments, shards, ssl_sim, streams, stripe_sim, upkeep
 from tests.sim.calls import Action, Expect, Retry, Violation, shown
 from tests.sim.event_model import EventModel
 from tests.sim.faults import CALLER_ERRORS, FaultPlan
@@ -99,16 +98,6 @@ class Instance:
     sweeper: JobSweeper
 
 
-@dataclass
-class Stream:
-    """A chat spend in flight: its hold, what it has used so far, and whether its heartbeat runs."""
-
-    wallet: str
-    hold_id: str
-    used: int
-    heartbeat: bool
-
-
 class World:
     def __init__(
         self,
@@ -136,7 +125,7 @@ class World:
         self.sharded = {b: ShardedModel() for b in workspaces}
         self.shard_streams: list[shards.ShardStream] = []
         self.ledger_shards = instances[0].shards
-        self.streams: list[Stream] = []
+        self.streams: list[streams.Stream] = []
         self.retries: list[Retry] = []
         self.recent: deque[str] = deque(maxlen=15)
         self.counts: dict[str, int] = dict.fromkeys(WEIGHTS, 0)
@@ -157,7 +146,7 @@ class World:
     async def step(self) -> str:
         op = self.rng.choices(list(WEIGHTS), list(WEIGHTS.values()))[0]
         self.counts[op] += 1
-        done: str = await getattr(self, op)()
+        done = await OPS[op](self)
         self.recent.append(done)
         return done
 
@@ -201,316 +190,59 @@ class World:
         if not ok:
             raise Violation(f"{what}: the ledger answered {shown(got)}, the model expects {shown(want)}")
 
-    # -- credits in -------------------------------------------------------------------------------------
-
     def wallet(self) -> str:
         return self.rng.choice(sorted(self.model))
 
-    async def grant(self, ends: dt.datetime | None = None) -> str:
-        w = self.wallet()
-        m = self.model[w]
-        ext = self.rng.choice(sorted(m.grants)) if m.grants and self.rng.random() < 0.15 else self.new_id("g")
-        amount = self.rng.randint(1, 2_000)
-        text, _ = await self.call(
-            f"grant({w[-4:]}, {ext}, {amount}, ends={ends})",
-            w,
-            lambda i: i.ledger.grant(w, amount, ext, expires_at=ends),
-            lambda: m.grant(ext, amount, self.clock.at, ends),
-        )
-        return text
-
-    async def grant_expiring(self) -> str:
-        return await self.grant(self.clock.at + dt.timedelta(hours=self.rng.randint(-1, 48)))
-
-    async def racing_grants(self) -> str:
-        """One payment event delivered to two instances at the same moment: granted once."""
-        w = self.wallet()
-        m = self.model[w]
-        ext, amount = self.new_id("race"), self.rng.randint(1, 2_000)
-        self.plan.start()
-        results = await asyncio.gather(
-            *(i.ledger.grant(w, amount, ext) for i in self.instances), return_exceptions=True
-        )
-        applied = [r for r in results if r is True]
-        if len(applied) > 1:
-            raise Violation(f"racing grant {ext} applied {len(applied)} times")
-        stored = await self.ledger.docs.entry(w, "grant", ext).get()
-        if stored.exists:
-            m.grant(ext, amount, self.clock.at)
-        else:
-            self.retries.append(
-                Retry(
-                    f"grant({ext})",
-                    w,
-                    lambda i: i.ledger.grant(w, amount, ext),
-                    lambda: m.grant(ext, amount, self.clock.at),
-                )
-            )
-        return f"racing grants {ext} -> {[shown(r) for r in results]}"
-
-    # -- spends -----------------------------------------------------------------------------------------
-
-    async def open_stream(self) -> str:
-        w = self.wallet()
-        m = self.model[w]
-        hold_id, want = self.new_id("h"), self.rng.randint(1, 900)
-        minimum = self.rng.randint(1, want)
-        text, got = await self.call(
-            f"reserve({w[-4:]}, {hold_id}, {want}, min={minimum})",
-            w,
-            lambda i: i.ledger.reserve(w, hold_id, want, minimum),
-            lambda: m.reserve(hold_id, want, minimum, self.clock.at, self.ttl),
-        )
-        if isinstance(got, Hold):
-            self.streams.append(Stream(w, hold_id, 0, heartbeat=self.rng.random() < 0.85))
-        return text
-
-    def stream(self) -> Stream | None:
-        return self.rng.choice(self.streams) if self.streams else None
-
-    async def progress(self) -> str:
-        """Tokens flow and time passes; a stream with a heartbeat extends its hold before it expires."""
-        s = self.stream()
-        if s is None:
-            return "progress: no stream"
-        s.used += self.rng.randint(0, 300)
-        self.clock.advance(dt.timedelta(seconds=self.rng.randint(1, int(self.ttl.total_seconds()) // 3)))
-        if not s.heartbeat:
-            return f"progress({s.hold_id}) without heartbeat -> used {s.used}"
-        m = self.model[s.wallet]
-        text, _ = await self.call(
-            f"extend({s.hold_id})",
-            s.wallet,
-            lambda i: i.ledger.extend(s.wallet, s.hold_id, int(self.ttl.total_seconds())),
-            lambda: m.extend(s.hold_id, self.clock.at + self.ttl),
-        )
-        return text
-
-    async def finish_stream(self, s: Stream | None = None) -> str:
-        s = s or self.stream()
-        if s is None:
-            return "finish: no stream"
-        self.streams.remove(s)
-        m = self.model[s.wallet]
-        amount = s.used + self.rng.randint(0, 50)
-        text, _ = await self.call(
-            f"settle({s.hold_id}, {amount})",
-            s.wallet,
-            lambda i: i.ledger.settle(s.wallet, s.hold_id, amount),
-            lambda: m.settle(s.hold_id, amount, self.clock.at),
-        )
-        return text
-
-    async def void_stream(self) -> str:
-        s = self.stream()
-        if s is None:
-            return "void: no stream"
-        self.streams.remove(s)
-        m = self.model[s.wallet]
-        text, _ = await self.call(
-            f"void({s.hold_id})",
-            s.wallet,
-            lambda i: i.ledger.void(s.wallet, s.hold_id),
-            lambda: m.void(s.hold_id, self.clock.at),
-        )
-        return text
-
-    async def abandon_stream(self) -> str:
-        """The instance dies mid-stream: nobody settles; the reconciler releases the hold once it expires."""
-        s = self.stream()
-        if s is None:
-            return "abandon: no stream"
-        self.streams.remove(s)
-        return f"abandon({s.hold_id})"
-
-    async def racing_settles(self) -> str:
-        """The same settle delivered to two instances at once (a retried task): charged once."""
-        s = self.stream()
-        if s is None:
-            return "racing settles: no stream"
-        self.streams.remove(s)
-        m, at, amount = self.model[s.wallet], self.clock.at, s.used
-        held = m.holds[s.hold_id]
-        self.plan.start()
-        results = await asyncio.gather(
-            *(i.ledger.settle(s.wallet, s.hold_id, amount) for i in self.instances), return_exceptions=True
-        )
-        stored = await self.ledger.hold(s.wallet, s.hold_id)
-        if stored is None:
-            raise Violation(f"hold {s.hold_id} vanished")
-        # Pending: applied once it is settled. Expired by the reconciler: applied once the late charge shows.
-        applied = stored.state != "pending" if held.state == "pending" else stored.charged > 0 or amount == 0
-        if applied:
-            want = m.settle(s.hold_id, amount, at)
-            for r in results:
-                if isinstance(r, Hold):
-                    self.same(f"racing settle({s.hold_id})", r, want)
-        else:
-            self.retries.append(
-                Retry(
-                    f"settle({s.hold_id})",
-                    s.wallet,
-                    lambda i: i.ledger.settle(s.wallet, s.hold_id, amount),
-                    lambda: m.settle(s.hold_id, amount, self.clock.at),
-                )
-            )
-        return f"racing settles {s.hold_id} -> {[shown(r) for r in results]}"
-
-    # -- payments (tests/sim/payments.py) ------------------------------------------------------------------
-
-    async def purchase(self) -> str:
-        return await payments.purchase(self)
-
-    async def claw_back(self) -> str:
-        return await payments.claw_back(self)
-
-    async def racing_purchases(self) -> str:
-        return await payments.racing_purchases(self)
-
-    # -- provider events through the payments function (tests/sim/stripe_sim.py, tests/sim/ssl_sim.py) -----
-
-    async def stripe_pay(self) -> str:
-        return await stripe_sim.pay(self)
-
-    async def stripe_refund(self) -> str:
-        return await stripe_sim.refund(self)
-
-    async def stripe_dispute(self) -> str:
-        return await stripe_sim.dispute(self)
-
-    async def stripe_redeliver(self) -> str:
-        return await stripe_sim.redeliver(self)
-
-    async def stripe_racing(self) -> str:
-        return await stripe_sim.racing(self)
-
-    async def stripe_late(self) -> str:
-        return await stripe_sim.late(self)
-
-    async def ssl_pay(self) -> str:
-        return await ssl_sim.pay(self)
-
-    async def ssl_renotify(self) -> str:
-        return await ssl_sim.renotify(self)
-
-    async def ssl_recheck(self) -> str:
-        return await ssl_sim.recheck(self)
-
-    # -- jobs (tests/sim/jobs_sim.py) ----------------------------------------------------------------------
-
-    async def job_create(self) -> str:
-        return await jobs_sim.create(self)
-
-    async def job_deliver(self) -> str:
-        return await jobs_sim.deliver(self)
-
-    async def job_slow(self) -> str:
-        return await jobs_sim.slow(self)
-
-    async def redis_outage(self) -> str:
-        return await budgets_sim.outage(self)
-
-    async def redis_flush(self) -> str:
-        return await budgets_sim.flush(self)
-
-    async def job_late(self) -> str:
-        return await jobs_sim.late(self)
-
-    async def job_cancel(self) -> str:
-        return await jobs_sim.cancel(self)
-
-    async def job_sweep(self) -> str:
-        return await jobs_sim.sweep(self)
-
-    # -- workspace wallets (tests/sim/shards.py) --------------------------------------------------------
-
-    async def ws_grant(self) -> str:
-        return await shards.grant(self)
-
-    async def ws_late_settle(self) -> str:
-        return await shards.late_settle(self)
-
-    async def ws_open_stream(self) -> str:
-        return await shards.open_stream(self)
-
-    async def ws_progress(self) -> str:
-        return await shards.progress(self)
-
-    async def ws_finish_stream(self) -> str:
-        return await shards.finish_stream(self)
-
-    async def ws_void_stream(self) -> str:
-        return await shards.void_stream(self)
-
-    async def ws_abandon_stream(self) -> str:
-        return await shards.abandon_stream(self)
-
-    # -- the platform -----------------------------------------------------------------------------------
-
-    async def retry(self) -> str:
-        """A delivery that failed comes again (Cloud Tasks, a webhook sender, a client's retry)."""
-        if not self.retries:
-            return "retry: nothing to retry"
-        r = self.retries.pop(self.rng.randrange(len(self.retries)))
-        text, _ = await self.call(f"{r.what} (again)", r.wallet, r.action, r.expect, r.view)
-        return text
-
-    async def tick(self) -> str:
-        """Time passes. Streams with a heartbeat end before a long pause (a chat does not last days);
-        one without (its heartbeat died) lives on and may be settled after its hold expired."""
-        delta = dt.timedelta(minutes=self.rng.choice([1, 10, 30, 60, 600, 1_440, 2_880]))
-        if delta >= self.ttl / 3:
-            for s in [s for s in self.streams if s.heartbeat]:
-                await self.finish_stream(s)
-            for ws in list(self.shard_streams):
-                await shards.finish_stream(self, ws)
-        self.clock.advance(delta)
-        return f"tick {delta} -> {self.clock.at}"
-
     async def sweep_holds(self) -> str:
-        """The reconciler: every pending hold past its expiry is released, unless a fault stops one (then
-        the next sweep does it)."""
-        at = self.clock.at
-        self.plan.start()
-        await self.ledger.expire_due()
-        expired = 0
-        for w, m in self.model.items():
-            for hold_id in m.due_holds(at):
-                stored = await self.ledger.hold(w, hold_id)
-                if stored is not None and stored.state == "expired":
-                    expired += m.expire_hold(hold_id, at)
-                elif "unavailable" not in self.plan.current:
-                    raise Violation(
-                        f"the sweep left due hold {hold_id} {shown(stored)} with no fault to excuse it"
-                    )
-        await shards.swept(self, at)
-        return f"sweep holds -> {expired} expired, faults {self.plan.current}"
-
-    async def sweep_lots(self) -> str:
-        at = self.clock.at
-        self.plan.start()
-        await self.ledger.expire_lots()
-        for w, m in self.model.items():
-            if not m.due(at):
-                continue
-            doc = (await self.ledger.docs.wallet(w).get()).to_dict() or {}
-            if not any(lot["expires_at"] <= at for lot in doc.get("lots", [])):
-                m.expire(at)
-            elif "unavailable" not in self.plan.current:
-                raise Violation(f"the lot sweep left due lots in {w} with no fault to excuse it")
-        return f"sweep lots -> faults {self.plan.current}"
+        return await upkeep.sweep_holds(self)
 
     async def drain(self) -> None:
-        """The end of the run: every failed delivery comes again, and the reconciler runs, fault-free."""
-        self.plan.enabled = False
-        while self.retries:
-            self.recent.append(await self.retry())
-        for s in list(self.streams):
-            self.recent.append(await self.finish_stream(s))
-        for ws in list(self.shard_streams):
-            self.recent.append(await shards.finish_stream(self, ws))
-        await stripe_sim.drain(self)
-        await ssl_sim.drain(self)
-        await jobs_sim.drain(self)
-        self.clock.advance(self.ttl * 2)
-        self.recent.append(await self.sweep_holds())
+        await upkeep.drain(self)
+
+
+Op = Callable[[World], Awaitable[str]]
+
+# Each operation of WEIGHTS, by the module that runs it.
+OPS: dict[str, Op] = {
+    "grant": streams.grant,
+    "grant_expiring": streams.grant_expiring,
+    "racing_grants": streams.racing_grants,
+    "open_stream": streams.open_stream,
+    "progress": streams.progress,
+    "finish_stream": streams.finish_stream,
+    "void_stream": streams.void_stream,
+    "abandon_stream": streams.abandon_stream,
+    "racing_settles": streams.racing_settles,
+    "purchase": payments.purchase,
+    "claw_back": payments.claw_back,
+    "racing_purchases": payments.racing_purchases,
+    "stripe_pay": stripe_sim.pay,
+    "stripe_refund": stripe_sim.refund,
+    "stripe_dispute": stripe_sim.dispute,
+    "stripe_redeliver": stripe_sim.redeliver,
+    "stripe_racing": stripe_sim.racing,
+    "stripe_late": stripe_sim.late,
+    "ssl_pay": ssl_sim.pay,
+    "ssl_renotify": ssl_sim.renotify,
+    "ssl_recheck": ssl_sim.recheck,
+    "job_create": jobs_sim.create,
+    "job_deliver": jobs_sim.deliver,
+    "job_late": jobs_sim.late,
+    "job_slow": jobs_sim.slow,
+    "job_cancel": jobs_sim.cancel,
+    "job_sweep": jobs_sim.sweep,
+    "redis_outage": budgets_sim.outage,
+    "redis_flush": budgets_sim.flush,
+    "ws_grant": shards.grant,
+    "ws_open_stream": shards.open_stream,
+    "ws_progress": shards.progress,
+    "ws_finish_stream": shards.finish_stream,
+    "ws_void_stream": shards.void_stream,
+    "ws_abandon_stream": shards.abandon_stream,
+    "ws_late_settle": shards.late_settle,
+    "retry": upkeep.retry,
+    "tick": upkeep.tick,
+    "sweep_holds": upkeep.sweep_holds,
+    "sweep_lots": upkeep.sweep_lots,
+}
+assert set(OPS) == set(WEIGHTS)
