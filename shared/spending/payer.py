@@ -10,11 +10,20 @@ they go straight to the right document.
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+
+from google.api_core.exceptions import Aborted, DeadlineExceeded, InternalServerError, ServiceUnavailable
+
 from shared.errors import AppError
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Hold
 from shared.ledger.wallet_ids import shard_of, workspace_of
 from shared.spending.members import WorkspaceSpending
+
+log = logging.getLogger("credits.payer")
 
 
 class Payer:
@@ -45,16 +54,24 @@ class Payer:
         )
 
     async def settle(self, wallet_id: str, hold_id: str, amount: int) -> Hold:
-        workspace = workspace_of(wallet_id)
-        if workspace is None:
-            return await self.ledger.settle(wallet_id, hold_id, amount)
-        return await self._spending().settle(workspace, hold_id, amount, shard_of(wallet_id))
+        """Charge the hold; retried on a transient Firestore failure (see `_finishing`)."""
+
+        async def once() -> Hold:
+            workspace = workspace_of(wallet_id)
+            if workspace is None:
+                return await self.ledger.settle(wallet_id, hold_id, amount)
+            return await self._spending().settle(workspace, hold_id, amount, shard_of(wallet_id))
+
+        return await _finishing(once, hold_id)
 
     async def void(self, wallet_id: str, hold_id: str) -> Hold:
-        workspace = workspace_of(wallet_id)
-        if workspace is None:
-            return await self.ledger.void(wallet_id, hold_id)
-        return await self._spending().void(workspace, hold_id, shard_of(wallet_id))
+        async def once() -> Hold:
+            workspace = workspace_of(wallet_id)
+            if workspace is None:
+                return await self.ledger.void(wallet_id, hold_id)
+            return await self._spending().void(workspace, hold_id, shard_of(wallet_id))
+
+        return await _finishing(once, hold_id)
 
     async def extend(self, wallet_id: str, hold_id: str, ttl_s: int) -> Hold:
         """Keep a live spend's hold from expiring for `ttl_s` more seconds (a heartbeat). `wallet_id` is
@@ -73,3 +90,27 @@ class Payer:
         if not spender:
             raise AppError("A workspace reservation needs the spending member.", code="spender_missing")
         return spender
+
+
+# Failures after which the commit may or may not have been applied (the answer was lost) or was not made.
+TRANSIENT = (ServiceUnavailable, DeadlineExceeded, InternalServerError, Aborted)
+FINISH_ATTEMPTS = 4
+
+
+async def _finishing(once: Callable[[], Awaitable[Hold]], hold_id: str) -> Hold:
+    """Finish a hold, retrying a transient failure a few times with a short jittered wait.
+
+    Safe because the ledger finishes a hold once: a retry of a settle whose commit was applied (its
+    answer lost) finds the hold finished and returns it unchanged, charged once. Without the retry the
+    caller saw an error after the money moved (a settled hold with no usage record), or, when nothing
+    was applied, left the hold for the reconciler to release (output delivered, nothing charged).
+    Found by the money simulator (issue 18)."""
+    for attempt in range(FINISH_ATTEMPTS):
+        try:
+            return await once()
+        except TRANSIENT:
+            if attempt == FINISH_ATTEMPTS - 1:
+                raise
+            log.warning("hold finish retried", extra={"hold_id": hold_id, "attempt": attempt + 1})
+            await asyncio.sleep(random.uniform(0.05, 0.2) * 2**attempt)
+    raise AssertionError("unreachable")  # pragma: no cover
