@@ -174,50 +174,41 @@ class RequestContextMiddleware:
         self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]], path: str
     ) -> None:
         message = "Something went wrong on our side; retry later, and quote the X-Request-ID."
-        error = {"type": "api_error", "code": "internal_error", "message": message}
-        payload = (
-            anthropic.error_body(500, message) if path.startswith(anthropic.DOOR_PATH) else {"error": error}
-        )
-        body = json.dumps(payload).encode()
         metrics.API_ERRORS.add(1, {"code": "internal_error", "status": 500})
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 500,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                    *extra,
-                    (b"x-request-id", request_id.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        error = {"type": "api_error", "code": "internal_error", "message": message}
+        await _answer(send, request_id, extra, 500, error, path, [])
 
     async def _too_large(
         self, send: Send, request_id: str, extra: list[tuple[bytes, bytes]], limit: int, path: str
     ) -> None:
         message = f"The request body is larger than {limit} bytes; send a smaller one."
-        # Anthropic's door answers in Anthropic's shape (`request_too_large`), as its SDKs expect.
-        if path.startswith(anthropic.DOOR_PATH):
-            payload = anthropic.error_body(413, message)
-        else:
-            error = {"type": "invalid_request_error", "code": "request_too_large", "message": message}
-            payload = {"error": error}
-        body = json.dumps(payload).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 413,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(body)).encode()),
-                    (b"cache-control", b"no-store"),
-                    (b"connection", b"close"),
-                    *extra,
-                    (b"x-request-id", request_id.encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": body})
+        error = {"type": "invalid_request_error", "code": "request_too_large", "message": message}
+        await _answer(send, request_id, extra, 413, error, path, [(b"connection", b"close")])
+
+
+async def _answer(
+    send: Send,
+    request_id: str,
+    extra: list[tuple[bytes, bytes]],
+    status: int,
+    error: dict[str, str],
+    path: str,
+    more: list[tuple[bytes, bytes]],
+) -> None:
+    """An error answered by the middleware itself, in the door's shape (Anthropic's on its door, as its
+    SDKs expect), with the request id and the security headers every answer carries."""
+    if path.startswith(anthropic.DOOR_PATH):
+        payload: dict[str, object] = anthropic.error_body(status, error["message"])
+    else:
+        payload = {"error": error}
+    body = json.dumps(payload).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+        *more,
+        *extra,
+        (b"x-request-id", request_id.encode()),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
