@@ -19,6 +19,7 @@ from run_services.api.routes import (
     chat,
     credits,
     embeddings,
+    guardrails,
     health,
     images,
     jobs,
@@ -105,6 +106,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(auth.me_router)
     app.include_router(billing_routes.router)
     app.include_router(workspace_routes.routes)
+    app.include_router(guardrails.router)
     app.include_router(usage_routes.router)
     return app
 

@@ -27,6 +27,7 @@ from shared.catalog.catalog import Catalog
 from shared.catalog.embeddings import EmbeddingCatalog
 from shared.catalog.speech import SpeechCatalog
 from shared.chat.caching import ChatCache
+from shared.chat.guard import Guardrails
 from shared.chat.idempotency import IdempotencyStore
 from shared.chat.service import ChatService
 from shared.chat.stored_responses import StoredResponses
@@ -36,6 +37,7 @@ from shared.gateway.embeddings import EmbeddingCaller, LitellmEmbedder, count_to
 from shared.gateway.gateway import Gateway, build_gateway
 from shared.gateway.speech import LitellmSpeech
 from shared.gateway.transcription import LitellmTranscriber, Transcriber
+from shared.guardrails.policy import plan_policies
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Balance
 from shared.ledger.shards import ShardedWallets
@@ -50,6 +52,7 @@ from shared.speech.service import SpeechService
 from shared.spending.members import WorkspaceSpending
 from shared.spending.payer import Payer
 from shared.usage.recorder import UsageRecorder
+from shared.workspaces.guardrails import WorkspaceGuardrails
 from shared.workspaces.invitations import Invitations
 from shared.workspaces.invite_tokens import InviteTokens
 from shared.workspaces.service import WorkspaceService
@@ -61,6 +64,7 @@ class Workspaces:
     invitations: Invitations
     wallets: ShardedWallets
     spending: WorkspaceSpending
+    guardrails: WorkspaceGuardrails  # the workspaces' guardrail policies (GET/PUT .../guardrails)
 
     async def balance(self, user_id: str, workspace_id: str) -> tuple[Balance, int]:
         """The workspace wallet's balance (the sum of its shards) and its shard count; members only."""
@@ -140,6 +144,8 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
     catalog = clients.catalog
     gateway = build_gateway(catalog, settings, clients.redis, guarded_reader(settings))
     cache = build_cache(clients.redis, settings, _embedder(settings, catalog))
+    # Each plan's guardrail policy (shared/guardrails/policies.toml) with the workspaces' overrides.
+    policies = WorkspaceGuardrails(money.workspaces, plan_policies())
     chat = ChatService(
         payer=money.payer,
         idempotency=IdempotencyStore(clients.db, settings),
@@ -151,6 +157,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         rate_limits=money.rate_limits,
         budgets=money.budgets,
         hold_ttl_s=settings.hold_ttl_s,
+        guardrails=Guardrails(policies),
     )
     invite_secret = settings.workspace_invite_secret
     secret = invite_secret.get_secret_value() if invite_secret else signing_secret(settings, clients.secrets)
@@ -159,6 +166,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         invitations=Invitations(money.workspaces, InviteTokens(secret, settings.jwt_issuer)),
         wallets=money.wallets,
         spending=money.members,
+        guardrails=policies,
     )
     return Services(
         clients=clients,

@@ -121,6 +121,7 @@ class ChatCache:
         answer: CachedAnswer,
         started: float,
         door: str = "chat",
+        guardrails: list[dict[str, Any]] | None = None,
     ) -> CallResult:
         """Charge the hit (free by default) and record it; the caller completes its idempotency lock."""
         hold_id = uuid.uuid4().hex
@@ -162,6 +163,7 @@ class ChatCache:
             ttft_ms=latency,
             outcome="cache_hit",
             api=door,
+            guardrails=guardrails,
         )
         fields.update(
             cache_match=answer.match, cache_similarity=answer.similarity, cache_created=answer.created

@@ -16,6 +16,7 @@ from shared.auth.schemas import Principal
 from shared.catalog.catalog import Deployment, ModelSpec, Provider
 from shared.chat.admission import ChatAdmission
 from shared.chat.caching import CachePlan
+from shared.chat.guard import CallGuard
 from shared.chat.schemas import CallResult
 from shared.gateway.types import Candidate, ToolCall, Usage
 
@@ -39,6 +40,7 @@ class Asked:
     started: float  # time.perf_counter() when the request came in
     created: int  # unix seconds, the response's `created`
     door: str = "chat"  # the API the call came through (chat, messages, responses): its usage record's `api`
+    guard: CallGuard | None = None  # the guardrails of the call (shared/chat/guard.py); None: unscreened
 
 
 @dataclass(frozen=True)
@@ -65,6 +67,9 @@ class Outcome:
     cancelled: bool = False
     tool_calls: tuple[ToolCall, ...] = ()  # the calls that reached us (a cut stream: what came)
     logprobs: dict[str, Any] | None = None
+    # What the client was shown when the guardrails screened the output (masked, restored, or cut at a
+    # block); None: `text` as it came. `text` is what the provider produced, and what is charged.
+    shown: str | None = None
 
     @property
     def was_cancelled(self) -> bool:

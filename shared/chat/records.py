@@ -31,9 +31,11 @@ def chat_fields(
     route_reason: str | None = None,
     error_code: str | None = None,
     api: str = "chat",
+    guardrails: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The fields of a chat usage record. Prompt-cache tokens count only when the input was charged.
-    `api` names the door the call came through (chat, messages, responses): one ledger behind them."""
+    `api` names the door the call came through (chat, messages, responses): one ledger behind them.
+    `guardrails`: the checks that fired (check, kind, action, count; never the text found)."""
     cached = usage if input_tokens > 0 else None
     return {
         "user_id": principal.user_id,
@@ -60,6 +62,7 @@ def chat_fields(
         "ttft_ms": ttft_ms,
         "outcome": outcome,
         "error_code": error_code,
+        "guardrails": guardrails or [],
     }
 
 

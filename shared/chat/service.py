@@ -1,7 +1,8 @@
 """A metered model call: reserve the worst case, call the model, settle what was really used.
 
-Order of work (docs/architecture.md): validate -> idempotency -> response cache -> admit (tokens,
-budget, credit hold: shared/chat/admission.py) -> provider -> settle or release -> usage record
+Order of work (docs/architecture.md): guardrails pre_call (shared/chat/guard.py: block, or mask what
+the provider will see) -> validate -> idempotency -> response cache -> admit (tokens, budget, credit
+hold: shared/chat/admission.py) -> provider -> guardrails post_call -> settle or release -> usage record
 (shared/chat/settlement.py). The provider step goes through the gateway's router: the requested
 model, then its fallbacks (shared/chat/chain.py: only those whose worst case fits the hold); the
 call is settled at the price of the model that served it, and the usage record names it, its
@@ -29,6 +30,7 @@ from shared.chat.admission import ChatAdmission
 from shared.chat.caching import ChatCache
 from shared.chat.call import Asked, ChatCall, OnFinish, Outcome, Replay, Serving
 from shared.chat.chain import output_limit, plan_chain
+from shared.chat.guard import CallGuard, Guardrails, blocked_after_output
 from shared.chat.idempotency import IdempotencyLock, IdempotencyStore
 from shared.chat.schemas import CallResult
 from shared.chat.settlement import Settlement
@@ -85,7 +87,9 @@ class ChatService:
         rate_limits: RateLimits | None = None,
         budgets: Budgets | None = None,
         hold_ttl_s: int = 900,
+        guardrails: Guardrails | None = None,
     ) -> None:
+        """Without `guardrails`, calls are not screened (tests of other parts build it so)."""
         self._hold_ttl_s = hold_ttl_s  # the ledger's hold TTL: a stream's heartbeat renews it
         self.payer = payer
         self.idempotency = idempotency
@@ -96,6 +100,7 @@ class ChatService:
         self.catalog = catalog
         self.rate_limits = rate_limits
         self.budgets = budgets
+        self.guardrails = guardrails
 
     async def begin(
         self,
@@ -119,8 +124,13 @@ class ChatService:
         a fallback (or an `auto` choice) without them is not used. `door` names the API the call came
         through (chat, messages, responses) in its usage record.
 
-        Raises before anything is charged."""
+        Raises before anything is charged; a guardrail block (400 guardrail_blocked) before anything
+        else, and the rest sees only the masked messages."""
         started = time.perf_counter()
+        guard: CallGuard | None = None
+        if self.guardrails is not None:
+            guard = await self.guardrails.pre_call(principal, messages, prompt_chars(messages))
+            messages = guard.messages
         offer = self.plans.get(principal.plan)
         needs = needs | tools.needs(messages, params)
         spec, provider, route_reason, prompt_tokens, counts = await count_off_loop(
@@ -141,7 +151,7 @@ class ChatService:
             lock = claimed
         if (answer := await self.cache.lookup(plan)) is not None:
             return await self._serve_cached(
-                principal, request_id, spec, answer, lock, on_finish, started, door
+                principal, request_id, spec, answer, lock, on_finish, started, door, guard
             )
         try:
             admission = await ChatAdmission.admit(
@@ -171,6 +181,7 @@ class ChatService:
             started,
             int(time.time()),
             door,
+            guard,
         )
         settlement = Settlement(
             asked,
@@ -228,9 +239,13 @@ class ChatService:
         on_finish: OnFinish | None,
         started: float,
         door: str = "chat",
+        guard: CallGuard | None = None,
     ) -> Replay:
         try:
-            result = await self.cache.serve(principal, request_id, spec, answer, started, door)
+            hits = guard.counts() if guard is not None else None
+            result = await self.cache.serve(principal, request_id, spec, answer, started, door, hits)
+            if guard is not None:  # the cached answer holds placeholders: this call's values go back in
+                result.content = guard.restore(result.content)
             if on_finish is not None:
                 result.extra = await on_finish(result) or {}
         except BaseException:
@@ -272,14 +287,27 @@ class ChatService:
                 await call.finish(call.serving, Outcome(error=exc))
             raise
         call.serving = self._answered(call, completion.served)
+        shown, blocked, logprobs = None, None, completion.logprobs
+        guard = call.asked.guard
+        if guard is not None and guard.screens_output:
+            screened = guard.output(completion.text)
+            blocked = screened.blocked.error() if screened.blocked is not None else None
+            shown = screened.text
+            if shown != completion.text:
+                logprobs = None  # the tokens' logprobs would spell out what was masked
         outcome = Outcome(
             completion.text,
             completion.finish_reason,
             completion.usage,
+            error=blocked,
             tool_calls=completion.tool_calls,
-            logprobs=completion.logprobs,
+            logprobs=logprobs,
+            shown=shown,
         )
-        return await call.finish(call.serving, outcome)
+        result = await call.finish(call.serving, outcome)
+        if blocked is not None:  # produced, so charged; the answer is refused
+            raise blocked_after_output(blocked, result.credits)
+        return result
 
     async def open_stream(self, call: ChatCall) -> ChatStream:
         """Open the upstream stream; the gateway returns it once its first delta is in (failing over
@@ -299,4 +327,5 @@ class ChatService:
         call.serving = self._answered(call, upstream.served)
         ttl = self._hold_ttl_s
         heartbeat = Heartbeat(partial(call.admission.keep_alive, ttl), every_s=ttl / 3)
-        return ChatStream(upstream, deltas, first, partial(call.finish, call.serving), heartbeat)
+        finish = partial(call.finish, call.serving)
+        return ChatStream(upstream, deltas, first, finish, heartbeat, call.asked.guard)

@@ -81,7 +81,7 @@ class Settlement:
             created=self.asked.created,
             model=serving.spec.id,
             provider=serving.provider.name,
-            content=outcome.text,
+            content=outcome.text if outcome.shown is None else outcome.shown,
             finish_reason=outcome.finish_reason if error is None else "error",
             input_tokens=usage.input_tokens if produced else 0,
             output_tokens=usage.output_tokens if produced else 0,
@@ -95,7 +95,8 @@ class Settlement:
         self.result = result
         await self._record(serving, result, usage)
         if error is None and not outcome.was_cancelled:
-            await self._cache.store(self.asked.cache_plan, result, self.asked.spec.id, self.asked.limited)
+            cacheable = self._cacheable(result, outcome)
+            await self._cache.store(self.asked.cache_plan, cacheable, self.asked.spec.id, self.asked.limited)
         if self.on_finish is not None and produced:
             result.extra = await self.on_finish(result) or {}
         if self.lock is not None:
@@ -104,6 +105,14 @@ class Settlement:
             else:
                 await self._idempotency.release(self.lock)
         return result
+
+    def _cacheable(self, result: CallResult, outcome: Outcome) -> CallResult:
+        """The answer as the response cache may keep it: without this call's restored values."""
+        guard, plan = self.asked.guard, self.asked.cache_plan
+        if guard is None or plan.key is None or not plan.decision.write:
+            return result
+        content = guard.for_cache(outcome.text, result.content)
+        return result if content == result.content else result.model_copy(update={"content": content})
 
     async def _record(self, serving: Serving, result: CallResult, usage: Usage) -> None:
         asked = self.asked
@@ -128,6 +137,7 @@ class Settlement:
             outcome=result.outcome,
             error_code=result.error["code"] if result.error else None,
             api=asked.door,
+            guardrails=asked.guard.counts() if asked.guard is not None else None,
         )
         await records.record(self._usage, log, "model call", fields)
 

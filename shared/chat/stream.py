@@ -5,17 +5,19 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import anyio
 
 from shared.chat.call import Outcome
+from shared.chat.guard import CallGuard
 from shared.chat.schemas import CallResult
 from shared.chat.tools import CallAssembler
 from shared.errors import AppError
 from shared.gateway.gateway import ModelStream
 from shared.gateway.types import Delta
+from shared.guardrails.verdict import OutputVerdict
 
 log = logging.getLogger("chat.stream")
 
@@ -47,7 +49,12 @@ class Heartbeat:
 
 class ChatStream:
     """Wraps the gateway's open stream (its first delta already in). `finish` settles the call; the
-    stream is handed it when opened and knows nothing else of the call."""
+    stream is handed it when opened and knows nothing else of the call.
+
+    With a `guard` whose policy screens output, the text goes through its StreamWindow: deltas carry
+    the text that passed (often empty while the window fills; the rest comes in one last delta), and a
+    `block` ends the stream with `error` set to 400 guardrail_blocked. The call is charged for what the
+    provider produced either way."""
 
     def __init__(
         self,
@@ -56,8 +63,12 @@ class ChatStream:
         first: Delta | None,
         finish: Finish,
         heartbeat: Heartbeat | None = None,
+        guard: CallGuard | None = None,
     ) -> None:
         self._upstream = upstream
+        self._guard = guard
+        self._window = guard.window() if guard is not None else None
+        self._shown: list[str] = []  # the text that passed the window
         self._heartbeat = heartbeat
         self._deltas = deltas
         self._first = first
@@ -86,7 +97,16 @@ class ChatStream:
                     self._finish_reason = delta.finish_reason
                 if self._heartbeat is not None:
                     await self._heartbeat.maybe()
+                if self._window is not None and delta.text:
+                    passed = self._screen(self._window.feed(delta.text))
+                    if passed is None:
+                        break
+                    delta = replace(delta, text=passed)
                 yield delta
+            if self._window is not None and self.error is None:
+                rest = self._screen(self._window.finish())
+                if rest:
+                    yield Delta(rest)
             cancelled = False
         except AppError as exc:
             cancelled = False
@@ -102,5 +122,16 @@ class ChatStream:
                     cancelled,
                     self._calls.result(),
                     logprobs={"content": self._logprobs} if self._logprobs else None,
+                    shown="".join(self._shown) if self._window is not None else None,
                 )
                 self.result = await self._finish(outcome)
+
+    def _screen(self, verdict: OutputVerdict) -> str | None:
+        """The text a window step lets through, or None when it blocked (then `error` is set)."""
+        assert self._guard is not None
+        self._guard.add(verdict.hits)
+        if verdict.blocked is not None:
+            self.error = verdict.blocked.error()
+            return None
+        self._shown.append(verdict.text)
+        return verdict.text

@@ -66,6 +66,11 @@ class CallState:
             self._originals[token] = value
         return token
 
+    @property
+    def restores(self) -> bool:
+        """Whether this call masked input values that `restore` would put back."""
+        return bool(self._originals)
+
     def original(self, token: str) -> str | None:
         return self._originals.get(token)
 

@@ -10,6 +10,8 @@ The model name picks the script:
   fake-stall  streams 3 chunks, then goes silent (the caller's idle timeout fires)
   fake-basic  like echo, but its catalog entry has no capabilities (no tools, images, response_format)
 Every other fake model has every capability of the catalog (shared/catalog/catalog.py CAPABILITIES).
+Echo: a request whose last user message contains `[[echo]]` is answered with that message's text (the
+directive removed), word by word, as the provider received it (the guardrail tests see what was masked).
 Tool calls: a request with `tools` and `[[tools:single]]` or `[[tools:parallel]]` in its last user message
 gets a recorded OpenAI tool-call stream (tests/fakes/tool_streams.py, which also serves the Anthropic- and
 Gemini-shaped endpoints and their catalog models: fake-claude, fake-gemini, tools-main/-nocap/-backup).
@@ -141,6 +143,18 @@ def word_logprobs(word: str, index: int, top: int) -> dict[str, Any]:
         "bytes": list(word.encode()),
         "top_logprobs": alternatives[:top],
     }
+
+
+ECHO = "[[echo]]"
+
+
+def echo_words(messages: list[dict[str, Any]], max_tokens: int) -> list[str] | None:
+    """The last user message's words (each after its space) when it asks for an echo, else None."""
+    users = [m for m in messages if m.get("role") == "user"]
+    text = str(users[-1].get("content")) if users else ""
+    if ECHO not in text:
+        return None
+    return [(" " if i else "") + w for i, w in enumerate(text.replace(ECHO, "").split())][:max_tokens]
 
 
 def reply_words(max_tokens: int, limit: int = 12) -> list[str]:
@@ -345,7 +359,9 @@ class FakeProvider:
             cut = fault.after if fault is not None and fault.kind == "cut" else None
             return await self.shapes.openai(script, stream, cut)
         slow = fault is not None and fault.kind == "slow"
-        words = reply_words(max_tokens, self.reply_limit if not slow else 4096)
+        words = echo_words(body.get("messages", []), max_tokens)
+        if words is None:
+            words = reply_words(max_tokens, self.reply_limit if not slow else 4096)
         usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens(body.get("messages", [])),
             "completion_tokens": len(words),
