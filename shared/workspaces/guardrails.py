@@ -25,6 +25,7 @@ from typing import Any
 from google.cloud import firestore
 from pydantic import BaseModel
 
+from shared.audit import trail as audit
 from shared.clock import now
 from shared.errors import BadRequest
 from shared.guardrails.errors import PolicyError
@@ -145,5 +146,12 @@ class WorkspaceGuardrails:
                 raise RoleRequired("admin")
             changes = {FIELD: override, f"{FIELD}_updated_by": user_id, f"{FIELD}_updated_at": at}
             tx.update(ws_ref, {**changes, "updated_at": at})
+            self._workspaces.audit.add(tx, item)
 
+        checks = ",".join(sorted(override.get("checks") or {}))  # which checks, never the words listed
+        details: dict[str, audit.Detail] = {"checks": checks, "cleared": not override}
+        item = audit.entry(
+            "guardrails.update", user_id, workspace_id=workspace_id, target=workspace_id, details=details
+        )
         await body(repo.db.transaction())
+        audit.emit(item)
