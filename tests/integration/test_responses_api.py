@@ -5,6 +5,7 @@ and every charge equal to the usage record; bad input is a 400 with nothing rese
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from typing import Any
 
@@ -15,7 +16,7 @@ import pytest
 from shared.settings import Settings
 from tests.fakes.provider import FakeProvider, reply_words
 from tests.fakes.tool_streams import WEATHER, openai_whole
-from tests.support.helpers import User, balance, grant_credits, usage_for, wait_settled
+from tests.support.helpers import User, balance, grant_credits, rid, usage_for, wait_settled
 from tests.support.workspaces import create, join
 
 TOOL = {"type": "function", **WEATHER["function"]}  # Responses' flat function tool
@@ -282,3 +283,46 @@ def test_a_workspace_member_spends_the_workspace_wallet_and_keeps_the_response_t
     stored = raw.parse().id
     assert client.get(f"/v1/responses/{stored}", headers={**member.headers, **in_ws}).status_code == 200
     assert client.get(f"/v1/responses/{stored}", headers=member.headers).status_code == 404  # another scope
+
+
+def test_a_client_leaving_mid_stream_pays_for_what_was_produced(
+    user: User, client: httpx.Client, fake_provider: FakeProvider
+) -> None:
+    before = balance(client, user.headers)
+    headers = {**user.headers, **rid()}
+    calls_before = len(fake_provider.calls_for("fake-slow"))
+    body = {"model": "fake-slow", "max_output_tokens": 400, "stream": True, "input": "hi", "store": False}
+    seen = 0
+    with client.stream("POST", "/v1/responses", json=body, headers=headers) as response:
+        for line in response.iter_lines():
+            seen += "response.output_text.delta" in line and line.startswith("data:")
+            if seen == 5:
+                break
+    record = usage_for(headers["X-Request-ID"])
+    call = fake_provider.calls_for("fake-slow")[calls_before]
+    deadline = time.monotonic() + 5
+    while not call.disconnected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert call.disconnected and call.chunks_sent < 100
+    assert record["outcome"] == "cancelled" and record["api"] == "responses"
+    assert 5 <= record["output_tokens"] < 400
+    assert wait_settled(client, user.headers)["available"] == before["available"] - record["credits"]
+
+
+def test_an_image_reaches_the_provider(sdk: openai.OpenAI, fake_provider: FakeProvider) -> None:
+    from tests.integration.test_chat_inputs import data_url
+
+    sent = len(fake_provider.calls_for("fake-echo"))
+    content = [
+        {"type": "input_text", "text": "What is it?"},
+        {"type": "input_image", "image_url": data_url()},
+    ]
+    response = sdk.responses.create(
+        model="fake-echo",
+        input=[{"role": "user", "content": content}],
+        max_output_tokens=3,  # type: ignore[list-item]
+    )
+    assert response.usage is not None and response.usage.input_tokens > 0
+    parts = fake_provider.calls_for("fake-echo")[sent].body["messages"][0]["content"]
+    assert [p["type"] for p in parts] == ["text", "image_url"]
+    assert parts[1]["image_url"]["url"].startswith("data:image/png;base64,")
