@@ -6,6 +6,8 @@ import io
 import zipfile
 from typing import Any
 
+from google.cloud.firestore_v1.base_query import FieldFilter
+
 from tests.support.helpers import db
 from tests.support.jobs import storage_client
 
@@ -31,7 +33,10 @@ def stored_objects(bucket: str, prefix: str) -> list[str]:
 
 
 def file_docs(owner: str) -> list[dict[str, Any]]:
-    return [s.to_dict() or {} for s in db().collection("files").where("owner", "==", owner).stream()]
+    return [
+        s.to_dict() or {}
+        for s in db().collection("files").where(filter=FieldFilter("owner", "==", owner)).stream()
+    ]
 
 
 def usage_of(owner: str) -> dict[str, Any]:
