@@ -243,6 +243,9 @@ class Settings(BaseSettings):
     # the providers'), an audio clip or file to at most max_attachment_bytes; at most max_images_per_request
     # image parts and max_attachments_per_request audio and file parts in all the messages of a request.
     max_chat_request_bytes: int = Field(8_000_000, ge=1)
+    # Issue 14, item 1 (shared/files/): POST /v1/files may send a body this large (a file up to the plan's
+    # max_file_bytes, in shared/plans/plans.toml, plus the form around it).
+    max_file_request_bytes: int = Field(21_000_000, ge=1)
     max_images_per_request: int = Field(16, ge=0)
     max_image_bytes: int = Field(5_000_000, ge=1)
     max_attachments_per_request: int = Field(4, ge=0)

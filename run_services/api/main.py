@@ -19,6 +19,7 @@ from run_services.api.routes import (
     chat,
     credits,
     embeddings,
+    files,
     guardrails,
     health,
     images,
@@ -78,7 +79,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         route_limits={
             path: max(settings.max_chat_request_bytes, settings.max_request_bytes)
             for path in ("/v1/chat/completions", "/v1/messages", "/v1/responses")
-        },
+        }
+        | {"/v1/files": max(settings.max_file_request_bytes, settings.max_request_bytes)},
     )
     add_cors(app, settings)
     install_error_handlers(app)
@@ -101,6 +103,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         account,
         metrics,
         templates,
+        files,
     ):
         app.include_router(module.router)
     app.include_router(auth.me_router)

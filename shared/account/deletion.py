@@ -9,8 +9,9 @@ Then, in an order that a retry (a crash, a timeout) can run again from the start
    content arrives while the rest is removed;
 2. API keys revoked, every sign-in session (refresh-token family) revoked;
 3. unfinished jobs cancelled (their holds give back what they did not spend), then every job document,
-   thread (with its messages) and stored Response deleted, and every object under `users/{id}/` in the
-   bucket (job results, exports);
+   thread (with its messages) and stored Response deleted, the account's own files' documents (`files`,
+   and its `file_usage` counter; a workspace's files stay the workspace's), and every object under
+   `users/{id}/` in the bucket (job results, exports, files);
 4. the account leaves every workspace it belongs to;
 5. the email and Google sign-in claims deleted (the address may sign up again), the user document
    replaced by a tombstone: no email (a placeholder that is no address), no password, no Google subject.
@@ -39,6 +40,8 @@ from shared.auth.repository import IDENTITIES, USER_EMAILS, USERS
 from shared.auth.schemas import Principal
 from shared.auth.sessions import FAMILIES
 from shared.errors import BadRequest, Conflict
+from shared.files.quota import USAGE
+from shared.files.service import FILES
 from shared.jobs.repository import JOBS
 from shared.jobs.schemas import TERMINAL
 from shared.jobs.service import JobService
@@ -58,6 +61,7 @@ class Deleted:
     api_keys: int
     sessions: int
     workspaces_left: int
+    files: int = 0
 
 
 def tombstone_email(user_id: str) -> str:
@@ -104,12 +108,13 @@ class AccountDeletion:
         jobs = await self._remove_jobs(principal)
         threads = await self._remove_threads(uid)
         threads += await self._remove_responses(uid)
+        files = await self._remove_files(uid)
         objects = await self._store.delete_prefix(f"users/{uid}/")
         left = 0
         for member in memberships:
             await self._workspaces.remove(uid, member["workspace_id"], uid)
             left += 1
-        done = Deleted(threads, jobs, objects, api_keys, sessions, left)
+        done = Deleted(threads, jobs, objects, api_keys, sessions, left, files)
         await self._tombstone(uid, done)
         log.info("account deleted", extra={"user_id": uid, **done.__dict__})
         return done
@@ -163,6 +168,20 @@ class AccountDeletion:
                 batch.delete(self._db.collection("response_inputs").document(snap.id))
             await batch.commit()
             removed += len(snaps)
+        return removed
+
+    async def _remove_files(self, uid: str) -> int:
+        """The documents of the account's own files (their bytes go with its folder in the bucket)."""
+        owner = f"user_{uid}"
+        removed = 0
+        query = self._db.collection(FILES).where(filter=FieldFilter("owner", "==", owner))
+        while snaps := [s async for s in query.limit(PAGE).stream()]:
+            batch = self._db.batch()
+            for snap in snaps:
+                batch.delete(snap.reference)
+            await batch.commit()
+            removed += len(snaps)
+        await self._db.collection(USAGE).document(owner).delete()
         return removed
 
     async def _tombstone(self, uid: str, done: Deleted) -> None:

@@ -5,7 +5,8 @@ through a signed URL like every job result. Free: it reserves nothing and charge
 The zip holds `account.json` (the profile, without the password hash), `threads.json` (every thread with
 its messages), `jobs.json` (every job: input, state, cost, the paths of its results), `usage.json`,
 `ledger.json` (the wallet's entries), `api_keys.json` (names and last four characters; never a key),
-`workspaces.json` (memberships), `audit.json` (the account's audit trail) and a README.txt saying so.
+`workspaces.json` (memberships), `files.json` (the metadata of the files the account uploaded),
+`audit.json` (the account's audit trail) and a README.txt saying so.
 One step: the step may run twice (a redelivered task), and the object is written create-if-absent.
 """
 
@@ -24,6 +25,7 @@ from shared.adapters.storage import BlobStore
 from shared.audit.trail import AUDIT
 from shared.auth.api_keys import API_KEYS
 from shared.auth.repository import USERS
+from shared.files.service import FILES
 from shared.jobs.kinds import Plan, StepResult
 from shared.jobs.repository import JOBS
 from shared.jobs.schemas import Job, JobCreate, JobResult
@@ -41,6 +43,7 @@ usage.json       one record per metered call: model, tokens, credits (never the 
 ledger.json      every credit movement of your wallet
 api_keys.json    your API keys' names and last characters (a key itself is never stored)
 workspaces.json  the workspaces you belong to and your role
+files.json       the files you uploaded (yours and your workspaces'): name, purpose, type, size, when
 audit.json       sign-ins, keys, payments and other security and money events of your account
 """
 
@@ -91,6 +94,7 @@ class AccountExportJob:
             "ledger.json": [e.to_dict() async for e in entries.stream()],
             "api_keys.json": keys,
             "workspaces.json": memberships,
+            "files.json": await self._where(FILES, "user_id", uid),
             "audit.json": await self._where(AUDIT, "account", uid),
         }
 

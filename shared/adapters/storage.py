@@ -59,6 +59,10 @@ class GcsStore:
         ttl = dt.timedelta(seconds=ttl_s or self._settings.signed_url_ttl_s)
         return await anyio.to_thread.run_sync(self._sign, path, ttl)
 
+    async def delete(self, path: str) -> bool:
+        """Delete one object; False when it was not there."""
+        return await anyio.to_thread.run_sync(self._delete, path)
+
     async def delete_prefix(self, prefix: str) -> int:
         """Delete every object under `prefix` (which must end with "/"); how many were deleted."""
         if not prefix.endswith("/") or prefix.count("/") < 2:
@@ -66,6 +70,13 @@ class GcsStore:
         return await anyio.to_thread.run_sync(self._delete_prefix, prefix)
 
     # Blocking internals (worker threads).
+
+    def _delete(self, path: str) -> bool:
+        try:
+            self._bucket().blob(path).delete()
+        except NotFound:
+            return False
+        return True
 
     def _delete_prefix(self, prefix: str) -> int:
         deleted = 0

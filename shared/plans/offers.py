@@ -2,7 +2,8 @@
 
 Both live in the same TOML file (settings.plans_path): `[plans.<name>]` holds the limits, and
 `[plan_billing.<name>]` the offer: credits granted per seat each month, the price per seat, the seats
-a workspace on the plan has without a subscription, the most seats it may buy, and the models it may call.
+a workspace on the plan has without a subscription, the most seats it may buy, the models it may call, and
+its files' limits (the largest file, how many, how many bytes in all).
 """
 
 from __future__ import annotations
@@ -33,6 +34,11 @@ class PlanOffer(BaseModel):
     thread_retention_days: int = Field(
         0, ge=0, description="Days a thread is kept after its last message (0: kept until deleted)."
     )
+    max_file_bytes: int = Field(
+        10_000_000, ge=1, description="The largest file one may upload (POST /v1/files)."
+    )
+    max_files: int = Field(100, ge=0, description="Files an owner (user or workspace) may keep.")
+    file_storage_bytes: int = Field(100_000_000, ge=0, description="Bytes of files an owner may keep.")
     limits: Plan
 
     def allows(self, model: str) -> bool:

@@ -153,6 +153,10 @@ def test_firestore_has_the_query_indexes_and_deletion_ttls():
     assert ("holds", "COLLECTION_GROUP", (("state", "ASCENDING"), ("expires_at", "ASCENDING"))) in indexes
     assert ("jobs", "COLLECTION", (("user_id", "ASCENDING"), ("created_at", "DESCENDING"))) in indexes
     assert ("threads", "COLLECTION", (("user_id", "ASCENDING"), ("updated_at", "DESCENDING"))) in indexes
+    for order in ("ASCENDING", "DESCENDING"):  # GET /v1/files, order=asc|desc, with or without purpose
+        assert ("files", "COLLECTION", (("owner", "ASCENDING"), ("created_at", order))) in indexes
+        by_purpose = (("owner", "ASCENDING"), ("purpose", "ASCENDING"), ("created_at", order))
+        assert ("files", "COLLECTION", by_purpose) in indexes
     ttls = {(t["collection"], t["field"]) for t in firestore["ttl_fields"].values()}
     assert ("idempotency", "expires_at") in ttls and ("usage", "expire_at") in ttls
     assert ("holds", "expires_at") not in ttls, (

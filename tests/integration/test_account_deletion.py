@@ -46,6 +46,13 @@ def test_deleting_an_account_removes_its_content_and_keeps_its_books(
         client, user, export(client, user, {"thread_id": thread_id}, ["pdf"]).json()["id"], finished
     )
     assert job["state"] == "succeeded" and objects(jobs_stack, user)
+    uploaded = client.post(
+        "/v1/files",
+        files={"file": ("n.txt", b"my notes")},
+        data={"purpose": "user_data"},
+        headers=user.headers,
+    ).json()
+    assert f"users/{user.user_id}/files/{uploaded['id']}" in objects(jobs_stack, user)
     key = client.post("/v1/api-keys", json={"name": "laptop"}, headers=user.headers).json()["key"]
     second = client.post("/v1/auth/login", json={"email": user.email, "password": user.password}).json()
     ws = create(client, owner)["id"]
@@ -62,6 +69,9 @@ def test_deleting_an_account_removes_its_content_and_keeps_its_books(
     report = deleted.json()
     assert report["threads"] == 1 and report["jobs"] == 1 and report["objects"] >= 1
     assert report["api_keys"] == 1 and report["sessions"] >= 2 and report["workspaces_left"] == 1
+    assert report["files"] == 1 and report["objects"] >= 2
+    assert not db().collection("files").document(uploaded["id"]).get().exists
+    assert not db().collection("file_usage").document(f"user_{user.user_id}").get().exists
 
     # The content is gone: threads and their messages, jobs, the bucket's objects, the membership.
     assert threads_of(user) == [] and objects(jobs_stack, user) == []

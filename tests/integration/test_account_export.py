@@ -23,6 +23,9 @@ def test_an_export_holds_the_account_and_costs_nothing(
     user, other = jobs_user(), jobs_user()
     thread_id = make_thread(client, user, "my notes")
     key = client.post("/v1/api-keys", json={"name": "laptop"}, headers=user.headers).json()["key"]
+    uploaded = client.post(
+        "/v1/files", files={"file": ("n.md", b"# Notes")}, data={"purpose": "user_data"}, headers=user.headers
+    ).json()
     assert_error(client.get("/v1/me/export", headers=user.headers), 404, "no_export")
     before = balance(client, user.headers)
 
@@ -52,6 +55,10 @@ def test_an_export_holds_the_account_and_costs_nothing(
     everything = b"".join(archive.read(n) for n in names).decode()
     assert key not in everything and digest(key) not in everything and "password_hash" not in everything
     assert "auth.sign_in" in archive.read("audit.json").decode()
+    files = json.loads(archive.read("files.json"))
+    assert [(f["id"], f["filename"], f["type"], f["bytes"]) for f in files] == [
+        (uploaded["id"], "n.md", "md", 7)
+    ]
 
     # Somebody else: no export of theirs, and this one is not theirs to read.
     assert_error(client.get("/v1/me/export", headers=other.headers), 404, "no_export")

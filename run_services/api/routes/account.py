@@ -35,6 +35,7 @@ class AccountDeleted(BaseModel):
     api_keys: int
     sessions: int
     workspaces_left: int
+    files: int
 
 
 @router.delete("")
@@ -44,8 +45,9 @@ async def delete_me(
     body: Annotated[DeleteAccount | None, Body()] = None,
     confirm: Annotated[str | None, Query(max_length=64)] = None,
 ) -> AccountDeleted:
-    """Delete the account: threads, jobs and their files, API keys and sessions; leave every workspace.
-    The ledger, payments, usage records and the audit trail stay, without the email address."""
+    """Delete the account: threads, jobs and their files, uploaded files, API keys and sessions; leave
+    every workspace. The ledger, payments, usage records and the audit trail stay, without the email
+    address."""
     await services.rate_limits.check_request(principal)
     deletion = AccountDeletion(
         services.db, services.jobs.store, services.workspaces.service, services.jobs.service

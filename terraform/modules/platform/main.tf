@@ -187,6 +187,41 @@ module "firestore" {
         { field_path = "expires_at", order = "ASCENDING" },
       ]
     }
+    # Files (shared/files/service.py): an owner's files, optionally of one purpose, by creation time.
+    files_owner_created_asc = {
+      collection  = "files"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "owner", order = "ASCENDING" },
+        { field_path = "created_at", order = "ASCENDING" },
+      ]
+    }
+    files_owner_purpose_created_asc = {
+      collection  = "files"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "owner", order = "ASCENDING" },
+        { field_path = "purpose", order = "ASCENDING" },
+        { field_path = "created_at", order = "ASCENDING" },
+      ]
+    }
+    files_owner_created_desc = {
+      collection  = "files"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "owner", order = "ASCENDING" },
+        { field_path = "created_at", order = "DESCENDING" },
+      ]
+    }
+    files_owner_purpose_created_desc = {
+      collection  = "files"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "owner", order = "ASCENDING" },
+        { field_path = "purpose", order = "ASCENDING" },
+        { field_path = "created_at", order = "DESCENDING" },
+      ]
+    }
     jobs_user_created = {
       collection  = "jobs"
       query_scope = "COLLECTION"
