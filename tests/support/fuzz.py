@@ -88,6 +88,9 @@ def seed(client: httpx.Client) -> Account:
     account.ids["model_id"] = "fake-echo"  # a model of the test catalog (GET /v1/models/{model_id})
     template = {"name": "fuzz", "body": "Say {{word}}.", "variables": {"word": "a word"}}
     account.ids["template_id"] = str(_ok(client.post("/v1/templates", json=template, headers=h), 201)["id"])
+    upload = {"file": ("fuzz.txt", b"fuzz text", "text/plain")}
+    file = _ok(client.post("/v1/files", files=upload, data={"purpose": "user_data"}, headers=h), 200)
+    account.ids["file_id"] = str(file["id"])
     stored = {"model": "fake-echo", "input": "fuzz", "max_output_tokens": 2}
     account.ids["response_id"] = str(_ok(client.post("/v1/responses", json=stored, headers=h), 200)["id"])
     _ok(client.delete(f"/v1/jobs/{job['id']}", headers=h), 200)
