@@ -30,6 +30,7 @@ from shared.guardrails.pipeline import screen_input, screen_output
 from shared.guardrails.policy import Policy
 from shared.guardrails.stream import StreamWindow
 from shared.guardrails.verdict import Hit, OutputVerdict, Verdict
+from shared.telemetry import metrics
 
 log = logging.getLogger("chat.guardrails")
 
@@ -121,6 +122,9 @@ class Guardrails:
             verdict = await anyio.to_thread.run_sync(screen_input, messages, policy)
         if verdict.blocked is not None:
             blocked = verdict.blocked
+            metrics.GUARDRAIL_FINDINGS.add(
+                1, {"check": blocked.check, "action": "block", "stage": blocked.stage}
+            )
             log.info(
                 "guardrail blocked",
                 extra={

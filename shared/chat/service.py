@@ -277,6 +277,7 @@ class ChatService:
             input_tokens=tokens,
             deployment=served.deployment,
             attempts=served.attempts,
+            provider_s=served.waited_s,
         )
 
     async def complete(self, call: ChatCall) -> CallResult:

@@ -110,6 +110,10 @@ class Policy(BaseModel):
 
     checks: Checks = Checks()
     restore_output: bool = Field(True, description="put masked values back into the answer")
+    trace_content: bool = Field(
+        False,
+        description="send the (masked) prompt and the answer to the LLM tracer (Langfuse) when one is set",
+    )
     stream_window: int = Field(
         320, ge=256, le=4096, description="characters a stream holds back; at least the longest finding"
     )

@@ -353,6 +353,8 @@ class FakeProvider:
             return JSONResponse(error, status_code=fault.status, headers=headers)
         if fault is not None and fault.kind == "hang":
             await asyncio.sleep(3600)
+        if fault is not None and fault.kind == "late":
+            await asyncio.sleep(fault.delay)
         script = script_of(body.get("messages", []), bool(body.get("tools")))
         if script is not None:
             call.finished = True
