@@ -146,6 +146,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
     cache = build_cache(clients.redis, settings, _embedder(settings, catalog))
     # Each plan's guardrail policy (shared/guardrails/policies.toml) with the workspaces' overrides.
     policies = WorkspaceGuardrails(money.workspaces, plan_policies())
+    screens = Guardrails(policies)  # every chat door's pre_call, and jobs' prompts
     chat = ChatService(
         payer=money.payer,
         idempotency=IdempotencyStore(clients.db, settings),
@@ -157,7 +158,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         rate_limits=money.rate_limits,
         budgets=money.budgets,
         hold_ttl_s=settings.hold_ttl_s,
-        guardrails=Guardrails(policies),
+        guardrails=screens,
     )
     invite_secret = settings.workspace_invite_secret
     secret = invite_secret.get_secret_value() if invite_secret else signing_secret(settings, clients.secrets)
@@ -178,7 +179,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         threads=ThreadService(clients.db),
         responses=StoredResponses(clients.db, settings.responses_retention_days),
         workspaces=workspaces,
-        jobs=build_jobs(clients, money.payer, money.usage, money.budgets, gateway),
+        jobs=build_jobs(clients, money.payer, money.usage, money.budgets, gateway, guardrails=screens),
         billing=build_buying(clients, money).billing,
         audio=AudioCatalog.load(settings, catalog),
         transcriber=LitellmTranscriber(settings.provider_timeout_s),
