@@ -12,6 +12,8 @@
 - The response cache keeps the answer as the provider side saw it (masked, placeholders not restored:
   `for_cache`), and a hit is restored with the new call's own placeholders, so no caller's values are in a
   cache key or a cached answer.
+- Tool calls' arguments pass post_call too, whole: a stream screened on output holds its tool-call
+  fragments back and sends each call in one piece once its arguments passed (`tool_calls`).
 - Hits (check, kind, action, count; never text) go into the call's usage record and log line.
 """
 
@@ -19,12 +21,14 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import anyio
 
 from shared.auth.schemas import Principal
+from shared.gateway.types import ToolCall
 from shared.guardrails.errors import GuardrailBlocked
 from shared.guardrails.pipeline import screen_input, screen_output
 from shared.guardrails.policy import Policy
@@ -80,6 +84,17 @@ class CallGuard:
         verdict = screen_output(text, self.policy, self.state)
         self.hits.extend(verdict.hits)
         return verdict
+
+    def tool_calls(self, calls: Sequence[ToolCall]) -> tuple[tuple[ToolCall, ...], GuardrailBlocked | None]:
+        """post_call on each call's arguments: the calls as they may be shown (masked or restored), or
+        the block of the first call that is refused."""
+        shown = []
+        for call in calls:
+            verdict = self.output(call.arguments)
+            if verdict.blocked is not None:
+                return (), verdict.blocked.error()
+            shown.append(replace(call, arguments=verdict.text))
+        return tuple(shown), None
 
     def window(self) -> StreamWindow | None:
         """post_call for a stream, or None when nothing is screened on output."""

@@ -289,6 +289,7 @@ class ChatService:
             raise
         call.serving = self._answered(call, completion.served)
         shown, blocked, logprobs = None, None, completion.logprobs
+        tool_calls = completion.tool_calls
         guard = call.asked.guard
         if guard is not None and guard.screens_output:
             screened = guard.output(completion.text)
@@ -296,12 +297,14 @@ class ChatService:
             shown = screened.text
             if shown != completion.text:
                 logprobs = None  # the tokens' logprobs would spell out what was masked
+            if blocked is None and tool_calls:
+                tool_calls, blocked = guard.tool_calls(tool_calls)
         outcome = Outcome(
             completion.text,
             completion.finish_reason,
             completion.usage,
             error=blocked,
-            tool_calls=completion.tool_calls,
+            tool_calls=tool_calls if blocked is None else completion.tool_calls,
             logprobs=logprobs,
             shown=shown,
         )
