@@ -37,6 +37,7 @@ from shared.gateway.embeddings import EmbeddingCaller, LitellmEmbedder, count_to
 from shared.gateway.gateway import Gateway, build_gateway
 from shared.gateway.speech import LitellmSpeech
 from shared.gateway.transcription import LitellmTranscriber, Transcriber
+from shared.guardrails.moderation import LitellmModerator
 from shared.guardrails.policy import plan_policies
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Balance
@@ -146,7 +147,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
     cache = build_cache(clients.redis, settings, _embedder(settings, catalog))
     # Each plan's guardrail policy (shared/guardrails/policies.toml) with the workspaces' overrides.
     policies = WorkspaceGuardrails(money.workspaces, plan_policies())
-    screens = Guardrails(policies)  # every chat door's pre_call, and jobs' prompts
+    screens = Guardrails(policies, _moderator(settings, catalog))  # every chat door's, and jobs' prompts
     chat = ChatService(
         payer=money.payer,
         idempotency=IdempotencyStore(clients.db, settings),
@@ -249,6 +250,16 @@ def build_auth(
         passwords=Passwords(),
         verify_tokens=VerifyTokens(secret, settings.jwt_issuer, settings.email_verify_ttl_s),
         mailer=build_mailer(settings, secrets),
+    )
+
+
+def _moderator(settings: Settings, catalog: Catalog) -> LitellmModerator | None:
+    """The moderation endpoint of the guardrails, when a model is named and its provider is configured."""
+    provider = catalog.providers.get(settings.moderation_provider)
+    if settings.moderation_model is None or provider is None or not provider.available:
+        return None
+    return LitellmModerator(
+        settings.moderation_model, provider.api_key, provider.api_base, settings.provider_timeout_s
     )
 
 

@@ -99,6 +99,9 @@ class ChatStream:
                     self._finish_reason = delta.finish_reason
                 if self._heartbeat is not None:
                     await self._heartbeat.maybe()
+                if self._guard is not None and (cut := self._guard.cut()) is not None:
+                    self.error = cut  # during_call moderation flagged the request: the answer stops here
+                    break
                 if self._window is not None and delta.tool_calls:
                     self._held.add(delta.tool_calls)
                     delta = replace(delta, tool_calls=())
@@ -110,6 +113,8 @@ class ChatStream:
                         break
                     delta = replace(delta, text=passed)
                 yield delta
+            if self._guard is not None and self.error is None:
+                self.error = await self._guard.moderated()
             if self._window is not None and self.error is None:
                 rest = self._screen(self._window.finish())
                 if rest:
@@ -125,6 +130,8 @@ class ChatStream:
             self.error = exc
         finally:
             with anyio.CancelScope(shield=True):
+                if self._guard is not None and self._guard.beside is not None:
+                    self._guard.beside.cancel()  # a stream cut short: its verdict no longer matters
                 await self._upstream.aclose()
                 outcome = Outcome(
                     "".join(self._text),
