@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     # Error reports (shared/telemetry/error_reports.py): Sentry when a DSN is set, scrubbed of PII.
     sentry_dsn: SecretStr | None = None
     max_templates: int = Field(200, ge=1)  # prompt templates per user and per workspace
+    max_assistants: int = Field(100, ge=1)  # assistants per user and per workspace
     # LLM traces (shared/telemetry/llm_traces.py): Langfuse when both keys are set; no content is sent.
     langfuse_public_key: str | None = None
     langfuse_secret_key: SecretStr | None = None

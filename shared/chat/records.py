@@ -33,6 +33,7 @@ def chat_fields(
     error_code: str | None = None,
     api: str = "chat",
     guardrails: list[dict[str, Any]] | None = None,
+    assistant_id: str | None = None,
 ) -> dict[str, Any]:
     """The fields of a chat usage record. Prompt-cache tokens count only when the input was charged.
     `api` names the door the call came through (chat, messages, responses): one ledger behind them.
@@ -65,6 +66,7 @@ def chat_fields(
         "outcome": outcome,
         "error_code": error_code,
         "guardrails": guardrails or [],
+        "assistant_id": assistant_id,
     }
 
 

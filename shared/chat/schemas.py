@@ -94,6 +94,8 @@ class ChatCompletionRequest(BaseModel):
         None, max_length=100, description="A prompt template to send as the prompt."
     )
     variables: dict[str, str] | None = Field(None, max_length=100, description="The template's variables.")
+    # An extension: an assistant (GET /v1/assistants) whose instructions, model and tools the call uses.
+    assistant_id: str | None = Field(None, max_length=64, description="An assistant to answer as.")
     stream: bool = False
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(None, ge=1)

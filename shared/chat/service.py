@@ -118,6 +118,7 @@ class ChatService:
         cache_directives: CacheDirectives = NO_DIRECTIVES,
         needs: frozenset[str] = frozenset(),
         door: str = "chat",
+        assistant_id: str | None = None,
     ) -> ChatCall | Replay:
         """Validate, claim the idempotency key, answer from the cache or admit the call. `needs` are the
         capabilities the request needs (images, response_format, ...): the model must have them, and
@@ -182,6 +183,7 @@ class ChatService:
             int(time.time()),
             door,
             guard,
+            assistant_id,
         )
         settlement = Settlement(
             asked,

@@ -139,6 +139,7 @@ class Settlement:
             error_code=result.error["code"] if result.error else None,
             api=asked.door,
             guardrails=asked.guard.counts() if asked.guard is not None else None,
+            assistant_id=asked.assistant_id,
         )
         guard = asked.guard
         traced = None
