@@ -35,9 +35,9 @@ from shared.chat.threads import ThreadService
 from shared.embeddings.service import EmbeddingService
 from shared.gateway.embeddings import EmbeddingCaller, LitellmEmbedder, count_tokens
 from shared.gateway.gateway import Gateway, build_gateway
+from shared.gateway.moderation import LitellmModerator
 from shared.gateway.speech import LitellmSpeech
 from shared.gateway.transcription import LitellmTranscriber, Transcriber
-from shared.guardrails.moderation import LitellmModerator
 from shared.guardrails.policy import plan_policies
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Balance
