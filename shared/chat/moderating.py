@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 from shared.guardrails.errors import GuardrailBlocked
 from shared.guardrails.moderation import ModerationUnavailable, Moderator
-from shared.guardrails.policy import ModerationCheck, Stage
+from shared.guardrails.policy import ModerationCheck
 from shared.guardrails.verdict import Hit
 
 log = logging.getLogger("chat.guardrails")

@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from shared.guardrails.banned import MAX_PATTERNS, MAX_WORDS, BannedMatcher, PatternProblem
 from shared.guardrails.errors import PolicyError
@@ -25,7 +25,8 @@ from shared.guardrails.recognizers import PII_KINDS, PiiKind
 log = logging.getLogger(__name__)
 
 Action = Literal["block", "mask", "log_only"]
-Stage = Literal["pre_call", "during_call", "post_call"]
+Stage = Literal["pre_call", "post_call"]
+ModerationStage = Literal["pre_call", "during_call"]  # during_call: beside the provider call, moderation only
 CHECK_NAMES = ("limits", "banned", "injection", "secrets", "pii", "moderation")
 POLICIES_PATH = Path(__file__).with_name("policies.toml")
 
@@ -37,7 +38,7 @@ class _Check(BaseModel):
     action: Action = "log_only"
     stages: frozenset[Stage] = frozenset({"pre_call"})
 
-    def runs(self, stage: Stage) -> bool:
+    def runs(self, stage: str) -> bool:
         return self.enabled and stage in self.stages
 
 
@@ -78,7 +79,7 @@ class ModerationCheck(_Check):
 
     enabled: bool = False
     action: Action = "block"
-    stages: frozenset[Stage] = frozenset({"during_call"})
+    stages: frozenset[ModerationStage] = frozenset({"during_call"})  # type: ignore[assignment]
     fail_closed: bool = Field(
         False, description="block when the moderation endpoint can't answer (default: let the call through)"
     )
@@ -89,13 +90,6 @@ class ModerationCheck(_Check):
         if action == "mask":
             raise ValueError("moderation can only block or log_only")
         return action
-
-    @field_validator("stages")
-    @classmethod
-    def _input_only(cls, stages: frozenset[Stage]) -> frozenset[Stage]:
-        if "post_call" in stages:
-            raise ValueError("moderation runs on input (pre_call or during_call)")
-        return stages
 
 
 class LimitsCheck(_Check):
@@ -131,13 +125,6 @@ class Checks(BaseModel):
     secrets: SecretsCheck = SecretsCheck(action="mask")
     pii: PiiCheck = PiiCheck(action="mask")
     moderation: ModerationCheck = ModerationCheck()
-
-    @model_validator(mode="after")
-    def _during_call_is_moderations(self) -> Checks:
-        for name in CHECK_NAMES:
-            if name != "moderation" and "during_call" in getattr(self, name).stages:
-                raise ValueError(f"{name}: during_call is for moderation only; use pre_call or post_call")
-        return self
 
 
 class Policy(BaseModel):
