@@ -42,7 +42,7 @@ def texts_of(messages: list[dict[str, Any]]) -> list[str]:
 
 
 async def moderate(
-    moderator: Moderator | None, check: ModerationCheck, texts: list[str], stage: Stage
+    moderator: Moderator | None, check: ModerationCheck, texts: list[str], stage: str
 ) -> list[Hit]:
     """The hits of one moderation, or GuardrailBlocked raised."""
     try:
