@@ -17,6 +17,8 @@ from shared.chat.stored_responses import ResponseNotFound
 from shared.chat.threads import ThreadNotFound
 from shared.errors import NotFound, Unauthorized
 from shared.jobs.errors import JobNotFound
+from shared.knowledge.service import StoreNotFound
+from shared.knowledge.store_files import StoreFileNotFound
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.ratelimit.service import RateLimits, RateLimitState
 from shared.logs import caller_address
@@ -169,4 +171,11 @@ InvitationId = Annotated[
 ]
 ApiKeyId = Annotated[
     str, path_id("key_id", API_KEY_ID, lambda _: ApiKeyNotFound(), "An API key's id (`key_…`).")
+]
+VectorStoreId = Annotated[
+    str, path_id("vector_store_id", r"vs_[0-9a-f]{32}", lambda _: StoreNotFound(), "A vector store's id.")
+]
+StoreFileId = Annotated[
+    str,
+    path_id("file_id", r"file-[0-9a-f]{32}", lambda _: StoreFileNotFound(), "A file's id (`file-…`)."),
 ]

@@ -15,10 +15,8 @@ from collections.abc import Sequence
 K1 = 1.5
 B = 0.75
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
-STOP = frozenset(
-    "a an and are as at be by for from has have in is it its of on or that the this to was were will with"
-    " what which who how when where why do does did not no".split()
-)
+_STOP_WORDS = "a an and are as at be by for from has have in is it its of on or that the this to was"
+STOP = frozenset([*_STOP_WORDS.split(" "), "were", "will", "with", "what", "which", "who", "how", "why"])
 
 
 def words(text: str) -> list[str]:

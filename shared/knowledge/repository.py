@@ -48,7 +48,7 @@ class KnowledgeRepository:
     async def write_chunks(
         self, store_id: str, file_id: str, chunks: Sequence[tuple[str, int]], vectors: Sequence[list[float]]
     ) -> None:
-        """Create or overwrite the file's chunks (the same ids every time: a second delivery rewrites them)."""
+        """Create or overwrite the file's chunks (fixed ids: a second delivery rewrites the same ones)."""
         for start in range(0, len(chunks), BATCH):
             batch = self.db.batch()
             for index in range(start, min(start + BATCH, len(chunks))):

@@ -66,7 +66,9 @@ class VectorStoreCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: str | None = Field(None, max_length=256)
     description: str | None = Field(None, max_length=512)
-    file_ids: list[Annotated[str, Field(max_length=64)]] = Field(default_factory=list, max_length=MAX_FILE_IDS)
+    file_ids: list[Annotated[str, Field(max_length=64)]] = Field(
+        default_factory=list, max_length=MAX_FILE_IDS
+    )
     chunking_strategy: ChunkingStrategy | None = None
     expires_after: ExpiresAfter | None = None
     metadata: dict[str, str] | None = None
