@@ -122,9 +122,17 @@ class LastError(BaseModel):
     message: str
 
 
+class ChunkingUsed(BaseModel):
+    """The chunking a file was cut with (a small embedding model's is below the 100 tokens asked of a
+    static strategy)."""
+
+    max_chunk_size_tokens: int
+    chunk_overlap_tokens: int
+
+
 class StaticStrategyObject(BaseModel):
     type: Literal["static"] = "static"
-    static: StaticChunking
+    static: ChunkingUsed
 
 
 class StoreFile(BaseModel):

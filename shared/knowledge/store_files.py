@@ -34,8 +34,8 @@ from shared.knowledge.ingest_input import IngestInput
 from shared.knowledge.repository import STORE_FILES, KnowledgeRepository
 from shared.knowledge.schemas import (
     Attribute,
+    ChunkingUsed,
     LastError,
-    StaticChunking,
     StaticStrategyObject,
     StoreFile,
     StoreFileDeleted,
@@ -213,8 +213,8 @@ class StoreFiles:
         status, error = await self.status(entry)
         chunking = entry.get("chunking") or {}
         strategy = None
-        if chunking:  # built unchecked: a small model's chunks are below OpenAI's minimum of 100 tokens
-            static = StaticChunking.model_construct(
+        if chunking:
+            static = ChunkingUsed(
                 max_chunk_size_tokens=int(chunking["size"]), chunk_overlap_tokens=int(chunking["overlap"])
             )
             strategy = StaticStrategyObject(static=static)
