@@ -2,19 +2,20 @@
 negative). `bm25s` needs numpy and scipy, which nothing else here uses and the API image would carry for
 this alone; a store's few thousand chunks score in milliseconds without them.
 
-Words are lower-cased runs of letters and digits (any script), without a short list of English stop
-words."""
+Words are lower-cased runs of letters, combining marks and digits (any script), without a short list
+of English stop words."""
 
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from collections.abc import Sequence
 
+import regex
+
 K1 = 1.5
 B = 0.75
-_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+_WORD = regex.compile(r"[\p{L}\p{M}\p{N}]+")  # with marks: Bengali vowel signs are part of words
 _STOP_WORDS = "a an and are as at be by for from has have in is it its of on or that the this to was"
 STOP = frozenset([*_STOP_WORDS.split(" "), "were", "will", "with", "what", "which", "who", "how", "why"])
 
