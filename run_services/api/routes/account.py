@@ -36,6 +36,7 @@ class AccountDeleted(BaseModel):
     sessions: int
     workspaces_left: int
     files: int
+    vector_stores: int
 
 
 @router.delete("")
