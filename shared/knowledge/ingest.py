@@ -146,7 +146,11 @@ class IngestJob:
 
     async def _finish(self, spec: IngestInput, batches: int) -> StepResult:
         entry = self._repo.store_file(spec.store_id, spec.file_id)
-        if not (await entry.get()).exists:  # removed from the store (or the store deleted) meanwhile
+        current = await entry.get()
+        if not current.exists:  # removed from the store (or the store deleted) meanwhile
+            await self._store.delete_prefix(scratch_prefix(spec))
+            return StepResult()
+        if current.get("status") == "completed":  # an earlier delivery finished before its checkpoint
             await self._store.delete_prefix(scratch_prefix(spec))
             return StepResult()
         chunks = await self._chunks(spec)
