@@ -11,7 +11,8 @@ import httpx
 from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.jobs.schemas import Job
-from tests.support.helpers import User, assert_error, balance, db, sign_up
+from shared.settings import Settings
+from tests.support.helpers import User, assert_error, balance, db, drain_to, sign_up
 from tests.support.knowledge import store_files_of
 from tests.support.workspaces import create, join
 
@@ -173,3 +174,19 @@ def test_store_creation_is_rate_limited(client: httpx.Client) -> None:
     codes = [client.post(STORES, json={}, headers=user.headers).status_code for _ in range(40)]
     assert codes[0] == 200 and 429 in codes
     assert len(stores_of(user)) == codes.count(200)
+
+
+def test_a_wallet_that_cannot_pay_leaves_nothing_behind(
+    client: httpx.Client, user: User, settings: Settings
+) -> None:
+    file_id = upload(client, user, b"a file nobody can pay to index " * 20)
+    store = client.post(STORES, json={}, headers=user.headers).json()["id"]
+    drain_to(settings, user.user_id, leave=1)
+    before = balance(client, user.headers)
+    added = client.post(f"{STORES}/{store}/files", json={"file_id": file_id}, headers=user.headers)
+    assert_error(added, 402, "insufficient_credits")
+    assert store_files_of(store) == []
+    made = client.post(STORES, json={"file_ids": [file_id]}, headers=user.headers)
+    assert_error(made, 402, "insufficient_credits")
+    assert stores_of(user) == [store]  # the refused store was removed again
+    assert balance(client, user.headers) == before
