@@ -10,6 +10,7 @@ from shared.adapters.tasks import TaskQueue
 from shared.bootstrap.clients import Clients
 from shared.catalog.embeddings import EmbeddingCatalog
 from shared.catalog.media import MediaCatalog
+from shared.chat.guard import Guardrails
 from shared.chat.threads import ThreadService
 from shared.gateway.embeddings import EmbeddingCaller
 from shared.gateway.gateway import Gateway
@@ -72,6 +73,7 @@ def build_jobs(
     gateway: Gateway,
     images: ImageGenerator | None = None,
     videos: VideoGenerator | None = None,
+    guardrails: Guardrails | None = None,
 ) -> Jobs:
     """`images` and `videos` replace the litellm adapters (tests keep the real ones, behind provider
     fakes)."""
@@ -99,7 +101,7 @@ def build_jobs(
         ),
     }
     parts = JobParts(repo, payer, queue, progress, settings, usage, budgets)
-    service = JobService(parts, kinds, store, plan_offers(settings))
+    service = JobService(parts, kinds, store, plan_offers(settings), guardrails)
     runner = StepRunner(parts, kinds)
     sweeper = JobSweeper(parts)
     return Jobs(service, runner, sweeper, repo, queue, store)

@@ -54,6 +54,7 @@ class Serving:
     deployment: Deployment | None = None
     attempts: int = 0
     first_token_at: float | None = None
+    provider_s: float | None = None  # the gateway's Served.waited_s: time spent on providers
 
 
 @dataclass(frozen=True)

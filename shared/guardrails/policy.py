@@ -16,7 +16,7 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from shared.guardrails.banned import MAX_PATTERNS, MAX_WORDS, BannedMatcher, PatternProblem
 from shared.guardrails.errors import PolicyError
@@ -25,8 +25,8 @@ from shared.guardrails.recognizers import PII_KINDS, PiiKind
 log = logging.getLogger(__name__)
 
 Action = Literal["block", "mask", "log_only"]
-Stage = Literal["pre_call", "post_call"]
-CHECK_NAMES = ("limits", "banned", "injection", "secrets", "pii")
+Stage = Literal["pre_call", "during_call", "post_call"]
+CHECK_NAMES = ("limits", "banned", "injection", "secrets", "pii", "moderation")
 POLICIES_PATH = Path(__file__).with_name("policies.toml")
 
 
@@ -71,6 +71,33 @@ class InjectionCheck(_Check):
         return stages
 
 
+class ModerationCheck(_Check):
+    """The provider's moderation endpoint (OpenAI's omni-moderation through litellm; the platform's
+    MODERATION_MODEL) on the request's text: `pre_call` waits for it before anything is reserved,
+    `during_call` runs it beside the provider call and cuts the call when it flags."""
+
+    enabled: bool = False
+    action: Action = "block"
+    stages: frozenset[Stage] = frozenset({"during_call"})
+    fail_closed: bool = Field(
+        False, description="block when the moderation endpoint can't answer (default: let the call through)"
+    )
+
+    @field_validator("action")
+    @classmethod
+    def _no_mask(cls, action: Action) -> Action:
+        if action == "mask":
+            raise ValueError("moderation can only block or log_only")
+        return action
+
+    @field_validator("stages")
+    @classmethod
+    def _input_only(cls, stages: frozenset[Stage]) -> frozenset[Stage]:
+        if "post_call" in stages:
+            raise ValueError("moderation runs on input (pre_call or during_call)")
+        return stages
+
+
 class LimitsCheck(_Check):
     action: Action = "block"
     max_chars_per_message: int = Field(0, ge=0, description="0: no limit")
@@ -103,6 +130,14 @@ class Checks(BaseModel):
     injection: InjectionCheck = InjectionCheck(action="block")
     secrets: SecretsCheck = SecretsCheck(action="mask")
     pii: PiiCheck = PiiCheck(action="mask")
+    moderation: ModerationCheck = ModerationCheck()
+
+    @model_validator(mode="after")
+    def _during_call_is_moderations(self) -> Checks:
+        for name in CHECK_NAMES:
+            if name != "moderation" and "during_call" in getattr(self, name).stages:
+                raise ValueError(f"{name}: during_call is for moderation only; use pre_call or post_call")
+        return self
 
 
 class Policy(BaseModel):
@@ -110,6 +145,10 @@ class Policy(BaseModel):
 
     checks: Checks = Checks()
     restore_output: bool = Field(True, description="put masked values back into the answer")
+    trace_content: bool = Field(
+        False,
+        description="send the (masked) prompt and the answer to the LLM tracer (Langfuse) when one is set",
+    )
     stream_window: int = Field(
         320, ge=256, le=4096, description="characters a stream holds back; at least the longest finding"
     )

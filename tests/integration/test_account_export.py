@@ -60,6 +60,9 @@ def test_an_export_holds_the_account_and_costs_nothing(
         (uploaded["id"], "n.md", "md", 7)
     ]
 
+    trail = client.get("/v1/me/audit", params={"action": "account.export"}, headers=user.headers).json()
+    assert [e["target"] for e in trail["data"]] == [job["id"]]  # one export started, one entry
+
     # Somebody else: no export of theirs, and this one is not theirs to read.
     assert_error(client.get("/v1/me/export", headers=other.headers), 404, "no_export")
     assert client.get(f"/v1/jobs/{job['id']}", headers=other.headers).status_code == 404
