@@ -6,7 +6,8 @@
 2. The query is embedded through POST /v1/embeddings' service, with the store's model: charged and
    recorded like any embedding call (feature `embeddings`).
 3. Vector: Firestore `find_nearest` (cosine) over the chunks prefiltered to the store, VECTOR_CANDIDATES
-   nearest. Keyword: BM25 (bm25.py) over the store's chunk texts, read once per store and version and
+   nearest (FILTERED_CANDIDATES when filters or unfinished files will drop some). Keyword: BM25
+   (bm25.py) over the store's chunk texts, read once per store and version and
    kept per instance (KEYWORD_CACHE stores), the KEYWORD_CANDIDATES best.
 4. Only chunks of the store's `completed` files whose attributes pass `filters` count. The two rankings
    are fused (bm25.rrf); `score` is the fused score scaled to 0..1 (1: first in both rankings, 0.5:
@@ -37,6 +38,7 @@ from shared.knowledge.store_files import StoreFiles
 
 log = logging.getLogger("knowledge.search")
 VECTOR_CANDIDATES = 50
+FILTERED_CANDIDATES = 200  # with filters, or files not usable yet: more of the nearest are dropped
 KEYWORD_CANDIDATES = 50
 KEYWORD_CACHE = 16
 _keyword: OrderedDict[tuple[str, int], tuple[Bm25, list[tuple[str, str, str]]]] = OrderedDict()
@@ -78,7 +80,11 @@ class Searcher:
         rankings: list[list[str]] = []
         texts: dict[str, tuple[str, str]] = {}
         if mode in ("hybrid", "vector"):
-            rankings.append(await self._vector(principal, request_id, store_id, store, query, files, texts))
+            wide = body.filters is not None or len(files) < view.file_counts.total
+            limit = FILTERED_CANDIDATES if wide else VECTOR_CANDIDATES
+            rankings.append(
+                await self._vector(principal, request_id, store_id, store, query, files, texts, limit)
+            )
         if mode in ("hybrid", "keyword"):
             version = int(store.get("version") or 0)
             rankings.append(await self._keywords(store_id, version, query, files, texts))
@@ -120,6 +126,7 @@ class Searcher:
         query: str,
         files: dict[str, dict[str, Any]],
         texts: dict[str, tuple[str, str]],
+        limit: int,
     ) -> list[str]:
         embedded = await self._embeddings.create(
             principal, request_id, EmbeddingRequest(model=str(store["model"]), input=query)
@@ -133,7 +140,7 @@ class Searcher:
                 vector_field="embedding",
                 query_vector=Vector(vector),
                 distance_measure=DistanceMeasure.COSINE,
-                limit=VECTOR_CANDIDATES,
+                limit=limit,
             )
         )
         ranking = []
