@@ -17,6 +17,7 @@ from shared.chat.stored_responses import ResponseNotFound
 from shared.chat.threads import ThreadNotFound
 from shared.errors import NotFound, Unauthorized
 from shared.jobs.errors import JobNotFound
+from shared.knowledge.batches import BatchNotFound
 from shared.knowledge.service import StoreNotFound
 from shared.knowledge.store_files import StoreFileNotFound
 from shared.ledger.wallet_ids import workspace_wallet_base
@@ -178,4 +179,7 @@ VectorStoreId = Annotated[
 StoreFileId = Annotated[
     str,
     path_id("file_id", r"file-[0-9a-f]{32}", lambda _: StoreFileNotFound(), "A file's id (`file-…`)."),
+]
+FileBatchId = Annotated[
+    str, path_id("batch_id", r"vsfb_[0-9a-f]{32}", lambda _: BatchNotFound(), "A file batch's id.")
 ]

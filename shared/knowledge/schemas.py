@@ -223,3 +223,49 @@ class SearchPage(BaseModel):
     data: list[SearchHit]
     has_more: bool = False
     next_page: str | None = None
+
+
+class BatchFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    file_id: str = Field(max_length=64)
+    attributes: dict[str, Attribute] | None = None
+    chunking_strategy: ChunkingStrategy | None = None
+
+    _attributes = field_validator("attributes")(lambda v: _check_pairs(v, 512))
+
+
+class FileBatchCreate(BaseModel):
+    """`file_ids` (with one `attributes` and `chunking_strategy` for all) or `files` (each its own)."""
+
+    model_config = ConfigDict(extra="forbid")
+    file_ids: list[Annotated[str, Field(max_length=64)]] | None = Field(None, max_length=MAX_FILE_IDS)
+    files: list[BatchFile] | None = Field(None, max_length=MAX_FILE_IDS)
+    attributes: dict[str, Attribute] | None = None
+    chunking_strategy: ChunkingStrategy | None = None
+
+    _attributes = field_validator("attributes")(lambda v: _check_pairs(v, 512))
+
+    @model_validator(mode="after")
+    def _one_of(self) -> FileBatchCreate:
+        if (self.file_ids is None) == (self.files is None) or not (self.file_ids or self.files):
+            raise ValueError("give `file_ids` or `files` (not both), with at least one file")
+        if self.files is not None and (self.attributes is not None or self.chunking_strategy is not None):
+            raise ValueError("with `files`, give attributes and chunking_strategy per file")
+        return self
+
+    def each(self) -> list[BatchFile]:
+        if self.files is not None:
+            return self.files
+        return [
+            BatchFile(file_id=f, attributes=self.attributes, chunking_strategy=self.chunking_strategy)
+            for f in self.file_ids or []
+        ]
+
+
+class FileBatch(BaseModel):
+    id: str
+    object: Literal["vector_store.files_batch"] = "vector_store.files_batch"
+    created_at: int
+    vector_store_id: str
+    status: Literal["in_progress", "completed", "cancelled", "failed"]
+    file_counts: FileCounts

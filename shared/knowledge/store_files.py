@@ -156,12 +156,18 @@ class StoreFiles:
         return await self.view(store_id, file_id, snap.to_dict() or {})
 
     async def list_for(
-        self, store_id: str, limit: int, order: str, after: str | None, status: str | None
+        self,
+        store_id: str,
+        limit: int,
+        order: str,
+        after: str | None,
+        status: str | None,
+        only: set[str] | None = None,
     ) -> StoreFileList:
         query = self.repo.store(store_id).collection(STORE_FILES)
         direction = firestore.Query.ASCENDING if order == "asc" else firestore.Query.DESCENDING
         ordered = query.order_by("created_at", direction=direction)
-        entries = [(s.id, s.to_dict() or {}) async for s in ordered.stream()]
+        entries = [(s.id, s.to_dict() or {}) async for s in ordered.stream() if only is None or s.id in only]
         views = [await self.view(store_id, i, d) for i, d in entries]
         if status:
             views = [v for v in views if v.status == status]

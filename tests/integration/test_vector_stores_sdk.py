@@ -5,13 +5,14 @@ a failing file costs nothing), and deletion taking a file's or a store's text ou
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 
 import httpx
 import openai
 import pytest
 
-from tests.support.helpers import User, balance, db, wait_settled
+from tests.support.helpers import User, balance, db, sign_up, wait_settled
 from tests.support.jobs import JobsStack, hold_of
 from tests.support.knowledge import (
     chunks_where,
@@ -34,6 +35,10 @@ BREAD = (
 
 def sdk_for(stack: JobsStack, user: User) -> openai.OpenAI:
     return openai.OpenAI(base_url=f"{stack.api}/v1", api_key=user.access_token, max_retries=0)
+
+
+def jobs_user_of(client: httpx.Client) -> User:
+    return sign_up(client, f"j{uuid.uuid4().hex[:12]}@example.com")
 
 
 @pytest.fixture
@@ -147,3 +152,35 @@ def test_a_failing_file_ends_failed_and_costs_nothing(
         assert hold_of(entry.get("job_id"))["state"] == "voided"
     # Nothing finished and nothing running: an empty answer, not an error.
     assert sdk.vector_stores.search(store.id, query="secret").data == []
+
+
+def test_file_batches(jobs_stack: JobsStack, jobs_client: httpx.Client, owner: User) -> None:
+    sdk = sdk_for(jobs_stack, owner)
+    store = sdk.vector_stores.create(name="batches")
+    batch = sdk.vector_stores.file_batches.upload_and_poll(
+        store.id, files=[("orbits.md", ORBITS.encode()), ("bread.txt", BREAD.encode())], poll_interval_ms=200
+    )
+    assert batch.object == "vector_store.files_batch" and batch.vector_store_id == store.id
+    assert batch.status == "completed" and batch.file_counts.completed == batch.file_counts.total == 2
+    listed = sdk.vector_stores.file_batches.list_files(batch.id, vector_store_id=store.id)
+    assert len(listed.data) == 2 and all(f.status == "completed" for f in listed.data)
+    assert sdk.vector_stores.search(store.id, query="sourdough starter").data[0].filename == "bread.txt"
+
+    notes = sdk.files.create(file=("moon.txt", b"The moon is tidally locked to Earth."), purpose="assistants")
+    each = sdk.vector_stores.file_batches.create_and_poll(
+        store.id, files=[{"file_id": notes.id, "attributes": {"topic": "moon"}}], poll_interval_ms=200
+    )
+    assert each.file_counts.completed == 1
+    only = {"type": "eq", "key": "topic", "value": "moon"}
+    hits = sdk.vector_stores.search(store.id, query="moon", filters=only)  # type: ignore[arg-type]
+    assert {hit.file_id for hit in hits.data} == {notes.id}
+    cancelled = sdk.vector_stores.file_batches.cancel(each.id, vector_store_id=store.id)
+    assert cancelled.status == "completed"  # nothing left to cancel
+
+    stranger = sdk_for(jobs_stack, jobs_user_of(jobs_client))
+    with pytest.raises(openai.NotFoundError):
+        stranger.vector_stores.file_batches.retrieve(batch.id, vector_store_id=store.id)
+    with pytest.raises(openai.NotFoundError):
+        sdk.vector_stores.file_batches.retrieve("vsfb_" + "0" * 32, vector_store_id=store.id)
+    with pytest.raises(openai.NotFoundError):
+        sdk.vector_stores.file_batches.create(store.id, file_ids=["file-" + "0" * 32])

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Query, Request
 
 from run_services.api.deps import (
     CurrentPrincipal,
+    FileBatchId,
     RateLimitDep,
     ServicesDep,
     Spender,
@@ -20,8 +21,11 @@ from run_services.api.deps import (
 from shared.bootstrap import Services
 from shared.catalog.embeddings import EmbeddingCatalog
 from shared.files.service import FileService
+from shared.knowledge.batches import FileBatches
 from shared.knowledge.repository import KnowledgeRepository
 from shared.knowledge.schemas import (
+    FileBatch,
+    FileBatchCreate,
     SearchPage,
     SearchRequest,
     StoreFile,
@@ -172,3 +176,54 @@ async def search_store(
     view = await stores.view(vector_store_id, store)
     searcher = Searcher(stores.repo, stores.files, services.embeddings)
     return await searcher.search(principal, request_id(request), vector_store_id, store, view, body, mode)
+
+
+@router.post("/{vector_store_id}/file_batches")
+async def create_batch(
+    vector_store_id: VectorStoreId, body: FileBatchCreate, principal: Spender, services: ServicesDep
+) -> FileBatch:
+    """Add several files at once (`file_ids`, or `files` each with its own attributes and chunking)."""
+    await services.rate_limits.check_request(principal)
+    stores = service(services)
+    store = await stores.readable(principal, vector_store_id)
+    default = store.get("chunking")
+    batches = FileBatches(stores.files)
+    return await batches.create(
+        principal, vector_store_id, store, body, lambda strategy: stores.chunking(strategy, default)
+    )
+
+
+@router.get("/{vector_store_id}/file_batches/{batch_id}")
+async def get_batch(
+    vector_store_id: VectorStoreId, batch_id: FileBatchId, principal: CurrentPrincipal, services: ServicesDep
+) -> FileBatch:
+    stores = service(services)
+    await stores.readable(principal, vector_store_id)
+    return await FileBatches(stores.files).get(vector_store_id, batch_id)
+
+
+@router.post("/{vector_store_id}/file_batches/{batch_id}/cancel")
+async def cancel_batch(
+    vector_store_id: VectorStoreId, batch_id: FileBatchId, principal: CurrentPrincipal, services: ServicesDep
+) -> FileBatch:
+    """Stop the batch's files still being indexed (those you added; their unspent credits go back)."""
+    await services.rate_limits.check_request(principal)
+    stores = service(services)
+    await stores.readable(principal, vector_store_id)
+    return await FileBatches(stores.files).cancel(principal, vector_store_id, batch_id)
+
+
+@router.get("/{vector_store_id}/file_batches/{batch_id}/files")
+async def list_batch_files(
+    vector_store_id: VectorStoreId,
+    batch_id: FileBatchId,
+    principal: CurrentPrincipal,
+    services: ServicesDep,
+    limit: Limit = 20,
+    order: Order = "desc",
+    after: After = None,
+    filter: Annotated[Literal["in_progress", "completed", "failed", "cancelled"] | None, Query()] = None,
+) -> StoreFileList:
+    stores = service(services)
+    await stores.readable(principal, vector_store_id)
+    return await FileBatches(stores.files).files(vector_store_id, batch_id, limit, order, after, filter)
