@@ -12,7 +12,8 @@ import httpx
 import openai
 import pytest
 
-from tests.support.helpers import User, balance, db, sign_up, wait_settled
+from shared.ledger.wallet_ids import workspace_wallet_base
+from tests.support.helpers import User, balance, db, grant_credits, sign_up, wait_settled
 from tests.support.jobs import JobsStack, hold_of
 from tests.support.knowledge import (
     chunks_where,
@@ -22,6 +23,7 @@ from tests.support.knowledge import (
     query_cost,
     wait_indexed,
 )
+from tests.support.workspaces import create, join
 
 ORBITS = (
     "Kepler described planetary orbits as ellipses with the sun at one focus. "
@@ -184,3 +186,32 @@ def test_file_batches(jobs_stack: JobsStack, jobs_client: httpx.Client, owner: U
         sdk.vector_stores.file_batches.retrieve("vsfb_" + "0" * 32, vector_store_id=store.id)
     with pytest.raises(openai.NotFoundError):
         sdk.vector_stores.file_batches.create(store.id, file_ids=["file-" + "0" * 32])
+
+
+def test_a_workspace_store_is_paid_by_the_workspace(jobs_stack: JobsStack, jobs_client: httpx.Client) -> None:
+    owner, member = jobs_user_of(jobs_client), jobs_user_of(jobs_client)
+    ws = create(jobs_client, owner)["id"]
+    join(jobs_client, owner, ws, member)
+    settings = jobs_stack.settings
+    grant_credits(settings, workspace_wallet_base(ws), 500_000, shards=settings.workspace_wallet_shards)
+    as_ws = {"X-Workspace-ID": ws}
+    team = openai.OpenAI(
+        base_url=f"{jobs_stack.api}/v1", api_key=member.access_token, max_retries=0, default_headers=as_ws
+    )
+    shared = team.files.create(file=("orbits.md", ORBITS.encode()), purpose="assistants")
+    mine = balance(jobs_client, member.headers)
+    store = team.vector_stores.create(name="team", file_ids=[shared.id])
+    assert (store.model_extra or {})["workspace_id"] == ws
+    wait_indexed(team, store.id, 1)
+    spent = ingestion_cost(chunks_where("file_id", shared.id))
+    workspace = jobs_client.get(f"/v1/workspaces/{ws}/wallet", headers=owner.headers).json()
+    assert workspace["available"] == 500_000 - spent
+    assert balance(jobs_client, member.headers) == mine  # the member's own wallet paid nothing
+    owner_sdk = sdk_for(jobs_stack, owner)
+    assert owner_sdk.vector_stores.search(store.id, query="Kepler orbits").data[0].file_id == shared.id
+    assert store.id in [s.id for s in team.vector_stores.list()]
+    assert store.id not in [s.id for s in sdk_for(jobs_stack, member).vector_stores.list()]
+    # A member's personal file does not go into the workspace's store.
+    own = sdk_for(jobs_stack, member).files.create(file=("p.txt", b"private"), purpose="assistants")
+    with pytest.raises(openai.NotFoundError):
+        team.vector_stores.files.create(store.id, file_id=own.id)
