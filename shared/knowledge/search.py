@@ -41,6 +41,7 @@ VECTOR_CANDIDATES = 50
 FILTERED_CANDIDATES = 200  # with filters, or files not usable yet: more of the nearest are dropped
 KEYWORD_CANDIDATES = 50
 KEYWORD_CACHE = 16
+TOUCH_EVERY_S = 60
 _keyword: OrderedDict[tuple[str, int], tuple[Bm25, list[tuple[str, str, str]]]] = OrderedDict()
 
 
@@ -104,9 +105,21 @@ class Searcher:
                     content=[SearchContent(text=text)],
                 )
             )
-        await self._repo.store(store_id).update({"last_active_at": int(now().timestamp())})
+        await self._touch(store_id, store)
         log.info("vector store searched", extra={"store_id": store_id, "mode": mode, "hits": len(hits)})
         return SearchPage(search_query=[query], data=hits)
+
+    async def _touch(self, store_id: str, store: dict[str, Any]) -> None:
+        """Keep `last_active_at` (what `expires_after` counts from) to the minute: one write a minute at
+        most, whatever the search rate (a document takes about one write a second), and never a failed
+        search for it."""
+        at = int(now().timestamp())
+        if at - int(store.get("last_active_at") or 0) < TOUCH_EVERY_S:
+            return
+        try:
+            await self._repo.store(store_id).update({"last_active_at": at})
+        except Exception:
+            log.warning("vector store activity not recorded", extra={"store_id": store_id}, exc_info=True)
 
     async def _usable_files(self, store_id: str, filters: dict[str, Any] | None) -> dict[str, dict[str, Any]]:
         usable = {}
