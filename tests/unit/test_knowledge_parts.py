@@ -7,11 +7,12 @@ import io
 
 import docx
 import pytest
+from pypdf import PdfWriter
 
 from shared.errors import BadRequest
 from shared.knowledge.bm25 import Bm25, rrf, words
 from shared.knowledge.chunking import Chunking, auto_chunking, chunk_text, count_tokens, embedded_tokens
-from shared.knowledge.extract import ExtractFailed, extract_text
+from shared.knowledge.extract import MAX_PDF_PAGES, ExtractFailed, extract_text
 from shared.knowledge.filters import check_filter, matches
 from shared.knowledge.ingest import max_tokens_for
 from tests.support.knowledge import encrypted, pdf_with
@@ -115,3 +116,14 @@ def test_the_reservation_bound() -> None:
     assert max_tokens_for("txt", 1000, 10**6) == 1000
     assert max_tokens_for("pdf", 1000, 10**6) == 4000
     assert max_tokens_for("pdf", 10**7, 10**6) == 10**6
+
+
+def test_a_pdf_of_too_many_pages_is_refused() -> None:
+    writer = PdfWriter()
+    for _ in range(MAX_PDF_PAGES + 1):
+        writer.add_blank_page(width=72, height=72)
+    out = io.BytesIO()
+    writer.write(out)
+    with pytest.raises(ExtractFailed) as refused:
+        extract_text("pdf", out.getvalue(), 10_000)
+    assert refused.value.code == "too_many_pages"
