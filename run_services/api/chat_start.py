@@ -22,9 +22,10 @@ from shared.cache.keys import CacheDirectives, opted_in
 from shared.chat.content import ContentLimits, inspect
 from shared.chat.idempotency import fingerprint
 from shared.chat.params import check_params
-from shared.chat.schemas import ChatCompletionRequest
+from shared.chat.schemas import ChatCompletionRequest, ChatMessage
 from shared.chat.service import ChatCall, Replay
 from shared.limits.concurrency import released_after
+from shared.templates.service import TemplateService
 
 
 @dataclass(frozen=True)
@@ -56,6 +57,11 @@ async def start_chat(
     stream slot when it streams, begin the call (`door` names the API in its usage record and scopes its
     Idempotency-Keys) and answer with `respond`. The stream slot is freed when the stream ends, however
     it ends. Raises the door's 4xx before any hold."""
+    if body.template_id is not None:  # before every check: the rendered prompt is checked like any message
+        rendered = await TemplateService(
+            services.db, services.workspaces.service, services.settings.max_templates
+        ).render(principal, body.template_id, dict(body.variables or {}))
+        body.messages.append(ChatMessage(role="user", content=rendered.text))
     body.check_sizes(services.settings.max_message_chars)
     body.check_supported()
     # Decoding data: URLs takes milliseconds per megabyte: off the event loop when there are any.

@@ -37,6 +37,7 @@ class AccountDeleted(BaseModel):
     sessions: int
     workspaces_left: int
     files: int
+    templates: int
     vector_stores: int
 
 
