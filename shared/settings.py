@@ -251,6 +251,14 @@ class Settings(BaseSettings):
     # Issue 14, item 1 (shared/files/): POST /v1/files may send a body this large (a file up to the plan's
     # max_file_bytes, in shared/plans/plans.toml, plus the form around it).
     max_file_request_bytes: int = Field(21_000_000, ge=1)
+    # Issue 14, items 2-3 (shared/knowledge/): vector stores. Their chunks are embedded with
+    # knowledge_embedding_model (None: the catalog's default_embedding_model); one file is indexed up to
+    # knowledge_max_file_tokens tokens (its worst case is reserved before ingestion starts); a store holds
+    # at most knowledge_max_store_files files and an owner at most knowledge_max_stores stores.
+    knowledge_embedding_model: str | None = None
+    knowledge_max_file_tokens: int = Field(2_000_000, ge=1_000)
+    knowledge_max_store_files: int = Field(500, ge=1)
+    knowledge_max_stores: int = Field(100, ge=1)
     max_images_per_request: int = Field(16, ge=0)
     max_image_bytes: int = Field(5_000_000, ge=1)
     max_attachments_per_request: int = Field(4, ge=0)

@@ -18,6 +18,9 @@ from shared.chat.stored_responses import ResponseNotFound
 from shared.chat.threads import ThreadNotFound
 from shared.errors import NotFound, Unauthorized
 from shared.jobs.errors import JobNotFound
+from shared.knowledge.batches import BatchNotFound
+from shared.knowledge.service import StoreNotFound
+from shared.knowledge.store_files import StoreFileNotFound
 from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.limits.ratelimit.service import RateLimits, RateLimitState
 from shared.logs import caller_address
@@ -173,4 +176,14 @@ ApiKeyId = Annotated[
 ]
 AssistantId = Annotated[
     str, path_id("assistant_id", f"asst_{HEX_ID}", lambda _: AssistantNotFound(), "An assistant's id.")
+]
+VectorStoreId = Annotated[
+    str, path_id("vector_store_id", r"vs_[0-9a-f]{32}", lambda _: StoreNotFound(), "A vector store's id.")
+]
+StoreFileId = Annotated[
+    str,
+    path_id("file_id", r"file-[0-9a-f]{32}", lambda _: StoreFileNotFound(), "A file's id (`file-…`)."),
+]
+FileBatchId = Annotated[
+    str, path_id("batch_id", r"vsfb_[0-9a-f]{32}", lambda _: BatchNotFound(), "A file batch's id.")
 ]

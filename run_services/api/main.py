@@ -32,6 +32,7 @@ from run_services.api.routes import (
     speech,
     templates,
     threads,
+    vector_stores,
 )
 from run_services.api.routes import billing as billing_routes
 from run_services.api.routes import usage as usage_routes
@@ -106,6 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         templates,
         files,
         assistants,
+        vector_stores,
     ):
         app.include_router(module.router)
     app.include_router(auth.me_router)

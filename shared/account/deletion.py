@@ -11,7 +11,8 @@ Then, in an order that a retry (a crash, a timeout) can run again from the start
 3. unfinished jobs cancelled (their holds give back what they did not spend), then every job document,
    thread (with its messages) and stored Response deleted, the account's own files' documents (`files`,
    and its `file_usage` counter; a workspace's files stay the workspace's), and every object under
-   `users/{id}/` in the bucket (job results, exports, files);
+   `users/{id}/` in the bucket (job results, exports, files); the files' chunks leave every vector store,
+   and the account's own vector stores go with their chunks;
 4. the account leaves every workspace it belongs to;
 5. the email and Google sign-in claims deleted (the address may sign up again), the user document
    replaced by a tombstone: no email (a placeholder that is no address), no password, no Google subject.
@@ -45,6 +46,7 @@ from shared.files.service import FILES
 from shared.jobs.repository import JOBS
 from shared.jobs.schemas import TERMINAL
 from shared.jobs.service import JobService
+from shared.knowledge.repository import STORES, KnowledgeRepository
 from shared.templates.service import TEMPLATES
 from shared.workspaces.service import WorkspaceService
 
@@ -64,6 +66,7 @@ class Deleted:
     workspaces_left: int
     files: int = 0
     templates: int = 0
+    vector_stores: int = 0
 
 
 def tombstone_email(user_id: str) -> str:
@@ -84,6 +87,7 @@ class AccountDeletion:
         self._workspaces = workspaces
         self._jobs = jobs
         self._keys = ApiKeyRepository(db)
+        self._knowledge = KnowledgeRepository(db)
         self._audit = AuditTrail(db)
 
     async def delete(self, principal: Principal, confirm: str | None) -> Deleted:
@@ -112,12 +116,13 @@ class AccountDeletion:
         threads += await self._remove_responses(uid)
         files = await self._remove_files(uid)
         templates = await self._remove_templates(uid)
+        stores = await self._remove_stores(uid)
         objects = await self._store.delete_prefix(f"users/{uid}/")
         left = 0
         for member in memberships:
             await self._workspaces.remove(uid, member["workspace_id"], uid)
             left += 1
-        done = Deleted(threads, jobs, objects, api_keys, sessions, left, files, templates)
+        done = Deleted(threads, jobs, objects, api_keys, sessions, left, files, templates, stores)
         await self._tombstone(uid, done)
         log.info("account deleted", extra={"user_id": uid, **done.__dict__})
         return done
@@ -189,12 +194,25 @@ class AccountDeletion:
         removed = 0
         query = self._db.collection(FILES).where(filter=FieldFilter("owner", "==", owner))
         while snaps := [s async for s in query.limit(PAGE).stream()]:
+            for snap in snaps:  # out of every vector store's search first
+                await self._knowledge.forget_file(snap.id, int(clock.now().timestamp()))
             batch = self._db.batch()
             for snap in snaps:
                 batch.delete(snap.reference)
             await batch.commit()
             removed += len(snaps)
         await self._db.collection(USAGE).document(owner).delete()
+        return removed
+
+    async def _remove_stores(self, uid: str) -> int:
+        """The account's own vector stores: their chunks, their files' entries, then the store."""
+        removed = 0
+        query = self._db.collection(STORES).where(filter=FieldFilter("owner", "==", f"user_{uid}"))
+        while snaps := [s async for s in query.limit(PAGE).stream()]:
+            for snap in snaps:
+                await self._knowledge.delete_chunks("store_id", snap.id)
+                await self._db.recursive_delete(snap.reference)
+                removed += 1
         return removed
 
     async def _tombstone(self, uid: str, done: Deleted) -> None:

@@ -55,7 +55,7 @@ class AssistantService:
         *,
         max_per_owner: int,
         file_check: FileCheck,
-        store_check: FileCheck | None = None,
+        store_check: FileCheck,
     ) -> None:
         self._db = db
         self._workspaces = workspaces
@@ -145,8 +145,6 @@ class AssistantService:
             await self._file_check(principal, body.avatar_file_id)
         stores = body.tool_resources.file_search if body.tool_resources else None
         for store_id in stores.vector_store_ids if stores else []:
-            if self._store_check is None:
-                raise BadRequest("Vector stores are not served here.", code="vector_stores_unavailable")
             await self._store_check(principal, store_id)
 
     async def _member(self, principal: Principal, workspace_id: str, role: Role = "member") -> None:

@@ -8,9 +8,11 @@ from shared.account.export_job import AccountExportJob
 from shared.adapters.storage import GcsStore
 from shared.adapters.tasks import TaskQueue
 from shared.bootstrap.clients import Clients
+from shared.catalog.embeddings import EmbeddingCatalog
 from shared.catalog.media import MediaCatalog
 from shared.chat.guard import Guardrails
 from shared.chat.threads import ThreadService
+from shared.gateway.embeddings import EmbeddingCaller
 from shared.gateway.gateway import Gateway
 from shared.gateway.images import ImageGenerator, LitellmImages
 from shared.gateway.search import search_provider
@@ -29,6 +31,8 @@ from shared.jobs.runner import StepRunner
 from shared.jobs.service import JobService
 from shared.jobs.sweep import JobSweeper
 from shared.jobs.video_job import VideoJob
+from shared.knowledge.ingest import IngestJob
+from shared.knowledge.repository import KnowledgeRepository
 from shared.limits.budgets.service import Budgets
 from shared.plans.offers import plan_offers
 from shared.settings import Settings
@@ -88,6 +92,13 @@ def build_jobs(
         "research": ResearchJob(catalog, media, gateway, search, reader, store, settings),
         "export": ExportJob(ExportSources(ThreadService(clients.db), repo, store), store, settings),
         "account_export": AccountExportJob(clients.db, store, settings.jobs_deadline_s),
+        "vector_store_file": IngestJob(
+            EmbeddingCatalog.load(settings, catalog),
+            EmbeddingCaller(),
+            store,
+            KnowledgeRepository(clients.db),
+            settings.jobs_deadline_s,
+        ),
     }
     parts = JobParts(repo, payer, queue, progress, settings, usage, budgets)
     service = JobService(parts, kinds, store, plan_offers(settings), guardrails)

@@ -27,6 +27,7 @@ from shared.files.quota import FileQuota, check_size
 from shared.files.schemas import PURPOSES, FileDeleted, FileList, FileObject
 from shared.files.sniff import sniff
 from shared.ids import new_id
+from shared.knowledge.repository import KnowledgeRepository
 from shared.plans.offers import PlanOffer
 from shared.workspaces.errors import WorkspaceNotFound
 from shared.workspaces.service import WorkspaceService
@@ -102,6 +103,10 @@ class FileService:
         log.info("file stored", extra={"file_id": file_id, "bytes": len(data), "type": kind.name})
         return _file(file_id, doc)
 
+    async def document(self, principal: Principal, file_id: str) -> dict[str, Any]:
+        """The file's stored document, when the caller may read it (404 file_not_found otherwise)."""
+        return await self._readable(principal, file_id)
+
     async def get(self, principal: Principal, file_id: str) -> FileObject:
         return _file(file_id, await self._readable(principal, file_id))
 
@@ -165,6 +170,8 @@ class FileService:
             return current
 
         removed = await remove(self._db.transaction())
+        # Out of every vector store's search first, then the bytes (shared/knowledge/).
+        await KnowledgeRepository(self._db).forget_file(file_id, int(now().timestamp()))
         await self._store.delete(str(removed["path"]))
         log.info("file deleted", extra={"file_id": file_id})
 

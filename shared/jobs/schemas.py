@@ -20,10 +20,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.export.schemas import ExportInput
+from shared.knowledge.ingest_input import IngestInput
 from shared.telemetry import tracing
 
 JobState = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-JobType = Literal["image", "video", "research", "export", "account_export"]
+JobType = Literal["image", "video", "research", "export", "account_export", "vector_store_file"]
+# Started by another feature, never by POST /v1/jobs (400 there): indexing a file into a vector store.
+INTERNAL_TYPES: frozenset[str] = frozenset({"vector_store_file"})
 TERMINAL: frozenset[str] = frozenset({"succeeded", "failed", "cancelled"})
 MAX_PROMPT_CHARS = 4000
 MAX_IMAGES = 10
@@ -64,6 +67,7 @@ INPUTS: dict[str, type[BaseModel]] = {
     "research": ResearchInput,
     "export": ExportInput,
     "account_export": AccountExportInput,
+    "vector_store_file": IngestInput,
 }
 
 

@@ -14,6 +14,7 @@ from tests.integration.test_jobs_export import export, make_thread
 from tests.integration.test_templates import MINE
 from tests.support.helpers import User, assert_error, db
 from tests.support.jobs import JobsStack, finished, storage_client, wait_for_job
+from tests.support.knowledge import chunks_where, store_files_of
 from tests.support.workspaces import create, join
 
 CONFIRM = {"confirm": CONFIRMATION}
@@ -54,6 +55,9 @@ def test_deleting_an_account_removes_its_content_and_keeps_its_books(
         headers=user.headers,
     ).json()
     assert f"users/{user.user_id}/files/{uploaded['id']}" in objects(jobs_stack, user)
+    store = client.post("/v1/vector_stores", json={"file_ids": [uploaded["id"]]}, headers=user.headers).json()
+    wait_for_job(client, user, store_files_of(store["id"])[0]["job_id"], finished)
+    assert chunks_where("store_id", store["id"])
     key = client.post("/v1/api-keys", json={"name": "laptop"}, headers=user.headers).json()["key"]
     template = client.post("/v1/templates", json=MINE, headers=user.headers)
     assert template.status_code == 201, template.text
@@ -70,10 +74,13 @@ def test_deleting_an_account_removes_its_content_and_keeps_its_books(
     deleted = delete_me(client, user.headers, CONFIRM)
     assert deleted.status_code == 200, deleted.text
     report = deleted.json()
-    assert report["threads"] == 1 and report["jobs"] == 1 and report["objects"] >= 1
+    assert report["threads"] == 1 and report["jobs"] == 2 and report["objects"] >= 1  # export, indexing
     assert report["api_keys"] == 1 and report["sessions"] >= 2 and report["workspaces_left"] == 1
     assert report["files"] == 1 and report["objects"] >= 2 and report["templates"] == 1
     assert not db().collection("templates").document(template.json()["id"]).get().exists
+    assert report["vector_stores"] == 1
+    assert chunks_where("store_id", store["id"]) == [] and store_files_of(store["id"]) == []
+    assert not db().collection("vector_stores").document(store["id"]).get().exists
     assert not db().collection("files").document(uploaded["id"]).get().exists
     assert not db().collection("file_usage").document(f"user_{user.user_id}").get().exists
 

@@ -126,12 +126,13 @@ def _code(response: httpx.Response) -> str:
     return str(error.get("code", "")) if isinstance(error, dict) else ""
 
 
-def _order(operation: Any) -> tuple[int, str, str]:
+def _order(operation: Any) -> tuple[int, int, str, str]:
     """Deleting (a key, a member, the job) comes last, so the operations before them reach things that
-    still exist; leaving the workspace (possible once a fuzzed PATCH made the member an owner) is last
-    of all."""
+    still exist, and a deeper path first (a vector store's file before the store and before the file
+    itself); leaving the workspace (possible once a fuzzed PATCH made the member an owner) is last of
+    all."""
     rank = 2 if operation.path.endswith("/leave") else int(operation.method.upper() == "DELETE")
-    return rank, operation.path, operation.method
+    return rank, -operation.path.count("{"), operation.path, operation.method
 
 
 def _allowed(path: str, response: schemathesis.Response) -> bool:

@@ -144,7 +144,28 @@ def test_bad_input_is_refused_and_stores_nothing(client: httpx.Client, user: Use
         ({"name": "no model"}, 422, "invalid_request"),
     ):
         assert_error(client.post("/v1/assistants", json=bad, headers=user.headers), status, code)
+    mine = client.post("/v1/vector_stores", json={"name": "docs"}, headers=user.headers).json()["id"]
+    other_store = client.post("/v1/vector_stores", json={"name": "theirs"}, headers=other.headers).json()[
+        "id"
+    ]
+    knows = {"model": "fake-echo", "tools": [{"type": "file_search"}]}
+    assert_error(
+        client.post(
+            "/v1/assistants",
+            json={**knows, "tool_resources": {"file_search": {"vector_store_ids": [other_store]}}},
+            headers=user.headers,
+        ),
+        404,
+        "vector_store_not_found",
+    )
     assert client.get("/v1/assistants", headers=user.headers).json()["data"] == before
+    with_store = client.post(
+        "/v1/assistants",
+        json={**knows, "tool_resources": {"file_search": {"vector_store_ids": [mine]}}},
+        headers=user.headers,
+    )
+    assert with_store.status_code == 200, with_store.text
+    assert with_store.json()["tool_resources"]["file_search"]["vector_store_ids"] == [mine]
     assert client.get("/v1/assistants/asst_not-an-id", headers=user.headers).status_code == 404
     spent = balance(client, user.headers)
     missing = f"asst_{uuid.uuid4().hex}"

@@ -91,6 +91,12 @@ def seed(client: httpx.Client) -> Account:
     upload = {"file": ("fuzz.txt", b"fuzz text", "text/plain")}
     file = _ok(client.post("/v1/files", files=upload, data={"purpose": "user_data"}, headers=h), 200)
     account.ids["file_id"] = str(file["id"])
+    # A vector store holding the file (its ingestion job is cancelled at once, with the export's).
+    store = _ok(client.post("/v1/vector_stores", json={"file_ids": [file["id"]]}, headers=h), 200)
+    account.ids["vector_store_id"] = str(store["id"])
+    batch = {"file_ids": [file["id"]]}
+    path = f"/v1/vector_stores/{store['id']}/file_batches"
+    account.ids["batch_id"] = str(_ok(client.post(path, json=batch, headers=h), 200)["id"])
     stored = {"model": "fake-echo", "input": "fuzz", "max_output_tokens": 2}
     account.ids["response_id"] = str(_ok(client.post("/v1/responses", json=stored, headers=h), 200)["id"])
     assistant = {"model": "fake-echo", "name": "fuzz"}

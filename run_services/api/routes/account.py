@@ -38,6 +38,7 @@ class AccountDeleted(BaseModel):
     workspaces_left: int
     files: int
     templates: int
+    vector_stores: int
 
 
 @router.delete("")

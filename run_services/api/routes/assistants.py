@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Query
 
 from run_services.api.deps import AssistantId, ServicesDep, Spender
+from run_services.api.routes import vector_stores
 from shared.assistants.schemas import (
     Assistant,
     AssistantCreate,
@@ -21,6 +22,7 @@ from shared.assistants.service import MAX_LIST, AssistantService
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services
 from shared.files.service import FileService
+from shared.knowledge.service import StoreNotFound
 
 router = APIRouter(prefix="/v1/assistants", tags=["assistants"])
 
@@ -28,8 +30,17 @@ router = APIRouter(prefix="/v1/assistants", tags=["assistants"])
 def service(services: Services) -> AssistantService:
     files = FileService(services.db, services.jobs.store, services.workspaces.service)
 
+    stores = vector_stores.service(services)
+
     async def readable_file(principal: Principal, file_id: str) -> object:
         return await files.get(principal, file_id)
+
+    async def owners_store(principal: Principal, store_id: str) -> object:
+        """The store must be the assistant's owner's: the workspace's for a workspace's assistant."""
+        doc = await stores.readable(principal, store_id)
+        if doc.get("workspace_id") != principal.workspace_id:
+            raise StoreNotFound()
+        return doc
 
     return AssistantService(
         services.db,
@@ -38,6 +49,7 @@ def service(services: Services) -> AssistantService:
         services.offers,
         max_per_owner=services.settings.max_assistants,
         file_check=readable_file,
+        store_check=owners_store,
     )
 
 

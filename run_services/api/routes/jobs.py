@@ -22,7 +22,8 @@ from run_services.api.streaming import SSEResponse
 from shared.auth.schemas import Principal
 from shared.bootstrap import Jobs
 from shared.clock import now
-from shared.jobs.schemas import JobCreate, JobList, JobView
+from shared.errors import BadRequest
+from shared.jobs.schemas import INTERNAL_TYPES, JobCreate, JobList, JobView
 from shared.jobs.service import MAX_LIST, JobService
 from shared.limits.concurrency import released_after
 
@@ -49,6 +50,11 @@ async def create_job(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> JobView:
     """Start a job. Its worst-case price is reserved now and settled when it ends; 402 if you cannot pay."""
+    if body.type in INTERNAL_TYPES:
+        raise BadRequest(
+            f"Jobs of type {body.type} are started by their feature (POST /v1/vector_stores/{{id}}/files).",
+            code="invalid_job_type",
+        )
     job = await jobs.service.create(principal, body, idempotency_key)
     response.headers["Location"] = f"/v1/jobs/{job.id}"
     response.headers.update(limits.headers())

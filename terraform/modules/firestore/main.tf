@@ -28,6 +28,28 @@ resource "google_firestore_index" "this" {
   }
 }
 
+# Vector search (find_nearest) with an equality prefilter: the prefilter field, then the vector field.
+resource "google_firestore_index" "vectors" {
+  for_each = var.vector_indexes
+
+  project     = var.project_id
+  database    = google_firestore_database.this.name
+  collection  = each.value.collection
+  query_scope = "COLLECTION"
+
+  fields {
+    field_path = each.value.prefilter_field
+    order      = "ASCENDING"
+  }
+  fields {
+    field_path = each.value.vector_field
+    vector_config {
+      dimension = each.value.dimension
+      flat {}
+    }
+  }
+}
+
 # Collection-group queries on one field need a COLLECTION_GROUP single-field index.
 resource "google_firestore_field" "group_indexes" {
   for_each = var.collection_group_fields

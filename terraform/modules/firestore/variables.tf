@@ -42,3 +42,14 @@ variable "ttl_fields" {
     field      = string
   }))
 }
+
+variable "vector_indexes" {
+  description = "Vector indexes by key: find_nearest on `vector_field` of `collection`, prefiltered by equality on `prefilter_field`, for vectors of `dimension` numbers."
+  type = map(object({
+    collection      = string
+    prefilter_field = string
+    vector_field    = string
+    dimension       = number
+  }))
+  default = {}
+}

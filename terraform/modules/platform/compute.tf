@@ -105,9 +105,11 @@ module "jobs_worker_function" {
   service_account_email = module.service_accounts.emails["jobs-worker"]
   invokers              = [local.sa["tasks-invoker"]]
   timeout_seconds       = 540
-  memory                = "1Gi"
-  vpc_connector         = module.network.connector_id
-  labels                = local.labels
+  # 2 GiB: a vector store's ingestion step extracts the text of an upload of up to the plan's file size
+  # (pypdf holds the document's objects in memory) and renders exports.
+  memory        = "2Gi"
+  vpc_connector = module.network.connector_id
+  labels        = local.labels
 
   env = merge(local.common_env, local.jobs_env)
 }

@@ -255,6 +255,23 @@ module "firestore" {
         { field_path = "created_us", order = "DESCENDING" },
       ]
     }
+    # Vector stores (shared/knowledge/service.py): an owner's stores by creation time.
+    vector_stores_owner_created_asc = {
+      collection  = "vector_stores"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "owner", order = "ASCENDING" },
+        { field_path = "created_at", order = "ASCENDING" },
+      ]
+    }
+    vector_stores_owner_created_desc = {
+      collection  = "vector_stores"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "owner", order = "ASCENDING" },
+        { field_path = "created_at", order = "DESCENDING" },
+      ]
+    }
     jobs_user_created = {
       collection  = "jobs"
       query_scope = "COLLECTION"
@@ -317,6 +334,19 @@ module "firestore" {
   # Workspace memberships of a user: collection_group("members").where(user_id == ...).
   collection_group_fields = {
     members_user = { collection = "members", field = "user_id" }
+    # A deleted file leaves every vector store (shared/knowledge/repository.py, forget_file).
+    store_files_file = { collection = "store_files", field = "file_id" }
+  }
+
+  # A vector store's search (shared/knowledge/search.py): the nearest chunks of one store. The dimension
+  # is the knowledge embedding model's (all-MiniLM-L6-v2: 384); another model needs another index.
+  vector_indexes = {
+    chunks_store_embedding = {
+      collection      = "chunks"
+      prefilter_field = "store_id"
+      vector_field    = "embedding"
+      dimension       = var.knowledge_vector_dimensions
+    }
   }
 
   # Deletion TTLs. The code must write these fields as the time the document may go:

@@ -145,3 +145,9 @@ variable "cors_origins" {
   type        = list(string)
   default     = []
 }
+
+variable "knowledge_vector_dimensions" {
+  description = "The vector size of the vector stores' embedding model (KNOWLEDGE_EMBEDDING_MODEL; all-MiniLM-L6-v2 makes 384)."
+  type        = number
+  default     = 384
+}
