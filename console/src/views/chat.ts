@@ -45,9 +45,17 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     placeholder: "Ask something… (Enter sends, Shift+Enter adds a line)",
     "aria-label": "Message",
   });
+  const maxTokens = h("input", {
+    id: "max-tokens",
+    type: "number",
+    min: 1,
+    placeholder: "max tokens",
+    "aria-label": "Most tokens in the answer (optional)",
+    class: "narrow",
+  });
   const send = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
   const stop = h("button", { type: "button", id: "stop", disabled: true }, "Stop");
-  const form = h("form", { class: "composer" }, input, h("div", { class: "row" }, picker, send, stop));
+  const form = h("form", { class: "composer" }, input, h("div", { class: "row" }, picker, maxTokens, send, stop));
   main.append(h("h1", { class: "sr-only" }, "Chat"), log, form);
 
   const models = await getJson<{ data: Model[] }>("/v1/models", { signal });
@@ -108,7 +116,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
         history.replaceState(null, "", `#/chat/${threadId}`);
       }
       const res = await call(`/v1/threads/${encodeURIComponent(threadId)}/messages`, {
-        body: { content, model, stream: true },
+        body: { content, model, stream: true, ...(maxTokens.valueAsNumber > 0 ? { max_tokens: maxTokens.valueAsNumber } : {}) },
         signal: stopped,
       });
       for await (const data of sseData(res, stopped)) {
