@@ -8,7 +8,7 @@ import uuid
 import httpx
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import Account
+from tests.support.console import Account
 
 
 def test_create_a_workspace_and_invite_a_member(page: Page, signed_in: Account) -> None:

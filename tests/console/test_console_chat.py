@@ -12,7 +12,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.console.conftest import Account
+from tests.support.console import Account
 
 pytestmark = pytest.mark.model
 STORY = "Write a long story about a dragon who learns to bake bread."
