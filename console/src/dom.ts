@@ -41,6 +41,10 @@ export function credits(n: number): string {
   return new Intl.NumberFormat("en-US").format(n);
 }
 
+export function plural(n: number, word: string): string {
+  return `${credits(n)} ${word}${n === 1 ? "" : "s"}`;
+}
+
 export function usd(n: number): string {
   return `$${(n / 1_000_000).toFixed(n < 10_000 ? 6 : 2)}`;
 }

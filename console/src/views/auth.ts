@@ -54,10 +54,12 @@ export function renderAuth(main: HTMLElement): void {
         if (mode === "signup") {
           status.textContent = "Creating your account…";
           await register(email.value.trim(), password.value);
-          toast("Check your inbox for the link that verifies your email: your welcome credits arrive then.");
         }
         status.textContent = "Signing in…";
-        await signIn(email.value.trim(), password.value);
+        const user = await signIn(email.value.trim(), password.value);
+        if (!user.email_verified) {
+          toast("Check your inbox for the link that verifies your email: your welcome credits arrive then.");
+        }
       } catch (err) {
         status.textContent = sentence(err);
         status.classList.add("error");

@@ -5,7 +5,7 @@
 // continues one.
 
 import { call, getJson } from "../api";
-import { credits, h, usd } from "../dom";
+import { h, plural, usd } from "../dom";
 import { ApiError, sentence } from "../errors";
 import { type Balance, refreshBalance } from "../shell";
 import { sseData } from "../sse";
@@ -136,7 +136,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
       if (stopped.aborted) throw new DOMException("stopped", "AbortError");
       renderText(body, text);
       meta.textContent = usage
-        ? `${credits(usage.credits)} credits (${usd(usage.credits)}) · ${usage.prompt_tokens} tokens in, ${usage.completion_tokens} out`
+        ? `${plural(usage.credits, "credit")} (${usd(usage.credits)}) · ${plural(usage.prompt_tokens, "token")} in, ${usage.completion_tokens} out`
         : "";
       if (usage) meta.dataset.credits = String(usage.credits);
     } catch (err) {
@@ -150,7 +150,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
         meta.textContent =
           charged === null
             ? "Stopped: only what was generated is charged (see Credits)."
-            : `Stopped: ${credits(charged)} credits charged for what was generated.`;
+            : `Stopped: ${plural(charged, "credit")} charged for what was generated.`;
         if (charged !== null) meta.dataset.credits = String(charged);
       }
     } finally {

@@ -3,7 +3,7 @@
 // admin picks the workspace to see every member's spend.
 
 import { getJson } from "../api";
-import { credits, h, svg, usd } from "../dom";
+import { credits, h, plural, svg, usd } from "../dom";
 
 interface Bucket {
   key: string;
@@ -91,7 +91,7 @@ export async function renderUsage(main: HTMLElement, signal: AbortSignal): Promi
     const q = scope.value ? `?workspace_id=${encodeURIComponent(scope.value)}` : "";
     const r = await getJson<Report>(`/v1/usage${q}`, { signal });
     out.replaceChildren(
-      h("p", { class: "summary", id: "usage-total", "data-credits": r.credits }, `${credits(r.credits)} credits (${usd(r.credits)}) over ${r.requests} requests, ${r.start} to ${r.end} (UTC).`),
+      h("p", { class: "summary", id: "usage-total", "data-credits": r.credits }, `${plural(r.credits, "credit")} (${usd(r.credits)}) over ${plural(r.requests, "request")}, ${r.start} to ${r.end} (UTC).`),
       h("figure", {}, dayChart(r), h("figcaption", {}, "Credits spent per day (UTC). Hover or focus a bar for its numbers.")),
       h("div", { class: "grid" }, table("Per model", r.by_model), table("Per feature", r.by_feature), ...(r.by_member.length > 1 ? [table("Per member", r.by_member)] : [])),
     );
