@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
-from fastapi.responses import RedirectResponse
+from fastapi.responses import PlainTextResponse, RedirectResponse
+from starlette.exceptions import HTTPException
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -56,7 +57,10 @@ class ConsoleHeaders:
                 message = {**message, "headers": headers}
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        try:
+            await self.app(scope, receive, with_headers)
+        except HTTPException as exc:  # StaticFiles' 404 and 405: answered here, with the same headers
+            await PlainTextResponse(str(exc.detail), exc.status_code)(scope, receive, with_headers)
 
 
 def mount_console(app: FastAPI, settings: Settings) -> bool:
