@@ -28,7 +28,7 @@ export function sentence(err: unknown): string {
     case "insufficient_credits":
       return "You are out of credits for this: your balance does not cover it. Buy credits or try a cheaper model.";
     case "guardrail_blocked":
-      return `This was blocked by a safety check, and nothing was charged for it. ${err.message}`;
+      return `This was blocked by a safety check. ${err.message}`;
     case "too_many_login_attempts":
       return `Too many sign-in attempts for this account. Try again ${wait(err.retryAfter)}.`;
     case "invalid_credentials":

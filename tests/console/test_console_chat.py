@@ -90,7 +90,9 @@ def test_sign_up_chat_streams_and_the_balance_and_usage_chart_follow(
     assert (output_dir / "usage-chart.png").stat().st_size > 1000
 
 
-def test_stop_cancels_the_stream_and_shows_what_was_charged(page: Page, signed_in: Account) -> None:
+def test_stop_cancels_the_stream_and_shows_what_was_charged(
+    page: Page, signed_in: Account, output_dir: Path
+) -> None:
     before = available(page)
     send(page, STORY)  # up to the model's 1024 tokens: seconds of text unless stopped
     watch_pieces(page, until=8)
@@ -108,6 +110,7 @@ def test_stop_cancels_the_stream_and_shows_what_was_charged(page: Page, signed_i
     assert charged > 0
     assert available(page) == before - charged
     expect(page.get_by_role("button", name="Send")).to_be_enabled()
+    page.screenshot(path=str(output_dir / "chat-stopped.png"), full_page=True)
 
 
 def test_console_pages_carry_a_strict_csp_and_errors_read_as_sentences(page: Page, console_api: str) -> None:

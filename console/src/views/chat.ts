@@ -49,7 +49,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     id: "max-tokens",
     type: "number",
     min: 1,
-    placeholder: "max tokens",
+    placeholder: "Max tokens",
     "aria-label": "Most tokens in the answer (optional)",
     class: "narrow",
   });
@@ -143,7 +143,11 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
       const wasStopped = err instanceof DOMException && err.name === "AbortError";
       meta.classList.add(wasStopped ? "stopped" : "error");
       if (usage) meta.dataset.credits = String(usage.credits);
-      if (!wasStopped) meta.textContent = sentence(err);
+      if (!wasStopped) {
+        // A stream cut by an error (a guardrail block, a provider failure) says what its part cost.
+        const cost = usage ? ` ${plural(usage.credits, "credit")} charged for what was generated.` : "";
+        meta.textContent = sentence(err) + cost;
+      }
       else {
         meta.textContent = "Stopped. Working out what was charged…";
         const charged = await chargeAfterStop(before);
