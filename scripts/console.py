@@ -8,7 +8,8 @@ than a source, and otherwise reuses it.
 `browser()` is Debian's Chromium at /usr/bin/chromium (CHROMIUM_PATH overrides), installed with apt-get
 when it is missing and we may (root with apt-get); Playwright never downloads a browser of its own.
 
-`python -m scripts.console build|browser|prepare` runs them from a shell (prepare: both).
+`python -m scripts.console build|check|browser|prepare` runs them from a shell (check: the type check and
+Prettier's, then the build; prepare: check and browser).
 """
 
 from __future__ import annotations
@@ -60,8 +61,9 @@ def stale() -> bool:
     return any(p.is_file() and p.stat().st_mtime > built.stat().st_mtime for p in sources)
 
 
-def build(only_if_stale: bool = False) -> Path:
-    """console/dist, built from the sources (or left as it is, with only_if_stale, when it is current)."""
+def build(only_if_stale: bool = False, check: bool = False) -> Path:
+    """console/dist, built from the sources (or left as it is, with only_if_stale, when it is current);
+    with `check`, the sources are type-checked and their Prettier formatting checked first."""
     if only_if_stale and not stale():
         return DIST
     installed = CONSOLE / "node_modules" / ".package-lock.json"
@@ -69,6 +71,9 @@ def build(only_if_stale: bool = False) -> Path:
     if not installed.exists() or installed.stat().st_mtime < lock.stat().st_mtime:
         print("  console: npm ci (the pinned package-lock.json)…", flush=True)
         _npm("ci", "--no-audit", "--no-fund")
+    if check:
+        print("  console: npm run check (tsc, prettier)…", flush=True)
+        _npm("run", "check", "--silent")
     print("  console: npm run build…", flush=True)
     _npm("run", "build", "--silent")
     return DIST
@@ -94,8 +99,9 @@ def browser(install: bool = True) -> str | None:
 def main() -> int:
     what = sys.argv[1] if len(sys.argv) > 1 else "prepare"
     try:
-        if what in ("build", "prepare"):
-            print(f"console built in {build().relative_to(ROOT)}", flush=True)
+        if what in ("build", "check", "prepare"):
+            dist = build(check=what != "build")
+            print(f"console built in {dist.relative_to(ROOT)}", flush=True)
         if what in ("browser", "prepare"):
             found = browser()
             print(f"browser: {found or 'none (the console browser tests will skip)'}", flush=True)

@@ -319,9 +319,9 @@ def run_checks(stack: Stack, pytest_args: list[str]) -> int:
     # The web console's browser tests (tests/console/) need its build and Debian's Chromium.
     print("== console build", flush=True)
     try:
-        console.build()
+        console.build(check=True)
     except console.ConsoleBuildError as exc:
-        print(f"console build failed: {exc}", flush=True)
+        print(f"console build failed: {exc} (`cd console && npm run format` fixes formatting)", flush=True)
         return 1
     if console.browser() is None:
         print("No Chromium could be installed here: the console's browser tests will skip.", flush=True)

@@ -29,7 +29,11 @@ export function append(el: Element, children: Child[]): void {
 
 const SVG = "http://www.w3.org/2000/svg";
 
-export function svg(tag: string, attrs: Record<string, string | number> = {}, ...children: Child[]): SVGElement {
+export function svg(
+  tag: string,
+  attrs: Record<string, string | number> = {},
+  ...children: Child[]
+): SVGElement {
   const el = document.createElementNS(SVG, tag) as SVGElement;
   for (const [name, value] of Object.entries(attrs)) el.setAttribute(name, String(value));
   append(el, children);

@@ -4,9 +4,11 @@
 import { h } from "./dom";
 
 function inline(line: string): (Node | string)[] {
-  return line.split(/(`[^`\n]+`)/).map((part) =>
-    part.length > 2 && part.startsWith("`") && part.endsWith("`") ? h("code", {}, part.slice(1, -1)) : part,
-  );
+  return line
+    .split(/(`[^`\n]+`)/)
+    .map((part) =>
+      part.length > 2 && part.startsWith("`") && part.endsWith("`") ? h("code", {}, part.slice(1, -1)) : part,
+    );
 }
 
 export function renderText(el: HTMLElement, text: string): void {

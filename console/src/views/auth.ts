@@ -9,7 +9,13 @@ import { toast } from "../shell";
 
 export function renderAuth(main: HTMLElement): void {
   let mode: "signin" | "signup" = "signin";
-  const email = h("input", { id: "email", type: "email", name: "email", autocomplete: "email", required: true });
+  const email = h("input", {
+    id: "email",
+    type: "email",
+    name: "email",
+    autocomplete: "email",
+    required: true,
+  });
   const password = h("input", {
     id: "password",
     type: "password",

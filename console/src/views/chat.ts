@@ -55,7 +55,12 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
   });
   const send = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
   const stop = h("button", { type: "button", id: "stop", disabled: true }, "Stop");
-  const form = h("form", { class: "composer" }, input, h("div", { class: "row" }, picker, maxTokens, send, stop));
+  const form = h(
+    "form",
+    { class: "composer" },
+    input,
+    h("div", { class: "row" }, picker, maxTokens, send, stop),
+  );
   main.append(h("h1", { class: "sr-only" }, "Chat"), log, form);
 
   const models = await getJson<{ data: Model[] }>("/v1/models", { signal });
@@ -63,12 +68,22 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     picker.append(h("option", { value: m.id, selected: m.default === true }, m.id));
   }
   if (threadId) {
-    const old = await getJson<{ data: StoredMessage[] }>(`/v1/threads/${encodeURIComponent(threadId)}/messages?limit=200`, { signal });
+    const old = await getJson<{ data: StoredMessage[] }>(
+      `/v1/threads/${encodeURIComponent(threadId)}/messages?limit=200`,
+      { signal },
+    );
     for (const m of old.data) {
       if (m.role !== "user" && m.role !== "assistant") continue;
       const body = h("div", { class: "body" });
       renderText(body, m.content ?? "");
-      log.append(h("li", { class: `msg ${m.role}` }, h("div", { class: "who" }, m.role === "user" ? "You" : "Assistant"), body));
+      log.append(
+        h(
+          "li",
+          { class: `msg ${m.role}` },
+          h("div", { class: "who" }, m.role === "user" ? "You" : "Assistant"),
+          body,
+        ),
+      );
     }
   }
   input.focus();
@@ -88,7 +103,9 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     const text = input.value.trim();
     if (!text || running) return;
     input.value = "";
-    log.append(h("li", { class: "msg user" }, h("div", { class: "who" }, "You"), h("div", { class: "body" }, text)));
+    log.append(
+      h("li", { class: "msg user" }, h("div", { class: "who" }, "You"), h("div", { class: "body" }, text)),
+    );
     running = new AbortController();
     send.disabled = true;
     stop.disabled = false;
@@ -116,7 +133,12 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
         history.replaceState(null, "", `#/chat/${threadId}`);
       }
       const res = await call(`/v1/threads/${encodeURIComponent(threadId)}/messages`, {
-        body: { content, model, stream: true, ...(maxTokens.valueAsNumber > 0 ? { max_tokens: maxTokens.valueAsNumber } : {}) },
+        body: {
+          content,
+          model,
+          stream: true,
+          ...(maxTokens.valueAsNumber > 0 ? { max_tokens: maxTokens.valueAsNumber } : {}),
+        },
         signal: stopped,
       });
       for await (const data of sseData(res, stopped)) {
@@ -147,8 +169,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
         // A stream cut by an error (a guardrail block, a provider failure) says what its part cost.
         const cost = usage ? ` ${plural(usage.credits, "credit")} charged for what was generated.` : "";
         meta.textContent = sentence(err) + cost;
-      }
-      else {
+      } else {
         meta.textContent = "Stopped. Working out what was charged…";
         const charged = await chargeAfterStop(before);
         meta.textContent =

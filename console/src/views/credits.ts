@@ -31,8 +31,19 @@ export async function renderCredits(main: HTMLElement, signal: AbortSignal): Pro
       h(
         "div",
         { class: "stats" },
-        h("div", { class: "stat" }, h("span", {}, "Available"), h("strong", { id: "available" }, credits(b.available)), h("small", {}, usd(b.available))),
-        h("div", { class: "stat" }, h("span", {}, "Held by running requests"), h("strong", {}, credits(b.reserved))),
+        h(
+          "div",
+          { class: "stat" },
+          h("span", {}, "Available"),
+          h("strong", { id: "available" }, credits(b.available)),
+          h("small", {}, usd(b.available)),
+        ),
+        h(
+          "div",
+          { class: "stat" },
+          h("span", {}, "Held by running requests"),
+          h("strong", {}, credits(b.reserved)),
+        ),
       ),
     );
     if (b.notice) main.append(h("p", { class: "notice" }, b.notice));
@@ -42,7 +53,17 @@ export async function renderCredits(main: HTMLElement, signal: AbortSignal): Pro
     "table",
     { class: "ledger" },
     h("caption", {}, "Ledger, newest first. One credit is a millionth of a US dollar."),
-    h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "When"), h("th", { scope: "col" }, "What"), h("th", { scope: "col", class: "num" }, "Change"))),
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        h("th", { scope: "col" }, "When"),
+        h("th", { scope: "col" }, "What"),
+        h("th", { scope: "col", class: "num" }, "Change"),
+      ),
+    ),
     body,
   );
   const more = h("button", { type: "button", hidden: true }, "Load more");
@@ -52,7 +73,9 @@ export async function renderCredits(main: HTMLElement, signal: AbortSignal): Pro
   const load = async (): Promise<void> => {
     const q = new URLSearchParams({ limit: "25" });
     if (cursor) q.set("cursor", cursor);
-    const page = await getJson<{ data: Entry[]; next_cursor: string | null }>(`/v1/credits/ledger?${q}`, { signal });
+    const page = await getJson<{ data: Entry[]; next_cursor: string | null }>(`/v1/credits/ledger?${q}`, {
+      signal,
+    });
     for (const e of page.data) {
       body.append(
         h(
@@ -60,7 +83,11 @@ export async function renderCredits(main: HTMLElement, signal: AbortSignal): Pro
           {},
           h("td", {}, when(e.at)),
           h("td", {}, KINDS[e.kind] ?? e.kind),
-          h("td", { class: `num ${e.amount < 0 ? "neg" : "pos"}` }, `${e.amount > 0 ? "+" : ""}${credits(e.amount)}`),
+          h(
+            "td",
+            { class: `num ${e.amount < 0 ? "neg" : "pos"}` },
+            `${e.amount > 0 ? "+" : ""}${credits(e.amount)}`,
+          ),
         ),
       );
     }
@@ -68,6 +95,9 @@ export async function renderCredits(main: HTMLElement, signal: AbortSignal): Pro
     cursor = page.next_cursor;
     more.hidden = cursor === null;
   };
-  more.addEventListener("click", () => void load().catch((err) => more.replaceWith(h("p", { class: "error" }, sentence(err)))));
+  more.addEventListener(
+    "click",
+    () => void load().catch((err) => more.replaceWith(h("p", { class: "error" }, sentence(err)))),
+  );
   await load();
 }

@@ -14,7 +14,10 @@ interface Thread {
 
 export async function startExport(threadId: string, title: string | null): Promise<string> {
   const job = await getJson<{ id: string }>("/v1/jobs", {
-    body: { type: "export", input: { source: { thread_id: threadId }, formats: ["pdf"], title: title ?? undefined } },
+    body: {
+      type: "export",
+      input: { source: { thread_id: threadId }, formats: ["pdf"], title: title ?? undefined },
+    },
     headers: { "Idempotency-Key": `export-${threadId}-${Date.now()}` },
   });
   return job.id;

@@ -29,7 +29,11 @@ interface Invitation {
   token?: string;
 }
 
-function field(id: string, label: string, attrs: Record<string, string | boolean> = {}): [HTMLLabelElement, HTMLInputElement] {
+function field(
+  id: string,
+  label: string,
+  attrs: Record<string, string | boolean> = {},
+): [HTMLLabelElement, HTMLInputElement] {
   return [h("label", { for: id }, label), h("input", { id, ...attrs })];
 }
 
@@ -37,31 +41,84 @@ async function details(ws: Workspace, box: HTMLElement, signal: AbortSignal): Pr
   const admin = ws.role === "owner" || ws.role === "admin";
   const [members, wallet] = await Promise.all([
     getJson<{ data: Member[] }>(`/v1/workspaces/${ws.id}/members`, { signal }),
-    getJson<{ available: number; my_monthly_limit: number | null; my_used_this_month: number }>(`/v1/workspaces/${ws.id}/wallet`, { signal }),
+    getJson<{ available: number; my_monthly_limit: number | null; my_used_this_month: number }>(
+      `/v1/workspaces/${ws.id}/wallet`,
+      { signal },
+    ),
   ]);
   box.replaceChildren(
-    h("p", {}, `Wallet: ${credits(wallet.available)} credits. You used ${credits(wallet.my_used_this_month)} this month${wallet.my_monthly_limit === null ? "" : ` of your ${credits(wallet.my_monthly_limit)} limit`}.`),
+    h(
+      "p",
+      {},
+      `Wallet: ${credits(wallet.available)} credits. You used ${credits(wallet.my_used_this_month)} this month${wallet.my_monthly_limit === null ? "" : ` of your ${credits(wallet.my_monthly_limit)} limit`}.`,
+    ),
     h(
       "table",
       { class: "members" },
       h("caption", {}, "Members"),
-      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Email"), h("th", { scope: "col" }, "Role"), h("th", { scope: "col", class: "num" }, "Monthly limit"))),
-      h("tbody", {}, ...members.data.map((m) => h("tr", {}, h("td", {}, m.email), h("td", {}, m.role), h("td", { class: "num" }, m.monthly_limit === null ? "none" : credits(m.monthly_limit))))),
+      h(
+        "thead",
+        {},
+        h(
+          "tr",
+          {},
+          h("th", { scope: "col" }, "Email"),
+          h("th", { scope: "col" }, "Role"),
+          h("th", { scope: "col", class: "num" }, "Monthly limit"),
+        ),
+      ),
+      h(
+        "tbody",
+        {},
+        ...members.data.map((m) =>
+          h(
+            "tr",
+            {},
+            h("td", {}, m.email),
+            h("td", {}, m.role),
+            h("td", { class: "num" }, m.monthly_limit === null ? "none" : credits(m.monthly_limit)),
+          ),
+        ),
+      ),
     ),
   );
   if (!admin) return;
   const invites = await getJson<{ data: Invitation[] }>(`/v1/workspaces/${ws.id}/invitations`, { signal });
-  const pending = h("ul", { class: "invites" }, ...invites.data.filter((i) => i.state === "pending").map((i) => h("li", {}, `${i.email} (${i.role}), until ${when(i.expires_at)}`)));
+  const pending = h(
+    "ul",
+    { class: "invites" },
+    ...invites.data
+      .filter((i) => i.state === "pending")
+      .map((i) => h("li", {}, `${i.email} (${i.role}), until ${when(i.expires_at)}`)),
+  );
   const [emailLabel, email] = field(`invite-${ws.id}`, "Invite by email", { type: "email", required: true });
-  const role = h("select", { "aria-label": "Role" }, h("option", { value: "member" }, "member"), h("option", { value: "admin" }, "admin"));
+  const role = h(
+    "select",
+    { "aria-label": "Role" },
+    h("option", { value: "member" }, "member"),
+    h("option", { value: "admin" }, "admin"),
+  );
   const out = h("p", { role: "status" });
-  const form = h("form", { class: "row wrap" }, emailLabel, email, role, h("button", { type: "submit" }, "Invite"), out);
+  const form = h(
+    "form",
+    { class: "row wrap" },
+    emailLabel,
+    email,
+    role,
+    h("button", { type: "submit" }, "Invite"),
+    out,
+  );
   form.addEventListener("submit", (e) => {
     e.preventDefault();
-    getJson<Invitation>(`/v1/workspaces/${ws.id}/invitations`, { body: { email: email.value.trim(), role: role.value } })
+    getJson<Invitation>(`/v1/workspaces/${ws.id}/invitations`, {
+      body: { email: email.value.trim(), role: role.value },
+    })
       .then((inv) => {
         pending.append(h("li", {}, `${inv.email} (${inv.role}), until ${when(inv.expires_at)}`));
-        out.replaceChildren("Invitation sent. Its token, shown only now, for the invitee to accept: ", h("code", { class: "secret" }, inv.token ?? ""));
+        out.replaceChildren(
+          "Invitation sent. Its token, shown only now, for the invitee to accept: ",
+          h("code", { class: "secret" }, inv.token ?? ""),
+        );
         email.value = "";
       })
       .catch((err) => (out.textContent = sentence(err)));
@@ -72,7 +129,13 @@ async function details(ws: Workspace, box: HTMLElement, signal: AbortSignal): Pr
 export async function renderWorkspaces(main: HTMLElement, signal: AbortSignal): Promise<void> {
   main.append(h("h1", {}, "Workspaces"));
   const [nameLabel, name] = field("ws-name", "New workspace name", { required: true, maxlength: "100" });
-  const create = h("form", { class: "row wrap" }, nameLabel, name, h("button", { type: "submit", class: "primary" }, "Create"));
+  const create = h(
+    "form",
+    { class: "row wrap" },
+    nameLabel,
+    name,
+    h("button", { type: "submit", class: "primary" }, "Create"),
+  );
   const [tokenLabel, token] = field("ws-token", "Accept an invitation (token)", { required: true });
   const accept = h("form", { class: "row wrap" }, tokenLabel, token, h("button", { type: "submit" }, "Join"));
   const list = h("div", {});
@@ -82,7 +145,15 @@ export async function renderWorkspaces(main: HTMLElement, signal: AbortSignal): 
     list.replaceChildren(...(ws.data.length ? [] : [h("p", {}, "You are in no workspace yet.")]));
     for (const w of ws.data) {
       const box = h("div", {});
-      list.append(h("section", { class: "card", "data-workspace": w.id }, h("h2", {}, w.name), h("small", {}, `You are ${w.role} · ${w.members} member${w.members === 1 ? "" : "s"}`), box));
+      list.append(
+        h(
+          "section",
+          { class: "card", "data-workspace": w.id },
+          h("h2", {}, w.name),
+          h("small", {}, `You are ${w.role} · ${w.members} member${w.members === 1 ? "" : "s"}`),
+          box,
+        ),
+      );
       await details(w, box, signal).catch((err) => box.append(h("p", { class: "error" }, sentence(err))));
     }
   };
