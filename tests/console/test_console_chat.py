@@ -5,6 +5,7 @@ what the answer says it cost, and the usage chart draw the day's spend."""
 from __future__ import annotations
 
 import datetime as dt
+import os
 import time
 from pathlib import Path
 
@@ -16,6 +17,12 @@ from tests.support.console import Account
 
 pytestmark = pytest.mark.model
 STORY = "Write a long story about a dragon who learns to bake bread."
+
+
+@pytest.fixture(autouse=True)
+def local_model() -> None:
+    if not os.environ.get("LOCAL_MODEL_URL"):
+        pytest.fail("LOCAL_MODEL_URL is not set: run through the devstack with WITH_MODEL=1 (`make test`).")
 
 
 def send(page: Page, text: str, max_tokens: int | None = None) -> None:
