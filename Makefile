@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench sim venv lint fmt lock clean
+.PHONY: run test bench sim venv lint fmt lock clean console
 
 $(STAMP): requirements.lock pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -24,6 +24,10 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m scripts.devstack test $(ARGS)
+
+# The web console (console/): npm ci + npm run build into console/dist (`make run` and `make test` do it too).
+console: $(STAMP)
+	$(PY) -m scripts.console build
 
 bench: $(STAMP)
 	$(PY) -m scripts.devstack bench $(ARGS)
@@ -52,4 +56,4 @@ package-functions:
 	$(PYTHON) -m scripts.package_functions --zip build/functions
 
 clean:
-	rm -rf $(VENV) .local .mypy_cache .ruff_cache
+	rm -rf $(VENV) .local .mypy_cache .ruff_cache console/node_modules console/dist

@@ -24,6 +24,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+from scripts import console
 from scripts.emulators import start_jobs_worker, start_storage, start_tasks
 from scripts.stack import PY, ROOT, Stack, free_port, http_ok, port_open
 
@@ -171,6 +172,7 @@ def run_stack(stack: Stack) -> int:
         if port_open(port):
             raise SystemExit(f"port {port} is taken: stop what uses it or set API_PORT / RECONCILER_PORT.")
     print("Starting the local stack (logs in .local/logs):", flush=True)
+    console_ready = build_console_once()
     backing_services(stack)
     stack.env.setdefault("ENVIRONMENT", "local")
     stack.env.setdefault("TRACE_EXPORTER", "console")  # one line per span on stderr
@@ -221,6 +223,7 @@ def run_stack(stack: Stack) -> int:
     print(
         f"""
 The API is at http://127.0.0.1:{api_port}  (OpenAPI docs: http://127.0.0.1:{api_port}/docs)
+{console_line(console_ready, api_port)}
   Firestore emulator  {stack.env["FIRESTORE_EMULATOR_HOST"]}
   Pub/Sub emulator    {stack.env["PUBSUB_EMULATOR_HOST"]}
   Redis               {stack.env["REDIS_URL"]}
@@ -245,6 +248,25 @@ Press Ctrl-C to stop everything.""",
     dead = [name for name, proc in stack.procs if proc.poll() is not None]
     print(f"stopped: {', '.join(dead)} exited", flush=True)
     return 1
+
+
+def build_console_once() -> bool:
+    """The web console (console/, served under /app): built on the first run, reused after."""
+    try:
+        console.build(only_if_stale=True)
+        return True
+    except console.ConsoleBuildError as exc:
+        print(f"  console    not built: {exc}", flush=True)
+        return False
+
+
+def console_line(ready: bool, api_port: int) -> str:
+    if not ready:
+        return "  (the web console was not built: see above; `make run` tries again)"
+    return (
+        f"Open the web console: http://127.0.0.1:{api_port}/app/  (sign up, verify the address from the "
+        "mail catcher, chat with the local model)"
+    )
 
 
 def schedule_reconciler(port: int) -> None:
@@ -294,6 +316,15 @@ def run_checks(stack: Stack, pytest_args: list[str]) -> int:
     except (OSError, subprocess.CalledProcessError) as exc:
         print(f"Could not prepare .local/checkov-venv (needs PyPI once): {exc}", flush=True)
         return 1
+    # The web console's browser tests (tests/console/) need its build and Debian's Chromium.
+    print("== console build", flush=True)
+    try:
+        console.build(check=True)
+    except console.ConsoleBuildError as exc:
+        print(f"console build failed: {exc} (`cd console && npm run format` fixes formatting)", flush=True)
+        return 1
+    if console.browser() is None:
+        print("No Chromium could be installed here: the console's browser tests will skip.", flush=True)
     print("== pytest", flush=True)
     code = subprocess.call([PY, "-m", "pytest", *pytest_args], cwd=ROOT, env=env)
     if code == 5:

@@ -274,6 +274,10 @@ class Settings(BaseSettings):
             return list(LOCAL_ORIGINS) if self.environment != "production" else []
         return [o.strip().rstrip("/") for o in self.cors_origins.split(",") if o.strip()]
 
+    # Issue 17 (run_services/api/console.py): the web console's built files (console/dist, `npm run build`),
+    # served under /app when the folder exists. The image builds them in its own stage.
+    console_dir: Path = Path(__file__).parent.parent / "console" / "dist"
+
     # Issue 11, item 12: Redis AUTH and TLS (shared/adapters/redis.py). REDIS_URL may be rediss:// (TLS: the
     # server's certificate is always verified, against redis_ca_cert (PEM text) or redis_ca_cert_path (a PEM
     # file) when set, else the system's CAs). redis_password_secret names the secret holding the AUTH

@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from run_services.api.console import mount_console
 from run_services.api.cors import add_cors
 from run_services.api.errors import install_error_handlers
 from run_services.api.middleware import RequestContextMiddleware
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workspace_routes.routes)
     app.include_router(guardrails.router)
     app.include_router(usage_routes.router)
+    mount_console(app, settings)
     return app
 
 

@@ -59,6 +59,7 @@ class Produced:
     pushed: dict[str, str] = field(default_factory=dict)
     packaged: dict[str, str] = field(default_factory=dict)  # source directory or zip -> step id
     dockerfiles: list[str] = field(default_factory=list)
+    docker_after: dict[str, set[str]] = field(default_factory=dict)  # Dockerfile -> steps its build waits on
 
 
 def substitute(text: str, values: dict[str, str], problems: list[str]) -> str:
@@ -178,6 +179,7 @@ def check_command(step: Step, argv: list[str], root: Path, made: Produced, probl
                 problems.append(f"{where}: {path} does not exist")
         if (root / dockerfile).is_file():
             made.dockerfiles.append(dockerfile)
+            made.docker_after[dockerfile] = step.after
         tag = flag(argv, "--tag", "-t")
         if tag:
             made.built[tag] = step.id
@@ -208,7 +210,12 @@ def check_command(step: Step, argv: list[str], root: Path, made: Produced, probl
             problems.append(f"{where}: source {source!r} is not packaged for {name} by a step it waits on")
 
 
-def check_dockerfile(path: Path, root: Path, problems: list[str]) -> None:
+# What a Dockerfile may COPY before it exists in the repository: the output of the step named, which the
+# image's build must wait on (the web console, built by npm in `build-console`).
+BUILT_BY_STEP = {"console/dist/": "build-console"}
+
+
+def check_dockerfile(path: Path, root: Path, problems: list[str], after: set[str] | None = None) -> None:
     text = path.read_text()
     args = dict(re.findall(r"^ARG (\w+)=(\S+)$", text, re.MULTILINE))
     for base in re.findall(r"^FROM (\S+)", text, re.MULTILINE):
@@ -217,7 +224,11 @@ def check_dockerfile(path: Path, root: Path, problems: list[str]) -> None:
             problems.append(f"{path.name}: base image {resolved!r} is not pinned by digest")
     for line in re.findall(r"^COPY (?!--from)(.+)$", text, re.MULTILINE):
         for source in line.split()[:-1]:
-            if not (root / source).exists():
+            builder = BUILT_BY_STEP.get(source)
+            if builder is not None and after is not None:
+                if builder not in after:
+                    problems.append(f"{path.name}: COPY {source} before step {builder} built it")
+            elif not (root / source).exists():
                 problems.append(f"{path.name}: COPY source {source} does not exist")
 
 
@@ -236,7 +247,7 @@ def problems(config: dict[str, Any], root: Path) -> list[str]:
         if name not in made.built:
             found.append(f"images: {name} is not built by any step")
     for dockerfile in made.dockerfiles:
-        check_dockerfile(root / dockerfile, root, found)
+        check_dockerfile(root / dockerfile, root, found, made.docker_after.get(dockerfile))
     return found
 
 

@@ -112,6 +112,11 @@ TAMPERINGS = {
         "function sweeper is not one",
     ),
     "undefined substitution": ("--region=${_REGION}", "--region=${_ZONE}", "unknown substitution $_ZONE"),
+    "image built before the console": (
+        "waitFor: [build-console]",
+        'waitFor: ["-"]',
+        "COPY console/dist/ before step build-console built it",
+    ),
 }
 
 

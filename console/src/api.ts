@@ -1,0 +1,155 @@
+// Calls to the API (same origin: the console is served under /app by the API itself).
+//
+// Tokens live in this module's memory only: never in localStorage, sessionStorage or a readable cookie,
+// so a script injected into the page (which the Content-Security-Policy already refuses to run) finds
+// nothing stored to lift, and closing or reloading the tab ends the session. The API rotates the refresh
+// token on every use and revokes the whole session when an old one comes back, so one refresh runs at a
+// time here (`refreshing`), a minute before the access token expires or on a 401.
+
+import { ApiError } from "./errors";
+
+export interface UserOut {
+  id: string;
+  email: string;
+  email_verified: boolean;
+}
+
+interface TokenResponse {
+  access_token: string;
+  refresh_token: string;
+  expires_in: number;
+  user: UserOut;
+}
+
+interface Session {
+  access: string;
+  refresh: string;
+  expiresAt: number;
+  user: UserOut;
+}
+
+let session: Session | null = null;
+let refreshing: Promise<void> | null = null;
+const listeners = new Set<(user: UserOut | null) => void>();
+
+export function currentUser(): UserOut | null {
+  return session?.user ?? null;
+}
+
+export function onSessionChange(fn: (user: UserOut | null) => void): void {
+  listeners.add(fn);
+}
+
+function setSession(tokens: TokenResponse | null): void {
+  const before = session?.user.id ?? null;
+  session = tokens && {
+    access: tokens.access_token,
+    refresh: tokens.refresh_token,
+    expiresAt: Date.now() + tokens.expires_in * 1000,
+    user: tokens.user,
+  };
+  if ((session?.user.id ?? null) !== before) listeners.forEach((fn) => fn(currentUser()));
+}
+
+export async function toError(res: Response): Promise<ApiError> {
+  const retry = res.headers.get("Retry-After");
+  const retryAfter = retry !== null && retry !== "" ? Number(retry) : null;
+  let code = `http_${res.status}`;
+  let message = res.statusText;
+  try {
+    const body = (await res.json()) as { error?: { code?: string; message?: string } };
+    code = body.error?.code ?? code;
+    message = body.error?.message ?? message;
+  } catch {
+    // not JSON: keep the status line
+  }
+  return new ApiError(res.status, code, message, retryAfter);
+}
+
+async function post<T>(path: string, body: unknown): Promise<T> {
+  const res = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw await toError(res);
+  return (await res.json()) as T;
+}
+
+export async function register(email: string, password: string): Promise<string> {
+  const out = await post<{ message: string }>("/v1/auth/register", { email, password });
+  return out.message;
+}
+
+export async function signIn(email: string, password: string): Promise<UserOut> {
+  setSession(await post<TokenResponse>("/v1/auth/login", { email, password }));
+  return session!.user;
+}
+
+export async function signOut(): Promise<void> {
+  const old = session;
+  setSession(null);
+  if (old) {
+    await fetch("/v1/auth/logout", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ refresh_token: old.refresh }),
+    }).catch(() => undefined);
+  }
+}
+
+async function refresh(): Promise<void> {
+  if (!session) throw new ApiError(401, "session_required", "Sign in first.");
+  const token = session.refresh;
+  refreshing ??= post<TokenResponse>("/v1/auth/refresh", { refresh_token: token })
+    .then(setSession)
+    .catch((err: unknown) => {
+      setSession(null);
+      throw err;
+    })
+    .finally(() => {
+      refreshing = null;
+    });
+  return refreshing;
+}
+
+async function bearer(): Promise<string> {
+  if (refreshing) await refreshing;
+  if (!session) throw new ApiError(401, "session_required", "Sign in first.");
+  if (session.expiresAt - Date.now() < 60_000) await refresh();
+  return session!.access;
+}
+
+export interface CallOptions {
+  method?: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+  signal?: AbortSignal;
+}
+
+/** A signed-in call: the raw Response once it is OK (streams included); an ApiError otherwise. */
+export async function call(path: string, opts: CallOptions = {}): Promise<Response> {
+  const send = async (): Promise<Response> =>
+    fetch(path, {
+      method: opts.method ?? (opts.body === undefined ? "GET" : "POST"),
+      headers: {
+        ...(opts.body === undefined ? {} : { "Content-Type": "application/json" }),
+        ...opts.headers,
+        Authorization: `Bearer ${await bearer()}`,
+      },
+      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      signal: opts.signal,
+    });
+  let res = await send();
+  if (res.status === 401 && session) {
+    await refresh();
+    res = await send();
+  }
+  if (!res.ok) throw await toError(res);
+  return res;
+}
+
+export async function getJson<T>(path: string, opts: CallOptions = {}): Promise<T> {
+  const res = await call(path, opts);
+  return res.status === 204 ? (undefined as T) : ((await res.json()) as T);
+}

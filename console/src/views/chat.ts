@@ -1,0 +1,199 @@
+// Chat with streaming: the answer shows token by token (SSE read from fetch), Stop cancels the request
+// (the API stops the model and charges only what was generated), and each answer says what it cost from
+// the stream's `usage` (credits). The conversation is a thread kept by the API (POST /v1/threads, then
+// each message to /v1/threads/{id}/messages), so it shows in Threads and can be exported; `#/chat/{id}`
+// continues one.
+
+import { call, getJson } from "../api";
+import { h, plural, usd } from "../dom";
+import { ApiError, sentence } from "../errors";
+import { type Balance, refreshBalance } from "../shell";
+import { sseData } from "../sse";
+import { renderText } from "../text";
+
+interface Model {
+  id: string;
+  description?: string | null;
+  default?: boolean;
+  capabilities?: Record<string, boolean>;
+}
+
+interface Usage {
+  prompt_tokens: number;
+  completion_tokens: number;
+  credits: number;
+}
+
+interface Chunk {
+  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+  usage?: Usage;
+  error?: { code: string; message: string };
+}
+
+interface StoredMessage {
+  role: string;
+  content: string;
+}
+
+export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = ""): Promise<void> {
+  let threadId: string | null = arg || null;
+  const log = h("ol", { class: "chat-log", "aria-live": "polite", "aria-label": "Conversation" });
+  const picker = h("select", { id: "model", "aria-label": "Model" });
+  const input = h("textarea", {
+    id: "prompt",
+    rows: 3,
+    placeholder: "Ask something… (Enter sends, Shift+Enter adds a line)",
+    "aria-label": "Message",
+  });
+  const maxTokens = h("input", {
+    id: "max-tokens",
+    type: "number",
+    min: 1,
+    placeholder: "Max tokens",
+    "aria-label": "Most tokens in the answer (optional)",
+    class: "narrow",
+  });
+  const send = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
+  const stop = h("button", { type: "button", id: "stop", disabled: true }, "Stop");
+  const form = h(
+    "form",
+    { class: "composer" },
+    input,
+    h("div", { class: "row" }, picker, maxTokens, send, stop),
+  );
+  main.append(h("h1", { class: "sr-only" }, "Chat"), log, form);
+
+  const models = await getJson<{ data: Model[] }>("/v1/models", { signal });
+  for (const m of models.data) {
+    picker.append(h("option", { value: m.id, selected: m.default === true }, m.id));
+  }
+  if (threadId) {
+    const old = await getJson<{ data: StoredMessage[] }>(
+      `/v1/threads/${encodeURIComponent(threadId)}/messages?limit=200`,
+      { signal },
+    );
+    for (const m of old.data) {
+      if (m.role !== "user" && m.role !== "assistant") continue;
+      const body = h("div", { class: "body" });
+      renderText(body, m.content ?? "");
+      log.append(
+        h(
+          "li",
+          { class: `msg ${m.role}` },
+          h("div", { class: "who" }, m.role === "user" ? "You" : "Assistant"),
+          body,
+        ),
+      );
+    }
+  }
+  input.focus();
+
+  let running: AbortController | null = null;
+  signal.addEventListener("abort", () => running?.abort());
+  stop.addEventListener("click", () => running?.abort());
+  input.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey && !e.isComposing) {
+      e.preventDefault();
+      form.requestSubmit();
+    }
+    if (e.key === "Escape") running?.abort();
+  });
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const text = input.value.trim();
+    if (!text || running) return;
+    input.value = "";
+    log.append(
+      h("li", { class: "msg user" }, h("div", { class: "who" }, "You"), h("div", { class: "body" }, text)),
+    );
+    running = new AbortController();
+    send.disabled = true;
+    stop.disabled = false;
+    void answer(text, picker.value, running.signal).finally(() => {
+      running = null;
+      send.disabled = false;
+      stop.disabled = true;
+      input.focus();
+    });
+  });
+
+  async function answer(content: string, model: string, stopped: AbortSignal): Promise<void> {
+    const body = h("div", { class: "body streaming" });
+    const meta = h("div", { class: "meta", "data-testid": "charge" });
+    const item = h("li", { class: "msg assistant" }, h("div", { class: "who" }, model), body, meta);
+    log.append(item);
+    let text = "";
+    let usage: Usage | null = null;
+    let pieces = 0;
+    const before = await refreshBalance();
+    try {
+      if (!threadId) {
+        const title = content.length > 60 ? `${content.slice(0, 57)}…` : content;
+        threadId = (await getJson<{ id: string }>("/v1/threads", { body: { title }, signal: stopped })).id;
+        history.replaceState(null, "", `#/chat/${threadId}`);
+      }
+      const res = await call(`/v1/threads/${encodeURIComponent(threadId)}/messages`, {
+        body: {
+          content,
+          model,
+          stream: true,
+          ...(maxTokens.valueAsNumber > 0 ? { max_tokens: maxTokens.valueAsNumber } : {}),
+        },
+        signal: stopped,
+      });
+      for await (const data of sseData(res, stopped)) {
+        if (data === "[DONE]") break;
+        const chunk = JSON.parse(data) as Chunk;
+        if (chunk.usage) usage = chunk.usage;
+        if (chunk.error) throw new ApiError(400, chunk.error.code, chunk.error.message);
+        const piece = chunk.choices?.[0]?.delta?.content;
+        if (piece) {
+          text += piece;
+          pieces += 1;
+          body.textContent = text;
+          body.dataset.pieces = String(pieces);
+          item.scrollIntoView({ block: "end" });
+        }
+      }
+      if (stopped.aborted) throw new DOMException("stopped", "AbortError");
+      renderText(body, text);
+      meta.textContent = usage
+        ? `${plural(usage.credits, "credit")} (${usd(usage.credits)}) · ${plural(usage.prompt_tokens, "token")} in, ${usage.completion_tokens} out`
+        : "";
+      if (usage) meta.dataset.credits = String(usage.credits);
+    } catch (err) {
+      const wasStopped = err instanceof DOMException && err.name === "AbortError";
+      meta.classList.add(wasStopped ? "stopped" : "error");
+      if (usage) meta.dataset.credits = String(usage.credits);
+      if (!wasStopped) {
+        // A stream cut by an error (a guardrail block, a provider failure) says what its part cost.
+        const cost = usage ? ` ${plural(usage.credits, "credit")} charged for what was generated.` : "";
+        meta.textContent = sentence(err) + cost;
+      } else {
+        meta.textContent = "Stopped. Working out what was charged…";
+        const charged = await chargeAfterStop(before);
+        meta.textContent =
+          charged === null
+            ? "Stopped: only what was generated is charged (see Credits)."
+            : `Stopped: ${plural(charged, "credit")} charged for what was generated.`;
+        if (charged !== null) meta.dataset.credits = String(charged);
+      }
+    } finally {
+      body.classList.remove("streaming");
+      item.dataset.done = "true";
+      await refreshBalance();
+    }
+  }
+}
+
+/** A stopped stream sends no usage: the charge is what left the balance once the hold settled (the
+ * API settles a cancelled call for the tokens generated). Null when it cannot be told apart. */
+async function chargeAfterStop(before: Balance | null): Promise<number | null> {
+  if (!before || before.reserved !== 0) return null;
+  for (let i = 0; i < 40; i++) {
+    await new Promise((r) => setTimeout(r, 250));
+    const now = await refreshBalance();
+    if (now && now.reserved === 0) return before.available - now.available;
+  }
+  return null;
+}

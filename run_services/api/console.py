@@ -1,0 +1,78 @@
+"""The reference web console (console/, issue 17): its built files served under /app by this service, so
+the page and the API share one origin (no CORS, one deploy, one TLS certificate).
+
+Every answer under /app carries a Content-Security-Policy that lets the page run only its own bundled
+scripts and styles, talk only to this origin, and never be framed: an injected <script> or inline handler
+does not run, and nothing can be sent elsewhere. The files are immutable per build except index.html,
+which is never cached so a deploy is picked up at once."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse, RedirectResponse
+from starlette.exceptions import HTTPException
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.settings import Settings
+
+log = logging.getLogger("api.console")
+
+PREFIX = "/app"
+CSP = "; ".join(
+    (
+        "default-src 'none'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        "connect-src 'self'",
+        "manifest-src 'self'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    )
+)
+
+
+class ConsoleHeaders:
+    """The CSP (and framing and caching rules) on every answer of the mounted console."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path: str = scope.get("path", "")
+        immutable = "/assets/" in path
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"content-security-policy", CSP.encode()))
+                headers.append((b"x-frame-options", b"DENY"))
+                cache = b"public, max-age=31536000, immutable" if immutable else b"no-cache"
+                headers.append((b"cache-control", cache))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, with_headers)
+        except HTTPException as exc:  # StaticFiles' 404 and 405: answered here, with the same headers
+            await PlainTextResponse(str(exc.detail), exc.status_code)(scope, receive, with_headers)
+
+
+def mount_console(app: FastAPI, settings: Settings) -> bool:
+    """Serve the built console under /app when it was built; False (and a log line) when it was not."""
+    folder = settings.console_dir
+    if not (folder / "index.html").is_file():
+        log.info("console not built: /app is not served", extra={"console_dir": str(folder)})
+        return False
+
+    @app.get(PREFIX, include_in_schema=False)
+    async def console_root() -> RedirectResponse:
+        return RedirectResponse(f"{PREFIX}/", status_code=308)
+
+    app.mount(PREFIX, ConsoleHeaders(StaticFiles(directory=folder, html=True)), name="console")
+    return True
