@@ -10,12 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from run_services.api.deps import request_id
+from run_services.api.routes import vector_stores
 from run_services.api.routes.assistants import service as assistant_service
 from shared.assistants.apply import function_tools
 from shared.assistants.schemas import Assistant
@@ -28,6 +30,7 @@ from shared.chat.params import check_params
 from shared.chat.schemas import ChatCompletionRequest, ChatMessage
 from shared.chat.service import ChatCall, Replay
 from shared.chat.tools import ToolDef
+from shared.knowledge.retrieval import Retrieval, Retriever, query_of
 from shared.limits.concurrency import released_after
 from shared.templates.service import TemplateService
 
@@ -59,6 +62,21 @@ def answer_as(body: ChatCompletionRequest, assistant: Assistant) -> None:
         body.tools = [ToolDef.model_validate(tool) for tool in offered]
 
 
+def knowledge_of(assistant: Assistant) -> list[str]:
+    """The assistant's vector store, when it has the file_search tool."""
+    if not any(tool.get("type") == "file_search" for tool in assistant.tools):
+        return []
+    return assistant.vector_store_ids()
+
+
+async def retrieve(
+    services: Services, principal: Principal, rid: str, stores: list[str], messages: list[dict[str, Any]]
+) -> Retrieval:
+    """The excerpts of the caller's stores for the last user message (shared/knowledge/retrieval.py)."""
+    retriever = Retriever(vector_stores.service(services), services.embeddings)
+    return await retriever.retrieve(principal, rid, stores, query_of(messages))
+
+
 async def start_chat(
     body: ChatCompletionRequest,
     request: Request,
@@ -75,9 +93,11 @@ async def start_chat(
     stream slot when it streams, begin the call (`door` names the API in its usage record and scopes its
     Idempotency-Keys) and answer with `respond`. The stream slot is freed when the stream ends, however
     it ends. Raises the door's 4xx before any hold."""
+    stores = list(body.vector_store_ids or [])
     if body.assistant_id is not None:  # its instructions, model and tools, where the request sets none
         assistant = await assistant_service(services).get(principal, body.assistant_id)
         answer_as(body, assistant)
+        stores = stores or knowledge_of(assistant)
     if body.template_id is not None:  # before every check: the rendered prompt is checked like any message
         rendered = await TemplateService(
             services.db, services.workspaces.service, services.settings.max_templates
@@ -94,6 +114,9 @@ async def start_chat(
     needs = check_params(body) | media.needs
     tool_options = body.tool_options()  # checked before anything is reserved
     messages = body.wire_messages()
+    retrieval = await retrieve(services, principal, request_id(request), stores, messages) if stores else None
+    if retrieval is not None and (excerpts := retrieval.message()) is not None:
+        messages = [excerpts, *messages]
     checked = Checked(
         legacy=tool_options.legacy,
         include_usage=bool(body.stream_options and body.stream_options.include_usage),
@@ -117,6 +140,7 @@ async def start_chat(
             needs=needs,
             door=door,
             assistant_id=body.assistant_id,
+            retrieval=retrieval,
         )
         response = await respond(started, checked)
     except BaseException:

@@ -19,6 +19,7 @@ from shared.chat.caching import CachePlan
 from shared.chat.guard import CallGuard
 from shared.chat.schemas import CallResult
 from shared.gateway.types import Candidate, ToolCall, Usage
+from shared.knowledge.retrieval import Retrieval
 
 OnFinish = Callable[[CallResult], Awaitable[dict[str, Any] | None]]
 # Closes a call served by `Serving` as `Outcome` ended it, once; later calls return the same result.
@@ -42,6 +43,7 @@ class Asked:
     door: str = "chat"  # the API the call came through (chat, messages, responses): its usage record's `api`
     guard: CallGuard | None = None  # the guardrails of the call (shared/chat/guard.py); None: unscreened
     assistant_id: str | None = None  # the assistant the call answered as (its usage record names it)
+    retrieval: Retrieval | None = None  # the excerpts of the caller's files, and their query's price
 
 
 @dataclass(frozen=True)

@@ -48,6 +48,8 @@ def message_body(result: CallResult, legacy: bool = False) -> dict[str, Any]:
         message["function_call"] = calls[0].function.model_dump()
     elif calls:
         message["tool_calls"] = [call.model_dump() for call in calls]
+    if result.citations is not None:  # a call with knowledge: the excerpts its answer cites
+        message["annotations"] = result.citations
     return message
 
 
@@ -109,7 +111,8 @@ def finish_chunk(result: CallResult, include_usage: bool, legacy: bool = False) 
     usage chunk (empty `choices`) follows instead."""
     usage = None if include_usage else usage_body(result)
     reason = finish_reason(result.finish_reason, legacy)
-    return chunk(result.id, result.created, result.model, {}, reason, usage)
+    delta = {"annotations": result.citations} if result.citations is not None else {}
+    return chunk(result.id, result.created, result.model, delta, reason, usage)
 
 
 def usage_chunk(result: CallResult) -> bytes:

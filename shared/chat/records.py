@@ -34,6 +34,7 @@ def chat_fields(
     api: str = "chat",
     guardrails: list[dict[str, Any]] | None = None,
     assistant_id: str | None = None,
+    retrieval_credits: int = 0,
 ) -> dict[str, Any]:
     """The fields of a chat usage record. Prompt-cache tokens count only when the input was charged.
     `api` names the door the call came through (chat, messages, responses): one ledger behind them.
@@ -67,6 +68,7 @@ def chat_fields(
         "error_code": error_code,
         "guardrails": guardrails or [],
         "assistant_id": assistant_id,
+        "retrieval_credits": retrieval_credits,  # the query embedding of a call with knowledge, in `credits`
     }
 
 

@@ -96,6 +96,11 @@ class ChatCompletionRequest(BaseModel):
     variables: dict[str, str] | None = Field(None, max_length=100, description="The template's variables.")
     # An extension: an assistant (GET /v1/assistants) whose instructions, model and tools the call uses.
     assistant_id: str | None = Field(None, max_length=64, description="An assistant to answer as.")
+    # An extension: answer from the caller's vector stores (the excerpts go before the conversation, the
+    # answer carries `annotations` naming the files it cites).
+    vector_store_ids: list[str] | None = Field(
+        None, max_length=2, description="Vector stores to answer from."
+    )
     stream: bool = False
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(None, ge=1)
@@ -210,4 +215,5 @@ class CallResult(BaseModel):
     route_reason: str | None = None  # why the `auto` model picked this model
     tool_calls: list[ToolCallPart] | None = None  # the answer's function calls, whole
     logprobs: dict[str, Any] | None = None  # the choice's logprobs, when asked for
+    citations: list[dict[str, Any]] | None = None  # the excerpts of the caller's files the answer cites
     extra: dict[str, Any] = Field(default_factory=dict)

@@ -38,6 +38,7 @@ from shared.chat.stream import ChatStream, Heartbeat
 from shared.gateway.auto import AUTO
 from shared.gateway.gateway import Gateway, ModelStream
 from shared.gateway.types import Candidate, Delta, Served
+from shared.knowledge.retrieval import Retrieval
 from shared.limits.budgets.service import Budgets
 from shared.limits.ratelimit.service import RateLimits
 from shared.plans.offers import PlanOffer, PlanOffers, ensure_model_allowed
@@ -119,6 +120,7 @@ class ChatService:
         needs: frozenset[str] = frozenset(),
         door: str = "chat",
         assistant_id: str | None = None,
+        retrieval: Retrieval | None = None,
     ) -> ChatCall | Replay:
         """Validate, claim the idempotency key, answer from the cache or admit the call. `needs` are the
         capabilities the request needs (images, response_format, ...): the model must have them, and
@@ -154,6 +156,7 @@ class ChatService:
             return await self._serve_cached(
                 principal, request_id, spec, answer, lock, on_finish, started, door, guard
             )
+        extra = retrieval.credits if retrieval is not None else 0  # the query's embedding, on this hold
         try:
             admission = await ChatAdmission.admit(
                 principal,
@@ -161,14 +164,14 @@ class ChatService:
                 rate_limits=self.rate_limits,
                 budgets=self.budgets,
                 tokens=prompt_tokens,
-                want=chain.worst_case,
-                minimum=chain.minimum,
+                want=chain.worst_case + extra,
+                minimum=chain.minimum + extra,
                 ref=f"chat:{request_id}",
             )
         except BaseException:
             await self._free(lock)
             raise
-        candidates = chain.within(admission.amount)
+        candidates = chain.within(admission.amount - extra)
         limited = candidates[0].max_tokens < wanted
         asked = Asked(
             principal,
@@ -184,6 +187,7 @@ class ChatService:
             door,
             guard,
             assistant_id,
+            retrieval,
         )
         settlement = Settlement(
             asked,

@@ -55,6 +55,11 @@ class Settlement:
         self._idempotency = idempotency
         self.result: CallResult | None = None
 
+    @property
+    def _retrieval_credits(self) -> int:
+        """The query embedding of a call with knowledge: charged with the answer, on the same hold."""
+        return self.asked.retrieval.credits if self.asked.retrieval is not None else 0
+
     async def __call__(self, serving: Serving, outcome: Outcome) -> CallResult:
         """Settle the call served by `serving` as `outcome` ended it; a second call returns the result."""
         if self.result is not None:
@@ -71,7 +76,7 @@ class Settlement:
         if produced:
             # At the serving model's price; the ledger charges at most the hold.
             used = usage.input_tokens + usage.output_tokens
-            credits = await self.admission.settle(usage.cost(serving.spec), used)
+            credits = await self.admission.settle(usage.cost(serving.spec) + self._retrieval_credits, used)
         else:
             credits = 0
             await self.admission.release()
@@ -92,6 +97,8 @@ class Settlement:
             tool_calls=[ToolCallPart.of(c) for c in outcome.tool_calls] or None,
             logprobs=outcome.logprobs,
         )
+        if self.asked.retrieval is not None and produced:
+            result.citations = self.asked.retrieval.citations(result.content)
         self.result = result
         await self._record(serving, result, usage, outcome)
         if error is None and not outcome.was_cancelled:
@@ -140,6 +147,7 @@ class Settlement:
             api=asked.door,
             guardrails=asked.guard.counts() if asked.guard is not None else None,
             assistant_id=asked.assistant_id,
+            retrieval_credits=self._retrieval_credits if result.credits else 0,
         )
         guard = asked.guard
         traced = None

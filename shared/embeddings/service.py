@@ -108,6 +108,15 @@ class EmbeddingService:
         await self._record(call, tokens, embedded.prompt_tokens is not None, credits, None)
         return _answer(model, embedded, body.encoding_format, tokens, credits)
 
+    async def vector_for(self, principal: Principal, model_id: str, text: str) -> tuple[list[float], int]:
+        """One text's vector and its price in credits, unmetered: for a caller that charges it on a hold of
+        its own (a chat call's retrieval: shared/knowledge/retrieval.py). Checks as `create` does."""
+        model = self.catalog.model(model_id)
+        ensure_model_allowed(self.plans.get(principal.plan), model.id)
+        (estimate,) = await self._counts(model, [text])
+        embedded = await self.caller.embed(model, [text], None, None)
+        return embedded.vectors[0], model.cost(embedded.prompt_tokens or estimate)
+
     async def _counts(self, model: EmbeddingModel, texts: list[str]) -> list[int]:
         """Every input's tokens (off the event loop when they are long); one over the limit is a 400."""
         count = partial(_count_all, self.count, model, texts)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from google.cloud.firestore_v1.base_query import FieldFilter
@@ -45,11 +46,22 @@ TOUCH_EVERY_S = 60
 _keyword: OrderedDict[tuple[str, int], tuple[Bm25, list[tuple[str, str, str]]]] = OrderedDict()
 
 
+# A query's vector by the store's model, for a caller that meters it itself (a chat call's retrieval).
+Embed = Callable[[Principal, str, str], Awaitable[list[float]]]
+
+
 class Searcher:
-    def __init__(self, repo: KnowledgeRepository, files: StoreFiles, embeddings: EmbeddingService) -> None:
+    def __init__(
+        self,
+        repo: KnowledgeRepository,
+        files: StoreFiles,
+        embeddings: EmbeddingService,
+        embed: Embed | None = None,
+    ) -> None:
         self._repo = repo
         self._files = files
         self._embeddings = embeddings
+        self._embed = embed  # None: the query is an embedding call of its own (POST .../search)
 
     async def search(
         self,
@@ -141,10 +153,13 @@ class Searcher:
         texts: dict[str, tuple[str, str]],
         limit: int,
     ) -> list[str]:
-        embedded = await self._embeddings.create(
-            principal, request_id, EmbeddingRequest(model=str(store["model"]), input=query)
-        )
-        vector = embedded.data[0].embedding
+        if self._embed is not None:
+            vector = await self._embed(principal, str(store["model"]), query)
+        else:
+            embedded = await self._embeddings.create(
+                principal, request_id, EmbeddingRequest(model=str(store["model"]), input=query)
+            )
+            vector = embedded.data[0].embedding  # type: ignore[assignment]
         assert isinstance(vector, list)
         nearest = (
             self._repo.db.collection(CHUNKS)

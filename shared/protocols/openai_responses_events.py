@@ -74,6 +74,9 @@ class ResponseEvents:
 
     def finish(self, result: CallResult) -> list[bytes]:
         """Close what is open, then the final event with the whole Response (usage and credits in it)."""
+        cited = shape.file_annotations(result)
+        if cited and self._open is not None and self._items[self._open]["type"] == "message":
+            self._items[self._open]["content"][0]["annotations"] = cited
         out = self._close()
         body = shape.response(result, self.echo)
         return [*out, self.event(FINAL_EVENTS[body["status"]], {"response": body})]

@@ -108,8 +108,12 @@ class ResponsesRequest(BaseModel):
         body: dict[str, Any] = {"model": self.model, "messages": messages, "stream": self.stream}
         if self.max_output_tokens is not None:
             body["max_tokens"] = self.max_output_tokens
-        if self.tools:
-            body["tools"] = [_tool(tool) for tool in self.tools]
+        functions = [tool for tool in self.tools or [] if tool.type != "file_search"]
+        if functions:
+            body["tools"] = [_tool(tool) for tool in functions]
+        stores = [s for t in self.tools or [] if t.type == "file_search" for s in _store_ids(t)]
+        if stores:  # the file_search tool: answered from the caller's vector stores (chat's extension)
+            body["vector_store_ids"] = list(dict.fromkeys(stores))
         if self.tool_choice is not None:
             body["tool_choice"] = _tool_choice(self.tool_choice, self.tools or [])
         if self.parallel_tool_calls is not None:
@@ -253,6 +257,15 @@ def _call_output(item: dict[str, Any], at: str, calls: set[str]) -> dict[str, An
     if not isinstance(output, str):
         raise BadRequest(f"{at}: a function_call_output's output is a string.", code="invalid_content")
     return {"role": "tool", "tool_call_id": call_id, "content": output}
+
+
+def _store_ids(tool: FunctionTool) -> list[str]:
+    ids = (tool.model_extra or {}).get("vector_store_ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise BadRequest(
+            "A file_search tool needs `vector_store_ids`: a list of your vector stores.", code="invalid_tool"
+        )
+    return ids
 
 
 def _tool(tool: FunctionTool) -> dict[str, Any]:

@@ -78,14 +78,31 @@ def usage(input_tokens: int, output_tokens: int, credits: int) -> dict[str, Any]
     }
 
 
-def text_item(resp_id: str, text: str, status: str) -> dict[str, Any]:
+def text_item(
+    resp_id: str, text: str, status: str, annotations: list[dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    part = {"type": "output_text", "text": text, "annotations": annotations or [], "logprobs": []}
     return {
         "id": message_id(resp_id),
         "type": "message",
         "status": status,
         "role": "assistant",
-        "content": [{"type": "output_text", "text": text, "annotations": [], "logprobs": []}],
+        "content": [part],
     }
+
+
+def file_annotations(result: CallResult) -> list[dict[str, Any]]:
+    """The file_search tool's citations in OpenAI's shape: each file the answer cites, at the place in the
+    text where it cites it."""
+    return [
+        {
+            "type": "file_citation",
+            "file_id": c["file_id"],
+            "filename": c["filename"],
+            "index": max(0, result.content.find(c["marker"])),
+        }
+        for c in result.citations or []
+    ]
 
 
 def call_item(resp_id: str, call_id: str, name: str, arguments: str, status: str) -> dict[str, Any]:
@@ -100,7 +117,9 @@ def call_item(resp_id: str, call_id: str, name: str, arguments: str, status: str
 
 
 def output_items(resp_id: str, result: CallResult, item_status: str) -> list[dict[str, Any]]:
-    out = [text_item(resp_id, result.content, item_status)] if result.content else []
+    out = (
+        [text_item(resp_id, result.content, item_status, file_annotations(result))] if result.content else []
+    )
     for index, call in enumerate(result.tool_calls or []):
         call_id = call_id_of(resp_id, call.id, index)
         out.append(call_item(resp_id, call_id, call.function.name, call.function.arguments, "completed"))

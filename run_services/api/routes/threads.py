@@ -9,6 +9,7 @@ from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
 
 from run_services.api.chat_responses import respond
+from run_services.api.chat_start import knowledge_of, retrieve
 from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender, ThreadId, request_id
 from run_services.api.routes.assistants import service as assistant_service
 from shared.assistants.apply import function_tools, sampling_defaults, with_instructions
@@ -42,6 +43,7 @@ class NewMessage(BaseModel):
     tool_results: list[ToolResult] | None = Field(None, min_length=1, max_length=tools.MAX_TOOL_CALLS)
     model: str | None = Field(None, max_length=200)
     assistant_id: str | None = Field(None, max_length=64, description="Answer as this assistant.")
+    vector_store_ids: list[str] | None = Field(None, max_length=2, description="Stores to answer from.")
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     stream: bool = True
@@ -130,6 +132,10 @@ async def post_message(
     tools.check_history(messages)  # a result answers a call of the last reply, each call is answered
     if assistant is not None:
         messages = with_instructions(assistant, messages)
+    stores = list(body.vector_store_ids or []) or (knowledge_of(assistant) if assistant is not None else [])
+    retrieval = await retrieve(services, principal, request_id(request), stores, messages) if stores else None
+    if retrieval is not None and (excerpts := retrieval.message()) is not None:
+        messages = [excerpts, *messages]
 
     async def store(result: CallResult) -> dict[str, Any]:
         retention = services.offers.get(principal.plan).thread_retention_days
@@ -156,6 +162,7 @@ async def post_message(
             scope=f"thread:{thread_id}",
             on_finish=store,
             assistant_id=body.assistant_id,
+            retrieval=retrieval,
         )
         response = await respond(services, started, stream=body.stream, include_usage=True, thread=True)
     except BaseException:
