@@ -22,6 +22,8 @@ PASSTHROUGH = (
     "top_logprobs",
     "logit_bias",
 )
+# Tool calling (shared/chat/tools.py checked them); litellm translates them for each provider.
+TOOL_PARAMS = ("tools", "tool_choice", "parallel_tool_calls")
 
 
 @dataclass

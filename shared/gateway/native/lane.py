@@ -1,0 +1,147 @@
+"""Native calls: one attempt on an OpenAI-wire deployment, sent and read here instead of by litellm.
+
+The caller (shared/gateway/calls.py) keeps the attempt's timeouts and the stream's first-delta rule;
+this file sends the request and reads the answer. HTTP failures are raised as errors.py's ProviderError.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
+
+import httpx
+import orjson
+
+from shared.catalog.catalog import Deployment
+from shared.gateway.calls import Limits, ModelStream
+from shared.gateway.native.body import request_body
+from shared.gateway.native.errors import ProviderError, status_error, transport_error
+from shared.gateway.native.parse import Answer, answer_of, delta_of, usage_of
+from shared.gateway.native.pool import Pool
+from shared.gateway.native.sse import DONE, events
+from shared.gateway.native.wire import Wire, wire_for
+from shared.gateway.types import Delta
+from shared.settings import Settings
+
+
+class NativeLane:
+    def __init__(self, settings: Settings) -> None:
+        self._providers = frozenset(p.strip() for p in settings.native_lane_providers.split(",") if p.strip())
+        self._pool = Pool(settings.native_lane_max_connections, settings.native_lane_keepalive)
+        self._wires: dict[Deployment, Wire | None] = {}
+
+    def wire(self, deployment: Deployment) -> Wire | None:
+        """How to call `deployment` natively, or None when litellm must (worked out once)."""
+        if deployment not in self._wires:
+            self._wires[deployment] = wire_for(deployment, self._providers)
+        return self._wires[deployment]
+
+    async def complete(
+        self,
+        wire: Wire,
+        deployment: Deployment,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        params: dict[str, Any],
+        limits: Limits,
+    ) -> Answer:
+        client = self._pool.client(deployment.id)
+        body = request_body(wire, messages, max_tokens, params, stream=False)
+        try:
+            response = await client.post(
+                wire.url, content=body, headers=wire.headers, timeout=_timeout(limits)
+            )
+        except httpx.TransportError as exc:
+            raise transport_error(exc) from exc
+        if response.status_code >= 400:
+            raise status_error(response.status_code, response.text, response.headers)
+        try:
+            return answer_of(orjson.loads(response.content))
+        except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
+            raise ProviderError("APIError", 500, "the provider's answer is not a chat completion") from exc
+
+    async def open(
+        self,
+        wire: Wire,
+        deployment: Deployment,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        params: dict[str, Any],
+        limits: Limits,
+    ) -> SSEUpstream:
+        """The provider's event stream, once its status line and headers are in."""
+        client = self._pool.client(deployment.id)
+        body = request_body(wire, messages, max_tokens, params, stream=True)
+        request = client.build_request(
+            "POST", wire.url, content=body, headers=wire.headers, timeout=_timeout(limits)
+        )
+        try:
+            response = await client.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise transport_error(exc) from exc
+        if response.status_code >= 400:
+            try:
+                text = (await response.aread()).decode("utf-8", "replace")
+            except httpx.TransportError:
+                text = ""
+            finally:
+                await response.aclose()
+            raise status_error(response.status_code, text, response.headers)
+        return SSEUpstream(response)
+
+    async def aclose(self) -> None:
+        await self._pool.aclose()
+
+
+class SSEUpstream:
+    """The chunks of an open event stream, parsed; closing it closes the connection."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self._chunks: AsyncGenerator[dict[str, Any], None] = self._read()
+
+    def __aiter__(self) -> AsyncIterator[dict[str, Any]]:
+        return self._chunks
+
+    async def _read(self) -> AsyncGenerator[dict[str, Any], None]:
+        try:
+            async for data in events(self._response.aiter_bytes()):
+                if data == DONE:
+                    return
+                chunk = orjson.loads(data)
+                if not isinstance(chunk, dict):
+                    continue
+                if chunk.get("error") is not None and not chunk.get("choices"):
+                    raise _stream_error(chunk["error"], self._response.headers)
+                yield chunk
+        except httpx.TransportError as exc:
+            raise transport_error(exc) from exc
+        except orjson.JSONDecodeError as exc:
+            raise ProviderError("APIError", 500, "the provider sent an event that is not JSON") from exc
+
+    async def aclose(self) -> None:
+        try:
+            await self._chunks.aclose()
+        finally:
+            await self._response.aclose()
+
+
+class NativeStream(ModelStream):
+    """A ModelStream over a native event stream: the same deltas, usage and failure handling."""
+
+    def read(self, chunk: Any) -> Delta | None:
+        usage = usage_of(chunk.get("usage"))
+        if usage is not None:
+            self.usage = usage
+        return delta_of(chunk)
+
+
+def _stream_error(error: Any, headers: httpx.Headers) -> ProviderError:
+    """An error event in the stream (OpenRouter sends them mid-stream), as its HTTP answer would be."""
+    code = error.get("code") if isinstance(error, dict) else None
+    status = code if isinstance(code, int) and 400 <= code < 600 else 500
+    return status_error(status, orjson.dumps(error).decode(), headers)
+
+
+def _timeout(limits: Limits) -> httpx.Timeout:
+    return httpx.Timeout(limits.total_s, connect=limits.connect_s)
