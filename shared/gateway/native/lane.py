@@ -29,6 +29,7 @@ class NativeLane:
         self._providers = frozenset(p.strip() for p in settings.native_lane_providers.split(",") if p.strip())
         self._pool = Pool(settings.native_lane_max_connections, settings.native_lane_keepalive)
         self._wires: dict[Deployment, Wire | None] = {}
+        self.attempts = 0  # calls sent on this lane (for tests and the benchmark)
 
     def wire(self, deployment: Deployment) -> Wire | None:
         """How to call `deployment` natively, or None when litellm must (worked out once)."""
@@ -47,6 +48,7 @@ class NativeLane:
     ) -> Answer:
         client = self._pool.client(deployment.id)
         body = request_body(wire, messages, max_tokens, params, stream=False)
+        self.attempts += 1
         try:
             response = await client.post(
                 wire.url, content=body, headers=wire.headers, timeout=_timeout(limits)
@@ -72,6 +74,7 @@ class NativeLane:
         """The provider's event stream, once its status line and headers are in."""
         client = self._pool.client(deployment.id)
         body = request_body(wire, messages, max_tokens, params, stream=True)
+        self.attempts += 1
         request = client.build_request(
             "POST", wire.url, content=body, headers=wire.headers, timeout=_timeout(limits)
         )
@@ -120,10 +123,9 @@ class SSEUpstream:
             raise ProviderError("APIError", 500, "the provider sent an event that is not JSON") from exc
 
     async def aclose(self) -> None:
-        try:
-            await self._chunks.aclose()
-        finally:
-            await self._response.aclose()
+        """Close the connection. The reader is left alone: a read the caller's timeout or a cancelled
+        client cut may still be unwinding in its own task, and ends on the closed connection."""
+        await self._response.aclose()
 
 
 class NativeStream(ModelStream):
