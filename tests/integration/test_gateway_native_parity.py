@@ -122,7 +122,7 @@ def build(
         catalog,
         settings,
         Breaker(redis, failure_threshold=3, window_s=60, open_s=30, prefix=f"cb:{tag}:"),
-        Balancer(redis, "least_inflight", prefix=f"lb:{tag}:"),
+        Balancer(redis, "least_inflight", prefix=f"lb:{tag}:", rand=lambda: 0.5),
         Caller(settings),
         policy=RetryPolicy(max_attempts=3, base_s=0.25, cap_s=8.0, max_retry_after_s=20.0),
         sleep=sleep,

@@ -12,7 +12,7 @@ from shared.gateway.types import PASSTHROUGH, TOOL_PARAMS
 
 def request_body(
     wire: Wire, messages: list[dict[str, Any]], max_tokens: int, params: dict[str, Any], stream: bool
-) -> bytes:
+) -> dict[str, Any]:
     """The JSON body: the model, the messages, the output limit, the client's parameters the model
     accepts (others are dropped, as litellm's drop_params does), tools, and for a stream the usage chunk."""
     body: dict[str, Any] = {
@@ -32,7 +32,23 @@ def request_body(
     if stream:
         body["stream"] = True
         body["stream_options"] = {"include_usage": True}
-    return orjson.dumps(body)
+    return body
+
+
+def without_unprocessable(body: dict[str, Any], error: bytes) -> dict[str, Any]:
+    """The body without the parameters a 422 answer names (a FastAPI-style `detail` list, as vLLM sends):
+    litellm (drop_params) sends the request once more without them."""
+    try:
+        message = orjson.loads(error).get("error", {}).get("message")
+        detail = (orjson.loads(message) if isinstance(message, str) else message or {}).get("detail")
+    except (orjson.JSONDecodeError, AttributeError):
+        return body
+    names = set()
+    for item in detail if isinstance(detail, list) else ():
+        loc = item.get("loc") if isinstance(item, dict) else None
+        if isinstance(loc, list) and len(loc) == 2:
+            names.add(loc[1])
+    return {k: v for k, v in body.items() if k not in names}
 
 
 def _without_cache_control(value: Any) -> Any:

@@ -130,3 +130,16 @@ def _content_policy(text: str) -> bool:
         or ("Invalid prompt" in text and "violating our usage policy" in text)
         or "request was rejected as a result of the safety system" in text.lower()
     )
+
+
+def mid_stream(exc: ProviderError) -> ProviderError:
+    """`exc` as it fails a stream that is being read: litellm's stream wrapper raises a provider's 4xx
+    (but 429) as mapped and wraps everything else in MidStreamFallbackError, a ServiceUnavailableError
+    whose original exception decides the classification (kept here: the class, status and headers)."""
+    status = exc.status_code
+    if status is not None and 400 <= status < 500 and status != 429:
+        return exc
+    exc.family = "ServiceUnavailableError"
+    if status is None and not isinstance(exc, ProviderTimeout | ProviderConnectionError):
+        exc.status_code = 503
+    return exc

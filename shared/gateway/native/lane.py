@@ -14,8 +14,8 @@ import orjson
 
 from shared.catalog.catalog import Deployment
 from shared.gateway.calls import Limits, ModelStream
-from shared.gateway.native.body import request_body
-from shared.gateway.native.errors import ProviderError, status_error, transport_error
+from shared.gateway.native.body import request_body, without_unprocessable
+from shared.gateway.native.errors import ProviderError, mid_stream, status_error, transport_error
 from shared.gateway.native.parse import Answer, answer_of, delta_of, usage_of
 from shared.gateway.native.pool import Pool
 from shared.gateway.native.sse import DONE, events
@@ -46,17 +46,8 @@ class NativeLane:
         params: dict[str, Any],
         limits: Limits,
     ) -> Answer:
-        client = self._pool.client(deployment.id)
         body = request_body(wire, messages, max_tokens, params, stream=False)
-        self.attempts += 1
-        try:
-            response = await client.post(
-                wire.url, content=body, headers=wire.headers, timeout=_timeout(limits)
-            )
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
-        if response.status_code >= 400:
-            raise status_error(response.status_code, response.text, response.headers)
+        response = await self._send(wire, deployment, body, limits, stream=False)
         try:
             return answer_of(orjson.loads(response.content))
         except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
@@ -72,25 +63,36 @@ class NativeLane:
         limits: Limits,
     ) -> SSEUpstream:
         """The provider's event stream, once its status line and headers are in."""
-        client = self._pool.client(deployment.id)
         body = request_body(wire, messages, max_tokens, params, stream=True)
-        self.attempts += 1
-        request = client.build_request(
-            "POST", wire.url, content=body, headers=wire.headers, timeout=_timeout(limits)
-        )
-        try:
-            response = await client.send(request, stream=True)
-        except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
-        if response.status_code >= 400:
+        return SSEUpstream(await self._send(wire, deployment, body, limits, stream=True))
+
+    async def _send(
+        self, wire: Wire, deployment: Deployment, body: dict[str, Any], limits: Limits, stream: bool
+    ) -> httpx.Response:
+        """The provider's answer with a success status (a stream: its headers only). A 422 naming
+        parameters is sent once more without them, as litellm does."""
+        client = self._pool.client(deployment.id)
+        for tries in (1, 2):
+            request = client.build_request(
+                "POST", wire.url, content=orjson.dumps(body), headers=wire.headers, timeout=_timeout(limits)
+            )
+            self.attempts += 1
             try:
-                text = (await response.aread()).decode("utf-8", "replace")
+                response = await client.send(request, stream=stream)
+            except httpx.TransportError as exc:
+                raise transport_error(exc) from exc
+            if response.status_code < 400:
+                return response
+            try:
+                error = await response.aread()
             except httpx.TransportError:
-                text = ""
+                error = b""
             finally:
                 await response.aclose()
-            raise status_error(response.status_code, text, response.headers)
-        return SSEUpstream(response)
+            if response.status_code != 422 or tries == 2:
+                raise status_error(response.status_code, error.decode("utf-8", "replace"), response.headers)
+            body = without_unprocessable(body, error)
+        raise AssertionError("unreachable")
 
     async def aclose(self) -> None:
         await self._pool.aclose()
@@ -115,12 +117,14 @@ class SSEUpstream:
                 if not isinstance(chunk, dict):
                     continue
                 if chunk.get("error") is not None and not chunk.get("choices"):
-                    raise _stream_error(chunk["error"], self._response.headers)
+                    raise mid_stream(_stream_error(chunk["error"], self._response.headers))
                 yield chunk
         except httpx.TransportError as exc:
-            raise transport_error(exc) from exc
+            raise mid_stream(transport_error(exc)) from exc
         except orjson.JSONDecodeError as exc:
-            raise ProviderError("APIError", 500, "the provider sent an event that is not JSON") from exc
+            raise mid_stream(
+                ProviderError("APIError", None, "the provider sent an event that is not JSON")
+            ) from exc
 
     async def aclose(self) -> None:
         """Close the connection. The reader is left alone: a read the caller's timeout or a cancelled
