@@ -49,7 +49,10 @@ class NativeLane:
         body = request_body(wire, messages, max_tokens, params, stream=False)
         response = await self._send(wire, deployment, body, limits, stream=False)
         try:
-            return answer_of(orjson.loads(response.content))
+            answer = orjson.loads(response.content)
+            if isinstance(answer, dict) and answer.get("error") is not None and not answer.get("choices"):
+                raise _stream_error(answer["error"], response.headers)  # an error in a 200 (OpenRouter)
+            return answer_of(answer)
         except (orjson.JSONDecodeError, AttributeError, TypeError, ValueError) as exc:
             raise ProviderError("APIError", 500, "the provider's answer is not a chat completion") from exc
 
@@ -143,7 +146,7 @@ class NativeStream(ModelStream):
 
 
 def _stream_error(error: Any, headers: httpx.Headers) -> ProviderError:
-    """An error event in the stream (OpenRouter sends them mid-stream), as its HTTP answer would be."""
+    """An error sent as data (OpenRouter does, in a stream or a 200 answer), as its HTTP answer would be."""
     code = error.get("code") if isinstance(error, dict) else None
     status = code if isinstance(code, int) and 400 <= code < 600 else 500
     return status_error(status, orjson.dumps(error).decode(), headers)
