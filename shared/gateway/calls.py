@@ -31,6 +31,7 @@ from shared.gateway.parts import split_media
 from shared.gateway.types import (
     PASSTHROUGH,
     TOOL_PARAMS,
+    Answer,
     Candidate,
     Completion,
     Delta,
@@ -291,29 +292,37 @@ class Caller:
         limits = Limits.for_model(served.spec, self.settings)
         messages = await self.images.prepare(served.deployment, messages)
         wire = self._wire(served.deployment)
+        deployment, limit = served.deployment, candidate.max_tokens
         if self.native is not None and wire is not None:
-            answer = await asyncio.wait_for(
-                self.native.complete(wire, served.deployment, messages, candidate.max_tokens, params, limits),
-                limits.total_s,
-            )
-            text, finish, calls, usage, logprobs = (
-                answer.text,
-                answer.finish_reason,
-                answer.tool_calls,
-                answer.usage,
-                answer.logprobs,
-            )
+            call = self.native.complete(wire, deployment, messages, limit, params, limits)
         else:
-            args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
-            response = await asyncio.wait_for(litellm.acompletion(**args), limits.total_s)
-            choice = response.choices[0]
-            text, finish = choice.message.content or "", choice.finish_reason
-            calls = whole_tool_calls(getattr(choice.message, "tool_calls", None))
-            usage, logprobs = usage_of(getattr(response, "usage", None)), logprobs_of(choice)
+            call = self._through_litellm(deployment, messages, limit, params, limits)
+        answer = await asyncio.wait_for(call, limits.total_s)
+        usage = answer.usage
         if usage is None:
-            written = text + "".join(c.name + c.arguments for c in calls)
+            written = answer.text + "".join(c.name + c.arguments for c in answer.tool_calls)
             usage = Usage(candidate.input_tokens, count_text(served.spec, written), False)
-        return Completion(text, finish, usage, served, calls, logprobs)
+        return Completion(
+            answer.text, answer.finish_reason, usage, served, answer.tool_calls, answer.logprobs
+        )
+
+    async def _through_litellm(
+        self,
+        deployment: Deployment,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        params: dict[str, Any],
+        limits: Limits,
+    ) -> Answer:
+        response = await litellm.acompletion(**self.args(deployment, messages, max_tokens, params, limits))
+        choice = response.choices[0]
+        return Answer(
+            choice.message.content or "",
+            choice.finish_reason,
+            whole_tool_calls(getattr(choice.message, "tool_calls", None)),
+            usage_of(getattr(response, "usage", None)),
+            logprobs_of(choice),
+        )
 
     async def open_stream(
         self,

@@ -88,6 +88,17 @@ class Completion:
     logprobs: dict[str, Any] | None = None  # the choice's logprobs when the client asked for them
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A whole (non-streamed) answer as a lane read it; `usage` None when the provider did not report it."""
+
+    text: str
+    finish_reason: str | None
+    tool_calls: tuple[ToolCall, ...]
+    usage: Usage | None
+    logprobs: dict[str, Any] | None
+
+
 @dataclass
 class Delta:
     text: str

@@ -16,11 +16,11 @@ from shared.catalog.catalog import Deployment
 from shared.gateway.calls import Limits, ModelStream
 from shared.gateway.native.body import request_body, without_unprocessable
 from shared.gateway.native.errors import ProviderError, mid_stream, status_error, transport_error
-from shared.gateway.native.parse import Answer, answer_of, delta_of, usage_of
+from shared.gateway.native.parse import answer_of, delta_of, usage_of
 from shared.gateway.native.pool import Pool
 from shared.gateway.native.sse import DONE, events
 from shared.gateway.native.wire import Wire, wire_for
-from shared.gateway.types import Delta
+from shared.gateway.types import Answer, Delta
 from shared.settings import Settings
 
 

@@ -6,10 +6,9 @@ Usage and answer for the same provider bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from shared.gateway.types import Delta, ToolCall, ToolCallDelta, Usage
+from shared.gateway.types import Answer, Delta, ToolCall, ToolCallDelta, Usage
 
 # litellm's map_finish_reason for the values OpenAI-wire servers send besides OpenAI's own.
 _FINISH = {
@@ -21,17 +20,6 @@ _FINISH = {
     "tool_use": "tool_calls",
     "content_filtered": "content_filter",
 }
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A whole (non-streamed) answer; `usage` None when the provider did not report it."""
-
-    text: str
-    finish_reason: str | None
-    tool_calls: tuple[ToolCall, ...]
-    usage: Usage | None
-    logprobs: dict[str, Any] | None
 
 
 def usage_of(raw: Any) -> Usage | None:
