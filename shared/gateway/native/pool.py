@@ -25,7 +25,8 @@ class Pool:
         found = self._clients.get(deployment_id)
         if found is not None and found[0] is loop and not found[1].is_closed:
             return found[1]
-        client = httpx.AsyncClient(http2=HTTP2, limits=self._limits, trust_env=False)
+        # trust_env as the OpenAI SDK under litellm has it: HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE apply.
+        client = httpx.AsyncClient(http2=HTTP2, limits=self._limits)
         self._clients[deployment_id] = (loop, client)
         return client
 
