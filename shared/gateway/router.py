@@ -26,7 +26,8 @@ that is required), and a fallback is kept in the chain only if its own worst cas
 that was granted. So the serving model's real cost never exceeds the hold, and settle's rule
 (charge min(hold, real cost)) never has to cut anything for a fallback.
 
-Every attempt is logged on "gateway.router": model, deployment, attempt, outcome, delay.
+Every attempt is logged on "gateway.router": model, deployment, lane (native or litellm), attempt,
+outcome, delay.
 """
 
 from __future__ import annotations
@@ -116,11 +117,16 @@ class Router:
 
         async def failed(exc: BaseException) -> None:
             failure = classify(exc)
-            _log(served, served.attempts, "failed_mid_stream", failure, None)
+            self._log(served, served.attempts, "failed_mid_stream", failure, None)
             if failure.provider_fault:
                 await self.breaker.failure(served.deployment.id)
 
         return failed
+
+    def _log(
+        self, served: Served, attempt: int, outcome: str, failure: Failure | None, delay: float | None
+    ) -> None:
+        _log(served, attempt, outcome, failure, delay, self.caller.lane(served.deployment))
 
     def _policy(self, candidate: Candidate) -> RetryPolicy:
         if candidate.spec.max_attempts is None:
@@ -149,10 +155,10 @@ class Router:
                 while True:
                     served = Served(candidate.spec, deployment, total + 1)
                     if not await self.breaker.allow(deployment.id):
-                        _log(served, tries + 1, "skipped_breaker_open", None, None)
+                        self._log(served, tries + 1, "skipped_breaker_open", None, None)
                         break
                     if not await self.balancer.acquire(deployment, tokens):
-                        _log(served, tries + 1, "skipped_over_limit", None, None)
+                        self._log(served, tries + 1, "skipped_over_limit", None, None)
                         break
                     tries += 1
                     total += 1
@@ -163,19 +169,19 @@ class Router:
                         failure = classify(exc)
                         last = failure
                         if not failure.provider_fault:
-                            _log(served, tries, "refused", failure, None)
+                            self._log(served, tries, "refused", failure, None)
                             raise translate(exc, deployment.provider) from exc
                         await self.breaker.failure(deployment.id)
                         if failure.retry_after is not None:
                             retry_after.append(failure.retry_after)
                         delay = policy.delay(tries, failure, self.rand)
-                        _log(served, tries, "failed", failure, delay)
+                        self._log(served, tries, "failed", failure, delay)
                         if delay is None:
                             break
                         await self.sleep(delay)
                         continue
                     await self.breaker.success(deployment.id)
-                    _log(served, tries, "ok", None, None)
+                    self._log(served, tries, "ok", None, None)
                     return result
         raise _exhausted(chain, total, last, retry_after)
 
@@ -195,7 +201,9 @@ def _exhausted(
     return error
 
 
-def _log(served: Served, attempt: int, outcome: str, failure: Failure | None, delay: float | None) -> None:
+def _log(
+    served: Served, attempt: int, outcome: str, failure: Failure | None, delay: float | None, lane: str
+) -> None:
     log.info(
         "model attempt",
         extra={
@@ -203,6 +211,7 @@ def _log(served: Served, attempt: int, outcome: str, failure: Failure | None, de
                 "model": served.spec.id,
                 "deployment": served.deployment.id,
                 "provider": served.deployment.provider,
+                "lane": lane,
                 "attempt": attempt,
                 "outcome": outcome,
                 "failure": failure.kind if failure else None,
