@@ -4,8 +4,9 @@
 
 In this process, with the real OpenTelemetry SDK: the spans and metric records one chat call makes (the
 request's server span and FastAPI's two operation spans, admission, the cache lookup, three ledger
-transactions; the HTTP duration histogram, active-requests counter, credits reserved/settled/released and
-a cache lookup), first with nothing installed (OpenTelemetry's no-op API: the cost when everything is
+transactions, the provider attempt; the HTTP duration histogram, active-requests counter, credits
+reserved/settled/released, a cache lookup, the attempt's counter and the usage record's call metrics),
+first with nothing installed (OpenTelemetry's no-op API: the cost when everything is
 off), then with the exporters `make run` and the tests use (spans kept in memory, metrics for the
 Prometheus text). CPU time per call (time.process_time_ns) of each, and the added cost as a share of
 the API's server CPU per call measured by `make bench` (bench/results/chat_overhead.json, or the
@@ -23,9 +24,22 @@ from opentelemetry import metrics as otel_metrics
 from opentelemetry.trace import SpanKind
 
 from shared.settings import Settings
-from shared.telemetry import metrics, tracing
+from shared.telemetry import call_metrics, metrics, tracing
 
 RESULTS = Path(__file__).parent / "results" / "chat_overhead.json"
+RECORD = {
+    "feature": "chat",
+    "api": "chat",
+    "model": "m",
+    "provider": "p",
+    "outcome": "ok",
+    "input_tokens": 12,
+    "output_tokens": 20,
+    "ttft_ms": 30.0,
+    "latency_ms": 40.0,
+    "provider_ms": 25.0,
+    "guardrails": [{"check": "pii", "kind": "email", "action": "mask", "count": 1}],
+}
 
 
 def one_call() -> None:
@@ -45,11 +59,23 @@ def one_call() -> None:
                 tracing.span("ledger.transaction", operation="Ledger.reserve"),
             ):
                 metrics.CREDITS.add(40, {"op": "reserved"})
+            with tracing.span(
+                "provider.attempt",
+                kind=SpanKind.CLIENT,
+                model="m",
+                deployment="m@p#0",
+                provider="p",
+                attempt=1,
+            ):
+                pass
+            attempt = {"model": "m", "provider": "p", "outcome": "ok", "failure": ""}
+            metrics.GATEWAY_ATTEMPTS.add(1, attempt)
             with tracing.span("ledger.transaction", operation="Ledger._finish"):
                 metrics.CREDITS.add(20, {"op": "settled"})
                 metrics.CREDITS.add(20, {"op": "released"})
             with tracing.span("ledger.transaction", operation="Ledger.grant"):
                 pass
+            call_metrics.observe("hold-1", RECORD)  # the usage record's metrics
     http.record(0.012, {**attrs, "http.response.status_code": 200})
     active.add(-1, attrs)
 

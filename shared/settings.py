@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     # Error reports (shared/telemetry/error_reports.py): Sentry when a DSN is set, scrubbed of PII.
     sentry_dsn: SecretStr | None = None
     max_templates: int = Field(200, ge=1)  # prompt templates per user and per workspace
+    max_assistants: int = Field(100, ge=1)  # assistants per user and per workspace
     # LLM traces (shared/telemetry/llm_traces.py): Langfuse when both keys are set; no content is sent.
     langfuse_public_key: str | None = None
     langfuse_secret_key: SecretStr | None = None
@@ -128,6 +129,10 @@ class Settings(BaseSettings):
     semantic_cache_max_entries: int = Field(200, ge=1)
     semantic_cache_embedding_model: str | None = None  # a litellm model, e.g. openai/text-embedding-3-small
     semantic_cache_embedding_provider: str = "openai"  # the catalog provider whose key and base it uses
+    # The guardrails' moderation check (checks.moderation, off unless a policy enables it): a litellm
+    # moderation model, e.g. omni-moderation-latest, called with the key and base of moderation_provider.
+    moderation_model: str | None = None
+    moderation_provider: str = "openai"
 
     # Plans, rate limits, budgets and events: shared/plans/limits.py, shared/limits/ratelimit/,
     # shared/limits/budgets/, shared/adapters/pubsub.py. An empty budget_alerts_topic turns budget alerts off.

@@ -85,6 +85,8 @@ def settings(catalog_file: Path, plans_file: Path) -> Settings:
         local_model_url=os.environ.get("LOCAL_MODEL_URL"),
         local_embedding_url=os.environ.get("LOCAL_EMBEDDING_URL"),
         default_model="fake-echo",
+        moderation_model="omni-moderation-latest",  # the fake provider's /v1/moderations, when enabled
+        moderation_provider="fake",
         welcome_credits=1_000_000,
         google_client_id="test-client-id.apps.googleusercontent.com",
         auth_rate_per_minute=10_000,

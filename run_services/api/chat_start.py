@@ -16,15 +16,20 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from run_services.api.deps import request_id
+from run_services.api.routes.assistants import service as assistant_service
+from shared.assistants.apply import function_tools
+from shared.assistants.schemas import Assistant
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services
 from shared.cache.keys import CacheDirectives, opted_in
 from shared.chat.content import ContentLimits, inspect
 from shared.chat.idempotency import fingerprint
 from shared.chat.params import check_params
-from shared.chat.schemas import ChatCompletionRequest
+from shared.chat.schemas import ChatCompletionRequest, ChatMessage
 from shared.chat.service import ChatCall, Replay
+from shared.chat.tools import ToolDef
 from shared.limits.concurrency import released_after
+from shared.templates.service import TemplateService
 
 
 @dataclass(frozen=True)
@@ -38,6 +43,20 @@ class Checked:
 
 # Turns the started call into the door's response (JSON, or a stream that settles as it ends).
 Responder = Callable[[ChatCall | Replay, Checked], Awaitable[Response]]
+
+
+def answer_as(body: ChatCompletionRequest, assistant: Assistant) -> None:
+    """The request as the assistant answers it (shared/assistants/apply.py): its instructions first, its
+    model, sampling and function tools where the request sets none."""
+    if body.model is None:
+        body.model = assistant.model
+    if assistant.instructions:
+        body.messages.insert(0, ChatMessage(role="system", content=assistant.instructions))
+    body.temperature = body.temperature if body.temperature is not None else assistant.temperature
+    body.top_p = body.top_p if body.top_p is not None else assistant.top_p
+    offered = function_tools(assistant)
+    if body.tools is None and body.functions is None and offered:
+        body.tools = [ToolDef.model_validate(tool) for tool in offered]
 
 
 async def start_chat(
@@ -56,6 +75,14 @@ async def start_chat(
     stream slot when it streams, begin the call (`door` names the API in its usage record and scopes its
     Idempotency-Keys) and answer with `respond`. The stream slot is freed when the stream ends, however
     it ends. Raises the door's 4xx before any hold."""
+    if body.assistant_id is not None:  # its instructions, model and tools, where the request sets none
+        assistant = await assistant_service(services).get(principal, body.assistant_id)
+        answer_as(body, assistant)
+    if body.template_id is not None:  # before every check: the rendered prompt is checked like any message
+        rendered = await TemplateService(
+            services.db, services.workspaces.service, services.settings.max_templates
+        ).render(principal, body.template_id, dict(body.variables or {}))
+        body.messages.append(ChatMessage(role="user", content=rendered.text))
     body.check_sizes(services.settings.max_message_chars)
     body.check_supported()
     # Decoding data: URLs takes milliseconds per megabyte: off the event loop when there are any.
@@ -89,6 +116,7 @@ async def start_chat(
             cache_directives=CacheDirectives.parse(cache_control),
             needs=needs,
             door=door,
+            assistant_id=body.assistant_id,
         )
         response = await respond(started, checked)
     except BaseException:

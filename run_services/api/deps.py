@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request
 
+from shared.assistants.service import AssistantNotFound
 from shared.auth.errors import ApiKeyNotFound
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services, Workspaces
@@ -169,4 +170,7 @@ InvitationId = Annotated[
 ]
 ApiKeyId = Annotated[
     str, path_id("key_id", API_KEY_ID, lambda _: ApiKeyNotFound(), "An API key's id (`key_…`).")
+]
+AssistantId = Annotated[
+    str, path_id("assistant_id", f"asst_{HEX_ID}", lambda _: AssistantNotFound(), "An assistant's id.")
 ]

@@ -13,6 +13,7 @@ from run_services.api.middleware import RequestContextMiddleware
 from run_services.api.routes import (
     account,
     api_keys,
+    assistants,
     audio,
     audit,
     auth,
@@ -104,6 +105,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics,
         templates,
         files,
+        assistants,
     ):
         app.include_router(module.router)
     app.include_router(auth.me_router)

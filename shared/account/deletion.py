@@ -45,6 +45,7 @@ from shared.files.service import FILES
 from shared.jobs.repository import JOBS
 from shared.jobs.schemas import TERMINAL
 from shared.jobs.service import JobService
+from shared.templates.service import TEMPLATES
 from shared.workspaces.service import WorkspaceService
 
 log = logging.getLogger("account")
@@ -62,6 +63,7 @@ class Deleted:
     sessions: int
     workspaces_left: int
     files: int = 0
+    templates: int = 0
 
 
 def tombstone_email(user_id: str) -> str:
@@ -109,12 +111,13 @@ class AccountDeletion:
         threads = await self._remove_threads(uid)
         threads += await self._remove_responses(uid)
         files = await self._remove_files(uid)
+        templates = await self._remove_templates(uid)
         objects = await self._store.delete_prefix(f"users/{uid}/")
         left = 0
         for member in memberships:
             await self._workspaces.remove(uid, member["workspace_id"], uid)
             left += 1
-        done = Deleted(threads, jobs, objects, api_keys, sessions, left, files)
+        done = Deleted(threads, jobs, objects, api_keys, sessions, left, files, templates)
         await self._tombstone(uid, done)
         log.info("account deleted", extra={"user_id": uid, **done.__dict__})
         return done
@@ -168,6 +171,16 @@ class AccountDeletion:
                 batch.delete(self._db.collection("response_inputs").document(snap.id))
             await batch.commit()
             removed += len(snaps)
+        return removed
+
+    async def _remove_templates(self, uid: str) -> int:
+        """The account's own prompt templates with their version history (a workspace's stay with it)."""
+        removed = 0
+        query = self._db.collection(TEMPLATES).where(filter=FieldFilter("user_id", "==", uid))
+        while snaps := [s async for s in query.limit(PAGE).stream()]:
+            for snap in snaps:
+                await self._db.recursive_delete(snap.reference)
+                removed += 1
         return removed
 
     async def _remove_files(self, uid: str) -> int:

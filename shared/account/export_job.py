@@ -30,6 +30,7 @@ from shared.jobs.kinds import Plan, StepResult
 from shared.jobs.repository import JOBS
 from shared.jobs.schemas import Job, JobCreate, JobResult
 from shared.ledger.records import ENTRIES, WALLETS
+from shared.templates.service import TEMPLATES
 from shared.workspaces.repository import WorkspaceRepository
 
 KIND = "account_export"
@@ -44,6 +45,7 @@ ledger.json      every credit movement of your wallet
 api_keys.json    your API keys' names and last characters (a key itself is never stored)
 workspaces.json  the workspaces you belong to and your role
 files.json       the files you uploaded (yours and your workspaces'): name, purpose, type, size, when
+templates.json   your own prompt templates (their latest versions)
 audit.json       sign-ins, keys, payments and other security and money events of your account
 """
 
@@ -95,6 +97,7 @@ class AccountExportJob:
             "api_keys.json": keys,
             "workspaces.json": memberships,
             "files.json": await self._where(FILES, "user_id", uid),
+            "templates.json": await self._where(TEMPLATES, "user_id", uid),
             "audit.json": await self._where(AUDIT, "account", uid),
         }
 

@@ -35,6 +35,7 @@ from shared.chat.threads import ThreadService
 from shared.embeddings.service import EmbeddingService
 from shared.gateway.embeddings import EmbeddingCaller, LitellmEmbedder, count_tokens
 from shared.gateway.gateway import Gateway, build_gateway
+from shared.gateway.moderation import LitellmModerator
 from shared.gateway.speech import LitellmSpeech
 from shared.gateway.transcription import LitellmTranscriber, Transcriber
 from shared.guardrails.policy import plan_policies
@@ -146,6 +147,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
     cache = build_cache(clients.redis, settings, _embedder(settings, catalog))
     # Each plan's guardrail policy (shared/guardrails/policies.toml) with the workspaces' overrides.
     policies = WorkspaceGuardrails(money.workspaces, plan_policies())
+    screens = Guardrails(policies, _moderator(settings, catalog))  # every chat door's, and jobs' prompts
     chat = ChatService(
         payer=money.payer,
         idempotency=IdempotencyStore(clients.db, settings),
@@ -157,7 +159,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         rate_limits=money.rate_limits,
         budgets=money.budgets,
         hold_ttl_s=settings.hold_ttl_s,
-        guardrails=Guardrails(policies),
+        guardrails=screens,
     )
     invite_secret = settings.workspace_invite_secret
     secret = invite_secret.get_secret_value() if invite_secret else signing_secret(settings, clients.secrets)
@@ -178,7 +180,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         threads=ThreadService(clients.db),
         responses=StoredResponses(clients.db, settings.responses_retention_days),
         workspaces=workspaces,
-        jobs=build_jobs(clients, money.payer, money.usage, money.budgets, gateway),
+        jobs=build_jobs(clients, money.payer, money.usage, money.budgets, gateway, guardrails=screens),
         billing=build_buying(clients, money).billing,
         audio=AudioCatalog.load(settings, catalog),
         transcriber=LitellmTranscriber(settings.provider_timeout_s),
@@ -248,6 +250,16 @@ def build_auth(
         passwords=Passwords(),
         verify_tokens=VerifyTokens(secret, settings.jwt_issuer, settings.email_verify_ttl_s),
         mailer=build_mailer(settings, secrets),
+    )
+
+
+def _moderator(settings: Settings, catalog: Catalog) -> LitellmModerator | None:
+    """The moderation endpoint of the guardrails, when a model is named and its provider is configured."""
+    provider = catalog.providers.get(settings.moderation_provider)
+    if settings.moderation_model is None or provider is None or not provider.available:
+        return None
+    return LitellmModerator(
+        settings.moderation_model, provider.api_key, provider.api_base, settings.provider_timeout_s
     )
 
 

@@ -10,6 +10,7 @@ from shared.bootstrap.clients import Clients, build_clients
 from shared.bootstrap.jobs import Jobs, build_jobs, guarded_reader
 from shared.bootstrap.money import Buying, Money, build_buying, build_money
 from shared.chat.threads import ThreadService
+from shared.files.service import FileService
 from shared.gateway.gateway import Gateway, build_gateway
 from shared.gateway.images import ImageGenerator
 from shared.gateway.video import VideoGenerator
@@ -66,6 +67,12 @@ class Reconciler:
         threads = ThreadService(self.worker.clients.db)
         return await threads.delete_expired(self.worker.clients.settings.reconcile_batch)
 
+    async def expire_files(self) -> int:
+        """One batch of uploaded files whose plan's retention ran out, deleted with their bytes."""
+        worker = self.worker
+        files = FileService(worker.clients.db, worker.jobs.store, worker.money.workspaces)
+        return await files.delete_expired(worker.clients.settings.reconcile_batch)
+
     async def recheck_orders(self) -> dict[str, int]:
         return await recheck_orders(self.buying.pending_orders, self.worker.clients.settings.reconcile_batch)
 
@@ -74,8 +81,10 @@ class Reconciler:
         jobs = await self.sweep_jobs()
         orders = await self.recheck_orders()
         threads = await self.expire_threads()
+        files = await self.expire_files()
         return {
             "threads_expired": threads,
+            "files_expired": files,
             "expired": expired,
             "lots_expired": lots_expired,
             "jobs_expired": jobs.expired,

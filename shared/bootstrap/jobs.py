@@ -9,6 +9,7 @@ from shared.adapters.storage import GcsStore
 from shared.adapters.tasks import TaskQueue
 from shared.bootstrap.clients import Clients
 from shared.catalog.media import MediaCatalog
+from shared.chat.guard import Guardrails
 from shared.chat.threads import ThreadService
 from shared.gateway.gateway import Gateway
 from shared.gateway.images import ImageGenerator, LitellmImages
@@ -68,6 +69,7 @@ def build_jobs(
     gateway: Gateway,
     images: ImageGenerator | None = None,
     videos: VideoGenerator | None = None,
+    guardrails: Guardrails | None = None,
 ) -> Jobs:
     """`images` and `videos` replace the litellm adapters (tests keep the real ones, behind provider
     fakes)."""
@@ -88,7 +90,7 @@ def build_jobs(
         "account_export": AccountExportJob(clients.db, store, settings.jobs_deadline_s),
     }
     parts = JobParts(repo, payer, queue, progress, settings, usage, budgets)
-    service = JobService(parts, kinds, store, plan_offers(settings))
+    service = JobService(parts, kinds, store, plan_offers(settings), guardrails)
     runner = StepRunner(parts, kinds)
     sweeper = JobSweeper(parts)
     return Jobs(service, runner, sweeper, repo, queue, store)

@@ -26,6 +26,7 @@ from shared.purchases.webhook_events import EventStore
 from shared.purchases.webhooks import PaymentWebhooks
 from shared.spending.members import WorkspaceSpending
 from shared.spending.payer import Payer
+from shared.telemetry import call_metrics
 from shared.telemetry.llm_traces import LangfuseSink, build_sink
 from shared.usage.recorder import UsageRecorder
 from shared.workspaces.service import WorkspaceService
@@ -59,12 +60,13 @@ def build_money(clients: Clients) -> Money:
     plans = plans_for(settings)
     billing_records = BillingRepository(db)
     sink = build_sink(settings)
+    observers = [call_metrics.observe] + ([sink.record] if sink is not None else [])
     return Money(
         ledger=ledger,
         wallets=wallets,
         members=members,
         payer=Payer(ledger, members),
-        usage=UsageRecorder(db, settings.usage_retention_days, sink.record if sink else None),
+        usage=UsageRecorder(db, settings.usage_retention_days, *observers),
         plans=plans,
         budgets=Budgets(clients.redis, plans, clients.publisher, settings),
         rate_limits=RateLimits(clients.redis, plans),

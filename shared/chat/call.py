@@ -41,6 +41,7 @@ class Asked:
     created: int  # unix seconds, the response's `created`
     door: str = "chat"  # the API the call came through (chat, messages, responses): its usage record's `api`
     guard: CallGuard | None = None  # the guardrails of the call (shared/chat/guard.py); None: unscreened
+    assistant_id: str | None = None  # the assistant the call answered as (its usage record names it)
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Serving:
     deployment: Deployment | None = None
     attempts: int = 0
     first_token_at: float | None = None
+    provider_s: float | None = None  # the gateway's Served.waited_s: time spent on providers
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,8 @@
 - The response cache keeps the answer as the provider side saw it (masked, placeholders not restored:
   `for_cache`), and a hit is restored with the new call's own placeholders, so no caller's values are in a
   cache key or a cached answer.
+- Tool calls' arguments pass post_call too, whole: a stream screened on output holds its tool-call
+  fragments back and sends each call in one piece once its arguments passed (`tool_calls`).
 - Hits (check, kind, action, count; never text) go into the call's usage record and log line.
 """
 
@@ -19,17 +21,22 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol
 
 import anyio
 
 from shared.auth.schemas import Principal
+from shared.chat.moderating import Beside, moderate, texts_of
+from shared.gateway.types import ToolCall
 from shared.guardrails.errors import GuardrailBlocked
+from shared.guardrails.moderation import Moderator
 from shared.guardrails.pipeline import screen_input, screen_output
-from shared.guardrails.policy import Policy
+from shared.guardrails.policy import ModerationCheck, Policy
 from shared.guardrails.stream import StreamWindow
 from shared.guardrails.verdict import Hit, OutputVerdict, Verdict
+from shared.telemetry import metrics
 
 log = logging.getLogger("chat.guardrails")
 
@@ -62,6 +69,30 @@ class CallGuard:
         self.state = verdict.state
         self.messages: list[dict[str, Any]] = verdict.messages
         self.hits: list[Hit] = list(verdict.hits)
+        self.beside: Beside | None = None  # the during_call moderation (shared/chat/moderating.py)
+
+    def cut(self) -> GuardrailBlocked | None:
+        """The during_call block if it has come (never waits)."""
+        blocked = self.beside.blocked_now() if self.beside is not None else None
+        return self._blocked_by_moderation(blocked)
+
+    async def moderated(self) -> GuardrailBlocked | None:
+        """Wait for the during_call verdict (when there is one); its hits join the call's."""
+        if self.beside is None:
+            return None
+        hits, blocked = await self.beside.verdict()
+        self.hits.extend(hits)
+        return self._blocked_by_moderation(blocked)
+
+    def _blocked_by_moderation(self, blocked: GuardrailBlocked | None) -> GuardrailBlocked | None:
+        if blocked is not None and not any(
+            h.check == "moderation" and h.action == "block" for h in self.hits
+        ):
+            self.hits.extend(Hit("moderation", kind, 1, "block") for kind in blocked.kinds)
+            metrics.GUARDRAIL_FINDINGS.add(
+                1, {"check": "moderation", "action": "block", "stage": "during_call"}
+            )
+        return blocked
 
     def __repr__(self) -> str:
         return f"CallGuard(hits={len(self.hits)})"
@@ -79,6 +110,17 @@ class CallGuard:
         verdict = screen_output(text, self.policy, self.state)
         self.hits.extend(verdict.hits)
         return verdict
+
+    def tool_calls(self, calls: Sequence[ToolCall]) -> tuple[tuple[ToolCall, ...], GuardrailBlocked | None]:
+        """post_call on each call's arguments: the calls as they may be shown (masked or restored), or
+        the block of the first call that is refused."""
+        shown = []
+        for call in calls:
+            verdict = self.output(call.arguments)
+            if verdict.blocked is not None:
+                return (), verdict.blocked.error()
+            shown.append(replace(call, arguments=verdict.text))
+        return tuple(shown), None
 
     def window(self) -> StreamWindow | None:
         """post_call for a stream, or None when nothing is screened on output."""
@@ -106,8 +148,9 @@ class CallGuard:
 class Guardrails:
     """pre_call for every chat door, threads included: the process's one instance."""
 
-    def __init__(self, policies: PolicySource) -> None:
+    def __init__(self, policies: PolicySource, moderator: Moderator | None = None) -> None:
         self._policies = policies
+        self._moderator = moderator  # the provider's moderation endpoint, when MODERATION_MODEL is set
 
     async def policy(self, principal: Principal) -> Policy:
         return await self._policies.policy(principal.plan, principal.workspace_id)
@@ -121,6 +164,9 @@ class Guardrails:
             verdict = await anyio.to_thread.run_sync(screen_input, messages, policy)
         if verdict.blocked is not None:
             blocked = verdict.blocked
+            metrics.GUARDRAIL_FINDINGS.add(
+                1, {"check": blocked.check, "action": "block", "stage": blocked.stage}
+            )
             log.info(
                 "guardrail blocked",
                 extra={
@@ -135,7 +181,30 @@ class Guardrails:
                 },
             )
             raise blocked.error()
-        return CallGuard(policy, verdict)
+        guard = CallGuard(policy, verdict)
+        check = policy.checks.moderation
+        if check.runs("pre_call") or check.runs("during_call"):
+            texts = texts_of(guard.messages)
+            if check.runs("pre_call"):
+                guard.add(await self._moderated(principal, check, texts))
+            else:
+                guard.beside = Beside(moderate(self._moderator, check, texts, "during_call"))
+        return guard
+
+    async def _moderated(self, principal: Principal, check: ModerationCheck, texts: list[str]) -> list[Hit]:
+        try:
+            return await moderate(self._moderator, check, texts, "pre_call")
+        except GuardrailBlocked as blocked:
+            metrics.GUARDRAIL_FINDINGS.add(1, {"check": "moderation", "action": "block", "stage": "pre_call"})
+            log.info(
+                "guardrail blocked",
+                extra={
+                    "guardrail": {"check": "moderation", "kinds": list(blocked.kinds), "stage": "pre_call"},
+                    "user_id": principal.user_id,
+                    "workspace_id": principal.workspace_id,
+                },
+            )
+            raise
 
 
 def blocked_after_output(error: GuardrailBlocked, credits: int) -> GuardrailBlocked:

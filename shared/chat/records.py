@@ -26,12 +26,14 @@ def chat_fields(
     latency_ms: float,
     ttft_ms: float | None,
     usage: Usage | None = None,
+    provider_ms: float | None = None,
     deployment: str | None = None,
     attempts: int = 0,
     route_reason: str | None = None,
     error_code: str | None = None,
     api: str = "chat",
     guardrails: list[dict[str, Any]] | None = None,
+    assistant_id: str | None = None,
 ) -> dict[str, Any]:
     """The fields of a chat usage record. Prompt-cache tokens count only when the input was charged.
     `api` names the door the call came through (chat, messages, responses): one ledger behind them.
@@ -60,15 +62,24 @@ def chat_fields(
         "credits": credits,
         "latency_ms": latency_ms,
         "ttft_ms": ttft_ms,
+        "provider_ms": provider_ms,  # time spent on providers before the answer (a stream: its first delta)
         "outcome": outcome,
         "error_code": error_code,
         "guardrails": guardrails or [],
+        "assistant_id": assistant_id,
     }
 
 
-async def record(recorder: UsageRecorder, log: logging.Logger, message: str, fields: dict[str, Any]) -> None:
-    """Write the record (its id is the hold's) and log the same fields."""
-    await recorder.record(fields["hold_id"], **fields)
+async def record(
+    recorder: UsageRecorder,
+    log: logging.Logger,
+    message: str,
+    fields: dict[str, Any],
+    traced: dict[str, Any] | None = None,
+) -> None:
+    """Write the record (its id is the hold's) and log the same fields; `traced` (the content, when the
+    workspace opted in to content in LLM traces) goes to the recorder's observers only."""
+    await recorder.record(fields["hold_id"], traced, **fields)
     log.info(message, extra={"usage": fields})
 
 

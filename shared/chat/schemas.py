@@ -87,7 +87,15 @@ class StreamOptions(BaseModel):
 class ChatCompletionRequest(BaseModel):
     model_config = ConfigDict(extra="allow")
     model: str | None = Field(None, max_length=200)
-    messages: list[ChatMessage] = Field(min_length=1, max_length=2000)
+    messages: list[ChatMessage] = Field(default_factory=list, max_length=2000)
+    # An extension: a prompt template (GET /v1/templates) rendered with `variables` is sent as the last
+    # user message, after `messages` (which may then be empty).
+    template_id: str | None = Field(
+        None, max_length=100, description="A prompt template to send as the prompt."
+    )
+    variables: dict[str, str] | None = Field(None, max_length=100, description="The template's variables.")
+    # An extension: an assistant (GET /v1/assistants) whose instructions, model and tools the call uses.
+    assistant_id: str | None = Field(None, max_length=64, description="An assistant to answer as.")
     stream: bool = False
     stream_options: StreamOptions | None = None
     max_tokens: int | None = Field(None, ge=1)
@@ -119,6 +127,14 @@ class ChatCompletionRequest(BaseModel):
     )
     top_logprobs: int | None = Field(None, ge=0, le=20, description="Alternatives per token; needs logprobs.")
     logit_bias: dict[str, int] | None = Field(None, description="Token id -> bias from -100 to 100.")
+
+    @model_validator(mode="after")
+    def _something_to_say(self) -> ChatCompletionRequest:
+        if not self.messages and self.template_id is None:
+            raise ValueError("messages must hold at least one message (or name a template_id)")
+        if self.variables is not None and self.template_id is None:
+            raise ValueError("variables fill a template: name its template_id")
+        return self
 
     def tool_options(self) -> ToolOptions:
         """The tools checked (shared/chat/tools.py), legacy functions translated; raises BadRequest."""

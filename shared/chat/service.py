@@ -14,7 +14,7 @@ stored result instead of calling the model again.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from functools import partial
 from typing import Any, TypeVar
@@ -118,6 +118,7 @@ class ChatService:
         cache_directives: CacheDirectives = NO_DIRECTIVES,
         needs: frozenset[str] = frozenset(),
         door: str = "chat",
+        assistant_id: str | None = None,
     ) -> ChatCall | Replay:
         """Validate, claim the idempotency key, answer from the cache or admit the call. `needs` are the
         capabilities the request needs (images, response_format, ...): the model must have them, and
@@ -182,6 +183,7 @@ class ChatService:
             int(time.time()),
             door,
             guard,
+            assistant_id,
         )
         settlement = Settlement(
             asked,
@@ -277,30 +279,39 @@ class ChatService:
             input_tokens=tokens,
             deployment=served.deployment,
             attempts=served.attempts,
+            provider_s=served.waited_s,
         )
 
     async def complete(self, call: ChatCall) -> CallResult:
+        guard = call.asked.guard
         try:
-            completion = await self.gateway.complete(call.chain, call.asked.messages, call.asked.params)
+            asked = self.gateway.complete(call.chain, call.asked.messages, call.asked.params)
+            completion = await (guard.beside.race(asked) if guard and guard.beside else asked)
         except BaseException as exc:
+            if guard is not None and guard.beside is not None:
+                guard.beside.cancel()
             with anyio.CancelScope(shield=True):
                 await call.finish(call.serving, Outcome(error=exc))
             raise
         call.serving = self._answered(call, completion.served)
         shown, blocked, logprobs = None, None, completion.logprobs
-        guard = call.asked.guard
-        if guard is not None and guard.screens_output:
+        tool_calls = completion.tool_calls
+        if guard is not None:
+            blocked = await guard.moderated()  # during_call: the answer waits for the verdict
+        if guard is not None and blocked is None and guard.screens_output:
             screened = guard.output(completion.text)
             blocked = screened.blocked.error() if screened.blocked is not None else None
             shown = screened.text
             if shown != completion.text:
                 logprobs = None  # the tokens' logprobs would spell out what was masked
+            if blocked is None and tool_calls:
+                tool_calls, blocked = guard.tool_calls(tool_calls)
         outcome = Outcome(
             completion.text,
             completion.finish_reason,
             completion.usage,
             error=blocked,
-            tool_calls=completion.tool_calls,
+            tool_calls=tool_calls if blocked is None else completion.tool_calls,
             logprobs=logprobs,
             shown=shown,
         )
@@ -312,16 +323,25 @@ class ChatService:
     async def open_stream(self, call: ChatCall) -> ChatStream:
         """Open the upstream stream; the gateway returns it once its first delta is in (failing over
         before that), so a failure before the first token is a plain error and nothing is charged."""
-        upstream: ModelStream | None = None
+        opened: list[ModelStream] = []  # the upstream, once the gateway has it (to close it on failure)
+
+        async def opening() -> tuple[ModelStream, AsyncIterator[Delta], Delta | None]:
+            stream = await self.gateway.open_stream(call.chain, call.asked.messages, call.asked.params)
+            opened.append(stream)
+            deltas = stream.__aiter__()
+            return stream, deltas, await anext(deltas, None)
+
+        guard = call.asked.guard
         try:
-            upstream = await self.gateway.open_stream(call.chain, call.asked.messages, call.asked.params)
-            deltas = upstream.__aiter__()
-            first: Delta | None = await anext(deltas, None)
+            if guard is not None and guard.beside is not None:
+                upstream, deltas, first = await guard.beside.race(opening())
+            else:
+                upstream, deltas, first = await opening()
         except BaseException as exc:
             with anyio.CancelScope(shield=True):
-                if upstream is not None:
-                    call.serving = self._served_by(call, upstream.served, call.serving)
-                    await upstream.aclose()
+                for stream in opened:
+                    call.serving = self._served_by(call, stream.served, call.serving)
+                    await stream.aclose()
                 await call.finish(call.serving, Outcome(error=exc))
             raise
         call.serving = self._answered(call, upstream.served)

@@ -93,7 +93,7 @@ class Settlement:
             logprobs=outcome.logprobs,
         )
         self.result = result
-        await self._record(serving, result, usage)
+        await self._record(serving, result, usage, outcome)
         if error is None and not outcome.was_cancelled:
             cacheable = self._cacheable(result, outcome)
             await self._cache.store(self.asked.cache_plan, cacheable, self.asked.spec.id, self.asked.limited)
@@ -114,7 +114,7 @@ class Settlement:
         content = guard.for_cache(outcome.text, result.content)
         return result if content == result.content else result.model_copy(update={"content": content})
 
-    async def _record(self, serving: Serving, result: CallResult, usage: Usage) -> None:
+    async def _record(self, serving: Serving, result: CallResult, usage: Usage, outcome: Outcome) -> None:
         asked = self.asked
         first = serving.first_token_at
         fields = records.chat_fields(
@@ -134,12 +134,19 @@ class Settlement:
             credits=result.credits,
             latency_ms=records.ms_since(asked.started, time.perf_counter()),
             ttft_ms=None if first is None else records.ms_since(asked.started, first),
+            provider_ms=None if serving.provider_s is None else round(serving.provider_s * 1000, 1),
             outcome=result.outcome,
             error_code=result.error["code"] if result.error else None,
             api=asked.door,
             guardrails=asked.guard.counts() if asked.guard is not None else None,
+            assistant_id=asked.assistant_id,
         )
-        await records.record(self._usage, log, "model call", fields)
+        guard = asked.guard
+        traced = None
+        if guard is not None and guard.policy.trace_content:
+            # The prompt as the provider saw it, the answer without this call's restored values.
+            traced = {"input": asked.messages, "output": guard.for_cache(outcome.text, result.content)}
+        await records.record(self._usage, log, "model call", fields, traced)
 
 
 def _as_app_error(error: BaseException | None) -> AppError | None:

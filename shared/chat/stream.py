@@ -16,7 +16,7 @@ from shared.chat.schemas import CallResult
 from shared.chat.tools import CallAssembler
 from shared.errors import AppError
 from shared.gateway.gateway import ModelStream
-from shared.gateway.types import Delta
+from shared.gateway.types import Delta, ToolCall, ToolCallDelta
 from shared.guardrails.verdict import OutputVerdict
 
 log = logging.getLogger("chat.stream")
@@ -53,7 +53,8 @@ class ChatStream:
 
     With a `guard` whose policy screens output, the text goes through its StreamWindow: deltas carry
     the text that passed (often empty while the window fills; the rest comes in one last delta), and a
-    `block` ends the stream with `error` set to 400 guardrail_blocked. The call is charged for what the
+    `block` ends the stream with `error` set to 400 guardrail_blocked. Tool-call fragments are held back
+    and each call is sent whole at the end, once its arguments passed. The call is charged for what the
     provider produced either way."""
 
     def __init__(
@@ -75,6 +76,7 @@ class ChatStream:
         self._finish = finish
         self._text: list[str] = []
         self._calls = CallAssembler()
+        self._held = CallAssembler()  # tool-call fragments held back while the output is screened
         self._logprobs: list[Any] = []  # the tokens' logprobs, when the client asked for them
         self._finish_reason: str | None = None
         self.error: AppError | None = None
@@ -97,22 +99,39 @@ class ChatStream:
                     self._finish_reason = delta.finish_reason
                 if self._heartbeat is not None:
                     await self._heartbeat.maybe()
+                if self._guard is not None and (cut := self._guard.cut()) is not None:
+                    self.error = cut  # during_call moderation flagged the request: the answer stops here
+                    break
+                if self._window is not None and delta.tool_calls:
+                    self._held.add(delta.tool_calls)
+                    delta = replace(delta, tool_calls=())
+                    if not delta.text and not delta.logprobs:
+                        continue
                 if self._window is not None and delta.text:
                     passed = self._screen(self._window.feed(delta.text))
                     if passed is None:
                         break
                     delta = replace(delta, text=passed)
                 yield delta
+            if self._guard is not None and self.error is None:
+                self.error = await self._guard.moderated()
             if self._window is not None and self.error is None:
                 rest = self._screen(self._window.finish())
                 if rest:
                     yield Delta(rest)
+                calls = self._held.result()
+                if calls and self.error is None:
+                    whole = self._screen_calls(calls)
+                    if whole:
+                        yield Delta("", tool_calls=whole)
             cancelled = False
         except AppError as exc:
             cancelled = False
             self.error = exc
         finally:
             with anyio.CancelScope(shield=True):
+                if self._guard is not None and self._guard.beside is not None:
+                    self._guard.beside.cancel()  # a stream cut short: its verdict no longer matters
                 await self._upstream.aclose()
                 outcome = Outcome(
                     "".join(self._text),
@@ -125,6 +144,15 @@ class ChatStream:
                     shown="".join(self._shown) if self._window is not None else None,
                 )
                 self.result = await self._finish(outcome)
+
+    def _screen_calls(self, calls: tuple[ToolCall, ...]) -> tuple[ToolCallDelta, ...]:
+        """The held calls, each in one piece, once their arguments passed (else `error` is set)."""
+        assert self._guard is not None
+        shown, blocked = self._guard.tool_calls(calls)
+        if blocked is not None:
+            self.error = blocked
+            return ()
+        return tuple(ToolCallDelta(i, c.id, c.name, c.arguments) for i, c in enumerate(shown))
 
     def _screen(self, verdict: OutputVerdict) -> str | None:
         """The text a window step lets through, or None when it blocked (then `error` is set)."""

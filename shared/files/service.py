@@ -11,6 +11,7 @@ the slot back, so a refusal leaves nothing behind.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import logging
 import re
 from typing import Any, Literal
@@ -74,6 +75,8 @@ class FileService:
         file_id = f"file-{new_id()}"
         path = prefix + file_id
         await self.quota.take(owner, len(data), offer)
+        at = now()
+        days = offer.file_retention_days
         doc = {
             "owner": owner,
             "user_id": principal.user_id,  # the uploader
@@ -84,7 +87,9 @@ class FileService:
             "mime": kind.mime,
             "bytes": len(data),
             "path": path,
-            "created_at": int(now().timestamp()),
+            "created_at": int(at.timestamp()),
+            # The plan's retention: the reconciler's sweep deletes the file then (delete_expired).
+            "expire_at": at + dt.timedelta(days=days) if days > 0 else None,
         }
         try:
             await self._store.put_if_absent(path, data, kind.mime)
@@ -140,8 +145,13 @@ class FileService:
         doc = await self._readable(principal, file_id)
         if doc.get("workspace_id") and doc.get("user_id") != principal.user_id:
             await self._workspaces.membership(principal.user_id, str(doc["workspace_id"]), "admin")
+        await self._remove(file_id, str(doc["owner"]))
+        return FileDeleted(id=file_id)
+
+    async def _remove(self, file_id: str, owner: str) -> None:
+        """The metadata and the quota in one transaction, then the bytes; FileNotFound if already gone."""
         ref = self._ref(file_id)
-        usage_ref = self.quota.ref(str(doc["owner"]))
+        usage_ref = self.quota.ref(owner)
 
         @firestore.async_transactional
         async def remove(tx: Any) -> dict[str, Any]:
@@ -157,7 +167,18 @@ class FileService:
         removed = await remove(self._db.transaction())
         await self._store.delete(str(removed["path"]))
         log.info("file deleted", extra={"file_id": file_id})
-        return FileDeleted(id=file_id)
+
+    async def delete_expired(self, limit: int) -> int:
+        """Delete up to `limit` files whose plan's retention ran out (the reconciler's sweep)."""
+        query = self._db.collection(FILES).where(filter=FieldFilter("expire_at", "<=", now()))
+        deleted = 0
+        async for snap in query.limit(limit).stream():
+            try:
+                await self._remove(snap.id, str((snap.to_dict() or {})["owner"]))
+            except FileNotFound:
+                continue  # its owner deleted it meanwhile
+            deleted += 1
+        return deleted
 
     async def _readable(self, principal: Principal, file_id: str) -> dict[str, Any]:
         snap = await self._ref(file_id).get()
@@ -190,4 +211,5 @@ def _file(file_id: str, doc: dict[str, Any]) -> FileObject:
         purpose=str(doc["purpose"]),
         type=str(doc["type"]),
         workspace_id=doc.get("workspace_id"),
+        expires_at=int(doc["expire_at"].timestamp()) if doc.get("expire_at") else None,
     )

@@ -38,6 +38,8 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 from redis.exceptions import RedisError
 
+from shared.telemetry import metrics
+
 State = Literal["closed", "open", "half_open"]
 
 log = logging.getLogger("gateway.breaker")
@@ -186,6 +188,7 @@ class Breaker:
     def _transition(self, deployment_id: str, before: str, after: str) -> None:
         if before == after:
             return
+        metrics.breaker_changed(deployment_id, after)
         level = logging.WARNING if after == "open" else logging.INFO
         log.log(
             level,

@@ -253,10 +253,6 @@ class Caller:
         """The native lane's call for `deployment` (shared/gateway/native/), or None: through litellm."""
         return self.native.wire(deployment) if self.native is not None else None
 
-    def lane(self, deployment: Deployment) -> str:
-        """Which lane an attempt on `deployment` takes: "native" or "litellm" (for the attempt log)."""
-        return "native" if self._wire(deployment) is not None else "litellm"
-
     async def aclose(self) -> None:
         if self.native is not None:
             await self.native.aclose()

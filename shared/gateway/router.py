@@ -26,16 +26,16 @@ that is required), and a fallback is kept in the chain only if its own worst cas
 that was granted. So the serving model's real cost never exceeds the hold, and settle's rule
 (charge min(hold, real cost)) never has to cut anything for a fallback.
 
-Every attempt is logged on "gateway.router": model, deployment, lane (native or litellm), attempt,
-outcome, delay.
+Every attempt is logged on "gateway.router" (model, deployment, attempt, outcome, delay), counted in the
+gateway metrics and traced as a `provider.attempt` span (shared/gateway/observe.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 import math
 import random
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
@@ -44,11 +44,10 @@ from shared.catalog.catalog import Catalog, Deployment
 from shared.errors import UpstreamUnavailable
 from shared.gateway.calls import Caller, ModelStream
 from shared.gateway.errors import translate
+from shared.gateway.observe import answered, attempt_span, attempted
 from shared.gateway.retry import Failure, RetryPolicy, classify
 from shared.gateway.types import Candidate, Completion, Served
 from shared.settings import Settings
-
-log = logging.getLogger("gateway.router")
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
@@ -117,16 +116,11 @@ class Router:
 
         async def failed(exc: BaseException) -> None:
             failure = classify(exc)
-            self._log(served, served.attempts, "failed_mid_stream", failure, None)
+            attempted(served, served.attempts, "failed_mid_stream", failure, None)
             if failure.provider_fault:
                 await self.breaker.failure(served.deployment.id)
 
         return failed
-
-    def _log(
-        self, served: Served, attempt: int, outcome: str, failure: Failure | None, delay: float | None
-    ) -> None:
-        _log(served, attempt, outcome, failure, delay, self.caller.lane(served.deployment))
 
     def _policy(self, candidate: Candidate) -> RetryPolicy:
         if candidate.spec.max_attempts is None:
@@ -145,6 +139,7 @@ class Router:
         stream: bool,
     ) -> T:
         total = 0
+        waited = 0.0  # seconds spent on providers: attempts and the waits between them
         retry_after: list[float] = []
         last: Failure | None = None
         for candidate in chain:
@@ -155,34 +150,39 @@ class Router:
                 while True:
                     served = Served(candidate.spec, deployment, total + 1)
                     if not await self.breaker.allow(deployment.id):
-                        self._log(served, tries + 1, "skipped_breaker_open", None, None)
+                        attempted(served, tries + 1, "skipped_breaker_open", None, None)
                         break
                     if not await self.balancer.acquire(deployment, tokens):
-                        self._log(served, tries + 1, "skipped_over_limit", None, None)
+                        attempted(served, tries + 1, "skipped_over_limit", None, None)
                         break
                     tries += 1
                     total += 1
+                    started = time.perf_counter()
                     try:
                         async with self.balancer.track(deployment):
-                            result = await attempt(candidate, served)
+                            with attempt_span(served, tries):
+                                result = await attempt(candidate, served)
                     except Exception as exc:
+                        waited += time.perf_counter() - started
                         failure = classify(exc)
                         last = failure
                         if not failure.provider_fault:
-                            self._log(served, tries, "refused", failure, None)
+                            attempted(served, tries, "refused", failure, None)
                             raise translate(exc, deployment.provider) from exc
                         await self.breaker.failure(deployment.id)
                         if failure.retry_after is not None:
                             retry_after.append(failure.retry_after)
                         delay = policy.delay(tries, failure, self.rand)
-                        self._log(served, tries, "failed", failure, delay)
+                        attempted(served, tries, "failed", failure, delay)
                         if delay is None:
                             break
                         await self.sleep(delay)
+                        waited += delay
                         continue
+                    waited += time.perf_counter() - started
                     await self.breaker.success(deployment.id)
-                    self._log(served, tries, "ok", None, None)
-                    return result
+                    attempted(served, tries, "ok", None, None)
+                    return answered(result, chain[0].spec.id, waited)
         raise _exhausted(chain, total, last, retry_after)
 
 
@@ -199,25 +199,3 @@ def _exhausted(
     )
     error.attempts = attempts
     return error
-
-
-def _log(
-    served: Served, attempt: int, outcome: str, failure: Failure | None, delay: float | None, lane: str
-) -> None:
-    log.info(
-        "model attempt",
-        extra={
-            "attempt": {
-                "model": served.spec.id,
-                "deployment": served.deployment.id,
-                "provider": served.deployment.provider,
-                "lane": lane,
-                "attempt": attempt,
-                "outcome": outcome,
-                "failure": failure.kind if failure else None,
-                "status": failure.status if failure else None,
-                "retry_after": failure.retry_after if failure else None,
-                "delay_s": None if delay is None else round(delay, 3),
-            }
-        },
-    )

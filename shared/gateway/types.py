@@ -56,6 +56,9 @@ class Served:
     spec: ModelSpec
     deployment: Deployment
     attempts: int = 1
+    # Seconds spent on providers until the answer (a stream: its first delta): every attempt and the
+    # waits between them. The rest of a call's time before its first byte is ours (gateway overhead).
+    waited_s: float = 0.0
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 Action = Literal["block", "mask", "log_only"]
 Stage = Literal["pre_call", "post_call"]
-CHECK_NAMES = ("limits", "banned", "injection", "secrets", "pii")
+ModerationStage = Literal["pre_call", "during_call"]  # during_call: beside the provider call, moderation only
+CHECK_NAMES = ("limits", "banned", "injection", "secrets", "pii", "moderation")
 POLICIES_PATH = Path(__file__).with_name("policies.toml")
 
 
@@ -37,7 +38,7 @@ class _Check(BaseModel):
     action: Action = "log_only"
     stages: frozenset[Stage] = frozenset({"pre_call"})
 
-    def runs(self, stage: Stage) -> bool:
+    def runs(self, stage: str) -> bool:
         return self.enabled and stage in self.stages
 
 
@@ -69,6 +70,26 @@ class InjectionCheck(_Check):
         if "post_call" in stages:
             raise ValueError("injection runs on input only (pre_call)")
         return stages
+
+
+class ModerationCheck(_Check):
+    """The provider's moderation endpoint (OpenAI's omni-moderation through litellm; the platform's
+    MODERATION_MODEL) on the request's text: `pre_call` waits for it before anything is reserved,
+    `during_call` runs it beside the provider call and cuts the call when it flags."""
+
+    enabled: bool = False
+    action: Action = "block"
+    stages: frozenset[ModerationStage] = frozenset({"during_call"})  # type: ignore[assignment]
+    fail_closed: bool = Field(
+        False, description="block when the moderation endpoint can't answer (default: let the call through)"
+    )
+
+    @field_validator("action")
+    @classmethod
+    def _no_mask(cls, action: Action) -> Action:
+        if action == "mask":
+            raise ValueError("moderation can only block or log_only")
+        return action
 
 
 class LimitsCheck(_Check):
@@ -103,6 +124,7 @@ class Checks(BaseModel):
     injection: InjectionCheck = InjectionCheck(action="block")
     secrets: SecretsCheck = SecretsCheck(action="mask")
     pii: PiiCheck = PiiCheck(action="mask")
+    moderation: ModerationCheck = ModerationCheck()
 
 
 class Policy(BaseModel):
@@ -110,6 +132,10 @@ class Policy(BaseModel):
 
     checks: Checks = Checks()
     restore_output: bool = Field(True, description="put masked values back into the answer")
+    trace_content: bool = Field(
+        False,
+        description="send the (masked) prompt and the answer to the LLM tracer (Langfuse) when one is set",
+    )
     stream_window: int = Field(
         320, ge=256, le=4096, description="characters a stream holds back; at least the longest finding"
     )

@@ -16,6 +16,7 @@ import logging
 from shared.adapters.storage import BlobStore
 from shared.adapters.tasks import EnqueueFailed
 from shared.auth.schemas import Principal
+from shared.chat.guard import Guardrails
 from shared.clock import now
 from shared.errors import Conflict
 from shared.ids import new_id, stable_id
@@ -23,6 +24,7 @@ from shared.jobs.errors import JobNotFound, TooManyJobs
 from shared.jobs.kinds import JobKind
 from shared.jobs.parts import JobParts
 from shared.jobs.schemas import Job, JobCreate, JobError, JobView, step_payload, task_id
+from shared.jobs.screening import screened
 from shared.limits.budgets.schemas import Admission
 from shared.plans.offers import PlanOffers, ensure_model_allowed
 
@@ -44,16 +46,20 @@ class JobService:
         kinds: dict[str, JobKind],
         store: BlobStore,
         offers: PlanOffers,
+        guardrails: Guardrails | None = None,
     ) -> None:
         self._p = parts
         self._kinds = kinds
         self._store = store
         self._offers = offers
+        self._guardrails = guardrails  # the prompt's pre_call (shared/jobs/screening.py); None: unscreened
 
     async def create(
         self, principal: Principal, request: JobCreate, idempotency_key: str | None = None
     ) -> Job:
         kind = self._kinds[request.type]
+        if self._guardrails is not None:
+            request = await screened(self._guardrails, principal, request)
         plan = kind.plan(request)
         model = plan.params.get("model")
         if model is not None:  # the plan the caller spends under (a workspace's, with X-Workspace-ID)

@@ -34,6 +34,9 @@ class PlanOffer(BaseModel):
     thread_retention_days: int = Field(
         0, ge=0, description="Days a thread is kept after its last message (0: kept until deleted)."
     )
+    file_retention_days: int = Field(
+        0, ge=0, description="Days an uploaded file is kept after its upload (0: kept until deleted)."
+    )
     max_file_bytes: int = Field(
         10_000_000, ge=1, description="The largest file one may upload (POST /v1/files)."
     )

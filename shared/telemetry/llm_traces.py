@@ -4,7 +4,9 @@ Every usage record (a chat call through any door, an embedding, speech, a job) b
 with one generation: model, provider, tokens, cost (credits, and USD at 1,000,000 credits a dollar),
 latency, time to first token, outcome, the door. The user and the workspace are named by a keyed hash
 (HMAC-SHA256 with the secret key: stable for Langfuse's per-user views, useless to anyone without the
-key). No prompt or answer is sent: usage records hold none, and no workspace can opt in to content yet.
+key). No prompt or answer is sent (usage records hold none), unless the call's guardrail policy says
+`trace_content = true` (a workspace's choice, `PUT /v1/workspaces/{id}/guardrails`): then the generation
+carries the prompt as the provider saw it (masked values stay masked) and the answer as the client saw it.
 
 Events go to Langfuse's ingestion API (`POST /api/public/ingestion`, basic auth) in batches, from a task
 in the process's event loop: at most `BATCH` events or `FLUSH_S` seconds apart. A full queue drops the
@@ -49,18 +51,20 @@ class LangfuseSink:
     def pseudonym(self, value: str) -> str:
         return hmac.new(self._key, value.encode(), hashlib.sha256).hexdigest()[:24]
 
-    def record(self, record_id: str, fields: dict[str, Any]) -> None:
+    def record(self, record_id: str, fields: dict[str, Any], traced: dict[str, Any] | None = None) -> None:
         """Queue the trace of one usage record (never blocks, never raises into the caller)."""
         if len(self._queue) + 2 > MAX_QUEUED:
             self.dropped += 2
-        self._queue.extend(self.events(record_id, fields))
+        self._queue.extend(self.events(record_id, fields, traced))
         if self._task is None or self._task.done():
             try:
                 self._task = asyncio.get_running_loop().create_task(self._flush_soon())
             except RuntimeError:
                 return  # no loop here: the next call from one sends these too
 
-    def events(self, record_id: str, fields: dict[str, Any]) -> list[dict[str, Any]]:
+    def events(
+        self, record_id: str, fields: dict[str, Any], traced: dict[str, Any] | None = None
+    ) -> list[dict[str, Any]]:
         at = dt.datetime.now(dt.UTC)
         trace_id = str(uuid.uuid5(uuid.NAMESPACE_OID, f"usage:{record_id}"))  # a redelivery: the same trace
         user = self.pseudonym(str(fields.get("user_id") or "")) if fields.get("user_id") else None
@@ -98,6 +102,8 @@ class LangfuseSink:
             "level": "DEFAULT" if fields.get("outcome") in ("ok", None) else "WARNING",
             "metadata": metadata,
         }
+        if traced is not None:
+            generation["input"], generation["output"] = traced.get("input"), traced.get("output")
         if fields.get("ttft_ms") is not None:
             generation["completionStartTime"] = (
                 at - dt.timedelta(seconds=latency) + dt.timedelta(milliseconds=float(fields["ttft_ms"]))

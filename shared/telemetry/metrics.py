@@ -44,6 +44,59 @@ JOB_STEPS = _meter.create_counter("job.steps", description="Job step deliveries,
 JOB_STEP_DURATION = _meter.create_histogram("job.step.duration", unit="s", description="Job step run time.")
 WEBHOOKS = _meter.create_counter("webhooks", description="Payment webhooks, by provider and outcome.")
 
+# The gateway (shared/gateway/observe.py): provider attempts and errors, retries, fallbacks, breakers.
+GATEWAY_ATTEMPTS = _meter.create_counter(
+    "gateway.attempts", description="Provider attempts, by model, provider, outcome and failure kind."
+)
+GATEWAY_RETRIES = _meter.create_counter(
+    "gateway.retries", description="Attempts retried on the same deployment."
+)
+GATEWAY_FALLBACKS = _meter.create_counter(
+    "gateway.fallbacks", description="Calls served by another model than the one asked for."
+)
+BREAKER_TRANSITIONS = _meter.create_counter(
+    "gateway.breaker.transitions", description="Circuit breaker changes seen here, by deployment and state."
+)
+_breakers: dict[str, int] = {}  # deployment -> 1 while this instance last saw its breaker open
+
+
+def breaker_changed(deployment: str, state: str) -> None:
+    BREAKER_TRANSITIONS.add(1, {"deployment": deployment, "state": state})
+    _breakers[deployment] = 1 if state == "open" else 0
+
+
+def _breaker_states(_: metrics.CallbackOptions) -> list[metrics.Observation]:
+    return [metrics.Observation(value, {"deployment": name}) for name, value in _breakers.items()]
+
+
+BREAKER_OPEN = _meter.create_observable_gauge(
+    "gateway.breaker.open", [_breaker_states], description="1 while a deployment's breaker is open."
+)
+
+# Model calls, from their usage records (shared/telemetry/call_metrics.py).
+LLM_CALLS = _meter.create_counter(
+    "llm.calls", description="Model calls, by feature, door, model and outcome."
+)
+LLM_TOKENS = _meter.create_counter(
+    "llm.tokens", unit="{token}", description="Tokens, by model and direction."
+)
+LLM_TTFT = _meter.create_histogram(
+    "llm.ttft",
+    unit="s",
+    description="Time to first token (from the request's arrival), by model and provider.",
+)
+LLM_TOKENS_PER_S = _meter.create_histogram(
+    "llm.output_rate", unit="{token}/s", description="Output tokens per second of provider time."
+)
+GATEWAY_OVERHEAD = _meter.create_histogram(
+    "gateway.overhead",
+    unit="s",
+    description="Our time before a call's first byte, less the time spent waiting on providers.",
+)
+GUARDRAIL_FINDINGS = _meter.create_counter(
+    "guardrail.findings", description="Guardrail checks that fired, by check and action (block, mask, log)."
+)
+
 
 def configure_metrics(settings: Settings) -> None:
     """Install the meter provider of these settings (the first call wins: OpenTelemetry allows one)."""

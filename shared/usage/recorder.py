@@ -8,6 +8,7 @@ forever. Usage reports cover at most `usage_max_days`, which must stay below the
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -22,8 +23,12 @@ IN_LIMIT = 30  # Firestore's most values in one `in` filter
 DEFAULT_RETENTION_DAYS = 400
 
 
-# Told of every record written (its id and fields): LLM traces (shared/telemetry/llm_traces.py).
-Observer = Callable[[str, dict[str, Any]], None]
+# Told of every record written (its id and fields): call metrics (shared/telemetry/call_metrics.py) and
+# LLM traces (shared/telemetry/llm_traces.py). An observer that raises is logged, never the caller's error.
+# `traced` is the call's content when its workspace opted in to content in traces (else None): it goes to
+# the observers only, never into the record or a log line.
+Observer = Callable[[str, dict[str, Any], dict[str, Any] | None], None]
+log = logging.getLogger("usage")
 
 
 class UsageRecorder:
@@ -31,20 +36,26 @@ class UsageRecorder:
         self,
         db: firestore.AsyncClient,
         retention_days: int = DEFAULT_RETENTION_DAYS,
-        observer: Observer | None = None,
+        *observers: Observer,
     ) -> None:
         self.db = db
         self.retention = dt.timedelta(days=retention_days)
-        self.observer = observer
+        self.observers = observers
+
+    def _tell(self, record_id: str, fields: dict[str, Any], traced: dict[str, Any] | None = None) -> None:
+        for observer in self.observers:
+            try:
+                observer(record_id, fields, traced)
+            except Exception:
+                log.warning("usage observer failed", exc_info=True)
 
     def _stamped(self, fields: dict[str, Any]) -> dict[str, Any]:
         at = now()
         return {**fields, "created_at": at, "expire_at": at + self.retention}
 
-    async def record(self, record_id: str, **fields: Any) -> None:
+    async def record(self, record_id: str, traced: dict[str, Any] | None = None, **fields: Any) -> None:
         await self.db.collection(COLLECTION).document(record_id).set(self._stamped(fields))
-        if self.observer is not None:
-            self.observer(record_id, fields)
+        self._tell(record_id, fields, traced)
 
     async def record_once(self, record_id: str, **fields: Any) -> bool:
         """Write the record unless it exists (a redelivered task closing the same job); True if written."""
@@ -52,8 +63,7 @@ class UsageRecorder:
             await self.db.collection(COLLECTION).document(record_id).create(self._stamped(fields))
         except AlreadyExists:
             return False
-        if self.observer is not None:
-            self.observer(record_id, fields)
+        self._tell(record_id, fields)
         return True
 
     async def records(

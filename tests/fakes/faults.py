@@ -14,12 +14,12 @@ OVERLOADED_BODY = {"type": "error", "error": {"type": "overloaded_error", "messa
 class Fault:
     """What a provider does wrong on one request."""
 
-    kind: str  # "status", "hang" (before the first byte), "slow", "cut", "stall"
+    kind: str  # "status", "hang" (before the first byte), "late", "slow", "cut", "stall"
     status: int = 0
     retry_after: float | None = None
     body: dict[str, Any] | None = None
     after: int = 0  # chunks sent before a cut or stall
-    delay: float = 0.05  # between chunks of a slow stream
+    delay: float = 0.05  # between chunks of a slow stream; before the answer of a late one
 
     @classmethod
     def http(cls, status: int, retry_after: float | None = None, body: dict[str, Any] | None = None) -> Fault:
@@ -33,6 +33,11 @@ class Fault:
     def overloaded(cls) -> Fault:
         """Anthropic's 529 with its overloaded_error body."""
         return cls.http(529, None, OVERLOADED_BODY)
+
+    @classmethod
+    def late(cls, seconds: float) -> Fault:
+        """The answer (whole, or a stream's first byte) comes after `seconds`, then as usual."""
+        return cls("late", delay=seconds)
 
     @classmethod
     def hang(cls) -> Fault:

@@ -48,6 +48,7 @@ from starlette.routing import Route
 from shared.catalog.catalog import CAPABILITIES
 from tests.fakes.embeddings import FakeEmbeddings
 from tests.fakes.faults import DIRECTIVE, LEGACY_FAULTS, Fault
+from tests.fakes.moderation import FakeModeration
 from tests.fakes.tool_streams import ShapeFakes, catalog_lines, script_of
 
 # Each is one token alone and after a space in common tokenizers, so estimated and reported counts agree.
@@ -188,11 +189,13 @@ class FakeProvider:
     cache_usage: dict[str, tuple[int, int]] = field(default_factory=dict)
     shapes: ShapeFakes = field(default_factory=ShapeFakes)
     embeddings: FakeEmbeddings = field(default_factory=FakeEmbeddings)  # /v1/embeddings (its own file)
+    moderation: FakeModeration = field(default_factory=FakeModeration)  # /v1/moderations
 
     def __post_init__(self) -> None:
         routes = [
             Route("/v1/chat/completions", self.chat, methods=["POST"]),
             Route("/v1/embeddings", self.embeddings.handle, methods=["POST"]),
+            Route("/v1/moderations", self.moderation.handle, methods=["POST"]),
             Route("/v1/models", self.models, methods=["GET"]),
             *self.shapes.routes(),
         ]
@@ -353,6 +356,8 @@ class FakeProvider:
             return JSONResponse(error, status_code=fault.status, headers=headers)
         if fault is not None and fault.kind == "hang":
             await asyncio.sleep(3600)
+        if fault is not None and fault.kind == "late":
+            await asyncio.sleep(fault.delay)
         script = script_of(body.get("messages", []), bool(body.get("tools")))
         if script is not None:
             call.finished = True

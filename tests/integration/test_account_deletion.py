@@ -11,6 +11,7 @@ from google.cloud.firestore_v1.base_query import FieldFilter
 
 from shared.account.deletion import CONFIRMATION, tombstone_email
 from tests.integration.test_jobs_export import export, make_thread
+from tests.integration.test_templates import MINE
 from tests.support.helpers import User, assert_error, db
 from tests.support.jobs import JobsStack, finished, storage_client, wait_for_job
 from tests.support.workspaces import create, join
@@ -54,6 +55,8 @@ def test_deleting_an_account_removes_its_content_and_keeps_its_books(
     ).json()
     assert f"users/{user.user_id}/files/{uploaded['id']}" in objects(jobs_stack, user)
     key = client.post("/v1/api-keys", json={"name": "laptop"}, headers=user.headers).json()["key"]
+    template = client.post("/v1/templates", json=MINE, headers=user.headers)
+    assert template.status_code == 201, template.text
     second = client.post("/v1/auth/login", json={"email": user.email, "password": user.password}).json()
     ws = create(client, owner)["id"]
     join(client, owner, ws, user)
@@ -69,7 +72,8 @@ def test_deleting_an_account_removes_its_content_and_keeps_its_books(
     report = deleted.json()
     assert report["threads"] == 1 and report["jobs"] == 1 and report["objects"] >= 1
     assert report["api_keys"] == 1 and report["sessions"] >= 2 and report["workspaces_left"] == 1
-    assert report["files"] == 1 and report["objects"] >= 2
+    assert report["files"] == 1 and report["objects"] >= 2 and report["templates"] == 1
+    assert not db().collection("templates").document(template.json()["id"]).get().exists
     assert not db().collection("files").document(uploaded["id"]).get().exists
     assert not db().collection("file_usage").document(f"user_{user.user_id}").get().exists
 

@@ -12,6 +12,7 @@ import httpx
 
 from shared.auth.tokens import digest
 from tests.integration.test_jobs_export import make_thread
+from tests.integration.test_templates import MINE
 from tests.support.helpers import User, assert_error, balance
 from tests.support.jobs import finished, wait_for_job
 
@@ -23,6 +24,7 @@ def test_an_export_holds_the_account_and_costs_nothing(
     user, other = jobs_user(), jobs_user()
     thread_id = make_thread(client, user, "my notes")
     key = client.post("/v1/api-keys", json={"name": "laptop"}, headers=user.headers).json()["key"]
+    template = client.post("/v1/templates", json=MINE, headers=user.headers).json()
     uploaded = client.post(
         "/v1/files", files={"file": ("n.md", b"# Notes")}, data={"purpose": "user_data"}, headers=user.headers
     ).json()
@@ -55,10 +57,14 @@ def test_an_export_holds_the_account_and_costs_nothing(
     everything = b"".join(archive.read(n) for n in names).decode()
     assert key not in everything and digest(key) not in everything and "password_hash" not in everything
     assert "auth.sign_in" in archive.read("audit.json").decode()
+    assert [t["id"] for t in json.loads(archive.read("templates.json"))] == [template["id"]]
     files = json.loads(archive.read("files.json"))
     assert [(f["id"], f["filename"], f["type"], f["bytes"]) for f in files] == [
         (uploaded["id"], "n.md", "md", 7)
     ]
+
+    trail = client.get("/v1/me/audit", params={"action": "account.export"}, headers=user.headers).json()
+    assert [e["target"] for e in trail["data"]] == [job["id"]]  # one export started, one entry
 
     # Somebody else: no export of theirs, and this one is not theirs to read.
     assert_error(client.get("/v1/me/export", headers=other.headers), 404, "no_export")

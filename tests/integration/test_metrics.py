@@ -1,5 +1,6 @@
 """Metrics (issue 16, item 6): the Prometheus text at /internal/metrics, behind its token, shows requests by
-route and status, credits moved by the ledger, cache lookups and error answers by code."""
+route and status, credits moved by the ledger, cache lookups and error answers by code; the gateway's
+attempts, retries, fallbacks and breakers; time to first token, output rate and our own overhead."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 
 import httpx
 
-from tests.support.helpers import User
+from tests.fakes.provider import FakeProvider, Fault
+from tests.support.helpers import User, rid, usage_for
 
 TOKEN = {"Authorization": "Bearer test-metrics-token"}
 
@@ -60,3 +62,45 @@ def test_the_text_is_not_public(client: httpx.Client, user: User) -> None:
     assert client.get("/internal/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 401
     assert client.get("/internal/metrics", headers=user.headers).status_code == 401  # a user is not a scraper
     assert "/internal/metrics" not in client.get("/openapi.json").text
+
+
+def test_the_gateway_is_seen_retrying_falling_back_and_opening_its_breakers(
+    client: httpx.Client, user: User, fleet: FakeProvider
+) -> None:
+    before = scrape(client)
+    fleet.always("fleet-main", Fault.http(503))
+    body = {"model": "fleet-main", "messages": [{"role": "user", "content": "hi"}], "max_tokens": 4}
+    for _ in range(3):  # two tries on each of two deployments per call: 6 failures each, the breaker opens
+        response = client.post("/v1/chat/completions", json=body, headers={**user.headers, **rid()})
+        assert response.status_code == 200 and response.json()["model"] == "fleet-backup", response.text
+    after = scrape(client)
+
+    def grew(name: str, **labels: str) -> float:
+        return value(after, name, **labels) - value(before, name, **labels)
+
+    failed = {"model": "fleet-main", "outcome": "failed", "failure": "unavailable"}
+    assert grew("gateway_attempts_total", **failed) >= 10  # at least 4 + 4 + 2 before the breakers opened
+    assert grew("gateway_retries_total", model="fleet-main") >= 4
+    assert grew("gateway_fallbacks_total", requested="fleet-main", served="fleet-backup") == 3
+    assert grew("gateway_attempts_total", model="fleet-backup", outcome="ok") == 3
+    assert grew("gateway_breaker_transitions_total", state="open") >= 2
+    assert value(after, "gateway_breaker_open", deployment="fleet-main@fake_a#0") == 1
+    assert grew("llm_calls_total", model="fleet-backup", outcome="ok", feature="chat") == 3
+    assert grew("llm_ttft_seconds_count", model="fleet-backup", provider="fake_b") == 3
+    assert grew("gateway_overhead_seconds_count", api="chat") >= 3
+    assert grew("llm_output_rate_per_second_count", model="fleet-backup") == 3
+
+
+def test_overhead_is_our_time_less_the_providers(
+    client: httpx.Client, user: User, fleet: FakeProvider
+) -> None:
+    """A provider that takes a second to answer adds a second to the time to first token, not to our
+    overhead: the usage record keeps the time spent on providers apart."""
+    fleet.always("fleet-solo", Fault.late(1.0))
+    body = {"model": "fleet-solo", "messages": [{"role": "user", "content": "slowly"}], "max_tokens": 3}
+    response = client.post("/v1/chat/completions", json=body, headers={**user.headers, **rid()})
+    assert response.status_code == 200, response.text
+    record = usage_for(response.headers["x-request-id"])
+    assert record["provider_ms"] >= 1000
+    assert record["ttft_ms"] >= record["provider_ms"]
+    assert record["ttft_ms"] - record["provider_ms"] < 500

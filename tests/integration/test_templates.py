@@ -8,7 +8,8 @@ from typing import Any
 
 import httpx
 
-from tests.support.helpers import User, assert_error, sign_up
+from tests.fakes.provider import FakeProvider
+from tests.support.helpers import User, assert_error, balance, sign_up
 from tests.support.workspaces import create, join
 
 MINE = {
@@ -154,3 +155,63 @@ def test_rendering_is_rate_limited(client: httpx.Client) -> None:
         for _ in range(60)
     ]
     assert codes[0] == 200 and 429 in codes
+
+
+def test_chat_sends_a_rendered_template_as_the_prompt(
+    client: httpx.Client, make_user: Any, fake_provider: FakeProvider
+) -> None:
+    me, other = make_user(), make_user()
+    mine = {**MINE, "body": "[[echo]] Release notes for {{product}} {{version}} please"}
+    tid = client.post("/v1/templates", json=mine, headers=me.headers).json()["id"]
+    history = [{"role": "system", "content": "You write tersely."}]
+    body = {"model": "fake-echo", "messages": history, "template_id": tid, "max_tokens": 40}
+    answer = client.post(
+        "/v1/chat/completions",
+        json={**body, "variables": {"product": "Kite", "version": "2.1"}},
+        headers=me.headers,
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["choices"][0]["message"]["content"] == "Release notes for Kite 2.1 please"
+    sent = fake_provider.calls_for("fake-echo")[-1].body["messages"]
+    assert sent[0] == history[0] and sent[-1]["role"] == "user" and "Kite 2.1" in sent[-1]["content"]
+    assert "template_id" not in fake_provider.calls_for("fake-echo")[-1].body
+
+    before = balance(client, me.headers)
+    assert_error(
+        client.post(
+            "/v1/chat/completions", json={**body, "variables": {"product": "Kite"}}, headers=me.headers
+        ),
+        400,
+        "missing_variables",
+    )
+    assert_error(
+        client.post(
+            "/v1/chat/completions",
+            json={**body, "variables": {"product": "Kite", "version": "2", "colour": "red"}},
+            headers=me.headers,
+        ),
+        400,
+        "unknown_variables",
+    )
+    assert_error(
+        client.post("/v1/chat/completions", json={**body, "variables": {}}, headers=other.headers),
+        404,
+        "template_not_found",
+    )
+    assert balance(client, me.headers) == before  # refused before anything was reserved
+    no_prompt = client.post(
+        "/v1/chat/completions", json={"model": "fake-echo", "messages": []}, headers=me.headers
+    )
+    assert no_prompt.status_code == 422
+
+
+def test_a_builtin_template_is_a_prompt_too(client: httpx.Client, user: User) -> None:
+    listed = client.get("/v1/templates", params={"language": "en"}, headers=user.headers).json()["data"]
+    builtin = next(t for t in listed if t["owner"] == "builtin" and t["variables"])
+    values = {v["name"]: "x" for v in builtin["variables"]}
+    answer = client.post(
+        "/v1/chat/completions",
+        json={"model": "fake-echo", "template_id": builtin["id"], "variables": values, "max_tokens": 3},
+        headers=user.headers,
+    )
+    assert answer.status_code == 200, answer.text

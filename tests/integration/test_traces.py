@@ -52,6 +52,9 @@ def test_a_chat_call_is_one_trace_under_the_callers(client: httpx.Client, user: 
     assert root.attributes["http.response.status_code"] == 200
     names = [s.name for s in spans]
     assert "admission" in names and "cache.lookup" in names
+    (attempt,) = [s for s in spans if s.name == "provider.attempt"]
+    assert attempt.kind == SpanKind.CLIENT and attempt.attributes is not None
+    assert attempt.attributes["model"] == "fake-echo" and attempt.attributes["attempt"] == 1
     ledger = [s for s in spans if s.name == "ledger.transaction"]
     operations = {str((s.attributes or {}).get("operation")) for s in ledger}
     assert {"Ledger.reserve", "Ledger._finish"} <= operations, operations

@@ -93,5 +93,9 @@ def seed(client: httpx.Client) -> Account:
     account.ids["file_id"] = str(file["id"])
     stored = {"model": "fake-echo", "input": "fuzz", "max_output_tokens": 2}
     account.ids["response_id"] = str(_ok(client.post("/v1/responses", json=stored, headers=h), 200)["id"])
+    assistant = {"model": "fake-echo", "name": "fuzz"}
+    account.ids["assistant_id"] = str(
+        _ok(client.post("/v1/assistants", json=assistant, headers=h), 200)["id"]
+    )
     _ok(client.delete(f"/v1/jobs/{job['id']}", headers=h), 200)
     return account

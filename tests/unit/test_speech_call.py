@@ -55,7 +55,7 @@ class Usage:
     def __init__(self) -> None:
         self.records: list[dict[str, Any]] = []
 
-    async def record(self, record_id: str, **fields: Any) -> None:
+    async def record(self, record_id: str, traced: Any = None, **fields: Any) -> None:
         self.records.append(fields)
 
 

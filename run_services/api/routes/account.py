@@ -14,6 +14,7 @@ from pydantic import BaseModel
 from run_services.api.deps import CurrentPrincipal, ServicesDep
 from shared.account.deletion import AccountDeletion
 from shared.account.export_job import KIND
+from shared.audit import trail as audit
 from shared.auth.schemas import Principal
 from shared.bootstrap import Services
 from shared.errors import NotFound
@@ -36,6 +37,7 @@ class AccountDeleted(BaseModel):
     sessions: int
     workspaces_left: int
     files: int
+    templates: int
 
 
 @router.delete("")
@@ -70,6 +72,8 @@ async def start_export(principal: CurrentPrincipal, services: ServicesDep, respo
     running = await latest_export(services, principal)
     if running is None or running.state in TERMINAL:
         running = await services.jobs.service.create(principal, JobCreate(type=KIND, input={}))
+        item = audit.entry("account.export", principal.user_id, account=principal.user_id, target=running.id)
+        await audit.AuditTrail(services.db).write(item)
     response.headers["Location"] = f"/v1/jobs/{running.id}"
     return await services.jobs.service.view(running)
 

@@ -10,6 +10,8 @@ from pydantic import BaseModel, Field
 
 from run_services.api.chat_responses import respond
 from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender, ThreadId, request_id
+from run_services.api.routes.assistants import service as assistant_service
+from shared.assistants.apply import function_tools, sampling_defaults, with_instructions
 from shared.chat import tools
 from shared.chat.idempotency import fingerprint
 from shared.chat.schemas import CallResult
@@ -39,6 +41,7 @@ class NewMessage(BaseModel):
     content: str | None = Field(None, min_length=1, max_length=200_000)
     tool_results: list[ToolResult] | None = Field(None, min_length=1, max_length=tools.MAX_TOOL_CALLS)
     model: str | None = Field(None, max_length=200)
+    assistant_id: str | None = Field(None, max_length=64, description="Answer as this assistant.")
     max_tokens: int | None = Field(None, ge=1)
     temperature: float | None = Field(None, ge=0, le=2)
     stream: bool = True
@@ -116,15 +119,25 @@ async def post_message(
 ) -> Response:
     await services.threads.get(principal, thread_id)
     inputs = body.inputs()
-    options = tools.check_options(body.tools, body.tool_choice, body.parallel_tool_calls)
+    offered = body.tools
+    assistant = None
+    if body.assistant_id is not None:  # its instructions lead; the thread keeps only what was sent
+        assistant = await assistant_service(services).get(principal, body.assistant_id)
+        if offered is None:
+            offered = [ToolDef.model_validate(t) for t in function_tools(assistant)] or None
+    options = tools.check_options(offered, body.tool_choice, body.parallel_tool_calls)
     messages = [*await services.threads.history(thread_id), *inputs]
     tools.check_history(messages)  # a result answers a call of the last reply, each call is answered
+    if assistant is not None:
+        messages = with_instructions(assistant, messages)
 
     async def store(result: CallResult) -> dict[str, Any]:
         retention = services.offers.get(principal.plan).thread_retention_days
         return await services.threads.append_exchange(thread_id, inputs, result, retention)
 
     params: dict[str, Any] = {"temperature": body.temperature} if body.temperature is not None else {}
+    if assistant is not None:
+        params = sampling_defaults(assistant, params)
     params.update(options.params())
     concurrency = services.open_limits.concurrency  # a streamed reply counts against the open streams
     lease = (
@@ -134,7 +147,7 @@ async def post_message(
         started = await services.chat.begin(
             principal,
             request_id(request),
-            body.model,
+            body.model or (assistant.model if assistant is not None else None),
             messages,
             body.max_tokens,
             params,
@@ -142,6 +155,7 @@ async def post_message(
             fingerprint=fingerprint(body.model_dump(mode="json")),
             scope=f"thread:{thread_id}",
             on_finish=store,
+            assistant_id=body.assistant_id,
         )
         response = await respond(services, started, stream=body.stream, include_usage=True, thread=True)
     except BaseException:

@@ -23,6 +23,7 @@ from shared.catalog.catalog import Catalog, ModelSpec, UnknownModel
 from shared.catalog.media import MediaCatalog
 from shared.gateway.gateway import Gateway
 from shared.gateway.search import SearchFailed, SearchProvider
+from shared.guardrails import injection
 from shared.jobs.errors import InvalidJob, StepFailed
 from shared.jobs.kinds import Plan, StepResult
 from shared.jobs.research import prompts
@@ -33,6 +34,7 @@ from shared.settings import Settings
 
 REPORT_TYPE = "text/markdown; charset=utf-8"
 SNIPPET_BYTES = 600
+INJECTION_THRESHOLD = 0.6  # the injection check's default: a source scoring this is withheld from the model
 
 
 def report_path(job: Job) -> str:
@@ -122,15 +124,17 @@ class ResearchJob:
         limit = self._settings.research_source_bytes
         sources = []
         for n, (hit, page) in enumerate(zip(picked, pages, strict=True), start=1):
-            text = page.text if page is not None and page.text else hit["snippet"]
+            text = clip(page.text if page is not None and page.text else hit["snippet"], limit)
+            injected = injection.score(text, retrieved=True).score >= INJECTION_THRESHOLD
             title = hit["title"] or (page.title if page is not None else "")
             sources.append(
                 {
                     "n": n,
                     "title": title,
                     "url": hit["url"],
-                    "text": clip(text, limit),
+                    "text": prompts.WITHHELD if injected else text,
                     "read": page is not None,
+                    "withheld": injected,
                 }
             )
         return StepResult(data={"sources": sources})

@@ -45,3 +45,9 @@ variable "hourly_credit_threshold" {
   description = "Alert when more credits than this are settled in one hour."
   type        = number
 }
+
+variable "ttft_p95_alert_s" {
+  description = "Alert when the 95th percentile of time to first token stays above this many seconds for 10 minutes."
+  type        = number
+  default     = 8
+}

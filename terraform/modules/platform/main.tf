@@ -222,6 +222,39 @@ module "firestore" {
         { field_path = "created_at", order = "DESCENDING" },
       ]
     }
+    # Assistants (shared/assistants/service.py): a user's or a workspace's, by creation time.
+    assistants_user_created_asc = {
+      collection  = "assistants"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "user_id", order = "ASCENDING" },
+        { field_path = "created_us", order = "ASCENDING" },
+      ]
+    }
+    assistants_user_created_desc = {
+      collection  = "assistants"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "user_id", order = "ASCENDING" },
+        { field_path = "created_us", order = "DESCENDING" },
+      ]
+    }
+    assistants_workspace_created_asc = {
+      collection  = "assistants"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "workspace_id", order = "ASCENDING" },
+        { field_path = "created_us", order = "ASCENDING" },
+      ]
+    }
+    assistants_workspace_created_desc = {
+      collection  = "assistants"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "workspace_id", order = "ASCENDING" },
+        { field_path = "created_us", order = "DESCENDING" },
+      ]
+    }
     jobs_user_created = {
       collection  = "jobs"
       query_scope = "COLLECTION"
