@@ -162,14 +162,21 @@ async def guards_on(target: load.Target) -> dict[str, str | None]:
 
 
 def litellm_floor(base: str, n: int) -> dict[str, float]:
-    """CPU ms per call of litellm.acompletion alone (bench/litellm_floor.py, its own process)."""
-    print(f"    litellm.acompletion alone: {n} calls one by one, non-streaming and streaming", flush=True)
-    cmd = [PY, "-m", "bench.litellm_floor", "--base", base, "--n", str(n)]
-    out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
-    if out.returncode != 0:
-        print(f"    failed: {out.stderr[-500:]}", flush=True)
-        return {}
-    return dict(json.loads(out.stdout.strip().splitlines()[-1]))
+    """CPU ms per call of litellm.acompletion alone (bench/litellm_floor.py, its own process), and of
+    our native lane's call alone (bench/native_floor.py), as `native_<mode>_cpu_ms`."""
+    found: dict[str, float] = {}
+    for module, what, prefix in (
+        ("bench.litellm_floor", "litellm.acompletion", ""),
+        ("bench.native_floor", "the native lane", "native_"),
+    ):
+        print(f"    {what} alone: {n} calls one by one, non-streaming and streaming", flush=True)
+        cmd = [PY, "-m", module, "--base", base, "--n", str(n)]
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=600)
+        if out.returncode != 0:
+            print(f"    failed: {out.stderr[-500:]}", flush=True)
+            continue
+        found |= {prefix + k: v for k, v in json.loads(out.stdout.strip().splitlines()[-1]).items()}
+    return found
 
 
 def backing_pids() -> dict[str, int]:
@@ -263,6 +270,15 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
         f"    /healthz after {cold['healthz_s']:.2f} s, first token after {cold['first_token_s']:.2f} s",
         flush=True,
     )
+    # The same API with every call through litellm (NATIVE_LANE=0): the native lane's gain, same run.
+    lane_port = free_port()
+    via_litellm = start_api("api-litellm", lane_port, {**env, "NATIVE_LANE": "0"}, tmp)
+    children.append(via_litellm)
+    via_litellm.wait_http(f"http://127.0.0.1:{lane_port}/healthz")
+    rss["api_litellm"] = memory_mb(via_litellm.pid, "VmRSS")
+    ours_litellm = load.Target(
+        "ours, litellm", f"http://127.0.0.1:{lane_port}/v1/chat/completions", tuple(tokens), "api_litellm"
+    )
     proxy, theirs, proxy_ready = await start_proxy(exe, f"http://127.0.0.1:{fake_port}/v1", tmp, children)
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
         await load.call(client, theirs, 0, stream=True)
@@ -273,22 +289,29 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
         f"[4/6] phases: {cfg.sequential} calls at concurrency 1, {cfg.requests} at {cfg.concurrency}",
         flush=True,
     )
-    pids = {"api": second.pid, "litellm": proxy.pid, "fake": fake.pid, **backing_pids()}
+    pids = {
+        "api": second.pid,
+        "api_litellm": via_litellm.pid,
+        "litellm": proxy.pid,
+        "fake": fake.pid,
+        **backing_pids(),
+    }
     print(f"    measuring CPU of: {', '.join(pids)}", flush=True)
     phases = await load.run_phases(
-        direct, [ours, theirs], pids, cfg.sequential, cfg.requests, cfg.concurrency, cfg.warmup
+        direct, [ours, ours_litellm, theirs], pids, cfg.sequential, cfg.requests, cfg.concurrency, cfg.warmup
     )
     print(
         f"[5/6] fallback: {'measuring' if has_fallback else 'not available'}; the litellm floor", flush=True
     )
     fb = await fallback.measure(ours, cfg.sequential, cfg.warmup, pids)
     floor = litellm_floor(f"http://127.0.0.1:{fake_port}/v1", cfg.sequential)
+    servers = (("api", second.pid), ("api_litellm", via_litellm.pid), ("litellm", proxy.pid))
     memory = {
         name: {"rss_after_start_mb": rss[name], "peak_rss_mb": memory_mb(pid, "VmHWM")}
-        for name, pid in (("api", second.pid), ("litellm", proxy.pid))
+        for name, pid in servers
     }
-    # CPU is read for the server's own pid: say so if either runs work in child processes.
-    spawned = {name: descendants(pid) for name, pid in (("api", second.pid), ("litellm", proxy.pid))}
+    # CPU is read for the server's own pid: say so if any runs work in child processes.
+    spawned = {name: descendants(pid) for name, pid in servers}
     cpus = os.cpu_count() or 1
     results: dict[str, Any] = {
         "meta": {

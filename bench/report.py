@@ -19,7 +19,7 @@ FIRESTORE_NOTE = (
     "the emulator all share {cpus} CPU(s), so concurrency-{conc} numbers are CPU-bound."
 )
 MODES = {"nonstream": "non-stream latency", "stream": "stream TTFT"}
-SERVERS = {"api": "ours", "litellm": "LiteLLM proxy"}
+SERVERS = {"api": "ours", "api_litellm": "ours, litellm", "litellm": "LiteLLM proxy"}
 LATENCY_AIM = 1 / 3  # ours/theirs added latency at most this
 THROUGHPUT_AIM = 3.0  # ours/theirs requests per second at least this
 
@@ -92,11 +92,41 @@ def compare(results: dict[str, Any]) -> list[dict[str, Any]]:
             rows.append(_row(f"req/s one core can serve (1000 / CPU ms), {mode}", x, y, ">= 3", met))
             emulator = ours_phase(results, mode, conc)["cpu_ms_per_req"].get("firestore", math.nan)
             rows.append(_row(f"Firestore emulator CPU ms per request (ours), {mode}", emulator, math.nan))
+    rows += lanes(added, conc)
     mem = results["memory"]
     if "api" in mem and "litellm" in mem:
         rows.append(_row("peak RSS (MiB, VmHWM)", mem["api"]["peak_rss_mb"], mem["litellm"]["peak_rss_mb"]))
         start = results["startup_s"]
         rows.append(_row("spawn -> ready (s)", start["api"], start["litellm"]))
+    return rows
+
+
+def lanes(added: dict[Any, dict[str, Any]], conc: int) -> list[dict[str, Any]]:
+    """Our native lane beside our litellm lane (NATIVE_LANE=0), same API otherwise: "ours" is the native
+    lane, "theirs" the litellm lane."""
+    rows = []
+    for mode, title in MODES.items():
+        for c in (1, conc):
+            native, via = added.get(("api", mode, c)), added.get(("api_litellm", mode, c))
+            if native and via:
+                a, b = native["added_p50_ms"], via["added_p50_ms"]
+                rows.append(_row(f"lanes: added {title} c={c} p50 (ms), native/litellm", a, b))
+        native, via = added.get(("api", mode, conc)), added.get(("api_litellm", mode, conc))
+        if native and via:
+            rows.append(
+                _row(
+                    f"lanes: req/s at saturation, {mode} c={conc}, native/litellm",
+                    native["throughput_rps"],
+                    via["throughput_rps"],
+                )
+            )
+            rows.append(
+                _row(
+                    f"lanes: server CPU ms per request, {mode} c={conc}, native/litellm",
+                    native["cpu_ms_per_req"],
+                    via["cpu_ms_per_req"],
+                )
+            )
     return rows
 
 
@@ -142,7 +172,13 @@ def _floor_line(results: dict[str, Any]) -> str:
             )
     if not parts:
         return "litellm.acompletion alone: not measured"
-    return "litellm.acompletion alone, CPU per call (the floor under both servers): " + "; ".join(parts)
+    native = [
+        f"{mode} {floor[f'native_{mode}_cpu_ms']:.1f} ms"
+        for mode in MODES
+        if f"native_{mode}_cpu_ms" in floor
+    ]
+    line = "litellm.acompletion alone, CPU per call (the floor under both servers): " + "; ".join(parts)
+    return line + ("; our native lane's call alone: " + ", ".join(native) if native else "")
 
 
 def _guards_line(results: dict[str, Any]) -> str:

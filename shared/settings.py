@@ -112,6 +112,12 @@ class Settings(BaseSettings):
     gateway_balance: Literal["least_inflight", "latency"] = "least_inflight"
     vertex_project: str | None = None
     vertex_location: str | None = None
+    # The native lane (shared/gateway/native/): OpenAI-wire providers (these litellm prefixes) called
+    # directly on one pooled HTTP client per deployment. NATIVE_LANE=0 sends every call through litellm.
+    native_lane: bool = True
+    native_lane_providers: str = "openai,xai,deepseek,openrouter,groq,together_ai,fireworks_ai"
+    native_lane_max_connections: int = Field(1000, ge=1)  # per deployment
+    native_lane_keepalive: int = Field(100, ge=0)
 
     # Response cache: shared/cache/. Hits cost cache_hit_price_percent of the
     # original answer's price (0 = free). The semantic layer is off by default and needs an embedding model.

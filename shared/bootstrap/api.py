@@ -273,6 +273,7 @@ def _embedder(settings: Settings, catalog: Catalog) -> Embedder | None:
 
 
 async def close_services(services: Services) -> None:
+    await services.gateway.aclose()
     await services.money.close()
     await services.jobs.close()
     await services.clients.close()

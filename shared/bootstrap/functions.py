@@ -11,7 +11,7 @@ from shared.bootstrap.jobs import Jobs, build_jobs, guarded_reader
 from shared.bootstrap.money import Buying, Money, build_buying, build_money
 from shared.chat.threads import ThreadService
 from shared.files.service import FileService
-from shared.gateway.gateway import build_gateway
+from shared.gateway.gateway import Gateway, build_gateway
 from shared.gateway.images import ImageGenerator
 from shared.gateway.video import VideoGenerator
 from shared.jobs.sweep import SweepReport
@@ -26,8 +26,11 @@ class WorkerServices:
     clients: Clients
     money: Money
     jobs: Jobs
+    gateway: Gateway | None = None
 
     async def close(self) -> None:
+        if self.gateway is not None:
+            await self.gateway.aclose()
         await self.money.close()
         await self.jobs.close()
         await self.clients.close()
@@ -40,7 +43,7 @@ def build_worker(
     money = build_money(clients)
     gateway = build_gateway(clients.catalog, settings, clients.redis, guarded_reader(settings))
     jobs = build_jobs(clients, money.payer, money.usage, money.budgets, gateway, images, videos)
-    return WorkerServices(clients, money, jobs)
+    return WorkerServices(clients, money, jobs, gateway)
 
 
 @dataclass

@@ -19,7 +19,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import litellm
@@ -30,6 +30,8 @@ from shared.gateway.inline import ImageInliner
 from shared.gateway.parts import split_media
 from shared.gateway.types import (
     PASSTHROUGH,
+    TOOL_PARAMS,
+    Answer,
     Candidate,
     Completion,
     Delta,
@@ -40,12 +42,13 @@ from shared.gateway.types import (
 )
 from shared.settings import Settings
 
+if TYPE_CHECKING:
+    from shared.gateway.native.lane import NativeLane
+    from shared.gateway.native.wire import Wire
+
 litellm.suppress_debug_info = True
 litellm.drop_params = True
 litellm.telemetry = False
-
-# Tool calling (shared/chat/tools.py checked them); litellm translates them for each provider.
-TOOL_PARAMS = ("tools", "tool_choice", "parallel_tool_calls")
 
 OnFailure = Callable[[BaseException], Awaitable[None]]
 
@@ -183,15 +186,22 @@ class ModelStream:
             except StopAsyncIteration:
                 self._ended = True
                 return None
-            usage = usage_of(getattr(chunk, "usage", None))
-            if usage is not None:
-                self.usage = usage
-            for choice in chunk.choices or ():
-                text = getattr(choice.delta, "content", None) or ""
-                calls = tool_call_deltas(getattr(choice.delta, "tool_calls", None))
-                logprobs = logprobs_of(choice)
-                if text or choice.finish_reason or calls or logprobs:
-                    return Delta(text, choice.finish_reason, calls, logprobs)
+            delta = self.read(chunk)
+            if delta is not None:
+                return delta
+        return None
+
+    def read(self, chunk: Any) -> Delta | None:
+        """One upstream chunk (litellm's): its usage kept, its first choice with content as a Delta."""
+        usage = usage_of(getattr(chunk, "usage", None))
+        if usage is not None:
+            self.usage = usage
+        for choice in chunk.choices or ():
+            text = getattr(choice.delta, "content", None) or ""
+            calls = tool_call_deltas(getattr(choice.delta, "tool_calls", None))
+            logprobs = logprobs_of(choice)
+            if text or choice.finish_reason or calls or logprobs:
+                return Delta(text, choice.finish_reason, calls, logprobs)
         return None
 
     async def prime(self) -> None:
@@ -224,13 +234,28 @@ class ModelStream:
 
 
 class Caller:
-    """Makes single attempts. The router decides which, how often and in what order."""
+    """Makes single attempts. The router decides which, how often and in what order. An attempt on an
+    OpenAI-wire deployment goes through the native lane (shared/gateway/native/) unless the settings turn
+    it off (NATIVE_LANE=0); every other one through litellm."""
 
     def __init__(self, settings: Settings, images: ImageInliner | None = None) -> None:
         """`images` inlines https images for the providers that need their bytes (shared/gateway/inline.py);
         without it such a provider answers 400 for an https image URL."""
         self.settings = settings
         self.images = images or ImageInliner(None, settings.max_image_bytes)
+        self.native: NativeLane | None = None
+        if settings.native_lane:
+            from shared.gateway.native.lane import NativeLane  # it builds on this module
+
+            self.native = NativeLane(settings)
+
+    def _wire(self, deployment: Deployment) -> Wire | None:
+        """The native lane's call for `deployment` (shared/gateway/native/), or None: through litellm."""
+        return self.native.wire(deployment) if self.native is not None else None
+
+    async def aclose(self) -> None:
+        if self.native is not None:
+            await self.native.aclose()
 
     def args(
         self,
@@ -266,16 +291,38 @@ class Caller:
         """One non-streaming attempt; usage the provider did not report is estimated (`reported` False)."""
         limits = Limits.for_model(served.spec, self.settings)
         messages = await self.images.prepare(served.deployment, messages)
-        args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
-        response = await asyncio.wait_for(litellm.acompletion(**args), limits.total_s)
-        choice = response.choices[0]
-        text = choice.message.content or ""
-        calls = whole_tool_calls(getattr(choice.message, "tool_calls", None))
-        usage = usage_of(getattr(response, "usage", None))
+        wire = self._wire(served.deployment)
+        deployment, limit = served.deployment, candidate.max_tokens
+        if self.native is not None and wire is not None:
+            call = self.native.complete(wire, deployment, messages, limit, params, limits)
+        else:
+            call = self._through_litellm(deployment, messages, limit, params, limits)
+        answer = await asyncio.wait_for(call, limits.total_s)
+        usage = answer.usage
         if usage is None:
-            written = text + "".join(c.name + c.arguments for c in calls)
+            written = answer.text + "".join(c.name + c.arguments for c in answer.tool_calls)
             usage = Usage(candidate.input_tokens, count_text(served.spec, written), False)
-        return Completion(text, choice.finish_reason, usage, served, calls, logprobs_of(choice))
+        return Completion(
+            answer.text, answer.finish_reason, usage, served, answer.tool_calls, answer.logprobs
+        )
+
+    async def _through_litellm(
+        self,
+        deployment: Deployment,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        params: dict[str, Any],
+        limits: Limits,
+    ) -> Answer:
+        response = await litellm.acompletion(**self.args(deployment, messages, max_tokens, params, limits))
+        choice = response.choices[0]
+        return Answer(
+            choice.message.content or "",
+            choice.finish_reason,
+            whole_tool_calls(getattr(choice.message, "tool_calls", None)),
+            usage_of(getattr(response, "usage", None)),
+            logprobs_of(choice),
+        )
 
     async def open_stream(
         self,
@@ -289,10 +336,20 @@ class Caller:
         limits = Limits.for_model(served.spec, self.settings)
         messages = await self.images.prepare(served.deployment, messages)
         deadline = time.monotonic() + limits.total_s
-        args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
-        args.update(stream=True, stream_options={"include_usage": True})
-        upstream = await asyncio.wait_for(litellm.acompletion(**args), limits.first_token_s)
-        stream = ModelStream(upstream, served, limits, deadline, on_failure)
+        wire = self._wire(served.deployment)
+        stream: ModelStream
+        if self.native is not None and wire is not None:
+            from shared.gateway.native.lane import NativeStream
+
+            deployment, limit = served.deployment, candidate.max_tokens
+            opening = self.native.open(wire, deployment, messages, limit, params, limits)
+            native = await asyncio.wait_for(opening, limits.first_token_s)
+            stream = NativeStream(native, served, limits, deadline, on_failure)
+        else:
+            args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
+            args.update(stream=True, stream_options={"include_usage": True})
+            upstream = await asyncio.wait_for(litellm.acompletion(**args), limits.first_token_s)
+            stream = ModelStream(upstream, served, limits, deadline, on_failure)
         try:
             await stream.prime()
         except BaseException:

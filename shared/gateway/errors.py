@@ -11,6 +11,7 @@ import httpx
 from litellm import exceptions as lx
 
 from shared.errors import AppError, BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from shared.gateway.native.errors import ProviderError
 from shared.gateway.retry import classify
 
 log = logging.getLogger("gateway.errors")
@@ -41,41 +42,59 @@ def translate(exc: BaseException, provider: str) -> AppError:
         extra={"provider": provider, "error_type": type(exc).__name__, "provider_error": _short(exc)},
     )
     name = f"The provider '{provider}'"
-    if isinstance(exc, lx.Timeout | asyncio.TimeoutError | httpx.TimeoutException):
+    family = exc.family if isinstance(exc, ProviderError) else _family(exc)
+    if family == "Timeout":
         return UpstreamTimeout(
             f"{name} did not answer in time; nothing was charged. Retry, or pick another model."
         )
-    if isinstance(exc, lx.ContextWindowExceededError):
+    if family == "ContextWindowExceededError":
         return BadRequest(
             "The prompt and max_tokens exceed the model's context window; shorten the conversation.",
             code="context_length_exceeded",
         )
-    if isinstance(exc, lx.ContentPolicyViolationError):
+    if family == "ContentPolicyViolationError":
         return BadRequest(
             f"{name} refused the request under its content policy.", code="content_policy_violation"
         )
-    if isinstance(exc, lx.RateLimitError):
+    if family == "RateLimitError":
         return UpstreamUnavailable(
             f"{name} is rate limiting us; nothing was charged. Retry in a few seconds.",
             code="provider_rate_limited",
             headers={"Retry-After": "5"},
         )
-    if isinstance(exc, lx.AuthenticationError | lx.PermissionDeniedError):
+    if family in ("AuthenticationError", "PermissionDeniedError"):
         return UpstreamError(
             f"{name} rejected our credentials; the operator must check its API key.",
             code="provider_auth_failed",
         )
-    if isinstance(exc, lx.BadRequestError):
+    if family == "BadRequestError":
         return BadRequest(
             f"{name} rejected the request as invalid; nothing was charged. Check the parameters and "
             "the messages, or pick another model.",
             code="provider_rejected_request",
         )
-    if isinstance(exc, lx.ServiceUnavailableError):
+    if family == "ServiceUnavailableError":
         return UpstreamUnavailable(f"{name} is unavailable; nothing was charged. Retry later.")
-    return UpstreamError(
-        f"{name} failed ({type(exc).__name__}); nothing was charged for the failed part. Retry."
-    )
+    return UpstreamError(f"{name} failed ({family}); nothing was charged for the failed part. Retry.")
+
+
+def _family(exc: BaseException) -> str:
+    """The name translate() goes by for litellm's (or asyncio's, httpx's) exception: its class, or the
+    litellm class it derives from when that decides the answer (subclasses first)."""
+    if isinstance(exc, lx.Timeout | asyncio.TimeoutError | httpx.TimeoutException):
+        return "Timeout"
+    for cls in (
+        lx.ContextWindowExceededError,
+        lx.ContentPolicyViolationError,
+        lx.RateLimitError,
+        lx.AuthenticationError,
+        lx.PermissionDeniedError,
+        lx.BadRequestError,
+        lx.ServiceUnavailableError,
+    ):
+        if isinstance(exc, cls):
+            return str(cls.__name__)
+    return type(exc).__name__
 
 
 def _short(exc: BaseException) -> str:

@@ -60,6 +60,10 @@ class Gateway:
         """An open stream whose first delta is in; `.served` says which model and deployment."""
         return await self.router.open_stream(chain, messages, params)
 
+    async def aclose(self) -> None:
+        """Close the native lane's pooled connections (at shutdown)."""
+        await self.router.caller.aclose()
+
 
 def build_gateway(
     catalog: Catalog, settings: Settings, redis: Redis, image_fetcher: ImageFetcher | None = None

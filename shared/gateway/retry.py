@@ -1,10 +1,10 @@
 """Which provider failures are worth another try, and how long to wait before it. Pure: no I/O.
 
-`classify` turns any exception from a provider call (litellm's mapped exceptions, raw httpx/asyncio
-timeouts and connection errors, or our own shared.errors types) into a `Failure`. `RetryPolicy.delay`
-turns a failure and the number of tries made into a wait (exponential backoff with full jitter,
-never shorter than the provider's Retry-After) or None when the caller should stop trying this
-deployment.
+`classify` turns any exception from a provider call (litellm's mapped exceptions, the native lane's
+ProviderError, raw httpx/asyncio timeouts and connection errors, or our own shared.errors types) into a
+`Failure`. `RetryPolicy.delay` turns a failure and the number of tries made into a wait (exponential
+backoff with full jitter, never shorter than the provider's Retry-After) or None when the caller should
+stop trying this deployment.
 
 How litellm 1.106.2 reports provider statuses (checked against a live HTTP server):
 - 429 -> RateLimitError; 500 -> InternalServerError; 502 -> BadGatewayError; 503 -> ServiceUnavailableError;
@@ -30,6 +30,7 @@ import httpx
 from litellm import exceptions as lx
 
 from shared.errors import AppError, BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from shared.gateway.native.errors import ProviderError
 from shared.gateway.openai_sdk import APIConnectionError, APITimeoutError
 
 Kind = Literal[
@@ -52,6 +53,13 @@ Kind = Literal[
 PROVIDER_FAULTS: frozenset[str] = frozenset(
     {"rate_limited", "overloaded", "unavailable", "timeout", "connection", "server_error", "auth"}
 )
+
+
+# The native lane's errors (shared/gateway/native/errors.py) named as litellm's refusal classes.
+_NATIVE_REFUSALS = {
+    "ContentPolicyViolationError": "content_policy",
+    "ContextWindowExceededError": "context_window",
+}
 
 
 @dataclass(frozen=True)
@@ -90,6 +98,8 @@ def classify(exc: BaseException, *, clock: Callable[[], float] = time.time) -> F
         return Failure(False, None, "content_policy", 400)
     if isinstance(exc, lx.ContextWindowExceededError):
         return Failure(False, None, "context_window", 400)
+    if isinstance(exc, ProviderError) and exc.family in _NATIVE_REFUSALS:
+        return Failure(False, None, _NATIVE_REFUSALS[exc.family], 400)
     # litellm.Timeout is an openai.APITimeoutError, itself an openai.APIConnectionError: timeouts first.
     if isinstance(exc, APITimeoutError | httpx.TimeoutException | TimeoutError):
         return Failure(True, retry_after, "timeout", _status(exc))

@@ -22,6 +22,8 @@ PASSTHROUGH = (
     "top_logprobs",
     "logit_bias",
 )
+# Tool calling (shared/chat/tools.py checked them); litellm translates them for each provider.
+TOOL_PARAMS = ("tools", "tool_choice", "parallel_tool_calls")
 
 
 @dataclass
@@ -87,6 +89,17 @@ class Completion:
     served: Served | None = field(default=None)
     tool_calls: tuple[ToolCall, ...] = ()
     logprobs: dict[str, Any] | None = None  # the choice's logprobs when the client asked for them
+
+
+@dataclass(frozen=True)
+class Answer:
+    """A whole (non-streamed) answer as a lane read it; `usage` None when the provider did not report it."""
+
+    text: str
+    finish_reason: str | None
+    tool_calls: tuple[ToolCall, ...]
+    usage: Usage | None
+    logprobs: dict[str, Any] | None
 
 
 @dataclass
