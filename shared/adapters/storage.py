@@ -77,7 +77,8 @@ class GcsStore:
         """A V4 signed URL that PUTs exactly `size` bytes to `path`, and the headers the PUT must send
         (the length range is a signed header: Cloud Storage refuses a body of another length)."""
         headers = {"x-goog-content-length-range": f"{size},{size}"}
-        url = await anyio.to_thread.run_sync(self._sign, path, dt.timedelta(seconds=ttl_s), "PUT", headers)
+        signed = dict(headers)  # signing adds Host to the dict it is given
+        url = await anyio.to_thread.run_sync(self._sign, path, dt.timedelta(seconds=ttl_s), "PUT", signed)
         return url, headers
 
     async def stat(self, path: str) -> ObjectInfo | None:

@@ -11,6 +11,7 @@ from shared.bootstrap.jobs import Jobs, build_jobs, guarded_reader
 from shared.bootstrap.money import Buying, Money, build_buying, build_money
 from shared.chat.threads import ThreadService
 from shared.files.service import FileService
+from shared.files.uploads import UploadService
 from shared.gateway.gateway import build_gateway
 from shared.gateway.images import ImageGenerator
 from shared.gateway.video import VideoGenerator
@@ -70,6 +71,11 @@ class Reconciler:
         files = FileService(worker.clients.db, worker.jobs.store, worker.money.workspaces)
         return await files.delete_expired(worker.clients.settings.reconcile_batch)
 
+    async def expire_uploads(self) -> int:
+        """One batch of uploads left pending past their hour (their objects deleted) or ended a day ago."""
+        uploads = UploadService(self.worker.clients.db, self.worker.jobs.store)
+        return await uploads.delete_expired(self.worker.clients.settings.reconcile_batch)
+
     async def recheck_orders(self) -> dict[str, int]:
         return await recheck_orders(self.buying.pending_orders, self.worker.clients.settings.reconcile_batch)
 
@@ -79,7 +85,9 @@ class Reconciler:
         orders = await self.recheck_orders()
         threads = await self.expire_threads()
         files = await self.expire_files()
+        uploads = await self.expire_uploads()
         return {
+            "uploads_expired": uploads,
             "threads_expired": threads,
             "files_expired": files,
             "expired": expired,
