@@ -13,7 +13,8 @@ import pytest
 
 from shared.settings import Settings
 from tests.support.files import docx_bytes, file_docs, stored_objects, usage_of
-from tests.support.helpers import User, db
+from tests.support.helpers import User, assert_error, db, sign_up
+from tests.support.workspaces import create, join
 
 
 @pytest.fixture
@@ -131,3 +132,24 @@ def test_cancel_deletes_the_bytes_at_once(client: httpx.Client, user: User, buck
     assert late.status_code == 400 and late.json()["error"]["code"] == "upload_not_pending"
     assert file_docs(f"user_{user.user_id}") == []
     assert db().collection("uploads").document(str(made["id"])).get().to_dict()["status"] == "cancelled"
+
+
+def test_a_workspace_upload_makes_a_workspace_file(client: httpx.Client, bucket: str) -> None:
+    owner, member = sign_up(client), sign_up(client)
+    ws = create(client, owner)["id"]
+    join(client, owner, ws, member)
+    as_ws = {"X-Workspace-ID": ws}
+    body = {"filename": "plan.txt", "purpose": "assistants", "bytes": 8, "mime_type": "text/plain"}
+    made = client.post("/v1/uploads", json=body, headers={**owner.headers, **as_ws}).json()
+    assert f"/workspaces/{ws}/uploads/{made['id']}/data" in made["upload_url"]
+    put(made, b"the plan")
+    # The upload is its uploader's, and of the workspace it was started in: not even a member completes it.
+    path = f"/v1/uploads/{made['id']}/complete"
+    assert_error(client.post(path, json={}, headers={**member.headers, **as_ws}), 404, "upload_not_found")
+    assert_error(client.post(path, json={}, headers=owner.headers), 404, "upload_not_found")
+    done = client.post(path, json={}, headers={**owner.headers, **as_ws}).json()
+    assert done["file"]["workspace_id"] == ws
+    assert stored_objects(bucket, f"workspaces/{ws}/") == [f"workspaces/{ws}/files/{done['file']['id']}"]
+    listed = client.get("/v1/files", headers={**member.headers, **as_ws}).json()["data"]
+    assert [f["id"] for f in listed] == [done["file"]["id"]]
+    assert usage_of(f"workspace_{ws}") == {"count": 1, "bytes": 8}
