@@ -28,7 +28,7 @@ from shared.files.schemas import PURPOSES
 from shared.files.service import clean_name, file_object, owner_of
 from shared.files.sniff import EmptyFile
 from shared.files.upload_schemas import UploadCreate, UploadObject, UploadPart
-from shared.ids import new_id
+from shared.ids import new_id, stable_id
 from shared.plans.offers import PlanOffer
 
 log = logging.getLogger("files")
@@ -60,6 +60,16 @@ def folder_of(principal: Principal, upload_id: str) -> str:
     """The upload's objects' folder, beside the owner's files: `users/{uid}/uploads/{id}/`."""
     _, files = owner_of(principal)
     return files.removesuffix("files/") + f"uploads/{upload_id}/"
+
+
+def file_id_of(upload_id: str) -> str:
+    """The id of the file an upload completes into: a retried complete writes the same object."""
+    return f"file-{stable_id('upload', upload_id)[:32]}"
+
+
+def file_path_of(folder: str, upload_id: str) -> str:
+    """Where the upload's file is composed: `{owner root}/files/{file id}` beside its folder."""
+    return folder.split("uploads/")[0] + "files/" + file_id_of(upload_id)
 
 
 def upload_object(upload_id: str, doc: dict[str, Any]) -> UploadObject:
@@ -187,7 +197,8 @@ class UploadService:
 
     async def end(self, upload_id: str, status: str) -> dict[str, Any]:
         """Mark a pending upload `status` (cancelled, expired) and delete its objects; its document stays a
-        day. A concurrent complete that got there first wins (UploadNotPending)."""
+        day. A concurrent complete that got there first wins (UploadNotPending); one that loses deletes
+        the file's object it composed (uploads_complete.py)."""
         ref = self.ref(upload_id)
 
         @firestore.async_transactional
@@ -201,6 +212,8 @@ class UploadService:
 
         ended: dict[str, Any] = await mark(self.db.transaction())
         await self.store.delete_prefix(str(ended["folder"]))
+        # A complete that died (or lost to this) after composing left the file's object without a document.
+        await self.store.delete(file_path_of(str(ended["folder"]), upload_id))
         log.info("upload ended", extra={"upload_id": upload_id, "status": status})
         return ended
 

@@ -25,7 +25,7 @@ from shared.auth.schemas import Principal
 from shared.clock import now
 from shared.errors import AppError, BadRequest
 from shared.files.quota import check_size
-from shared.files.service import FILES, file_doc, owner_of
+from shared.files.service import FILES, file_doc
 from shared.files.sniff import HEAD_BYTES, Kind, sniff_stored
 from shared.files.upload_schemas import UploadComplete, UploadObject
 from shared.files.uploads import (
@@ -33,9 +33,10 @@ from shared.files.uploads import (
     PART_ID,
     UploadNotPending,
     UploadService,
+    file_id_of,
+    file_path_of,
     upload_object,
 )
-from shared.ids import stable_id
 from shared.plans.offers import PlanOffer
 
 log = logging.getLogger("files")
@@ -43,10 +44,6 @@ log = logging.getLogger("files")
 
 class SizeMismatch(BadRequest):
     code = "upload_size_mismatch"
-
-
-def file_id_of(upload_id: str) -> str:
-    return f"file-{stable_id('upload', upload_id)[:32]}"
 
 
 async def complete(
@@ -63,17 +60,14 @@ async def complete(
             "Nothing was uploaded yet: PUT the bytes to the upload's upload_url, or send parts.",
             code="upload_incomplete",
         )
-    _, prefix = owner_of(principal)
     file_id = file_id_of(upload_id)
-    path = prefix + file_id
+    path = file_path_of(folder, upload_id)
     try:
         kind = await _checked(uploads, doc, sources, path, offer, body.md5)
         fdoc = file_doc(
             principal, offer, str(doc["filename"]), str(doc["purpose"]), kind, int(doc["bytes"]), path
         )
         done = await _commit(uploads, principal, offer, upload_id, file_id, fdoc)
-    except UploadNotPending:
-        raise
     except AppError:
         current = await uploads.own(principal, upload_id)
         if current["status"] == "completed":  # a concurrent complete won (and removed the sources)

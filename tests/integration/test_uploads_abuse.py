@@ -12,10 +12,12 @@ import httpx
 import pytest
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.files.uploads import file_id_of
 from shared.settings import Settings
 from tests.integration.test_file_retention import sweep
 from tests.support.files import file_docs, set_usage, stored_objects, usage_of
 from tests.support.helpers import User, assert_error, db, sign_up
+from tests.support.jobs import storage_client
 
 
 @pytest.fixture
@@ -160,12 +162,16 @@ def test_the_sweep_expires_a_pending_upload(
     put(made, b"hello")
     kept = create(client, user, 4).json()
     put(kept, b"kept")
+    # As if a complete had died after composing the file's object, before its document was written.
+    stray = f"users/{user.user_id}/files/{file_id_of(made['id'])}"
+    storage_client().bucket(bucket).blob(stray).upload_from_string(b"hello")
     ref = db().collection("uploads").document(made["id"])
     past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
     ref.update({"expire_at": past, "expires_at": int(past.timestamp())})
     assert_error(complete(client, user, made["id"]), 400, "upload_not_pending")  # past its hour
     assert sweep(settings)["uploads_expired"] >= 1
     assert ref.get().to_dict()["status"] == "expired"
+    assert stored_objects(bucket, f"users/{user.user_id}/files/") == []
     assert stored_objects(bucket, f"users/{user.user_id}/uploads/") == [
         f"users/{user.user_id}/uploads/{kept['id']}/data"
     ]
