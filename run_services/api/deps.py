@@ -17,6 +17,7 @@ from shared.bootstrap import Services, Workspaces
 from shared.chat.stored_responses import ResponseNotFound
 from shared.chat.threads import ThreadNotFound
 from shared.errors import NotFound, Unauthorized
+from shared.files.uploads import UPLOAD_ID, UploadNotFound
 from shared.jobs.errors import JobNotFound
 from shared.knowledge.batches import BatchNotFound
 from shared.knowledge.service import StoreNotFound
@@ -186,4 +187,7 @@ StoreFileId = Annotated[
 ]
 FileBatchId = Annotated[
     str, path_id("batch_id", r"vsfb_[0-9a-f]{32}", lambda _: BatchNotFound(), "A file batch's id.")
+]
+UploadId = Annotated[
+    str, path_id("upload_id", UPLOAD_ID, lambda _: UploadNotFound(), "An upload's id (`upload_…`).")
 ]

@@ -62,10 +62,12 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # Anthropic's Messages and OpenAI's Responses answer a malformed request with 400; the other
-        # routes keep FastAPI's 422.
+        # Anthropic's Messages, OpenAI's Responses and Uploads answer a malformed request with 400; the
+        # other routes keep FastAPI's 422.
         path = request.url.path
-        status = 400 if path.startswith((anthropic.DOOR_PATH, responses_shape.DOOR_PATH)) else 422
+        status = (
+            400 if path.startswith((anthropic.DOOR_PATH, responses_shape.DOOR_PATH, "/v1/uploads")) else 422
+        )
         return error_response(
             status, "invalid_request_error", "invalid_request", _describe(exc), None, request
         )

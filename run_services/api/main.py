@@ -33,12 +33,14 @@ from run_services.api.routes import (
     speech,
     templates,
     threads,
+    uploads,
     vector_stores,
 )
 from run_services.api.routes import billing as billing_routes
 from run_services.api.routes import usage as usage_routes
 from run_services.api.routes import workspaces as workspace_routes
 from shared.bootstrap import build_services, close_services
+from shared.files.uploads import PART_MAX_BYTES, UPLOAD_ID
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
 from shared.telemetry.error_reports import configure_error_reports
@@ -84,6 +86,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             for path in ("/v1/chat/completions", "/v1/messages", "/v1/responses")
         }
         | {"/v1/files": max(settings.max_file_request_bytes, settings.max_request_bytes)},
+        pattern_limits=[
+            (rf"/v1/uploads/{UPLOAD_ID}/parts", max(PART_MAX_BYTES + 65_536, settings.max_request_bytes))
+        ],
     )
     add_cors(app, settings)
     install_error_handlers(app)
@@ -107,6 +112,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         metrics,
         templates,
         files,
+        uploads,
         assistants,
         vector_stores,
     ):

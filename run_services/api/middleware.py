@@ -4,8 +4,9 @@ security headers.
 The body limit counts bytes as `receive` hands them over, so a chunked body (no Content-Length) is
 refused as soon as it passes the limit, like a declared one, and the rest is never read. Once the limit
 is passed the client gets our 413 whatever the app then tries to send (a route that turned the refusal
-into a 400 must not hide it). A route may have its own limit (`route_limits`, by exact path): chat
-completions take images, audio and files as data: URLs, so theirs is larger than everyone else's.
+into a 400 must not hide it). A route may have its own limit (`route_limits`, by exact path, or
+`pattern_limits`, by a pattern of paths with ids): chat completions take images, audio and files as data:
+URLs, so theirs is larger than everyone else's; an upload's part is up to 8 MB.
 """
 
 from __future__ import annotations
@@ -55,12 +56,20 @@ class RequestContextMiddleware:
         max_body: int,
         hsts: bool = False,
         route_limits: dict[str, int] | None = None,
+        pattern_limits: list[tuple[str, int]] | None = None,
     ) -> None:
         self.app = app
         self.project = project
         self.max_body = max_body
         self.hsts = hsts
         self.route_limits = route_limits or {}
+        # Limits of paths with an id in them (an upload's parts): (full-match pattern, bytes).
+        self.pattern_limits = [(re.compile(p), n) for p, n in pattern_limits or []]
+
+    def _limit(self, path: str) -> int:
+        if path in self.route_limits:
+            return self.route_limits[path]
+        return next((n for p, n in self.pattern_limits if p.fullmatch(path)), self.max_body)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,7 +99,7 @@ class RequestContextMiddleware:
         status = {"code": 500}
         extra_headers = security_headers(self.hsts)
         no_store = scope["path"].startswith(NO_STORE_PREFIXES)
-        limit = self.route_limits.get(scope["path"].rstrip("/"), self.max_body)
+        limit = self._limit(scope["path"].rstrip("/"))
 
         declared = headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > limit:

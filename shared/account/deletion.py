@@ -43,6 +43,7 @@ from shared.auth.sessions import FAMILIES
 from shared.errors import BadRequest, Conflict
 from shared.files.quota import USAGE
 from shared.files.service import FILES
+from shared.files.uploads import UPLOADS
 from shared.jobs.repository import JOBS
 from shared.jobs.schemas import TERMINAL
 from shared.jobs.service import JobService
@@ -202,6 +203,12 @@ class AccountDeletion:
             await batch.commit()
             removed += len(snaps)
         await self._db.collection(USAGE).document(owner).delete()
+        # The account's uploads, their bytes too (a workspace's are not under the account's folder).
+        uploads = self._db.collection(UPLOADS).where(filter=FieldFilter("user_id", "==", uid))
+        while snaps := [s async for s in uploads.limit(PAGE).stream()]:
+            for snap in snaps:
+                await self._store.delete_prefix(str((snap.to_dict() or {})["folder"]))
+                await snap.reference.delete()
         return removed
 
     async def _remove_stores(self, uid: str) -> int:

@@ -8,7 +8,10 @@ Signed URLs: in the cloud the runtime's service account has no private key, so t
 through IAM signBlob with an access token (the account needs roles/iam.serviceAccountTokenCreator
 on itself). Against the emulator (settings.storage_emulator_host or STORAGE_EMULATOR_HOST) URLs are
 signed with a throwaway RSA key generated per process: fake-gcs-server does not check signatures, so
-the URL works locally exactly as a real one would, and proves the signing path runs.
+the URL works locally exactly as a real one would, and proves the signing path runs. The same holds for
+the signed PUT of uploads (shared/files/uploads.py): fake-gcs-server takes `PUT /{bucket}/{object}` (the
+XML API's upload) and ignores the signature and the signed `x-goog-content-length-range`, so the server's
+own check of the stored size on complete is what the tests prove; in the cloud Storage enforces both too.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ import datetime as dt
 import logging
 import os
 import threading
-from typing import Any, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO, Protocol, TypeVar
 
 import anyio
 from google.api_core.exceptions import Conflict, NotFound, PreconditionFailed
@@ -28,8 +33,17 @@ from google.cloud import storage
 from shared.settings import Settings
 
 log = logging.getLogger("storage")
+T = TypeVar("T")
 
 LOCAL_SIGNER = "local-signer@demo-local.iam.gserviceaccount.com"
+READ_CHUNK = 1024 * 1024  # bytes per ranged read of with_reader
+COMPOSE_MAX = 32  # sources per compose call (Cloud Storage's limit)
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    size: int
+    md5: str | None  # base64, as Cloud Storage reports it; None for a composite object
 
 
 class BlobStore(Protocol):
@@ -59,6 +73,36 @@ class GcsStore:
         ttl = dt.timedelta(seconds=ttl_s or self._settings.signed_url_ttl_s)
         return await anyio.to_thread.run_sync(self._sign, path, ttl)
 
+    async def signed_put_url(self, path: str, size: int, ttl_s: int) -> tuple[str, dict[str, str]]:
+        """A V4 signed URL that PUTs exactly `size` bytes to `path`, and the headers the PUT must send
+        (the length range is a signed header: Cloud Storage refuses a body of another length)."""
+        headers = {"x-goog-content-length-range": f"{size},{size}"}
+        signed = dict(headers)  # signing adds Host to the dict it is given
+        url = await anyio.to_thread.run_sync(self._sign, path, dt.timedelta(seconds=ttl_s), "PUT", signed)
+        return url, headers
+
+    async def stat(self, path: str) -> ObjectInfo | None:
+        """The object's size and MD5 (None for a composite object), or None when it is not there."""
+        return await anyio.to_thread.run_sync(self._stat, path)
+
+    async def read_range(self, path: str, start: int, end: int) -> bytes:
+        """Bytes `start` to `end` inclusive (fewer at the object's end)."""
+        return await anyio.to_thread.run_sync(self._read_range, path, start, end)
+
+    async def with_reader(self, path: str, use: Callable[[BinaryIO], T]) -> T:
+        """`use(reader)` in a worker thread, the reader a seekable view of the object that fetches ranges as
+        it is read (a zip's directory at its end, or a hash over the whole, without holding it all)."""
+
+        def run() -> T:
+            with self._bucket().blob(path).open("rb", chunk_size=READ_CHUNK) as reader:
+                return use(reader)
+
+        return await anyio.to_thread.run_sync(run)
+
+    async def compose(self, sources: list[str], dest: str, content_type: str) -> None:
+        """`dest` = the sources concatenated in order (in rounds of 32, Cloud Storage's limit per call)."""
+        await anyio.to_thread.run_sync(self._compose, sources, dest, content_type)
+
     async def delete(self, path: str) -> bool:
         """Delete one object; False when it was not there."""
         return await anyio.to_thread.run_sync(self._delete, path)
@@ -85,6 +129,27 @@ class GcsStore:
                 blob.delete()
                 deleted += 1
         return deleted
+
+    def _stat(self, path: str) -> ObjectInfo | None:
+        blob = self._bucket().get_blob(path)
+        if blob is None or blob.size is None:
+            return None
+        return ObjectInfo(int(blob.size), blob.md5_hash or None)
+
+    def _read_range(self, path: str, start: int, end: int) -> bytes:
+        data: bytes = self._bucket().blob(path).download_as_bytes(start=start, end=end)
+        return data
+
+    def _compose(self, sources: list[str], dest: str, content_type: str) -> None:
+        bucket = self._bucket()
+        target = bucket.blob(dest)
+        target.content_type = content_type
+        rest = [bucket.blob(s) for s in sources]
+        target.compose(rest[:COMPOSE_MAX])
+        rest = rest[COMPOSE_MAX:]
+        while rest:  # the composed object so far is the first source of the next round
+            target.compose([target, *rest[: COMPOSE_MAX - 1]])
+            rest = rest[COMPOSE_MAX - 1 :]
 
     def _bucket(self) -> storage.Bucket:
         with self._lock:
@@ -122,13 +187,16 @@ class GcsStore:
             return None
         return data
 
-    def _sign(self, path: str, ttl: dt.timedelta) -> str:
+    def _sign(
+        self, path: str, ttl: dt.timedelta, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> str:
         blob = self._bucket().blob(path)
         if self._emulator:
             url: str = blob.generate_signed_url(
                 version="v4",
                 expiration=ttl,
-                method="GET",
+                method=method,
+                headers=headers,
                 credentials=self._local_signer(),
                 api_access_endpoint=self._emulator,
             )
@@ -137,7 +205,8 @@ class GcsStore:
         url = blob.generate_signed_url(
             version="v4",
             expiration=ttl,
-            method="GET",
+            method=method,
+            headers=headers,
             service_account_email=credentials.service_account_email,
             access_token=credentials.token,
         )

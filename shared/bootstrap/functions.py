@@ -8,9 +8,12 @@ from dataclasses import dataclass
 
 from shared.bootstrap.clients import Clients, build_clients
 from shared.bootstrap.jobs import Jobs, build_jobs, guarded_reader
+from shared.bootstrap.knowledge import build_vector_stores
 from shared.bootstrap.money import Buying, Money, build_buying, build_money
+from shared.catalog.embeddings import EmbeddingCatalog
 from shared.chat.threads import ThreadService
 from shared.files.service import FileService
+from shared.files.uploads import UploadService
 from shared.gateway.gateway import Gateway, build_gateway
 from shared.gateway.images import ImageGenerator
 from shared.gateway.video import VideoGenerator
@@ -73,6 +76,21 @@ class Reconciler:
         files = FileService(worker.clients.db, worker.jobs.store, worker.money.workspaces)
         return await files.delete_expired(worker.clients.settings.reconcile_batch)
 
+    async def expire_uploads(self) -> int:
+        """One batch of uploads left pending past their hour (their objects deleted) or ended a day ago."""
+        uploads = UploadService(self.worker.clients.db, self.worker.jobs.store)
+        return await uploads.delete_expired(self.worker.clients.settings.reconcile_batch)
+
+    async def expire_vector_stores(self) -> int:
+        """One batch of vector stores past their `expires_after`, deleted with their chunks."""
+        worker = self.worker
+        settings = worker.clients.settings
+        catalog = EmbeddingCatalog.load(settings, worker.clients.catalog)
+        stores = build_vector_stores(
+            worker.clients.db, worker.jobs, worker.money.workspaces, catalog, settings
+        )
+        return await stores.delete_expired(settings.reconcile_batch)
+
     async def recheck_orders(self) -> dict[str, int]:
         return await recheck_orders(self.buying.pending_orders, self.worker.clients.settings.reconcile_batch)
 
@@ -82,7 +100,11 @@ class Reconciler:
         orders = await self.recheck_orders()
         threads = await self.expire_threads()
         files = await self.expire_files()
+        uploads = await self.expire_uploads()
+        stores = await self.expire_vector_stores()
         return {
+            "vector_stores_expired": stores,
+            "uploads_expired": uploads,
             "threads_expired": threads,
             "files_expired": files,
             "expired": expired,

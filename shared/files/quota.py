@@ -35,6 +35,18 @@ def check_size(size: int, offer: PlanOffer) -> None:
         raise FileTooLarge(f"A file on the {offer.name} plan has at most {offer.max_file_bytes} bytes.")
 
 
+def check_room(usage: dict[str, Any], size: int, offer: PlanOffer) -> None:
+    """Refuse a file of `size` bytes that the owner's `usage` has no room for (409, 402)."""
+    count, stored = int(usage.get("count", 0)), int(usage.get("bytes", 0))
+    if count + 1 > offer.max_files:
+        raise TooManyFiles(f"The {offer.name} plan keeps at most {offer.max_files} files; delete one first.")
+    if stored + size > offer.file_storage_bytes:
+        raise StorageQuotaExceeded(
+            f"The {offer.name} plan stores at most {offer.file_storage_bytes} bytes of files "
+            f"({stored} used); delete files or upgrade the plan."
+        )
+
+
 class FileQuota:
     def __init__(self, db: firestore.AsyncClient) -> None:
         self._db = db
@@ -49,21 +61,16 @@ class FileQuota:
 
         @firestore.async_transactional
         async def take(tx: Any) -> None:
-            snap = await ref.get(transaction=tx)
-            doc = snap.to_dict() or {}
-            count, stored = int(doc.get("count", 0)), int(doc.get("bytes", 0))
-            if count + 1 > offer.max_files:
-                raise TooManyFiles(
-                    f"The {offer.name} plan keeps at most {offer.max_files} files; delete one first."
-                )
-            if stored + size > offer.file_storage_bytes:
-                raise StorageQuotaExceeded(
-                    f"The {offer.name} plan stores at most {offer.file_storage_bytes} bytes of files "
-                    f"({stored} used); delete files or upgrade the plan."
-                )
-            tx.set(ref, {"count": count + 1, "bytes": stored + size}, merge=True)
+            self.claim(tx, (await ref.get(transaction=tx)).to_dict() or {}, owner, size, offer)
 
         await take(self._db.transaction())
+
+    def claim(self, tx: Any, usage: dict[str, Any], owner: str, size: int, offer: PlanOffer) -> None:
+        """Inside the caller's transaction (which read `usage`): one more file of `size` bytes, or refuse
+        (409 too_many_files, 402 storage_quota_exceeded) writing nothing."""
+        check_room(usage, size, offer)
+        count, stored = int(usage.get("count", 0)), int(usage.get("bytes", 0))
+        tx.set(self.ref(owner), {"count": count + 1, "bytes": stored + size}, merge=True)
 
     async def give_back(self, owner: str, size: int) -> None:
         """Undo one take (an upload that failed after taking its slot)."""

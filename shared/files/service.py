@@ -25,7 +25,7 @@ from shared.clock import now
 from shared.errors import BadRequest, NotFound
 from shared.files.quota import FileQuota, check_size
 from shared.files.schemas import PURPOSES, FileDeleted, FileList, FileObject
-from shared.files.sniff import sniff
+from shared.files.sniff import Kind, sniff
 from shared.ids import new_id
 from shared.knowledge.repository import KnowledgeRepository
 from shared.plans.offers import PlanOffer
@@ -76,22 +76,7 @@ class FileService:
         file_id = f"file-{new_id()}"
         path = prefix + file_id
         await self.quota.take(owner, len(data), offer)
-        at = now()
-        days = offer.file_retention_days
-        doc = {
-            "owner": owner,
-            "user_id": principal.user_id,  # the uploader
-            "workspace_id": principal.workspace_id,
-            "filename": _clean_name(filename),
-            "purpose": purpose,
-            "type": kind.name,
-            "mime": kind.mime,
-            "bytes": len(data),
-            "path": path,
-            "created_at": int(at.timestamp()),
-            # The plan's retention: the reconciler's sweep deletes the file then (delete_expired).
-            "expire_at": at + dt.timedelta(days=days) if days > 0 else None,
-        }
+        doc = file_doc(principal, offer, filename, purpose, kind, len(data), path)
         try:
             await self._store.put_if_absent(path, data, kind.mime)
             await self._ref(file_id).create(doc)
@@ -101,14 +86,14 @@ class FileService:
             await self.quota.give_back(owner, len(data))
             raise
         log.info("file stored", extra={"file_id": file_id, "bytes": len(data), "type": kind.name})
-        return _file(file_id, doc)
+        return file_object(file_id, doc)
 
     async def document(self, principal: Principal, file_id: str) -> dict[str, Any]:
         """The file's stored document, when the caller may read it (404 file_not_found otherwise)."""
         return await self._readable(principal, file_id)
 
     async def get(self, principal: Principal, file_id: str) -> FileObject:
-        return _file(file_id, await self._readable(principal, file_id))
+        return file_object(file_id, await self._readable(principal, file_id))
 
     async def content(self, principal: Principal, file_id: str) -> tuple[bytes, str, str]:
         """The bytes, their content type and the file name."""
@@ -137,7 +122,7 @@ class FileService:
             if cursor is None or not cursor.exists or (cursor.to_dict() or {}).get("owner") != owner:
                 raise BadRequest("`after` must be the id of one of the listed files.", code="invalid_cursor")
             query = query.start_after(cursor)
-        found = [_file(s.id, s.to_dict() or {}) async for s in query.limit(limit + 1).stream()]
+        found = [file_object(s.id, s.to_dict() or {}) async for s in query.limit(limit + 1).stream()]
         page = found[:limit]
         return FileList(
             data=page,
@@ -202,14 +187,37 @@ class FileService:
         return doc
 
 
-def _clean_name(filename: str) -> str:
+def file_doc(
+    principal: Principal, offer: PlanOffer, filename: str, purpose: str, kind: Kind, size: int, path: str
+) -> dict[str, Any]:
+    """A file's stored document (uploaded whole here, or through an upload: shared/files/uploads.py)."""
+    owner, _ = owner_of(principal)
+    at = now()
+    days = offer.file_retention_days
+    return {
+        "owner": owner,
+        "user_id": principal.user_id,  # the uploader
+        "workspace_id": principal.workspace_id,
+        "filename": clean_name(filename),
+        "purpose": purpose,
+        "type": kind.name,
+        "mime": kind.mime,
+        "bytes": size,
+        "path": path,
+        "created_at": int(at.timestamp()),
+        # The plan's retention: the reconciler's sweep deletes the file then (delete_expired).
+        "expire_at": at + dt.timedelta(days=days) if days > 0 else None,
+    }
+
+
+def clean_name(filename: str) -> str:
     """The last path component, without control characters, at most 255 characters."""
     name = re.split(r"[\\/]", filename or "")[-1]
     name = "".join(c for c in name if c.isprintable()).strip()
     return name[:255] or "upload"
 
 
-def _file(file_id: str, doc: dict[str, Any]) -> FileObject:
+def file_object(file_id: str, doc: dict[str, Any]) -> FileObject:
     return FileObject(
         id=file_id,
         bytes=int(doc["bytes"]),

@@ -9,15 +9,19 @@ number of fields (two or more), Markdown when its lines look like Markdown, plai
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import json
 import re
 import zipfile
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from shared.errors import BadRequest
 
+HEAD_BYTES = 65_536  # what sniff_stored reads of a stored object
 MAX_ZIP_ENTRIES = 1_000
 MAX_ZIP_UNCOMPRESSED = 200_000_000
 MAX_ZIP_RATIO = 100
@@ -66,9 +70,30 @@ def sniff(data: bytes) -> Kind:
     return _text(data)
 
 
-def _docx(data: bytes) -> Kind:
+def sniff_stored(head: bytes, size: int, whole: Callable[[], BinaryIO]) -> Kind:
+    """The kind of a stored object of `size` bytes from its first bytes (`head`, HEAD_BYTES or all of a
+    smaller one); a zip is read through `whole()`, a seekable view of the object (its directory is at the
+    end). Text is judged on the head: JSON by its opening when the head is not the whole object."""
+    if size == 0 or not head:
+        raise EmptyFile()
+    if head.startswith(b"%PDF-"):
+        return PDF
+    if head.startswith(b"PK\x03\x04"):
+        return _docx(whole())
+    if len(head) >= size:
+        return _text(head)
+    # Cut at a character's boundary: the head may end inside a multi-byte UTF-8 character.
+    decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        text = decoder.decode(head, final=False)
+    except UnicodeDecodeError as exc:
+        raise UnsupportedFileType("The file is neither a PDF, a DOCX, nor UTF-8 text.") from exc
+    return _text(text.encode(), partial=True)
+
+
+def _docx(data: bytes | BinaryIO) -> Kind:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data) if isinstance(data, bytes) else data) as archive:
             entries = archive.infolist()
     except (zipfile.BadZipFile, ValueError, OSError) as exc:
         raise UnsupportedFileType("The file looks like a zip archive but cannot be read.") from exc
@@ -83,7 +108,7 @@ def _docx(data: bytes) -> Kind:
     return DOCX
 
 
-def _text(data: bytes) -> Kind:
+def _text(data: bytes, partial: bool = False) -> Kind:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -91,6 +116,8 @@ def _text(data: bytes) -> Kind:
     if "\x00" in text or any(ord(c) < 32 and c not in "\t\n\r\f" for c in text[:4096]):
         raise UnsupportedFileType("The file holds binary data.")
     stripped = text.strip()
+    if stripped[:1] in ("{", "[") and partial:
+        return JSON  # a prefix of a large document cannot be parsed; ingestion fails it if it is not JSON
     if stripped[:1] in ("{", "["):
         try:
             json.loads(stripped)

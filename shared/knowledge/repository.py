@@ -1,7 +1,8 @@
 """Where vector stores live in Firestore, and the only code that writes their chunks.
 
     vector_stores/{vs_id}                       owner, user_id, workspace_id, name, metadata, model,
-                                                chunking, expires_after, created_at, last_active_at, version
+                                                chunking, expires_after, created_at, last_active_at,
+                                                expire_at (the sweep's key), version
     vector_stores/{vs_id}/store_files/{file_id} status, job_id, filename, type, bytes, attributes,
                                                 chunking, chunks, usage_bytes, last_error, created_at
     chunks/{vs_id}_{file_id}_{n}                store_id, file_id, index, text, tokens, embedding (Vector)
@@ -14,6 +15,7 @@ completed or removed): the keyword index cached per instance is rebuilt when it 
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
@@ -28,6 +30,18 @@ BATCH = 400  # deletes per batch (Firestore allows 500 writes)
 # Chunks per batch: a commit carries at most 10 MiB, and a chunk of 4,096 tokens with 3,072 dimensions
 # is about 40 kB.
 WRITE_BATCH = 100
+
+
+DAY_S = 86_400
+
+
+def expire_at_of(doc: dict[str, Any]) -> dt.datetime | None:
+    """When the store expires: `expires_after.days` after its last activity (None: never)."""
+    expires = doc.get("expires_after")
+    if not expires:
+        return None
+    last_active = int(doc.get("last_active_at") or doc["created_at"])
+    return dt.datetime.fromtimestamp(last_active + int(expires["days"]) * DAY_S, dt.UTC)
 
 
 def chunk_id(store_id: str, file_id: str, index: int) -> str:

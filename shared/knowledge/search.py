@@ -33,7 +33,7 @@ from shared.embeddings.service import EmbeddingService
 from shared.errors import Conflict
 from shared.knowledge.bm25 import Bm25, rrf
 from shared.knowledge.filters import check_filter, matches
-from shared.knowledge.repository import CHUNKS, KnowledgeRepository
+from shared.knowledge.repository import CHUNKS, KnowledgeRepository, expire_at_of
 from shared.knowledge.schemas import SearchContent, SearchHit, SearchPage, SearchRequest, VectorStore
 from shared.knowledge.store_files import StoreFiles
 
@@ -129,7 +129,8 @@ class Searcher:
         if at - int(store.get("last_active_at") or 0) < TOUCH_EVERY_S:
             return
         try:
-            await self._repo.store(store_id).update({"last_active_at": at})
+            moved = store | {"last_active_at": at}
+            await self._repo.store(store_id).update({"last_active_at": at, "expire_at": expire_at_of(moved)})
         except Exception:
             log.warning("vector store activity not recorded", extra={"store_id": store_id}, exc_info=True)
 

@@ -23,7 +23,7 @@ from shared.errors import BadRequest, Conflict, NotFound
 from shared.files.service import owner_of
 from shared.ids import new_id
 from shared.knowledge.chunking import Chunking, auto_chunking
-from shared.knowledge.repository import STORES, KnowledgeRepository
+from shared.knowledge.repository import DAY_S, STORES, KnowledgeRepository, expire_at_of
 from shared.knowledge.schemas import (
     ChunkingStrategy,
     FileCounts,
@@ -34,11 +34,11 @@ from shared.knowledge.schemas import (
     VectorStoreUpdate,
 )
 from shared.knowledge.store_files import StoreFiles
+from shared.ledger.wallet_ids import workspace_wallet_base
 from shared.workspaces.errors import WorkspaceNotFound
 from shared.workspaces.service import WorkspaceService
 
 log = logging.getLogger("knowledge")
-DAY_S = 86_400
 MAX_LIST = 100
 
 
@@ -47,6 +47,13 @@ class StoreNotFound(NotFound):
 
     def __init__(self) -> None:
         super().__init__("No such vector store (or not yours): list yours with GET /v1/vector_stores.")
+
+
+def owner_principal(doc: dict[str, Any]) -> Principal:
+    """The store's creator, as whom the sweep stops the ingestions they started."""
+    user_id, workspace_id = str(doc["user_id"]), doc.get("workspace_id")
+    wallet = workspace_wallet_base(str(workspace_id)) if workspace_id else user_id
+    return Principal(user_id=user_id, wallet_id=wallet, auth="jwt", workspace_id=workspace_id)
 
 
 class VectorStoreService:
@@ -96,7 +103,7 @@ class VectorStoreService:
             )
         at = int(now().timestamp())
         store_id = f"vs_{new_id()}"
-        doc = {
+        doc: dict[str, Any] = {
             "owner": owner,
             "user_id": principal.user_id,
             "workspace_id": principal.workspace_id,
@@ -112,6 +119,7 @@ class VectorStoreService:
             "last_active_at": at,
             "version": 0,
         }
+        doc["expire_at"] = expire_at_of(doc)
         await self.repo.store(store_id).create(doc)
         try:
             for file_id, file_doc in files:
@@ -167,7 +175,7 @@ class VectorStoreService:
         )
 
     async def update(self, principal: Principal, store_id: str, body: VectorStoreUpdate) -> VectorStore:
-        await self.editable(principal, store_id)
+        doc = await self.editable(principal, store_id)
         changes: dict[str, Any] = {"last_active_at": int(now().timestamp())}
         if body.name is not None:
             changes["name"] = body.name
@@ -175,6 +183,7 @@ class VectorStoreService:
             changes["metadata"] = body.metadata
         if "expires_after" in body.model_fields_set:
             changes["expires_after"] = body.expires_after.model_dump() if body.expires_after else None
+        changes["expire_at"] = expire_at_of(doc | changes)
         await self.repo.store(store_id).update(changes)
         return await self.get(principal, store_id)
 
@@ -192,6 +201,24 @@ class VectorStoreService:
             await self.files.stop(principal, entry)
             await self.repo.store_file(store_id, file_id).delete()
         await self.repo.delete_chunks("store_id", store_id)  # any an ingestion wrote meanwhile
+
+    async def delete_expired(self, limit: int) -> int:
+        """The reconciler's sweep: stores past their `expires_after` are deleted through the same path as
+        DELETE (the store, its chunks, its files' entries). `expire_at` is kept where the store's activity
+        is recorded; activity that moved `last_active_at` without it (an ingestion finishing) only makes a
+        store due early, and then it is put right here instead of deleted."""
+        query = self.repo.db.collection(STORES).where(filter=FieldFilter("expire_at", "<=", now()))
+        deleted = 0
+        async for snap in query.limit(limit).stream():
+            doc = snap.to_dict() or {}
+            due = expire_at_of(doc)
+            if due is None or due > now():
+                await snap.reference.update({"expire_at": due})
+                continue
+            await self._remove(owner_principal(doc), snap.id)
+            log.info("vector store expired", extra={"store_id": snap.id})
+            deleted += 1
+        return deleted
 
     async def view(self, store_id: str, doc: dict[str, Any]) -> VectorStore:
         counts = FileCounts()

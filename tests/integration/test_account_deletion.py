@@ -55,6 +55,10 @@ def test_deleting_an_account_removes_its_content_and_keeps_its_books(
         headers=user.headers,
     ).json()
     assert f"users/{user.user_id}/files/{uploaded['id']}" in objects(jobs_stack, user)
+    pending = {"filename": "big.txt", "purpose": "user_data", "bytes": 4, "mime_type": "text/plain"}
+    upload = client.post("/v1/uploads", json=pending, headers=user.headers).json()
+    put = httpx.put(upload["upload_url"], content=b"half", headers=upload["upload_headers"])
+    assert put.status_code == 200
     store = client.post("/v1/vector_stores", json={"file_ids": [uploaded["id"]]}, headers=user.headers).json()
     wait_for_job(client, user, store_files_of(store["id"])[0]["job_id"], finished)
     assert chunks_where("store_id", store["id"])
@@ -82,6 +86,7 @@ def test_deleting_an_account_removes_its_content_and_keeps_its_books(
     assert chunks_where("store_id", store["id"]) == [] and store_files_of(store["id"]) == []
     assert not db().collection("vector_stores").document(store["id"]).get().exists
     assert not db().collection("files").document(uploaded["id"]).get().exists
+    assert not db().collection("uploads").document(upload["id"]).get().exists
     assert not db().collection("file_usage").document(f"user_{user.user_id}").get().exists
 
     # The content is gone: threads and their messages, jobs, the bucket's objects, the membership.

@@ -91,6 +91,9 @@ def seed(client: httpx.Client) -> Account:
     upload = {"file": ("fuzz.txt", b"fuzz text", "text/plain")}
     file = _ok(client.post("/v1/files", files=upload, data={"purpose": "user_data"}, headers=h), 200)
     account.ids["file_id"] = str(file["id"])
+    # A pending upload (its parts, complete and cancel are fuzzed; nothing is PUT to its signed URL).
+    pending = {"filename": "fuzz.txt", "purpose": "user_data", "bytes": 9, "mime_type": "text/plain"}
+    account.ids["upload_id"] = str(_ok(client.post("/v1/uploads", json=pending, headers=h), 200)["id"])
     # A vector store holding the file (its ingestion job is cancelled at once, with the export's).
     store = _ok(client.post("/v1/vector_stores", json={"file_ids": [file["id"]]}, headers=h), 200)
     account.ids["vector_store_id"] = str(store["id"])

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+import zipfile
+
 import pytest
 
-from shared.files.sniff import EmptyFile, UnsupportedFileType, sniff
+from shared.files.sniff import HEAD_BYTES, EmptyFile, UnsupportedFileType, sniff, sniff_stored
 from tests.support.files import docx_bytes, zip_bomb
 
 
@@ -51,3 +54,29 @@ def _zip_of(name: str) -> bytes:
     with zipfile.ZipFile(out, "w") as archive:
         archive.writestr(name, "x")
     return out.getvalue()
+
+
+def test_a_stored_object_is_sniffed_from_its_head() -> None:
+    def never() -> io.BytesIO:
+        raise AssertionError("only a zip is read whole")
+
+    text = ("é" * HEAD_BYTES).encode()  # the head ends inside a two-byte character
+    assert sniff_stored(text[:HEAD_BYTES], len(text), never).name == "txt"
+    big_json = b'{"rows": [' + b"1, " * HEAD_BYTES + b"1]}"
+    assert sniff_stored(big_json[:HEAD_BYTES], len(big_json), never).name == "json"
+    assert sniff_stored(b'{"a": 1}', 8, never).name == "json"
+    assert sniff_stored(b"%PDF-1.7\n", 10_000_000, never).name == "pdf"
+    with pytest.raises(EmptyFile):
+        sniff_stored(b"", 0, never)
+    binary = b"abc\x00def" * 20_000
+    with pytest.raises(UnsupportedFileType):
+        sniff_stored(binary[:HEAD_BYTES], len(binary), never)
+
+
+def test_a_stored_zip_is_read_through_its_seekable_view() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("word/document.xml", "<w:document/>")
+        archive.writestr("padding.bin", bytes(200_000))  # the directory lies past the head
+    data = out.getvalue()
+    assert sniff_stored(data[:HEAD_BYTES], len(data), lambda: io.BytesIO(data)).name == "docx"

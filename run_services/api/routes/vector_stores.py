@@ -19,10 +19,9 @@ from run_services.api.deps import (
     request_id,
 )
 from shared.bootstrap import Services
+from shared.bootstrap.knowledge import build_vector_stores
 from shared.catalog.embeddings import EmbeddingCatalog
-from shared.files.service import FileService
 from shared.knowledge.batches import FileBatches
-from shared.knowledge.repository import KnowledgeRepository
 from shared.knowledge.schemas import (
     FileBatch,
     FileBatchCreate,
@@ -40,7 +39,6 @@ from shared.knowledge.schemas import (
 )
 from shared.knowledge.search import Searcher
 from shared.knowledge.service import MAX_LIST, VectorStoreService
-from shared.knowledge.store_files import StoreFiles
 
 router = APIRouter(prefix="/v1/vector_stores", tags=["vector_stores"])
 Order = Annotated[Literal["asc", "desc"], Query()]
@@ -49,25 +47,9 @@ After = Annotated[str | None, Query(max_length=64)]
 
 
 def service(services: Services) -> VectorStoreService:
-    settings = services.settings
-    repo = KnowledgeRepository(services.db)
-    files = FileService(services.db, services.jobs.store, services.workspaces.service)
-    store_files = StoreFiles(
-        repo,
-        files,
-        services.jobs.service,
-        services.jobs.repo,
-        settings.knowledge_max_file_tokens,
-        settings.knowledge_max_store_files,
-    )
     catalog: EmbeddingCatalog = services.embeddings.catalog
-    return VectorStoreService(
-        repo,
-        store_files,
-        services.workspaces.service,
-        catalog,
-        settings.knowledge_embedding_model,
-        settings.knowledge_max_stores,
+    return build_vector_stores(
+        services.db, services.jobs, services.workspaces.service, catalog, services.settings
     )
 
 
