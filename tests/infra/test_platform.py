@@ -226,18 +226,30 @@ def test_each_secret_is_read_only_by_the_workloads_whose_code_reads_it():
     assert readers["redis-auth-string"] == redis_users, "the AUTH string: only the services that use Redis"
 
 
-def test_the_api_only_reads_the_media_bucket():
-    """The API reads job outputs and signs GET URLs (shared/adapters/storage.py: read, signed_url); only the
-    worker writes them. objectAdmin would let a compromised API overwrite or delete every user's files."""
+def test_the_api_writes_only_its_users_objects_in_the_media_bucket():
+    """The worker writes job outputs; the API (files, uploads, account deletion) and the reconciler (expired
+    files and uploads) write and delete only under users/ and workspaces/, through an IAM condition on the
+    object's name: objectAdmin over the whole bucket would let a compromised API touch everything."""
     media = CALLS["media_bucket"]
     assert media["object_admins"] == ['${local.sa["jobs-worker"]}']
-    assert media["object_viewers"] == ['${local.sa["api"]}']
+    assert media["object_viewers"] == ['${local.sa["api"]}', '${local.sa["reconciler"]}']
+    scoped = media["prefix_admins"]
+    assert set(scoped) == {"api", "reconciler"}
+    for grant in scoped.values():
+        assert grant["prefixes"] == ["users/", "workspaces/"]
     bucket = parse(TERRAFORM / "modules" / "storage_bucket")
     roles = {name: body["role"] for name, body in bucket.of_type("google_storage_bucket_iam_member")}
     assert roles == {
         "object_admins": "roles/storage.objectAdmin",
         "object_viewers": "roles/storage.objectViewer",
+        "prefix_admins": "roles/storage.objectAdmin",
     }
+    (_, scoped_member), *_ = [
+        (n, b) for n, b in bucket.of_type("google_storage_bucket_iam_member") if n == "prefix_admins"
+    ]
+    assert "startsWith" in str(scoped_member["condition"])
+    # The bucket's expiry is for job outputs only: uploaded files keep their plan's retention.
+    assert media["delete_suffixes"] and ".png" in media["delete_suffixes"]
 
 
 def test_redis_requires_auth_and_tls_and_the_services_use_both():

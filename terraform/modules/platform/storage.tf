@@ -6,11 +6,20 @@ module "media_bucket" {
   name              = local.media_bucket
   location          = var.region
   delete_after_days = var.media_retention_days
-  # The worker writes job outputs (create-if-absent); the API only reads them and signs GET URLs with its
-  # own account (shared/adapters/storage.py), so it gets objectViewer, not objectAdmin: no writes or deletes.
+  # The retention is for job outputs (and the ingestion's scratch JSON): uploaded files (`…/files/file-…`)
+  # and uploads have no ending and follow their plan's retention, swept by the reconciler.
+  delete_suffixes = [".png", ".mp4", ".md", ".pdf", ".docx", ".zip", ".json"]
+  # The worker writes job outputs (create-if-absent). The API reads them and signs GET URLs with its own
+  # account (shared/adapters/storage.py); it writes and deletes only users' and workspaces' objects (files,
+  # uploads, an account's deletion), as does the reconciler (expired files and uploads): objectAdmin under
+  # those prefixes, never over the whole bucket.
   object_admins  = [local.sa["jobs-worker"]]
-  object_viewers = [local.sa["api"]]
-  labels         = local.labels
+  object_viewers = [local.sa["api"], local.sa["reconciler"]]
+  prefix_admins = {
+    api        = { member = local.sa["api"], prefixes = ["users/", "workspaces/"] }
+    reconciler = { member = local.sa["reconciler"], prefixes = ["users/", "workspaces/"] }
+  }
+  labels = local.labels
 }
 
 module "source_bucket" {

@@ -18,6 +18,8 @@ resource "google_storage_bucket" "this" {
     content {
       condition {
         age = lifecycle_rule.value
+        # Only objects with these endings (job outputs), when given: the rest follow their own retention.
+        matches_suffix = var.delete_suffixes
       }
       action {
         type = "Delete"
@@ -40,4 +42,23 @@ resource "google_storage_bucket_iam_member" "object_viewers" {
   bucket = google_storage_bucket.this.name
   role   = "roles/storage.objectViewer"
   member = each.value
+}
+
+# objectAdmin limited to objects under the given prefixes (an IAM condition on the object's name): a
+# service that writes and deletes its users' own objects without rights over the rest of the bucket.
+resource "google_storage_bucket_iam_member" "prefix_admins" {
+  for_each = var.prefix_admins
+
+  bucket = google_storage_bucket.this.name
+  role   = "roles/storage.objectAdmin"
+  member = each.value.member
+
+  condition {
+    title       = "prefixes-${each.key}"
+    description = "Objects under ${join(", ", each.value.prefixes)}"
+    expression = join(" || ", [
+      for prefix in each.value.prefixes :
+      "resource.name.startsWith(\"projects/_/buckets/${var.name}/objects/${prefix}\")"
+    ])
+  }
 }

@@ -42,3 +42,18 @@ variable "labels" {
   type        = map(string)
   default     = {}
 }
+
+variable "delete_suffixes" {
+  description = "With delete_after_days: expire only objects whose names end so (empty: every object)."
+  type        = list(string)
+  default     = []
+}
+
+variable "prefix_admins" {
+  description = "IAM members with roles/storage.objectAdmin on the objects under some prefixes only."
+  type = map(object({
+    member   = string
+    prefixes = list(string)
+  }))
+  default = {}
+}
