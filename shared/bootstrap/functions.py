@@ -4,6 +4,7 @@ from the same pieces as the API."""
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from shared.bootstrap.clients import Clients, build_clients
@@ -11,6 +12,7 @@ from shared.bootstrap.jobs import Jobs, build_jobs, guarded_reader
 from shared.bootstrap.knowledge import build_vector_stores
 from shared.bootstrap.money import Buying, Money, build_buying, build_money
 from shared.catalog.embeddings import EmbeddingCatalog
+from shared.catalog.media import MediaCatalog
 from shared.chat.threads import ThreadService
 from shared.files.service import FileService
 from shared.files.uploads import UploadService
@@ -18,6 +20,8 @@ from shared.gateway.gateway import Gateway, build_gateway
 from shared.gateway.images import ImageGenerator
 from shared.gateway.video import VideoGenerator
 from shared.jobs.sweep import SweepReport
+from shared.knowledge.service import VectorStoreService
+from shared.knowledge.storage_charge import StorageReport, charge_storage
 from shared.purchases.reconcile import recheck_orders
 from shared.settings import Settings
 
@@ -81,15 +85,23 @@ class Reconciler:
         uploads = UploadService(self.worker.clients.db, self.worker.jobs.store)
         return await uploads.delete_expired(self.worker.clients.settings.reconcile_batch)
 
-    async def expire_vector_stores(self) -> int:
-        """One batch of vector stores past their `expires_after`, deleted with their chunks."""
+    def _vector_stores(self) -> VectorStoreService:
         worker = self.worker
         settings = worker.clients.settings
         catalog = EmbeddingCatalog.load(settings, worker.clients.catalog)
-        stores = build_vector_stores(
-            worker.clients.db, worker.jobs, worker.money.workspaces, catalog, settings
+        return build_vector_stores(worker.clients.db, worker.jobs, worker.money.workspaces, catalog, settings)
+
+    async def expire_vector_stores(self) -> int:
+        """One batch of vector stores past their `expires_after`, deleted with their chunks."""
+        return await self._vector_stores().delete_expired(self.worker.clients.settings.reconcile_batch)
+
+    async def charge_vector_storage(self, today: dt.date | None = None) -> StorageReport:
+        """One batch of vector stores charged for today's storage (shared/knowledge/storage_charge.py)."""
+        settings = self.worker.clients.settings
+        price = MediaCatalog.load(settings, self.worker.clients.catalog).vector_store_gb_day
+        return await charge_storage(
+            self._vector_stores(), self.worker.money.payer, price, settings.reconcile_batch, today
         )
-        return await stores.delete_expired(settings.reconcile_batch)
 
     async def recheck_orders(self) -> dict[str, int]:
         return await recheck_orders(self.buying.pending_orders, self.worker.clients.settings.reconcile_batch)
@@ -102,7 +114,11 @@ class Reconciler:
         files = await self.expire_files()
         uploads = await self.expire_uploads()
         stores = await self.expire_vector_stores()
+        storage = await self.charge_vector_storage()
         return {
+            "vector_store_storage_credits": storage.charged,
+            "vector_stores_unpaid": storage.unpaid,
+            "vector_stores_deleted_unpaid": storage.deleted,
             "vector_stores_expired": stores,
             "uploads_expired": uploads,
             "threads_expired": threads,

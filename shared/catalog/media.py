@@ -56,6 +56,7 @@ class MediaCatalog:
     videos: dict[str, VideoModel] = field(default_factory=dict)
     default_video_model: str | None = None
     search_price: int = 0  # credits per web search of a research job
+    vector_store_gb_day: int = 0  # credits per GB of a vector store a day
 
     @classmethod
     def load(cls, settings: Settings, catalog: Catalog, path: Path | None = None) -> MediaCatalog:
@@ -65,8 +66,16 @@ class MediaCatalog:
         search_price = int(raw.get("search", {}).get("price", 0))
         if search_price < 0:
             raise ValueError("the search price cannot be negative")
+        store_price = int(raw.get("storage", {}).get("vector_store_gb_day", 0))
+        if store_price < 0:
+            raise ValueError("the vector store storage price cannot be negative")
         return cls(
-            images, raw.get("default_image_model"), videos, raw.get("default_video_model"), search_price
+            images,
+            raw.get("default_image_model"),
+            videos,
+            raw.get("default_video_model"),
+            search_price,
+            store_price,
         )
 
     def video_model(self, name: str | None) -> VideoModel:

@@ -118,6 +118,7 @@ class VectorStoreService:
             "created_at": at,
             "last_active_at": at,
             "version": 0,
+            "charged_through": "",  # the last UTC day its storage was charged (storage_charge.py)
         }
         doc["expire_at"] = expire_at_of(doc)
         await self.repo.store(store_id).create(doc)
@@ -192,6 +193,10 @@ class VectorStoreService:
         await self._remove(principal, store_id)
         log.info("vector store deleted", extra={"store_id": store_id})
         return VectorStoreDeleted(id=store_id)
+
+    async def remove_store(self, principal: Principal, store_id: str) -> None:
+        """Delete a store as the sweeps do (no access check): `principal` is its owner."""
+        await self._remove(principal, store_id)
 
     async def _remove(self, principal: Principal, store_id: str) -> None:
         """The store leaves search first (its document), then its chunks and files' entries."""
