@@ -25,7 +25,7 @@ from shared.clock import now
 from shared.errors import BadRequest, Conflict, NotFound
 from shared.ids import new_id
 from shared.plans.offers import PlanOffers, ensure_model_allowed
-from shared.workspaces.errors import WorkspaceNotFound
+from shared.workspaces.ownership import check_readable
 from shared.workspaces.schemas import Role
 from shared.workspaces.service import WorkspaceService
 
@@ -155,13 +155,7 @@ class AssistantService:
         doc: dict[str, Any] | None = snap.to_dict() if snap.exists else None
         if doc is None:
             raise AssistantNotFound()
-        if doc.get("owner") == "workspace":
-            try:
-                await self._member(principal, str(doc["workspace_id"]))
-            except WorkspaceNotFound as exc:
-                raise AssistantNotFound() from exc
-        elif doc.get("user_id") != principal.user_id:
-            raise AssistantNotFound()
+        await check_readable(self._workspaces, principal, doc, AssistantNotFound)
         return doc
 
     async def _writable(self, principal: Principal, assistant_id: str) -> dict[str, Any]:

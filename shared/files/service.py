@@ -29,7 +29,7 @@ from shared.files.sniff import Kind, sniff
 from shared.ids import new_id
 from shared.knowledge.repository import KnowledgeRepository
 from shared.plans.offers import PlanOffer
-from shared.workspaces.errors import WorkspaceNotFound
+from shared.workspaces.ownership import check_readable
 from shared.workspaces.service import WorkspaceService
 
 log = logging.getLogger("files")
@@ -177,13 +177,7 @@ class FileService:
         doc: dict[str, Any] | None = snap.to_dict() if snap.exists else None
         if doc is None:
             raise FileNotFound()
-        if doc.get("workspace_id"):
-            try:
-                await self._workspaces.membership(principal.user_id, str(doc["workspace_id"]))
-            except WorkspaceNotFound as exc:
-                raise FileNotFound() from exc
-        elif doc.get("user_id") != principal.user_id:
-            raise FileNotFound()
+        await check_readable(self._workspaces, principal, doc, FileNotFound)
         return doc
 
 

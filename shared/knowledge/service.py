@@ -35,7 +35,7 @@ from shared.knowledge.schemas import (
 )
 from shared.knowledge.store_files import StoreFiles
 from shared.ledger.wallet_ids import workspace_wallet_base
-from shared.workspaces.errors import WorkspaceNotFound
+from shared.workspaces.ownership import check_readable
 from shared.workspaces.service import WorkspaceService
 
 log = logging.getLogger("knowledge")
@@ -137,13 +137,7 @@ class VectorStoreService:
         doc: dict[str, Any] | None = snap.to_dict() if snap.exists else None
         if doc is None:
             raise StoreNotFound()
-        if doc.get("workspace_id"):
-            try:
-                await self._workspaces.membership(principal.user_id, str(doc["workspace_id"]))
-            except WorkspaceNotFound as exc:
-                raise StoreNotFound() from exc
-        elif doc.get("user_id") != principal.user_id:
-            raise StoreNotFound()
+        await check_readable(self._workspaces, principal, doc, StoreNotFound)
         return doc
 
     async def editable(self, principal: Principal, store_id: str) -> dict[str, Any]:
