@@ -10,6 +10,7 @@ import { renderChat } from "./views/chat";
 import { renderCredits } from "./views/credits";
 import { renderJobs } from "./views/jobs";
 import { renderKeys } from "./views/keys";
+import { renderKnowledge } from "./views/knowledge";
 import { renderThreads } from "./views/threads";
 import { renderUsage } from "./views/usage";
 import { renderWorkspaces } from "./views/workspaces";
@@ -21,6 +22,7 @@ const ROUTES: [string, string, View][] = [
   ["credits", "Credits", renderCredits],
   ["usage", "Usage", renderUsage],
   ["threads", "Threads", renderThreads],
+  ["knowledge", "Files & knowledge", renderKnowledge],
   ["jobs", "Jobs", renderJobs],
   ["workspaces", "Workspaces", renderWorkspaces],
   ["keys", "API keys", renderKeys],

@@ -4,7 +4,9 @@
 // each message to /v1/threads/{id}/messages), so it shows in Threads and can be exported; `#/chat/{id}`
 // continues one. The picker greys out what the picked model cannot do (views/models.ts): "Attach an image"
 // is disabled for a model without `images`; a message with an image goes to /v1/chat/completions as one
-// question with its picture (threads keep text only, so it is not saved in the thread).
+// question with its picture (threads keep text only, so it is not saved in the thread). "Answer from"
+// picks a knowledge store (views/knowledge.ts; `#/chat/store=ID` preselects one): the message carries
+// `vector_store_ids` and the answer's citations (the finish chunk's `annotations`) show under it.
 
 import { call, getJson } from "../api";
 import { h, plural, usd } from "../dom";
@@ -12,6 +14,7 @@ import { ApiError, sentence } from "../errors";
 import { type Balance, refreshBalance } from "../shell";
 import { sseData } from "../sse";
 import { renderText } from "../text";
+import { listStores } from "./knowledge";
 import { chatModels, describe, type Model, modelDetails, modelOption, supports } from "./models";
 
 interface Usage {
@@ -20,8 +23,19 @@ interface Usage {
   credits: number;
 }
 
+interface Citation {
+  type: string;
+  filename?: string;
+  file_id?: string;
+  quote?: string;
+  marker?: string;
+}
+
 interface Chunk {
-  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+  choices?: {
+    delta?: { content?: string | null; annotations?: Citation[] };
+    finish_reason?: string | null;
+  }[];
   usage?: Usage;
   error?: { code: string; message: string };
 }
@@ -32,7 +46,8 @@ interface StoredMessage {
 }
 
 export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = ""): Promise<void> {
-  let threadId: string | null = arg || null;
+  const fromStore = arg.startsWith("store=") ? arg.slice(6) : "";
+  let threadId: string | null = (!fromStore && arg) || null;
   const log = h("ol", { class: "chat-log", "aria-live": "polite", "aria-label": "Conversation" });
   const picker = h("select", { id: "model", "aria-label": "Model" });
   const input = h("textarea", {
@@ -56,6 +71,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
   });
   const imageWhy = h("small", { id: "attach-why", class: "muted" });
   const caps = h("p", { id: "model-caps", class: "meta" });
+  const store = h("select", { id: "store" }, h("option", { value: "" }, "No files (the model alone)"));
   const send = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
   const stop = h("button", { type: "button", id: "stop", disabled: true }, "Stop");
   const form = h(
@@ -64,6 +80,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     input,
     h("div", { class: "row" }, picker, maxTokens, send, stop),
     h("div", { class: "row wrap" }, h("label", { for: "attach" }, "Attach an image"), image, imageWhy),
+    h("div", { class: "row wrap" }, h("label", { for: "store" }, "Answer from"), store),
     caps,
   );
   main.append(h("h1", { class: "sr-only" }, "Chat"), log, form);
@@ -82,6 +99,9 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
   };
   picker.addEventListener("change", () => void pick());
   await pick();
+  for (const s of await listStores(signal)) {
+    store.append(h("option", { value: s.id, selected: s.id === fromStore }, s.name || s.id));
+  }
   if (threadId) {
     const old = await getJson<{ data: StoredMessage[] }>(
       `/v1/threads/${encodeURIComponent(threadId)}/messages?limit=200`,
@@ -132,7 +152,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     running = new AbortController();
     send.disabled = true;
     stop.disabled = false;
-    void answer(text, picker.value, file, running.signal).finally(() => {
+    void answer(text, picker.value, file, store.value, running.signal).finally(() => {
       running = null;
       send.disabled = false;
       stop.disabled = true;
@@ -162,6 +182,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     content: string,
     model: string,
     file: File | null,
+    storeId: string,
     stopped: AbortSignal,
   ): Promise<void> {
     const body = h("div", { class: "body streaming" });
@@ -173,7 +194,10 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     let pieces = 0;
     const before = await refreshBalance();
     try {
-      const limit = maxTokens.valueAsNumber > 0 ? { max_tokens: maxTokens.valueAsNumber } : {};
+      const limit = {
+        ...(maxTokens.valueAsNumber > 0 ? { max_tokens: maxTokens.valueAsNumber } : {}),
+        ...(storeId ? { vector_store_ids: [storeId] } : {}),
+      };
       const res = file
         ? await call("/v1/chat/completions", {
             body: { model, stream: true, messages: [await withImage(content, file)], ...limit },
@@ -185,6 +209,8 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
         const chunk = JSON.parse(data) as Chunk;
         if (chunk.usage) usage = chunk.usage;
         if (chunk.error) throw new ApiError(400, chunk.error.code, chunk.error.message);
+        const cited = chunk.choices?.[0]?.delta?.annotations;
+        if (cited?.length) item.append(citations(cited));
         const piece = chunk.choices?.[0]?.delta?.content;
         if (piece) {
           text += piece;
@@ -223,6 +249,24 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
       await refreshBalance();
     }
   }
+}
+
+/** The files an answer drew on, under it: marker, file name and the quoted excerpt. */
+function citations(cited: Citation[]): HTMLElement {
+  return h(
+    "ul",
+    { class: "citations", "aria-label": "Sources" },
+    ...cited
+      .filter((c) => c.type === "file_citation")
+      .map((c) =>
+        h(
+          "li",
+          { "data-file": c.file_id ?? "" },
+          `${c.marker ?? ""} ${c.filename ?? c.file_id ?? "a file"}`.trim(),
+          c.quote ? h("q", {}, c.quote.length > 200 ? `${c.quote.slice(0, 197)}…` : c.quote) : null,
+        ),
+      ),
+  );
 }
 
 /** A user message with the picture as a data: URL part (the API checks its type and size). */
