@@ -59,10 +59,12 @@ async function show(): Promise<void> {
   }
   const [name, arg] = route();
   const view = ROUTES.find(([r]) => r === name)![2];
+  const signal = current.signal;
   try {
-    await view(main, current.signal, arg);
+    await view(main, signal, arg);
   } catch (err) {
-    main.append(h("p", { class: "error", role: "alert" }, sentence(err)));
+    // A view left for another mid-load fails with its aborted calls: not the new view's to show.
+    if (!signal.aborted) main.append(h("p", { class: "error", role: "alert" }, sentence(err)));
   }
 }
 
