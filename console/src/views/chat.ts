@@ -15,7 +15,7 @@ import { type Balance, refreshBalance } from "../shell";
 import { sseData } from "../sse";
 import { renderText } from "../text";
 import { listStores } from "./knowledge";
-import { chatModels, describe, type Model, modelDetails, modelOption, supports } from "./models";
+import { chatModels, describe, modelDetails, modelOption, supports } from "./models";
 
 interface Usage {
   prompt_tokens: number;
@@ -87,10 +87,9 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
 
   const models = await chatModels(signal);
   picker.append(...models.map(modelOption));
-  let picked: Model | undefined;
   const pick = async (): Promise<void> => {
     const listed = models.find((m) => m.id === picker.value);
-    picked = listed && (await modelDetails(listed, signal));
+    const picked = listed && (await modelDetails(listed, signal));
     caps.textContent = describe(picked);
     const images = supports(picked, "images");
     image.disabled = !images;
