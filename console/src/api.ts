@@ -123,6 +123,8 @@ async function bearer(): Promise<string> {
 export interface CallOptions {
   method?: string;
   body?: unknown;
+  /** A multipart body (an upload): sent as is, the browser sets its Content-Type. */
+  form?: FormData;
   headers?: Record<string, string>;
   signal?: AbortSignal;
 }
@@ -131,13 +133,13 @@ export interface CallOptions {
 export async function call(path: string, opts: CallOptions = {}): Promise<Response> {
   const send = async (): Promise<Response> =>
     fetch(path, {
-      method: opts.method ?? (opts.body === undefined ? "GET" : "POST"),
+      method: opts.method ?? (opts.body === undefined && !opts.form ? "GET" : "POST"),
       headers: {
         ...(opts.body === undefined ? {} : { "Content-Type": "application/json" }),
         ...opts.headers,
         Authorization: `Bearer ${await bearer()}`,
       },
-      body: opts.body === undefined ? undefined : JSON.stringify(opts.body),
+      body: opts.form ?? (opts.body === undefined ? undefined : JSON.stringify(opts.body)),
       signal: opts.signal,
     });
   let res = await send();

@@ -10,6 +10,7 @@ import { renderChat } from "./views/chat";
 import { renderCredits } from "./views/credits";
 import { renderJobs } from "./views/jobs";
 import { renderKeys } from "./views/keys";
+import { renderKnowledge } from "./views/knowledge";
 import { renderThreads } from "./views/threads";
 import { renderUsage } from "./views/usage";
 import { renderWorkspaces } from "./views/workspaces";
@@ -21,6 +22,7 @@ const ROUTES: [string, string, View][] = [
   ["credits", "Credits", renderCredits],
   ["usage", "Usage", renderUsage],
   ["threads", "Threads", renderThreads],
+  ["knowledge", "Files & knowledge", renderKnowledge],
   ["jobs", "Jobs", renderJobs],
   ["workspaces", "Workspaces", renderWorkspaces],
   ["keys", "API keys", renderKeys],
@@ -57,10 +59,12 @@ async function show(): Promise<void> {
   }
   const [name, arg] = route();
   const view = ROUTES.find(([r]) => r === name)![2];
+  const signal = current.signal;
   try {
-    await view(main, current.signal, arg);
+    await view(main, signal, arg);
   } catch (err) {
-    main.append(h("p", { class: "error", role: "alert" }, sentence(err)));
+    // A view left for another mid-load fails with its aborted calls: not the new view's to show.
+    if (!signal.aborted) main.append(h("p", { class: "error", role: "alert" }, sentence(err)));
   }
 }
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from shared.errors import BadRequest
 
@@ -70,6 +71,48 @@ class BillingConfig:
                 code="unknown_package",
             )
         return self.ssl_packages[package_id]
+
+
+# Stripe currencies without minor units (amount_minor is the whole amount in these).
+ZERO_DECIMAL = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg", "rwf", "ugx", "vnd"})
+
+
+def stripe_amount(amount_minor: int, currency: str) -> str:
+    """Minor units as an exact decimal string: 500 usd -> "5.00", 500 jpy -> "500"."""
+    if currency.lower() in ZERO_DECIMAL:
+        return str(amount_minor)
+    return f"{Decimal(amount_minor) / 100:.2f}"
+
+
+def listing(config: BillingConfig, ready: dict[str, bool]) -> list[dict[str, Any]]:
+    """What can be bought, for GET /v1/billing/packages: each top-up package and plan with its provider,
+    credits (a plan's: a seat a month), currency and amount as a decimal string, and whether its
+    provider is configured here (`available`; checkout answers 503 billing_not_configured otherwise)."""
+    out: list[dict[str, Any]] = []
+    for p in config.stripe_packages.values():
+        amount = stripe_amount(p.amount_minor, p.currency)
+        out.append(_item("stripe", "package", p.id, p.credits, p.currency, amount, ready))
+    for plan in config.stripe_plans.values():
+        amount = stripe_amount(plan.amount_minor, plan.currency)
+        item = _item("stripe", "plan", plan.id, plan.monthly_credits, plan.currency, amount, ready)
+        out.append({**item, "interval": "month", "per": "seat"})
+    for s in config.ssl_packages.values():
+        out.append(_item("sslcommerz", "package", s.id, s.credits, s.currency, f"{s.amount:.2f}", ready))
+    return out
+
+
+def _item(
+    provider: str, kind: str, id_: str, credits: int, currency: str, amount: str, ready: dict[str, bool]
+) -> dict[str, Any]:
+    return {
+        "provider": provider,
+        "kind": kind,
+        "id": id_,
+        "credits": credits,
+        "currency": currency.upper(),
+        "amount": amount,
+        "available": ready.get(provider, False),
+    }
 
 
 @lru_cache(maxsize=4)

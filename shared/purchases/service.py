@@ -68,6 +68,15 @@ class Billing:
         await self._workspaces.membership(user_id, workspace_id, "admin")
         return Buyer(user_id, workspace_wallet_base(workspace_id), workspace_id=workspace_id)
 
+    def providers_ready(self) -> dict[str, bool]:
+        """Which payment providers are configured here (their keys set)."""
+        return {
+            "stripe": bool(self._secrets.get("STRIPE_SECRET_KEY")),
+            "sslcommerz": bool(
+                self._settings.sslcommerz_store_id and self._secrets.get("SSLCOMMERZ_STORE_PASSWORD")
+            ),
+        }
+
     def _stripe(self) -> StripeApi:
         key = self._secrets.get("STRIPE_SECRET_KEY")
         if not key:

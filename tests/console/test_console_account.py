@@ -70,7 +70,7 @@ def test_readable_on_a_phone_in_the_dark_theme_and_usable_by_keyboard(page: Page
     page.set_viewport_size({"width": 390, "height": 844})
     page.get_by_role("button", name="Dark theme").click()
     assert page.locator("html").get_attribute("data-theme") == "dark"
-    for view in ("Chat", "Credits", "Usage", "Workspaces", "API keys"):
+    for view in ("Chat", "Credits", "Usage", "Files & knowledge", "Workspaces", "API keys"):
         page.get_by_role("link", name=view).click()
         expect(page.locator("main h1")).to_be_visible()
         width = page.evaluate("document.scrollingElement.scrollWidth")

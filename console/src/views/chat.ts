@@ -2,7 +2,11 @@
 // (the API stops the model and charges only what was generated), and each answer says what it cost from
 // the stream's `usage` (credits). The conversation is a thread kept by the API (POST /v1/threads, then
 // each message to /v1/threads/{id}/messages), so it shows in Threads and can be exported; `#/chat/{id}`
-// continues one.
+// continues one. The picker greys out what the picked model cannot do (views/models.ts): "Attach an image"
+// is disabled for a model without `images`; a message with an image goes to /v1/chat/completions as one
+// question with its picture (threads keep text only, so it is not saved in the thread). "Answer from"
+// picks a knowledge store (views/knowledge.ts; `#/chat/store=ID` preselects one): the message carries
+// `vector_store_ids` and the answer's citations (the finish chunk's `annotations`) show under it.
 
 import { call, getJson } from "../api";
 import { h, plural, usd } from "../dom";
@@ -10,13 +14,8 @@ import { ApiError, sentence } from "../errors";
 import { type Balance, refreshBalance } from "../shell";
 import { sseData } from "../sse";
 import { renderText } from "../text";
-
-interface Model {
-  id: string;
-  description?: string | null;
-  default?: boolean;
-  capabilities?: Record<string, boolean>;
-}
+import { listStores } from "./knowledge";
+import { chatModels, describe, modelDetails, modelOption, supports } from "./models";
 
 interface Usage {
   prompt_tokens: number;
@@ -24,8 +23,19 @@ interface Usage {
   credits: number;
 }
 
+interface Citation {
+  type: string;
+  filename?: string;
+  file_id?: string;
+  quote?: string;
+  marker?: string;
+}
+
 interface Chunk {
-  choices?: { delta?: { content?: string | null }; finish_reason?: string | null }[];
+  choices?: {
+    delta?: { content?: string | null; annotations?: Citation[] };
+    finish_reason?: string | null;
+  }[];
   usage?: Usage;
   error?: { code: string; message: string };
 }
@@ -36,7 +46,8 @@ interface StoredMessage {
 }
 
 export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = ""): Promise<void> {
-  let threadId: string | null = arg || null;
+  const fromStore = arg.startsWith("store=") ? arg.slice(6) : "";
+  let threadId: string | null = (!fromStore && arg) || null;
   const log = h("ol", { class: "chat-log", "aria-live": "polite", "aria-label": "Conversation" });
   const picker = h("select", { id: "model", "aria-label": "Model" });
   const input = h("textarea", {
@@ -53,6 +64,14 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     "aria-label": "Most tokens in the answer (optional)",
     class: "narrow",
   });
+  const image = h("input", {
+    id: "attach",
+    type: "file",
+    accept: "image/png,image/jpeg,image/gif,image/webp",
+  });
+  const imageWhy = h("small", { id: "attach-why", class: "muted" });
+  const caps = h("p", { id: "model-caps", class: "meta" });
+  const store = h("select", { id: "store" }, h("option", { value: "" }, "No files (the model alone)"));
   const send = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
   const stop = h("button", { type: "button", id: "stop", disabled: true }, "Stop");
   const form = h(
@@ -60,12 +79,27 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     { class: "composer" },
     input,
     h("div", { class: "row" }, picker, maxTokens, send, stop),
+    h("div", { class: "row wrap" }, h("label", { for: "attach" }, "Attach an image"), image, imageWhy),
+    h("div", { class: "row wrap" }, h("label", { for: "store" }, "Answer from"), store),
+    caps,
   );
   main.append(h("h1", { class: "sr-only" }, "Chat"), log, form);
 
-  const models = await getJson<{ data: Model[] }>("/v1/models", { signal });
-  for (const m of models.data) {
-    picker.append(h("option", { value: m.id, selected: m.default === true }, m.id));
+  const models = await chatModels(signal);
+  picker.append(...models.map(modelOption));
+  const pick = async (): Promise<void> => {
+    const listed = models.find((m) => m.id === picker.value);
+    const picked = listed && (await modelDetails(listed, signal));
+    caps.textContent = describe(picked);
+    const images = supports(picked, "images");
+    image.disabled = !images;
+    if (!images) image.value = "";
+    imageWhy.textContent = images ? "" : `${picker.value} does not take images.`;
+  };
+  picker.addEventListener("change", () => void pick());
+  await pick();
+  for (const s of await listStores(signal)) {
+    store.append(h("option", { value: s.id, selected: s.id === fromStore }, s.name || s.id));
   }
   if (threadId) {
     const old = await getJson<{ data: StoredMessage[] }>(
@@ -103,13 +137,21 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     const text = input.value.trim();
     if (!text || running) return;
     input.value = "";
+    const file = image.files?.[0] ?? null;
+    image.value = "";
     log.append(
-      h("li", { class: "msg user" }, h("div", { class: "who" }, "You"), h("div", { class: "body" }, text)),
+      h(
+        "li",
+        { class: "msg user" },
+        h("div", { class: "who" }, "You"),
+        h("div", { class: "body" }, text),
+        file && h("div", { class: "meta" }, `With the image ${file.name}`),
+      ),
     );
     running = new AbortController();
     send.disabled = true;
     stop.disabled = false;
-    void answer(text, picker.value, running.signal).finally(() => {
+    void answer(text, picker.value, file, store.value, running.signal).finally(() => {
       running = null;
       send.disabled = false;
       stop.disabled = true;
@@ -117,7 +159,31 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     });
   });
 
-  async function answer(content: string, model: string, stopped: AbortSignal): Promise<void> {
+  /** The message sent to the thread (made on the first message), streamed back. */
+  async function threadMessage(
+    content: string,
+    model: string,
+    limit: object,
+    stopped: AbortSignal,
+  ): Promise<Response> {
+    if (!threadId) {
+      const title = content.length > 60 ? `${content.slice(0, 57)}…` : content;
+      threadId = (await getJson<{ id: string }>("/v1/threads", { body: { title }, signal: stopped })).id;
+      history.replaceState(null, "", `#/chat/${threadId}`);
+    }
+    return call(`/v1/threads/${encodeURIComponent(threadId)}/messages`, {
+      body: { content, model, stream: true, ...limit },
+      signal: stopped,
+    });
+  }
+
+  async function answer(
+    content: string,
+    model: string,
+    file: File | null,
+    storeId: string,
+    stopped: AbortSignal,
+  ): Promise<void> {
     const body = h("div", { class: "body streaming" });
     const meta = h("div", { class: "meta", "data-testid": "charge" });
     const item = h("li", { class: "msg assistant" }, h("div", { class: "who" }, model), body, meta);
@@ -127,25 +193,23 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     let pieces = 0;
     const before = await refreshBalance();
     try {
-      if (!threadId) {
-        const title = content.length > 60 ? `${content.slice(0, 57)}…` : content;
-        threadId = (await getJson<{ id: string }>("/v1/threads", { body: { title }, signal: stopped })).id;
-        history.replaceState(null, "", `#/chat/${threadId}`);
-      }
-      const res = await call(`/v1/threads/${encodeURIComponent(threadId)}/messages`, {
-        body: {
-          content,
-          model,
-          stream: true,
-          ...(maxTokens.valueAsNumber > 0 ? { max_tokens: maxTokens.valueAsNumber } : {}),
-        },
-        signal: stopped,
-      });
+      const limit = {
+        ...(maxTokens.valueAsNumber > 0 ? { max_tokens: maxTokens.valueAsNumber } : {}),
+        ...(storeId ? { vector_store_ids: [storeId] } : {}),
+      };
+      const res = file
+        ? await call("/v1/chat/completions", {
+            body: { model, stream: true, messages: [await withImage(content, file)], ...limit },
+            signal: stopped,
+          })
+        : await threadMessage(content, model, limit, stopped);
       for await (const data of sseData(res, stopped)) {
         if (data === "[DONE]") break;
         const chunk = JSON.parse(data) as Chunk;
         if (chunk.usage) usage = chunk.usage;
         if (chunk.error) throw new ApiError(400, chunk.error.code, chunk.error.message);
+        const cited = chunk.choices?.[0]?.delta?.annotations;
+        if (cited?.length) item.append(citations(cited));
         const piece = chunk.choices?.[0]?.delta?.content;
         if (piece) {
           text += piece;
@@ -184,6 +248,41 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
       await refreshBalance();
     }
   }
+}
+
+/** The files an answer drew on, under it: marker, file name and the quoted excerpt. */
+function citations(cited: Citation[]): HTMLElement {
+  return h(
+    "ul",
+    { class: "citations", "aria-label": "Sources" },
+    ...cited
+      .filter((c) => c.type === "file_citation")
+      .map((c) =>
+        h(
+          "li",
+          { "data-file": c.file_id ?? "" },
+          `${c.marker ?? ""} ${c.filename ?? c.file_id ?? "a file"}`.trim(),
+          c.quote ? h("q", {}, c.quote.length > 200 ? `${c.quote.slice(0, 197)}…` : c.quote) : null,
+        ),
+      ),
+  );
+}
+
+/** A user message with the picture as a data: URL part (the API checks its type and size). */
+async function withImage(text: string, file: File): Promise<unknown> {
+  const url = await new Promise<string>((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result));
+    reader.onerror = () => reject(reader.error ?? new Error("unreadable"));
+    reader.readAsDataURL(file);
+  });
+  return {
+    role: "user",
+    content: [
+      { type: "text", text },
+      { type: "image_url", image_url: { url } },
+    ],
+  };
 }
 
 /** A stopped stream sends no usage: the charge is what left the balance once the hold settled (the

@@ -4,6 +4,7 @@ import { getJson } from "../api";
 import { credits, h, usd, when } from "../dom";
 import { sentence } from "../errors";
 import { refreshBalance } from "../shell";
+import { renderBuy } from "./billing";
 
 interface Entry {
   id: string;
@@ -48,6 +49,7 @@ export async function renderCredits(main: HTMLElement, signal: AbortSignal): Pro
     );
     if (b.notice) main.append(h("p", { class: "notice" }, b.notice));
   }
+  await renderBuy(main, signal).catch((err) => main.append(h("p", { class: "error" }, sentence(err))));
   const body = h("tbody", {});
   const table = h(
     "table",

@@ -3,12 +3,13 @@ or, as a workspace owner or admin, for a workspace's (`workspace_id`)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep
+from shared.purchases.price_list import listing
 from shared.purchases.service import Billing
 
 router = APIRouter(prefix="/v1/billing", tags=["billing"])
@@ -54,6 +55,19 @@ def get_billing(services: ServicesDep) -> Billing:
 
 
 BillingDep = Annotated[Billing, Depends(get_billing)]
+
+
+class PackageList(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[dict[str, Any]]
+
+
+@router.get("/packages")
+async def packages(principal: CurrentPrincipal, services: ServicesDep, billing: BillingDep) -> PackageList:
+    """What can be bought: top-up packages and plans per provider (credits, currency, amount), each
+    saying whether its provider is configured here. Buy one with POST /v1/billing/checkout."""
+    await services.rate_limits.check_request(principal)
+    return PackageList(data=listing(billing.config, billing.providers_ready()))
 
 
 @router.post("/checkout")
