@@ -82,7 +82,7 @@ WEIGHTS = {
     "job_cancel": 0.15,
     "job_sweep": 0.3,
     "embed": 2,
-    "store_create": 0.05,
+    "store_create": 0.1,
     "store_grow": 0.1,
     "storage_sweep": 0.5,
     "redis_outage": 0.05,
