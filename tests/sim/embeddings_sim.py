@@ -109,12 +109,14 @@ def build(payer: SeenPayer, usage: UsageRecorder, caller: ScriptedEmbedder) -> E
 
 
 @dataclass
-class EmbedCall:
-    """An embedding call that reserved: its wallet, and whether its caller saw a Firestore error (then a
-    hold settled by a commit whose every answer was lost has no usage record: see the audit)."""
+class Metered:
+    """A metered call that reserved (an embedding call, a transcription session): its wallet, its usage
+    record's feature, and whether its caller saw a Firestore error (then a hold settled by a commit whose
+    every answer was lost has no usage record: see `audit`)."""
 
     wallet: str
     errored: bool
+    feature: str = "embeddings"
 
 
 async def embed(world: World) -> str:
@@ -155,7 +157,7 @@ async def embed(world: World) -> str:
     held = m.reserve(hold_id, want, minimum, at, world.ttl)
     if not isinstance(held, ModelHold) or held.amount != stored.amount:
         raise Violation(f"{what}: the ledger held {shown(stored)}, the model expects {shown(held)}")
-    world.embeds[hold_id] = EmbedCall(w, faulted)
+    world.metered[hold_id] = Metered(w, faulted)
     charge = MODEL.cost(script.tokens or estimate)
     allowed = {"pending", "settled", "voided"} if faulted else {"voided"} if script.fail else {"settled"}
     if isinstance(got, UpstreamError) and not script.fail:
@@ -173,17 +175,18 @@ async def embed(world: World) -> str:
 
 
 async def audit(db: firestore.AsyncClient, world: World) -> None:
-    """Usage records agree with the ledger: a settled embedding hold has one record (its id is the hold's)
-    with the same credits; a released or expired one has none that charged anything."""
+    """Usage records agree with the ledger: a hold of a metered call that charged has one record (its id
+    is the hold's) of its feature with the same credits; a released one has none that charged anything."""
     from shared.usage.recorder import COLLECTION
 
-    for hold_id, call in world.embeds.items():
+    for hold_id, call in world.metered.items():
         held = world.model[call.wallet].holds[hold_id]
+        charged = held.shown_charge if held.state in ("settled", "expired") else 0
         record = (await db.collection(COLLECTION).document(hold_id).get()).to_dict()
-        if held.state == "settled":
+        if charged > 0:
             if record is None and call.errored:
                 continue  # the settle's every answer was lost: charged, no record (a known gap, rare)
-            if record is None or record.get("feature") != "embeddings" or record["credits"] != held.charged:
-                raise Violation(f"embedding hold {hold_id} charged {held.charged}, record {record}")
+            if record is None or record.get("feature") != call.feature or record["credits"] != charged:
+                raise Violation(f"{call.feature} hold {hold_id} charged {charged}, record {record}")
         elif record is not None and (record.get("credits") or record.get("outcome") == "ok"):
-            raise Violation(f"embedding hold {hold_id} is {held.state}, yet its usage record is {record}")
+            raise Violation(f"{call.feature} hold {hold_id} is {held.state}, yet its record is {record}")

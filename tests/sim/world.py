@@ -32,6 +32,7 @@ from shared.purchases.orders import Orders
 from shared.purchases.payments import Purchases
 from shared.purchases.webhooks import PaymentWebhooks
 from tests.sim import (
+    audio_sim,
     budgets_sim,
     embeddings_sim,
     jobs_sim,
@@ -82,6 +83,9 @@ WEIGHTS = {
     "job_cancel": 0.15,
     "job_sweep": 0.3,
     "embed": 2,
+    "stt_open": 0.8,
+    "stt_chunk": 2,
+    "stt_end": 0.8,
     "store_create": 0.1,
     "store_grow": 0.1,
     "storage_sweep": 0.5,
@@ -159,7 +163,9 @@ class World:
         self.tasks = tasks
         self.kind = kind
         self.redis, self.budgets = redis, budgets
-        self.embeds: dict[str, embeddings_sim.EmbedCall] = {}  # by hold id
+        self.metered: dict[str, embeddings_sim.Metered] = {}  # embedding calls and sessions, by hold id
+        self.sessions: list[audio_sim.Session] = []
+        self.audio_settings = audio_sim.settings(settings_project(db))
         self.stores_service = stores_service
         self.stores: dict[str, storage_sim.SimStore] = {}
 
@@ -224,6 +230,10 @@ class World:
         await upkeep.drain(self)
 
 
+def settings_project(db: firestore.AsyncClient) -> str:
+    return str(db.project)
+
+
 Op = Callable[[World], Awaitable[str]]
 
 # Each operation of WEIGHTS, by the module that runs it.
@@ -256,6 +266,9 @@ OPS: dict[str, Op] = {
     "job_cancel": jobs_sim.cancel,
     "job_sweep": jobs_sim.sweep,
     "embed": embeddings_sim.embed,
+    "stt_open": audio_sim.open_session,
+    "stt_chunk": audio_sim.chunk,
+    "stt_end": audio_sim.end,
     "store_create": storage_sim.create,
     "store_grow": storage_sim.grow,
     "storage_sweep": storage_sim.sweep,
