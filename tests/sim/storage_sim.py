@@ -54,8 +54,14 @@ class SimStore:
 
 
 async def create(world: World) -> str:
-    """A store with a few files' bytes (written outright: the sweep reads only these fields)."""
-    w = world.wallet()
+    """A store with a few files' bytes (written outright: the sweep reads only these fields), for a wallet
+    with no other store: two stores of one wallet are charged in the order the sweep's query streams
+    them, which decides what lots each day's hold draws."""
+    owners = {st.wallet for st in world.stores.values() if not st.deleted}
+    free = sorted(set(world.model) - owners)
+    if not free:
+        return "store create: every wallet has a store"
+    w = world.rng.choice(free)
     store_id = f"vs_sim{world.tag}{world.new_id('s')}"
     usage = [world.rng.randint(10_000, 2_000_000) for _ in range(world.rng.randint(1, 3))]
     repo = world.stores_service.repo
