@@ -129,7 +129,7 @@ async def predict(world: World) -> None:
         if doc is not None and doc.get("charged_through") != day:
             continue  # not reached, or crashed before its mark: the next sweep of the day does it
         if holds[store_id] is not None:
-            if holds[store_id].state != "settled":  # type: ignore[union-attr]
+            if not charged(holds[store_id]):
                 raise Violation(f"store {store_id} marked charged on {day}, hold {shown(holds[store_id])}")
             mark(world, store_id, st, doc, day, None)
             continue
@@ -156,10 +156,15 @@ def paid(world: World, store_id: str, st: SimStore, stored: Any, day: str) -> No
         if not isinstance(held, ModelHold):
             raise Violation(f"store {store_id} reserved {shown(stored)} for {day}; the model refuses: {held}")
     held = m.holds[hold_id]
-    if stored.state == "settled" and held.state != "settled":
+    if charged(stored) and held.shown_charge == 0:  # settled now (late, when the hold had expired)
         want = m.settle(hold_id, credits, at)
         st.paid[day] = want.shown_charge if want else 0
     world.same(f"storage hold {store_id} {day}", stored, held)
+
+
+def charged(stored: Any) -> bool:
+    """The day's hold was settled: in time, or late on the hold the reconciler had expired."""
+    return bool(stored.state == "settled" or (stored.state == "expired" and stored.charged > 0))
 
 
 def mark(world: World, store_id: str, st: SimStore, doc: Any, day: str, since: str | None) -> None:
