@@ -17,6 +17,7 @@ from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.runner import StepRunner
 from shared.jobs.sweep import JobSweeper
+from shared.knowledge import repository as knowledge_repository
 from shared.knowledge import storage_charge
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
@@ -143,6 +144,11 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
     ]
     for module, _ in patched:
         setattr(module, "now", clock)  # noqa: B010
+    # The run's vector stores in a collection of their own: the storage sweep charges every store it
+    # finds, and must neither charge other tests' stores nor depend on them (a seed replays).
+    collections = [(m, m.STORES) for m in (knowledge_repository, storage_charge)]
+    for module, _ in collections:
+        setattr(module, "STORES", f"vector_stores_sim{run_id}")  # noqa: B010
     started = time.monotonic()
     trace: list[str] | None = [] if os.environ.get("SIM_TRACE") else None  # each step, to diff two runs
     done, violation = 0, None
@@ -164,6 +170,8 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
     finally:
         for module, real_now in patched:
             setattr(module, "now", real_now)  # noqa: B010
+        for module, real_name in collections:
+            setattr(module, "STORES", real_name)  # noqa: B010
         await close_client(db)
         await redis.aclose()
     seconds = time.monotonic() - started
