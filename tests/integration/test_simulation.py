@@ -1,6 +1,7 @@
 """The money simulator in every CI run: 10,000 seeded operations (the ledger, workspace shards, Stripe
 events and SSLCommerz notifications through the payments handler, jobs through the step runner and the
-sweep) with faults injected at Firestore's commits, crashes between two writes, providers down and Cloud
+sweep, metered embedding calls, live transcription sessions, vector stores' daily storage charges) with
+faults injected at Firestore's commits, crashes between two writes, providers down and Cloud
 Tasks lost, the model checked after every step (tests/sim). Replay a failure with the SIM_* line it
 prints, through `make sim`."""
 

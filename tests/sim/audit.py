@@ -8,7 +8,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.ledger.wallet_ids import ledger_wallet, shard_wallets
-from tests.sim import budgets_sim
+from tests.sim import budgets_sim, embeddings_sim, storage_sim
 from tests.sim.calls import Violation
 from tests.sim.model import ModelWallet
 from tests.sim.payments import PROVIDER
@@ -88,6 +88,8 @@ async def full(db: firestore.AsyncClient, world: World) -> None:
                 raise Violation(f"workspace hold {hold_id} is {got_h}, the model expects {held}")
     await event_payments(world)
     await budgets_sim.audit(world)
+    await embeddings_sim.audit(db, world)
+    await storage_sim.audit(world)
     for pid, p in world.pay.payments.items():
         doc = await world.instances[0].purchases.payment(PROVIDER, pid) or {}
         got_p = (doc.get("state"), doc.get("wallet_id"), doc.get("credits"), doc.get("clawed", 0))

@@ -17,6 +17,8 @@ from shared.jobs.progress import ProgressEvents
 from shared.jobs.repository import JobRepository
 from shared.jobs.runner import StepRunner
 from shared.jobs.sweep import JobSweeper
+from shared.knowledge import repository as knowledge_repository
+from shared.knowledge import storage_charge
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
 from shared.limits.budgets.service import Budgets
@@ -27,7 +29,7 @@ from shared.settings import Settings
 from shared.spending.payer import Payer
 from shared.usage import recorder as usage_recorder
 from shared.usage.recorder import UsageRecorder
-from tests.sim import audit, budgets_sim, hooks, jobs_sim
+from tests.sim import audit, budgets_sim, embeddings_sim, hooks, jobs_sim, storage_sim
 from tests.sim.calls import Violation
 from tests.sim.faults import RANDOM_PART, FaultPlan, FaultyClient
 from tests.sim.shards import SHARDS
@@ -90,8 +92,23 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         payer = Payer(ledger)
         parts = JobParts(JobRepository(db), payer, tasks, progress, settings, UsageRecorder(db), budgets)
         runner = StepRunner(parts, {jobs_sim.KIND: kind})  # type: ignore[dict-item]
+        seen = embeddings_sim.SeenPayer(ledger)
+        embedder = embeddings_sim.ScriptedEmbedder(plan)
+        embeddings = embeddings_sim.build(seen, UsageRecorder(db), embedder)
         instances.append(
-            Instance(ledger, purchases, wallets_of, webhooks, orders, parts, runner, JobSweeper(parts))
+            Instance(
+                ledger,
+                purchases,
+                wallets_of,
+                webhooks,
+                orders,
+                parts,
+                runner,
+                JobSweeper(parts),
+                seen,
+                embedder,
+                embeddings,
+            )
         )
     workspaces = [f"ws-sim{run_id}{i}" for i in range(WORKSPACES)]
     world = World(
@@ -110,14 +127,28 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         kind,
         redis,
         ledgered,
+        storage_sim.stores_service(db),
     )
     # Every module that reads the time reads ours (some imported `now` by name).
     patched = [
         (m, m.now)
-        for m in (shared_clock, webhook_events, orders_module, jobs_repository, jobs_sweep, usage_recorder)
+        for m in (
+            shared_clock,
+            webhook_events,
+            orders_module,
+            jobs_repository,
+            jobs_sweep,
+            usage_recorder,
+            storage_charge,
+        )
     ]
     for module, _ in patched:
         setattr(module, "now", clock)  # noqa: B010
+    # The run's vector stores in a collection of their own: the storage sweep charges every store it
+    # finds, and must neither charge other tests' stores nor depend on them (a seed replays).
+    collections = [(m, m.STORES) for m in (knowledge_repository, storage_charge)]
+    for module, _ in collections:
+        setattr(module, "STORES", f"vector_stores_sim{run_id}")  # noqa: B010
     started = time.monotonic()
     trace: list[str] | None = [] if os.environ.get("SIM_TRACE") else None  # each step, to diff two runs
     done, violation = 0, None
@@ -139,6 +170,8 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
     finally:
         for module, real_now in patched:
             setattr(module, "now", real_now)  # noqa: B010
+        for module, real_name in collections:
+            setattr(module, "STORES", real_name)  # noqa: B010
         await close_client(db)
         await redis.aclose()
     seconds = time.monotonic() - started

@@ -19,9 +19,11 @@ from typing import Any
 from google.cloud import firestore
 from redis.asyncio import Redis
 
+from shared.embeddings.service import EmbeddingService
 from shared.jobs.parts import JobParts
 from shared.jobs.runner import StepRunner
 from shared.jobs.sweep import JobSweeper
+from shared.knowledge.service import VectorStoreService
 from shared.ledger.errors import HoldNotFound, InsufficientCredits, PaymentDebt
 from shared.ledger.ledger import Ledger
 from shared.ledger.schemas import Hold
@@ -29,7 +31,19 @@ from shared.ledger.shards import ShardedWallets
 from shared.purchases.orders import Orders
 from shared.purchases.payments import Purchases
 from shared.purchases.webhooks import PaymentWebhooks
-from tests.sim import budgets_sim, jobs_sim, payments, shards, ssl_sim, streams, stripe_sim, upkeep
+from tests.sim import (
+    audio_sim,
+    budgets_sim,
+    embeddings_sim,
+    jobs_sim,
+    payments,
+    shards,
+    ssl_sim,
+    storage_sim,
+    streams,
+    stripe_sim,
+    upkeep,
+)
 from tests.sim.calls import Action, Expect, Retry, Violation, shown
 from tests.sim.event_model import EventModel
 from tests.sim.faults import CALLER_ERRORS, FaultPlan
@@ -68,6 +82,13 @@ WEIGHTS = {
     "job_slow": 0.15,
     "job_cancel": 0.15,
     "job_sweep": 0.3,
+    "embed": 2,
+    "stt_open": 0.8,
+    "stt_chunk": 2,
+    "stt_end": 0.8,
+    "store_create": 0.1,
+    "store_grow": 0.1,
+    "storage_sweep": 0.5,
     "redis_outage": 0.05,
     "redis_flush": 0.03,
     "ws_grant": 2,
@@ -96,6 +117,9 @@ class Instance:
     jobs: JobParts  # the jobs worker and the reconciler's job sweep
     runner: StepRunner
     sweeper: JobSweeper
+    payer: embeddings_sim.SeenPayer  # the API's payer (embedding calls) and the reconciler's (storage)
+    embedder: embeddings_sim.ScriptedEmbedder
+    embeddings: EmbeddingService
 
 
 class World:
@@ -116,6 +140,7 @@ class World:
         kind: jobs_sim.SimKind,
         redis: Redis,
         budgets: budgets_sim.Ledgered,
+        stores_service: VectorStoreService,
     ) -> None:
         self.rng, self.plan, self.instances, self.clock, self.ttl = rng, plan, instances, clock, ttl
         self.ledger = instances[0].ledger  # for reads and the reconciler
@@ -138,6 +163,11 @@ class World:
         self.tasks = tasks
         self.kind = kind
         self.redis, self.budgets = redis, budgets
+        self.metered: dict[str, embeddings_sim.Metered] = {}  # embedding calls and sessions, by hold id
+        self.sessions: list[audio_sim.Session] = []
+        self.audio_settings = audio_sim.settings(settings_project(db))
+        self.stores_service = stores_service
+        self.stores: dict[str, storage_sim.SimStore] = {}
 
     def new_id(self, prefix: str) -> str:
         self.n += 1
@@ -200,6 +230,10 @@ class World:
         await upkeep.drain(self)
 
 
+def settings_project(db: firestore.AsyncClient) -> str:
+    return str(db.project)
+
+
 Op = Callable[[World], Awaitable[str]]
 
 # Each operation of WEIGHTS, by the module that runs it.
@@ -231,6 +265,13 @@ OPS: dict[str, Op] = {
     "job_slow": jobs_sim.slow,
     "job_cancel": jobs_sim.cancel,
     "job_sweep": jobs_sim.sweep,
+    "embed": embeddings_sim.embed,
+    "stt_open": audio_sim.open_session,
+    "stt_chunk": audio_sim.chunk,
+    "stt_end": audio_sim.end,
+    "store_create": storage_sim.create,
+    "store_grow": storage_sim.grow,
+    "storage_sweep": storage_sim.sweep,
     "redis_outage": budgets_sim.outage,
     "redis_flush": budgets_sim.flush,
     "ws_grant": shards.grant,
