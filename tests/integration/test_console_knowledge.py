@@ -49,6 +49,9 @@ def test_upload_make_a_store_see_it_indexed_and_chat_from_it(
     page.get_by_label("New store name").fill("Astronomy")
     page.get_by_role("button", name="Create store").click()
 
+    # Creating the store writes it and starts a job per file; at the end of a full run on two cores the
+    # emulators answer slowly, so this waits for the answer rather than the default 5 s.
+    expect(page.get_by_role("alert")).to_contain_text("Created Astronomy", timeout=30_000)
     card = page.locator("li.store", has_text="Astronomy")
     expect(card).to_be_visible()
     state = card.locator("td.state")

@@ -161,12 +161,18 @@ export async function renderKnowledge(main: HTMLElement, signal: AbortSignal): P
   makeStore.addEventListener("submit", (e) => {
     e.preventDefault();
     const picked = [...files.querySelectorAll<HTMLInputElement>("input:checked")].map((b) => b.value);
+    const button = makeStore.querySelector<HTMLButtonElement>("button");
+    if (button) button.disabled = true; // one store per click, however slow the answer
     getJson<Store>("/v1/vector_stores", { body: { name: storeName.value.trim(), file_ids: picked }, signal })
-      .then(async () => {
+      .then(async (made) => {
         storeName.value = "";
+        toast(`Created ${made.name || made.id}; its files are being indexed.`);
         await loadStores();
       })
-      .catch((err) => toast(sentence(err)));
+      .catch((err) => toast(sentence(err)))
+      .finally(() => {
+        if (button) button.disabled = false;
+      });
   });
   await loadFiles();
   await loadStores();
