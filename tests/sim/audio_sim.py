@@ -75,7 +75,7 @@ def settings(project: str) -> Settings:
 async def open_session(world: World) -> str:
     w = world.wallet()
     m = world.model[w]
-    sid = world.new_id("stt")
+    sid = f"{world.new_id('stt')}-{world.tag}"  # usage records are global, by hold id: one run's own
     instance = world.rng.choice(world.instances)
     stream = TranscriptionStream(
         instance.payer,

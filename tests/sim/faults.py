@@ -236,13 +236,21 @@ class FaultyTransaction(AsyncTransaction):  # type: ignore[misc]
 
 
 class FaultyClient(firestore.AsyncClient):  # type: ignore[misc]
-    """A real Firestore client whose transactions meet the plan's faults at commit."""
+    """A real Firestore client whose transactions meet the plan's faults at commit. Every read in a
+    transaction and every write it sends are noted (for `Locks` and for the auditor's `take_written`);
+    it is the only client of the run, so nothing writes the run's documents unnoted."""
 
     def __init__(self, plan: FaultPlan, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.plan = plan
         self.locks = Locks()
+        self.written: set[str] = set()  # every document a commit was sent for, until `take_written`
         self._watched = False
+
+    def take_written(self) -> set[str]:
+        """The paths of the documents written (or maybe written) since the last call."""
+        written_now, self.written = self.written, set()
+        return written_now
 
     @property
     def _firestore_api(self) -> Any:
@@ -250,7 +258,12 @@ class FaultyClient(firestore.AsyncClient):  # type: ignore[misc]
         api = super()._firestore_api
         if not self._watched:
             self._watched = True
-            batch_get, run_query = api.batch_get_documents, api.run_query
+            batch_get, run_query, commit, batch_write = (
+                api.batch_get_documents,
+                api.run_query,
+                api.commit,
+                api.batch_write,
+            )
 
             async def watched_get(*args: Any, request: Any = None, **kwargs: Any) -> Any:
                 self.locks.read(request)
@@ -260,7 +273,20 @@ class FaultyClient(firestore.AsyncClient):  # type: ignore[misc]
                 self.locks.queried(request)
                 return await run_query(*args, request=request, **kwargs)
 
+            def note(request: Any) -> None:
+                writes = request.get("writes") if isinstance(request, dict) else request.writes
+                self.written.update(written(w) for w in writes or ())
+
+            async def watched_commit(*args: Any, request: Any = None, **kwargs: Any) -> Any:
+                note(request)  # before it is sent: a commit whose answer is lost may be applied
+                return await commit(*args, request=request, **kwargs)
+
+            async def watched_batch_write(*args: Any, request: Any = None, **kwargs: Any) -> Any:
+                note(request)
+                return await batch_write(*args, request=request, **kwargs)
+
             api.batch_get_documents, api.run_query = watched_get, watched_query
+            api.commit, api.batch_write = watched_commit, watched_batch_write
         return api
 
     def transaction(self, **kwargs: Any) -> FaultyTransaction:

@@ -168,6 +168,7 @@ class World:
         self.audio_settings = audio_sim.settings(settings_project(db))
         self.stores_service = stores_service
         self.stores: dict[str, storage_sim.SimStore] = {}
+        self.audited: dict[str, Any] = {}  # each wallet and workspace as the model had it when last checked
 
     def new_id(self, prefix: str) -> str:
         self.n += 1
