@@ -10,7 +10,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.ledger.wallet_ids import ledger_wallet, shard_wallets
-from tests.sim import budgets_sim, embeddings_sim, storage_sim
+from tests.sim import budgets_sim, embeddings_sim, members_sim, storage_sim
 from tests.sim.calls import Violation
 from tests.sim.faults import FaultyClient
 from tests.sim.model import ModelWallet
@@ -129,6 +129,7 @@ async def full(db: firestore.AsyncClient, world: World) -> None:
     await event_payments(world)
     await budgets_sim.audit(world)
     await embeddings_sim.audit(db, world)
+    await members_sim.audit(world)
     await storage_sim.audit(world)
     for pid, p in world.pay.payments.items():
         doc = await world.instances[0].purchases.payment(PROVIDER, pid) or {}

@@ -20,6 +20,8 @@ a seed replays the same faults.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import re
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ TASK_LOST = "task_lost"
 # decides a fault, so that a seed replays.
 RANDOM_PART = re.compile(r"[0-9a-f]{8,}")
 WEIGHTS = (4, 3, 3)
+LOCK_TIMEOUT_S = 2.0  # the emulator's: a commit waiting on another transaction's lock is aborted after it
 # What a caller sees when a commit fails outside our code (an injected or a real one).
 CALLER_ERRORS: tuple[type[Exception], ...] = (GoogleAPICallError,)
 
@@ -130,6 +133,7 @@ class Live:
     reads: set[str] = field(default_factory=set)
     queried: bool = False
     committing: set[str] | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 class Locks:
@@ -160,21 +164,24 @@ class Locks:
         if tx:
             self.live.setdefault(tx, Live()).queried = True
 
-    def deadlocked(self, tx: bytes, writes: set[str]) -> bool:
-        """Whether a commit of `writes` by `tx` would wait on a commit that waits on it."""
+    def deadlocked(self, tx: bytes, writes: set[str]) -> Live | None:
+        """The transaction whose commit waits on `tx` while a commit of `writes` by `tx` would wait on
+        it, if there is one."""
         mine = self.live.get(tx)
         if mine is None or mine.queried:
-            return False
+            return None
         for other_id, other in self.live.items():
             if other_id == tx or other.committing is None or other.queried:
                 continue
             if other.committing & mine.reads and writes & other.reads:
-                return True
-        return False
+                return other
+        return None
 
     def end(self, tx: bytes | None) -> None:
         if tx is not None:
-            self.live.pop(tx, None)
+            ended = self.live.pop(tx, None)
+            if ended is not None:
+                ended.ended.set()
 
 
 class FaultyTransaction(AsyncTransaction):  # type: ignore[misc]
@@ -188,9 +195,15 @@ class FaultyTransaction(AsyncTransaction):  # type: ignore[misc]
         """The commit itself, unless it closes a deadlock (see Locks): then rolled back and `Aborted`."""
         tx = self._id
         writes = {written(w) for w in self._write_pbs}
-        if self._locks.deadlocked(tx, writes):
+        waited_on = self._locks.deadlocked(tx, writes)
+        if waited_on is not None:
+            # Rolled back, this one frees the other's commit; its retry starts once that commit is
+            # through (as a transaction wounded in production retries behind the older one), not at
+            # once, which would take the read locks again and starve the other until the timeout.
             self._locks.cut += 1
             await self._rollback_now()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waited_on.ended.wait(), LOCK_TIMEOUT_S)
             raise Aborted("simulated: the emulator's deadlock, cut short (production aborts one at once)")
         live = self._locks.live.setdefault(tx, Live())
         live.committing = writes
@@ -231,6 +244,8 @@ class FaultyTransaction(AsyncTransaction):  # type: ignore[misc]
     async def _rollback(self) -> None:
         if not self._answered:  # nothing left to roll back: the commit went through
             self._answered = True
+            return
+        if not self.in_progress:  # rolled back already, where its commit was aborted here
             return
         await self._rollback_now()
 

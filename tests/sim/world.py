@@ -38,11 +38,13 @@ from tests.sim import (
     jobs_sim,
     payments,
     shards,
+    speech_sim,
     ssl_sim,
     storage_sim,
     streams,
     stripe_sim,
     upkeep,
+    ws_embeddings_sim,
 )
 from tests.sim.calls import Action, Expect, Retry, Violation, shown
 from tests.sim.event_model import EventModel
@@ -102,6 +104,9 @@ WEIGHTS = {
     "tick": 1,
     "sweep_holds": 1,
     "sweep_lots": 1,
+    "tts": 1,
+    "ws_tts": 0.8,
+    "ws_embed": 1,
 }
 
 
@@ -286,5 +291,8 @@ OPS: dict[str, Op] = {
     "tick": upkeep.tick,
     "sweep_holds": upkeep.sweep_holds,
     "sweep_lots": upkeep.sweep_lots,
+    "tts": speech_sim.tts,
+    "ws_tts": speech_sim.ws_tts,
+    "ws_embed": ws_embeddings_sim.ws_embed,
 }
 assert set(OPS) == set(WEIGHTS)
