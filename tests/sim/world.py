@@ -44,6 +44,7 @@ from tests.sim import (
     streams,
     stripe_sim,
     upkeep,
+    ws_audio_sim,
     ws_embeddings_sim,
 )
 from tests.sim.calls import Action, Expect, Retry, Violation, shown
@@ -107,6 +108,7 @@ WEIGHTS = {
     "tts": 1,
     "ws_tts": 0.8,
     "ws_embed": 1,
+    "ws_stt_open": 0.5,
 }
 
 
@@ -294,5 +296,6 @@ OPS: dict[str, Op] = {
     "tts": speech_sim.tts,
     "ws_tts": speech_sim.ws_tts,
     "ws_embed": ws_embeddings_sim.ws_embed,
+    "ws_stt_open": ws_audio_sim.ws_open,
 }
 assert set(OPS) == set(WEIGHTS)
