@@ -5,8 +5,8 @@ abandoned by the client (charged the seconds already transcribed), failed by the
 by the session's time limit after a long pause (then abandoned), or left by a crashed instance (its hold
 expires through the reconciler). The transcriber is scripted in process and fails by the fault plan.
 
-Speech out (shared/speech/service.py) is not driven here: its charge is decided by how an HTTP body
-stream ends, which needs the provider's byte stream and Starlette's response around it.
+Speech out (shared/speech/service.py) is tests/sim/speech_sim.py; sessions paid from a workspace's wallet
+are opened by tests/sim/ws_audio_sim.py and then chunked and closed here like the others.
 """
 
 from __future__ import annotations

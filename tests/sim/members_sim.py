@@ -54,6 +54,7 @@ class Members:
     ready: set[str] = field(default_factory=set)  # workspaces whose documents are written
     limits: dict[tuple[str, str], int | None] = field(default_factory=dict)
     spends: dict[str, Spend] = field(default_factory=dict)
+    by_month: dict[tuple[str, str, str], list[str]] = field(default_factory=dict)  # hold ids, by member
 
 
 def members(world: World) -> Members:
@@ -119,6 +120,7 @@ def reserve(
     held = world.sharded[base].reserve(hold_id, counted, min(minimum, counted), world.clock.at, ttl)
     if isinstance(held, ModelHold):
         ms.spends[hold_id] = Spend(base, user, month, counted)
+        ms.by_month.setdefault((base, user, month), []).append(hold_id)
     return held
 
 
@@ -126,9 +128,7 @@ def counted_of(world: World, base: str, user: str, month: str) -> int:
     """What the member's counter should say at least: every reservation of the month as the ledger has it
     (held while pending, charged once finished). A counter is never below this."""
     total = 0
-    for hold_id, s in members(world).spends.items():
-        if (s.base, s.user, s.month) != (base, user, month):
-            continue
+    for hold_id in members(world).by_month.get((base, user, month), []):
         held = world.sharded[base].holds[hold_id]
         total += held.amount if held.state == "pending" else held.shown_charge
     return total
@@ -179,10 +179,13 @@ async def audit(world: World) -> None:
     their limit in any month they spent in."""
     from shared.usage.recorder import COLLECTION
 
-    for hold_id, call in metered(world).items():
+    calls = metered(world)
+    refs = [world.db.collection(COLLECTION).document(h) for h in calls]
+    records = {snap.id: snap.to_dict() async for snap in world.db.get_all(refs)} if refs else {}
+    for hold_id, call in calls.items():
         held = world.sharded[call.base].holds[hold_id]
         charged = held.shown_charge if held.state in ("settled", "expired") else 0
-        record = (await world.db.collection(COLLECTION).document(hold_id).get()).to_dict()
+        record = records.get(hold_id)
         if charged > 0:
             if record is None and call.errored:
                 continue

@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import os
 import random
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -52,10 +53,11 @@ async def no_pause(seconds: float) -> None:
 
 
 def full_audit_due(done: int) -> bool:
-    """Every FULL_AUDIT_EVERY steps up to 100,000, then every tenth of the steps' order of magnitude
-    (10,000 from 100,000 on): a full audit reads every entry and hold, so it costs in proportion to the
-    steps so far, and at a fixed interval a million-step run would spend most of its time in them."""
-    every: int = max(FULL_AUDIT_EVERY, 10 ** (len(str(done)) - 2))
+    """Every FULL_AUDIT_EVERY steps up to 10,000 (a CI run's), then at every multiple of the steps' order
+    of magnitude (every 10,000 up to 100,000, every 100,000 up to 1,000,000...) and at the end. A full
+    audit reads every entry and hold so far, so it costs in proportion to the steps; at a fixed interval
+    a million-step run would spend most of its time in them (the per-step audit is the same throughout)."""
+    every = FULL_AUDIT_EVERY if done <= 10 * FULL_AUDIT_EVERY else 10 ** (len(str(done)) - 1)
     return done % every == 0
 
 
@@ -169,6 +171,7 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
     payer_module.pause = no_pause  # a finish retried after a fault waits on no wall clock
     started = time.monotonic()
     trace: list[str] | None = [] if os.environ.get("SIM_TRACE") else None  # each step, to diff two runs
+    report_every = int(os.environ.get("SIM_PROGRESS") or 0)  # a line on stderr every N steps (long runs)
     done, violation = 0, None
     try:
         for done in range(1, operations + 1):
@@ -178,6 +181,9 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
             await audit.after_step(db, world)
             if full_audit_due(done):
                 await audit.full(db, world)
+            if report_every and done % report_every == 0:
+                took = time.monotonic() - started
+                sys.stderr.write(f"{done} operations, {plan.total} faults, {took:.0f} s\n")
         await world.drain()
         await audit.after_step(db, world)
         await audit.full(db, world)
