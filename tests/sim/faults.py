@@ -262,6 +262,11 @@ class FaultyClient(firestore.AsyncClient):  # type: ignore[misc]
         self.written: set[str] = set()  # every document a commit was sent for, until `take_written`
         self._watched = False
 
+    def bulk_writer(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused: a BulkWriter (and so recursive_delete) writes through a sync copy of the client,
+        unnoted, and the per-step audit relies on every write being noted (tests/sim/audit.py)."""
+        raise NotImplementedError("the simulator's client notes commits only; use a batch or a transaction")
+
     def take_written(self) -> set[str]:
         """The paths of the documents written (or maybe written) since the last call."""
         written_now, self.written = self.written, set()
