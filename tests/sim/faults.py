@@ -221,7 +221,7 @@ class FaultyTransaction(AsyncTransaction):  # type: ignore[misc]
             self._locks.end(tx)
 
     async def _commit(self) -> list[Any]:
-        names = RANDOM_PART.sub("#", " ".join(sorted(written(w) for w in self._write_pbs)))
+        names = " ".join(sorted(RANDOM_PART.sub("#", written(w)) for w in self._write_pbs))  # order too
         crash = self._plan.crash(names)
         if crash == "before":
             raise Crash("simulated: the process died before this commit")

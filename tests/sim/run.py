@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 
 from shared import clock as shared_clock
+from shared.adapters import firestore as firestore_adapter
 from shared.jobs import repository as jobs_repository
 from shared.jobs import sweep as jobs_sweep
 from shared.jobs.parts import JobParts
@@ -21,6 +22,7 @@ from shared.jobs.runner import StepRunner
 from shared.jobs.sweep import JobSweeper
 from shared.knowledge import repository as knowledge_repository
 from shared.knowledge import storage_charge
+from shared.ledger import shards as shards_module
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
 from shared.limits.budgets.service import Budgets
@@ -174,6 +176,14 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         setattr(module, "STORES", f"vector_stores_sim{run_id}")  # noqa: B010
     real_pause = payer_module.pause
     payer_module.pause = no_pause  # a finish retried after a fault waits on no wall clock
+    # Backoff jitter draws from a generator of its own: how often it draws depends on timing (the
+    # emulator's aborts), and from the seeded global one it would shift the shards' choices.
+    # The shards' own choices (sources of a transfer) draw from one seeded for the run alone: other
+    # libraries draw from the global generator as timing has it (retry jitter), and shifted these.
+    jittered = [(m, m.random) for m in (firestore_adapter, payer_module, shards_module)]
+    for module, _ in jittered:
+        setattr(module, "random", random.Random())  # noqa: B010
+    setattr(shards_module, "random", random.Random(seed))  # noqa: B010
     started = time.monotonic()
     trace: list[str] | None = [] if os.environ.get("SIM_TRACE") else None  # each step, to diff two runs
     report_every = int(os.environ.get("SIM_PROGRESS") or 0)  # a line on stderr every N steps (long runs)
@@ -202,6 +212,8 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
         for module, real_name in collections:
             setattr(module, "STORES", real_name)  # noqa: B010
         payer_module.pause = real_pause
+        for module, real_random in jittered:
+            setattr(module, "random", real_random)  # noqa: B010
         await close_client(db)
         await redis.aclose()
     seconds = time.monotonic() - started
