@@ -97,8 +97,7 @@ class LeaseBook:
             self._loop.cancel()
             await asyncio.gather(self._loop, return_exceptions=True)
             self._loop = None
-        for task in list(self._tasks):
-            await asyncio.gather(task, return_exceptions=True)
+        await self.quiet()
         if any(lease.calls for lease in self.all()):
             self._drained = asyncio.Event()
             with contextlib.suppress(TimeoutError):
@@ -108,6 +107,11 @@ class LeaseBook:
             if lease.calls:
                 log.error("lease closed with calls in flight", extra=self._fields(lease))
         await self.sweep(force=True)
+
+    async def quiet(self) -> None:
+        """Wait for the top-ups in flight (tests and the simulator, so that a seed replays)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def all(self) -> list[Lease]:
         return [lease for leases in self.leases.values() for lease in leases]
@@ -231,7 +235,7 @@ class LeaseBook:
         return sum(await asyncio.gather(*(one(lease) for lease in due)))
 
     def _due(self, lease: Lease) -> bool:
-        if lease.records or lease.unflushed:
+        if lease.records or (lease.unflushed and not lease.expired):
             return True
         renew = clock.now() + dt.timedelta(seconds=self.ttl_s / 2)
         return not lease.expired and lease.calls > 0 and lease.expires_at <= renew
@@ -249,9 +253,12 @@ class LeaseBook:
             log.warning("lease flush failed", extra=self._fields(lease), exc_info=True)
             return False
         del lease.records[: len(batch)]
-        lease.flushed_used = used
         lease.expires_at = hold.expires_at
-        if hold.state != "pending" and not lease.expired:
+        if hold.state == "pending":
+            lease.flushed_used = used
+        elif not lease.expired:
+            # Finished under us (the reconciler expired it: this instance stalled past its expiry). Its
+            # records are written but its progress is not: what it used is charged, late, at the close.
             lease.expired = True
             log.error(
                 "lease hold finished under a live lease", extra=self._fields(lease) | {"state": hold.state}
@@ -274,7 +281,7 @@ class LeaseBook:
             lease.retired = True
             if lease.calls:
                 return False
-            while lease.records or lease.unflushed:
+            while lease.records or (lease.unflushed and not lease.expired):
                 if not await self._flush(lease):
                     lease.close_failures += 1
                     if lease.close_failures < CLOSE_ATTEMPTS:
