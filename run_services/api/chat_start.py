@@ -17,8 +17,6 @@ from fastapi import Request
 from fastapi.responses import Response, StreamingResponse
 
 from run_services.api.deps import request_id
-from run_services.api.routes import vector_stores
-from run_services.api.routes.assistants import service as assistant_service
 from shared.assistants.apply import function_tools
 from shared.assistants.schemas import Assistant
 from shared.auth.schemas import Principal
@@ -32,7 +30,6 @@ from shared.chat.service import ChatCall, Replay
 from shared.chat.tools import ToolDef
 from shared.knowledge.retrieval import Retrieval, Retriever, query_of
 from shared.limits.concurrency import released_after
-from shared.templates.service import TemplateService
 
 
 @dataclass(frozen=True)
@@ -73,7 +70,7 @@ async def retrieve(
     services: Services, principal: Principal, rid: str, stores: list[str], messages: list[dict[str, Any]]
 ) -> Retrieval:
     """The excerpts of the caller's stores for the last user message (shared/knowledge/retrieval.py)."""
-    retriever = Retriever(vector_stores.service(services), services.embeddings)
+    retriever = Retriever(services.knowledge.stores, services.embeddings)
     return await retriever.retrieve(principal, rid, stores, query_of(messages))
 
 
@@ -95,13 +92,13 @@ async def start_chat(
     it ends. Raises the door's 4xx before any hold."""
     stores = list(body.vector_store_ids or [])
     if body.assistant_id is not None:  # its instructions, model and tools, where the request sets none
-        assistant = await assistant_service(services).get(principal, body.assistant_id)
+        assistant = await services.knowledge.assistants.get(principal, body.assistant_id)
         answer_as(body, assistant)
         stores = stores or knowledge_of(assistant)
     if body.template_id is not None:  # before every check: the rendered prompt is checked like any message
-        rendered = await TemplateService(
-            services.db, services.workspaces.service, services.settings.max_templates
-        ).render(principal, body.template_id, dict(body.variables or {}))
+        rendered = await services.knowledge.templates.render(
+            principal, body.template_id, dict(body.variables or {})
+        )
         body.messages.append(ChatMessage(role="user", content=rendered.text))
     body.check_sizes(services.settings.max_message_chars)
     body.check_supported()

@@ -11,7 +11,6 @@ from pydantic import BaseModel, Field
 from run_services.api.chat_responses import respond
 from run_services.api.chat_start import knowledge_of, retrieve
 from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender, ThreadId, request_id
-from run_services.api.routes.assistants import service as assistant_service
 from shared.assistants.apply import function_tools, sampling_defaults, with_instructions
 from shared.chat import tools
 from shared.chat.idempotency import fingerprint
@@ -124,7 +123,7 @@ async def post_message(
     offered = body.tools
     assistant = None
     if body.assistant_id is not None:  # its instructions lead; the thread keeps only what was sent
-        assistant = await assistant_service(services).get(principal, body.assistant_id)
+        assistant = await services.knowledge.assistants.get(principal, body.assistant_id)
         if offered is None:
             offered = [ToolDef.model_validate(t) for t in function_tools(assistant)] or None
     options = tools.check_options(offered, body.tool_choice, body.parallel_tool_calls)
