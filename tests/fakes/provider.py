@@ -3,6 +3,7 @@
 The model name picks the script:
   fake-echo   answers WORDS (one token a word), up to max_tokens; usage is exact and reported
   fake-slow   like echo, but one chunk every 50 ms (for disconnects)
+  fake-long   like echo, but max_tokens words (up to LONG_MAX_TOKENS), as fast as they are read (backpressure)
   fake-500    answers 500
   fake-429    answers 429 with Retry-After
   fake-hang   never answers (the caller's timeout fires)
@@ -88,6 +89,7 @@ MODELS = (
     "fake-cut",
     "fake-stall",
     "fake-basic",
+    "fake-long",
 )
 # The legacy scripted fault models fail on every request: one attempt each, no fallback.
 FAULT_MODELS = ("fake-500", "fake-429", "fake-hang", "fake-cut", "fake-stall")
@@ -115,6 +117,7 @@ CACHE_WRITE_PRICE = 125_000
 ALL_CAPABILITIES = f"capabilities = {json.dumps(sorted(CAPABILITIES))}"
 INPUT_PRICE = 100_000
 OUTPUT_PRICE = 200_000
+LONG_MAX_TOKENS = 100_000  # fake-long's max_output_tokens: a stream longer than any socket buffer
 IMAGE_TOKENS = 85  # what the fake reports per image part (OpenAI's low-detail figure)
 
 
@@ -263,6 +266,9 @@ class FakeProvider:
         for name in FLEET_MODELS:
             lines += self._fleet_model(name)
         for name in MODELS:
+            # Short only where the script waits for the timeout; generous elsewhere so a busy machine does
+            # not turn a slow stream into a failure; fake-long's readers may pause it for minutes.
+            timeout = {"fake-hang": 2.0, "fake-stall": 2.0, "fake-long": 600.0}.get(name, 20.0)
             lines += [
                 "",
                 "[[models]]",
@@ -271,11 +277,9 @@ class FakeProvider:
                 f'litellm_model = "openai/{name}"',
                 f"input_price = {INPUT_PRICE}",
                 f"output_price = {OUTPUT_PRICE}",
-                "context_window = 8192",
-                "max_output_tokens = 2048",
-                # Short only where the script waits for the timeout; generous elsewhere so a busy machine
-                # does not turn a slow stream into a failure.
-                f"timeout_s = {2.0 if name in ('fake-hang', 'fake-stall') else 20.0}",
+                f"context_window = {2 * LONG_MAX_TOKENS if name == 'fake-long' else 8192}",
+                f"max_output_tokens = {LONG_MAX_TOKENS if name == 'fake-long' else 2048}",
+                f"timeout_s = {timeout}",
             ]
             if name == "fake-echo":
                 lines.append('aliases = ["echo-latest"]')
@@ -366,7 +370,8 @@ class FakeProvider:
         slow = fault is not None and fault.kind == "slow"
         words = echo_words(body.get("messages", []), max_tokens)
         if words is None:
-            words = reply_words(max_tokens, self.reply_limit if not slow else 4096)
+            limit = max_tokens if model == "fake-long" else self.reply_limit if not slow else 4096
+            words = reply_words(max_tokens, limit)
         usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens(body.get("messages", [])),
             "completion_tokens": len(words),
@@ -442,7 +447,9 @@ class FakeProvider:
                 if body.get("logprobs"):
                     entry = {"content": [word_logprobs(word, i, int(body.get("top_logprobs") or 0))]}
                 yield chunk({"content": word}, logprobs=entry)
-                call.chunks_sent += 1
+                call.chunks_sent += 1  # counted once the server took it: uvicorn waits while the reader lags
+                if call.model == "fake-long":
+                    await asyncio.sleep(0)  # a long answer must not hold the loop from other calls
             yield chunk({}, finish)
             if (body.get("stream_options") or {}).get("include_usage"):
                 final = {
