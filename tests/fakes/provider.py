@@ -38,8 +38,9 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -163,6 +164,28 @@ def echo_words(messages: list[dict[str, Any]], max_tokens: int) -> list[str] | N
 
 def reply_words(max_tokens: int, limit: int = 12) -> list[str]:
     return [(" " if i else "") + WORDS[i % len(WORDS)] for i in range(min(max_tokens, limit))]
+
+
+class LongWords(Sequence[str]):
+    """reply_words(n, n) made as they are read: a thousand long answers at once (the slow-reader bench)
+    must not each hold a list of their words."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        return (" " if i else "") + WORDS[i % len(WORDS)]
 
 
 @dataclass
@@ -368,10 +391,14 @@ class FakeProvider:
             cut = fault.after if fault is not None and fault.kind == "cut" else None
             return await self.shapes.openai(script, stream, cut)
         slow = fault is not None and fault.kind == "slow"
-        words = echo_words(body.get("messages", []), max_tokens)
-        if words is None:
-            limit = max_tokens if model == "fake-long" else self.reply_limit if not slow else 4096
-            words = reply_words(max_tokens, limit)
+        echoed = echo_words(body.get("messages", []), max_tokens)
+        words: Sequence[str]
+        if echoed is not None:
+            words = echoed
+        elif model == "fake-long":
+            words = LongWords(max_tokens)
+        else:
+            words = reply_words(max_tokens, self.reply_limit if not slow else 4096)
         usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens(body.get("messages", [])),
             "completion_tokens": len(words),
@@ -412,7 +439,7 @@ class FakeProvider:
         )
 
     async def _stream(
-        self, call: Call, words: list[str], usage: dict[str, int], finish: str, body: dict[str, Any]
+        self, call: Call, words: Sequence[str], usage: dict[str, int], finish: str, body: dict[str, Any]
     ) -> Any:
         cid = "chatcmpl-" + uuid.uuid4().hex
 
