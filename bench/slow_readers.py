@@ -42,6 +42,7 @@ RESULTS = ROOT / "bench" / "results" / "slow_readers.json"
 LONG_TOKENS = 50_000  # each slow reader's answer: ~9 MB of events, far more than the buffers on the way
 READERS_PER_USER = 100  # users (wallets) the readers spread over, so their holds do not all contend
 OPEN_AT_ONCE = 50
+WARM_UP = 20  # the first calls of an instance are slower (imports, connections, caches)
 TTFT_AIM = 1.10
 PHASES = ("alone", "with_readers", "after")
 SNDBUF = 65536  # per connection, both servers (bench/sized_server.py); the kernel doubles it
@@ -136,17 +137,17 @@ class SlowReader:
 
 
 async def ttft(target: load.Target, n: int) -> dict[str, Any]:
-    """`n` streamed `fake-echo` calls one after another (after 3 unmeasured): their TTFT."""
+    """`n` streamed `fake-echo` calls one after another (after WARM_UP unmeasured): their TTFT."""
     firsts: list[float] = []
     errors = 0
     async with httpx.AsyncClient(timeout=load.TIMEOUT) as client:
-        for i in range(n + 3):
+        for i in range(n + WARM_UP):
             try:
                 timing = await load.call(client, target, 0, stream=True)
             except (load.CallFailed, httpx.HTTPError):
                 errors += 1
                 continue
-            if i >= 3:
+            if i >= WARM_UP:
                 firsts.append(timing.first - timing.start)
     return {**Summary.of(firsts).as_dict(), "errors": errors}
 

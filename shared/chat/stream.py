@@ -22,6 +22,9 @@ from shared.guardrails.verdict import OutputVerdict
 log = logging.getLogger("chat.stream")
 
 Finish = Callable[[Outcome], Awaitable[CallResult]]
+# The text so far is kept for the charge of a cut stream; joined every so many deltas, a long answer paused
+# by a slow reader holds its characters, not one object per token.
+COMPACT_EVERY = 256
 
 
 @dataclass
@@ -98,6 +101,8 @@ class ChatStream:
                 if delta is None:
                     break
                 self._text.append(delta.text)
+                if len(self._text) >= COMPACT_EVERY:
+                    self._text = ["".join(self._text)]
                 self._calls.add(delta.tool_calls)
                 if delta.logprobs:
                     self._logprobs.extend(delta.logprobs.get("content") or [])
