@@ -240,6 +240,10 @@ class Settings(BaseSettings):
     max_job_event_streams: int = Field(10, ge=1)
     jobs_events_poll_max_s: float = Field(5.0, gt=0)
     concurrency_lease_ttl_s: int = Field(3_600, ge=60)
+    # A streamed answer whose one write to the client has not completed after this long (the client stopped
+    # reading and every buffer on the way is full) is cut: the provider stream is closed and the call pays
+    # for what was produced, with outcome `client_stalled` (run_services/api/streaming.py).
+    stream_stall_s: float = Field(30.0, gt=0)
 
     # Issue 11, items 8 and 12 (run_services/api/middleware.py, main.py, shared/chat/schemas.py): the body
     # limit (max_request_bytes, above) counts bytes as they arrive, chunked or not; one chat message holds at

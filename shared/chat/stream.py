@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 
@@ -22,6 +22,9 @@ from shared.guardrails.verdict import OutputVerdict
 log = logging.getLogger("chat.stream")
 
 Finish = Callable[[Outcome], Awaitable[CallResult]]
+# The text so far is kept for the charge of a cut stream; joined every so many deltas, a long answer paused
+# by a slow reader holds its characters, not one object per token.
+COMPACT_EVERY = 256
 
 
 @dataclass
@@ -79,10 +82,16 @@ class ChatStream:
         self._held = CallAssembler()  # tool-call fragments held back while the output is screened
         self._logprobs: list[Any] = []  # the tokens' logprobs, when the client asked for them
         self._finish_reason: str | None = None
+        self._cut_by: Literal["client_stalled"] | None = None
         self.error: AppError | None = None
         self.result: CallResult | None = None
 
-    async def deltas(self) -> AsyncIterator[Delta]:
+    def client_stalled(self) -> None:
+        """The response gave up on a client that stopped reading: the settle that follows (the stream is
+        closed next) records the outcome `client_stalled` instead of `cancelled`."""
+        self._cut_by = "client_stalled"
+
+    async def deltas(self) -> AsyncGenerator[Delta, None]:
         """Yields deltas; on a provider failure after the first token, stops and sets `error`."""
         cancelled = True
         try:
@@ -92,6 +101,8 @@ class ChatStream:
                 if delta is None:
                     break
                 self._text.append(delta.text)
+                if len(self._text) >= COMPACT_EVERY:
+                    self._text = ["".join(self._text)]
                 self._calls.add(delta.tool_calls)
                 if delta.logprobs:
                     self._logprobs.extend(delta.logprobs.get("content") or [])
@@ -142,6 +153,7 @@ class ChatStream:
                     self._calls.result(),
                     logprobs={"content": self._logprobs} if self._logprobs else None,
                     shown="".join(self._shown) if self._window is not None else None,
+                    cut_by=self._cut_by if cancelled else None,
                 )
                 self.result = await self._finish(outcome)
 

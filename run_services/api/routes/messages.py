@@ -11,6 +11,7 @@ and ignored: nothing we serve depends on them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from functools import partial
 from typing import Any
@@ -107,7 +108,7 @@ async def count_tokens(
 async def respond(services: Services, started: ChatCall | Replay, *, stream: bool) -> Response:
     """A started call (or a stored answer) as Anthropic's message, or its event stream."""
     if isinstance(started, Replay):
-        return _stored(started, stream)
+        return _stored(started, stream, services.settings.stream_stall_s)
     cache = {"X-Cache": started.asked.cache_plan.status}
     if not stream:
         result = await services.chat.complete(started)
@@ -115,7 +116,12 @@ async def respond(services: Services, started: ChatCall | Replay, *, stream: boo
     live = await services.chat.open_stream(started)
     serving = started.serving  # the first token is in: the serving model is known before the headers
     headers = route_headers(serving.spec.id, serving.provider.name, started.asked.route_reason)
-    return SSEResponse(_live(started, live), headers={**headers, **cache})
+    return SSEResponse(
+        _live(started, live),
+        headers={**headers, **cache},
+        stall_s=services.settings.stream_stall_s,
+        on_stall=live.client_stalled,
+    )
 
 
 def _message(result: CallResult) -> dict[str, Any]:
@@ -128,12 +134,13 @@ async def _live(call: ChatCall, stream: ChatStream) -> AsyncIterator[bytes]:
     events = anthropic.MessageEvents(call.id, call.serving.spec.id, call.serving.input_tokens)
     for part in events.start():
         yield part
-    async for delta in stream.deltas():
-        wire: dict[str, Any] = {"content": delta.text}
-        if delta.tool_calls:
-            wire.update(fmt.tool_delta(delta.tool_calls))
-        for part in events.delta(wire):
-            yield part
+    async with contextlib.aclosing(stream.deltas()) as deltas:  # a cut stream settles as it closes
+        async for delta in deltas:
+            wire: dict[str, Any] = {"content": delta.text}
+            if delta.tool_calls:
+                wire.update(fmt.tool_delta(delta.tool_calls))
+            for part in events.delta(wire):
+                yield part
     result = stream.result
     if stream.error is not None:
         error = stream.error
@@ -161,12 +168,12 @@ async def _replayed(result: CallResult) -> AsyncIterator[bytes]:
         yield part
 
 
-def _stored(started: Replay, stream: bool) -> Response:
+def _stored(started: Replay, stream: bool, stall_s: float) -> Response:
     """An idempotent replay (`Idempotent-Replayed: true`) or a response-cache hit."""
     result = started.result
     headers = result_headers(result, replayed=started.cache_match is None)
     if started.cache_match is not None:
         headers.update({"X-Cache": "hit", "X-Cache-Match": started.cache_match})
     if stream:
-        return SSEResponse(_replayed(result), headers=headers)
+        return SSEResponse(_replayed(result), headers=headers, stall_s=stall_s)
     return JSONResponse(_message(result), headers=headers)

@@ -11,6 +11,7 @@ With `store` (the default, as OpenAI's) the response is kept for the caller in t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -138,7 +139,9 @@ async def respond(
         if started.cache_match is not None:
             headers.update({"X-Cache": "hit", "X-Cache-Match": started.cache_match})
         if stream:
-            return SSEResponse(_replayed(result, echo), headers=headers)
+            return SSEResponse(
+                _replayed(result, echo), headers=headers, stall_s=services.settings.stream_stall_s
+            )
         return JSONResponse(shape.response(result, echo), headers=headers)
     cache = {"X-Cache": started.asked.cache_plan.status}
     if not stream:
@@ -150,7 +153,12 @@ async def respond(
     live = await services.chat.open_stream(started)
     serving = started.serving
     headers = route_headers(serving.spec.id, serving.provider.name, started.asked.route_reason)
-    return SSEResponse(_live(started, live, echo, storing), headers={**headers, **cache})
+    return SSEResponse(
+        _live(started, live, echo, storing),
+        headers={**headers, **cache},
+        stall_s=services.settings.stream_stall_s,
+        on_stall=live.client_stalled,
+    )
 
 
 async def _live(
@@ -160,12 +168,13 @@ async def _live(
     events = ResponseEvents(shape.response_id(call.id), int(time.time()), call.serving.spec.id, echo)
     for part in events.start():
         yield part
-    async for delta in stream.deltas():
-        wire: dict[str, Any] = {"content": delta.text}
-        if delta.tool_calls:
-            wire.update(fmt.tool_delta(delta.tool_calls))
-        for part in events.delta(wire):
-            yield part
+    async with contextlib.aclosing(stream.deltas()) as deltas:  # a cut stream settles as it closes
+        async for delta in deltas:
+            wire: dict[str, Any] = {"content": delta.text}
+            if delta.tool_calls:
+                wire.update(fmt.tool_delta(delta.tool_calls))
+            for part in events.delta(wire):
+                yield part
     result = stream.result
     if result is not None:
         tail = events.finish(result)
