@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Annotated, Any
 
 import anyio
@@ -17,6 +18,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import Response, StreamingResponse
 
 from run_services.api.deps import request_id
+from run_services.api.streaming import WatchedStreamingResponse
 from shared.assistants.apply import function_tools
 from shared.assistants.schemas import Assistant
 from shared.auth.schemas import Principal
@@ -173,7 +175,9 @@ async def in_stream_slot(
     except BaseException:
         await concurrency.release(lease)
         raise
-    if isinstance(response, StreamingResponse):
+    if isinstance(response, WatchedStreamingResponse):  # freed when the response is over, read or not
+        response.closers.append(partial(concurrency.release, lease))
+    elif isinstance(response, StreamingResponse):
         response.body_iterator = released_after(response.body_iterator, concurrency, lease)
     else:
         await concurrency.release(lease)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import anyio
 from starlette.responses import StreamingResponse
@@ -81,11 +81,15 @@ class WatchedStreamingResponse(StreamingResponse):
         *,
         stall_s: float | None = None,
         on_stall: Callable[[], None] | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(content, headers=headers, media_type=media_type)
         self._source = content
         self._stall_s = stall_s
         self._on_stall = on_stall
+        # Run once the response is over, however it ended, even when the body was never read (a client
+        # gone before the first write): a generator that never started runs no `finally` of its own.
+        self.closers: list[Callable[[], Awaitable[None]]] = [on_close] if on_close is not None else []
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:
@@ -103,10 +107,18 @@ class WatchedStreamingResponse(StreamingResponse):
                 tg.start_soon(write)
                 tg.start_soon(watch)
         finally:
-            close = getattr(self._source, "aclose", None)
-            if close is not None:
-                with anyio.CancelScope(shield=True):
-                    await close()
+            with anyio.CancelScope(shield=True):
+                for body in (self.body_iterator, self._source):
+                    close = getattr(body, "aclose", None)
+                    if close is not None:
+                        await close()
+                for closer in self.closers:
+                    try:
+                        await closer()
+                    except Exception:
+                        log.exception(
+                            "a streamed response's closer failed", extra={"path": scope.get("path")}
+                        )
 
     async def _write(self, scope: Scope, send: Send) -> None:
         if self._stall_s is None:
@@ -142,7 +154,12 @@ class SSEResponse(WatchedStreamingResponse):
         *,
         stall_s: float | None = None,
         on_stall: Callable[[], None] | None = None,
+        on_close: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         super().__init__(
-            content, headers={**SSE_HEADERS, **(headers or {})}, stall_s=stall_s, on_stall=on_stall
+            content,
+            headers={**SSE_HEADERS, **(headers or {})},
+            stall_s=stall_s,
+            on_stall=on_stall,
+            on_close=on_close,
         )

@@ -158,6 +158,7 @@ async def respond(
         headers={**headers, **cache},
         stall_s=services.settings.stream_stall_s,
         on_stall=live.client_stalled,
+        on_close=live.close,  # settles a stream whose body was never read
     )
 
 
