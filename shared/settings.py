@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "ai-backend-api"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
+    # The console's refresh cookie (run_services/api/auth_cookie.py) is `Secure` unless this says otherwise;
+    # unset, it is left off only for plain http to a loopback address (make run, the browser tests).
+    refresh_cookie_secure: bool | None = None
     google_client_id: str | None = None
     google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
     auth_rate_per_minute: int = 20

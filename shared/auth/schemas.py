@@ -50,7 +50,8 @@ class Credentials(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=512)
+    # None (or no body at all): the console's HttpOnly cookie instead (run_services/api/auth_cookie.py).
+    refresh_token: str | None = Field(None, min_length=1, max_length=512)
 
 
 class GoogleSignIn(BaseModel):
