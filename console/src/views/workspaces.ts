@@ -138,7 +138,7 @@ async function details(ws: Workspace, box: HTMLElement, signal: AbortSignal): Pr
   const usage = await getJson<MemberUsage>(`/v1/usage?workspace_id=${encodeURIComponent(ws.id)}`, {
     signal,
   });
-  box.append(memberChart(usage, members.data));
+  box.append(h("h3", {}, "Spend per member"), memberChart(usage, members.data));
   const invites = await getJson<{ data: Invitation[] }>(`/v1/workspaces/${ws.id}/invitations`, { signal });
   const pending = h(
     "ul",
