@@ -235,6 +235,10 @@ class Settings(BaseSettings):
     max_api_keys: int = Field(20, ge=1)
     max_workspaces_owned: int = Field(10, ge=1)
     max_threads: int = Field(1_000, ge=1)
+    # Issue 17, item 4 (shared/chat/thread_content.py): a thread message with image parts is stored in one
+    # Firestore document (1 MiB at most), so its content may take this many bytes as JSON; more is 413
+    # `message_too_large` (send a larger image as an https URL, which is stored as the URL).
+    thread_message_max_bytes: int = Field(900_000, ge=1_000, le=1_000_000)
     max_stored_jobs: int = Field(1_000, ge=1)
     max_open_streams: int = Field(8, ge=1)
     max_speech_sessions: int = Field(2, ge=1)
