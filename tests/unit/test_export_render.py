@@ -70,7 +70,6 @@ def test_a_thread_names_who_wrote_each_message() -> None:
     ]
 
 
-
 def test_a_thread_message_with_an_image_exports_its_text_and_a_placeholder() -> None:
     parts = [
         {"type": "text", "text": "What is this?"},
