@@ -89,6 +89,12 @@ export async function signIn(email: string, password: string): Promise<UserOut> 
   return session!.user;
 }
 
+/** Google sign-in: the ID token (credential) Google Identity Services handed the page. */
+export async function signInWithGoogle(credential: string): Promise<UserOut> {
+  setSession(await post<TokenResponse>("/v1/auth/google", { id_token: credential }));
+  return session!.user;
+}
+
 export async function signOut(): Promise<void> {
   // Revokes the session and clears the cookie before the page says signed out, so a reload finds none.
   await fetch("/v1/auth/logout", { method: "POST", headers: CONSOLE }).catch(() => undefined);

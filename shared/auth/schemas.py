@@ -109,6 +109,14 @@ class TokenResponse(BaseModel):
     user: UserOut
 
 
+class AuthConfig(BaseModel):
+    """How this server signs people in, for a sign-in page to offer the right buttons."""
+
+    google_client_id: str | None = Field(
+        None, description="Set when Google sign-in is on: the OAuth client id for Google Identity Services."
+    )
+
+
 class ApiKeyOut(BaseModel):
     id: str
     name: str

@@ -23,9 +23,7 @@ def console_api(settings: Settings) -> Iterator[str]:
     before expiry) refreshes before every call."""
     from run_services.api.main import create_app
 
-    configured = settings.model_copy(
-        update={"console_dir": browsing.built_console(), "access_token_ttl_s": 61}
-    )
+    configured = browsing.console_settings(settings, access_token_ttl_s=61)
     with ServerThread(create_app(configured)) as server:
         yield server.url
 

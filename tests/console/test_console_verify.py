@@ -27,12 +27,8 @@ def console_api(settings: Settings) -> Iterator[str]:
     from run_services.api.main import create_app
 
     assert settings.smtp_host, "SMTP_HOST is not set: run the tests through scripts.devstack"
-    configured = settings.model_copy(
-        update={
-            "console_dir": browsing.built_console(),
-            "auth_auto_verify_email": False,
-            "public_api_url": "http://api.example.test",
-        }
+    configured = browsing.console_settings(
+        settings, auth_auto_verify_email=False, public_api_url="http://api.example.test"
     )
     with ServerThread(create_app(configured)) as server:
         yield server.url

@@ -18,6 +18,7 @@ from run_services.api.deps import CurrentPrincipal, ServicesDep, client_ip
 from shared.auth.errors import RefreshTokenMissing
 from shared.auth.schemas import (
     Account,
+    AuthConfig,
     Credentials,
     EmailVerified,
     GoogleSignIn,
@@ -41,6 +42,13 @@ ThrottledOpen = Annotated[None, Depends(throttle_open)]
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 me_router = APIRouter(prefix="/v1/me", tags=["auth"])
+
+
+@router.get("/config")
+async def config(services: ServicesDep) -> AuthConfig:
+    """Public: the sign-in methods on offer (the console shows Google's button only when it is on). The
+    client id is public by design: Google shows it to every visitor of a sign-in page."""
+    return AuthConfig(google_client_id=services.settings.google_client_id or None)
 
 
 @router.post("/register", status_code=status.HTTP_202_ACCEPTED)
