@@ -51,6 +51,13 @@ def clear_refresh_cookie(response: Response, request: Request, settings: Setting
     )
 
 
+def clearing_header(request: Request, settings: Settings) -> str:
+    """The Set-Cookie value that clears the cookie, for an error answer (which has no Response yet)."""
+    response = Response()
+    clear_refresh_cookie(response, request, settings)
+    return response.headers["set-cookie"]
+
+
 def cookie_token(request: Request) -> str | None:
     """The refresh token from the cookie, once the request proved it comes from the console's own page;
     None when there is no cookie. Raises CrossSiteRefused when the cookie came without that proof."""

@@ -102,3 +102,17 @@ def test_logout_by_cookie_clears_it_and_revokes_the_session(
     assert_error(browser.post("/v1/auth/refresh", json={"refresh_token": token}), 401, "invalid_token")
     # Signed out already: logging out again still answers 204 and clears the cookie.
     assert browser.post("/v1/auth/logout", headers=CONSOLE).status_code == 204
+
+
+def test_a_spent_cookie_is_refused_and_cleared(browser: httpx.Client, user: User, api: str) -> None:
+    token = login(browser, user).json()["refresh_token"]
+    with httpx.Client(base_url=api, timeout=60) as thief:  # the same token, used elsewhere first
+        assert thief.post("/v1/auth/refresh", json={"refresh_token": token}).status_code == 200
+    refused = browser.post("/v1/auth/refresh", headers=CONSOLE)
+    assert_error(refused, 401, "refresh_token_reused")
+    cleared = set_cookie(refused)["refresh_token"]
+    assert cleared.value == "" and cleared["max-age"] == "0"
+    assert "refresh_token" not in browser.cookies
+    # A token sent in the body is the client's own business: no cookie is touched on its failure.
+    body_refused = browser.post("/v1/auth/refresh", json={"refresh_token": token})
+    assert body_refused.status_code == 401 and "set-cookie" not in body_refused.headers

@@ -13,9 +13,14 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
-from run_services.api.auth_cookie import clear_refresh_cookie, cookie_token, set_refresh_cookie
+from run_services.api.auth_cookie import (
+    clear_refresh_cookie,
+    clearing_header,
+    cookie_token,
+    set_refresh_cookie,
+)
 from run_services.api.deps import CurrentPrincipal, ServicesDep, client_ip
-from shared.auth.errors import RefreshTokenMissing
+from shared.auth.errors import InvalidToken, RefreshTokenMissing
 from shared.auth.schemas import (
     Account,
     AuthConfig,
@@ -45,7 +50,7 @@ me_router = APIRouter(prefix="/v1/me", tags=["auth"])
 
 
 @router.get("/config")
-async def config(services: ServicesDep) -> AuthConfig:
+async def config(services: ServicesDep, _: ThrottledOpen) -> AuthConfig:
     """Public: the sign-in methods on offer (the console shows Google's button only when it is on). The
     client id is public by design: Google shows it to every visitor of a sign-in page."""
     return AuthConfig(google_client_id=services.settings.google_client_id or None)
@@ -101,10 +106,17 @@ async def refresh(
     body, or with no body (or no token in it) from the console's cookie, which needs the header
     `X-Requested-With: console` and a same-origin `Origin` (else 403 `cross_site_refused`). 401
     `refresh_token_missing` with neither."""
-    token = (body.refresh_token if body else None) or cookie_token(request)
+    sent = body.refresh_token if body else None
+    token = sent or cookie_token(request)
     if token is None:
         raise RefreshTokenMissing()
-    return _with_cookie(await services.auth.refresh(token), request, response, services)
+    try:
+        tokens = await services.auth.refresh(token)
+    except InvalidToken as exc:
+        if sent is None:  # a spent, revoked or expired cookie: cleared, so the next load does not retry it
+            exc.headers = {**exc.headers, "set-cookie": clearing_header(request, services.settings)}
+        raise
+    return _with_cookie(tokens, request, response, services)
 
 
 @router.post("/google")
