@@ -13,14 +13,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from run_services.api.chat_responses import result_headers, route_headers
-from run_services.api.chat_start import Checked, start_chat
+from run_services.api.chat_start import ChatHeaders, Checked, start_chat
 from run_services.api.deps import RateLimitDep, ServicesDep, Spender
 from run_services.api.streaming import SSEResponse
 from shared.bootstrap import Services
@@ -65,9 +65,7 @@ async def messages(
     principal: Spender,
     services: ServicesDep,
     limits: RateLimitDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    cache_control: Annotated[str | None, Header(alias="Cache-Control")] = None,
-    x_cache: Annotated[str | None, Header(alias="X-Cache")] = None,
+    headers: ChatHeaders,
 ) -> Response:
     chat = as_chat(body)
 
@@ -80,9 +78,7 @@ async def messages(
         principal,
         services,
         answer,
-        idempotency_key=idempotency_key,
-        cache_control=cache_control,
-        x_cache=x_cache,
+        headers,
         door=DOOR,
     )
     response.headers.update(limits.headers())

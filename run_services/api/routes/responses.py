@@ -16,12 +16,12 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from run_services.api.chat_responses import result_headers, route_headers
-from run_services.api.chat_start import Checked, start_chat
+from run_services.api.chat_start import ChatHeaders, Checked, start_chat
 from run_services.api.deps import RateLimitDep, ResponseId, ServicesDep, Spender
 from run_services.api.streaming import SSEResponse
 from shared.auth.schemas import Principal
@@ -98,9 +98,7 @@ async def create_response(
     principal: Spender,
     services: ServicesDep,
     limits: RateLimitDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    cache_control: Annotated[str | None, Header(alias="Cache-Control")] = None,
-    x_cache: Annotated[str | None, Header(alias="X-Cache")] = None,
+    headers: ChatHeaders,
 ) -> Response:
     body.check_refused()
     history: list[dict[str, Any]] = []
@@ -124,9 +122,7 @@ async def create_response(
         principal,
         services,
         answer,
-        idempotency_key=idempotency_key,
-        cache_control=cache_control,
-        x_cache=x_cache,
+        headers,
         door=DOOR,
     )
     response.headers.update(limits.headers())

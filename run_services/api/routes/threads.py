@@ -5,13 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from run_services.api.chat_responses import respond
-from run_services.api.chat_start import knowledge_of, retrieve
+from run_services.api.chat_start import in_stream_slot, knowledge_of, retrieve
 from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender, ThreadId, request_id
-from run_services.api.routes.assistants import service as assistant_service
 from shared.assistants.apply import function_tools, sampling_defaults, with_instructions
 from shared.chat import tools
 from shared.chat.idempotency import fingerprint
@@ -19,7 +18,6 @@ from shared.chat.schemas import CallResult, ContentPart
 from shared.chat.thread_content import MAX_PARTS, history_needs, user_content
 from shared.chat.tools import ToolChoice, ToolDef
 from shared.errors import BadRequest, Conflict
-from shared.limits.concurrency import released_after
 from shared.settings import Settings
 
 router = APIRouter(tags=["threads"])
@@ -134,7 +132,7 @@ async def post_message(
     offered = body.tools
     assistant = None
     if body.assistant_id is not None:  # its instructions lead; the thread keeps only what was sent
-        assistant = await assistant_service(services).get(principal, body.assistant_id)
+        assistant = await services.knowledge.assistants.get(principal, body.assistant_id)
         if offered is None:
             offered = [ToolDef.model_validate(t) for t in function_tools(assistant)] or None
     options = tools.check_options(offered, body.tool_choice, body.parallel_tool_calls)
@@ -157,11 +155,8 @@ async def post_message(
     if assistant is not None:
         params = sampling_defaults(assistant, params)
     params.update(options.params())
-    concurrency = services.open_limits.concurrency  # a streamed reply counts against the open streams
-    lease = (
-        await concurrency.acquire(services.open_limits.streams, principal.user_id) if body.stream else None
-    )
-    try:
+
+    async def begin() -> Response:
         started = await services.chat.begin(
             principal,
             request_id(request),
@@ -177,13 +172,8 @@ async def post_message(
             retrieval=retrieval,
             needs=needs,
         )
-        response = await respond(services, started, stream=body.stream, include_usage=True, thread=True)
-    except BaseException:
-        await concurrency.release(lease)
-        raise
-    if isinstance(response, StreamingResponse):
-        response.body_iterator = released_after(response.body_iterator, concurrency, lease)
-    else:
-        await concurrency.release(lease)
+        return await respond(services, started, stream=body.stream, include_usage=True, thread=True)
+
+    response = await in_stream_slot(services, principal, bool(body.stream), begin)  # a reply's stream slot
     response.headers.update(limits.headers())
     return response
