@@ -87,6 +87,14 @@ class Settings(BaseSettings):
     welcome_credits: int = 1_000_000
     hold_ttl_s: int = 900
     reconcile_batch: int = 200
+    # Credit leases (shared/spending/leases.py): an instance holds a small hold per (wallet, spender) and
+    # admits chat calls from it in memory, flushing progress and usage records in batches. The most a
+    # crash can leave uncharged is one lease per (wallet, spender) per instance. 0 turns leases off.
+    credit_lease_credits: int = Field(50_000, ge=0)
+    credit_lease_ttl_s: int = Field(120, ge=10)  # each flush keeps a lease's hold this long from now
+    credit_lease_flush_s: float = Field(1.0, gt=0)  # how often progress and records are flushed
+    credit_lease_idle_s: float = Field(30.0, gt=0)  # an idle lease is settled, the rest given back
+    credit_lease_low_s: float = Field(10.0, ge=0)  # after a lease was refused: per-call holds this long
 
     # Models.
     catalog_path: Path = Field(DEFAULT_CATALOG, validation_alias="MODEL_CATALOG")

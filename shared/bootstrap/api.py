@@ -162,6 +162,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         budgets=money.budgets,
         hold_ttl_s=settings.hold_ttl_s,
         guardrails=screens,
+        leases=money.leases,
     )
     invite_secret = settings.workspace_invite_secret
     secret = invite_secret.get_secret_value() if invite_secret else signing_secret(settings, clients.secrets)

@@ -8,7 +8,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.ledger.wallet_ids import ledger_wallet, shard_wallets
-from tests.sim import budgets_sim, embeddings_sim, storage_sim
+from tests.sim import budgets_sim, embeddings_sim, leases_sim, storage_sim
 from tests.sim.calls import Violation
 from tests.sim.model import ModelWallet
 from tests.sim.payments import PROVIDER
@@ -55,6 +55,7 @@ async def after_step(db: firestore.AsyncClient, world: World) -> None:
         want = (world.sharded[b].net, world.sharded[b].reserved)
         if total != want:
             raise Violation(f"workspace {b} has (net, reserved) {total}, the model expects {want}")
+    await leases_sim.audit(world)
 
 
 async def full(db: firestore.AsyncClient, world: World) -> None:
@@ -90,6 +91,7 @@ async def full(db: firestore.AsyncClient, world: World) -> None:
     await budgets_sim.audit(world)
     await embeddings_sim.audit(db, world)
     await storage_sim.audit(world)
+    await leases_sim.full(world)
     for pid, p in world.pay.payments.items():
         doc = await world.instances[0].purchases.payment(PROVIDER, pid) or {}
         got_p = (doc.get("state"), doc.get("wallet_id"), doc.get("credits"), doc.get("clawed", 0))
