@@ -279,6 +279,16 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
     ours_litellm = load.Target(
         "ours, litellm", f"http://127.0.0.1:{lane_port}/v1/chat/completions", tuple(tokens), "api_litellm"
     )
+    # The same API with credit leases off (CREDIT_LEASE_CREDITS=0): a Firestore hold, settle and usage
+    # record per call, as before leases; #2 runs with the production default (leases on), same run.
+    holds_port = free_port()
+    per_call = start_api("api-holds", holds_port, {**env, "CREDIT_LEASE_CREDITS": "0"}, tmp)
+    children.append(per_call)
+    per_call.wait_http(f"http://127.0.0.1:{holds_port}/healthz")
+    rss["api_holds"] = memory_mb(per_call.pid, "VmRSS")
+    ours_holds = load.Target(
+        "ours, holds", f"http://127.0.0.1:{holds_port}/v1/chat/completions", tuple(tokens), "api_holds"
+    )
     proxy, theirs, proxy_ready = await start_proxy(exe, f"http://127.0.0.1:{fake_port}/v1", tmp, children)
     async with httpx.AsyncClient(timeout=TIMEOUT) as client:
         await load.call(client, theirs, 0, stream=True)
@@ -292,20 +302,32 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
     pids = {
         "api": second.pid,
         "api_litellm": via_litellm.pid,
+        "api_holds": per_call.pid,
         "litellm": proxy.pid,
         "fake": fake.pid,
         **backing_pids(),
     }
     print(f"    measuring CPU of: {', '.join(pids)}", flush=True)
     phases = await load.run_phases(
-        direct, [ours, ours_litellm, theirs], pids, cfg.sequential, cfg.requests, cfg.concurrency, cfg.warmup
+        direct,
+        [ours, ours_litellm, ours_holds, theirs],
+        pids,
+        cfg.sequential,
+        cfg.requests,
+        cfg.concurrency,
+        cfg.warmup,
     )
     print(
         f"[5/6] fallback: {'measuring' if has_fallback else 'not available'}; the litellm floor", flush=True
     )
     fb = await fallback.measure(ours, cfg.sequential, cfg.warmup, pids)
     floor = litellm_floor(f"http://127.0.0.1:{fake_port}/v1", cfg.sequential)
-    servers = (("api", second.pid), ("api_litellm", via_litellm.pid), ("litellm", proxy.pid))
+    servers = (
+        ("api", second.pid),
+        ("api_litellm", via_litellm.pid),
+        ("api_holds", per_call.pid),
+        ("litellm", proxy.pid),
+    )
     memory = {
         name: {"rss_after_start_mb": rss[name], "peak_rss_mb": memory_mb(pid, "VmHWM")}
         for name, pid in servers

@@ -9,6 +9,7 @@ import argparse
 
 import uvicorn
 
+from bench.sized_server import listener
 from tests.fakes.provider import Call, FakeProvider
 
 
@@ -16,18 +17,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--reply-limit", type=int, default=16, help="most words in one answer")
+    parser.add_argument("--sndbuf", type=int, help="fixed send buffer per connection, bytes")
     args = parser.parse_args()
     provider = FakeProvider(base_url=f"http://127.0.0.1:{args.port}/v1", reply_limit=args.reply_limit)
     # The provider keeps a record of every call for tests; a benchmark makes thousands, so drop them.
     provider.calls = _Discard()
-    uvicorn.run(
-        provider.app,
-        host="127.0.0.1",
-        port=args.port,
-        log_level="warning",
-        access_log=False,
-        lifespan="off",
+    config = uvicorn.Config(
+        provider.app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False, lifespan="off"
     )
+    sockets = [listener(args.port, args.sndbuf)] if args.sndbuf else None
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 class _Discard(list[Call]):

@@ -19,7 +19,12 @@ FIRESTORE_NOTE = (
     "the emulator all share {cpus} CPU(s), so concurrency-{conc} numbers are CPU-bound."
 )
 MODES = {"nonstream": "non-stream latency", "stream": "stream TTFT"}
-SERVERS = {"api": "ours", "api_litellm": "ours, litellm", "litellm": "LiteLLM proxy"}
+SERVERS = {
+    "api": "ours",
+    "api_litellm": "ours, litellm",
+    "api_holds": "ours, holds",
+    "litellm": "LiteLLM proxy",
+}
 LATENCY_AIM = 1 / 3  # ours/theirs added latency at most this
 THROUGHPUT_AIM = 3.0  # ours/theirs requests per second at least this
 
@@ -93,6 +98,7 @@ def compare(results: dict[str, Any]) -> list[dict[str, Any]]:
             emulator = ours_phase(results, mode, conc)["cpu_ms_per_req"].get("firestore", math.nan)
             rows.append(_row(f"Firestore emulator CPU ms per request (ours), {mode}", emulator, math.nan))
     rows += lanes(added, conc)
+    rows += leases(added, conc)
     mem = results["memory"]
     if "api" in mem and "litellm" in mem:
         rows.append(_row("peak RSS (MiB, VmHWM)", mem["api"]["peak_rss_mb"], mem["litellm"]["peak_rss_mb"]))
@@ -125,6 +131,35 @@ def lanes(added: dict[Any, dict[str, Any]], conc: int) -> list[dict[str, Any]]:
                     f"lanes: server CPU ms per request, {mode} c={conc}, native/litellm",
                     native["cpu_ms_per_req"],
                     via["cpu_ms_per_req"],
+                )
+            )
+    return rows
+
+
+def leases(added: dict[Any, dict[str, Any]], conc: int) -> list[dict[str, Any]]:
+    """Credit leases on (our default) beside per-call holds (CREDIT_LEASE_CREDITS=0), same API otherwise:
+    "ours" is the lease path, "theirs" the per-call-hold path."""
+    rows = []
+    for mode, title in MODES.items():
+        for c in (1, conc):
+            leased, held = added.get(("api", mode, c)), added.get(("api_holds", mode, c))
+            if leased and held:
+                a, b = leased["added_p50_ms"], held["added_p50_ms"]
+                rows.append(_row(f"leases: added {title} c={c} p50 (ms), lease/per-call", a, b))
+        leased, held = added.get(("api", mode, conc)), added.get(("api_holds", mode, conc))
+        if leased and held:
+            rows.append(
+                _row(
+                    f"leases: req/s at saturation, {mode} c={conc}, lease/per-call",
+                    leased["throughput_rps"],
+                    held["throughput_rps"],
+                )
+            )
+            rows.append(
+                _row(
+                    f"leases: server CPU ms per request, {mode} c={conc}, lease/per-call",
+                    leased["cpu_ms_per_req"],
+                    held["cpu_ms_per_req"],
                 )
             )
     return rows

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     jwt_audience: str = "ai-backend-api"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 30 * 24 * 3600
+    # The console's refresh cookie (run_services/api/auth_cookie.py) is `Secure` unless this says otherwise;
+    # unset, it is left off only for plain http to a loopback address (make run, the browser tests).
+    refresh_cookie_secure: bool | None = None
     google_client_id: str | None = None
     google_certs_url: str = "https://www.googleapis.com/oauth2/v1/certs"
     auth_rate_per_minute: int = 20
@@ -84,6 +87,14 @@ class Settings(BaseSettings):
     welcome_credits: int = 1_000_000
     hold_ttl_s: int = 900
     reconcile_batch: int = 200
+    # Credit leases (shared/spending/leases.py): an instance holds a small hold per (wallet, spender) and
+    # admits chat calls from it in memory, flushing progress and usage records in batches. The most a
+    # crash can leave uncharged is one lease per (wallet, spender) per instance. 0 turns leases off.
+    credit_lease_credits: int = Field(50_000, ge=0)
+    credit_lease_ttl_s: int = Field(120, ge=10)  # each flush keeps a lease's hold this long from now
+    credit_lease_flush_s: float = Field(1.0, gt=0)  # how often progress and records are flushed
+    credit_lease_idle_s: float = Field(30.0, gt=0)  # an idle lease is settled, the rest given back
+    credit_lease_low_s: float = Field(10.0, ge=0)  # after a lease was refused: per-call holds this long
 
     # Models.
     catalog_path: Path = Field(DEFAULT_CATALOG, validation_alias="MODEL_CATALOG")
@@ -232,6 +243,10 @@ class Settings(BaseSettings):
     max_api_keys: int = Field(20, ge=1)
     max_workspaces_owned: int = Field(10, ge=1)
     max_threads: int = Field(1_000, ge=1)
+    # Issue 17, item 4 (shared/chat/thread_content.py): a thread message with image parts is stored in one
+    # Firestore document (1 MiB at most), so its content may take this many bytes as JSON; more is 413
+    # `message_too_large` (send a larger image as an https URL, which is stored as the URL).
+    thread_message_max_bytes: int = Field(900_000, ge=1_000, le=1_000_000)
     max_stored_jobs: int = Field(1_000, ge=1)
     max_open_streams: int = Field(8, ge=1)
     max_speech_sessions: int = Field(2, ge=1)
@@ -240,6 +255,10 @@ class Settings(BaseSettings):
     max_job_event_streams: int = Field(10, ge=1)
     jobs_events_poll_max_s: float = Field(5.0, gt=0)
     concurrency_lease_ttl_s: int = Field(3_600, ge=60)
+    # A streamed answer whose one write to the client has not completed after this long (the client stopped
+    # reading and every buffer on the way is full) is cut: the provider stream is closed and the call pays
+    # for what was produced, with outcome `client_stalled` (run_services/api/streaming.py).
+    stream_stall_s: float = Field(30.0, gt=0)
 
     # Issue 11, items 8 and 12 (run_services/api/middleware.py, main.py, shared/chat/schemas.py): the body
     # limit (max_request_bytes, above) counts bytes as they arrive, chunked or not; one chat message holds at

@@ -103,6 +103,9 @@ def settings(catalog_file: Path, plans_file: Path) -> Settings:
         # The workspace tests invite members without a subscription: team's three seats. The shipped
         # default (the free plan) is checked by tests/integration/test_plan_models_everywhere.py.
         workspace_default_plan="team",
+        # Credit leases off (CREDIT_LEASE_CREDITS=0): every call makes its own hold, so the tests' exact
+        # balances hold the moment a call ends. The lease tests turn them on for themselves.
+        credit_lease_credits=0,
     )
 
 

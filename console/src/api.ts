@@ -1,10 +1,13 @@
 // Calls to the API (same origin: the console is served under /app by the API itself).
 //
-// Tokens live in this module's memory only: never in localStorage, sessionStorage or a readable cookie,
-// so a script injected into the page (which the Content-Security-Policy already refuses to run) finds
-// nothing stored to lift, and closing or reloading the tab ends the session. The API rotates the refresh
-// token on every use and revokes the whole session when an old one comes back, so one refresh runs at a
-// time here (`refreshing`), a minute before the access token expires or on a 401.
+// The access token lives in this module's memory only; the refresh token in an HttpOnly cookie the API
+// sets (Path=/v1/auth, SameSite=Strict: run_services/api/auth_cookie.py), which no script can read. So a
+// script injected into the page (which the Content-Security-Policy already refuses to run) finds nothing
+// stored to lift, and a reload signs back in by refreshing (`resume`). The API rotates the refresh token
+// on every use and revokes the whole session when an old one comes back, so one refresh runs at a time:
+// in this tab (`refreshing`) and across the tabs sharing the cookie (a Web Lock), a minute before the
+// access token expires or on a 401. The refresh and logout calls carry `X-Requested-With: console`,
+// without which the API refuses the cookie (a cross-site page cannot add it).
 
 import { ApiError } from "./errors";
 
@@ -23,7 +26,6 @@ interface TokenResponse {
 
 interface Session {
   access: string;
-  refresh: string;
   expiresAt: number;
   user: UserOut;
 }
@@ -44,7 +46,6 @@ function setSession(tokens: TokenResponse | null): void {
   const before = session?.user.id ?? null;
   session = tokens && {
     access: tokens.access_token,
-    refresh: tokens.refresh_token,
     expiresAt: Date.now() + tokens.expires_in * 1000,
     user: tokens.user,
   };
@@ -66,11 +67,13 @@ export async function toError(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message, retryAfter);
 }
 
-async function post<T>(path: string, body: unknown): Promise<T> {
+const CONSOLE = { "X-Requested-With": "console" };
+
+async function post<T>(path: string, body?: unknown): Promise<T> {
   const res = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
-    body: JSON.stringify(body),
+    headers: body === undefined ? CONSOLE : { ...CONSOLE, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!res.ok) throw await toError(res);
   return (await res.json()) as T;
@@ -86,22 +89,30 @@ export async function signIn(email: string, password: string): Promise<UserOut> 
   return session!.user;
 }
 
+/** Google sign-in: the ID token (credential) Google Identity Services handed the page. */
+export async function signInWithGoogle(credential: string): Promise<UserOut> {
+  setSession(await post<TokenResponse>("/v1/auth/google", { id_token: credential }));
+  return session!.user;
+}
+
 export async function signOut(): Promise<void> {
-  const old = session;
+  // Revokes the session and clears the cookie before the page says signed out, so a reload finds none.
+  await fetch("/v1/auth/logout", { method: "POST", headers: CONSOLE }).catch(() => undefined);
   setSession(null);
-  if (old) {
-    await fetch("/v1/auth/logout", {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ refresh_token: old.refresh }),
-    }).catch(() => undefined);
-  }
+}
+
+/** One refresh by cookie at a time across this browser's tabs (each would spend the same token). */
+async function exclusive<T>(fn: () => Promise<T>): Promise<T> {
+  if (!("locks" in navigator)) return fn();
+  let out: T | undefined;
+  await navigator.locks.request("console-refresh", async () => {
+    out = await fn();
+  });
+  return out as T;
 }
 
 async function refresh(): Promise<void> {
-  if (!session) throw new ApiError(401, "session_required", "Sign in first.");
-  const token = session.refresh;
-  refreshing ??= post<TokenResponse>("/v1/auth/refresh", { refresh_token: token })
+  refreshing ??= exclusive(() => post<TokenResponse>("/v1/auth/refresh"))
     .then(setSession)
     .catch((err: unknown) => {
       setSession(null);
@@ -111,6 +122,11 @@ async function refresh(): Promise<void> {
       refreshing = null;
     });
   return refreshing;
+}
+
+/** On load: signed back in from the refresh cookie when there is a live one; signed out otherwise. */
+export async function resume(): Promise<void> {
+  await refresh().catch(() => undefined);
 }
 
 async function bearer(): Promise<string> {

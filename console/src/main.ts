@@ -1,7 +1,7 @@
 // The shell: navigation (hash routes, so the API serves one static page), theme, balance, sign-out.
 
 import "./style.css";
-import { currentUser, onSessionChange, signOut } from "./api";
+import { currentUser, onSessionChange, resume, signOut } from "./api";
 import { h } from "./dom";
 import { refreshBalance } from "./shell";
 import { sentence } from "./errors";
@@ -13,6 +13,7 @@ import { renderKeys } from "./views/keys";
 import { renderKnowledge } from "./views/knowledge";
 import { renderThreads } from "./views/threads";
 import { renderUsage } from "./views/usage";
+import { renderVerify } from "./views/verify";
 import { renderWorkspaces } from "./views/workspaces";
 
 type View = (main: HTMLElement, signal: AbortSignal, arg: string) => void | Promise<void>;
@@ -37,7 +38,8 @@ let current: AbortController | null = null;
 /** `#/name/arg`: the view's name (chat when unknown) and its argument (e.g. a thread id). */
 function route(): [string, string] {
   const [name = "", ...rest] = location.hash.replace(/^#\/?/, "").split("/");
-  return ROUTES.some(([r]) => r === name) ? [name, decodeURIComponent(rest.join("/"))] : ["chat", ""];
+  const known = name === "verify" || ROUTES.some(([r]) => r === name);
+  return known ? [name, decodeURIComponent(rest.join("/"))] : ["chat", ""];
 }
 
 async function show(): Promise<void> {
@@ -53,12 +55,13 @@ async function show(): Promise<void> {
   );
   signoutBtn.hidden = !signedIn;
   main.replaceChildren();
-  if (!signedIn) {
+  const [name, arg] = route();
+  if (!signedIn && name !== "verify") {
     renderAuth(main);
     return;
   }
-  const [name, arg] = route();
-  const view = ROUTES.find(([r]) => r === name)![2];
+  // The emailed verification link opens #/verify/<token>, signed in or not.
+  const view = name === "verify" ? renderVerify : ROUTES.find(([r]) => r === name)![2];
   const signal = current.signal;
   try {
     await view(main, signal, arg);
@@ -81,11 +84,17 @@ themeBtn.addEventListener("click", () => {
   applyTheme(next);
 });
 signoutBtn.addEventListener("click", () => void signOut());
-onSessionChange(() => {
-  void refreshBalance();
-  void show();
-});
 window.addEventListener("hashchange", () => {
   void show().then(() => main.focus());
 });
-void show();
+main.setAttribute("aria-busy", "true");
+// Signed back in from the refresh cookie (a reload keeps the session), then the first view.
+void resume().then(() => {
+  main.removeAttribute("aria-busy");
+  onSessionChange(() => {
+    void refreshBalance();
+    void show();
+  });
+  void refreshBalance();
+  void show();
+});

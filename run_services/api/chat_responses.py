@@ -6,6 +6,7 @@ Shared by /v1/chat/completions and /v1/threads/{id}/messages; a thread reply add
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -55,11 +56,13 @@ async def _live(
 ) -> AsyncIterator[bytes]:
     cid, created, model = call.id, call.asked.created, call.serving.spec.id
     yield fmt.chunk(cid, created, model, {"role": "assistant", "content": ""})
-    async for delta in stream.deltas():
-        if delta.text or delta.logprobs:
-            yield fmt.chunk(cid, created, model, {"content": delta.text}, logprobs=delta.logprobs)
-        if delta.tool_calls:  # forwarded as they come: the client assembles them as it would OpenAI's
-            yield fmt.chunk(cid, created, model, fmt.tool_delta(delta.tool_calls, legacy))
+    # Closed with this generator (a client that left or stalled): the call settles before the response ends.
+    async with contextlib.aclosing(stream.deltas()) as deltas:
+        async for delta in deltas:
+            if delta.text or delta.logprobs:
+                yield fmt.chunk(cid, created, model, {"content": delta.text}, logprobs=delta.logprobs)
+            if delta.tool_calls:  # forwarded as they come: the client assembles them as it would OpenAI's
+                yield fmt.chunk(cid, created, model, fmt.tool_delta(delta.tool_calls, legacy))
     result = stream.result
     if stream.error is not None:
         yield fmt.error_event(stream.error.body()["error"], result)
@@ -113,7 +116,7 @@ async def respond(
 ) -> Response:
     """`legacy`: the request used `functions`, so calls go back as `function_call`."""
     if isinstance(started, Replay):
-        return _stored(started, stream, include_usage, thread, legacy)
+        return _stored(started, stream, include_usage, thread, legacy, services.settings.stream_stall_s)
     cache = {"X-Cache": started.asked.cache_plan.status}
     if not stream:
         result = await services.chat.complete(started)
@@ -122,10 +125,18 @@ async def respond(
     # The first token is in, so the serving model and provider are known before the headers go.
     serving = started.serving
     headers = route_headers(serving.spec.id, serving.provider.name, started.asked.route_reason)
-    return SSEResponse(_live(started, live, include_usage, thread, legacy), headers={**headers, **cache})
+    return SSEResponse(
+        _live(started, live, include_usage, thread, legacy),
+        headers={**headers, **cache},
+        stall_s=services.settings.stream_stall_s,
+        on_stall=live.client_stalled,
+        on_close=live.close,  # settles a stream whose body was never read
+    )
 
 
-def _stored(started: Replay, stream: bool, include_usage: bool, thread: bool, legacy: bool) -> Response:
+def _stored(
+    started: Replay, stream: bool, include_usage: bool, thread: bool, legacy: bool, stall_s: float
+) -> Response:
     """An idempotent replay, or a response-cache hit (streamed back word by word)."""
     result = started.result
     pieces: list[str] | None = None
@@ -141,5 +152,7 @@ def _stored(started: Replay, stream: bool, include_usage: bool, thread: bool, le
         }
         pieces = replay_chunks(result.content)
     if stream:
-        return SSEResponse(_replay(result, include_usage, thread, pieces, legacy), headers=headers)
+        return SSEResponse(
+            _replay(result, include_usage, thread, pieces, legacy), headers=headers, stall_s=stall_s
+        )
     return JSONResponse(_json(result, thread, legacy), headers=headers)

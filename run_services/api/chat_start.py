@@ -10,15 +10,15 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from functools import partial
+from typing import Annotated, Any
 
 import anyio
-from fastapi import Request
+from fastapi import Depends, Header, Request
 from fastapi.responses import Response, StreamingResponse
 
 from run_services.api.deps import request_id
-from run_services.api.routes import vector_stores
-from run_services.api.routes.assistants import service as assistant_service
+from run_services.api.streaming import WatchedStreamingResponse
 from shared.assistants.apply import function_tools
 from shared.assistants.schemas import Assistant
 from shared.auth.schemas import Principal
@@ -32,7 +32,6 @@ from shared.chat.service import ChatCall, Replay
 from shared.chat.tools import ToolDef
 from shared.knowledge.retrieval import Retrieval, Retriever, query_of
 from shared.limits.concurrency import released_after
-from shared.templates.service import TemplateService
 
 
 @dataclass(frozen=True)
@@ -42,6 +41,27 @@ class Checked:
 
     legacy: bool
     include_usage: bool
+
+
+@dataclass(frozen=True)
+class DoorHeaders:
+    """The request headers every chat door reads: `Idempotency-Key` (a retry answers the first call's
+    result, charged once), and the response cache's `Cache-Control` and `X-Cache` opt-in."""
+
+    idempotency_key: str | None
+    cache_control: str | None
+    x_cache: str | None
+
+
+def door_headers(
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
+    cache_control: Annotated[str | None, Header(alias="Cache-Control")] = None,
+    x_cache: Annotated[str | None, Header(alias="X-Cache")] = None,
+) -> DoorHeaders:
+    return DoorHeaders(idempotency_key, cache_control, x_cache)
+
+
+ChatHeaders = Annotated[DoorHeaders, Depends(door_headers)]
 
 
 # Turns the started call into the door's response (JSON, or a stream that settles as it ends).
@@ -73,7 +93,7 @@ async def retrieve(
     services: Services, principal: Principal, rid: str, stores: list[str], messages: list[dict[str, Any]]
 ) -> Retrieval:
     """The excerpts of the caller's stores for the last user message (shared/knowledge/retrieval.py)."""
-    retriever = Retriever(vector_stores.service(services), services.embeddings)
+    retriever = Retriever(services.knowledge.stores, services.embeddings)
     return await retriever.retrieve(principal, rid, stores, query_of(messages))
 
 
@@ -83,10 +103,8 @@ async def start_chat(
     principal: Principal,
     services: Services,
     respond: Responder,
+    headers: DoorHeaders,
     *,
-    idempotency_key: str | None = None,
-    cache_control: str | None = None,
-    x_cache: str | None = None,
     door: str = "chat",
 ) -> Response:
     """Check `body` (sizes, content parts, parameters, tools: all before anything is reserved), take a
@@ -95,13 +113,13 @@ async def start_chat(
     it ends. Raises the door's 4xx before any hold."""
     stores = list(body.vector_store_ids or [])
     if body.assistant_id is not None:  # its instructions, model and tools, where the request sets none
-        assistant = await assistant_service(services).get(principal, body.assistant_id)
+        assistant = await services.knowledge.assistants.get(principal, body.assistant_id)
         answer_as(body, assistant)
         stores = stores or knowledge_of(assistant)
     if body.template_id is not None:  # before every check: the rendered prompt is checked like any message
-        rendered = await TemplateService(
-            services.db, services.workspaces.service, services.settings.max_templates
-        ).render(principal, body.template_id, dict(body.variables or {}))
+        rendered = await services.knowledge.templates.render(
+            principal, body.template_id, dict(body.variables or {})
+        )
         body.messages.append(ChatMessage(role="user", content=rendered.text))
     body.check_sizes(services.settings.max_message_chars)
     body.check_supported()
@@ -121,10 +139,8 @@ async def start_chat(
         legacy=tool_options.legacy,
         include_usage=bool(body.stream_options and body.stream_options.include_usage),
     )
-    open_limits = services.open_limits
-    concurrency = open_limits.concurrency
-    lease = await concurrency.acquire(open_limits.streams, principal.user_id) if body.stream else None
-    try:
+
+    async def begin() -> Response:
         started = await services.chat.begin(
             principal,
             request_id(request),
@@ -132,21 +148,36 @@ async def start_chat(
             messages,
             body.requested_max_tokens(),
             {**body.sampling(), **tool_options.params()},
-            idempotency_key=idempotency_key,
+            idempotency_key=headers.idempotency_key,
             fingerprint=fingerprint(body.model_dump(mode="json")),
             scope=door,
-            cache_opt_in=opted_in(x_cache),
-            cache_directives=CacheDirectives.parse(cache_control),
+            cache_opt_in=opted_in(headers.x_cache),
+            cache_directives=CacheDirectives.parse(headers.cache_control),
             needs=needs,
             door=door,
             assistant_id=body.assistant_id,
             retrieval=retrieval,
         )
-        response = await respond(started, checked)
+        return await respond(started, checked)
+
+    return await in_stream_slot(services, principal, bool(body.stream), begin)
+
+
+async def in_stream_slot(
+    services: Services, principal: Principal, stream: bool, answer: Callable[[], Awaitable[Response]]
+) -> Response:
+    """`answer()`, holding one of the caller's open-stream slots when it streams (429 past the cap). The
+    slot is freed when the stream ends, however it ends, and at once for a plain answer or an error."""
+    concurrency = services.open_limits.concurrency
+    lease = await concurrency.acquire(services.open_limits.streams, principal.user_id) if stream else None
+    try:
+        response = await answer()
     except BaseException:
         await concurrency.release(lease)
         raise
-    if isinstance(response, StreamingResponse):  # the slot is freed when the stream ends, however it ends
+    if isinstance(response, WatchedStreamingResponse):  # freed when the response is over, read or not
+        response.closers.append(partial(concurrency.release, lease))
+    elif isinstance(response, StreamingResponse):
         response.body_iterator = released_after(response.body_iterator, concurrency, lease)
     else:
         await concurrency.release(lease)

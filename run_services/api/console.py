@@ -3,8 +3,10 @@ the page and the API share one origin (no CORS, one deploy, one TLS certificate)
 
 Every answer under /app carries a Content-Security-Policy that lets the page run only its own bundled
 scripts and styles, talk only to this origin, and never be framed: an injected <script> or inline handler
-does not run, and nothing can be sent elsewhere. The files are immutable per build except index.html,
-which is never cached so a deploy is picked up at once."""
+does not run, and nothing can be sent elsewhere. When Google sign-in is configured
+(settings.google_client_id), the policy also lets in Google Identity Services, narrowly: its one script,
+its stylesheet, and its frames and calls under https://accounts.google.com/gsi/. The files are immutable
+per build except index.html, which is never cached so a deploy is picked up at once."""
 
 from __future__ import annotations
 
@@ -21,27 +23,38 @@ from shared.settings import Settings
 log = logging.getLogger("api.console")
 
 PREFIX = "/app"
-CSP = "; ".join(
-    (
-        "default-src 'none'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "manifest-src 'self'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
+GIS = "https://accounts.google.com/gsi/"
+
+
+def content_security_policy(google: bool) -> str:
+    """The console's CSP; `google` adds Google Identity Services' script, style, frames and calls."""
+    extra = {"script": f" {GIS}client", "style": f" {GIS}style", "connect": f" {GIS}"} if google else {}
+    return "; ".join(
+        (
+            "default-src 'none'",
+            f"script-src 'self'{extra.get('script', '')}",
+            f"style-src 'self'{extra.get('style', '')}",
+            "img-src 'self' data:",
+            "font-src 'self'",
+            f"connect-src 'self'{extra.get('connect', '')}",
+            *([f"frame-src {GIS}"] if google else []),
+            "manifest-src 'self'",
+            "base-uri 'none'",
+            "form-action 'self'",
+            "frame-ancestors 'none'",
+        )
     )
-)
+
+
+CSP = content_security_policy(google=False)
 
 
 class ConsoleHeaders:
     """The CSP (and framing and caching rules) on every answer of the mounted console."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, csp: str = CSP) -> None:
         self.app = app
+        self.csp = csp.encode()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path: str = scope.get("path", "")
@@ -50,7 +63,7 @@ class ConsoleHeaders:
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((b"content-security-policy", CSP.encode()))
+                headers.append((b"content-security-policy", self.csp))
                 headers.append((b"x-frame-options", b"DENY"))
                 cache = b"public, max-age=31536000, immutable" if immutable else b"no-cache"
                 headers.append((b"cache-control", cache))
@@ -74,5 +87,6 @@ def mount_console(app: FastAPI, settings: Settings) -> bool:
     async def console_root() -> RedirectResponse:
         return RedirectResponse(f"{PREFIX}/", status_code=308)
 
-    app.mount(PREFIX, ConsoleHeaders(StaticFiles(directory=folder, html=True)), name="console")
+    csp = content_security_policy(google=bool(settings.google_client_id))
+    app.mount(PREFIX, ConsoleHeaders(StaticFiles(directory=folder, html=True), csp), name="console")
     return True

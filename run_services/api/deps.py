@@ -6,9 +6,9 @@ import dataclasses
 import inspect
 import re
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from fastapi import Depends, Path, Request
+from fastapi import Depends, Path, Query, Request
 
 from shared.assistants.service import AssistantNotFound
 from shared.auth.errors import ApiKeyNotFound
@@ -191,3 +191,23 @@ FileBatchId = Annotated[
 UploadId = Annotated[
     str, path_id("upload_id", UPLOAD_ID, lambda _: UploadNotFound(), "An upload's id (`upload_…`).")
 ]
+
+
+@dataclasses.dataclass(frozen=True)
+class ListPage:
+    """One page of a list in OpenAI's shape: `limit` (1-100), `order` by creation, `after` an object's id."""
+
+    limit: int
+    order: Literal["asc", "desc"]
+    after: str | None
+
+
+def list_page(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
+    after: Annotated[str | None, Query(max_length=64)] = None,
+) -> ListPage:
+    return ListPage(limit, order, after)
+
+
+Paging = Annotated[ListPage, Depends(list_page)]

@@ -58,6 +58,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.services = build_services(settings)
+        # Credit leases flush in the background (terraform keeps the CPU on outside requests for it).
+        await app.state.services.money.leases.start()
         try:
             yield
         finally:

@@ -183,3 +183,23 @@ class EmailNotVerified(Forbidden):
             f"Verify your email address before you {action}: click the link we sent you, or ask for a new "
             "one (POST /v1/auth/verify-email/resend)."
         )
+
+
+class RefreshTokenMissing(InvalidToken):
+    def __init__(self) -> None:
+        super().__init__(
+            "No refresh token: send it in the body, or (from the console) in its cookie; or sign in again.",
+            code="refresh_token_missing",
+        )
+
+
+class CrossSiteRefused(Forbidden):
+    """The refresh cookie is sent by the browser on its own: only the console's own pages may use it."""
+
+    code = "cross_site_refused"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The session cookie is only accepted from the console's own pages (same origin, with the "
+            "X-Requested-With: console header)."
+        )

@@ -50,7 +50,8 @@ class Credentials(BaseModel):
 
 
 class RefreshRequest(BaseModel):
-    refresh_token: str = Field(min_length=1, max_length=512)
+    # None (or no body at all): the console's HttpOnly cookie instead (run_services/api/auth_cookie.py).
+    refresh_token: str | None = Field(None, min_length=1, max_length=512)
 
 
 class GoogleSignIn(BaseModel):
@@ -106,6 +107,14 @@ class TokenResponse(BaseModel):
     expires_in: int
     refresh_token: str
     user: UserOut
+
+
+class AuthConfig(BaseModel):
+    """How this server signs people in, for a sign-in page to offer the right buttons."""
+
+    google_client_id: str | None = Field(
+        None, description="Set when Google sign-in is on: the OAuth client id for Google Identity Services."
+    )
 
 
 class ApiKeyOut(BaseModel):

@@ -17,7 +17,6 @@ import dataclasses
 import logging
 import time
 from typing import Protocol
-from urllib.parse import urlencode
 
 from shared import clock, ids
 from shared.adapters.mail import Mail, Mailer
@@ -165,9 +164,10 @@ class SignUp:
 
     async def _send_link(self, user: UserRecord) -> None:
         token = self._tokens.issue(user.id, user.email, clock.now())
-        link = (
-            f"{self._settings.public_api_url.rstrip('/')}/v1/auth/verify-email?{urlencode({'token': token})}"
-        )
+        # The console's page (run_services/api/console.py serves it under /app) posts the token to
+        # GET /v1/auth/verify-email and says what happened; the token rides in the fragment, which the
+        # browser never sends, so it is in no access log.
+        link = f"{self._settings.public_api_url.rstrip('/')}/app/#/verify/{token}"
         await self._send(emails.verification(user.email, link, self._settings.email_verify_ttl_s))
 
     async def _send(self, mail: Mail) -> None:

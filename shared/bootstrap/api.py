@@ -19,6 +19,7 @@ from shared.auth.tokens import AccessTokens, signing_secret
 from shared.auth.verification import VerifyTokens
 from shared.bootstrap.clients import Clients, build_clients
 from shared.bootstrap.jobs import Jobs, build_jobs, guarded_reader
+from shared.bootstrap.knowledge import Knowledge, build_knowledge
 from shared.bootstrap.money import Money, build_buying, build_money
 from shared.cache.layered import build_cache
 from shared.cache.types import Embedder
@@ -92,6 +93,7 @@ class Services:
     speech: SpeechService  # text to speech (POST /v1/audio/speech)
     offers: PlanOffers  # what each plan includes: the models it may call
     open_limits: OpenLimits  # chat streams and speech sessions a user may keep open at once
+    knowledge: Knowledge  # files, uploads, vector stores, assistants, templates
 
     # The clients and money objects routes reach most, by their plain names.
     @property
@@ -160,6 +162,7 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         budgets=money.budgets,
         hold_ttl_s=settings.hold_ttl_s,
         guardrails=screens,
+        leases=money.leases,
     )
     invite_secret = settings.workspace_invite_secret
     secret = invite_secret.get_secret_value() if invite_secret else signing_secret(settings, clients.secrets)
@@ -170,23 +173,29 @@ def build_services(settings: Settings, clients: Clients | None = None) -> Servic
         spending=money.members,
         guardrails=policies,
     )
+    jobs = build_jobs(clients, money.payer, money.usage, money.budgets, gateway, guardrails=screens)
+    embeddings = build_embeddings(clients, money)
+    offers = plan_offers(settings)
     return Services(
         clients=clients,
         money=money,
         auth=build_auth(clients.db, clients.redis, money.ledger, settings, clients.secrets),
         gateway=gateway,
         chat=chat,
-        embeddings=build_embeddings(clients, money),
+        embeddings=embeddings,
         threads=ThreadService(clients.db),
         responses=StoredResponses(clients.db, settings.responses_retention_days),
         workspaces=workspaces,
-        jobs=build_jobs(clients, money.payer, money.usage, money.budgets, gateway, guardrails=screens),
+        jobs=jobs,
         billing=build_buying(clients, money).billing,
         audio=AudioCatalog.load(settings, catalog),
         transcriber=LitellmTranscriber(settings.provider_timeout_s),
         speech=build_speech(settings, catalog, money),
-        offers=plan_offers(settings),
+        offers=offers,
         open_limits=build_open_limits(clients.redis, settings),
+        knowledge=build_knowledge(
+            clients.db, jobs, money.workspaces, catalog, embeddings.catalog, offers, settings
+        ),
     )
 
 

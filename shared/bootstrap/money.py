@@ -24,6 +24,7 @@ from shared.purchases.sslcommerz import SslCommerz
 from shared.purchases.stripe_events import StripeEvents
 from shared.purchases.webhook_events import EventStore
 from shared.purchases.webhooks import PaymentWebhooks
+from shared.spending.leases import LeaseBook
 from shared.spending.members import WorkspaceSpending
 from shared.spending.payer import Payer
 from shared.telemetry import call_metrics
@@ -44,9 +45,11 @@ class Money:
     rate_limits: RateLimits
     workspaces: WorkspaceService
     billing_records: BillingRepository  # customers and subscriptions, read by workspaces and buying
+    leases: LeaseBook  # chat calls' credit leases: started by the API's lifespan, idle elsewhere
     llm_traces: LangfuseSink | None = None  # every usage record as a Langfuse trace, when configured
 
     async def close(self) -> None:
+        await self.leases.close()  # every lease flushed and settled, the rest given back
         await self.budgets.flush()
         if self.llm_traces is not None:
             await self.llm_traces.flush()
@@ -61,12 +64,15 @@ def build_money(clients: Clients) -> Money:
     billing_records = BillingRepository(db)
     sink = build_sink(settings)
     observers = [call_metrics.observe] + ([sink.record] if sink is not None else [])
+    payer = Payer(ledger, members)
+    usage = UsageRecorder(db, settings.usage_retention_days, *observers)
     return Money(
         ledger=ledger,
         wallets=wallets,
         members=members,
-        payer=Payer(ledger, members),
-        usage=UsageRecorder(db, settings.usage_retention_days, *observers),
+        payer=payer,
+        usage=usage,
+        leases=LeaseBook(payer, usage, settings),
         plans=plans,
         budgets=Budgets(clients.redis, plans, clients.publisher, settings),
         rate_limits=RateLimits(clients.redis, plans),

@@ -74,6 +74,9 @@ class Outcome:
     # What the client was shown when the guardrails screened the output (masked, restored, or cut at a
     # block); None: `text` as it came. `text` is what the provider produced, and what is charged.
     shown: str | None = None
+    # Why a cancelled stream was cut, when we cut it rather than the client leaving: `client_stalled` (the
+    # client stopped reading for STREAM_STALL_S). It is the usage record's outcome.
+    cut_by: Literal["client_stalled"] | None = None
 
     @property
     def was_cancelled(self) -> bool:
@@ -85,9 +88,9 @@ class Outcome:
         return bool(self.text or self.tool_calls) or (self.error is None and not self.was_cancelled)
 
     @property
-    def status(self) -> Literal["ok", "partial", "cancelled", "error"]:
+    def status(self) -> Literal["ok", "partial", "cancelled", "client_stalled", "error"]:
         if self.was_cancelled:
-            return "cancelled"
+            return self.cut_by or "cancelled"
         if self.error is None:
             return "ok"
         return "partial" if self.text or self.tool_calls else "error"

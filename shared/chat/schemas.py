@@ -210,7 +210,7 @@ class CallResult(BaseModel):
     input_tokens: int
     output_tokens: int
     credits: int
-    outcome: Literal["ok", "partial", "cancelled", "error", "cache_hit"]
+    outcome: Literal["ok", "partial", "cancelled", "client_stalled", "error", "cache_hit"]
     error: dict[str, str] | None = None
     route_reason: str | None = None  # why the `auto` model picked this model
     tool_calls: list[ToolCallPart] | None = None  # the answer's function calls, whole

@@ -42,6 +42,7 @@ from shared.knowledge.retrieval import Retrieval
 from shared.limits.budgets.service import Budgets
 from shared.limits.ratelimit.service import RateLimits
 from shared.plans.offers import PlanOffer, PlanOffers, ensure_model_allowed
+from shared.spending.leases import LeaseBook
 from shared.spending.payer import Payer
 from shared.usage.recorder import UsageRecorder
 
@@ -89,6 +90,7 @@ class ChatService:
         budgets: Budgets | None = None,
         hold_ttl_s: int = 900,
         guardrails: Guardrails | None = None,
+        leases: LeaseBook | None = None,
     ) -> None:
         """Without `guardrails`, calls are not screened (tests of other parts build it so)."""
         self._hold_ttl_s = hold_ttl_s  # the ledger's hold TTL: a stream's heartbeat renews it
@@ -102,6 +104,7 @@ class ChatService:
         self.rate_limits = rate_limits
         self.budgets = budgets
         self.guardrails = guardrails
+        self.leases = leases  # the instance's credit leases (None: every call makes its own hold)
 
     async def begin(
         self,
@@ -167,6 +170,7 @@ class ChatService:
                 want=chain.worst_case + extra,
                 minimum=chain.minimum + extra,
                 ref=f"chat:{request_id}",
+                leases=self.leases,
             )
         except BaseException:
             await self._free(lock)

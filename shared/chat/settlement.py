@@ -154,7 +154,15 @@ class Settlement:
         if guard is not None and guard.policy.trace_content:
             # The prompt as the provider saw it, the answer without this call's restored values.
             traced = {"input": asked.messages, "output": guard.for_cache(outcome.text, result.content)}
-        await records.record(self._usage, log, "model call", fields, traced)
+        leased = self.admission.leased
+        if leased is None:
+            await records.record(self._usage, log, "model call", fields, traced)
+            return
+        # A leased call's record goes with its lease's next flush, in the transaction that records the
+        # lease's progress; the observers (metrics, traces) are told now.
+        leased.record(fields["hold_id"], self._usage.stamped(fields))
+        self._usage.tell(fields["hold_id"], fields, traced)
+        log.info("model call", extra={"usage": fields})
 
 
 def _as_app_error(error: BaseException | None) -> AppError | None:

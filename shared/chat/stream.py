@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import anyio
 
@@ -22,6 +22,9 @@ from shared.guardrails.verdict import OutputVerdict
 log = logging.getLogger("chat.stream")
 
 Finish = Callable[[Outcome], Awaitable[CallResult]]
+# The text so far is kept for the charge of a cut stream; joined every so many deltas, a long answer paused
+# by a slow reader holds its characters, not one object per token.
+COMPACT_EVERY = 256
 
 
 @dataclass
@@ -79,11 +82,33 @@ class ChatStream:
         self._held = CallAssembler()  # tool-call fragments held back while the output is screened
         self._logprobs: list[Any] = []  # the tokens' logprobs, when the client asked for them
         self._finish_reason: str | None = None
+        self._cut_by: Literal["client_stalled"] | None = None
         self.error: AppError | None = None
         self.result: CallResult | None = None
+        self._began = False  # deltas() started, or close() settled a stream nobody read
 
-    async def deltas(self) -> AsyncIterator[Delta]:
+    def client_stalled(self) -> None:
+        """The response gave up on a client that stopped reading: the settle that follows (the stream is
+        closed next) records the outcome `client_stalled` instead of `cancelled`."""
+        self._cut_by = "client_stalled"
+
+    async def close(self) -> None:
+        """Settle a stream nobody iterated: its client left (or stalled) before the response read a delta.
+        The first delta was produced, so it is paid for as any cut stream is. A stream that was iterated
+        settled itself when `deltas()` ended: then this does nothing. Idempotent."""
+        if self._began:
+            return
+        self._began = True
+        if self._first is not None:
+            self._text.append(self._first.text)
+            self._calls.add(self._first.tool_calls)
+        await self._settle(cancelled=True)
+
+    async def deltas(self) -> AsyncGenerator[Delta, None]:
         """Yields deltas; on a provider failure after the first token, stops and sets `error`."""
+        if self._began:
+            raise RuntimeError("a chat stream is read once")
+        self._began = True
         cancelled = True
         try:
             pending = [self._first] if self._first is not None else []
@@ -92,6 +117,8 @@ class ChatStream:
                 if delta is None:
                     break
                 self._text.append(delta.text)
+                if len(self._text) >= COMPACT_EVERY:
+                    self._text = ["".join(self._text)]
                 self._calls.add(delta.tool_calls)
                 if delta.logprobs:
                     self._logprobs.extend(delta.logprobs.get("content") or [])
@@ -129,21 +156,25 @@ class ChatStream:
             cancelled = False
             self.error = exc
         finally:
-            with anyio.CancelScope(shield=True):
-                if self._guard is not None and self._guard.beside is not None:
-                    self._guard.beside.cancel()  # a stream cut short: its verdict no longer matters
-                await self._upstream.aclose()
-                outcome = Outcome(
-                    "".join(self._text),
-                    self._finish_reason,
-                    self._upstream.usage,
-                    self.error,
-                    cancelled,
-                    self._calls.result(),
-                    logprobs={"content": self._logprobs} if self._logprobs else None,
-                    shown="".join(self._shown) if self._window is not None else None,
-                )
-                self.result = await self._finish(outcome)
+            await self._settle(cancelled)
+
+    async def _settle(self, cancelled: bool) -> None:
+        with anyio.CancelScope(shield=True):
+            if self._guard is not None and self._guard.beside is not None:
+                self._guard.beside.cancel()  # a stream cut short: its verdict no longer matters
+            await self._upstream.aclose()
+            outcome = Outcome(
+                "".join(self._text),
+                self._finish_reason,
+                self._upstream.usage,
+                self.error,
+                cancelled,
+                self._calls.result(),
+                logprobs={"content": self._logprobs} if self._logprobs else None,
+                shown="".join(self._shown) if self._window is not None else None,
+                cut_by=self._cut_by if cancelled else None,
+            )
+            self.result = await self._finish(outcome)
 
     def _screen_calls(self, calls: tuple[ToolCall, ...]) -> tuple[ToolCallDelta, ...]:
         """The held calls, each in one piece, once their arguments passed (else `error` is set)."""

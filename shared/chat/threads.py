@@ -1,8 +1,9 @@
 """Threads: a user's conversations. Messages are stored in order once the reply is done.
 
 threads/{thread_id}                  user_id, title, created_at, updated_at, message_count
-threads/{thread_id}/messages/{id}    seq, role, content, created_at, (assistant) model, usage, credits,
-                                     tool_calls; (role "tool") tool_call_id
+threads/{thread_id}/messages/{id}    seq, role, content (text, or a user's text and image parts),
+                                     created_at, (assistant) model, usage, credits, tool_calls; (role
+                                     "tool") tool_call_id
 A thread is visible only to its owner; anyone else gets 404, never 403, so ids leak nothing.
 
 Tool calling: a reply that calls tools is stored with its `tool_calls`; the client posts the results
@@ -21,7 +22,7 @@ from pydantic import BaseModel
 from shared.auth.schemas import Principal
 from shared.chat.schemas import CallResult
 from shared.clock import now
-from shared.errors import BadRequest, NotFound
+from shared.errors import NotFound
 from shared.ids import new_id
 
 HISTORY_LIMIT = 50
@@ -39,7 +40,7 @@ class Message(BaseModel):
     id: str
     seq: int
     role: str
-    content: str
+    content: str | list[dict[str, Any]]  # text, or text and image_url parts (shared/chat/thread_content.py)
     created_at: dt.datetime
     model: str | None = None
     credits: int | None = None
@@ -214,9 +215,3 @@ def _as_input(row: dict[str, Any]) -> dict[str, Any]:
     if row.get("tool_call_id"):
         message["tool_call_id"] = row["tool_call_id"]
     return message
-
-
-def check_content(content: str) -> str:
-    if not content.strip():
-        raise BadRequest("The message content is empty.", code="empty_message")
-    return content

@@ -110,5 +110,17 @@ def from_thread(title: str, messages: Sequence[dict[str, Any]]) -> Document:
         if role == "assistant" and message.get("model"):
             who = f"{who} ({message['model']})"
         doc.blocks.append(Block("heading", plain(who), 2))
-        doc.blocks.extend(from_markdown(str(message.get("content", ""))))
+        doc.blocks.extend(from_markdown(_text_of(message.get("content"))))
     return doc
+
+
+def _text_of(content: Any) -> str:
+    """A stored message's text: a thread message with image parts (shared/chat/thread_content.py) shows
+    its text parts, and each image as `[image]` (the PDF carries no pictures)."""
+    if isinstance(content, list):
+        return "\n\n".join(
+            str(p.get("text") or "") if p.get("type") == "text" else "[image]"
+            for p in content
+            if isinstance(p, dict)
+        )
+    return "" if content is None else str(content)

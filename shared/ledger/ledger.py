@@ -31,6 +31,7 @@ from shared import clock
 from shared.errors import BadRequest
 from shared.ledger.errors import HoldNotFound, InsufficientCredits, PaymentDebt
 from shared.ledger.lots import check_expiry, lot_order
+from shared.ledger.progress import Writes, record_progress
 from shared.ledger.records import (
     DEBIT_KINDS,
     EXPIRY_KINDS,
@@ -208,6 +209,14 @@ class Ledger:
 
         return await self._tx.run(wallet_id, body)
 
+    async def record_progress(
+        self, wallet_id: str, hold_id: str, used: int, seq: int, ttl_s: int, writes: Writes = ()
+    ) -> Hold:
+        """A lease's flush: the hold's calls used `used` credits so far (charged at the latest when the hold
+        is finished or expires), it lives `ttl_s` more seconds, and `writes` (their usage records) are
+        made in the same transaction; idempotent by `seq` (shared/ledger/progress.py)."""
+        return await record_progress(self._tx, wallet_id, hold_id, used, seq, ttl_s, writes)
+
     async def expire(self, wallet_id: str, hold_id: str) -> bool:
         """Release a pending hold past its expires_at; True if this call expired it.
 
@@ -324,7 +333,10 @@ class Ledger:
     async def _finish(
         self, wallet_id: str, hold_id: str, state: HoldState, charge: int
     ) -> tuple[Hold | None, bool]:
-        """Move a pending hold to `state`, charging min(charge, hold); (hold, whether it changed)."""
+        """Move a pending hold to `state`, charging min(charge, hold); (hold, whether it changed).
+
+        A lease's hold that recorded progress (`used`, shared/ledger/progress.py) charges at least that,
+        whatever finishes it: its usage records are written, so an expiry after a crash charges them."""
         kind = _FINISH_KIND[state]
         wallet_ref = self._tx.wallet(wallet_id)
         hold_ref = self._tx.hold(wallet_id, hold_id)
@@ -340,7 +352,7 @@ class Ledger:
                 return self._charge_late(tx, wallet_id, hold, hold_doc, charge, wallet_snap, at)
             if hold.state != "pending" or (state == "expired" and hold.expires_at > at):
                 return hold, False
-            charged = min(charge, hold.amount)
+            charged = min(max(charge, int(hold_doc.get("used", 0))), hold.amount)
             released = hold.amount - charged
             wallet = WalletState.from_doc(wallet_snap.to_dict())
             written = wallet.expire_lots(at)
@@ -391,11 +403,14 @@ class Ledger:
         at: dt.datetime,
     ) -> tuple[Hold, bool]:
         """A settle that arrives after the reconciler expired the hold still charges what was used (at most
-        the hold, as any settle): from what is available, the rest as debt, like a clawback. The hold stays
-        expired and records `late_charged`, so a replay charges nothing twice."""
+        the hold, as any settle) beyond what the expiry charged (a lease's recorded progress): from what is
+        available, the rest as debt, like a clawback. The hold stays expired and records `late_charged`
+        (that difference), so a replay charges nothing twice."""
         if "late_charged" in hold_doc:
             return hold, False
-        used = min(charge, hold.amount)
+        used = min(charge, hold.amount) - int(hold_doc.get("charged", 0))
+        if used <= 0:
+            return hold, False
         wallet = WalletState.from_doc(wallet_snap.to_dict())
         written = wallet.expire_lots(at)
         taken = min(wallet.available, used)
@@ -407,4 +422,4 @@ class Ledger:
         self._tx.update_hold(tx, wallet_id, hold.id, {"late_charged": used, "late_at": at})
         self._tx.add_entries(tx, wallet_id, written)
         self._tx.set_wallet(tx, wallet_id, wallet, at)
-        return hold.model_copy(update={"charged": used}), True
+        return hold.model_copy(update={"charged": hold.charged + used}), True

@@ -165,8 +165,9 @@ def hold_from_doc(hold_id: str, data: dict[str, Any]) -> Hold:
         wallet_id=data["wallet_id"],
         amount=data["amount"],
         state=data["state"],
-        # An expired hold settled late reports what that charge took (`late_charged`, ledger._charge_late).
-        charged=data.get("late_charged", data.get("charged", 0)),
+        # An expired hold settled late also reports what that charge took (`late_charged`,
+        # ledger._charge_late): on top of what its expiry charged (a lease's recorded progress, else 0).
+        charged=data.get("charged", 0) + data.get("late_charged", 0),
         expires_at=data["expires_at"],
     )
 

@@ -42,28 +42,33 @@ class UsageRecorder:
         self.retention = dt.timedelta(days=retention_days)
         self.observers = observers
 
-    def _tell(self, record_id: str, fields: dict[str, Any], traced: dict[str, Any] | None = None) -> None:
+    def tell(self, record_id: str, fields: dict[str, Any], traced: dict[str, Any] | None = None) -> None:
         for observer in self.observers:
             try:
                 observer(record_id, fields, traced)
             except Exception:
                 log.warning("usage observer failed", exc_info=True)
 
-    def _stamped(self, fields: dict[str, Any]) -> dict[str, Any]:
+    def stamped(self, fields: dict[str, Any]) -> dict[str, Any]:
         at = now()
         return {**fields, "created_at": at, "expire_at": at + self.retention}
 
+    def document(self, record_id: str) -> Any:
+        """The record's document, for a caller that writes it in a transaction of its own (a credit
+        lease's flush writes its calls' records with its progress: shared/spending/leases.py)."""
+        return self.db.collection(COLLECTION).document(record_id)
+
     async def record(self, record_id: str, traced: dict[str, Any] | None = None, **fields: Any) -> None:
-        await self.db.collection(COLLECTION).document(record_id).set(self._stamped(fields))
-        self._tell(record_id, fields, traced)
+        await self.db.collection(COLLECTION).document(record_id).set(self.stamped(fields))
+        self.tell(record_id, fields, traced)
 
     async def record_once(self, record_id: str, **fields: Any) -> bool:
         """Write the record unless it exists (a redelivered task closing the same job); True if written."""
         try:
-            await self.db.collection(COLLECTION).document(record_id).create(self._stamped(fields))
+            await self.db.collection(COLLECTION).document(record_id).create(self.stamped(fields))
         except AlreadyExists:
             return False
-        self._tell(record_id, fields)
+        self.tell(record_id, fields)
         return True
 
     async def records(

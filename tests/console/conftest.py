@@ -30,7 +30,7 @@ def console_api(settings: Settings) -> Iterator[str]:
     from run_services.api.main import create_app
 
     model = "smollm2" if os.environ.get("LOCAL_MODEL_URL") else settings.default_model
-    configured = settings.model_copy(update={"console_dir": browsing.built_console(), "default_model": model})
+    configured = browsing.console_settings(settings, default_model=model)
     with ServerThread(create_app(configured)) as server:
         yield server.url
 

@@ -1,5 +1,6 @@
 """The console's chat screen against the fake provider's catalog (no local model): the picker greys out
-what a model cannot do (fake-basic takes text only; fake-echo takes everything, images included), and
+what a model cannot do (fake-basic takes text only; fake-echo takes everything, images included), an
+attached image is kept with the thread and shown when it is reopened, and
 errors read as sentences: a 429 with the wait from Retry-After (the API's own after a flood, and a
 given wait), a guardrail block of an injection."""
 
@@ -53,7 +54,19 @@ def test_the_picker_greys_out_images_for_a_model_without_them(page: Page, signed
     answer = page.locator("li.msg.assistant").last
     expect(answer).to_have_attribute("data-done", "true")
     expect(answer.locator(".meta")).to_contain_text("credit")
-    expect(page.locator("li.msg.user").last).to_contain_text("With the image dot.png")
+    sent = page.locator("li.msg.user").last
+    expect(sent).to_contain_text("With the image dot.png")
+    expect(sent.get_by_role("img", name="dot.png")).to_be_visible()
+
+    # The image is kept with the thread: reopened after a reload (still signed in), it shows again.
+    expect(page).to_have_url(re.compile(r"#/chat/[0-9a-f]{32}$"))
+    page.reload()
+    replayed = page.locator("li.msg.user").first
+    expect(replayed).to_contain_text("What is in this picture?")
+    picture = replayed.get_by_role("img", name="An image you sent")
+    expect(picture).to_be_visible()
+    assert (picture.get_attribute("src") or "").startswith("data:image/png;base64,iVBORw0KGgo")
+    assert picture.evaluate("img => img.naturalWidth") == 1
 
 
 def test_a_429_says_how_long_to_wait(page: Page, signed_in: Account) -> None:

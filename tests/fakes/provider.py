@@ -3,6 +3,7 @@
 The model name picks the script:
   fake-echo   answers WORDS (one token a word), up to max_tokens; usage is exact and reported
   fake-slow   like echo, but one chunk every 50 ms (for disconnects)
+  fake-long   like echo, but max_tokens words (up to LONG_MAX_TOKENS), as fast as they are read (backpressure)
   fake-500    answers 500
   fake-429    answers 429 with Retry-After
   fake-hang   never answers (the caller's timeout fires)
@@ -37,8 +38,9 @@ import asyncio
 import json
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -88,6 +90,7 @@ MODELS = (
     "fake-cut",
     "fake-stall",
     "fake-basic",
+    "fake-long",
 )
 # The legacy scripted fault models fail on every request: one attempt each, no fallback.
 FAULT_MODELS = ("fake-500", "fake-429", "fake-hang", "fake-cut", "fake-stall")
@@ -115,6 +118,7 @@ CACHE_WRITE_PRICE = 125_000
 ALL_CAPABILITIES = f"capabilities = {json.dumps(sorted(CAPABILITIES))}"
 INPUT_PRICE = 100_000
 OUTPUT_PRICE = 200_000
+LONG_MAX_TOKENS = 100_000  # fake-long's max_output_tokens: a stream longer than any socket buffer
 IMAGE_TOKENS = 85  # what the fake reports per image part (OpenAI's low-detail figure)
 
 
@@ -160,6 +164,28 @@ def echo_words(messages: list[dict[str, Any]], max_tokens: int) -> list[str] | N
 
 def reply_words(max_tokens: int, limit: int = 12) -> list[str]:
     return [(" " if i else "") + WORDS[i % len(WORDS)] for i in range(min(max_tokens, limit))]
+
+
+class LongWords(Sequence[str]):
+    """reply_words(n, n) made as they are read: a thousand long answers at once (the slow-reader bench)
+    must not each hold a list of their words."""
+
+    def __init__(self, n: int) -> None:
+        self._n = n
+
+    def __len__(self) -> int:
+        return self._n
+
+    @overload
+    def __getitem__(self, i: int) -> str: ...
+    @overload
+    def __getitem__(self, i: slice) -> list[str]: ...
+    def __getitem__(self, i: int | slice) -> str | list[str]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(self._n))]
+        if not 0 <= i < self._n:
+            raise IndexError(i)
+        return (" " if i else "") + WORDS[i % len(WORDS)]
 
 
 @dataclass
@@ -263,6 +289,9 @@ class FakeProvider:
         for name in FLEET_MODELS:
             lines += self._fleet_model(name)
         for name in MODELS:
+            # Short only where the script waits for the timeout; generous elsewhere so a busy machine does
+            # not turn a slow stream into a failure; fake-long's readers may pause it for minutes.
+            timeout = {"fake-hang": 2.0, "fake-stall": 2.0, "fake-long": 600.0}.get(name, 20.0)
             lines += [
                 "",
                 "[[models]]",
@@ -271,11 +300,9 @@ class FakeProvider:
                 f'litellm_model = "openai/{name}"',
                 f"input_price = {INPUT_PRICE}",
                 f"output_price = {OUTPUT_PRICE}",
-                "context_window = 8192",
-                "max_output_tokens = 2048",
-                # Short only where the script waits for the timeout; generous elsewhere so a busy machine
-                # does not turn a slow stream into a failure.
-                f"timeout_s = {2.0 if name in ('fake-hang', 'fake-stall') else 20.0}",
+                f"context_window = {2 * LONG_MAX_TOKENS if name == 'fake-long' else 8192}",
+                f"max_output_tokens = {LONG_MAX_TOKENS if name == 'fake-long' else 2048}",
+                f"timeout_s = {timeout}",
             ]
             if name == "fake-echo":
                 lines.append('aliases = ["echo-latest"]')
@@ -364,8 +391,13 @@ class FakeProvider:
             cut = fault.after if fault is not None and fault.kind == "cut" else None
             return await self.shapes.openai(script, stream, cut)
         slow = fault is not None and fault.kind == "slow"
-        words = echo_words(body.get("messages", []), max_tokens)
-        if words is None:
+        echoed = echo_words(body.get("messages", []), max_tokens)
+        words: Sequence[str]
+        if echoed is not None:
+            words = echoed
+        elif model == "fake-long":
+            words = LongWords(max_tokens)
+        else:
             words = reply_words(max_tokens, self.reply_limit if not slow else 4096)
         usage: dict[str, Any] = {
             "prompt_tokens": prompt_tokens(body.get("messages", [])),
@@ -407,7 +439,7 @@ class FakeProvider:
         )
 
     async def _stream(
-        self, call: Call, words: list[str], usage: dict[str, int], finish: str, body: dict[str, Any]
+        self, call: Call, words: Sequence[str], usage: dict[str, int], finish: str, body: dict[str, Any]
     ) -> Any:
         cid = "chatcmpl-" + uuid.uuid4().hex
 
@@ -442,7 +474,9 @@ class FakeProvider:
                 if body.get("logprobs"):
                     entry = {"content": [word_logprobs(word, i, int(body.get("top_logprobs") or 0))]}
                 yield chunk({"content": word}, logprobs=entry)
-                call.chunks_sent += 1
+                call.chunks_sent += 1  # counted once the server took it: uvicorn waits while the reader lags
+                if call.model == "fake-long":
+                    await asyncio.sleep(0)  # a long answer must not hold the loop from other calls
             yield chunk({}, finish)
             if (body.get("stream_options") or {}).get("include_usage"):
                 final = {

@@ -87,6 +87,9 @@ def test_api_service_is_public_streams_and_leaves_deploys_to_cloud_build():
     ((_, svc),) = module.of_type("google_cloud_run_v2_service")
     template = svc["template"][0]
     assert template["containers"][0]["resources"][0]["startup_cpu_boost"] is True
+    # Credit leases flush in the background: the API keeps its CPU outside requests.
+    assert template["containers"][0]["resources"][0]["cpu_idle"] == "${var.cpu_idle}"
+    assert api["cpu_idle"] is False
     assert template["vpc_access"][0]["egress"] == "PRIVATE_RANGES_ONLY"
     ignored = _text(svc["lifecycle"][0]["ignore_changes"])
     for attr in ("template[0].containers[0].image", "client", "client_version", "traffic"):

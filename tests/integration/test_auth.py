@@ -186,7 +186,8 @@ def test_reusing_a_rotated_refresh_token_revokes_the_family(
 
 def test_unknown_refresh_token_is_401(client: httpx.Client) -> None:
     assert_error(client.post("/v1/auth/refresh", json={"refresh_token": "nope"}), 401, "invalid_token")
-    assert_error(client.post("/v1/auth/refresh", json={}), 422, "invalid_request")
+    assert_error(client.post("/v1/auth/refresh", json={}), 401, "refresh_token_missing")
+    assert_error(client.post("/v1/auth/refresh", json={"refresh_token": ""}), 422, "invalid_request")
 
 
 def test_logout_revokes_and_is_idempotent(client: httpx.Client, user: User) -> None:

@@ -44,6 +44,7 @@ def test_over_the_limit_is_429_with_retry_after(limited_api: str) -> None:
         # The bucket is shared by every unauthenticated auth route.
         assert client.post("/v1/auth/refresh", json={"refresh_token": "x"}).status_code == 429
         assert client.post("/v1/auth/register", json=body).status_code == 429
+        assert client.get("/v1/auth/config").status_code == 429
         # Logout is not limited: it can only ever revoke.
         assert client.post("/v1/auth/logout", json={"refresh_token": "x"}).status_code == 204
 

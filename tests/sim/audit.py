@@ -10,7 +10,7 @@ from typing import Any
 from google.cloud import firestore
 
 from shared.ledger.wallet_ids import ledger_wallet, shard_wallets
-from tests.sim import budgets_sim, embeddings_sim, members_sim, storage_sim
+from tests.sim import budgets_sim, embeddings_sim, leases_sim, members_sim, storage_sim
 from tests.sim.calls import Violation
 from tests.sim.faults import FaultyClient
 from tests.sim.model import ModelWallet
@@ -59,9 +59,15 @@ async def after_step(db: FaultyClient, world: World) -> None:
     wallets = [w for w, m in world.model.items() if w in touched or world.audited.get(w) != seen(m)]
     sums = {b: (m.net, m.reserved) for b, m in world.sharded.items()}
     workspaces = [b for b, ids in shards.items() if touched & set(ids) or world.audited.get(b) != sums[b]]
+    if wallets or workspaces:
+        await compare(db, world, wallets, workspaces)
+    await leases_sim.audit(world)
+
+
+async def compare(db: FaultyClient, world: World, wallets: list[str], workspaces: list[str]) -> None:
+    """These wallets and workspaces' shards, read at once, against the model."""
+    shards = shard_ids(world)
     names = sorted(wallets) + [w for b in workspaces for w in shards[b]]
-    if not names:
-        return
     refs = [db.collection("wallets").document(w) for w in names]
     docs = {snap.id: snap.to_dict() or {} async for snap in db.get_all(refs)}
     for wallet_id in wallets:
@@ -131,6 +137,7 @@ async def full(db: firestore.AsyncClient, world: World) -> None:
     await embeddings_sim.audit(db, world)
     await members_sim.audit(world)
     await storage_sim.audit(world)
+    await leases_sim.full(world)
     for pid, p in world.pay.payments.items():
         doc = await world.instances[0].purchases.payment(PROVIDER, pid) or {}
         got_p = (doc.get("state"), doc.get("wallet_id"), doc.get("credits"), doc.get("clawed", 0))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import TYPE_CHECKING
 
-from tests.sim import audio_sim, jobs_sim, shards, ssl_sim, storage_sim, streams, stripe_sim
+from tests.sim import audio_sim, jobs_sim, leases_sim, shards, ssl_sim, storage_sim, streams, stripe_sim
 from tests.sim.calls import Violation, shown
 
 if TYPE_CHECKING:
@@ -84,5 +84,6 @@ async def drain(world: World) -> None:
     await jobs_sim.drain(world)
     await audio_sim.drain(world)
     await storage_sim.drain(world)
+    await leases_sim.drain(world)
     world.clock.advance(world.ttl * 2)
     world.recent.append(await sweep_holds(world))

@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from scripts import console
+from shared.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -31,6 +32,15 @@ def built_console() -> Path:
         return console.build(only_if_stale=True)
     except console.ConsoleBuildError as exc:
         pytest.fail(f"the console could not be built: {exc}")
+
+
+GIS_SCRIPT = "https://accounts.google.com/gsi/client"
+
+
+def console_settings(settings: Settings, **update: object) -> Settings:
+    """The API's settings with the console mounted and Google sign-in off (the test settings turn it on
+    for the API tests; the console's Google test turns it on again with its fake)."""
+    return settings.model_copy(update={"console_dir": built_console(), "google_client_id": None, **update})
 
 
 @contextlib.contextmanager
@@ -61,6 +71,9 @@ def console_page(browser: Browser, base_url: str) -> Iterator[Page]:
         if message.type == "error" and "status of 4" not in message.text:
             errors.append(message.text)
 
+    # Tests never reach Google: a stack with Google sign-in on gets an empty script for Google Identity
+    # Services (no button then); a test that drives the button routes the page to its own fake.
+    context.route(GIS_SCRIPT, lambda route: route.fulfill(content_type="text/javascript", body=""))
     page = context.new_page()
     page.on("console", on_console)
     page.on("pageerror", lambda exc: errors.append(str(exc)))

@@ -61,7 +61,8 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
     assert len({lot["id"] for lot in lots}) == len(lots), lots
     assert wallet.get("next_lot_expiry") == min((lot["expires_at"] for lot in lots), default=None), where
     assert w["reserved"] == sum(h["amount"] for h in holds.values() if h["state"] == "pending"), where
-    assert w["settled"] == sum(h["charged"] for h in holds.values() if h["state"] == "settled"), where
+    # An expired or voided lease's hold charges its recorded progress (shared/ledger/progress.py).
+    assert w["settled"] == sum(h["charged"] for h in holds.values() if h["state"] != "pending"), where
 
     # One entry per (kind, external id), its id derived from them; seq numbers 1..wallet.seq.
     keys = Counter((e["kind"], e["ref"]) for e in entries.values())
@@ -108,10 +109,15 @@ async def check_invariants(db: firestore.AsyncClient, wallet_id: str) -> dict[st
         assert 0 <= h["charged"] <= h["amount"], h
         drawn = h.get("drawn") or {}
         assert all(n > 0 for n in drawn.values()) and sum(drawn.values()) <= h["amount"], h
-        if h["state"] != "settled":
+        assert 0 <= h.get("used", 0) <= h["amount"], h
+        if h["state"] == "pending":
             assert h["charged"] == 0, h
-        if "late_charged" in h:  # settled after it expired: one late_charge entry for what was used
-            assert h["state"] == "expired" and 0 < h["late_charged"] <= h["amount"], h
+        elif h["state"] == "settled":
+            assert h["charged"] >= h.get("used", 0), h
+        else:  # expired or voided: what its calls used as last recorded (0 for any hold but a lease's)
+            assert h["charged"] == h.get("used", 0), h
+        if "late_charged" in h:  # settled after it expired: one late_charge entry for what was used beyond
+            assert h["state"] == "expired" and 0 < h["late_charged"] <= h["amount"] - h["charged"], h
             late = entries[stable_id("late_charge", hold_id)]
             assert late["claimed"] == h["late_charged"], (h, late)
         else:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 import pytest
@@ -39,11 +39,19 @@ def wait_for_mail(email: str, subject: str, count: int = 1, timeout: float = 10)
         time.sleep(0.05)
 
 
-def verification_path(email: str, count: int = 1) -> str:
-    """The path and query of the verification link in the newest verification email to `email`, to be
-    opened on whichever test server is the API (the link's host is settings.public_api_url)."""
+def verification_link(email: str, count: int = 1) -> str:
+    """The path and fragment of the verification link (the console's page) in the newest verification
+    email to `email`, to be opened on whichever test server is the API (the link's host is
+    settings.public_api_url)."""
     mail = wait_for_mail(email, "Verify your email", count)
-    links = [link for link in mail["links"] if "/v1/auth/verify-email?" in link]
+    links = [link for link in mail["links"] if "/app/#/verify/" in link]
     assert len(links) == 1, mail
     url = urlsplit(links[0])
-    return f"{url.path}?{url.query}"
+    return f"{url.path}#{url.fragment}"
+
+
+def verification_path(email: str, count: int = 1) -> str:
+    """The API call the console's page makes with the emailed link's token: the verify endpoint's path and
+    query, for the tests that verify without a browser."""
+    token = verification_link(email, count).rsplit("/", 1)[1]
+    return f"/v1/auth/verify-email?{urlencode({'token': token})}"

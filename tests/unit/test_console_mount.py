@@ -49,3 +49,16 @@ def test_not_served_when_not_built(tmp_path: Path) -> None:
     app = FastAPI()
     assert not mount_console(app, Settings(console_dir=tmp_path))
     assert TestClient(app).get("/app/").status_code == 404
+
+
+def test_google_sign_in_opens_the_csp_to_its_services_only(tmp_path: Path) -> None:
+    app = FastAPI()
+    assert mount_console(app, Settings(console_dir=built(tmp_path), google_client_id="id.apps.example"))
+    csp = TestClient(app).get("/app/").headers["content-security-policy"]
+    rules = dict(rule.split(" ", 1) for rule in csp.split("; "))
+    assert rules["script-src"] == "'self' https://accounts.google.com/gsi/client"
+    assert rules["style-src"] == "'self' https://accounts.google.com/gsi/style"
+    assert rules["connect-src"] == "'self' https://accounts.google.com/gsi/"
+    assert rules["frame-src"] == "https://accounts.google.com/gsi/"
+    assert rules["default-src"] == "'none'" and rules["frame-ancestors"] == "'none'"
+    assert "unsafe" not in csp and "frame-src" not in CSP

@@ -70,6 +70,19 @@ def test_a_thread_names_who_wrote_each_message() -> None:
     ]
 
 
+def test_a_thread_message_with_an_image_exports_its_text_and_a_placeholder() -> None:
+    parts = [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    ]
+    doc = from_thread("Chat", [{"role": "user", "content": parts}])
+    assert doc.blocks == [
+        Block("heading", "You", 2),
+        Block("paragraph", "What is this?"),
+        Block("paragraph", "[image]"),
+    ]
+
+
 def page_text_and_ink(data: bytes) -> tuple[str, int]:
     pdf = pdfium.PdfDocument(data)
     page = pdf[0]

@@ -15,7 +15,7 @@ from shared.gateway.errors import translate
 from shared.gateway.native.body import request_body, without_unprocessable
 from shared.gateway.native.errors import ProviderError, mid_stream, status_error, transport_error
 from shared.gateway.native.parse import answer_of, delta_of, usage_of
-from shared.gateway.native.sse import DONE, events
+from shared.gateway.native.sse import DONE, EventTooLarge, events
 from shared.gateway.native.wire import wire_for
 from shared.gateway.retry import classify
 from shared.gateway.types import ToolCallDelta
@@ -116,6 +116,18 @@ async def test_sse_events_are_read_across_chunk_boundaries_with_comments_and_crl
 
 async def test_sse_joins_the_data_lines_of_one_event() -> None:
     assert [e async for e in events(chunks(b"data: a\ndata: b\n\n"))] == [b"a\nb"]
+
+
+async def test_sse_holds_at_most_one_bounded_event_between_reads() -> None:
+    """A provider that never ends a line (or an event) is refused once it passes the bound, not buffered."""
+    endless = chunks(*[b"data: " + b"x" * 65536] * 80)  # 5 MiB without a newline
+    with pytest.raises(EventTooLarge):
+        _ = [e async for e in events(endless)]
+    many_lines = chunks(*[b"data: " + b"y" * 65536 + b"\n"] * 80)  # one event of 80 data lines, never ended
+    with pytest.raises(EventTooLarge):
+        _ = [e async for e in events(many_lines)]
+    ended = chunks(*[b"data: " + b"z" * 65536 + b"\n\n"] * 80)  # as much, in events of 64 KiB: fine
+    assert len([e async for e in events(ended)]) == 80
 
 
 def test_a_chunk_gives_text_tool_call_fragments_finish_reason_and_usage() -> None:

@@ -5,6 +5,7 @@
 import { register, signIn } from "../api";
 import { h } from "../dom";
 import { sentence } from "../errors";
+import { googleButton } from "../google";
 import { toast } from "../shell";
 
 export function renderAuth(main: HTMLElement): void {
@@ -76,4 +77,5 @@ export function renderAuth(main: HTMLElement): void {
   });
   main.append(form);
   email.focus();
+  void googleButton(form, status);
 }

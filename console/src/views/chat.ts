@@ -3,15 +3,15 @@
 // the stream's `usage` (credits). The conversation is a thread kept by the API (POST /v1/threads, then
 // each message to /v1/threads/{id}/messages), so it shows in Threads and can be exported; `#/chat/{id}`
 // continues one. The picker greys out what the picked model cannot do (views/models.ts): "Attach an image"
-// is disabled for a model without `images`; a message with an image goes to /v1/chat/completions as one
-// question with its picture (threads keep text only, so it is not saved in the thread). "Answer from"
+// is disabled for a model without `images`; a message with an image carries it as an image_url part (a
+// data: URL), kept with the thread and shown again when the thread is reopened. "Answer from"
 // picks a knowledge store (views/knowledge.ts; `#/chat/store=ID` preselects one): the message carries
 // `vector_store_ids` and the answer's citations (the finish chunk's `annotations`) show under it.
 
 import { call, getJson } from "../api";
 import { h, plural, usd } from "../dom";
 import { ApiError, sentence } from "../errors";
-import { type Balance, refreshBalance } from "../shell";
+import { type Balance, refreshBalance, toast } from "../shell";
 import { sseData } from "../sse";
 import { renderText } from "../text";
 import { listStores } from "./knowledge";
@@ -40,9 +40,32 @@ interface Chunk {
   error?: { code: string; message: string };
 }
 
+interface Part {
+  type: string;
+  text?: string;
+  image_url?: { url: string };
+}
+
 interface StoredMessage {
   role: string;
-  content: string;
+  content: string | Part[];
+}
+
+/** A message's content as shown: text rendered, a data: image as a picture, an https one as a link (the
+ * page's CSP loads images from this origin and data: URLs only). */
+function showContent(body: HTMLElement, content: string | Part[]): void {
+  if (typeof content === "string") {
+    renderText(body, content);
+    return;
+  }
+  for (const part of content) {
+    const url = part.image_url?.url ?? "";
+    if (part.type === "text") body.append(h("p", {}, part.text ?? ""));
+    else if (url.startsWith("data:"))
+      body.append(h("img", { src: url, alt: "An image you sent", class: "sent" }));
+    else if (url)
+      body.append(h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "An image (link)"));
+  }
 }
 
 export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = ""): Promise<void> {
@@ -109,7 +132,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     for (const m of old.data) {
       if (m.role !== "user" && m.role !== "assistant") continue;
       const body = h("div", { class: "body" });
-      renderText(body, m.content ?? "");
+      showContent(body, m.content ?? "");
       log.append(
         h(
           "li",
@@ -135,39 +158,51 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
   form.addEventListener("submit", (e) => {
     e.preventDefault();
     const text = input.value.trim();
-    if (!text || running) return;
-    input.value = "";
     const file = image.files?.[0] ?? null;
+    if ((!text && !file) || running) return;
+    input.value = "";
     image.value = "";
+    const shown = h("div", { class: "body" }, text);
     log.append(
       h(
         "li",
         { class: "msg user" },
         h("div", { class: "who" }, "You"),
-        h("div", { class: "body" }, text),
+        shown,
         file && h("div", { class: "meta" }, `With the image ${file.name}`),
       ),
     );
     running = new AbortController();
     send.disabled = true;
     stop.disabled = false;
-    void answer(text, picker.value, file, store.value, running.signal).finally(() => {
-      running = null;
-      send.disabled = false;
-      stop.disabled = true;
-      input.focus();
-    });
+    const sent = running.signal;
+    const content: Promise<string | Part[]> = file
+      ? dataUrl(file).then((url) => {
+          shown.append(h("img", { src: url, alt: file.name, class: "sent" }));
+          return [...(text ? [{ type: "text", text }] : []), { type: "image_url", image_url: { url } }];
+        })
+      : Promise.resolve(text);
+    void content
+      .then((c) => answer(c, text || file?.name || "An image", picker.value, store.value, sent))
+      .catch((err: unknown) => toast(sentence(err)))
+      .finally(() => {
+        running = null;
+        send.disabled = false;
+        stop.disabled = true;
+        input.focus();
+      });
   });
 
   /** The message sent to the thread (made on the first message), streamed back. */
   async function threadMessage(
-    content: string,
+    content: string | Part[],
+    title: string,
     model: string,
     limit: object,
     stopped: AbortSignal,
   ): Promise<Response> {
     if (!threadId) {
-      const title = content.length > 60 ? `${content.slice(0, 57)}…` : content;
+      title = title.length > 60 ? `${title.slice(0, 57)}…` : title;
       threadId = (await getJson<{ id: string }>("/v1/threads", { body: { title }, signal: stopped })).id;
       history.replaceState(null, "", `#/chat/${threadId}`);
     }
@@ -178,9 +213,9 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
   }
 
   async function answer(
-    content: string,
+    content: string | Part[],
+    title: string,
     model: string,
-    file: File | null,
     storeId: string,
     stopped: AbortSignal,
   ): Promise<void> {
@@ -197,12 +232,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
         ...(maxTokens.valueAsNumber > 0 ? { max_tokens: maxTokens.valueAsNumber } : {}),
         ...(storeId ? { vector_store_ids: [storeId] } : {}),
       };
-      const res = file
-        ? await call("/v1/chat/completions", {
-            body: { model, stream: true, messages: [await withImage(content, file)], ...limit },
-            signal: stopped,
-          })
-        : await threadMessage(content, model, limit, stopped);
+      const res = await threadMessage(content, title, model, limit, stopped);
       for await (const data of sseData(res, stopped)) {
         if (data === "[DONE]") break;
         const chunk = JSON.parse(data) as Chunk;
@@ -268,21 +298,14 @@ function citations(cited: Citation[]): HTMLElement {
   );
 }
 
-/** A user message with the picture as a data: URL part (the API checks its type and size). */
-async function withImage(text: string, file: File): Promise<unknown> {
-  const url = await new Promise<string>((resolve, reject) => {
+/** The picture as a data: URL, the image_url part's form (the API checks its type and size). */
+function dataUrl(file: File): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
     const reader = new FileReader();
     reader.onload = () => resolve(String(reader.result));
     reader.onerror = () => reject(reader.error ?? new Error("unreadable"));
     reader.readAsDataURL(file);
   });
-  return {
-    role: "user",
-    content: [
-      { type: "text", text },
-      { type: "image_url", image_url: { url } },
-    ],
-  };
 }
 
 /** A stopped stream sends no usage: the charge is what left the balance once the hold settled (the

@@ -1,8 +1,9 @@
 // Workspaces: create one, see its members and the shared wallet, invite by email (the invitation token
-// is shown once, to pass on; the invitee accepts it here).
+// is shown once, to pass on; the invitee accepts it here). Admins also see each member's spend (from
+// GET /v1/usage?workspace_id=, which answers a plain member with their own usage only).
 
 import { getJson } from "../api";
-import { credits, h, when } from "../dom";
+import { credits, h, svg, usd, when } from "../dom";
 import { sentence } from "../errors";
 import { toast } from "../shell";
 
@@ -27,6 +28,57 @@ interface Invitation {
   expires_at: string;
   state: string;
   token?: string;
+}
+
+interface MemberUsage {
+  start: string;
+  end: string;
+  by_member: { key: string; requests: number; credits: number }[];
+}
+
+/** Horizontal bars, one per member (those who spent nothing included), labelled with their numbers. */
+function memberChart(usage: MemberUsage, members: Member[]): HTMLElement {
+  const spent = new Map(usage.by_member.map((b) => [b.key, b]));
+  const rows = members
+    .map((m) => ({ email: m.email, credits: spent.get(m.user_id)?.credits ?? 0 }))
+    .sort((a, b) => b.credits - a.credits);
+  const W = 640,
+    row = 28,
+    label = 260;
+  const max = Math.max(1, ...rows.map((r) => r.credits));
+  const bars = rows.flatMap((r, i) => [
+    svg("text", { x: 0, y: i * row + 18, class: "axis" }, r.email),
+    svg(
+      "rect",
+      {
+        x: label,
+        y: i * row + 6,
+        height: 16,
+        width: r.credits ? Math.max(2, ((W - label - 120) * r.credits) / max) : 0,
+        class: "bar",
+        "data-member": r.email,
+        "data-credits": r.credits,
+      },
+      svg("title", {}, `${r.email}: ${credits(r.credits)} credits (${usd(r.credits)})`),
+    ),
+    svg("text", { x: W, y: i * row + 18, "text-anchor": "end", class: "axis" }, credits(r.credits)),
+  ]);
+  const summary = rows.map((r) => `${r.email}: ${credits(r.credits)}`).join("; ");
+  return h(
+    "figure",
+    { class: "member-usage" },
+    svg(
+      "svg",
+      {
+        viewBox: `0 0 ${W} ${rows.length * row + 4}`,
+        role: "img",
+        class: "chart",
+        "aria-label": `Credits spent per member: ${summary}`,
+      },
+      ...bars,
+    ),
+    h("figcaption", {}, `Credits spent per member, ${usage.start} to ${usage.end} (UTC).`),
+  );
 }
 
 function field(
@@ -83,6 +135,10 @@ async function details(ws: Workspace, box: HTMLElement, signal: AbortSignal): Pr
     ),
   );
   if (!admin) return;
+  const usage = await getJson<MemberUsage>(`/v1/usage?workspace_id=${encodeURIComponent(ws.id)}`, {
+    signal,
+  });
+  box.append(h("h3", {}, "Spend per member"), memberChart(usage, members.data));
   const invites = await getJson<{ data: Invitation[] }>(`/v1/workspaces/${ws.id}/invitations`, { signal });
   const pending = h(
     "ul",

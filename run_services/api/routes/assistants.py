@@ -5,12 +5,9 @@ thread messages name one with `assistant_id`."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from fastapi import APIRouter
 
-from fastapi import APIRouter, Query
-
-from run_services.api.deps import AssistantId, ServicesDep, Spender
-from run_services.api.routes import vector_stores
+from run_services.api.deps import AssistantId, Paging, ServicesDep, Spender
 from shared.assistants.schemas import (
     Assistant,
     AssistantCreate,
@@ -18,61 +15,28 @@ from shared.assistants.schemas import (
     AssistantFields,
     AssistantList,
 )
-from shared.assistants.service import MAX_LIST, AssistantService
-from shared.auth.schemas import Principal
-from shared.bootstrap import Services
-from shared.files.service import FileService
-from shared.knowledge.service import StoreNotFound
 
 router = APIRouter(prefix="/v1/assistants", tags=["assistants"])
-
-
-def service(services: Services) -> AssistantService:
-    files = FileService(services.db, services.jobs.store, services.workspaces.service)
-
-    stores = vector_stores.service(services)
-
-    async def readable_file(principal: Principal, file_id: str) -> object:
-        return await files.get(principal, file_id)
-
-    async def owners_store(principal: Principal, store_id: str) -> object:
-        """The store must be the assistant's owner's: the workspace's for a workspace's assistant."""
-        doc = await stores.readable(principal, store_id)
-        if doc.get("workspace_id") != principal.workspace_id:
-            raise StoreNotFound()
-        return doc
-
-    return AssistantService(
-        services.db,
-        services.workspaces.service,
-        services.clients.catalog,
-        services.offers,
-        max_per_owner=services.settings.max_assistants,
-        file_check=readable_file,
-        store_check=owners_store,
-    )
 
 
 @router.post("")
 async def create_assistant(body: AssistantCreate, principal: Spender, services: ServicesDep) -> Assistant:
     await services.rate_limits.check_request(principal)
-    return await service(services).create(principal, body)
+    return await services.knowledge.assistants.create(principal, body)
 
 
 @router.get("")
 async def list_assistants(
     principal: Spender,
     services: ServicesDep,
-    limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 20,
-    order: Annotated[Literal["asc", "desc"], Query()] = "desc",
-    after: Annotated[str | None, Query(max_length=64)] = None,
+    page: Paging,
 ) -> AssistantList:
-    return await service(services).list_for(principal, limit, order, after)
+    return await services.knowledge.assistants.list_for(principal, page.limit, page.order, page.after)
 
 
 @router.get("/{assistant_id}")
 async def get_assistant(assistant_id: AssistantId, principal: Spender, services: ServicesDep) -> Assistant:
-    return await service(services).get(principal, assistant_id)
+    return await services.knowledge.assistants.get(principal, assistant_id)
 
 
 @router.post("/{assistant_id}")
@@ -80,7 +44,7 @@ async def modify_assistant(
     assistant_id: AssistantId, body: AssistantFields, principal: Spender, services: ServicesDep
 ) -> Assistant:
     await services.rate_limits.check_request(principal)
-    return await service(services).update(principal, assistant_id, body)
+    return await services.knowledge.assistants.update(principal, assistant_id, body)
 
 
 @router.delete("/{assistant_id}")
@@ -88,4 +52,4 @@ async def delete_assistant(
     assistant_id: AssistantId, principal: Spender, services: ServicesDep
 ) -> AssistantDeleted:
     await services.rate_limits.check_request(principal)
-    return await service(services).delete(principal, assistant_id)
+    return await services.knowledge.assistants.delete(principal, assistant_id)

@@ -13,9 +13,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, Response, status
 
+from run_services.api.auth_cookie import (
+    clear_refresh_cookie,
+    clearing_header,
+    cookie_token,
+    set_refresh_cookie,
+)
 from run_services.api.deps import CurrentPrincipal, ServicesDep, client_ip
+from shared.auth.errors import InvalidToken, RefreshTokenMissing
 from shared.auth.schemas import (
     Account,
+    AuthConfig,
     Credentials,
     EmailVerified,
     GoogleSignIn,
@@ -39,6 +47,13 @@ ThrottledOpen = Annotated[None, Depends(throttle_open)]
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"])
 me_router = APIRouter(prefix="/v1/me", tags=["auth"])
+
+
+@router.get("/config")
+async def config(services: ServicesDep, _: ThrottledOpen) -> AuthConfig:
+    """Public: the sign-in methods on offer (the console shows Google's button only when it is on). The
+    client id is public by design: Google shows it to every visitor of a sign-in page."""
+    return AuthConfig(google_client_id=services.settings.google_client_id or None)
 
 
 @router.post("/register", status_code=status.HTTP_202_ACCEPTED)
@@ -70,26 +85,64 @@ async def resend_verification(principal: CurrentPrincipal, services: ServicesDep
 
 
 @router.post("/login")
-async def login(body: Credentials, services: ServicesDep, _: Throttled) -> TokenResponse:
+async def login(
+    body: Credentials, request: Request, response: Response, services: ServicesDep, _: Throttled
+) -> TokenResponse:
     """Password sign-in. After several failed passwords for one account (from any address), each attempt
-    must wait longer: 429 `too_many_login_attempts` with Retry-After."""
-    return await services.auth.login(body.email, body.password)
+    must wait longer: 429 `too_many_login_attempts` with Retry-After. The refresh token is also set in
+    the console's HttpOnly cookie (run_services/api/auth_cookie.py)."""
+    return _with_cookie(await services.auth.login(body.email, body.password), request, response, services)
 
 
 @router.post("/refresh")
-async def refresh(body: RefreshRequest, services: ServicesDep, _: ThrottledOpen) -> TokenResponse:
-    return await services.auth.refresh(body.refresh_token)
+async def refresh(
+    request: Request,
+    response: Response,
+    services: ServicesDep,
+    _: ThrottledOpen,
+    body: RefreshRequest | None = None,
+) -> TokenResponse:
+    """A new access token and a new refresh token (the old one is spent). The refresh token comes in the
+    body, or with no body (or no token in it) from the console's cookie, which needs the header
+    `X-Requested-With: console` and a same-origin `Origin` (else 403 `cross_site_refused`). 401
+    `refresh_token_missing` with neither."""
+    sent = body.refresh_token if body else None
+    token = sent or cookie_token(request)
+    if token is None:
+        raise RefreshTokenMissing()
+    try:
+        tokens = await services.auth.refresh(token)
+    except InvalidToken as exc:
+        if sent is None:  # a spent, revoked or expired cookie: cleared, so the next load does not retry it
+            exc.headers = {**exc.headers, "set-cookie": clearing_header(request, services.settings)}
+        raise
+    return _with_cookie(tokens, request, response, services)
 
 
 @router.post("/google")
-async def google(body: GoogleSignIn, services: ServicesDep, _: Throttled) -> TokenResponse:
-    return await services.auth.google_login(body.id_token)
+async def google(
+    body: GoogleSignIn, request: Request, response: Response, services: ServicesDep, _: Throttled
+) -> TokenResponse:
+    return _with_cookie(await services.auth.google_login(body.id_token), request, response, services)
 
 
 @router.post("/logout", status_code=status.HTTP_204_NO_CONTENT)
-async def logout(body: RefreshRequest, services: ServicesDep) -> Response:
-    await services.auth.logout(body.refresh_token)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+async def logout(request: Request, services: ServicesDep, body: RefreshRequest | None = None) -> Response:
+    """Revoke the session of the refresh token in the body or, failing that, in the console's cookie (the
+    same proof of origin as refresh), and clear the cookie. Unknown tokens are ignored (idempotent)."""
+    token = (body.refresh_token if body else None) or cookie_token(request)
+    if token is not None:
+        await services.auth.logout(token)
+    response = Response(status_code=status.HTTP_204_NO_CONTENT)
+    clear_refresh_cookie(response, request, services.settings)
+    return response
+
+
+def _with_cookie(
+    tokens: TokenResponse, request: Request, response: Response, services: ServicesDep
+) -> TokenResponse:
+    set_refresh_cookie(response, request, services.settings, tokens.refresh_token)
+    return tokens
 
 
 @me_router.get("")

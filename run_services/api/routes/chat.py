@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from run_services.api.chat_responses import respond
-from run_services.api.chat_start import Checked, start_chat
+from run_services.api.chat_start import ChatHeaders, Checked, start_chat
 from run_services.api.deps import RateLimitDep, ServicesDep, Spender
 from shared.chat.schemas import ChatCompletionRequest
 from shared.chat.service import ChatCall, Replay
@@ -23,9 +21,7 @@ async def chat_completions(
     principal: Spender,
     services: ServicesDep,
     limits: RateLimitDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    cache_control: Annotated[str | None, Header(alias="Cache-Control")] = None,
-    x_cache: Annotated[str | None, Header(alias="X-Cache")] = None,
+    headers: ChatHeaders,
 ) -> Response:
     async def answer(started: ChatCall | Replay, checked: Checked) -> Response:
         return await respond(
@@ -42,9 +38,7 @@ async def chat_completions(
         principal,
         services,
         answer,
-        idempotency_key=idempotency_key,
-        cache_control=cache_control,
-        x_cache=x_cache,
+        headers,
     )
     response.headers.update(limits.headers())
     return response

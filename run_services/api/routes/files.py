@@ -10,17 +10,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query, Request, Response
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep, Spender
-from shared.bootstrap import Services
 from shared.errors import BadRequest
 from shared.files.multipart import parse_form
 from shared.files.schemas import FileDeleted, FileList, FileObject
-from shared.files.service import MAX_LIST, FileService
+from shared.files.service import MAX_LIST
 
 router = APIRouter(prefix="/v1/files", tags=["files"])
-
-
-def service(services: Services) -> FileService:
-    return FileService(services.db, services.jobs.store, services.workspaces.service)
 
 
 @router.post("")
@@ -33,7 +28,7 @@ async def create_file(request: Request, principal: Spender, services: ServicesDe
         raise BadRequest("Send the file as the multipart part `file`.", code="missing_file")
     if purpose is None:
         raise BadRequest("Send `purpose` (assistants or user_data).", code="invalid_purpose")
-    return await service(services).create(
+    return await services.knowledge.files.create(
         principal,
         services.offers.get(principal.plan),
         upload.filename,
@@ -52,17 +47,17 @@ async def list_files(
     after: Annotated[str | None, Query(max_length=64)] = None,
 ) -> FileList:
     """Yours (or, with X-Workspace-ID, the workspace's), newest first unless `order=asc`."""
-    return await service(services).list_for(principal, purpose, limit, order, after)
+    return await services.knowledge.files.list_for(principal, purpose, limit, order, after)
 
 
 @router.get("/{file_id}")
 async def get_file(file_id: str, principal: CurrentPrincipal, services: ServicesDep) -> FileObject:
-    return await service(services).get(principal, file_id)
+    return await services.knowledge.files.get(principal, file_id)
 
 
 @router.get("/{file_id}/content")
 async def file_content(file_id: str, principal: CurrentPrincipal, services: ServicesDep) -> Response:
-    data, mime, filename = await service(services).content(principal, file_id)
+    data, mime, filename = await services.knowledge.files.content(principal, file_id)
     disposition = f"attachment; filename*=UTF-8''{quote(filename)}"
     return Response(data, media_type=mime, headers={"Content-Disposition": disposition})
 
@@ -71,4 +66,4 @@ async def file_content(file_id: str, principal: CurrentPrincipal, services: Serv
 async def delete_file(file_id: str, principal: CurrentPrincipal, services: ServicesDep) -> FileDeleted:
     """Removes the metadata and gives its bytes back to the quota at once, then deletes the bytes."""
     await services.rate_limits.check_request(principal)
-    return await service(services).delete(principal, file_id)
+    return await services.knowledge.files.delete(principal, file_id)

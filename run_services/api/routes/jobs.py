@@ -93,7 +93,7 @@ async def job_events(
     events = _events(
         jobs.service, principal, job_id, settings.jobs_events_poll_s, settings.jobs_events_poll_max_s
     )
-    return SSEResponse(released_after(events, limits.concurrency, lease))
+    return SSEResponse(released_after(events, limits.concurrency, lease), stall_s=settings.stream_stall_s)
 
 
 async def _events(

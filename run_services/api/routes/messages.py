@@ -11,16 +11,17 @@ and ignored: nothing we serve depends on them.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator
 from functools import partial
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 
 from run_services.api.chat_responses import result_headers, route_headers
-from run_services.api.chat_start import Checked, start_chat
+from run_services.api.chat_start import ChatHeaders, Checked, start_chat
 from run_services.api.deps import RateLimitDep, ServicesDep, Spender
 from run_services.api.streaming import SSEResponse
 from shared.bootstrap import Services
@@ -65,9 +66,7 @@ async def messages(
     principal: Spender,
     services: ServicesDep,
     limits: RateLimitDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    cache_control: Annotated[str | None, Header(alias="Cache-Control")] = None,
-    x_cache: Annotated[str | None, Header(alias="X-Cache")] = None,
+    headers: ChatHeaders,
 ) -> Response:
     chat = as_chat(body)
 
@@ -80,9 +79,7 @@ async def messages(
         principal,
         services,
         answer,
-        idempotency_key=idempotency_key,
-        cache_control=cache_control,
-        x_cache=x_cache,
+        headers,
         door=DOOR,
     )
     response.headers.update(limits.headers())
@@ -111,7 +108,7 @@ async def count_tokens(
 async def respond(services: Services, started: ChatCall | Replay, *, stream: bool) -> Response:
     """A started call (or a stored answer) as Anthropic's message, or its event stream."""
     if isinstance(started, Replay):
-        return _stored(started, stream)
+        return _stored(started, stream, services.settings.stream_stall_s)
     cache = {"X-Cache": started.asked.cache_plan.status}
     if not stream:
         result = await services.chat.complete(started)
@@ -119,7 +116,13 @@ async def respond(services: Services, started: ChatCall | Replay, *, stream: boo
     live = await services.chat.open_stream(started)
     serving = started.serving  # the first token is in: the serving model is known before the headers
     headers = route_headers(serving.spec.id, serving.provider.name, started.asked.route_reason)
-    return SSEResponse(_live(started, live), headers={**headers, **cache})
+    return SSEResponse(
+        _live(started, live),
+        headers={**headers, **cache},
+        stall_s=services.settings.stream_stall_s,
+        on_stall=live.client_stalled,
+        on_close=live.close,  # settles a stream whose body was never read
+    )
 
 
 def _message(result: CallResult) -> dict[str, Any]:
@@ -132,12 +135,13 @@ async def _live(call: ChatCall, stream: ChatStream) -> AsyncIterator[bytes]:
     events = anthropic.MessageEvents(call.id, call.serving.spec.id, call.serving.input_tokens)
     for part in events.start():
         yield part
-    async for delta in stream.deltas():
-        wire: dict[str, Any] = {"content": delta.text}
-        if delta.tool_calls:
-            wire.update(fmt.tool_delta(delta.tool_calls))
-        for part in events.delta(wire):
-            yield part
+    async with contextlib.aclosing(stream.deltas()) as deltas:  # a cut stream settles as it closes
+        async for delta in deltas:
+            wire: dict[str, Any] = {"content": delta.text}
+            if delta.tool_calls:
+                wire.update(fmt.tool_delta(delta.tool_calls))
+            for part in events.delta(wire):
+                yield part
     result = stream.result
     if stream.error is not None:
         error = stream.error
@@ -165,12 +169,12 @@ async def _replayed(result: CallResult) -> AsyncIterator[bytes]:
         yield part
 
 
-def _stored(started: Replay, stream: bool) -> Response:
+def _stored(started: Replay, stream: bool, stall_s: float) -> Response:
     """An idempotent replay (`Idempotent-Replayed: true`) or a response-cache hit."""
     result = started.result
     headers = result_headers(result, replayed=started.cache_match is None)
     if started.cache_match is not None:
         headers.update({"X-Cache": "hit", "X-Cache-Match": started.cache_match})
     if stream:
-        return SSEResponse(_replayed(result), headers=headers)
+        return SSEResponse(_replayed(result), headers=headers, stall_s=stall_s)
     return JSONResponse(_message(result), headers=headers)

@@ -11,17 +11,18 @@ With `store` (the default, as OpenAI's) the response is kept for the caller in t
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 
 from run_services.api.chat_responses import result_headers, route_headers
-from run_services.api.chat_start import Checked, start_chat
+from run_services.api.chat_start import ChatHeaders, Checked, start_chat
 from run_services.api.deps import RateLimitDep, ResponseId, ServicesDep, Spender
 from run_services.api.streaming import SSEResponse
 from shared.auth.schemas import Principal
@@ -98,9 +99,7 @@ async def create_response(
     principal: Spender,
     services: ServicesDep,
     limits: RateLimitDep,
-    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
-    cache_control: Annotated[str | None, Header(alias="Cache-Control")] = None,
-    x_cache: Annotated[str | None, Header(alias="X-Cache")] = None,
+    headers: ChatHeaders,
 ) -> Response:
     body.check_refused()
     history: list[dict[str, Any]] = []
@@ -124,9 +123,7 @@ async def create_response(
         principal,
         services,
         answer,
-        idempotency_key=idempotency_key,
-        cache_control=cache_control,
-        x_cache=x_cache,
+        headers,
         door=DOOR,
     )
     response.headers.update(limits.headers())
@@ -142,7 +139,9 @@ async def respond(
         if started.cache_match is not None:
             headers.update({"X-Cache": "hit", "X-Cache-Match": started.cache_match})
         if stream:
-            return SSEResponse(_replayed(result, echo), headers=headers)
+            return SSEResponse(
+                _replayed(result, echo), headers=headers, stall_s=services.settings.stream_stall_s
+            )
         return JSONResponse(shape.response(result, echo), headers=headers)
     cache = {"X-Cache": started.asked.cache_plan.status}
     if not stream:
@@ -154,7 +153,13 @@ async def respond(
     live = await services.chat.open_stream(started)
     serving = started.serving
     headers = route_headers(serving.spec.id, serving.provider.name, started.asked.route_reason)
-    return SSEResponse(_live(started, live, echo, storing), headers={**headers, **cache})
+    return SSEResponse(
+        _live(started, live, echo, storing),
+        headers={**headers, **cache},
+        stall_s=services.settings.stream_stall_s,
+        on_stall=live.client_stalled,
+        on_close=live.close,  # settles a stream whose body was never read
+    )
 
 
 async def _live(
@@ -164,12 +169,13 @@ async def _live(
     events = ResponseEvents(shape.response_id(call.id), int(time.time()), call.serving.spec.id, echo)
     for part in events.start():
         yield part
-    async for delta in stream.deltas():
-        wire: dict[str, Any] = {"content": delta.text}
-        if delta.tool_calls:
-            wire.update(fmt.tool_delta(delta.tool_calls))
-        for part in events.delta(wire):
-            yield part
+    async with contextlib.aclosing(stream.deltas()) as deltas:  # a cut stream settles as it closes
+        async for delta in deltas:
+            wire: dict[str, Any] = {"content": delta.text}
+            if delta.tool_calls:
+                wire.update(fmt.tool_delta(delta.tool_calls))
+            for part in events.delta(wire):
+                yield part
     result = stream.result
     if result is not None:
         tail = events.finish(result)

@@ -50,7 +50,10 @@ async def create_speech(
         await concurrency.release(lease)
         raise
     response = WatchedStreamingResponse(
-        call.body(), headers={**call.headers(), **limits.headers()}, media_type=call.content_type
+        call.body(),
+        headers={**call.headers(), **limits.headers()},
+        media_type=call.content_type,
+        stall_s=services.settings.stream_stall_s,
     )
     # The slot is freed when the stream ends, however it ends; the response closes call.body() itself
     # when the client leaves, which settles the call at once.

@@ -9,15 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Response, status
 
 from run_services.api.deps import CurrentPrincipal, ServicesDep, TemplateId
-from shared.bootstrap import Services
 from shared.templates.schemas import Category, Rendered, RenderIn, Template, TemplateIn, TemplateList
-from shared.templates.service import TemplateService
 
 router = APIRouter(prefix="/v1/templates", tags=["templates"])
-
-
-def service(services: Services) -> TemplateService:
-    return TemplateService(services.db, services.workspaces.service, services.settings.max_templates)
 
 
 def _workspace(header: str | None, query: str | None) -> str | None:
@@ -34,7 +28,7 @@ async def list_templates(
     x_workspace_id: Annotated[str | None, Header(alias="X-Workspace-ID", max_length=64)] = None,
 ) -> TemplateList:
     """The built-ins, yours and (with a workspace) the workspace's; filter by `language` and `category`."""
-    found = await service(services).list_for(
+    found = await services.knowledge.templates.list_for(
         principal, _workspace(x_workspace_id, workspace_id), language, category
     )
     return TemplateList(data=found)
@@ -50,14 +44,16 @@ async def create_template(
 ) -> Template:
     """Yours, or the workspace's with a workspace id (its owners and admins)."""
     await services.rate_limits.check_request(principal)
-    return await service(services).create(principal, body, _workspace(x_workspace_id, workspace_id))
+    return await services.knowledge.templates.create(
+        principal, body, _workspace(x_workspace_id, workspace_id)
+    )
 
 
 @router.get("/{template_id}")
 async def get_template(
     template_id: TemplateId, principal: CurrentPrincipal, services: ServicesDep
 ) -> Template:
-    return await service(services).get(principal, template_id)
+    return await services.knowledge.templates.get(principal, template_id)
 
 
 @router.patch("/{template_id}")
@@ -66,7 +62,7 @@ async def update_template(
 ) -> Template:
     """A new version: send the whole template. The one it replaces stays in /versions."""
     await services.rate_limits.check_request(principal)
-    return await service(services).update(principal, template_id, body)
+    return await services.knowledge.templates.update(principal, template_id, body)
 
 
 @router.get("/{template_id}/versions")
@@ -74,7 +70,7 @@ async def template_versions(
     template_id: TemplateId, principal: CurrentPrincipal, services: ServicesDep
 ) -> TemplateList:
     """Every version, newest first."""
-    return TemplateList(data=await service(services).versions(principal, template_id))
+    return TemplateList(data=await services.knowledge.templates.versions(principal, template_id))
 
 
 @router.delete("/{template_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -82,7 +78,7 @@ async def delete_template(
     template_id: TemplateId, principal: CurrentPrincipal, services: ServicesDep
 ) -> Response:
     await services.rate_limits.check_request(principal)
-    await service(services).delete(principal, template_id)
+    await services.knowledge.templates.delete(principal, template_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -92,4 +88,4 @@ async def render_template(
 ) -> Rendered:
     """The body with the variables filled in; a missing or unknown variable is a 400 naming it."""
     await services.rate_limits.check_request(principal)
-    return await service(services).render(principal, template_id, body.variables)
+    return await services.knowledge.templates.render(principal, template_id, body.variables)

@@ -5,21 +5,20 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import Response, StreamingResponse
+from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
 from run_services.api.chat_responses import respond
-from run_services.api.chat_start import knowledge_of, retrieve
+from run_services.api.chat_start import in_stream_slot, knowledge_of, retrieve
 from run_services.api.deps import CurrentPrincipal, RateLimitDep, ServicesDep, Spender, ThreadId, request_id
-from run_services.api.routes.assistants import service as assistant_service
 from shared.assistants.apply import function_tools, sampling_defaults, with_instructions
 from shared.chat import tools
 from shared.chat.idempotency import fingerprint
-from shared.chat.schemas import CallResult
-from shared.chat.threads import check_content
+from shared.chat.schemas import CallResult, ContentPart
+from shared.chat.thread_content import MAX_PARTS, history_needs, user_content
 from shared.chat.tools import ToolChoice, ToolDef
 from shared.errors import BadRequest, Conflict
-from shared.limits.concurrency import released_after
+from shared.settings import Settings
 
 router = APIRouter(tags=["threads"])
 
@@ -37,9 +36,15 @@ class ToolResult(BaseModel):
 
 class NewMessage(BaseModel):
     """A user message, or the results of the last reply's tool calls (then optionally a user message).
-    `tools`, `tool_choice` and `parallel_tool_calls` are sent with each message, as with chat."""
+    `content` is text, or text and image_url parts as chat completions take them (stored with the thread:
+    shared/chat/thread_content.py). `tools`, `tool_choice` and `parallel_tool_calls` are sent with each
+    message, as with chat."""
 
-    content: str | None = Field(None, min_length=1, max_length=200_000)
+    content: (
+        Annotated[str, Field(min_length=1, max_length=200_000)]
+        | Annotated[list[ContentPart], Field(min_length=1, max_length=MAX_PARTS)]
+        | None
+    ) = None
     tool_results: list[ToolResult] | None = Field(None, min_length=1, max_length=tools.MAX_TOOL_CALLS)
     model: str | None = Field(None, max_length=200)
     assistant_id: str | None = Field(None, max_length=64, description="Answer as this assistant.")
@@ -51,17 +56,20 @@ class NewMessage(BaseModel):
     tool_choice: ToolChoice | None = None
     parallel_tool_calls: bool | None = None
 
-    def inputs(self) -> list[dict[str, Any]]:
-        """What this post adds to the thread, in order: the tool results, then the user's message."""
+    async def inputs(self, settings: Settings) -> tuple[list[dict[str, Any]], frozenset[str]]:
+        """What this post adds to the thread, in order (the tool results, then the user's message), and
+        the capabilities its content needs (images)."""
         out: list[dict[str, Any]] = [
             {"role": "tool", "tool_call_id": r.tool_call_id, "content": r.content}
             for r in self.tool_results or ()
         ]
+        needs: frozenset[str] = frozenset()
         if self.content is not None:
-            out.append({"role": "user", "content": check_content(self.content)})
+            content, needs = await user_content(self.content, settings)
+            out.append({"role": "user", "content": content})
         if not out:
             raise BadRequest("Send `content`, `tool_results`, or both.", code="empty_message")
-        return out
+        return out, needs
 
 
 @router.post("/v1/threads", status_code=201)
@@ -120,15 +128,17 @@ async def post_message(
     idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key")] = None,
 ) -> Response:
     await services.threads.get(principal, thread_id)
-    inputs = body.inputs()
+    inputs, needs = await body.inputs(services.settings)
     offered = body.tools
     assistant = None
     if body.assistant_id is not None:  # its instructions lead; the thread keeps only what was sent
-        assistant = await assistant_service(services).get(principal, body.assistant_id)
+        assistant = await services.knowledge.assistants.get(principal, body.assistant_id)
         if offered is None:
             offered = [ToolDef.model_validate(t) for t in function_tools(assistant)] or None
     options = tools.check_options(offered, body.tool_choice, body.parallel_tool_calls)
-    messages = [*await services.threads.history(thread_id), *inputs]
+    replayed = await services.threads.history(thread_id)
+    needs |= history_needs(replayed)
+    messages = [*replayed, *inputs]
     tools.check_history(messages)  # a result answers a call of the last reply, each call is answered
     if assistant is not None:
         messages = with_instructions(assistant, messages)
@@ -145,11 +155,8 @@ async def post_message(
     if assistant is not None:
         params = sampling_defaults(assistant, params)
     params.update(options.params())
-    concurrency = services.open_limits.concurrency  # a streamed reply counts against the open streams
-    lease = (
-        await concurrency.acquire(services.open_limits.streams, principal.user_id) if body.stream else None
-    )
-    try:
+
+    async def begin() -> Response:
         started = await services.chat.begin(
             principal,
             request_id(request),
@@ -163,14 +170,10 @@ async def post_message(
             on_finish=store,
             assistant_id=body.assistant_id,
             retrieval=retrieval,
+            needs=needs,
         )
-        response = await respond(services, started, stream=body.stream, include_usage=True, thread=True)
-    except BaseException:
-        await concurrency.release(lease)
-        raise
-    if isinstance(response, StreamingResponse):
-        response.body_iterator = released_after(response.body_iterator, concurrency, lease)
-    else:
-        await concurrency.release(lease)
+        return await respond(services, started, stream=body.stream, include_usage=True, thread=True)
+
+    response = await in_stream_slot(services, principal, bool(body.stream), begin)  # a reply's stream slot
     response.headers.update(limits.headers())
     return response

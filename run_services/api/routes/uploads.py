@@ -8,18 +8,12 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 
 from run_services.api.deps import ServicesDep, Spender, UploadId
-from shared.bootstrap import Services
 from shared.errors import BadRequest
 from shared.files.multipart import parse_form
 from shared.files.upload_schemas import UploadComplete, UploadCreate, UploadObject, UploadPart
-from shared.files.uploads import UploadService
 from shared.files.uploads_complete import complete
 
 router = APIRouter(prefix="/v1/uploads", tags=["files"])
-
-
-def service(services: Services) -> UploadService:
-    return UploadService(services.db, services.jobs.store)
 
 
 @router.post("")
@@ -27,7 +21,7 @@ async def create_upload(body: UploadCreate, principal: Spender, services: Servic
     """Start an upload of `bytes` bytes (at most the plan's file size). PUT them to `upload_url` with
     `upload_headers`, or send parts; then complete it within the hour (`expires_at`)."""
     await services.rate_limits.check_request(principal)
-    return await service(services).create(principal, services.offers.get(principal.plan), body)
+    return await services.knowledge.uploads.create(principal, services.offers.get(principal.plan), body)
 
 
 @router.post("/{upload_id}/parts")
@@ -36,7 +30,7 @@ async def add_part(
 ) -> UploadPart:
     """One part (multipart `data`, at most 8 MB); complete names the parts in their order."""
     await services.rate_limits.check_request(principal)
-    uploads = service(services)
+    uploads = services.knowledge.uploads
     await uploads.pending(principal, upload_id)  # someone else's upload is a 404 before the body is read
     form = parse_form(request.headers.get("content-type", ""), await request.body())
     data = form.get("data")
@@ -52,11 +46,11 @@ async def complete_upload(
     """Make the uploaded bytes a File (`part_ids` in order, or none after a PUT to `upload_url`)."""
     await services.rate_limits.check_request(principal)
     offer = services.offers.get(principal.plan)
-    return await complete(service(services), principal, offer, upload_id, body)
+    return await complete(services.knowledge.uploads, principal, offer, upload_id, body)
 
 
 @router.post("/{upload_id}/cancel")
 async def cancel_upload(upload_id: UploadId, principal: Spender, services: ServicesDep) -> UploadObject:
     """Cancel a pending upload; its bytes are deleted at once."""
     await services.rate_limits.check_request(principal)
-    return await service(services).cancel(principal, upload_id)
+    return await services.knowledge.uploads.cancel(principal, upload_id)

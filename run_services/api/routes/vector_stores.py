@@ -4,13 +4,15 @@ belongs to the workspace. Someone else's store is a 404 (shared/knowledge/)."""
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from run_services.api.deps import (
     CurrentPrincipal,
     FileBatchId,
+    Paging,
     RateLimitDep,
     ServicesDep,
     Spender,
@@ -18,9 +20,6 @@ from run_services.api.deps import (
     VectorStoreId,
     request_id,
 )
-from shared.bootstrap import Services
-from shared.bootstrap.knowledge import build_vector_stores
-from shared.catalog.embeddings import EmbeddingCatalog
 from shared.knowledge.batches import FileBatches
 from shared.knowledge.schemas import (
     FileBatch,
@@ -38,40 +37,51 @@ from shared.knowledge.schemas import (
     VectorStoreUpdate,
 )
 from shared.knowledge.search import Searcher
-from shared.knowledge.service import MAX_LIST, VectorStoreService
+from shared.knowledge.service import VectorStoreService
+from shared.knowledge.store_files import StoreFiles
 
 router = APIRouter(prefix="/v1/vector_stores", tags=["vector_stores"])
-Order = Annotated[Literal["asc", "desc"], Query()]
-Limit = Annotated[int, Query(ge=1, le=MAX_LIST)]
-After = Annotated[str | None, Query(max_length=64)]
 
 
-def service(services: Services) -> VectorStoreService:
-    catalog: EmbeddingCatalog = services.embeddings.catalog
-    return build_vector_stores(
-        services.db, services.jobs, services.workspaces.service, catalog, services.settings
-    )
+@dataclass(frozen=True)
+class OpenStore:
+    """A store the caller may read, opened for a route under `/{vector_store_id}`: someone else's is a 404."""
+
+    service: VectorStoreService
+    id: str
+    doc: dict[str, Any]
+
+    @property
+    def files(self) -> StoreFiles:
+        return self.service.files
+
+
+async def open_store(
+    vector_store_id: VectorStoreId, principal: CurrentPrincipal, services: ServicesDep
+) -> OpenStore:
+    stores = services.knowledge.stores
+    return OpenStore(stores, vector_store_id, await stores.readable(principal, vector_store_id))
+
+
+Readable = Annotated[OpenStore, Depends(open_store)]
+FileState = Annotated[Literal["in_progress", "completed", "failed", "cancelled"] | None, Query()]
 
 
 @router.post("")
 async def create_store(body: VectorStoreCreate, principal: Spender, services: ServicesDep) -> VectorStore:
     """A store, and an ingestion job per file of `file_ids` (each paid for its embedding tokens)."""
     await services.rate_limits.check_request(principal)
-    return await service(services).create(principal, body)
+    return await services.knowledge.stores.create(principal, body)
 
 
 @router.get("")
-async def list_stores(
-    principal: Spender, services: ServicesDep, limit: Limit = 20, order: Order = "desc", after: After = None
-) -> StoreList:
-    return await service(services).list_for(principal, limit, order, after)
+async def list_stores(principal: Spender, services: ServicesDep, page: Paging) -> StoreList:
+    return await services.knowledge.stores.list_for(principal, page.limit, page.order, page.after)
 
 
 @router.get("/{vector_store_id}")
-async def get_store(
-    vector_store_id: VectorStoreId, principal: CurrentPrincipal, services: ServicesDep
-) -> VectorStore:
-    return await service(services).get(principal, vector_store_id)
+async def get_store(store: Readable) -> VectorStore:
+    return await store.service.view(store.id, store.doc)
 
 
 @router.post("/{vector_store_id}")
@@ -82,7 +92,7 @@ async def update_store(
     services: ServicesDep,
 ) -> VectorStore:
     await services.rate_limits.check_request(principal)
-    return await service(services).update(principal, vector_store_id, body)
+    return await services.knowledge.stores.update(principal, vector_store_id, body)
 
 
 @router.delete("/{vector_store_id}")
@@ -91,59 +101,41 @@ async def delete_store(
 ) -> VectorStoreDeleted:
     """The store and its chunks; its files stay in /v1/files."""
     await services.rate_limits.check_request(principal)
-    return await service(services).delete(principal, vector_store_id)
+    return await services.knowledge.stores.delete(principal, vector_store_id)
 
 
 @router.post("/{vector_store_id}/files")
 async def add_file(
-    vector_store_id: VectorStoreId, body: StoreFileCreate, principal: Spender, services: ServicesDep
+    store: Readable, body: StoreFileCreate, principal: Spender, services: ServicesDep
 ) -> StoreFile:
     """Index one of your files into the store (an ingestion job: it is `in_progress` until done)."""
     await services.rate_limits.check_request(principal)
-    stores = service(services)
-    store = await stores.readable(principal, vector_store_id)
-    chunking = stores.chunking(body.chunking_strategy, store.get("chunking"))
-    return await stores.files.add(principal, vector_store_id, store, body.file_id, body.attributes, chunking)
+    chunking = store.service.chunking(body.chunking_strategy, store.doc.get("chunking"))
+    return await store.files.add(principal, store.id, store.doc, body.file_id, body.attributes, chunking)
 
 
 @router.get("/{vector_store_id}/files")
-async def list_files(
-    vector_store_id: VectorStoreId,
-    principal: CurrentPrincipal,
-    services: ServicesDep,
-    limit: Limit = 20,
-    order: Order = "desc",
-    after: After = None,
-    filter: Annotated[Literal["in_progress", "completed", "failed", "cancelled"] | None, Query()] = None,
-) -> StoreFileList:
-    stores = service(services)
-    await stores.readable(principal, vector_store_id)
-    return await stores.files.list_for(vector_store_id, limit, order, after, filter)
+async def list_files(store: Readable, page: Paging, filter: FileState = None) -> StoreFileList:
+    return await store.files.list_for(store.id, page.limit, page.order, page.after, filter)
 
 
 @router.get("/{vector_store_id}/files/{file_id}")
-async def get_file(
-    vector_store_id: VectorStoreId, file_id: StoreFileId, principal: CurrentPrincipal, services: ServicesDep
-) -> StoreFile:
-    stores = service(services)
-    await stores.readable(principal, vector_store_id)
-    return await stores.files.get(vector_store_id, file_id)
+async def get_file(store: Readable, file_id: StoreFileId) -> StoreFile:
+    return await store.files.get(store.id, file_id)
 
 
 @router.delete("/{vector_store_id}/files/{file_id}")
 async def remove_file(
-    vector_store_id: VectorStoreId, file_id: StoreFileId, principal: CurrentPrincipal, services: ServicesDep
+    store: Readable, file_id: StoreFileId, principal: CurrentPrincipal, services: ServicesDep
 ) -> StoreFileDeleted:
     """Out of the store's search at once; the file itself stays in /v1/files."""
     await services.rate_limits.check_request(principal)
-    stores = service(services)
-    await stores.readable(principal, vector_store_id)
-    return await stores.files.remove(principal, vector_store_id, file_id)
+    return await store.files.remove(principal, store.id, file_id)
 
 
 @router.post("/{vector_store_id}/search")
 async def search_store(
-    vector_store_id: VectorStoreId,
+    store: Readable,
     body: SearchRequest,
     request: Request,
     principal: Spender,
@@ -153,59 +145,41 @@ async def search_store(
 ) -> SearchPage:
     """Hybrid search (vectors and BM25, fused); the query's embedding is charged like POST /v1/embeddings.
     `mode` (ours) searches with one of the two only."""
-    stores = service(services)
-    store = await stores.readable(principal, vector_store_id)
-    view = await stores.view(vector_store_id, store)
-    searcher = Searcher(stores.repo, stores.files, services.embeddings)
-    return await searcher.search(principal, request_id(request), vector_store_id, store, view, body, mode)
+    view = await store.service.view(store.id, store.doc)
+    searcher = Searcher(store.service.repo, store.files, services.embeddings)
+    return await searcher.search(principal, request_id(request), store.id, store.doc, view, body, mode)
 
 
 @router.post("/{vector_store_id}/file_batches")
 async def create_batch(
-    vector_store_id: VectorStoreId, body: FileBatchCreate, principal: Spender, services: ServicesDep
+    store: Readable, body: FileBatchCreate, principal: Spender, services: ServicesDep
 ) -> FileBatch:
     """Add several files at once (`file_ids`, or `files` each with its own attributes and chunking)."""
     await services.rate_limits.check_request(principal)
-    stores = service(services)
-    store = await stores.readable(principal, vector_store_id)
-    default = store.get("chunking")
-    batches = FileBatches(stores.files)
-    return await batches.create(
-        principal, vector_store_id, store, body, lambda strategy: stores.chunking(strategy, default)
+    default = store.doc.get("chunking")
+    return await FileBatches(store.files).create(
+        principal, store.id, store.doc, body, lambda strategy: store.service.chunking(strategy, default)
     )
 
 
 @router.get("/{vector_store_id}/file_batches/{batch_id}")
-async def get_batch(
-    vector_store_id: VectorStoreId, batch_id: FileBatchId, principal: CurrentPrincipal, services: ServicesDep
-) -> FileBatch:
-    stores = service(services)
-    await stores.readable(principal, vector_store_id)
-    return await FileBatches(stores.files).get(vector_store_id, batch_id)
+async def get_batch(store: Readable, batch_id: FileBatchId) -> FileBatch:
+    return await FileBatches(store.files).get(store.id, batch_id)
 
 
 @router.post("/{vector_store_id}/file_batches/{batch_id}/cancel")
 async def cancel_batch(
-    vector_store_id: VectorStoreId, batch_id: FileBatchId, principal: CurrentPrincipal, services: ServicesDep
+    store: Readable, batch_id: FileBatchId, principal: CurrentPrincipal, services: ServicesDep
 ) -> FileBatch:
     """Stop the batch's files still being indexed (those you added; their unspent credits go back)."""
     await services.rate_limits.check_request(principal)
-    stores = service(services)
-    await stores.readable(principal, vector_store_id)
-    return await FileBatches(stores.files).cancel(principal, vector_store_id, batch_id)
+    return await FileBatches(store.files).cancel(principal, store.id, batch_id)
 
 
 @router.get("/{vector_store_id}/file_batches/{batch_id}/files")
 async def list_batch_files(
-    vector_store_id: VectorStoreId,
-    batch_id: FileBatchId,
-    principal: CurrentPrincipal,
-    services: ServicesDep,
-    limit: Limit = 20,
-    order: Order = "desc",
-    after: After = None,
-    filter: Annotated[Literal["in_progress", "completed", "failed", "cancelled"] | None, Query()] = None,
+    store: Readable, batch_id: FileBatchId, page: Paging, filter: FileState = None
 ) -> StoreFileList:
-    stores = service(services)
-    await stores.readable(principal, vector_store_id)
-    return await FileBatches(stores.files).files(vector_store_id, batch_id, limit, order, after, filter)
+    return await FileBatches(store.files).files(
+        store.id, batch_id, page.limit, page.order, page.after, filter
+    )

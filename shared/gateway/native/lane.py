@@ -18,7 +18,7 @@ from shared.gateway.native.body import request_body, without_unprocessable
 from shared.gateway.native.errors import ProviderError, mid_stream, status_error, transport_error
 from shared.gateway.native.parse import answer_of, delta_of, usage_of
 from shared.gateway.native.pool import Pool
-from shared.gateway.native.sse import DONE, events
+from shared.gateway.native.sse import DONE, EventTooLarge, events
 from shared.gateway.native.wire import Wire, wire_for
 from shared.gateway.types import Answer, Delta
 from shared.settings import Settings
@@ -124,6 +124,8 @@ class SSEUpstream:
                 yield chunk
         except httpx.TransportError as exc:
             raise mid_stream(transport_error(exc)) from exc
+        except EventTooLarge as exc:
+            raise mid_stream(ProviderError("APIError", None, f"the provider sent {exc}")) from exc
         except orjson.JSONDecodeError as exc:
             raise mid_stream(
                 ProviderError("APIError", None, "the provider sent an event that is not JSON")

@@ -77,6 +77,12 @@ variable "max_instances" {
   default     = 20
 }
 
+variable "cpu_idle" {
+  description = "Throttle the CPU outside requests (billed per request); false keeps it allocated for background work."
+  type        = bool
+  default     = true
+}
+
 variable "cpu" {
   description = "CPU limit per instance, e.g. \"1\"."
   type        = string

@@ -61,6 +61,11 @@ module "api" {
   network_name          = module.network.network_name
   subnet_name           = module.network.egress_subnet_name
   labels                = local.labels
+  # CPU stays allocated outside requests: credit leases (shared/spending/leases.py) flush usage records
+  # and lease progress to Firestore every second in the background, and close idle leases. With the CPU
+  # throttled between requests those flushes stall, a lease's hold can expire under a live instance and
+  # records reach Firestore late. Billed per instance-second instead of per request.
+  cpu_idle = false
 
   env = merge(local.common_env, local.jobs_env, local.billing_env, local.mail_env, {
     GOOGLE_CLIENT_ID = var.google_client_id
