@@ -41,7 +41,7 @@ def no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
     async def instant(_: float) -> None:
         return None
 
-    monkeypatch.setattr(payer_module.asyncio, "sleep", instant)
+    monkeypatch.setattr(payer_module, "pause", instant)
 
 
 async def funded(db: firestore.AsyncClient, ledger: Ledger) -> str:

@@ -5,8 +5,8 @@ abandoned by the client (charged the seconds already transcribed), failed by the
 by the session's time limit after a long pause (then abandoned), or left by a crashed instance (its hold
 expires through the reconciler). The transcriber is scripted in process and fails by the fault plan.
 
-Speech out (shared/speech/service.py) is not driven here: its charge is decided by how an HTTP body
-stream ends, which needs the provider's byte stream and Starlette's response around it.
+Speech out (shared/speech/service.py) is tests/sim/speech_sim.py; sessions paid from a workspace's wallet
+are opened by tests/sim/ws_audio_sim.py and then chunked and closed here like the others.
 """
 
 from __future__ import annotations
@@ -60,6 +60,7 @@ class Session:
     stream: TranscriptionStream
     frames: int = 0  # received, within what the hold covers
     limit: int = 0  # the most frames the hold covers
+    base: str | None = None  # paid from this workspace's wallet (ws_audio_sim), by `wallet` as member
 
 
 def settings(project: str) -> Settings:
@@ -75,7 +76,7 @@ def settings(project: str) -> Settings:
 async def open_session(world: World) -> str:
     w = world.wallet()
     m = world.model[w]
-    sid = world.new_id("stt")
+    sid = f"{world.new_id('stt')}-{world.tag}"  # usage records are global, by hold id: one run's own
     instance = world.rng.choice(world.instances)
     stream = TranscriptionStream(
         instance.payer,
@@ -146,7 +147,7 @@ async def end(world: World) -> str:
 async def close(world: World, s: Session, how: str) -> str:
     """Close the session as `how` says (a failing final transcription fails it) and predict the hold."""
     world.sessions.remove(s)
-    hold_id, m = s.stream.hold_id, world.model[s.wallet]
+    hold_id = s.stream.hold_id
     window = WINDOW_S * RATE
     charged_frames = {"finish": s.frames, "abandon": s.frames // window * window, "fail": 0}
     got: Any
@@ -166,14 +167,20 @@ async def close(world: World, s: Session, how: str) -> str:
     except CALLER_ERRORS as exc:
         got = exc
     credits = -(-charged_frames[how] * MODEL.price_per_second // RATE)
+    if s.base is not None:
+        from tests.sim import ws_audio_sim  # it builds on this module
+
+        return await ws_audio_sim.closed(world, s, how, got, charged_frames[how], credits)
     stored = await world.ledger.hold(s.wallet, hold_id)
     at, what = world.clock.at, f"stt {how}({hold_id}, {charged_frames[how]} frames)"
     if stored is None:
         raise Violation(f"{what}: the hold vanished")
     if isinstance(got, CALLER_ERRORS):
         world.metered[hold_id] = Metered(s.wallet, True, "transcription")
-        if stored.state == "pending" or (m.holds[hold_id].state == "expired" and stored.charged == 0):
+        expired = world.model[s.wallet].holds[hold_id].state == "expired"
+        if stored.state == "pending" or (expired and stored.charged == 0):
             return f"{what} -> {shown(got)}, hold left {shown(stored)}"
+    m = world.model[s.wallet]
     want = m.settle(hold_id, credits, at) if credits > 0 else m.void(hold_id, at)
     world.same(what, stored, want)
     if not isinstance(got, CALLER_ERRORS) and want is not None and got.credits != want.shown_charge:

@@ -1,15 +1,18 @@
-"""The auditor: after every step, every wallet as stored against the model and the ledger's invariants;
-every so often (and at the end) the full check: every entry replayed, every hold against the model."""
+"""The auditor: after every step, every wallet and workspace the step could have changed, as stored against
+the model and the ledger's sums; every so often (and at the end) the full check: every wallet's entries
+replayed, every hold, payment, usage record and budget against the model."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from google.cloud import firestore
 
 from shared.ledger.wallet_ids import ledger_wallet, shard_wallets
-from tests.sim import budgets_sim, embeddings_sim, leases_sim, storage_sim
+from tests.sim import budgets_sim, embeddings_sim, leases_sim, members_sim, storage_sim
 from tests.sim.calls import Violation
+from tests.sim.faults import FaultyClient
 from tests.sim.model import ModelWallet
 from tests.sim.payments import PROVIDER
 from tests.sim.world import World
@@ -39,14 +42,40 @@ def shard_ids(world: World) -> dict[str, list[str]]:
     return {b: shard_wallets(b, m.count) for b, m in world.sharded.items()}
 
 
-async def after_step(db: firestore.AsyncClient, world: World) -> None:
+async def after_step(db: FaultyClient, world: World) -> None:
+    """Every wallet the step could have changed, as stored against the model, and every workspace's
+    shards against its model; the same check as reading every wallet after every step, for less.
+
+    Why it is the same: a wallet here (stored or modelled) can differ from the model only if one of the
+    two changed since the last check, where they agreed. The stored document changes only through a
+    write this process sends (the run's wallets have ids of their own), and every write goes through the
+    run's one client, which notes each document it sends a commit for (before sending: a commit whose
+    answer is lost may have been applied; any write under a wallet, its holds or entries, counts as one to
+    the wallet). The model changes only in this process, and is compared with its copy from the last
+    check. So the wallets left out are exactly those where neither side changed: checking them again
+    could find nothing. `full` reads them all anyway, every FULL_AUDIT_EVERY steps and at the end."""
     shards = shard_ids(world)
-    names = sorted(world.model) + [w for ids in shards.values() for w in ids]
+    touched = {wallet_of(path) for path in db.take_written()}
+    wallets = [w for w, m in world.model.items() if w in touched or world.audited.get(w) != seen(m)]
+    sums = {b: (m.net, m.reserved) for b, m in world.sharded.items()}
+    workspaces = [b for b, ids in shards.items() if touched & set(ids) or world.audited.get(b) != sums[b]]
+    if wallets or workspaces:
+        await compare(db, world, wallets, workspaces)
+    await leases_sim.audit(world)
+
+
+async def compare(db: FaultyClient, world: World, wallets: list[str], workspaces: list[str]) -> None:
+    """These wallets and workspaces' shards, read at once, against the model."""
+    shards = shard_ids(world)
+    names = sorted(wallets) + [w for b in workspaces for w in shards[b]]
     refs = [db.collection("wallets").document(w) for w in names]
     docs = {snap.id: snap.to_dict() or {} async for snap in db.get_all(refs)}
-    for wallet_id, m in world.model.items():
+    for wallet_id in wallets:
+        m = world.model[wallet_id]
         check_wallet(wallet_id, docs.get(wallet_id, {}), m)
-    for b, ids in shards.items():
+        world.audited[wallet_id] = seen(m)
+    for b in workspaces:
+        ids = shards[b]
         counted = [{k: int(docs.get(w, {}).get(k, 0)) for k in ModelWallet().counters()} for w in ids]
         for wallet_id, s in zip(ids, counted, strict=True):
             check_sums(wallet_id, s)
@@ -55,17 +84,35 @@ async def after_step(db: firestore.AsyncClient, world: World) -> None:
         want = (world.sharded[b].net, world.sharded[b].reserved)
         if total != want:
             raise Violation(f"workspace {b} has (net, reserved) {total}, the model expects {want}")
-    await leases_sim.audit(world)
+        world.audited[b] = want
+
+
+def seen(m: ModelWallet) -> Any:
+    """What of a model wallet the per-step check compares: its counters and its lots."""
+    return (tuple(m.counters().values()), tuple(sorted(m.lots.items())))
+
+
+def wallet_of(path: str) -> str | None:
+    """The wallet a written document belongs to (the wallet, or its holds, entries...), else None."""
+    parts = path.split("/documents/", 1)[-1].split("/")
+    return parts[1] if len(parts) > 1 and parts[0] == "wallets" else None
 
 
 async def full(db: firestore.AsyncClient, world: World) -> None:
-    for wallet_id, m in world.model.items():
-        try:
-            await check_invariants(db, wallet_id)
-        except AssertionError as exc:
-            raise Violation(f"ledger invariant broken in {wallet_id}: {exc}") from exc
-        holds_ref = db.collection("wallets").document(wallet_id).collection("holds")
-        stored = {s.id: s.to_dict() async for s in holds_ref.stream()}
+    """Every wallet's ledger invariants, entries replayed, and every hold against the model. The wallets
+    are read at once (independent reads), then checked in order, so the first violation is the same."""
+    wallets = list(world.model)
+    shards = shard_ids(world)
+    shard_wallet_ids = [w for ids in shards.values() for w in ids]
+    broken, held_docs = await asyncio.gather(
+        asyncio.gather(*(invariants(db, w) for w in wallets + shard_wallet_ids)),
+        asyncio.gather(*(stored_holds(db, w) for w in wallets)),
+    )
+    by_wallet = dict(zip(wallets + shard_wallet_ids, broken, strict=True))
+    for wallet_id, stored in zip(wallets, held_docs, strict=True):
+        m = world.model[wallet_id]
+        if by_wallet[wallet_id] is not None:
+            raise Violation(f"ledger invariant broken in {wallet_id}: {by_wallet[wallet_id]}")
         if set(stored) != set(m.holds):
             raise Violation(
                 f"wallet {wallet_id} holds {sorted(set(stored) ^ set(m.holds))} the model does not"
@@ -76,20 +123,19 @@ async def full(db: firestore.AsyncClient, world: World) -> None:
             want = (held.amount, held.state, held.charged, held.late)
             if got != want:
                 raise Violation(f"hold {hold_id} is {got}, the model expects {want}")
-    for b, ids in shard_ids(world).items():
+    for b, ids in shards.items():
         for wallet_id in ids:
-            try:
-                await check_invariants(db, wallet_id)
-            except AssertionError as exc:
-                raise Violation(f"ledger invariant broken in {wallet_id}: {exc}") from exc
+            if by_wallet[wallet_id] is not None:
+                raise Violation(f"ledger invariant broken in {wallet_id}: {by_wallet[wallet_id]}")
         for hold_id, held in world.sharded[b].holds.items():
-            found = await world.ledger_shards.find(b, len(ids), hold_id)
-            got_h = None if found is None else (found.amount, found.state, found.charged)
+            found_h = await world.ledger_shards.find(b, len(ids), hold_id)
+            got_h = None if found_h is None else (found_h.amount, found_h.state, found_h.charged)
             if got_h != (held.amount, held.state, held.shown_charge):
                 raise Violation(f"workspace hold {hold_id} is {got_h}, the model expects {held}")
     await event_payments(world)
     await budgets_sim.audit(world)
     await embeddings_sim.audit(db, world)
+    await members_sim.audit(world)
     await storage_sim.audit(world)
     await leases_sim.full(world)
     for pid, p in world.pay.payments.items():
@@ -98,6 +144,20 @@ async def full(db: firestore.AsyncClient, world: World) -> None:
         want_p = (p.state, p.wallet, p.credits if p.state == "granted" else None, p.clawed)
         if got_p != want_p or len(doc.get("clawbacks", [])) != len(p.clawbacks):
             raise Violation(f"payment {pid} is {got_p} ({doc.get('clawbacks')}), the model expects {want_p}")
+
+
+async def invariants(db: firestore.AsyncClient, wallet_id: str) -> AssertionError | None:
+    """The ledger's invariants in one wallet: what broke, or None."""
+    try:
+        await check_invariants(db, wallet_id)
+    except AssertionError as exc:
+        return exc
+    return None
+
+
+async def stored_holds(db: firestore.AsyncClient, wallet_id: str) -> dict[str, Any]:
+    holds_ref = db.collection("wallets").document(wallet_id).collection("holds")
+    return {s.id: s.to_dict() async for s in holds_ref.stream()}
 
 
 async def event_payments(world: World) -> None:

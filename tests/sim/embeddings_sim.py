@@ -179,10 +179,12 @@ async def audit(db: firestore.AsyncClient, world: World) -> None:
     is the hold's) of its feature with the same credits; a released one has none that charged anything."""
     from shared.usage.recorder import COLLECTION
 
+    refs = [db.collection(COLLECTION).document(h) for h in world.metered]
+    records = {snap.id: snap.to_dict() async for snap in db.get_all(refs)} if refs else {}
     for hold_id, call in world.metered.items():
         held = world.model[call.wallet].holds[hold_id]
         charged = held.shown_charge if held.state in ("settled", "expired") else 0
-        record = (await db.collection(COLLECTION).document(hold_id).get()).to_dict()
+        record = records.get(hold_id)  # read at once, checked in order
         if charged > 0:
             if record is None and call.errored:
                 continue  # the settle's every answer was lost: charged, no record (a known gap, rare)

@@ -20,6 +20,8 @@ a seed replays the same faults.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import random
 import re
 from dataclasses import dataclass, field
@@ -37,6 +39,7 @@ TASK_LOST = "task_lost"
 # decides a fault, so that a seed replays.
 RANDOM_PART = re.compile(r"[0-9a-f]{8,}")
 WEIGHTS = (4, 3, 3)
+LOCK_TIMEOUT_S = 2.0  # the emulator's: a commit waiting on another transaction's lock is aborted after it
 # What a caller sees when a commit fails outside our code (an injected or a real one).
 CALLER_ERRORS: tuple[type[Exception], ...] = (GoogleAPICallError,)
 
@@ -122,28 +125,117 @@ class Crash(BaseException):
     """The process died: no `except Exception` of ours sees it, as none would run."""
 
 
+@dataclass
+class Live:
+    """A transaction open at the emulator: the documents it has read (its shared locks), whether it read
+    through a query (then its locks are not all known), and what its commit, once sent, writes."""
+
+    reads: set[str] = field(default_factory=set)
+    queried: bool = False
+    committing: set[str] | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+class Locks:
+    """The emulator's locks as the client can know them, to cut its deadlocks short.
+
+    The emulator locks what a transaction reads until it ends, and a commit waits for every other
+    transaction's lock on what it writes. Two transactions that read the same document and both commit
+    (two instances taking one delivery at the same moment) wait for each other until the emulator's
+    lock timeout, two seconds, aborts the first; that wait was most of a run's time (a racing operation
+    took 2-4 s, every other one ~10 ms). Production Firestore (wound-wait) aborts one of them at once.
+    So when a commit would close such a cycle, the transaction sending it is rolled back (freeing the
+    other's commit) and sees `Aborted`, which the client retries, as it would after the emulator's timeout:
+    the same outcome (one commits, the other retries on what it wrote), two seconds sooner. Only a
+    certain cycle counts: both commits sent, each writing what the other read by document (a transaction
+    that read through a query is never taken for one, and waits for the emulator as before)."""
+
+    def __init__(self) -> None:
+        self.live: dict[bytes, Live] = {}
+        self.cut = 0  # deadlocks cut short
+
+    def read(self, request: Any) -> None:
+        tx = request.get("transaction") if isinstance(request, dict) else None
+        if tx:
+            self.live.setdefault(tx, Live()).reads.update(request.get("documents") or ())
+
+    def queried(self, request: Any) -> None:
+        tx = request.get("transaction") if isinstance(request, dict) else None
+        if tx:
+            self.live.setdefault(tx, Live()).queried = True
+
+    def deadlocked(self, tx: bytes, writes: set[str]) -> Live | None:
+        """The transaction whose commit waits on `tx` while a commit of `writes` by `tx` would wait on
+        it, if there is one."""
+        mine = self.live.get(tx)
+        if mine is None or mine.queried:
+            return None
+        for other_id, other in self.live.items():
+            if other_id == tx or other.committing is None or other.queried:
+                continue
+            if other.committing & mine.reads and writes & other.reads:
+                return other
+        return None
+
+    def end(self, tx: bytes | None) -> None:
+        if tx is not None:
+            ended = self.live.pop(tx, None)
+            if ended is not None:
+                ended.ended.set()
+
+
 class FaultyTransaction(AsyncTransaction):  # type: ignore[misc]
     def __init__(self, client: Any, plan: FaultPlan, **kwargs: Any) -> None:
         super().__init__(client, **kwargs)
         self._plan = plan
         self._answered = True
+        self._locks: Locks = client.locks
+
+    async def _sent(self) -> list[Any]:
+        """The commit itself, unless it closes a deadlock (see Locks): then rolled back and `Aborted`."""
+        tx = self._id
+        writes = {written(w) for w in self._write_pbs}
+        waited_on = self._locks.deadlocked(tx, writes)
+        if waited_on is not None:
+            # Rolled back, this one frees the other's commit; its retry starts once that commit is
+            # through (as a transaction wounded in production retries behind the older one), not at
+            # once, which would take the read locks again and starve the other until the timeout.
+            self._locks.cut += 1
+            await self._rollback_now()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(waited_on.ended.wait(), LOCK_TIMEOUT_S)
+            raise Aborted("simulated: the emulator's deadlock, cut short (production aborts one at once)")
+        live = self._locks.live.setdefault(tx, Live())
+        live.committing = writes
+        try:
+            results: list[Any] = await super()._commit()
+        finally:
+            self._locks.end(tx)
+        return results
+
+    async def _rollback_now(self) -> None:
+        tx = self._id
+        try:
+            await super()._rollback()
+        finally:
+            self._locks.end(tx)
 
     async def _commit(self) -> list[Any]:
-        names = RANDOM_PART.sub("#", " ".join(sorted(written(w) for w in self._write_pbs)))
+        names = " ".join(sorted(RANDOM_PART.sub("#", written(w)) for w in self._write_pbs))  # order too
         crash = self._plan.crash(names)
         if crash == "before":
             raise Crash("simulated: the process died before this commit")
         if crash == "after":
-            await super()._commit()
+            await self._sent()
             self._answered = False
             raise Crash("simulated: the process died right after this commit")
         fault = self._plan.draw(names)
         if fault == "abort":
-            await super()._rollback()  # free the documents, as an aborted transaction does
+            await self._rollback_now()  # free the documents, as an aborted transaction does
             raise Aborted("simulated contention")
         if fault == "unavailable":
             raise ServiceUnavailable("simulated: the commit did not reach Firestore")
-        results: list[Any] = await super()._commit()
+        results = await self._sent()
         if fault == "lost":
             self._answered = False
             raise DeadlineExceeded("simulated: the commit was applied, its answer lost")
@@ -153,15 +245,69 @@ class FaultyTransaction(AsyncTransaction):  # type: ignore[misc]
         if not self._answered:  # nothing left to roll back: the commit went through
             self._answered = True
             return
-        await super()._rollback()
+        if not self.in_progress:  # rolled back already, where its commit was aborted here
+            return
+        await self._rollback_now()
 
 
 class FaultyClient(firestore.AsyncClient):  # type: ignore[misc]
-    """A real Firestore client whose transactions meet the plan's faults at commit."""
+    """A real Firestore client whose transactions meet the plan's faults at commit. Every read in a
+    transaction and every write it sends are noted (for `Locks` and for the auditor's `take_written`);
+    it is the only client of the run, so nothing writes the run's documents unnoted."""
 
     def __init__(self, plan: FaultPlan, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.plan = plan
+        self.locks = Locks()
+        self.written: set[str] = set()  # every document a commit was sent for, until `take_written`
+        self._watched = False
+
+    def bulk_writer(self, *args: Any, **kwargs: Any) -> Any:
+        """Refused: a BulkWriter (and so recursive_delete) writes through a sync copy of the client,
+        unnoted, and the per-step audit relies on every write being noted (tests/sim/audit.py)."""
+        raise NotImplementedError("the simulator's client notes commits only; use a batch or a transaction")
+
+    def take_written(self) -> set[str]:
+        """The paths of the documents written (or maybe written) since the last call."""
+        written_now, self.written = self.written, set()
+        return written_now
+
+    @property
+    def _firestore_api(self) -> Any:
+        """The GAPIC client, its transactional reads noted in `locks` (wrapped once, when first made)."""
+        api = super()._firestore_api
+        if not self._watched:
+            self._watched = True
+            batch_get, run_query, commit, batch_write = (
+                api.batch_get_documents,
+                api.run_query,
+                api.commit,
+                api.batch_write,
+            )
+
+            async def watched_get(*args: Any, request: Any = None, **kwargs: Any) -> Any:
+                self.locks.read(request)
+                return await batch_get(*args, request=request, **kwargs)
+
+            async def watched_query(*args: Any, request: Any = None, **kwargs: Any) -> Any:
+                self.locks.queried(request)
+                return await run_query(*args, request=request, **kwargs)
+
+            def note(request: Any) -> None:
+                writes = request.get("writes") if isinstance(request, dict) else request.writes
+                self.written.update(written(w) for w in writes or ())
+
+            async def watched_commit(*args: Any, request: Any = None, **kwargs: Any) -> Any:
+                note(request)  # before it is sent: a commit whose answer is lost may be applied
+                return await commit(*args, request=request, **kwargs)
+
+            async def watched_batch_write(*args: Any, request: Any = None, **kwargs: Any) -> Any:
+                note(request)
+                return await batch_write(*args, request=request, **kwargs)
+
+            api.batch_get_documents, api.run_query = watched_get, watched_query
+            api.commit, api.batch_write = watched_commit, watched_batch_write
+        return api
 
     def transaction(self, **kwargs: Any) -> FaultyTransaction:
         return FaultyTransaction(self, self.plan, **kwargs)

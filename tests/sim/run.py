@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import random
+import sys
 import time
 import uuid
 from dataclasses import dataclass
 
 from shared import clock as shared_clock
+from shared.adapters import firestore as firestore_adapter
 from shared.jobs import repository as jobs_repository
 from shared.jobs import sweep as jobs_sweep
 from shared.jobs.parts import JobParts
@@ -19,6 +22,7 @@ from shared.jobs.runner import StepRunner
 from shared.jobs.sweep import JobSweeper
 from shared.knowledge import repository as knowledge_repository
 from shared.knowledge import storage_charge
+from shared.ledger import shards as shards_module
 from shared.ledger.ledger import Ledger
 from shared.ledger.shards import ShardedWallets
 from shared.limits.budgets.service import Budgets
@@ -26,6 +30,7 @@ from shared.purchases import orders as orders_module
 from shared.purchases import webhook_events
 from shared.purchases.payments import Purchases
 from shared.settings import Settings
+from shared.spending import payer as payer_module
 from shared.spending.payer import Payer
 from shared.usage import recorder as usage_recorder
 from shared.usage.recorder import UsageRecorder
@@ -41,6 +46,25 @@ TTL_S = 900
 WALLETS = 5
 WORKSPACES = 2
 FULL_AUDIT_EVERY = 1_000
+# Where the run's clock starts, whatever the day it runs: budgets' days, members' months and storage days
+# begin at the same steps in every run of a seed (from the wall clock, a seed did not replay). Ahead of
+# the wall clock, as a clock that only moves forward from it always was.
+START = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+
+async def no_pause(seconds: float) -> None:
+    """The payer's wait between two tries of a finish, in the simulator: other tasks run, no time passes
+    (the run's clock moves only by its `tick` operations)."""
+    await asyncio.sleep(0)
+
+
+def full_audit_due(done: int) -> bool:
+    """Every FULL_AUDIT_EVERY steps up to 10,000 (a CI run's), then at every multiple of the steps' order
+    of magnitude (every 10,000 up to 100,000, every 100,000 up to 1,000,000...) and at the end. A full
+    audit reads every entry and hold so far, so it costs in proportion to the steps; at a fixed interval
+    a million-step run would spend most of its time in them (the per-step audit is the same throughout)."""
+    every = FULL_AUDIT_EVERY if done <= 10 * FULL_AUDIT_EVERY else 10 ** (len(str(done)) - 1)
+    return done % every == 0
 
 
 @dataclass
@@ -73,6 +97,7 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
     run_id = uuid.uuid4().hex[:8]
     wallets = [f"w-sim-{run_id}-{i}" for i in range(WALLETS)]
     clock = Clock()
+    clock.at = START
     keys, gateway, tasks, kind = (
         hooks.Keys(),
         hooks.Gateway(plan, {}),
@@ -149,8 +174,19 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
     collections = [(m, m.STORES) for m in (knowledge_repository, storage_charge)]
     for module, _ in collections:
         setattr(module, "STORES", f"vector_stores_sim{run_id}")  # noqa: B010
+    real_pause = payer_module.pause
+    payer_module.pause = no_pause  # a finish retried after a fault waits on no wall clock
+    # Backoff jitter draws from a generator of its own: how often it draws depends on timing (the
+    # emulator's aborts), and from the seeded global one it would shift the shards' choices.
+    # The shards' own choices (sources of a transfer) draw from one seeded for the run alone: other
+    # libraries draw from the global generator as timing has it (retry jitter), and shifted these.
+    jittered = [(m, m.random) for m in (firestore_adapter, payer_module, shards_module)]
+    for module, _ in jittered:
+        setattr(module, "random", random.Random())  # noqa: B010
+    setattr(shards_module, "random", random.Random(seed))  # noqa: B010
     started = time.monotonic()
     trace: list[str] | None = [] if os.environ.get("SIM_TRACE") else None  # each step, to diff two runs
+    report_every = int(os.environ.get("SIM_PROGRESS") or 0)  # a line on stderr every N steps (long runs)
     done, violation = 0, None
     try:
         for done in range(1, operations + 1):
@@ -158,8 +194,11 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
             if trace is not None:
                 trace.append(f"{done} {RANDOM_PART.sub('#', text)}")
             await audit.after_step(db, world)
-            if done % FULL_AUDIT_EVERY == 0:
+            if full_audit_due(done):
                 await audit.full(db, world)
+            if report_every and done % report_every == 0:
+                took = time.monotonic() - started
+                sys.stderr.write(f"{done} operations, {plan.total} faults, {took:.0f} s\n")
         await world.drain()
         await audit.after_step(db, world)
         await audit.full(db, world)
@@ -172,6 +211,9 @@ async def simulate(seed: int, operations: int, fault_rate: float) -> Result:
             setattr(module, "now", real_now)  # noqa: B010
         for module, real_name in collections:
             setattr(module, "STORES", real_name)  # noqa: B010
+        payer_module.pause = real_pause
+        for module, real_random in jittered:
+            setattr(module, "random", real_random)  # noqa: B010
         await close_client(db)
         await redis.aclose()
     seconds = time.monotonic() - started

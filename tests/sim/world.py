@@ -39,11 +39,14 @@ from tests.sim import (
     leases_sim,
     payments,
     shards,
+    speech_sim,
     ssl_sim,
     storage_sim,
     streams,
     stripe_sim,
     upkeep,
+    ws_audio_sim,
+    ws_embeddings_sim,
 )
 from tests.sim.calls import Action, Expect, Retry, Violation, shown
 from tests.sim.event_model import EventModel
@@ -109,6 +112,10 @@ WEIGHTS = {
     "tick": 1,
     "sweep_holds": 1,
     "sweep_lots": 1,
+    "tts": 1,
+    "ws_tts": 0.8,
+    "ws_embed": 1,
+    "ws_stt_open": 0.5,
 }
 
 
@@ -175,6 +182,7 @@ class World:
         self.audio_settings = audio_sim.settings(settings_project(db))
         self.stores_service = stores_service
         self.stores: dict[str, storage_sim.SimStore] = {}
+        self.audited: dict[str, Any] = {}  # each wallet and workspace as the model had it when last checked
 
     def new_id(self, prefix: str) -> str:
         self.n += 1
@@ -298,5 +306,9 @@ OPS: dict[str, Op] = {
     "tick": upkeep.tick,
     "sweep_holds": upkeep.sweep_holds,
     "sweep_lots": upkeep.sweep_lots,
+    "tts": speech_sim.tts,
+    "ws_tts": speech_sim.ws_tts,
+    "ws_embed": ws_embeddings_sim.ws_embed,
+    "ws_stt_open": ws_audio_sim.ws_open,
 }
 assert set(OPS) == set(WEIGHTS)
