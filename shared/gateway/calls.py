@@ -26,9 +26,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from shared.catalog.catalog import Deployment, ModelSpec
+from shared.gateway import tokenizer
 from shared.gateway.errors import translate
 from shared.gateway.inline import ImageInliner
-from shared.gateway.lazy import litellm, load_litellm
+from shared.gateway.lazy import load_litellm
 from shared.gateway.parts import split_media
 from shared.gateway.types import (
     PASSTHROUGH,
@@ -58,18 +59,18 @@ def count_prompt(
     """The prompt's tokens: the text of its messages (tool calls and results included), the tool
     definitions, plus an estimate for its images, audio and files (shared/gateway/parts.py)."""
     text, media = split_media(spec, messages)
-    return int(litellm().token_counter(model=spec.litellm_model, messages=text, tools=tools or None)) + media
+    return tokenizer.count_messages(spec.litellm_model, text, tools) + media
 
 
 def count_text(spec: ModelSpec, text: str) -> int:
     if not text:
         return 0
-    return int(litellm().token_counter(model=spec.litellm_model, text=text, count_response_tokens=True))
+    return tokenizer.count_text(spec.litellm_model, text)
 
 
 def count_rough(text: str) -> int:
     """One common tokenizer for every model: the `auto` rule's thresholds are rough sizes."""
-    return int(litellm().token_counter(text=text, count_response_tokens=True)) if text else 0
+    return tokenizer.count_text("", text) if text else 0
 
 
 @dataclass(frozen=True)

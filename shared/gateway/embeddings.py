@@ -10,8 +10,9 @@ import anyio
 
 from shared.catalog.embeddings import EmbeddingModel
 from shared.errors import UpstreamError
+from shared.gateway import tokenizer
 from shared.gateway.errors import translate
-from shared.gateway.lazy import litellm, load_litellm
+from shared.gateway.lazy import load_litellm
 from shared.gateway.types import provider_args
 
 
@@ -76,7 +77,7 @@ class Embedded:
 
 def count_tokens(model: EmbeddingModel, text: str) -> int:
     """Our estimate of an input's tokens (the provider's tokenizer may differ; its count settles)."""
-    return int(litellm().token_counter(model=model.litellm_model, text=text, count_response_tokens=True))
+    return tokenizer.count_text(model.litellm_model, text)
 
 
 class EmbeddingCaller:

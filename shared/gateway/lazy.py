@@ -43,9 +43,8 @@ def _load() -> ModuleType:
         started = time.perf_counter()
         # shared/gateway/__init__.py has set LITELLM_LOCAL_MODEL_COST_MAP: no price map from the network.
         module = importlib.import_module("litellm")
-        module.suppress_debug_info = True
-        module.drop_params = True
-        module.telemetry = False
+        for name, value in (("suppress_debug_info", True), ("drop_params", True), ("telemetry", False)):
+            setattr(module, name, value)
         _module = module
         log.info("litellm imported", extra={"seconds": round(time.perf_counter() - started, 3)})
         return module
