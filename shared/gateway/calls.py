@@ -29,7 +29,7 @@ from shared.catalog.catalog import Deployment, ModelSpec
 from shared.gateway import tokenizer
 from shared.gateway.errors import translate
 from shared.gateway.inline import ImageInliner
-from shared.gateway.lazy import load_litellm
+from shared.gateway.lazy import is_loaded, load_litellm
 from shared.gateway.parts import split_media
 from shared.gateway.types import (
     PASSTHROUGH,
@@ -253,6 +253,13 @@ class Caller:
         """The native lane's call for `deployment` (shared/gateway/native/), or None: through litellm."""
         return self.native.wire(deployment) if self.native is not None else None
 
+    async def _wire_ready(self, deployment: Deployment) -> Wire | None:
+        """`_wire`, with litellm (whose parameter table a deployment's first native call reads) imported
+        in a worker thread first if it is not yet: the event loop keeps serving meanwhile."""
+        if self.native is not None and not is_loaded():
+            await load_litellm()
+        return self._wire(deployment)
+
     async def aclose(self) -> None:
         if self.native is not None:
             await self.native.aclose()
@@ -291,7 +298,7 @@ class Caller:
         """One non-streaming attempt; usage the provider did not report is estimated (`reported` False)."""
         limits = Limits.for_model(served.spec, self.settings)
         messages = await self.images.prepare(served.deployment, messages)
-        wire = self._wire(served.deployment)
+        wire = await self._wire_ready(served.deployment)
         deployment, limit = served.deployment, candidate.max_tokens
         if self.native is not None and wire is not None:
             call = self.native.complete(wire, deployment, messages, limit, params, limits)
@@ -337,7 +344,7 @@ class Caller:
         limits = Limits.for_model(served.spec, self.settings)
         messages = await self.images.prepare(served.deployment, messages)
         deadline = time.monotonic() + limits.total_s
-        wire = self._wire(served.deployment)
+        wire = await self._wire_ready(served.deployment)
         stream: ModelStream
         if self.native is not None and wire is not None:
             from shared.gateway.native.lane import NativeStream
