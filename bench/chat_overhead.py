@@ -161,6 +161,21 @@ async def guards_on(target: load.Target) -> dict[str, str | None]:
     return found
 
 
+async def idle_rss(api: Child, target: load.Target, served: int, extra: int) -> dict[str, float]:
+    """`extra` more streamed calls (10 at a time) to an instance that has served `served`, then 2 s idle:
+    its VmRSS, against the aim of 150 MiB for an idle instance after 1,000 requests."""
+    gate = asyncio.Semaphore(10)
+
+    async def one(client: httpx.AsyncClient, i: int) -> None:
+        async with gate:
+            await load.call(client, target, i, stream=True)
+
+    async with httpx.AsyncClient(timeout=TIMEOUT) as client:
+        await asyncio.gather(*(one(client, i) for i in range(extra)))
+    await asyncio.sleep(2.0)
+    return {"idle_rss_mb": memory_mb(api.pid, "VmRSS"), "requests_served": served + extra}
+
+
 def litellm_floor(base: str, n: int) -> dict[str, float]:
     """CPU ms per call of litellm.acompletion alone (bench/litellm_floor.py, its own process), and of
     our native lane's call alone (bench/native_floor.py), as `native_<mode>_cpu_ms`."""
@@ -322,6 +337,10 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
     )
     fb = await fallback.measure(ours, cfg.sequential, cfg.warmup, pids)
     floor = litellm_floor(f"http://127.0.0.1:{fake_port}/v1", cfg.sequential)
+    served = sum(p["latency_ms"]["n"] + p["errors"] for p in phases if p["target"] == "api")
+    print(f"[5/6] idle RSS of ours: 1000 more streamed calls after the {served} measured, then 2 s idle")
+    idle = await idle_rss(second, ours, served, 1000)
+    print(f"    VmRSS {idle['idle_rss_mb']:.0f} MiB after {idle['requests_served']} requests", flush=True)
     servers = (
         ("api", second.pid),
         ("api_litellm", via_litellm.pid),
@@ -332,6 +351,7 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
         name: {"rss_after_start_mb": rss[name], "peak_rss_mb": memory_mb(pid, "VmHWM")}
         for name, pid in servers
     }
+    memory["api"].update(idle)
     # CPU is read for the server's own pid: say so if any runs work in child processes.
     spawned = {name: descendants(pid) for name, pid in servers}
     cpus = os.cpu_count() or 1

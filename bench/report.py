@@ -27,6 +27,8 @@ SERVERS = {
 }
 LATENCY_AIM = 1 / 3  # ours/theirs added latency at most this
 THROUGHPUT_AIM = 3.0  # ours/theirs requests per second at least this
+COLD_START_AIM_S = 1.5  # spawn -> /healthz and spawn -> first streamed token (native lane), at most
+IDLE_RSS_AIM_MB = 150.0  # VmRSS of an idle instance after 1,000 requests, at most
 
 
 def overhead(phases: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -104,6 +106,22 @@ def compare(results: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_row("peak RSS (MiB, VmHWM)", mem["api"]["peak_rss_mb"], mem["litellm"]["peak_rss_mb"]))
         start = results["startup_s"]
         rows.append(_row("spawn -> ready (s)", start["api"], start["litellm"]))
+    rows += absolute_aims(results)
+    return rows
+
+
+def absolute_aims(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Issue 15 item 3's aims, absolute (not against the proxy): cold start and idle memory."""
+    cold, api = results["cold_start"], results["memory"].get("api", {})
+    aim = f"<= {COLD_START_AIM_S}"
+    rows = [
+        _row(f"ours: spawn -> {what} (s)", cold[key], math.nan, aim, cold[key] <= COLD_START_AIM_S)
+        for what, key in (("/healthz", "healthz_s"), ("first streamed token", "first_token_s"))
+    ]
+    idle = api.get("idle_rss_mb")
+    if idle is not None:
+        what = f"ours: idle RSS after {api['requests_served']} requests (MiB)"
+        rows.append(_row(what, idle, math.nan, f"<= {IDLE_RSS_AIM_MB:.0f}", idle <= IDLE_RSS_AIM_MB))
     return rows
 
 

@@ -129,6 +129,9 @@ class Settings(BaseSettings):
     native_lane_providers: str = "openai,xai,deepseek,openrouter,groq,together_ai,fireworks_ai"
     native_lane_max_connections: int = Field(1000, ge=1)  # per deployment
     native_lane_keepalive: int = Field(100, ge=0)
+    # litellm is imported on first need (shared/gateway/lazy.py); the API imports it in a background
+    # thread once it serves, so the first translated-provider or media call does not wait for it.
+    litellm_warmup: bool = True
 
     # Response cache: shared/cache/. Hits cost cache_hit_price_percent of the
     # original answer's price (0 = free). The semantic layer is off by default and needs an embedding model.

@@ -10,8 +10,6 @@ per build except index.html, which is never cached so a deploy is picked up at o
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse, RedirectResponse
 from starlette.exceptions import HTTPException
@@ -19,8 +17,6 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.settings import Settings
-
-log = logging.getLogger("api.console")
 
 PREFIX = "/app"
 GIS = "https://accounts.google.com/gsi/"
@@ -77,10 +73,10 @@ class ConsoleHeaders:
 
 
 def mount_console(app: FastAPI, settings: Settings) -> bool:
-    """Serve the built console under /app when it was built; False (and a log line) when it was not."""
+    """Serve the built console under /app when it was built; False when it was not (the API logs that at
+    start-up, not here: this runs when the app module is imported)."""
     folder = settings.console_dir
     if not (folder / "index.html").is_file():
-        log.info("console not built: /app is not served", extra={"console_dir": str(folder)})
         return False
 
     @app.get(PREFIX, include_in_schema=False)

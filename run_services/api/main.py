@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -41,11 +43,14 @@ from run_services.api.routes import usage as usage_routes
 from run_services.api.routes import workspaces as workspace_routes
 from shared.bootstrap import build_services, close_services
 from shared.files.uploads import PART_MAX_BYTES, UPLOAD_ID
+from shared.gateway.lazy import warm_in_background
 from shared.logs import configure_logging
 from shared.settings import Settings, get_settings
 from shared.telemetry.error_reports import configure_error_reports
 from shared.telemetry.metrics import configure_metrics
 from shared.telemetry.tracing import configure_tracing
+
+log = logging.getLogger("api.main")
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -60,6 +65,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.services = build_services(settings)
         # Credit leases flush in the background (terraform keeps the CPU on outside requests for it).
         await app.state.services.money.leases.start()
+        if not console_served:
+            folder = str(settings.console_dir)
+            log.info("console not built: /app is not served", extra={"console_dir": folder})
+        if settings.litellm_warmup:
+            # After the first loop turn, i.e. once uvicorn has bound the port and serves: the import
+            # runs in a daemon thread while the native lane answers.
+            asyncio.get_running_loop().call_soon(warm_in_background)
         try:
             yield
         finally:
@@ -124,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(workspace_routes.routes)
     app.include_router(guardrails.router)
     app.include_router(usage_routes.router)
-    mount_console(app, settings)
+    console_served = mount_console(app, settings)
     return app
 
 

@@ -1,8 +1,10 @@
 """One attempt on one deployment, through litellm, under the attempt's timeouts; and token counts.
 
-litellm is imported only inside shared/gateway/: here for chat attempts and token counts, in
-errors.py and retry.py for its exception types, and in embeddings.py, images.py, transcription.py
-and video.py for those endpoints. Errors are raised as litellm (or asyncio) raised them, so the
+litellm is imported only inside shared/gateway/, and only when first needed (shared/gateway/lazy.py): here
+for chat attempts through it, in embeddings.py, images.py, moderation.py, speech.py, transcription.py and
+video.py for those endpoints; errors.py and retry.py test its exception types only once it is loaded.
+Token counts use tiktoken directly (tokenizer.py), with litellm's counter only for the models whose
+tokenizer it picks otherwise. Errors are raised as litellm (or asyncio) raised them, so the
 router can classify them with the provider's status and Retry-After; the router translates them
 into our errors. A stream is returned only once its first delta has
 arrived (or the provider ended it without any), so "before the first token" is a clean boundary.
@@ -22,11 +24,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import litellm
 
 from shared.catalog.catalog import Deployment, ModelSpec
+from shared.gateway import tokenizer
 from shared.gateway.errors import translate
 from shared.gateway.inline import ImageInliner
+from shared.gateway.lazy import is_loaded, load_litellm
 from shared.gateway.parts import split_media
 from shared.gateway.types import (
     PASSTHROUGH,
@@ -46,9 +49,6 @@ if TYPE_CHECKING:
     from shared.gateway.native.lane import NativeLane
     from shared.gateway.native.wire import Wire
 
-litellm.suppress_debug_info = True
-litellm.drop_params = True
-litellm.telemetry = False
 
 OnFailure = Callable[[BaseException], Awaitable[None]]
 
@@ -59,18 +59,18 @@ def count_prompt(
     """The prompt's tokens: the text of its messages (tool calls and results included), the tool
     definitions, plus an estimate for its images, audio and files (shared/gateway/parts.py)."""
     text, media = split_media(spec, messages)
-    return int(litellm.token_counter(model=spec.litellm_model, messages=text, tools=tools or None)) + media
+    return tokenizer.count_messages(spec.litellm_model, text, tools) + media
 
 
 def count_text(spec: ModelSpec, text: str) -> int:
     if not text:
         return 0
-    return int(litellm.token_counter(model=spec.litellm_model, text=text, count_response_tokens=True))
+    return tokenizer.count_text(spec.litellm_model, text)
 
 
 def count_rough(text: str) -> int:
     """One common tokenizer for every model: the `auto` rule's thresholds are rough sizes."""
-    return int(litellm.token_counter(text=text, count_response_tokens=True)) if text else 0
+    return tokenizer.count_text("", text) if text else 0
 
 
 @dataclass(frozen=True)
@@ -253,6 +253,13 @@ class Caller:
         """The native lane's call for `deployment` (shared/gateway/native/), or None: through litellm."""
         return self.native.wire(deployment) if self.native is not None else None
 
+    async def _wire_ready(self, deployment: Deployment) -> Wire | None:
+        """`_wire`, with litellm (whose parameter table a deployment's first native call reads) imported
+        in a worker thread first if it is not yet: the event loop keeps serving meanwhile."""
+        if self.native is not None and not is_loaded():
+            await load_litellm()
+        return self._wire(deployment)
+
     async def aclose(self) -> None:
         if self.native is not None:
             await self.native.aclose()
@@ -291,7 +298,7 @@ class Caller:
         """One non-streaming attempt; usage the provider did not report is estimated (`reported` False)."""
         limits = Limits.for_model(served.spec, self.settings)
         messages = await self.images.prepare(served.deployment, messages)
-        wire = self._wire(served.deployment)
+        wire = await self._wire_ready(served.deployment)
         deployment, limit = served.deployment, candidate.max_tokens
         if self.native is not None and wire is not None:
             call = self.native.complete(wire, deployment, messages, limit, params, limits)
@@ -314,7 +321,8 @@ class Caller:
         params: dict[str, Any],
         limits: Limits,
     ) -> Answer:
-        response = await litellm.acompletion(**self.args(deployment, messages, max_tokens, params, limits))
+        module = await load_litellm()
+        response = await module.acompletion(**self.args(deployment, messages, max_tokens, params, limits))
         choice = response.choices[0]
         return Answer(
             choice.message.content or "",
@@ -336,7 +344,7 @@ class Caller:
         limits = Limits.for_model(served.spec, self.settings)
         messages = await self.images.prepare(served.deployment, messages)
         deadline = time.monotonic() + limits.total_s
-        wire = self._wire(served.deployment)
+        wire = await self._wire_ready(served.deployment)
         stream: ModelStream
         if self.native is not None and wire is not None:
             from shared.gateway.native.lane import NativeStream
@@ -348,7 +356,8 @@ class Caller:
         else:
             args = self.args(served.deployment, messages, candidate.max_tokens, params, limits)
             args.update(stream=True, stream_options={"include_usage": True})
-            upstream = await asyncio.wait_for(litellm.acompletion(**args), limits.first_token_s)
+            module = await load_litellm()  # before the clock: a cold import is not the provider's delay
+            upstream = await asyncio.wait_for(module.acompletion(**args), limits.first_token_s)
             stream = ModelStream(upstream, served, limits, deadline, on_failure)
         try:
             await stream.prime()

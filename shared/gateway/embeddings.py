@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import anyio
-import litellm
 
 from shared.catalog.embeddings import EmbeddingModel
 from shared.errors import UpstreamError
+from shared.gateway import tokenizer
 from shared.gateway.errors import translate
+from shared.gateway.lazy import load_litellm
 from shared.gateway.types import provider_args
 
 
@@ -40,7 +41,7 @@ class LitellmEmbedder:
         (`max_retries or DEFAULT_MAX_RETRIES`), so the deadline, not the retry count, is the bound."""
         try:
             with anyio.fail_after(self.timeout_s):
-                response = await litellm.aembedding(
+                response = await (await load_litellm()).aembedding(
                     model=self.model,
                     input=[text],
                     api_key=self.api_key,
@@ -76,7 +77,7 @@ class Embedded:
 
 def count_tokens(model: EmbeddingModel, text: str) -> int:
     """Our estimate of an input's tokens (the provider's tokenizer may differ; its count settles)."""
-    return int(litellm.token_counter(model=model.litellm_model, text=text, count_response_tokens=True))
+    return tokenizer.count_text(model.litellm_model, text)
 
 
 class EmbeddingCaller:
@@ -94,7 +95,7 @@ class EmbeddingCaller:
             extra["user"] = user
         try:
             with anyio.fail_after(model.timeout_s + 1):
-                response = await litellm.aembedding(
+                response = await (await load_litellm()).aembedding(
                     model=model.litellm_model,
                     input=inputs,
                     timeout=model.timeout_s,

@@ -8,9 +8,9 @@ import logging
 from typing import Self
 
 import httpx
-from litellm import exceptions as lx
 
 from shared.errors import AppError, BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from shared.gateway.lazy import loaded_exceptions
 from shared.gateway.native.errors import ProviderError
 from shared.gateway.retry import classify
 
@@ -80,8 +80,14 @@ def translate(exc: BaseException, provider: str) -> AppError:
 
 def _family(exc: BaseException) -> str:
     """The name translate() goes by for litellm's (or asyncio's, httpx's) exception: its class, or the
-    litellm class it derives from when that decides the answer (subclasses first)."""
-    if isinstance(exc, lx.Timeout | asyncio.TimeoutError | httpx.TimeoutException):
+    litellm class it derives from when that decides the answer (subclasses first). litellm's classes are
+    only tested once it is imported: before that no exception can be one of them."""
+    lx = loaded_exceptions()
+    if isinstance(exc, asyncio.TimeoutError | httpx.TimeoutException):
+        return "Timeout"
+    if lx is None:
+        return type(exc).__name__
+    if isinstance(exc, lx.Timeout):
         return "Timeout"
     for cls in (
         lx.ContextWindowExceededError,

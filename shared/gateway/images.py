@@ -9,15 +9,17 @@ a URL instead of base64 are fetched once.
 from __future__ import annotations
 
 import base64
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
-import litellm
 
 from shared.catalog.media import ImageModel
 from shared.gateway.errors import MediaFailed
-from shared.gateway.openai_sdk import NoRetryOpenAI
+from shared.gateway.lazy import load_litellm
 from shared.gateway.types import provider_args
+
+if TYPE_CHECKING:
+    from shared.gateway.openai_sdk import NoRetryOpenAI
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -45,6 +47,8 @@ class LitellmImages:
         if client is None:
             # The key is the provider's, read through the secret source by the catalog; a provider
             # without one (an open endpoint) still needs a non-empty string for the SDK.
+            from shared.gateway.openai_sdk import NoRetryOpenAI  # the SDK is loaded on first use
+
             client = NoRetryOpenAI(model.api_key or "unset", model.api_base, self._timeout_s)
             self._clients[key] = client
         return client
@@ -58,7 +62,7 @@ class LitellmImages:
                 "b64_json"  # gpt-image models always answer base64 and refuse the field
             )
         try:
-            response = await litellm.aimage_generation(
+            response = await (await load_litellm()).aimage_generation(
                 prompt=prompt, model=model.litellm_model, n=1, size=size, timeout=self._timeout_s, **kwargs
             )
             data = list(getattr(response, "data", None) or [])

@@ -3,8 +3,7 @@ Moderator (shared/guardrails/moderation.py) when MODERATION_MODEL is set."""
 
 from __future__ import annotations
 
-import litellm
-
+from shared.gateway.lazy import load_litellm
 from shared.guardrails.moderation import ModerationResult, ModerationUnavailable, result_of
 
 MAX_INPUT_CHARS = 32_000  # per request: the endpoint's own limit is larger; the tail of a long prompt waits
@@ -20,7 +19,7 @@ class LitellmModerator:
     async def moderate(self, texts: list[str]) -> ModerationResult:
         joined = "\n\n".join(texts)[:MAX_INPUT_CHARS]
         try:
-            response = await litellm.amoderation(
+            response = await (await load_litellm()).amoderation(
                 input=joined,
                 model=self.model,
                 api_key=self._api_key,

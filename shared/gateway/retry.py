@@ -27,11 +27,10 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import httpx
-from litellm import exceptions as lx
 
 from shared.errors import AppError, BadRequest, UpstreamError, UpstreamTimeout, UpstreamUnavailable
+from shared.gateway.lazy import loaded_exceptions, loaded_sdk_errors
 from shared.gateway.native.errors import ProviderError
-from shared.gateway.openai_sdk import APIConnectionError, APITimeoutError
 
 Kind = Literal[
     "rate_limited",
@@ -87,23 +86,31 @@ def classify(exc: BaseException, *, clock: Callable[[], float] = time.time) -> F
             return classify(cause, clock=clock)
         return _classify_app_error(exc)
 
-    if isinstance(exc, lx.MidStreamFallbackError) and isinstance(exc.original_exception, BaseException):
+    # litellm's and the OpenAI SDK's classes are tested only once they are imported: before that, no
+    # exception can be one of them (shared/gateway/lazy.py), and the native lane raises ProviderError.
+    lx = loaded_exceptions()
+    if (
+        lx is not None
+        and isinstance(exc, lx.MidStreamFallbackError)
+        and isinstance(exc.original_exception, BaseException)
+    ):
         # A stream that broke: what broke it (a 429, a content filter, a dropped connection) decides.
         inner = classify(exc.original_exception, clock=clock)
         if inner.kind != "other":
             return inner
     retry_after = _retry_after(exc, clock)
     # Subclasses of BadRequestError first: they carry status 400 too.
-    if isinstance(exc, lx.ContentPolicyViolationError):
+    if lx is not None and isinstance(exc, lx.ContentPolicyViolationError):
         return Failure(False, None, "content_policy", 400)
-    if isinstance(exc, lx.ContextWindowExceededError):
+    if lx is not None and isinstance(exc, lx.ContextWindowExceededError):
         return Failure(False, None, "context_window", 400)
     if isinstance(exc, ProviderError) and exc.family in _NATIVE_REFUSALS:
         return Failure(False, None, _NATIVE_REFUSALS[exc.family], 400)
+    sdk_timeout, sdk_connection = loaded_sdk_errors()
     # litellm.Timeout is an openai.APITimeoutError, itself an openai.APIConnectionError: timeouts first.
-    if isinstance(exc, APITimeoutError | httpx.TimeoutException | TimeoutError):
+    if isinstance(exc, sdk_timeout | httpx.TimeoutException | TimeoutError):
         return Failure(True, retry_after, "timeout", _status(exc))
-    if isinstance(exc, APIConnectionError | httpx.NetworkError | httpx.RemoteProtocolError):
+    if isinstance(exc, sdk_connection | httpx.NetworkError | httpx.RemoteProtocolError):
         return Failure(True, retry_after, "connection", None)
     if isinstance(exc, httpx.ProxyError | ConnectionError):
         return Failure(True, retry_after, "connection", None)

@@ -19,16 +19,18 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
-import litellm
 
 from shared.catalog.speech import SpeechModel
 from shared.errors import UpstreamError
 from shared.gateway.errors import translate
-from shared.gateway.openai_sdk import StreamingSpeechOpenAI
+from shared.gateway.lazy import load_litellm
 from shared.gateway.types import provider_args
+
+if TYPE_CHECKING:
+    from shared.gateway.openai_sdk import StreamingSpeechOpenAI
 
 log = logging.getLogger("gateway.speech")
 
@@ -104,6 +106,8 @@ class LitellmSpeech:
         client = self._clients.get(key)
         if client is None:
             # A provider without a key (an open endpoint) still needs a non-empty string for the SDK.
+            from shared.gateway.openai_sdk import StreamingSpeechOpenAI  # the SDK is loaded on first use
+
             client = StreamingSpeechOpenAI(
                 model.api_key or "unset", model.api_base, self._connect_s, self._idle_s
             )
@@ -119,7 +123,7 @@ class LitellmSpeech:
         if request.instructions:
             kwargs["instructions"] = request.instructions
         try:
-            response = await litellm.aspeech(
+            response = await (await load_litellm()).aspeech(
                 model=model.litellm_model,
                 input=request.input,
                 voice=request.voice,

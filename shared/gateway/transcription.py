@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-import litellm
-
 from shared.catalog.audio import TranscriptionModel
 from shared.errors import UpstreamError
+from shared.gateway.lazy import load_litellm
 from shared.gateway.retry import classify
 from shared.gateway.types import provider_args
 
@@ -44,7 +43,7 @@ class LitellmTranscriber:
         if language:
             kwargs["language"] = language
         try:
-            response = await litellm.atranscription(
+            response = await (await load_litellm()).atranscription(
                 model=model.litellm_model,
                 file=("audio.wav", wav, "audio/wav"),
                 timeout=self._timeout_s,

@@ -16,10 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol
 
-import litellm
-
 from shared.catalog.media import VideoModel
 from shared.gateway.errors import MediaFailed
+from shared.gateway.lazy import load_litellm
 from shared.gateway.types import provider_args
 
 VideoState = Literal["pending", "completed", "failed"]
@@ -59,7 +58,7 @@ class LitellmVideos:
 
     async def submit(self, model: VideoModel, prompt: str, seconds: int, size: str) -> str:
         try:
-            video = await litellm.avideo_generation(
+            video = await (await load_litellm()).avideo_generation(
                 prompt=prompt,
                 model=model.litellm_model,
                 seconds=str(seconds),
@@ -76,7 +75,7 @@ class LitellmVideos:
 
     async def status(self, model: VideoModel, operation: str) -> VideoStatus:
         try:
-            video = await litellm.avideo_status(video_id=operation, **self._kwargs(model))
+            video = await (await load_litellm()).avideo_status(video_id=operation, **self._kwargs(model))
         except Exception as exc:
             raise _failed(exc, "checking the video") from exc
         status = str(video.status).lower()
@@ -88,7 +87,7 @@ class LitellmVideos:
 
     async def content(self, model: VideoModel, operation: str) -> bytes:
         try:
-            data = await litellm.avideo_content(video_id=operation, **self._kwargs(model))
+            data = await (await load_litellm()).avideo_content(video_id=operation, **self._kwargs(model))
         except Exception as exc:
             raise _failed(exc, "downloading the video") from exc
         if not data:

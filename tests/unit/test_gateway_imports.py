@@ -43,6 +43,8 @@ class Watch:
             seen.append(os.environ.get("LITELLM_LOCAL_MODEL_COST_MAP"))
 sys.meta_path.insert(0, Watch())
 import shared.gateway.errors
+from shared.gateway.lazy import litellm
+litellm()
 print(seen)
 """
     env = {k: v for k, v in os.environ.items() if k != "LITELLM_LOCAL_MODEL_COST_MAP"}
@@ -51,3 +53,33 @@ print(seen)
     )
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == "['True']"
+
+
+def test_importing_the_api_app_imports_neither_litellm_nor_the_openai_sdk() -> None:
+    # Start-up stays fast (issue 15, item 3): litellm and the SDK are imported on first need only.
+    code = """
+import sys
+import run_services.api.main
+loaded = sorted(m for m in ("litellm", "openai") if m in sys.modules)
+assert not loaded, loaded
+"""
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+
+
+def test_a_native_lane_error_is_classified_without_litellm() -> None:
+    code = """
+import sys
+from shared.gateway.errors import translate
+from shared.gateway.native.errors import status_error, transport_error
+from shared.gateway.retry import classify
+import httpx
+failure = classify(status_error(429, "rate limit reached", httpx.Headers({"retry-after": "2"})))
+assert (failure.kind, failure.retry_after) == ("rate_limited", 2.0), failure
+assert classify(transport_error(httpx.ConnectTimeout("slow"))).kind == "timeout"
+bad = translate(status_error(400, "invalid_request_error", httpx.Headers()), "p")
+assert bad.code == "provider_rejected_request"
+assert "litellm" not in sys.modules and "openai" not in sys.modules
+"""
+    run = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr

@@ -72,8 +72,10 @@ def wire_for(deployment: Deployment, providers: frozenset[str]) -> Wire | None:
 
 @lru_cache(maxsize=512)
 def supported_params(model: str, provider: str) -> frozenset[str]:
-    """litellm's list of the OpenAI parameters `model` accepts on `provider` (once per model)."""
-    import litellm  # already loaded by shared/gateway/calls.py; imported here so this file stays light
+    """litellm's list of the OpenAI parameters `model` accepts on `provider` (once per model). This is
+    the one thing a native call still needs litellm for: the first call of a deployment imports it when
+    the start-up warm-up (shared/gateway/lazy.py) has not yet."""
+    from shared.gateway.lazy import litellm
 
-    names = litellm.get_supported_openai_params(model=model, custom_llm_provider=provider) or []
+    names = litellm().get_supported_openai_params(model=model, custom_llm_provider=provider) or []
     return frozenset(str(n) for n in names)
