@@ -49,6 +49,7 @@ export async function dictate(on: DictationHandlers): Promise<Dictation> {
   const token = await accessToken();
   const mic = await microphone();
   const audio = new AudioContext();
+  if (audio.state === "suspended") await audio.resume(); // made after awaits: may start suspended
   const rate = Math.min(RATE, audio.sampleRate);
   try {
     await audio.audioWorklet.addModule(workletUrl);

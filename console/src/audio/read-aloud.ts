@@ -5,6 +5,7 @@
 import { call } from "../api";
 import { h, plural, usd } from "../dom";
 import { sentence } from "../errors";
+import { refreshBalance } from "../shell";
 
 export const SPEECH_MODEL = "tts-1";
 export const VOICE = "alloy";
@@ -41,6 +42,7 @@ export function readAloud(text: string, signal: AbortSignal): HTMLElement {
       })
       .finally(() => {
         button.disabled = false;
+        void refreshBalance();
       });
   });
   return h("div", { class: "row wrap read" }, button, status, player);

@@ -115,6 +115,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     caps,
   );
   main.append(h("h1", { class: "sr-only" }, "Chat"), log, form);
+  setUpDictation(mic, input, heard, signal); // before the awaits below: the button works at once
 
   const models = await chatModels(signal);
   picker.append(...models.map(modelOption));
@@ -154,7 +155,6 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
     }
   }
   input.focus();
-  setUpDictation(mic, input, heard, signal);
 
   let running: AbortController | null = null;
   signal.addEventListener("abort", () => running?.abort());
