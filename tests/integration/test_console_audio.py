@@ -17,6 +17,7 @@ import time
 import uuid
 import wave
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +32,7 @@ from tests.fakes.transcription import FakeTranscription
 from tests.support import console as browsing
 from tests.support.audio import PRICE as STT_PRICE
 from tests.support.console import Account
-from tests.support.helpers import User, balance, db, sign_up, wait_settled
+from tests.support.helpers import User, balance, db, drain_to, sign_up, wait_settled
 from tests.support.servers import ServerThread
 from tests.support.speech import PER_CHAR, PRICE_PER_MILLION
 
@@ -280,3 +281,19 @@ def test_read_aloud_says_why_it_failed_and_charges_nothing(
     assert "{" not in (status.inner_text()), "raw JSON shown"
     expect(answer.locator("audio")).to_be_hidden()
     assert wait_settled(client, user.headers)["available"] == before
+
+
+def test_dictating_without_the_credits_for_it_says_what_to_do_and_charges_nothing(
+    page: Page, client: httpx.Client, user: User, settings: Settings
+) -> None:
+    # Less than the shortest stream (1 s) costs; in a thread of its own, as Playwright's loop runs here.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(drain_to, settings, user.user_id, STT_PRICE // 2).result()
+    before = balance(client, user.headers)
+    page.get_by_role("button", name="Dictate").click()
+    status = page.locator("#dictation")
+    expect(status).to_have_text(
+        "You are out of credits for dictation. Buy credits and press Dictate again.", timeout=20_000
+    )
+    expect(page.get_by_role("button", name="Dictate")).to_have_attribute("aria-pressed", "false")
+    assert balance(client, user.headers) == before

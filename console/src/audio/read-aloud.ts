@@ -14,7 +14,7 @@ export const VOICE = "alloy";
 export function readAloud(text: string, signal: AbortSignal): HTMLElement {
   const button = h("button", { type: "button", class: "read-aloud" }, "Read aloud");
   const player = h("audio", { controls: true, hidden: true, "aria-label": "The answer, read aloud" });
-  const status = h("span", { class: "meta", role: "status" });
+  const status = h("small", { role: "status" });
   let url = "";
   const forget = (): void => {
     if (url) URL.revokeObjectURL(url);
