@@ -136,6 +136,12 @@ async function bearer(): Promise<string> {
   return session!.access;
 }
 
+/** The access token for a call that cannot go through `call`: the transcription WebSocket, which takes
+ * it in its first message (a browser cannot set headers on a WebSocket, and a URL ends up in logs). */
+export async function accessToken(): Promise<string> {
+  return bearer();
+}
+
 export interface CallOptions {
   method?: string;
   body?: unknown;

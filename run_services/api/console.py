@@ -6,7 +6,13 @@ scripts and styles, talk only to this origin, and never be framed: an injected <
 does not run, and nothing can be sent elsewhere. When Google sign-in is configured
 (settings.google_client_id), the policy also lets in Google Identity Services, narrowly: its one script,
 its stylesheet, and its frames and calls under https://accounts.google.com/gsi/. The files are immutable
-per build except index.html, which is never cached so a deploy is picked up at once."""
+per build except index.html, which is never cached so a deploy is picked up at once.
+
+Audio (the Chat view's Dictate and Read aloud): `connect-src 'self'` already covers the transcription
+WebSocket, since CSP Level 3 matches ws: and wss: on this same host for 'self' (no other host is
+allowed); the AudioWorklet that encodes the microphone is a file of this origin (script-src 'self');
+spoken answers play from blob: URLs, so media-src is `blob:` and nothing else. A Permissions-Policy lets
+only this origin use the microphone (no frame can), and nothing may use the camera or location."""
 
 from __future__ import annotations
 
@@ -32,6 +38,7 @@ def content_security_policy(google: bool) -> str:
             f"style-src 'self'{extra.get('style', '')}",
             "img-src 'self' data:",
             "font-src 'self'",
+            "media-src blob:",
             f"connect-src 'self'{extra.get('connect', '')}",
             *([f"frame-src {GIS}"] if google else []),
             "manifest-src 'self'",
@@ -43,6 +50,7 @@ def content_security_policy(google: bool) -> str:
 
 
 CSP = content_security_policy(google=False)
+PERMISSIONS = b"microphone=(self), camera=(), geolocation=()"
 
 
 class ConsoleHeaders:
@@ -61,6 +69,7 @@ class ConsoleHeaders:
                 headers = list(message.get("headers", []))
                 headers.append((b"content-security-policy", self.csp))
                 headers.append((b"x-frame-options", b"DENY"))
+                headers.append((b"permissions-policy", PERMISSIONS))
                 cache = b"public, max-age=31536000, immutable" if immutable else b"no-cache"
                 headers.append((b"cache-control", cache))
                 message = {**message, "headers": headers}

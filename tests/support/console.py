@@ -7,7 +7,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,8 +44,9 @@ def console_settings(settings: Settings, **update: object) -> Settings:
 
 
 @contextlib.contextmanager
-def launch() -> Iterator[Browser]:
-    """Headless Chromium, or the test skipped with the reason when none can be installed here."""
+def launch(extra_args: Sequence[str] = ()) -> Iterator[Browser]:
+    """Headless Chromium, or the test skipped with the reason when none can be installed here.
+    `extra_args` are added to the usual flags (the audio tests' fake microphone)."""
     path = console.browser()
     if path is None:
         pytest.skip(
@@ -53,7 +54,7 @@ def launch() -> Iterator[Browser]:
             "`apt-get install chromium` and run again; `make test` and CI install it."
         )
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=path, args=console.CHROMIUM_ARGS)
+        chromium = p.chromium.launch(executable_path=path, args=[*console.CHROMIUM_ARGS, *extra_args])
         try:
             yield chromium
         finally:
@@ -83,6 +84,15 @@ def console_page(browser: Browser, base_url: str) -> Iterator[Page]:
     finally:
         context.close()
     assert not errors, f"the page logged errors: {errors}"
+
+
+def fake_microphone(wav: Path) -> list[str]:
+    """Chromium's flags for a microphone that plays `wav` (16-bit PCM, looped) and is allowed at once."""
+    return [
+        "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-audio-capture={wav}",
+    ]
 
 
 @dataclass

@@ -28,6 +28,7 @@ def test_served_with_the_csp_and_cache_rules(tmp_path: Path) -> None:
     assert page.headers["content-security-policy"] == CSP
     assert page.headers["cache-control"] == "no-cache"
     assert page.headers["x-frame-options"] == "DENY"
+    assert page.headers["permissions-policy"] == "microphone=(self), camera=(), geolocation=()"
     asset = client.get("/app/assets/index-abc123.js")
     assert asset.status_code == 200 and asset.headers["content-security-policy"] == CSP
     assert "immutable" in asset.headers["cache-control"]
@@ -43,6 +44,8 @@ def test_the_csp_allows_nothing_inline_and_no_other_origin() -> None:
     assert rules["default-src"] == "'none'" and rules["frame-ancestors"] == "'none'"
     for directive in ("script-src", "style-src", "connect-src"):
         assert rules[directive] == "'self'", directive
+    # Read aloud plays blob: URLs the page made; no media from any host, not even this one.
+    assert rules["media-src"] == "blob:"
 
 
 def test_not_served_when_not_built(tmp_path: Path) -> None:

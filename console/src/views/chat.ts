@@ -7,8 +7,13 @@
 // data: URL), kept with the thread and shown again when the thread is reopened. "Answer from"
 // picks a knowledge store (views/knowledge.ts; `#/chat/store=ID` preselects one): the message carries
 // `vector_store_ids` and the answer's citations (the finish chunk's `annotations`) show under it.
+// "Dictate" streams the microphone to live transcription (audio/dictation.ts): the transcript so far
+// shows in the message box as it comes, the final one when stopped, with its charge; "Read aloud" under
+// an answer speaks it (audio/read-aloud.ts).
 
 import { call, getJson } from "../api";
+import { type Dictation, dictate } from "../audio/dictation";
+import { readAloud } from "../audio/read-aloud";
 import { h, plural, usd } from "../dom";
 import { ApiError, sentence } from "../errors";
 import { type Balance, refreshBalance, toast } from "../shell";
@@ -97,16 +102,20 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
   const store = h("select", { id: "store" }, h("option", { value: "" }, "No files (the model alone)"));
   const send = h("button", { type: "submit", class: "primary", id: "send" }, "Send");
   const stop = h("button", { type: "button", id: "stop", disabled: true }, "Stop");
+  const mic = h("button", { type: "button", id: "dictate", "aria-pressed": "false" }, "Dictate");
+  const heard = h("p", { id: "dictation", class: "meta", role: "status" });
   const form = h(
     "form",
     { class: "composer" },
     input,
-    h("div", { class: "row" }, picker, maxTokens, send, stop),
+    h("div", { class: "row" }, picker, maxTokens, send, stop, mic),
+    heard,
     h("div", { class: "row wrap" }, h("label", { for: "attach" }, "Attach an image"), image, imageWhy),
     h("div", { class: "row wrap" }, h("label", { for: "store" }, "Answer from"), store),
     caps,
   );
   main.append(h("h1", { class: "sr-only" }, "Chat"), log, form);
+  setUpDictation(mic, input, heard, signal); // before the awaits below: the button works at once
 
   const models = await chatModels(signal);
   picker.append(...models.map(modelOption));
@@ -133,12 +142,14 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
       if (m.role !== "user" && m.role !== "assistant") continue;
       const body = h("div", { class: "body" });
       showContent(body, m.content ?? "");
+      const spoken = typeof m.content === "string" ? m.content : "";
       log.append(
         h(
           "li",
           { class: `msg ${m.role}` },
           h("div", { class: "who" }, m.role === "user" ? "You" : "Assistant"),
           body,
+          m.role === "assistant" && spoken && readAloud(spoken, signal),
         ),
       );
     }
@@ -255,6 +266,7 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
         ? `${plural(usage.credits, "credit")} (${usd(usage.credits)}) · ${plural(usage.prompt_tokens, "token")} in, ${usage.completion_tokens} out`
         : "";
       if (usage) meta.dataset.credits = String(usage.credits);
+      if (text) item.append(readAloud(text, signal));
     } catch (err) {
       const wasStopped = err instanceof DOMException && err.name === "AbortError";
       meta.classList.add(wasStopped ? "stopped" : "error");
@@ -278,6 +290,75 @@ export async function renderChat(main: HTMLElement, signal: AbortSignal, arg = "
       await refreshBalance();
     }
   }
+}
+
+/** The Dictate button: pressed, it streams the microphone to live transcription and writes the
+ * transcript so far after what the message box held; pressed again ("Stop dictating"), it asks for the
+ * final transcript. `heard` says what was charged, or what went wrong and what to do. */
+function setUpDictation(
+  mic: HTMLButtonElement,
+  input: HTMLTextAreaElement,
+  heard: HTMLElement,
+  signal: AbortSignal,
+): void {
+  let live: Dictation | null = null;
+  let before = "";
+  const show = (on: boolean): void => {
+    mic.textContent = on ? "Stop dictating" : "Dictate";
+    mic.setAttribute("aria-pressed", String(on));
+  };
+  const write = (text: string): void => {
+    input.value = before + text;
+  };
+  signal.addEventListener("abort", () => live?.abort());
+  mic.addEventListener("click", () => {
+    if (live) {
+      mic.disabled = true;
+      heard.textContent = "Finishing the transcript…";
+      live.stop();
+      return;
+    }
+    before = input.value.trim() ? `${input.value.trimEnd()} ` : "";
+    mic.disabled = true;
+    heard.textContent = "Asking for the microphone…";
+    delete heard.dataset.credits;
+    heard.classList.remove("error");
+    dictate({
+      started: (sessionId) => {
+        heard.dataset.session = sessionId;
+        heard.textContent = "Listening… press Stop dictating when done.";
+      },
+      partial: write,
+      final: ({ text, seconds, credits }) => {
+        write(text);
+        heard.dataset.credits = String(credits);
+        heard.textContent = `Dictated ${seconds.toFixed(1)} s: ${plural(credits, "credit")} (${usd(credits)}).`;
+      },
+      ended: (problem) => {
+        live = null;
+        show(false);
+        mic.disabled = false;
+        heard.dataset.closed = "true";
+        if (problem) {
+          heard.classList.add("error");
+          heard.textContent = problem;
+        }
+        void refreshBalance();
+        input.focus();
+      },
+    })
+      .then((d) => {
+        live = d;
+        delete heard.dataset.closed;
+        show(true);
+        mic.disabled = false;
+      })
+      .catch((err: unknown) => {
+        mic.disabled = false;
+        heard.classList.add("error");
+        heard.textContent = err instanceof ApiError ? sentence(err) : (err as Error).message || sentence(err);
+      });
+  });
 }
 
 /** The files an answer drew on, under it: marker, file name and the quoted excerpt. */
