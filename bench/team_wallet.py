@@ -112,7 +112,9 @@ async def workspace(client: httpx.AsyncClient, owner: Member, members: list[Memb
     if response.status_code != 201:
         raise RuntimeError(f"create workspace: HTTP {response.status_code} {response.text[:300]}")
     ws = str(response.json()["id"])
-    gate = asyncio.Semaphore(8)
+    # One at a time: an invitation and an acceptance write the workspace document in a transaction (the
+    # seat count), so concurrent ones contend; at 8 at once the emulator's lock timeouts gave HTTP 500s.
+    gate = asyncio.Semaphore(1)
 
     async def join(member: Member) -> None:
         async with gate:
