@@ -248,8 +248,10 @@ async def money(ws: str, funded: int, answered: int) -> dict[str, Any]:
     try:
         shards = shard_wallets(workspace_wallet_base(ws), cfg.workspace_wallet_shards)
         docs = [(await db.collection("wallets").document(w).get()).to_dict() or {} for w in shards]
-        broken = []
+        broken, leases = [], 0
         for w in shards:
+            holds = db.collection("wallets").document(w).collection("holds")
+            leases += len([h async for h in holds.stream() if h.id.startswith("lease-")])
             try:
                 await check_invariants(db, w)
             except AssertionError as exc:
@@ -273,6 +275,7 @@ async def money(ws: str, funded: int, answered: int) -> dict[str, Any]:
         "min_shard_available": lowest,
         "debt": debt,
         "invariant_failures": broken,
+        "lease_holds": leases,  # holds of credit leases on the shards: 0 when every call held its own
     }
     result["no_overspend"] = (
         available == funded - charged
@@ -406,7 +409,8 @@ def print_results(results: dict[str, Any]) -> None:
         print(
             f"{run['api']:7} {run['variant']:7} funded {m['funded']}, charged {m['usage_credits']} in "
             f"{m['usage_records']} records for {m['answered_calls']} answers, left {m['available']}, "
-            f"reserved {m['reserved']}, min shard {m['min_shard_available']}: no overspend "
+            f"reserved {m['reserved']}, min shard {m['min_shard_available']}, "
+            f"{m['lease_holds']} lease holds: no overspend "
             f"{'MET' if m['no_overspend'] else 'NOT MET'}, one record per answer "
             f"{'yes' if m['one_record_per_answer'] else 'NO'}"
             + (f"; invariants broken: {m['invariant_failures']}" if m["invariant_failures"] else "")
