@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench bench-slow-readers sim venv lint fmt lock clean console
+.PHONY: run test bench bench-slow-readers bench-team-wallet sim venv lint fmt lock clean console
 
 $(STAMP): requirements.lock pyproject.toml Makefile
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is needed"'
@@ -35,6 +35,10 @@ bench: $(STAMP)
 # Slow SSE readers against one API instance (bench/slow_readers.py): memory per idle stream, TTFT beside them.
 bench-slow-readers: $(STAMP)
 	WITH_MODEL=0 $(PY) -m scripts.devstack exec -- $(PY) -m bench.slow_readers $(ARGS)
+
+# 50 members spending one team wallet at once, leases vs per-call holds (bench/team_wallet.py).
+bench-team-wallet: $(STAMP)
+	WITH_MODEL=0 $(PY) -m scripts.devstack exec -- $(PY) -m bench.team_wallet $(ARGS)
 
 # The money simulator on its own emulator: SIM_SEED, SIM_OPS (default 10000), SIM_FAULTS (default 0.05).
 sim: $(STAMP)

@@ -10,10 +10,12 @@ A lease idle for `credit_lease_idle_s` is flushed and settled for what it used, 
 
 `take` answers None, and the call makes its own per-call hold as before, when leases are off, the call
 may cost more than a lease, the wallet was recently too low for a lease (`credit_lease_low_s`), or the
-reserve failed. A lease reserve asks for exactly the lease size, so a balance smaller than a lease always
-uses per-call holds. When a lease's free part drops under half, the next lease is reserved in the
-background (at most one top-up per key at a time); a lease without room for a call is retired and
-closed once its calls end.
+reserve failed. A wallet too low (or in debt) is remembered for all its spenders, so 50 members of a
+small team wallet do not each try (and fail) a lease reserve every `credit_lease_low_s`; a member over
+their own limit is remembered for that member only. A lease reserve asks for exactly the lease size,
+so a balance smaller than a lease always uses per-call holds. When a lease's free part drops under
+half, the next lease is reserved in the background (at most one top-up per key at a time); a lease
+without room for a call is retired and closed once its calls end.
 
 The bound: a call is admitted only while unflushed + in flight + its want <= one lease for its key, so
 if the instance dies, what was charged in memory but not flushed is at most one lease per
@@ -70,6 +72,7 @@ class LeaseBook:
         self.monotonic = monotonic
         self.leases: dict[Key, list[Lease]] = {}
         self._low: dict[Key, float] = {}
+        self._low_wallets: dict[str, float] = {}  # wallet id -> until when it is too low for a lease
         self._reserving: dict[Key, asyncio.Lock] = {}
         self._topping: set[Key] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -123,7 +126,8 @@ class LeaseBook:
         if not self._open or not 0 < want <= self.size:
             return None
         key = (wallet_id, spender)
-        if self._low.get(key, 0.0) > self.monotonic():
+        at = self.monotonic()
+        if self._low.get(key, 0.0) > at or self._low_wallets.get(wallet_id, 0.0) > at:
             return None
         if not self._room(key, want):
             self.kick()  # the crash bound: flush what was charged in memory first
@@ -192,7 +196,10 @@ class LeaseBook:
                 wallet_id, hold_id, self.size, self.size, self.ttl_s, ref="lease", spender=spender
             )
         except LOW as exc:
-            self._low[key] = self.monotonic() + self.low_s
+            if isinstance(exc, MemberLimitExceeded):
+                self._low[key] = self.monotonic() + self.low_s
+            else:  # the wallet itself cannot hold a lease: no spender of it needs to try meanwhile
+                self._low_wallets[wallet_id] = self.monotonic() + self.low_s
             log.info("wallet too low for a lease", extra={"wallet_id": wallet_id, "code": exc.code})
             return False
         except Exception:

@@ -147,6 +147,26 @@ async def test_a_low_balance_and_a_call_bigger_than_a_lease_use_per_call_holds(
     assert (w["available"], w["settled"]) == (LEASE - 1 + 10_000, 0)
 
 
+async def test_a_wallet_too_low_for_a_lease_is_remembered_for_all_its_spenders(
+    db: firestore.AsyncClient,
+) -> None:
+    ticks = Ticks()
+    book, wallet = await started(book_for(db, ticks)), new_wallet()
+    ledger = book.payer.ledger
+    await ledger.grant(wallet, LEASE - 1, "start")
+    assert await book.take(wallet, "u1", 100) is None
+    await ledger.grant(wallet, 10_000, "more")  # now a lease would fit, were a reserve tried
+    assert await book.take(wallet, "u2", 100) is None  # another spender: no reserve tried either
+    assert book.all() == []
+    ticks.at += 11
+    call = await book.take(wallet, "u2", 100)
+    assert isinstance(call, LeasedCall)
+    call.release()
+    await book.close()
+    w = await check_invariants(db, wallet)
+    assert (w["available"], w["reserved"], w["settled"]) == (LEASE - 1 + 10_000, 0, 0)
+
+
 async def test_an_idle_lease_is_settled_and_gives_the_rest_back_exactly(db: firestore.AsyncClient) -> None:
     ticks = Ticks()
     book, wallet = await started(book_for(db, ticks)), new_wallet()
