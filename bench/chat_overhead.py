@@ -17,10 +17,8 @@ import json
 import os
 import platform
 import secrets
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bench import fallback, litellm_proxy, load, report
-from bench.procs import Child, descendants, host_cpu_times, listener_pid, memory_mb, stop_all
+from bench.procs import Child, descendants, host_cpu_times, listener_pid, memory_mb, run_bench
 from scripts.stack import PY, ROOT, free_port
 from tests.fakes.provider import FakeProvider
 
@@ -398,25 +396,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{', '.join(missing)} not set: run this with `make bench` (scripts/devstack.py).", flush=True)
         return 2
 
-    def on_sigterm(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    children: list[Child] = []
     t0 = time.perf_counter()
-    with tempfile.TemporaryDirectory(prefix="bench-chat-") as tmp:
-        try:
-            results = asyncio.run(bench(cfg, children, Path(tmp)))
-        except KeyboardInterrupt:
-            print("\ninterrupted: stopping the benchmark's processes", flush=True)
-            return 130
-        except Exception as exc:
-            print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", flush=True)
-            for child in children:
-                print(f"--- last lines of {child.name}'s log:\n{child.tail()}", flush=True)
-            return 1
-        finally:
-            stop_all(children)
+    ran = run_bench("bench-chat-", lambda children, tmp: bench(cfg, children, tmp))
+    if isinstance(ran, int):
+        return ran
+    results = ran
     print("[6/6] results", flush=True)
     report.print_all(results)
     report.write_json(results, cfg.out)

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import ctypes
 import os
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.request
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from scripts.stack import ROOT, reap_group, terminate_group
 
@@ -141,3 +145,30 @@ def descendants(pid: int) -> list[int]:
         found += kids
         frontier = kids
     return sorted(found)
+
+
+Bench = Callable[[list[Child], Path], Coroutine[Any, Any, dict[str, Any]]]
+
+
+def run_bench(prefix: str, bench: Bench) -> dict[str, Any] | int:
+    """Run `bench(children, tmp)` in a scratch folder and stop every process it started, however it ends:
+    its results, or the exit status (130 interrupted, 1 failed, after each process's last log lines)."""
+
+    def on_sigterm(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    children: list[Child] = []
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        try:
+            return asyncio.run(bench(children, Path(tmp)))
+        except KeyboardInterrupt:
+            print("\ninterrupted: stopping the benchmark's processes", flush=True)
+            return 130
+        except Exception as exc:
+            print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", flush=True)
+            for child in children:
+                print(f"--- last lines of {child.name}'s log:\n{child.tail()}", flush=True)
+            return 1
+        finally:
+            stop_all(children)

@@ -20,10 +20,8 @@ import os
 import platform
 import resource
 import secrets
-import signal
 import socket
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,7 +31,7 @@ import httpx
 
 from bench import load
 from bench.chat_overhead import BENCH_PLANS, api_env, git_commit, register_users
-from bench.procs import Child, cpu_seconds, memory_mb, stop_all
+from bench.procs import Child, cpu_seconds, memory_mb, run_bench
 from bench.stats import Summary, ratio
 from scripts.stack import PY, ROOT, free_port
 from tests.fakes.provider import FakeProvider
@@ -325,24 +323,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{', '.join(missing)} not set: run this with `make bench-slow-readers`.", flush=True)
         return 2
 
-    def on_sigterm(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    children: list[Child] = []
-    with tempfile.TemporaryDirectory(prefix="bench-slow-") as tmp:
-        try:
-            results = asyncio.run(bench(cfg, children, Path(tmp)))
-        except KeyboardInterrupt:
-            print("\ninterrupted: stopping the benchmark's processes", flush=True)
-            return 130
-        except Exception as exc:
-            print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", flush=True)
-            for child in children:
-                print(f"--- last lines of {child.name}'s log:\n{child.tail()}", flush=True)
-            return 1
-        finally:
-            stop_all(children)
+    ran = run_bench("bench-slow-", lambda children, tmp: bench(cfg, children, tmp))
+    if isinstance(ran, int):
+        return ran
+    results = ran
     print_report(results)
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     cfg.out.write_text(json.dumps(results, indent=2) + "\n")

@@ -23,9 +23,7 @@ import contextlib
 import json
 import os
 import secrets
-import signal
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -38,7 +36,7 @@ from google.cloud import firestore
 
 from bench import load
 from bench.chat_overhead import BENCH_PLANS, api_env, start_api
-from bench.procs import Child, cpu_seconds, stop_all
+from bench.procs import Child, cpu_seconds, run_bench
 from bench.stats import Summary
 from scripts.stack import PY, ROOT, free_port
 from shared.ledger.ledger import Ledger
@@ -423,24 +421,11 @@ def main(argv: list[str] | None = None) -> int:
         print("FIRESTORE_EMULATOR_HOST / REDIS_URL not set: run this with `make bench-team-wallet`.")
         return 2
 
-    def on_sigterm(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, on_sigterm)
-    children: list[Child] = []
     print(f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs", flush=True)
-    with tempfile.TemporaryDirectory(prefix="bench-team-") as tmp:
-        try:
-            results = asyncio.run(bench(cfg, children, Path(tmp)))
-        except KeyboardInterrupt:
-            return 130
-        except Exception as exc:
-            print(f"\nbenchmark failed: {type(exc).__name__}: {exc}", flush=True)
-            for child in children:
-                print(f"--- last lines of {child.name}'s log:\n{child.tail()}", flush=True)
-            return 1
-        finally:
-            stop_all(children)
+    ran = run_bench("bench-team-", lambda children, tmp: bench(cfg, children, tmp))
+    if isinstance(ran, int):
+        return ran
+    results = ran
     print_results(results)
     cfg.out.parent.mkdir(parents=True, exist_ok=True)
     cfg.out.write_text(json.dumps(results, indent=2) + "\n")
