@@ -112,6 +112,18 @@ def test_the_runtime_lock_is_requirements_lock_minus_the_dev_tools() -> None:
     assert {canonical(w) for w in wanted} - set(runtime) == set()
 
 
+def lazy_import(node: ast.AST) -> bool:
+    """`importlib.import_module("name")`: how shared/gateway/lazy.py imports litellm on first need."""
+    return (
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and node.func.attr == "import_module"
+        and len(node.args) == 1
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
+    )
+
+
 def third_party_imports() -> set[str]:
     local = {"shared", "run_services", "functions", "__future__"}
     found: set[str] = set()
@@ -122,6 +134,8 @@ def third_party_imports() -> set[str]:
                     names = [a.name for a in node.names]
                 elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                     names = [node.module]
+                elif lazy_import(node):
+                    names = [node.args[0].value]  # type: ignore[attr-defined]
                 else:
                     continue
                 found |= {n.split(".")[0] for n in names}
