@@ -254,9 +254,9 @@ class Caller:
         return self.native.wire(deployment) if self.native is not None else None
 
     async def _wire_ready(self, deployment: Deployment) -> Wire | None:
-        """`_wire`, with litellm (whose parameter table a deployment's first native call reads) imported
-        in a worker thread first if it is not yet: the event loop keeps serving meanwhile."""
-        if self.native is not None and not is_loaded():
+        """`_wire`. A model missing from the native lane's parameter table (native/params.json) is looked
+        up in litellm: imported in a worker thread first if it is not yet, so the event loop keeps serving."""
+        if self.native is not None and not is_loaded() and self.native.needs_litellm(deployment):
             await load_litellm()
         return self._wire(deployment)
 

@@ -19,7 +19,7 @@ from shared.gateway.native.errors import ProviderError, mid_stream, status_error
 from shared.gateway.native.parse import answer_of, delta_of, usage_of
 from shared.gateway.native.pool import Pool
 from shared.gateway.native.sse import DONE, EventTooLarge, events
-from shared.gateway.native.wire import Wire, wire_for
+from shared.gateway.native.wire import Wire, needs_litellm, wire_for
 from shared.gateway.types import Answer, Delta
 from shared.settings import Settings
 
@@ -36,6 +36,10 @@ class NativeLane:
         if deployment not in self._wires:
             self._wires[deployment] = wire_for(deployment, self._providers)
         return self._wires[deployment]
+
+    def needs_litellm(self, deployment: Deployment) -> bool:
+        """Whether `wire(deployment)` has yet to ask litellm for the model's parameters."""
+        return deployment not in self._wires and needs_litellm(deployment, self._providers)
 
     async def complete(
         self,

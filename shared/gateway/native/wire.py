@@ -7,15 +7,19 @@ parameters through unchanged. Left to litellm: deployments with extra provider p
 reasoning models (o-series, gpt-5, codex), whose parameters litellm rewrites (max_completion_tokens,
 temperature rules).
 
-Which sampling parameters a model accepts is litellm's table (`get_supported_openai_params`), read once
-per deployment: like litellm's drop_params, the native lane drops the others.
+Which sampling parameters a model accepts is litellm's answer (`get_supported_openai_params`), taken
+from params.json, which scripts/native_params.py writes from litellm at build time (so a native call
+never imports litellm); like litellm's drop_params, the native lane drops the others. A model missing
+from the table is asked of litellm itself, once.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from pathlib import Path
 
 from shared.catalog.catalog import Deployment
 
@@ -46,8 +50,8 @@ class Wire:
     strip_cache_control: bool
 
 
-def wire_for(deployment: Deployment, providers: frozenset[str]) -> Wire | None:
-    """The native call for `deployment`, or None when it goes through litellm."""
+def native_name(deployment: Deployment, providers: frozenset[str]) -> tuple[str, str] | None:
+    """(provider, the provider's model name) when `deployment` goes on the native lane, else None."""
     prefix, _, model = deployment.litellm_model.partition("/")
     if prefix not in providers or prefix not in DEFAULT_BASES or not model or deployment.params:
         return None
@@ -55,6 +59,21 @@ def wire_for(deployment: Deployment, providers: frozenset[str]) -> Wire | None:
         return None
     if prefix == "fireworks_ai" and not model.startswith("accounts/"):
         model = f"accounts/fireworks/models/{model}"
+    return prefix, model
+
+
+def needs_litellm(deployment: Deployment, providers: frozenset[str]) -> bool:
+    """Whether working out `deployment`'s native call asks litellm (a model missing from the table)."""
+    name = native_name(deployment, providers)
+    return name is not None and name[1] not in _table().get(name[0], {})
+
+
+def wire_for(deployment: Deployment, providers: frozenset[str]) -> Wire | None:
+    """The native call for `deployment`, or None when it goes through litellm."""
+    name = native_name(deployment, providers)
+    if name is None:
+        return None
+    prefix, model = name
     base = (deployment.api_base or DEFAULT_BASES[prefix]).rstrip("/")
     headers = (
         ("authorization", f"Bearer {deployment.api_key or 'no-key'}"),
@@ -70,11 +89,20 @@ def wire_for(deployment: Deployment, providers: frozenset[str]) -> Wire | None:
     )
 
 
+@cache
+def _table() -> dict[str, dict[str, frozenset[str]]]:
+    raw = json.loads((Path(__file__).with_name("params.json")).read_text())
+    sets = [frozenset(names) for names in raw["sets"]]
+    return {provider: {m: sets[i] for m, i in models.items()} for provider, models in raw["models"].items()}
+
+
 @lru_cache(maxsize=512)
 def supported_params(model: str, provider: str) -> frozenset[str]:
-    """litellm's list of the OpenAI parameters `model` accepts on `provider` (once per model). This is
-    the one thing a native call still needs litellm for: the first call of a deployment imports it when
-    the start-up warm-up (shared/gateway/lazy.py) has not yet."""
+    """The OpenAI parameters `model` accepts on `provider`: from the build-time table, or for a model
+    it lacks from litellm (imported then, if the start-up warm-up of shared/gateway/lazy.py has not)."""
+    known = _table().get(provider, {}).get(model)
+    if known is not None:
+        return known
     from shared.gateway.lazy import litellm
 
     names = litellm().get_supported_openai_params(model=model, custom_llm_provider=provider) or []
