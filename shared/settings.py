@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_CATALOG = Path(__file__).parent / "catalog" / "models.toml"
@@ -130,8 +130,10 @@ class Settings(BaseSettings):
     native_lane_max_connections: int = Field(1000, ge=1)  # per deployment
     native_lane_keepalive: int = Field(100, ge=0)
     # litellm is imported on first need (shared/gateway/lazy.py); the API imports it in a background
-    # thread once it serves, so the first translated-provider or media call does not wait for it.
-    litellm_warmup: bool = True
+    # thread once it serves, so the first translated-provider or media call does not wait for it:
+    # `auto` when something configured is served through litellm (shared/bootstrap/warmup.py),
+    # `always`, or `never` (1/true/on and 0/false/off are read as always and never).
+    litellm_warmup: Literal["auto", "always", "never"] = "auto"
 
     # Response cache: shared/cache/. Hits cost cache_hit_price_percent of the
     # original answer's price (0 = free). The semantic layer is off by default and needs an embedding model.
@@ -316,6 +318,15 @@ class Settings(BaseSettings):
     redis_ca_cert: str | None = None
     redis_ca_cert_path: Path | None = None
     redis_tls_check_hostname: bool = True
+
+    @field_validator("litellm_warmup", mode="before")
+    @classmethod
+    def _warmup_words(cls, value: object) -> object:
+        words = {"1": "always", "true": "always", "on": "always"}
+        words |= {"0": "never", "false": "never", "off": "never"}
+        if isinstance(value, bool):
+            return "always" if value else "never"
+        return words.get(str(value).strip().lower(), value)
 
     @model_validator(mode="after")
     def _no_shortcuts_in_production(self) -> Settings:

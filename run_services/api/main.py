@@ -42,6 +42,7 @@ from run_services.api.routes import billing as billing_routes
 from run_services.api.routes import usage as usage_routes
 from run_services.api.routes import workspaces as workspace_routes
 from shared.bootstrap import build_services, close_services
+from shared.bootstrap.warmup import should_warm
 from shared.files.uploads import PART_MAX_BYTES, UPLOAD_ID
 from shared.gateway.lazy import warm_in_background
 from shared.logs import configure_logging
@@ -68,7 +69,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if not console_served:
             folder = str(settings.console_dir)
             log.info("console not built: /app is not served", extra={"console_dir": folder})
-        if settings.litellm_warmup:
+        warm, users = should_warm(app.state.services, settings)
+        why = {"warm": warm, "setting": settings.litellm_warmup, "users": users[:20]}
+        log.info("litellm warm-up", extra=why)
+        if warm:
             # After the first loop turn, i.e. once uvicorn has bound the port and serves: the import
             # runs in a daemon thread while the native lane answers.
             asyncio.get_running_loop().call_soon(warm_in_background)

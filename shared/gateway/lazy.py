@@ -4,7 +4,8 @@
 together, and the native lane (OpenAI-wire providers, shared/gateway/native/) never needs it. So nothing
 imports it at module level: a translated provider's call, media, speech, transcription, embeddings and
 moderation call `litellm()` when they run, and `warm_in_background()` (started by the API once its port
-is open, unless LITELLM_WARMUP=0) imports it in a daemon thread so that the first such call rarely pays it.
+is open, when LITELLM_WARMUP and shared/bootstrap/warmup.py say so) imports it in a daemon thread so that
+the first such call rarely pays it.
 
 `loaded_exceptions()` is for the error classifiers: while litellm is not imported no exception can be
 one of its classes, so they skip those checks without importing it.
