@@ -5,14 +5,20 @@ its upload fails."""
 
 from __future__ import annotations
 
+import asyncio
+import weakref
 from typing import Any
 
 from google.cloud import firestore
 
+from shared.adapters.firestore import run_transaction
 from shared.errors import AppError, Conflict, PaymentRequired
 from shared.plans.offers import PlanOffer
 
 USAGE = "file_usage"
+# Uploads racing for one owner's usage document retry with backoff this long, then answer 503 `busy`
+# (shared/adapters/firestore.py) rather than fail with the client's "Failed to commit" as a 500.
+BUSY_S = 10.0
 
 
 class FileTooLarge(AppError):
@@ -50,6 +56,16 @@ def check_room(usage: dict[str, Any], size: int, offer: PlanOffer) -> None:
 class FileQuota:
     def __init__(self, db: firestore.AsyncClient) -> None:
         self._db = db
+        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+
+    def lock(self, owner: str) -> asyncio.Lock:
+        """One instance's writers of `owner`'s usage take turns: on the emulator, ten transactions on one
+        document at once wait on each other's locks until they time out; other instances' writers still
+        contend, and run_transaction's backoff handles them."""
+        found = self._locks.get(owner)
+        if found is None:
+            found = self._locks[owner] = asyncio.Lock()
+        return found
 
     def ref(self, owner: str) -> Any:
         return self._db.collection(USAGE).document(owner)
@@ -59,11 +75,11 @@ class FileQuota:
         check_size(size, offer)
         ref = self.ref(owner)
 
-        @firestore.async_transactional
         async def take(tx: Any) -> None:
             self.claim(tx, (await ref.get(transaction=tx)).to_dict() or {}, owner, size, offer)
 
-        await take(self._db.transaction())
+        async with self.lock(owner):
+            await run_transaction(self._db, take, BUSY_S)
 
     def claim(self, tx: Any, usage: dict[str, Any], owner: str, size: int, offer: PlanOffer) -> None:
         """Inside the caller's transaction (which read `usage`): one more file of `size` bytes, or refuse
@@ -76,11 +92,11 @@ class FileQuota:
         """Undo one take (an upload that failed after taking its slot)."""
         ref = self.ref(owner)
 
-        @firestore.async_transactional
         async def give(tx: Any) -> None:
             self.release(tx, (await ref.get(transaction=tx)).to_dict() or {}, owner, size)
 
-        await give(self._db.transaction())
+        async with self.lock(owner):
+            await run_transaction(self._db, give, BUSY_S)
 
     def release(self, tx: Any, usage: dict[str, Any], owner: str, size: int) -> None:
         """Inside the caller's transaction (which read `usage`): one file of `size` bytes fewer."""

@@ -19,11 +19,12 @@ from typing import Any, Literal
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 
+from shared.adapters.firestore import run_transaction
 from shared.adapters.storage import GcsStore
 from shared.auth.schemas import Principal
 from shared.clock import now
 from shared.errors import BadRequest, NotFound
-from shared.files.quota import FileQuota, check_size
+from shared.files.quota import BUSY_S, FileQuota, check_size
 from shared.files.schemas import PURPOSES, FileDeleted, FileList, FileObject
 from shared.files.sniff import Kind, sniff
 from shared.ids import new_id
@@ -143,7 +144,6 @@ class FileService:
         ref = self._ref(file_id)
         usage_ref = self.quota.ref(owner)
 
-        @firestore.async_transactional
         async def remove(tx: Any) -> dict[str, Any]:
             snap = await ref.get(transaction=tx)
             usage = (await usage_ref.get(transaction=tx)).to_dict() or {}
@@ -154,7 +154,8 @@ class FileService:
             self.quota.release(tx, usage, str(current["owner"]), int(current["bytes"]))
             return current
 
-        removed = await remove(self._db.transaction())
+        async with self.quota.lock(owner):
+            removed = await run_transaction(self._db, remove, BUSY_S)
         # Out of every vector store's search first, then the bytes (shared/knowledge/).
         await KnowledgeRepository(self._db).forget_file(file_id, int(now().timestamp()))
         await self._store.delete(str(removed["path"]))

@@ -19,12 +19,12 @@ import logging
 from typing import Any, BinaryIO
 
 from google.api_core.exceptions import NotFound as StorageNotFound
-from google.cloud import firestore
 
+from shared.adapters.firestore import run_transaction
 from shared.auth.schemas import Principal
 from shared.clock import now
 from shared.errors import AppError, BadRequest
-from shared.files.quota import check_size
+from shared.files.quota import BUSY_S, check_size
 from shared.files.service import FILES, file_doc
 from shared.files.sniff import HEAD_BYTES, Kind, sniff_stored
 from shared.files.upload_schemas import UploadComplete, UploadObject
@@ -152,7 +152,6 @@ async def _commit(
     ref, file_ref = uploads.ref(upload_id), db.collection(FILES).document(file_id)
     usage_ref = uploads.quota.ref(str(fdoc["owner"]))
 
-    @firestore.async_transactional
     async def commit(tx: Any) -> dict[str, Any]:
         current = (await ref.get(transaction=tx)).to_dict() or {}
         usage = (await usage_ref.get(transaction=tx)).to_dict() or {}
@@ -171,5 +170,6 @@ async def _commit(
         tx.update(ref, update)
         return current | update
 
-    done: dict[str, Any] = await commit(db.transaction())
+    async with uploads.quota.lock(str(fdoc["owner"])):
+        done: dict[str, Any] = await run_transaction(db, commit, BUSY_S)
     return done

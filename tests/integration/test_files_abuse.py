@@ -87,10 +87,12 @@ def test_the_last_slot_goes_to_one_of_two_racing_uploads(
         with httpx.Client(base_url=api, timeout=60) as c:
             return upload(c, user, f"racer {i}".encode())
 
-    with ThreadPoolExecutor(4) as pool:
-        answers = list(pool.map(race, range(4)))
+    # Ten at once: the usage document's transactions contend (the emulator answers "lock timeout");
+    # they retry with backoff (shared/adapters/firestore.py) instead of failing as a 500.
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(pool.map(race, range(10)))
     codes = sorted(a.status_code for a in answers)
-    assert codes == [200, 409, 409, 409], [a.text for a in answers]
+    assert codes == [200] + [409] * 9, [a.text for a in answers]
     assert all(a.json()["error"]["code"] == "too_many_files" for a in answers if a.status_code == 409)
     assert usage_of(owner)["count"] == 100
     assert len(stored_objects(bucket, f"users/{user.user_id}/files/")) == 1
