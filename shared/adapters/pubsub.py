@@ -16,15 +16,17 @@ import json
 import logging
 import os
 from collections.abc import Mapping
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio
 from google.api_core.exceptions import AlreadyExists
 from google.api_core.retry import Retry
-from google.cloud import pubsub_v1
 
 from shared.errors import AppError
 from shared.settings import Settings
+
+if TYPE_CHECKING:  # imported on first use (in a worker thread): start-up that chat never needs
+    from google.cloud import pubsub_v1
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +88,8 @@ class PubSubPublisher:
         return client, path
 
     def _new_client(self) -> pubsub_v1.PublisherClient:
+        from google.cloud import pubsub_v1
+
         if self._emulator_host:
             import grpc
             from google.pubsub_v1.services.publisher.transports import PublisherGrpcTransport
