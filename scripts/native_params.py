@@ -27,6 +27,9 @@ TABLE = ROOT / "shared" / "gateway" / "native" / "params.json"
 CATALOG = ROOT / "shared" / "catalog" / "models.toml"
 
 
+UNKNOWN = "a-self-hosted-model"
+
+
 def catalog_models(providers: list[str]) -> set[tuple[str, str]]:
     """(provider, model) of every model and deployment in shared/catalog/models.toml."""
     raw = tomllib.loads(CATALOG.read_text())
@@ -56,20 +59,27 @@ def build() -> dict[str, Any]:
     wanted = catalog_models(providers)
     for key, info in module.model_cost.items():
         provider = info.get("litellm_provider")
-        if provider in DEFAULT_BASES and info.get("mode", "chat") == "chat":
+        if provider in DEFAULT_BASES:  # every mode: a name litellm knows is never taken for a new one
             name = key[len(provider) + 1 :] if key.startswith(f"{provider}/") else key
             wanted.add((provider, _provider_name(provider, name)))
     sets: list[list[str]] = []
     index: dict[tuple[str, ...], int] = {}
     table: dict[str, dict[str, int]] = {p: {} for p in providers}
-    for provider, name in sorted(wanted):
+
+    def answer(provider: str, name: str) -> int:
         names = module.get_supported_openai_params(model=name, custom_llm_provider=provider) or []
         key = tuple(sorted({str(n) for n in names}))
         if key not in index:
             index[key] = len(sets)
             sets.append(list(key))
-        table[provider][name] = index[key]
-    return {"litellm": version("litellm"), "sets": sets, "models": table}
+        return index[key]
+
+    for provider, name in sorted(wanted):
+        table[provider][name] = answer(provider, name)
+    # litellm's answer for a name it does not know (a self-hosted model behind an OpenAI-compatible
+    # server): shared/gateway/native/wire.py uses it for such names on `openai/` only.
+    unknown = {provider: answer(provider, UNKNOWN) for provider in providers}
+    return {"litellm": version("litellm"), "sets": sets, "models": table, "unknown": unknown}
 
 
 def render(table: dict[str, Any]) -> str:

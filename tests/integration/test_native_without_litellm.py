@@ -67,10 +67,11 @@ def litellm_unloaded(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return asked
 
 
+@pytest.mark.parametrize("name", ["gpt-4o-mini", "my-llama-3-8b"], ids=["in-the-table", "self-hosted"])
 async def test_a_stream_on_a_model_in_the_table_never_asks_litellm(
-    tmp_path: Path, redis: Redis, fake_provider: FakeProvider, litellm_unloaded: list[str]
+    tmp_path: Path, redis: Redis, fake_provider: FakeProvider, litellm_unloaded: list[str], name: str
 ) -> None:
-    router, caller = router_for(tmp_path, redis, fake_provider, "gpt-4o-mini")
+    router, caller = router_for(tmp_path, redis, fake_provider, name)
     spec = next(iter(router.catalog.models.values()))
     try:
         stream = await router.open_stream([Candidate(spec, 4, 10)], [{"role": "user", "content": "hi"}], {})
@@ -87,7 +88,7 @@ async def test_a_stream_on_a_model_in_the_table_never_asks_litellm(
 async def test_a_model_missing_from_the_table_asks_litellm(
     tmp_path: Path, redis: Redis, fake_provider: FakeProvider, litellm_unloaded: list[str]
 ) -> None:
-    router, caller = router_for(tmp_path, redis, fake_provider, f"added-later-{uuid.uuid4().hex[:6]}")
+    router, caller = router_for(tmp_path, redis, fake_provider, f"gpt-added-later-{uuid.uuid4().hex[:6]}")
     spec = next(iter(router.catalog.models.values()))
     try:
         with pytest.raises(AppError, match=r"failed \(AssertionError\)"):

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from scripts.native_params import TABLE, catalog_models
-from shared.gateway.native.wire import DEFAULT_BASES, supported_params
+from shared.gateway.native.wire import DEFAULT_BASES, from_table, supported_params
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -51,10 +51,30 @@ print(len(wires), sorted(wires[0].supported)[:3], "litellm" in sys.modules)
     assert int(count.split()[0]) >= 4
 
 
+def test_a_self_hosted_name_gets_what_litellm_answers_for_any_name_it_does_not_know() -> None:
+    # The rule of wire.from_table for `openai/` names missing from the table, checked against litellm
+    # over every model name of its price map (whole keys and their tails, from every provider).
+    from shared.gateway.lazy import litellm
+
+    module = litellm()
+    table = json.loads(TABLE.read_text())["models"]["openai"]
+    names = {n for key in module.model_cost for n in (key, key.split("/")[-1], key.split("/", 1)[-1])}
+    ruled = sorted(n for n in names if n not in table and from_table(n, "openai") is not None)
+    assert len(ruled) > 3000 and from_table("my-llama-3-8b", "openai") is not None
+    wrong = [
+        n
+        for n in ruled
+        if frozenset(module.get_supported_openai_params(model=n, custom_llm_provider="openai") or [])
+        != from_table(n, "openai")
+    ]
+    assert wrong == []
+    assert from_table("gpt-7-turbo", "openai") is None and from_table("o9-mini", "openai") is None
+
+
 def test_a_model_missing_from_the_table_is_asked_of_litellm() -> None:
     from shared.gateway.lazy import litellm
 
-    name = "a-model-added-after-the-build"
+    name = "gpt-model-added-after-the-build"
 
     def asked(model: str) -> frozenset[str]:
         names = litellm().get_supported_openai_params(model=model, custom_llm_provider="openai")

@@ -65,7 +65,7 @@ def native_name(deployment: Deployment, providers: frozenset[str]) -> tuple[str,
 def needs_litellm(deployment: Deployment, providers: frozenset[str]) -> bool:
     """Whether working out `deployment`'s native call asks litellm (a model missing from the table)."""
     name = native_name(deployment, providers)
-    return name is not None and name[1] not in _table().get(name[0], {})
+    return name is not None and from_table(name[1], name[0]) is None
 
 
 def wire_for(deployment: Deployment, providers: frozenset[str]) -> Wire | None:
@@ -89,6 +89,15 @@ def wire_for(deployment: Deployment, providers: frozenset[str]) -> Wire | None:
     )
 
 
+# Names litellm treats by pattern on `openai/` (its reasoning, audio, search and realtime families): a
+# name like these that the table lacks is asked of litellm. Any other unknown name (a self-hosted model
+# behind an OpenAI-compatible server: smollm2, llama-3-8b) gets litellm's answer for an unknown name;
+# tests/unit/test_native_params.py checks that over every model name in litellm's price map.
+OPENAI_LIKE = re.compile(
+    r"^openai/|gpt|(^|[^a-z])o\d|codex|audio|search|realtime|computer-use|davinci|babbage", re.IGNORECASE
+)
+
+
 @cache
 def _table() -> dict[str, dict[str, frozenset[str]]]:
     raw = json.loads((Path(__file__).with_name("params.json")).read_text())
@@ -96,11 +105,25 @@ def _table() -> dict[str, dict[str, frozenset[str]]]:
     return {provider: {m: sets[i] for m, i in models.items()} for provider, models in raw["models"].items()}
 
 
+@cache
+def _unknown() -> dict[str, frozenset[str]]:
+    raw = json.loads((Path(__file__).with_name("params.json")).read_text())
+    return {provider: frozenset(raw["sets"][i]) for provider, i in raw["unknown"].items()}
+
+
+def from_table(model: str, provider: str) -> frozenset[str] | None:
+    """The model's parameters from the build-time table, or None when only litellm can say."""
+    known = _table().get(provider, {}).get(model)
+    if known is None and provider == "openai" and not OPENAI_LIKE.search(model):
+        return _unknown()[provider]
+    return known
+
+
 @lru_cache(maxsize=512)
 def supported_params(model: str, provider: str) -> frozenset[str]:
     """The OpenAI parameters `model` accepts on `provider`: from the build-time table, or for a model
     it lacks from litellm (imported then, if the start-up warm-up of shared/gateway/lazy.py has not)."""
-    known = _table().get(provider, {}).get(model)
+    known = from_table(model, provider)
     if known is not None:
         return known
     from shared.gateway.lazy import litellm
