@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -172,6 +173,50 @@ async def idle_rss(api: Child, target: load.Target, served: int, extra: int) -> 
         await asyncio.gather(*(one(client, i) for i in range(extra)))
     await asyncio.sleep(2.0)
     return {"idle_rss_mb": memory_mb(api.pid, "VmRSS"), "requests_served": served + extra}
+
+
+NATIVE_ONLY_TOML = """
+default_model = "fake-echo"
+
+[providers.fake]
+api_base = "{base}"
+api_key = "fake-key"
+
+[[models]]
+id = "fake-echo"
+provider = "fake"
+litellm_model = "openai/fake-echo"
+input_price = 100000
+output_price = 200000
+context_window = 8192
+max_output_tokens = 2048
+"""
+
+
+async def lean_instance(
+    env: dict[str, str], tmp: Path, fake_port: int, ours: load.Target, children: list[Child]
+) -> dict[str, float]:
+    """An instance whose catalog is served on the native lane only (no translated provider, no embedding
+    or speech model): nothing makes it import litellm (LITELLM_WARMUP=auto). Its cold start, then its
+    idle RSS after 1,000 streamed calls: issue 15 item 3's aims, for an instance that needs no litellm."""
+    catalog = tmp / "native-only.toml"
+    catalog.write_text(NATIVE_ONLY_TOML.format(base=f"http://127.0.0.1:{fake_port}/v1"))
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    print(f"[5/6] a native-only instance on {base}: cold start, then 1000 streamed calls", flush=True)
+    lean = start_api("api-native-only", port, {**env, "MODEL_CATALOG": str(catalog)}, tmp)
+    children.append(lean)
+    target = dataclasses.replace(ours, url=f"{base}/v1/chat/completions", server="api_native_only")
+    cold = await cold_start(lean, base, target.subset(target.tokens[-1:]))
+    idle = await idle_rss(lean, target, 1, 1000)
+    print(
+        f"    /healthz after {cold['healthz_s']:.2f} s, first token after {cold['first_token_s']:.2f} s, "
+        f"VmRSS {idle['idle_rss_mb']:.0f} MiB after {idle['requests_served']} requests",
+        flush=True,
+    )
+    lean.stop()
+    children.remove(lean)
+    return cold | idle
 
 
 def litellm_floor(base: str, n: int) -> dict[str, float]:
@@ -339,6 +384,7 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
     print(f"[5/6] idle RSS of ours: 1000 more streamed calls after the {served} measured, then 2 s idle")
     idle = await idle_rss(second, ours, served, 1000)
     print(f"    VmRSS {idle['idle_rss_mb']:.0f} MiB after {idle['requests_served']} requests", flush=True)
+    native_only = await lean_instance(env, tmp, fake_port, ours, children)
     servers = (
         ("api", second.pid),
         ("api_litellm", via_litellm.pid),
@@ -377,6 +423,7 @@ async def bench(cfg: Config, children: list[Child], tmp: Path) -> dict[str, Any]
             "note": report.FIRESTORE_NOTE.format(cpus=cpus, conc=cfg.concurrency),
         },
         "cold_start": cold,
+        "cold_start_native_only": native_only,
         "ours_headers": guards,
         "startup_s": {"api": cold["healthz_s"], "litellm": proxy_ready},
         "memory": memory,
