@@ -17,9 +17,6 @@ from __future__ import annotations
 import re
 from typing import Any, Protocol
 
-import jsonschema
-from jsonschema.exceptions import SchemaError
-
 from shared.errors import BadRequest
 
 FORMAT_TYPES = ("text", "json_object", "json_schema")
@@ -107,6 +104,9 @@ def check_json_schema(schema: Any) -> None:
         )
     if len(str(schema)) > MAX_SCHEMA_CHARS:
         raise _invalid("response_format", f"The JSON schema is larger than {MAX_SCHEMA_CHARS} characters.")
+    import jsonschema  # on the first request with a schema, not at start-up (shared/chat/tools.py too)
+    from jsonschema.exceptions import SchemaError
+
     try:
         validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         validator.check_schema(schema)

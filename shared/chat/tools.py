@@ -18,7 +18,6 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import jsonschema
 from pydantic import BaseModel, ConfigDict, Field
 
 from shared.errors import BadRequest
@@ -166,6 +165,8 @@ def _check_schema(index: int, function: FunctionDef) -> None:
     schema = function.parameters
     if schema is None:
         return
+    import jsonschema  # ~0.1 s to import: on the first request with tools, not at start-up
+
     try:
         validator = jsonschema.validators.validator_for(schema, default=jsonschema.Draft202012Validator)
         validator.check_schema(schema)

@@ -11,14 +11,23 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+if TYPE_CHECKING:  # markdown-it is imported by the first export (jobs), not at the API's start-up
+    from markdown_it import MarkdownIt
+    from markdown_it.token import Token
 
 BlockKind = Literal["heading", "paragraph", "bullet", "number", "code", "rule"]
 
-_md = MarkdownIt("commonmark")
+
+@cache
+def _md() -> MarkdownIt:
+    from markdown_it import MarkdownIt
+
+    return MarkdownIt("commonmark")
+
+
 # Characters no XML document (DOCX) may hold, and lone surrogates no UTF-8 file can: dropped.
 _UNWRITABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 
@@ -46,7 +55,7 @@ def from_markdown(text: str) -> list[Block]:
     lists: list[list[Any]] = []  # open lists: [kind, next number]
     item: tuple[str, int, str] | None = None  # the list item whose first paragraph is next
     heading = 0
-    for token in _md.parse(plain(text)):
+    for token in _md().parse(plain(text)):
         kind = token.type
         if kind in ("bullet_list_open", "ordered_list_open"):
             start = token.attrGet("start")

@@ -62,6 +62,7 @@ def test_importing_the_api_app_imports_neither_litellm_nor_the_openai_sdk() -> N
 import sys
 import run_services.api.main
 heavy = ("litellm", "openai", "google.cloud.tasks_v2", "google.pubsub_v1", "aiohttp")
+heavy += ("jsonschema", "markdown_it")
 loaded = sorted(m for m in heavy if m in sys.modules)
 assert not loaded, loaded
 """
