@@ -34,6 +34,7 @@ from shared.errors import Conflict
 from shared.knowledge.bm25 import Bm25, rrf
 from shared.knowledge.filters import check_filter, matches
 from shared.knowledge.repository import CHUNKS, KnowledgeRepository, expire_at_of
+from shared.knowledge.rewrite import rewrite
 from shared.knowledge.schemas import SearchContent, SearchHit, SearchPage, SearchRequest, VectorStore
 from shared.knowledge.store_files import StoreFiles
 
@@ -87,7 +88,7 @@ class Searcher:
                 code="vector_store_not_ready",
             )
         files = await self._usable_files(store_id, body.filters)
-        query = body.text()
+        query = rewrite(body.text()) if body.rewrite_query else body.text()
         if not files:
             return SearchPage(search_query=[query], data=[])
         rankings: list[list[str]] = []

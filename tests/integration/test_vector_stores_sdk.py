@@ -5,6 +5,7 @@ a failing file costs nothing), and deletion taking a file's or a store's text ou
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 
@@ -87,6 +88,17 @@ def test_sdk_round_trip(jobs_stack: JobsStack, jobs_client: httpx.Client, owner:
 
     bread_hits = sdk.vector_stores.search(store.id, query="sourdough starter yeast", max_num_results=2)
     assert len(bread_hits.data) == 2 and bread_hits.data[0].file_id == bread.id
+
+    # rewrite_query: the question's frame is dropped, the page says what was searched, and it is
+    # what the query embedding was charged for.
+    asked = "Could you tell me about the sourdough starter and its yeast, please?"
+    rewritten = sdk.vector_stores.search(store.id, query=asked, rewrite_query=True, max_num_results=2)
+    assert rewritten.search_query == ["sourdough starter yeast"]
+    assert rewritten.data[0].file_id == bread.id
+    before_plain = wait_settled(jobs_client, owner.headers)
+    sdk.vector_stores.search(store.id, query=asked, rewrite_query=True, max_num_results=1)
+    paid = before_plain["available"] - wait_settled(jobs_client, owner.headers)["available"]
+    assert paid == query_cost("sourdough starter yeast")
 
     # Attributes and filters.
     notes = sdk.files.create(
@@ -204,7 +216,13 @@ def test_a_workspace_store_is_paid_by_the_workspace(jobs_stack: JobsStack, jobs_
     assert (store.model_extra or {})["workspace_id"] == ws
     wait_indexed(team, store.id, 1)
     spent = ingestion_cost(chunks_where("file_id", shared.id))
-    workspace = jobs_client.get(f"/v1/workspaces/{ws}/wallet", headers=owner.headers).json()
+    # The file reads `completed` once its chunks are written; the job's hold settles just after.
+    deadline = time.monotonic() + 10
+    while True:
+        workspace = jobs_client.get(f"/v1/workspaces/{ws}/wallet", headers=owner.headers).json()
+        if workspace["reserved"] == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert workspace["available"] == 500_000 - spent
     assert balance(jobs_client, member.headers) == mine  # the member's own wallet paid nothing
     owner_sdk = sdk_for(jobs_stack, owner)

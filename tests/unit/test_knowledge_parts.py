@@ -127,3 +127,13 @@ def test_a_pdf_of_too_many_pages_is_refused() -> None:
     with pytest.raises(ExtractFailed) as refused:
         extract_text("pdf", out.getvalue(), 10_000)
     assert refused.value.code == "too_many_pages"
+
+
+def test_rewrite_query_keeps_the_words_worth_searching() -> None:
+    from shared.knowledge.rewrite import rewrite
+
+    asked = "Can you tell me what the height of the main office building is?"
+    assert rewrite(asked) == "height main office building"
+    assert rewrite("I’d like to know about Kepler's laws, and Kepler's orbits") == "Kepler's laws orbits"
+    assert rewrite("What is it?") == "What is it?"  # nothing would be left: searched as written
+    assert rewrite("বাংলা প্রশ্ন কী?") == "বাংলা প্রশ্ন কী"  # other scripts keep their words whole
