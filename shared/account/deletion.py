@@ -88,7 +88,7 @@ class AccountDeletion:
         self._workspaces = workspaces
         self._jobs = jobs
         self._keys = ApiKeyRepository(db)
-        self._knowledge = KnowledgeRepository(db)
+        self._knowledge = KnowledgeRepository(db, store)
         self._audit = AuditTrail(db)
 
     async def delete(self, principal: Principal, confirm: str | None) -> Deleted:
@@ -218,6 +218,7 @@ class AccountDeletion:
         while snaps := [s async for s in query.limit(PAGE).stream()]:
             for snap in snaps:
                 await self._knowledge.delete_chunks("store_id", snap.id)
+                await self._knowledge.drop_keyword_indexes(snap.id)
                 await self._db.recursive_delete(snap.reference)
                 removed += 1
         return removed

@@ -96,7 +96,7 @@ def build_jobs(
             EmbeddingCatalog.load(settings, catalog),
             EmbeddingCaller(),
             store,
-            KnowledgeRepository(clients.db),
+            KnowledgeRepository(clients.db, store),
             settings.jobs_deadline_s,
         ),
     }

@@ -41,7 +41,7 @@ def build_vector_stores(
     catalog: EmbeddingCatalog,
     settings: Settings,
 ) -> VectorStoreService:
-    repo = KnowledgeRepository(db)
+    repo = KnowledgeRepository(db, jobs.store)
     store_files = StoreFiles(
         repo,
         FileService(db, jobs.store, workspaces),

@@ -157,7 +157,7 @@ class FileService:
         async with self.quota.lock(owner):
             removed = await run_transaction(self._db, remove, BUSY_S)
         # Out of every vector store's search first, then the bytes (shared/knowledge/).
-        await KnowledgeRepository(self._db).forget_file(file_id, int(now().timestamp()))
+        await KnowledgeRepository(self._db, self._store).forget_file(file_id, int(now().timestamp()))
         await self._store.delete(str(removed["path"]))
         log.info("file deleted", extra={"file_id": file_id})
 

@@ -5,7 +5,8 @@
     steps 1..n      embed batch k of the chunks (the model's max_inputs a call) through the gateway; keep
                     the vectors at `.../batch-{k}.json`; costs the model's price of the tokens it read
     step n+1        write the chunks with their vectors to Firestore (repository.py), mark the file
-                    `completed`, delete the scratch objects
+                    `completed`, save the store's keyword index (keyword_index.py), delete the scratch
+                    objects
 
 Every step may run twice: the scratch objects are created if absent (a batch already embedded by a delivery
 that died before its checkpoint is read back, not embedded again, and charged once, by this checkpoint),
@@ -41,6 +42,7 @@ from shared.jobs.schemas import Job, JobCreate
 from shared.knowledge.chunking import Chunking, chunk_text, embedded_tokens
 from shared.knowledge.extract import ExtractFailed, extract_text
 from shared.knowledge.ingest_input import IngestInput
+from shared.knowledge.keyword_index import KeywordIndexes
 from shared.knowledge.repository import KnowledgeRepository
 
 log = logging.getLogger("knowledge.ingest")
@@ -154,6 +156,8 @@ class IngestJob:
             await self._store.delete_prefix(scratch_prefix(spec))
             return StepResult()
         chunks = await self._chunks(spec)
+        indexes = KeywordIndexes(self._repo)
+        before = await indexes.saved(spec.store_id)  # the bump below deletes it
         vectors: list[list[float]] = []
         for batch in range(batches):
             stored = await self._store.read(scratch_prefix(spec) + f"batch-{batch}.json")
@@ -168,8 +172,11 @@ class IngestJob:
             await self._repo.bump(spec.store_id, int(now().timestamp()))
         except NotFound:
             pass  # removed while the chunks were written: the check below takes them out again
-        if not await self._still_there(spec):
+        if await self._still_there(spec):
+            await indexes.save_with_file(spec.store_id, before, spec.file_id, [text for text, _ in chunks])
+        else:
             await self._repo.delete_chunks("file_id", spec.file_id, ("store_id", spec.store_id))
+            await self._repo.drop_keyword_indexes(spec.store_id)
         await self._store.delete_prefix(scratch_prefix(spec))
         log.info(
             "file indexed", extra={"file_id": spec.file_id, "store_id": spec.store_id, "chunks": len(chunks)}

@@ -10,7 +10,8 @@
 Chunks are one top-level collection, so removing a file from every store is one query on `file_id`, and a
 store's vector search is `find_nearest` prefiltered on `store_id` (the composite vector index of
 terraform/modules/firestore). `version` grows whenever the store's searchable chunks change (a file
-completed or removed): the keyword index cached per instance is rebuilt when it moves.
+completed or removed): the keyword index (keyword_index.py) is rebuilt when it moves, and every bump
+deletes the index objects saved in the bucket for the store's earlier versions.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 from google.cloud import firestore
 from google.cloud.firestore_v1.base_query import FieldFilter
 from google.cloud.firestore_v1.vector import Vector
+
+from shared.adapters.storage import BlobStore
 
 STORES = "vector_stores"
 STORE_FILES = "store_files"
@@ -48,9 +51,15 @@ def chunk_id(store_id: str, file_id: str, index: int) -> str:
     return f"{store_id}_{file_id}_{index}"
 
 
+def keyword_prefix(store_id: str) -> str:
+    """Where the store's saved keyword indexes are, in the jobs bucket (keyword_index.py)."""
+    return f"{STORES}/{store_id}/keyword/"
+
+
 class KnowledgeRepository:
-    def __init__(self, db: firestore.AsyncClient) -> None:
+    def __init__(self, db: firestore.AsyncClient, blobs: BlobStore | None = None) -> None:
         self.db = db
+        self.blobs = blobs  # None: keyword indexes are not saved (tests and benchmarks that build them)
 
     def store(self, store_id: str) -> Any:
         return self.db.collection(STORES).document(store_id)
@@ -98,8 +107,18 @@ class KnowledgeRepository:
             deleted += len(refs)
 
     async def bump(self, store_id: str, at: int) -> None:
-        """The store's searchable chunks changed."""
+        """The store's searchable chunks changed: its saved keyword indexes are stale."""
         await self.store(store_id).update({"version": firestore.Increment(1), "last_active_at": at})
+        await self.drop_keyword_indexes(store_id)
+
+    async def version(self, store_id: str) -> int | None:
+        """The store's version (None: no such store)."""
+        snap = await self.store(store_id).get(field_paths=["version"])
+        return int((snap.to_dict() or {}).get("version") or 0) if snap.exists else None
+
+    async def drop_keyword_indexes(self, store_id: str) -> None:
+        if self.blobs is not None:
+            await self.blobs.delete_prefix(keyword_prefix(store_id))
 
     async def chunk_texts(self, store_id: str) -> list[tuple[str, str, str]]:
         """Every chunk of the store as (chunk id, file id, text), for the keyword index."""

@@ -7,8 +7,9 @@
    recorded like any embedding call (feature `embeddings`).
 3. Vector: Firestore `find_nearest` (cosine) over the chunks prefiltered to the store, VECTOR_CANDIDATES
    nearest (FILTERED_CANDIDATES when filters or unfinished files will drop some). Keyword: BM25
-   (bm25.py) over the store's chunk texts, read once per store and version and
-   kept per instance (KEYWORD_CACHE stores), the KEYWORD_CANDIDATES best.
+   (bm25.py) over the store's chunk texts, loaded once per store and version (keyword_index.py: from
+   this instance's memory, the object the ingestion job saved in the bucket, or Firestore), the
+   KEYWORD_CANDIDATES best.
 4. Only chunks of the store's `completed` files whose attributes pass `filters` count. The two rankings
    are fused (bm25.rrf); `score` is the fused score scaled to 0..1 (1: first in both rankings, 0.5:
    first in one only), `ranking_options.score_threshold` drops what scores below it. `mode` (ours)
@@ -18,7 +19,6 @@
 from __future__ import annotations
 
 import logging
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -31,8 +31,9 @@ from shared.clock import now
 from shared.embeddings.schemas import EmbeddingRequest
 from shared.embeddings.service import EmbeddingService
 from shared.errors import Conflict
-from shared.knowledge.bm25 import Bm25, rrf
+from shared.knowledge.bm25 import rrf
 from shared.knowledge.filters import check_filter, matches
+from shared.knowledge.keyword_index import KeywordIndexes
 from shared.knowledge.repository import CHUNKS, KnowledgeRepository, expire_at_of
 from shared.knowledge.rewrite import rewrite
 from shared.knowledge.schemas import SearchContent, SearchHit, SearchPage, SearchRequest, VectorStore
@@ -42,9 +43,7 @@ log = logging.getLogger("knowledge.search")
 VECTOR_CANDIDATES = 50
 FILTERED_CANDIDATES = 200  # with filters, or files not usable yet: more of the nearest are dropped
 KEYWORD_CANDIDATES = 50
-KEYWORD_CACHE = 16
 TOUCH_EVERY_S = 60
-_keyword: OrderedDict[tuple[str, int], tuple[Bm25, list[tuple[str, str, str]]]] = OrderedDict()
 
 
 # A query's vector by the store's model, for a caller that meters it itself (a chat call's retrieval).
@@ -189,16 +188,7 @@ class Searcher:
         files: dict[str, dict[str, Any]],
         texts: dict[str, tuple[str, str]],
     ) -> list[str]:
-        key = (store_id, version)
-        cached = _keyword.get(key)
-        if cached is None:
-            chunks = await self._repo.chunk_texts(store_id)
-            cached = (Bm25([text for _, _, text in chunks]), chunks)
-            _keyword[key] = cached
-            while len(_keyword) > KEYWORD_CACHE:
-                _keyword.popitem(last=False)
-        _keyword.move_to_end(key)
-        index, chunks = cached
+        index, chunks = await KeywordIndexes(self._repo).load(store_id, version)
         ranking = []
         for position, _ in index.top(query, KEYWORD_CANDIDATES * 4):
             chunk_id, file_id, text = chunks[position]

@@ -200,6 +200,7 @@ class VectorStoreService:
             await self.files.stop(principal, entry)
             await self.repo.store_file(store_id, file_id).delete()
         await self.repo.delete_chunks("store_id", store_id)  # any an ingestion wrote meanwhile
+        await self.repo.drop_keyword_indexes(store_id)
 
     async def delete_expired(self, limit: int) -> int:
         """The reconciler's sweep: stores past their `expires_after` are deleted through the same path as
