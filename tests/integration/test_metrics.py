@@ -1,15 +1,20 @@
 """Metrics (issue 16, item 6): the Prometheus text at /internal/metrics, behind its token, shows requests by
 route and status, credits moved by the ledger, cache lookups and error answers by code; the gateway's
-attempts, retries, fallbacks and breakers; time to first token, output rate and our own overhead."""
+attempts, retries, fallbacks and breakers; time to first token, output rate and our own overhead; the jobs
+worker's steps."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 import httpx
 
+from shared.telemetry.metrics import prometheus_text
 from tests.fakes.provider import FakeProvider, Fault
+from tests.integration.test_jobs_export import make_thread
 from tests.support.helpers import User, rid, usage_for
+from tests.support.jobs import finished, wait_for_job
 
 TOKEN = {"Authorization": "Bearer test-metrics-token"}
 
@@ -104,3 +109,28 @@ def test_overhead_is_our_time_less_the_providers(
     assert record["provider_ms"] >= 1000
     assert record["ttft_ms"] >= record["provider_ms"]
     assert record["ttft_ms"] - record["provider_ms"] < 500
+
+
+def test_the_jobs_worker_counts_its_steps_and_times_them(
+    jobs_client: httpx.Client, jobs_user: Callable[[], User]
+) -> None:
+    """The worker (functions/jobs/main.py, in this process as in the jobs stack) records every step it
+    runs: `job.steps` by result and the job's state after it, `job.step.duration` by result."""
+    user = jobs_user()
+    before = prometheus_text().decode()
+    thread_id = make_thread(jobs_client, user, "metered")
+    created = jobs_client.post(
+        "/v1/jobs",
+        json={"type": "export", "input": {"source": {"thread_id": thread_id}, "formats": ["pdf"]}},
+        headers=user.headers,
+    )
+    assert created.status_code == 202, created.text
+    assert wait_for_job(jobs_client, user, created.json()["id"], finished)["state"] == "succeeded"
+    after = prometheus_text().decode()
+    assert (
+        value(after, "job_steps_total", state="succeeded")
+        >= value(before, "job_steps_total", state="succeeded") + 1
+    )
+    assert value(after, "job_step_duration_seconds_count") > value(before, "job_step_duration_seconds_count")
+    assert value(after, "job_step_duration_seconds_sum") > value(before, "job_step_duration_seconds_sum")
+    assert created.json()["id"] not in after and user.user_id not in after  # never by job or person
