@@ -231,15 +231,16 @@ def test_each_secret_is_read_only_by_the_workloads_whose_code_reads_it():
 
 def test_the_api_writes_only_its_users_objects_in_the_media_bucket():
     """The worker writes job outputs; the API (files, uploads, account deletion) and the reconciler (expired
-    files and uploads) write and delete only under users/ and workspaces/, through an IAM condition on the
-    object's name: objectAdmin over the whole bucket would let a compromised API touch everything."""
+    files and uploads) write and delete only under users/ and workspaces/ (and vector_stores/, the stores'
+    saved keyword indexes), through an IAM condition on the object's name: objectAdmin over the whole bucket
+    would let a compromised API touch everything."""
     media = CALLS["media_bucket"]
     assert media["object_admins"] == ['${local.sa["jobs-worker"]}']
     assert media["object_viewers"] == ['${local.sa["api"]}', '${local.sa["reconciler"]}']
     scoped = media["prefix_admins"]
     assert set(scoped) == {"api", "reconciler"}
     for grant in scoped.values():
-        assert grant["prefixes"] == ["users/", "workspaces/"]
+        assert grant["prefixes"] == ["users/", "workspaces/", "vector_stores/"]
     bucket = parse(TERRAFORM / "modules" / "storage_bucket")
     roles = {name: body["role"] for name, body in bucket.of_type("google_storage_bucket_iam_member")}
     assert roles == {
@@ -253,6 +254,7 @@ def test_the_api_writes_only_its_users_objects_in_the_media_bucket():
     assert "startsWith" in str(scoped_member["condition"])
     # The bucket's expiry is for job outputs only: uploaded files keep their plan's retention.
     assert media["delete_suffixes"] and ".png" in media["delete_suffixes"]
+    assert not any("keyword/v1.json.gz".endswith(s) for s in media["delete_suffixes"])  # not a job output
 
 
 def test_redis_requires_auth_and_tls_and_the_services_use_both():
