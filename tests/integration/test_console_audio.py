@@ -1,8 +1,9 @@
 """The console's audio in a real browser (Chromium, headless, with a fake microphone playing a WAV the
 test writes): Dictate streams the microphone to the live transcription WebSocket, the transcript so far
 shows in the message box and the final one when stopped, the session's usage record is what left the
-balance, and stopping closes the socket; an expired token on the socket reads as a sentence. Read aloud
-speaks an answer through POST /v1/audio/speech and plays it from a blob: URL, charged what the call says.
+balance, and stopping closes the socket; an expired token, a flood (429) and a third tab (too many
+sessions) on the socket read as sentences and charge nothing. Read aloud speaks an answer through
+POST /v1/audio/speech and plays it from a blob: URL, charged what the call says.
 
 The providers are the project's fakes (tests/fakes/transcription.py answers "[<ms>ms]" for the audio it
 got; tests/fakes/speech.py answers scripted bytes), behind the real API, ledger and Firestore emulator."""
@@ -297,3 +298,53 @@ def test_dictating_without_the_credits_for_it_says_what_to_do_and_charges_nothin
     )
     expect(page.get_by_role("button", name="Dictate")).to_have_attribute("aria-pressed", "false")
     assert balance(client, user.headers) == before
+
+
+def test_dictating_after_a_flood_says_to_wait_and_charges_nothing(
+    page: Page, client: httpx.Client, user: User
+) -> None:
+    """The caller's per-minute bucket emptied by other requests: the socket closes 4429 and the page says
+    to wait, without raw JSON, and nothing is held or charged."""
+    statuses = [client.get("/v1/billing/packages", headers=user.headers).status_code for _ in range(80)]
+    assert 429 in statuses, statuses
+    before = balance(client, user.headers)
+    page.get_by_role("button", name="Dictate").click()
+    status = page.locator("#dictation")
+    expect(status).to_have_text(
+        "Too many requests right now. Wait a moment, then press Dictate again.", timeout=20_000
+    )
+    expect(status).to_have_class(re.compile(r"\berror\b"))
+    expect(page.get_by_role("button", name="Dictate")).to_have_attribute("aria-pressed", "false")
+    assert balance(client, user.headers) == before
+
+
+def test_dictating_in_one_tab_too_many_says_where_it_runs(
+    page: Page, browser: Browser, audio_api: str, client: httpx.Client, user: User
+) -> None:
+    """Two dictations already open for the account (max_speech_sessions, 2 by default), a third tab's is
+    refused with too_many_speech_sessions and says to stop one; the open ones go on and end charged."""
+    account = Account(user.email, user.password)
+    with (
+        browsing.console_page(browser, audio_api) as second,
+        browsing.console_page(browser, audio_api) as third,
+    ):
+        browsing.sign_in_page(second, account)
+        browsing.sign_in_page(third, account)
+        for open_tab in (page, second):
+            open_tab.get_by_role("button", name="Dictate").click()
+            stop = open_tab.get_by_role("button", name="Stop dictating")
+            expect(stop).to_have_attribute("aria-pressed", "true")
+            expect(open_tab.get_by_label("Message")).to_have_value(re.compile(r"\[\d+ms\]"), timeout=20_000)
+        third.get_by_role("button", name="Dictate").click()
+        refused = third.locator("#dictation")
+        expect(refused).to_have_text(
+            "Dictation is already running in another tab or window. Stop it there, then press Dictate.",
+            timeout=20_000,
+        )
+        expect(third.get_by_role("button", name="Dictate")).to_have_attribute("aria-pressed", "false")
+        for open_tab in (page, second):
+            open_tab.get_by_role("button", name="Stop dictating").click()
+            status = open_tab.locator("#dictation")
+            expect(status).to_have_attribute("data-closed", "true", timeout=20_000)
+            assert int(status.get_attribute("data-credits") or 0) > 0
+    assert wait_settled(client, user.headers)["reserved"] == 0
