@@ -31,6 +31,12 @@ def objects(stack: JobsStack, user: User) -> list[str]:
     return [b.name for b in bucket.list_blobs(prefix=f"users/{user.user_id}/")]
 
 
+def index_objects(stack: JobsStack, store_id: str) -> list[str]:
+    """The store's keyword indexes saved in the bucket (shared/knowledge/keyword_index.py)."""
+    bucket = storage_client().bucket(stack.settings.jobs_bucket)
+    return [b.name for b in bucket.list_blobs(prefix=f"vector_stores/{store_id}/")]
+
+
 def threads_of(user: User) -> list[str]:
     return [
         s.id
@@ -62,6 +68,7 @@ def test_deleting_an_account_removes_its_content_and_keeps_its_books(
     store = client.post("/v1/vector_stores", json={"file_ids": [uploaded["id"]]}, headers=user.headers).json()
     wait_for_job(client, user, store_files_of(store["id"])[0]["job_id"], finished)
     assert chunks_where("store_id", store["id"])
+    assert index_objects(jobs_stack, store["id"])  # the ingestion saved the store's keyword index
     key = client.post("/v1/api-keys", json={"name": "laptop"}, headers=user.headers).json()["key"]
     template = client.post("/v1/templates", json=MINE, headers=user.headers)
     assert template.status_code == 201, template.text
@@ -85,6 +92,7 @@ def test_deleting_an_account_removes_its_content_and_keeps_its_books(
     assert report["vector_stores"] == 1
     assert chunks_where("store_id", store["id"]) == [] and store_files_of(store["id"]) == []
     assert not db().collection("vector_stores").document(store["id"]).get().exists
+    assert index_objects(jobs_stack, store["id"]) == []
     assert not db().collection("files").document(uploaded["id"]).get().exists
     assert not db().collection("uploads").document(upload["id"]).get().exists
     assert not db().collection("file_usage").document(f"user_{user.user_id}").get().exists

@@ -13,9 +13,10 @@ import httpx
 import openai
 import pytest
 
+from shared.knowledge.keyword_index import decode
 from shared.ledger.wallet_ids import workspace_wallet_base
 from tests.support.helpers import User, balance, db, grant_credits, sign_up, wait_settled
-from tests.support.jobs import JobsStack, hold_of
+from tests.support.jobs import JobsStack, hold_of, storage_client
 from tests.support.knowledge import (
     chunks_where,
     encrypted,
@@ -34,6 +35,13 @@ BREAD = (
     "Sourdough bread rises with a starter of wild yeast and lactobacilli. "
     "Bakers feed the starter flour and water, then proof the dough overnight before baking. "
 ) * 6
+
+
+def saved_indexes(stack: JobsStack, store_id: str) -> dict[str, list[tuple[str, str, str]]]:
+    """The store's keyword indexes saved in the bucket, by object name, decoded."""
+    bucket = storage_client().bucket(stack.settings.jobs_bucket)
+    blobs = bucket.list_blobs(prefix=f"vector_stores/{store_id}/keyword/")
+    return {b.name: decode(b.download_as_bytes()) for b in blobs}
 
 
 def sdk_for(stack: JobsStack, user: User) -> openai.OpenAI:
@@ -132,6 +140,8 @@ def test_sdk_round_trip(jobs_stack: JobsStack, jobs_client: httpx.Client, owner:
     assert chunks_where("file_id", orbits.id) == []
     again = sdk.vector_stores.search(store.id, query="Kepler planetary orbits perihelion")
     assert all(hit.file_id != orbits.id and "Kepler" not in hit.content[0].text for hit in again.data)
+    saved = saved_indexes(jobs_stack, store.id)  # the search saved the new version's keyword index
+    assert saved and all(file_id != orbits.id for chunks in saved.values() for _, file_id, _ in chunks)
     assert orbits.id not in {f.id for f in sdk.vector_stores.files.list(store.id).data}
 
     # Removing a file from the store: its chunks go, the file stays.
@@ -141,7 +151,7 @@ def test_sdk_round_trip(jobs_stack: JobsStack, jobs_client: httpx.Client, owner:
 
     deleted = sdk.vector_stores.delete(store.id)
     assert deleted.deleted and deleted.object == "vector_store.deleted"
-    assert chunks_where("store_id", store.id) == []
+    assert chunks_where("store_id", store.id) == [] and saved_indexes(jobs_stack, store.id) == {}
     with pytest.raises(openai.NotFoundError):
         sdk.vector_stores.retrieve(store.id)
 
