@@ -82,6 +82,7 @@ class JobService:
                     ttl_s=plan.deadline_s + HOLD_MARGIN_S,
                     ref=f"job:{request.type}",
                     spender=principal.user_id,
+                    pinned=idempotency_key is not None,  # a client's retry may race its first try
                 )
             except BaseException:
                 await self._release(admission)

@@ -66,6 +66,7 @@ async def charge_storage(
                     ttl_s=HOLD_TTL_S,
                     ref=f"storage:{snap.id}:{day}",
                     spender=owner.user_id,
+                    pinned=True,  # two sweeps at once reserve the same day's hold
                 )
                 await payer.settle(owner.wallet_id, hold_id, credits)
             except AppError as exc:

@@ -122,9 +122,18 @@ class ShardedWallets:
         minimum: int,
         ttl_s: int | None = None,
         ref: str | None = None,
+        *,
+        pinned: bool = False,
     ) -> Hold:
         """Hold min(want, a shard's available) credits on one shard, or InsufficientCredits when the
         shards together have fewer than `minimum`. A hold id seen before is returned as it is.
+
+        `pinned`: the id is one several callers may reserve at the same moment (a day's storage charge run
+        by two sweeps, a job created twice with one Idempotency-Key). Each instance starts on shards of its
+        own and falls back to others, so two such racers could each make a hold of that id on another
+        shard, and a settle by lookup could then charge both. A pinned hold lives only on the shard its id
+        names (the same for every instance), credits gathered there first, so racers meet on one hold
+        document and the ledger makes one hold.
 
         A workspace that owes credits (a settle that came after its hold expired left debt on one shard)
         pays the debt from all its shards first, as one wallet would; PaymentDebt when they cannot."""
@@ -137,6 +146,8 @@ class ShardedWallets:
             owed = await self.pay_debts(base, count)
             if owed > 0:
                 raise PaymentDebt(owed)
+        if pinned:
+            return await self._reserve_pinned(base, count, hold_id, want, minimum, ttl_s, ref)
         wallets = shard_wallets(base, count)
         start = start_shard(hold_id, count, self._home, self._window)
         try:  # the common case: the first shard can hold all of it
@@ -165,6 +176,31 @@ class ShardedWallets:
                         continue
             try:
                 return await self.ledger.reserve(wallets[ready[0]], hold_id, want, minimum, ttl_s, ref)
+            except InsufficientCredits:
+                continue
+        raise InsufficientCredits(minimum, total)
+
+    async def _reserve_pinned(
+        self, base: str, count: int, hold_id: str, want: int, minimum: int, ttl_s: int | None, ref: str | None
+    ) -> Hold:
+        """The hold on the shard `hold_id` names whatever the instance; credits moved there when short."""
+        target = start_shard(hold_id, count)
+        wallet_id = shard_wallets(base, count)[target]
+        total = 0
+        for _ in range(REBALANCE_ROUNDS):
+            try:  # all of it, or (with the credits gathered) what the shards have, at least `minimum`
+                return await self.ledger.reserve(wallet_id, hold_id, want, want, ttl_s, ref)
+            except InsufficientCredits:
+                pass
+            shards = await self.balances(base, count)
+            total = sum(b.available for b in shards)
+            if total < minimum:
+                break
+            if shards[target].available < min(want, total):
+                async with self._outside.setdefault(base, asyncio.Lock()):
+                    await self._pull(base, count, target, min(want, total), shards)
+            try:
+                return await self.ledger.reserve(wallet_id, hold_id, want, minimum, ttl_s, ref)
             except InsufficientCredits:
                 continue
         raise InsufficientCredits(minimum, total)

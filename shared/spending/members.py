@@ -68,8 +68,11 @@ class WorkspaceSpending:
         minimum: int,
         ttl_s: int | None = None,
         ref: str | None = None,
+        *,
+        pinned: bool = False,
     ) -> Hold:
-        """Count the credits against the member's limit, then hold them on the workspace wallet.
+        """Count the credits against the member's limit, then hold them on the workspace wallet (`pinned`:
+        see ShardedWallets.reserve).
 
         Raises WorkspaceNotFound for a non-member, PaymentDebt (402 payment_debt) while the workspace owes
         more credits than all its shards have (after a refund, a dispute or a late settle; ShardedWallets
@@ -105,7 +108,7 @@ class WorkspaceSpending:
         counted = await count(self.repo.db.transaction())
         try:
             return await self.wallets.reserve(
-                base, shards, hold_id, counted, min(minimum, counted), ttl_s, ref
+                base, shards, hold_id, counted, min(minimum, counted), ttl_s, ref, pinned=pinned
             )
         except AppError:
             await self._uncount(workspace_id, hold_id, 0, "refused")

@@ -41,16 +41,19 @@ class Payer:
         ref: str | None = None,
         *,
         spender: str | None = None,
+        pinned: bool = False,
     ) -> Hold:
         """Hold up to `want` credits (at least `minimum`). `spender` (the member's user id) is required on a
-        workspace wallet: the reservation counts against their monthly limit there."""
+        workspace wallet: the reservation counts against their monthly limit there. `pinned`: the hold id
+        is one that concurrent callers may reserve at once (a fixed id); on a workspace wallet it then
+        always lives on one shard (ShardedWallets.reserve)."""
         workspace = workspace_of(wallet_id)
         if workspace is None:
             return await self.ledger.reserve(
                 wallet_id, hold_id, want=want, minimum=minimum, ttl_s=ttl_s, ref=ref
             )
         return await self._spending().reserve(
-            workspace, self._spender(spender), hold_id, want, minimum, ttl_s, ref
+            workspace, self._spender(spender), hold_id, want, minimum, ttl_s, ref, pinned=pinned
         )
 
     async def settle(self, wallet_id: str, hold_id: str, amount: int) -> Hold:

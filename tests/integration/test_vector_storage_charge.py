@@ -10,18 +10,24 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import time
 from collections.abc import Callable
+from typing import Any
 
 import httpx
 import openai
 
 from shared.bootstrap.functions import build_reconciler
 from shared.catalog.media import MediaCatalog
+from shared.ids import stable_id
 from shared.knowledge.storage_charge import GRACE_DAYS, StorageReport, charge_storage, day_price
+from shared.ledger.records import HOLDS, WALLETS
+from shared.ledger.wallet_ids import shard_wallets, workspace_wallet_base
 from shared.settings import Settings
-from tests.support.helpers import User, db, wait_settled
+from tests.support.helpers import User, db, grant_credits, wait_settled
 from tests.support.jobs import JobsStack
 from tests.support.knowledge import chunks_where, store_files_of, wait_indexed
+from tests.support.workspaces import create
 
 TEXT = b"Glaciers carve valleys as they move, grinding rock into fine flour. " * 30
 
@@ -51,6 +57,11 @@ def sweep_until(settings: Settings, store_id: str, day: dt.date, gb_day: int | N
             await reconciler.close()
 
     return asyncio.run(run())
+
+
+def hold_doc(wallet_id: str, hold_id: str) -> dict[str, Any] | None:
+    hold = db().collection(WALLETS).document(wallet_id).collection(HOLDS).document(hold_id)
+    return hold.get().to_dict()
 
 
 def indexed_store(stack: JobsStack, user: User) -> str:
@@ -97,3 +108,57 @@ def test_a_store_nobody_pays_for_goes_after_a_week(
     sweep_until(settings, store, first + dt.timedelta(days=GRACE_DAYS), unaffordable)
     assert not db().collection("vector_stores").document(store).get().exists
     assert chunks_where("store_id", store) == []
+
+
+def test_two_sweeps_at_once_charge_a_workspace_store_once_a_day(
+    jobs_stack: JobsStack, jobs_client: httpx.Client, jobs_user: Callable[[], User], settings: Settings
+) -> None:
+    """Found reading the simulator's lead: two reconciler runs charging one workspace store's day at once
+    each started on their own instance's shards, so the day's fixed hold id could be held on two shards
+    (and a settle by lookup could charge both). The day's hold now lives on the one shard its id names."""
+    owner = jobs_user()
+    ws = create(jobs_client, owner)["id"]
+    base, shards = workspace_wallet_base(ws), settings.workspace_wallet_shards
+    grant_credits(settings, base, 5_000_000, shards=shards)
+    team = openai.OpenAI(
+        base_url=f"{jobs_stack.api}/v1",
+        api_key=owner.access_token,
+        max_retries=0,
+        default_headers={"X-Workspace-ID": ws},
+    )
+    file = team.files.create(file=("glaciers.txt", TEXT), purpose="assistants")
+    store = team.vector_stores.create(name="ice", file_ids=[file.id]).id
+    wait_indexed(team, store, 1)
+    usage = sum(int(e.get("usage_bytes") or 0) for e in store_files_of(store))
+    price = day_price(usage, 100_000)
+
+    async def both(day: dt.date) -> None:
+        one, two = build_reconciler(settings), build_reconciler(settings)  # two instances, two homes
+        try:
+            for _ in range(50):
+                await asyncio.gather(*(r.charge_vector_storage(day) for r in (one, two)))
+                doc = db().collection("vector_stores").document(store).get().to_dict() or {}
+                if doc.get("charged_through") == day.isoformat():
+                    return
+            raise AssertionError("the sweeps never reached the store")
+        finally:
+            await one.close()
+            await two.close()
+
+    def wallet() -> dict[str, int]:
+        deadline = time.monotonic() + 10
+        while True:
+            got: dict[str, int] = jobs_client.get(f"/v1/workspaces/{ws}/wallet", headers=owner.headers).json()
+            if got["reserved"] == 0 or time.monotonic() > deadline:
+                return got
+            time.sleep(0.05)
+
+    before = wallet()
+    days = [dt.date(2091, 3, 1) + dt.timedelta(days=n) for n in range(4)]
+    for day in days:
+        asyncio.run(both(day))
+        hold_id = stable_id("storage", store, day.isoformat())
+        held = [h for w in shard_wallets(base, shards) if (h := hold_doc(w, hold_id)) is not None]
+        assert [(h["state"], h["charged"]) for h in held] == [("settled", price)], held
+    after = wallet()
+    assert before["available"] - after["available"] == price * len(days)
