@@ -3,10 +3,17 @@
 moment, crashing between any two of its writes (between a day's reserve and its settle, or before the
 store is marked charged), with Firestore's faults at every commit.
 
-The model predicts each store's day: charged once, at its bytes' price, when its owner's wallet can pay;
-else left unpaid (marked, not charged later), and a store unpaid for GRACE_DAYS days in a row deleted.
-Which stores a failed sweep reached is read back (the fixed hold id of the day, the store's mark), and
-must be one the model allows; what follows is predicted.
+A store is a user's (its personal wallet pays) or a workspace's: then the workspace's sharded wallet
+pays, through the real Payer and WorkspaceSpending, with the store's creator (one of the workspace's two
+members, tests/sim/members_sim.py) as the spender, so the day counts against their monthly limit. The two
+instances start on different shards (homes 0 and 2): two sweeps at once reserve the day's fixed hold id
+on the one shard it is pinned to, and never hold it on two (checked after every sweep).
+
+The model predicts each store's day: charged once, at its bytes' price, when its owner's wallet can pay
+(for a workspace: the member's limit has room for it, and the workspace's net balance covers it); else
+left unpaid (marked, not charged later), and a store unpaid for GRACE_DAYS days in a row deleted. Which
+stores a failed sweep reached is read back (the fixed hold id of the day, the store's mark), and must be
+one the model allows; what follows is predicted.
 """
 
 from __future__ import annotations
@@ -20,6 +27,9 @@ from shared.ids import stable_id
 from shared.knowledge.repository import KnowledgeRepository
 from shared.knowledge.service import VectorStoreService
 from shared.knowledge.storage_charge import GRACE_DAYS, charge_storage, day_price
+from shared.ledger.records import HOLDS, WALLETS
+from shared.ledger.wallet_ids import shard_wallets
+from tests.sim import members_sim
 from tests.sim.calls import Violation, shown
 from tests.sim.faults import CALLER_ERRORS, Crash
 from tests.sim.model import ModelHold
@@ -45,12 +55,17 @@ def stores_service(db: Any) -> VectorStoreService:
 
 @dataclass
 class SimStore:
-    wallet: str
+    wallet: str  # the paying wallet: a user's, or a workspace's base id
     usage: int  # its files' bytes
     through: str = ""  # the last day marked charged (paid or unpaid)
     unpaid_since: str | None = None
     deleted: bool = False
     paid: dict[str, int] = field(default_factory=dict)  # day -> credits charged
+    member: str | None = None  # a workspace's store: its creator, the member who spends
+
+    @property
+    def workspace(self) -> bool:
+        return self.member is not None
 
 
 async def create(world: World) -> str:
@@ -58,19 +73,29 @@ async def create(world: World) -> str:
     with no other store: two stores of one wallet are charged in the order the sweep's query streams
     them, which decides what lots each day's hold draws."""
     owners = {st.wallet for st in world.stores.values() if not st.deleted}
-    free = sorted(set(world.model) - owners)
-    if not free:
-        return "store create: every wallet has a store"
-    w = world.rng.choice(free)
+    member: str | None = None
+    doc: dict[str, Any]
+    if world.rng.random() < 0.4 and set(world.sharded) - owners:  # a workspace's store
+        w = world.rng.choice(sorted(set(world.sharded) - owners))
+        await members_sim.ensure(world, w)
+        member = world.rng.choice([u for (b, u) in sorted(members_sim.members(world).limits) if b == w])
+        wid = members_sim.workspace_id(w)
+        doc = {"user_id": member, "owner": f"workspace_{wid}", "workspace_id": wid}
+    else:
+        free = sorted(set(world.model) - owners)
+        if not free:
+            return "store create: every wallet has a store"
+        w = world.rng.choice(free)
+        doc = {"user_id": w, "owner": w, "workspace_id": None}
     store_id = f"vs_sim{world.tag}{world.new_id('s')}"
     usage = [world.rng.randint(10_000, 2_000_000) for _ in range(world.rng.randint(1, 3))]
     repo = world.stores_service.repo
-    doc = {"user_id": w, "owner": w, "workspace_id": None, "name": "sim", "charged_through": ""}
-    await repo.store(store_id).set(doc)
+    await repo.store(store_id).set(doc | {"name": "sim", "charged_through": ""})
     for i, n in enumerate(usage):
         await repo.store_file(store_id, f"file-{i}").set({"file_id": f"file-{i}", "usage_bytes": n})
-    world.stores[store_id] = SimStore(w, sum(usage))
-    return f"store create({store_id[-6:]}, {w[-4:]}, {sum(usage)} bytes)"
+    world.stores[store_id] = SimStore(w, sum(usage), member=member)
+    by = f" by {member[-6:]}" if member else ""
+    return f"store create({store_id[-6:]}, {w[-4:]}{by}, {sum(usage)} bytes)"
 
 
 async def grow(world: World) -> str:
@@ -87,6 +112,7 @@ async def grow(world: World) -> str:
 async def sweep(world: World, copies: int | None = None) -> str:
     """The reconciler's storage sweep, by one instance or by two at once; it may crash or fail anywhere."""
     copies = copies or world.rng.choice([1, 1, 1, 2])
+    before = await counters(world)
     world.plan.start()
     world.plan.crashing = True
     try:
@@ -95,13 +121,37 @@ async def sweep(world: World, copies: int | None = None) -> str:
         )
     finally:
         world.plan.crashing = False
-    await predict(world)
+    await predict(world, before)
     return f"storage sweep x{copies} -> {[shown(a) for a in answers]}, faults {world.plan.current}"
+
+
+async def counters(world: World) -> dict[str, int]:
+    """Before a sweep, for each live workspace store: its member's counter this month as the model of
+    WorkspaceSpending.reserve reads it, less what a reservation of today's hold id still pending from an
+    earlier sweep counted (that one is counted already and is not checked against the limit again)."""
+    day = world.clock.at.date().isoformat()
+    found = {}
+    for store_id, st in world.stores.items():
+        if st.deleted or st.member is None:
+            continue
+        used = await members_sim.used(world, st.wallet, st.member)
+        wid = members_sim.workspace_id(st.wallet)
+        record = (
+            await world.db.collection("workspaces")
+            .document(wid)
+            .collection("holds")
+            .document(stable_id("storage", store_id, day))
+            .get()
+        )
+        pending = record.exists and (record.to_dict() or {}).get("state") == "pending"
+        found[store_id] = used - (int((record.to_dict() or {})["counted"]) if pending else 0)
+    return found
 
 
 async def once(world: World, instance: Any) -> str:
     try:
-        report = await charge_storage(world.stores_service, instance.payer, GB_DAY, LIMIT)
+        payer = members_sim.payer(world, instance)  # workspace wallets too, as the reconciler's
+        report = await charge_storage(world.stores_service, payer, GB_DAY, LIMIT)
     except Crash:
         return "crash"
     except CALLER_ERRORS as exc:
@@ -109,18 +159,33 @@ async def once(world: World, instance: Any) -> str:
     return f"charged {report.charged}"
 
 
-async def predict(world: World) -> None:
+async def hold_of(world: World, st: SimStore, hold_id: str) -> Any:
+    """The day's hold as stored (a workspace's: on whichever shard has it, and on one only)."""
+    if not st.workspace:
+        return await world.ledger.hold(st.wallet, hold_id)
+    count = world.sharded[st.wallet].count
+    refs = [
+        world.db.collection(WALLETS).document(w).collection(HOLDS).document(hold_id)
+        for w in shard_wallets(st.wallet, count)
+    ]
+    on = [snap.reference.parent.parent.id async for snap in world.db.get_all(refs) if snap.exists]
+    if len(on) > 1:
+        raise Violation(f"hold {hold_id} is held on {len(on)} shards of {st.wallet}: {sorted(on)}")
+    return await world.ledger_shards.find(st.wallet, count, hold_id)
+
+
+async def predict(world: World, before: dict[str, int]) -> None:
     """What the sweep did to each store of the run, against the model: paid days first (a wallet's
     refusals are then checked against what it has left, which is no more than it had at the refusal)."""
     at = world.clock.at
     day = at.date().isoformat()
     live = {s: st for s, st in world.stores.items() if not st.deleted}
     docs = {s: (await world.stores_service.repo.store(s).get()).to_dict() for s in live}
-    holds = {s: await world.ledger.hold(st.wallet, stable_id("storage", s, day)) for s, st in live.items()}
+    holds = {s: await hold_of(world, st, stable_id("storage", s, day)) for s, st in live.items()}
     for store_id, st in live.items():
         stored = holds[store_id]
         if stored is not None:
-            paid(world, store_id, st, stored, day)
+            paid(world, store_id, st, stored, day, before.get(store_id, 0))
     for store_id, st in live.items():
         if st.through == day:
             continue  # predicted by an earlier sweep of the day
@@ -136,8 +201,7 @@ async def predict(world: World) -> None:
         if credits == 0:
             mark(world, store_id, st, doc, day, None)
             continue
-        m = world.model[st.wallet]
-        if m.debt == 0 and m.spendable(at) >= credits:
+        if can_pay(world, st, credits, before.get(store_id, 0)):
             raise Violation(f"store {store_id} left unpaid on {day} ({credits}) though its wallet can pay")
         since = st.unpaid_since or day
         overdue = (dt.date.fromisoformat(day) - dt.date.fromisoformat(since)).days >= GRACE_DAYS
@@ -145,19 +209,39 @@ async def predict(world: World) -> None:
             raise Violation(f"store {store_id} unpaid since {since}: deleted {doc is None}, model {overdue}")
         st.deleted = overdue
         mark(world, store_id, st, doc, day, since)
+    for st in live.values():
+        if st.member is not None:  # never over the limit, never counted below what the ledger took
+            await members_sim.check(world, st.wallet, st.member)
 
 
-def paid(world: World, store_id: str, st: SimStore, stored: Any, day: str) -> None:
+def can_pay(world: World, st: SimStore, credits: int, used: int) -> bool:
+    """Whether the store's owner could pay `credits` when the sweep reserved (`used`: the member's counter
+    then, for a workspace's store)."""
+    if st.member is None:
+        m = world.model[st.wallet]
+        return m.debt == 0 and m.spendable(world.clock.at) >= credits
+    limit = members_sim.members(world).limits[(st.wallet, st.member)]
+    room = limit is None or limit - used >= credits
+    return room and world.sharded[st.wallet].net >= credits
+
+
+def paid(world: World, store_id: str, st: SimStore, stored: Any, day: str, used: int) -> None:
     """The day's hold exists: reserved for the day's price once, settled for it (maybe late) once."""
-    m, at = world.model[st.wallet], world.clock.at
+    at, ttl = world.clock.at, dt.timedelta(seconds=600)
     hold_id, credits = stable_id("storage", store_id, day), day_price(st.usage, GB_DAY)
+    m: Any = world.sharded[st.wallet] if st.member is not None else world.model[st.wallet]
     if hold_id not in m.holds:
-        held = m.reserve(hold_id, credits, credits, at, dt.timedelta(seconds=600))
+        if st.member is not None:
+            held = members_sim.reserve(world, st.wallet, st.member, used, hold_id, credits, credits, ttl)
+        else:
+            held = m.reserve(hold_id, credits, credits, at, ttl)
         if not isinstance(held, ModelHold):
             raise Violation(f"store {store_id} reserved {shown(stored)} for {day}; the model refuses: {held}")
     held = m.holds[hold_id]
     if charged(stored) and held.shown_charge == 0:  # settled now (late, when the hold had expired)
-        want = m.settle(hold_id, credits, at)
+        want = (
+            m.finish(hold_id, "settled", credits) if st.member is not None else m.settle(hold_id, credits, at)
+        )
         st.paid[day] = want.shown_charge if want else 0
     world.same(f"storage hold {store_id} {day}", stored, held)
 
@@ -189,6 +273,6 @@ async def audit(world: World) -> None:
     """Every day a store paid is one settled hold of that day's fixed id, charged what the model says."""
     for store_id, st in world.stores.items():
         for day, credits in st.paid.items():
-            held = await world.ledger.hold(st.wallet, stable_id("storage", store_id, day))
+            held = await hold_of(world, st, stable_id("storage", store_id, day))
             if held is None or held.state not in ("settled", "expired") or held.charged != credits:
                 raise Violation(f"store {store_id} paid {credits} for {day}; its hold is {shown(held)}")
