@@ -127,6 +127,7 @@ class Reconciler:
             "lots_expired": lots_expired,
             "jobs_expired": jobs.expired,
             "jobs_redriven": jobs.redriven,
+            "jobs_closed": jobs.closed,
             **{f"orders_{state}": count for state, count in orders.items()},
         }
 

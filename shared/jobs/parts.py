@@ -28,5 +28,9 @@ class JobParts:
     budgets: Budgets | None = None
 
     async def close_hold(self, job: Job) -> Hold | None:
-        """Settle or void the job's hold once it ended (shared/jobs/charges.py)."""
-        return await close_hold(self.payer, job, self.usage, self.budgets)
+        """Settle or void the job's hold once it ended (shared/jobs/charges.py); for a job failed or
+        cancelled, then record that it was closed (until then the sweep closes it: JobSweeper)."""
+        hold = await close_hold(self.payer, job, self.usage, self.budgets)
+        if job.closing:
+            await self.repo.closed(job.id)
+        return hold

@@ -85,6 +85,20 @@ class JobRepository:
         )
         return [Job.from_doc(snap.id, snap.to_dict()) async for snap in query.stream()]
 
+    async def unclosed(self, before: dt.datetime, limit: int) -> list[Job]:
+        """Jobs failed or cancelled at or before `before` whose hold no close has been recorded for."""
+        query = (
+            self._db.collection(JOBS)
+            .where(filter=FieldFilter("closing", "==", True))
+            .where(filter=FieldFilter("updated_at", "<=", before))
+            .limit(limit)
+        )
+        return [Job.from_doc(snap.id, snap.to_dict()) async for snap in query.stream()]
+
+    async def closed(self, job_id: str) -> None:
+        """The job's hold was closed (settled or voided) after it failed or was cancelled."""
+        await self._ref(job_id).update({"closing": False})
+
     async def claim_redrive(self, job_id: str, step: int, quiet_since: dt.datetime) -> int | None:
         """Count one re-drive of `step` if the job is still stuck on it (unfinished, no live lease, no
         change since `quiet_since`); the re-drive's number, or None when it moved on meanwhile."""
@@ -247,6 +261,8 @@ class JobRepository:
                 "error": error.model_dump() if error else None,
                 "lease": None,
                 "updated_at": at,
+                # Its hold is to be closed now; until `closed` says it was, the sweep will (`unclosed`).
+                "closing": job.reserved > 0,
             }
             tx.update(ref, update)
             return Job.from_doc(job_id, {**job.to_doc(), **update}), True

@@ -134,6 +134,7 @@ class Job(BaseModel):
     data: dict[str, Any] = Field(default_factory=dict)  # what finished steps left for later ones
     lease: Lease | None = None
     budget: dict[str, Any] | None = None  # the spend-budget admission (shared/budgets), settled at the end
+    closing: bool = False  # failed or cancelled, its hold not yet known closed (JobSweeper closes it)
     deadline: datetime
     created_at: datetime
     updated_at: datetime

@@ -7,7 +7,11 @@
   say the instance died between the checkpoint and the enqueue) gets that step queued again, as the
   task `job-{id}-{step}-r{n}` (`job-{id}-{step}-p{k}-r{n}` with its poll number for a step waiting on
   an operation); a re-drive that races a late delivery is a duplicate, which the worker turns into a
-  no-op.
+  no-op;
+- a job failed or cancelled whose hold no close was recorded for (`closing`: the delivery or the sweep
+  that ended it died or failed before closing it, and the task queued to finish that was lost) gets its
+  hold closed, once it has been quiet for a step lease: closing is idempotent, so racing the late
+  finisher charges once.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ DEADLINE = JobError(code="deadline_exceeded", message="The job ran past its dead
 class SweepReport:
     expired: int = 0
     redriven: int = 0
+    closed: int = 0
 
 
 class JobSweeper:
@@ -55,8 +60,15 @@ class JobSweeper:
                 report.redriven += await self._redrive(job, quiet_since)
             except Exception:
                 log.exception("job re-drive failed; left for the next sweep", extra={"job_id": job.id})
-        if report.expired or report.redriven:
-            log.info("jobs swept", extra={"expired": report.expired, "redriven": report.redriven})
+        for job in await self._p.repo.unclosed(quiet_since, limit):
+            try:
+                await self._p.close_hold(job)
+                report.closed += 1
+            except Exception:
+                log.exception("job hold close failed; left for the next sweep", extra={"job_id": job.id})
+        if report.expired or report.redriven or report.closed:
+            counts = {"expired": report.expired, "redriven": report.redriven, "closed": report.closed}
+            log.info("jobs swept", extra=counts)
         return report
 
     async def _expire(self, job: Job) -> int:

@@ -288,6 +288,14 @@ module "firestore" {
         { field_path = "updated_at", order = "ASCENDING" },
       ]
     }
+    jobs_closing_updated = {
+      collection  = "jobs"
+      query_scope = "COLLECTION"
+      fields = [
+        { field_path = "closing", order = "ASCENDING" },
+        { field_path = "updated_at", order = "ASCENDING" },
+      ]
+    }
     jobs_state_deadline = {
       collection  = "jobs"
       query_scope = "COLLECTION"
