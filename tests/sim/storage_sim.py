@@ -125,10 +125,19 @@ async def sweep(world: World, copies: int | None = None) -> str:
     return f"storage sweep x{copies} -> {[shown(a) for a in answers]}, faults {world.plan.current}"
 
 
-async def counters(world: World) -> dict[str, int]:
-    """Before a sweep, for each live workspace store: its member's counter this month as the model of
-    WorkspaceSpending.reserve reads it, less what a reservation of today's hold id still pending from an
-    earlier sweep counted (that one is counted already and is not checked against the limit again)."""
+@dataclass(frozen=True)
+class Before:
+    """A workspace store's member before a sweep: their counter this month, and what an earlier sweep's
+    reservation of today's hold id counted if it is still pending (it failed between counting and
+    holding): WorkspaceSpending.reserve then holds that amount, without checking the limit again."""
+
+    used: int
+    pending: int | None = None
+    month: str = ""
+
+
+async def counters(world: World) -> dict[str, Before]:
+    """`Before` of each live workspace store."""
     day = world.clock.at.date().isoformat()
     found = {}
     for store_id, st in world.stores.items():
@@ -143,8 +152,11 @@ async def counters(world: World) -> dict[str, int]:
             .document(stable_id("storage", store_id, day))
             .get()
         )
-        pending = record.exists and (record.to_dict() or {}).get("state") == "pending"
-        found[store_id] = used - (int((record.to_dict() or {})["counted"]) if pending else 0)
+        doc = record.to_dict() or {}
+        if record.exists and doc.get("state") == "pending":
+            found[store_id] = Before(used, int(doc["counted"]), str(doc["month"]))
+        else:
+            found[store_id] = Before(used)
     return found
 
 
@@ -174,7 +186,7 @@ async def hold_of(world: World, st: SimStore, hold_id: str) -> Any:
     return await world.ledger_shards.find(st.wallet, count, hold_id)
 
 
-async def predict(world: World, before: dict[str, int]) -> None:
+async def predict(world: World, before: dict[str, Before]) -> None:
     """What the sweep did to each store of the run, against the model: paid days first (a wallet's
     refusals are then checked against what it has left, which is no more than it had at the refusal)."""
     at = world.clock.at
@@ -185,7 +197,7 @@ async def predict(world: World, before: dict[str, int]) -> None:
     for store_id, st in live.items():
         stored = holds[store_id]
         if stored is not None:
-            paid(world, store_id, st, stored, day, before.get(store_id, 0))
+            paid(world, store_id, st, stored, day, before.get(store_id, Before(0)))
     for store_id, st in live.items():
         if st.through == day:
             continue  # predicted by an earlier sweep of the day
@@ -201,7 +213,7 @@ async def predict(world: World, before: dict[str, int]) -> None:
         if credits == 0:
             mark(world, store_id, st, doc, day, None)
             continue
-        if can_pay(world, st, credits, before.get(store_id, 0)):
+        if can_pay(world, st, credits, before.get(store_id, Before(0))):
             raise Violation(f"store {store_id} left unpaid on {day} ({credits}) though its wallet can pay")
         since = st.unpaid_since or day
         overdue = (dt.date.fromisoformat(day) - dt.date.fromisoformat(since)).days >= GRACE_DAYS
@@ -214,25 +226,31 @@ async def predict(world: World, before: dict[str, int]) -> None:
             await members_sim.check(world, st.wallet, st.member)
 
 
-def can_pay(world: World, st: SimStore, credits: int, used: int) -> bool:
-    """Whether the store's owner could pay `credits` when the sweep reserved (`used`: the member's counter
-    then, for a workspace's store)."""
+def can_pay(world: World, st: SimStore, credits: int, before: Before) -> bool:
+    """Whether the store's owner could pay `credits` when the sweep reserved (for a workspace's store,
+    given its member's `before`)."""
     if st.member is None:
         m = world.model[st.wallet]
         return m.debt == 0 and m.spendable(world.clock.at) >= credits
+    if before.pending is not None:  # counted already: only the wallet decides
+        return world.sharded[st.wallet].net >= min(credits, before.pending)
     limit = members_sim.members(world).limits[(st.wallet, st.member)]
-    room = limit is None or limit - used >= credits
+    room = limit is None or limit - before.used >= credits
     return room and world.sharded[st.wallet].net >= credits
 
 
-def paid(world: World, store_id: str, st: SimStore, stored: Any, day: str, used: int) -> None:
+def paid(world: World, store_id: str, st: SimStore, stored: Any, day: str, before: Before) -> None:
     """The day's hold exists: reserved for the day's price once, settled for it (maybe late) once."""
     at, ttl = world.clock.at, dt.timedelta(seconds=600)
     hold_id, credits = stable_id("storage", store_id, day), day_price(st.usage, GB_DAY)
     m: Any = world.sharded[st.wallet] if st.member is not None else world.model[st.wallet]
     if hold_id not in m.holds:
-        if st.member is not None:
-            held = members_sim.reserve(world, st.wallet, st.member, used, hold_id, credits, credits, ttl)
+        if st.member is not None and before.pending is not None:
+            held = counted_hold(world, st, before, hold_id, credits, ttl)
+        elif st.member is not None:
+            held = members_sim.reserve(
+                world, st.wallet, st.member, before.used, hold_id, credits, credits, ttl
+            )
         else:
             held = m.reserve(hold_id, credits, credits, at, ttl)
         if not isinstance(held, ModelHold):
@@ -244,6 +262,19 @@ def paid(world: World, store_id: str, st: SimStore, stored: Any, day: str, used:
         )
         st.paid[day] = want.shown_charge if want else 0
     world.same(f"storage hold {store_id} {day}", stored, held)
+
+
+def counted_hold(world: World, st: SimStore, before: Before, hold_id: str, credits: int, ttl: Any) -> Any:
+    """WorkspaceSpending.reserve of a hold id an earlier attempt counted: what it counted is held (the
+    store may have grown since: the day then costs what was counted), the limit not checked again."""
+    assert st.member is not None and before.pending is not None
+    want = before.pending
+    held = world.sharded[st.wallet].reserve(hold_id, want, min(credits, want), world.clock.at, ttl)
+    if isinstance(held, ModelHold):
+        ms = members_sim.members(world)
+        ms.spends[hold_id] = members_sim.Spend(st.wallet, st.member, before.month, want)
+        ms.by_month.setdefault((st.wallet, st.member, before.month), []).append(hold_id)
+    return held
 
 
 def charged(stored: Any) -> bool:
